@@ -1,0 +1,3 @@
+from kubeproof.cli import main
+
+main()

@@ -1,0 +1,48 @@
+"""A small programmatic entry point: load sources and run the engine.
+
+The CLI, the tests and (later) the webhook and audit all go through here, so
+every way in produces the same findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from kubeproof.config import Config
+from kubeproof.engine import ScanResult, run_scan, select_rules
+from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.model import Context
+from kubeproof.sources.files import LoadedFile, LoadOptions, discover, load_path
+
+
+def iter_loaded(paths: Iterable[str], opts: LoadOptions) -> Iterator[LoadedFile]:
+    for kind, path in discover(list(paths), opts):
+        yield load_path(kind, path, opts)
+
+
+def scan(
+    paths: Iterable[str],
+    *,
+    config: Config | None = None,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION,
+    pss_level: str = "restricted",
+    options: LoadOptions | None = None,
+    baseline: set[str] | None = None,
+    progress: Callable[[LoadedFile], None] | None = None,
+) -> ScanResult:
+    config = config or Config()
+    _apply_workload_paths(config)
+    rules = select_rules(config, select, ignore)
+    ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level)
+    files = iter_loaded(paths, options or LoadOptions())
+    return run_scan(files, ctx, rules, progress=progress, baseline=baseline)
+
+
+def _apply_workload_paths(config: Config) -> None:
+    from kubeproof.workloads import CUSTOM_TEMPLATE_PATHS
+
+    CUSTOM_TEMPLATE_PATHS.clear()
+    for kind, dotted in config.pod_template_paths.items():
+        CUSTOM_TEMPLATE_PATHS[kind] = tuple(p for p in dotted.split(".") if p)

@@ -1,0 +1,252 @@
+"""Command line: ``kubeproof scan``, ``rules``, ``config init``, ``--version``.
+
+Imports of everything but click are deferred into the commands: a scan of one
+small file must start, run and exit in well under 0.3 s.
+
+Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
+2 usage error, bad config, or any input that could not be read or parsed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from kubeproof import __version__
+
+FORMATS = ("text", "json", "sarif", "junit")
+SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+def _fail(message: str) -> None:
+    click.echo(f"kubeproof: error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="kubeproof")
+def cli() -> None:
+    """Check, enforce and report the Kubernetes production best practices."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "-f", "formats", multiple=True, type=click.Choice(FORMATS),
+              help="Report format; repeat for several (pair each with --output).")
+@click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False),
+              help="File for the report of the --format in the same position.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
+              help="Lowest severity that makes the exit code 1 [default: high].")
+@click.option("--select", multiple=True, help="Only these rules (codes, names, prefixes).")
+@click.option("--ignore", multiple=True, help="Skip these rules (codes, names, prefixes).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Config file [default: .kubeproof.yaml found upward].")
+@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@click.option("--kube-version", default=None, help="Target Kubernetes version X.Y.")
+@click.option("--pss-level", type=click.Choice(["baseline", "restricted"]), default=None,
+              help="Pod Security level to check [default: restricted].")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+              help="Report and fail only on findings not in this baseline.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False),
+              help="Record the current findings as the baseline and exit 0.")
+@click.option("--helm-values", multiple=True, type=click.Path(dir_okay=False),
+              help="Values file for Helm charts (repeatable).")
+@click.option("--helm-set", multiple=True, help="KEY=VALUE for Helm charts (repeatable).")
+@click.option("--max-file-size", type=click.IntRange(min=1), default=None,
+              help="Refuse files larger than this many MiB [default: 16].")
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+@click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")
+def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
+         fail_on: str | None, select: tuple[str, ...], ignore: tuple[str, ...],
+         config_path: str | None, no_config: bool, kube_version: str | None,
+         pss_level: str | None, baseline_path: str | None, write_baseline: str | None,
+         helm_values: tuple[str, ...], helm_set: tuple[str, ...], max_file_size: int | None,
+         no_color: bool, quiet: bool) -> None:
+    """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin."""
+    from kubeproof.config import ConfigError, find_config, load_config
+    from kubeproof.engine import SelectionError, exit_code, read_baseline, write_baseline
+    from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
+    from kubeproof.model import Severity
+    from kubeproof.sources.files import DEFAULT_MAX_FILE_BYTES, LoadOptions
+
+    if len(outputs) > max(len(formats), 1):
+        _fail("more --output files than --format options")
+    try:
+        found = None if no_config else (config_path or find_config())
+        config = load_config(found)
+    except ConfigError as exc:
+        _fail(str(exc))
+    settings: dict[str, Any] = config.scan
+    try:
+        version = parse_kube_version(kube_version or str(settings.get("kubeVersion", ""))) \
+            if (kube_version or settings.get("kubeVersion")) else DEFAULT_KUBE_VERSION
+    except ValueError as exc:
+        _fail(str(exc))
+    level = pss_level or settings.get("pssLevel", "restricted")
+    if level not in ("baseline", "restricted"):
+        _fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
+    fail_text = fail_on or settings.get("failOn", "high")
+    threshold = Severity.CRITICAL + 1 if fail_text == "none" else Severity.parse(fail_text)
+    baseline = None
+    if baseline_path:
+        try:
+            baseline = read_baseline(baseline_path)
+        except ValueError as exc:
+            _fail(str(exc))
+    max_mib = max_file_size or settings.get("maxFileSizeMiB")
+    opts = LoadOptions(
+        max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
+        helm_values=helm_values, helm_set=helm_set)
+    try:
+        result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
+                           _split(ignore) + list(settings.get("ignore", [])), version, level,
+                           opts, baseline, quiet)
+    except SelectionError as exc:
+        _fail(str(exc))
+    for err in result.errors:
+        click.echo(str(err), err=True)
+    for warn in result.warnings:
+        where = f"{warn.file}:{warn.line}" if warn.line else warn.file
+        click.echo(f"{where}: warning: {warn.message}", err=True)
+    if write_baseline:
+        write_baseline(write_baseline, result.findings)
+        click.echo(f"wrote {len(result.findings)} findings to baseline {write_baseline}",
+                   err=True)
+        sys.exit(2 if result.errors else 0)
+    _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet)
+    sys.exit(exit_code(result, threshold))
+
+
+def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
+              version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
+              quiet: bool) -> Any:
+    from kubeproof.api import scan as api_scan
+
+    progress_cb = None
+    progress = None
+    if sys.stderr.isatty() and not quiet:
+        from kubeproof.sources.files import discover
+
+        total = sum(1 for _ in discover(paths, opts))
+        if total >= 50:
+            from rich.progress import Progress
+
+            progress = Progress(transient=True)
+            task = progress.add_task("scanning", total=total)
+            progress.start()
+
+            def progress_cb(_: Any) -> None:
+                progress.advance(task)  # type: ignore[union-attr]
+
+    try:
+        return api_scan(paths, config=config, select=select, ignore=ignore,
+                        kube_version=version, pss_level=level, options=opts,
+                        baseline=baseline, progress=progress_cb)
+    finally:
+        if progress is not None:
+            progress.stop()
+
+
+def _write_reports(result: Any, formats: tuple[str, ...], outputs: tuple[str, ...], *,
+                   color: bool, quiet: bool) -> None:
+    from kubeproof import reports
+
+    for i, fmt in enumerate(formats):
+        target = outputs[i] if i < len(outputs) else None
+        use_color = color and target is None and sys.stdout.isatty()
+        text = reports.render(fmt, result, tool_version=__version__, color=use_color,
+                              quiet=quiet)
+        if target is None or target == "-":
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            try:
+                with open(target, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as exc:
+                _fail(f"{target}: cannot write report: {exc.strerror or exc}")
+
+
+@cli.command()
+@click.argument("rule", required=False)
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+def rules(rule: str | None, fmt: str) -> None:
+    """List the rules, or explain one (code or name)."""
+    import json
+
+    from kubeproof.model import PRACTICES
+    from kubeproof.registry import load_rules, lookup, unknown_rule_message
+
+    registry = load_rules()
+    chosen = list(registry.values())
+    if rule:
+        chosen = lookup(rule)
+        if not chosen:
+            _fail(unknown_rule_message(rule))
+    if fmt == "json":
+        click.echo(json.dumps([
+            {"code": r.code, "name": r.name, "practice": r.practice,
+             "practiceName": PRACTICES[r.practice], "severity": r.severity.label,
+             "scope": r.scope, "summary": r.summary, "what": r.what, "why": r.why,
+             "how": r.how, "example": r.example, "fixable": r.fixable}
+            for r in chosen], indent=2))
+        return
+    if rule and len(chosen) == 1:
+        r = chosen[0]
+        click.echo(f"{r.code} {r.name} ({r.severity.label}, practice {r.practice}: "
+                   f"{PRACTICES[r.practice]}, scope {r.scope})\n\n{r.summary}\n")
+        for title, body in (("What", r.what), ("Why", r.why), ("How", r.how),
+                            ("Example", r.example)):
+            click.echo(f"{title}:\n{body}\n")
+        return
+    width = max(len(r.name) for r in chosen)
+    for r in chosen:
+        click.echo(f"{r.code}  {r.name:<{width}}  {r.practice:>2}  {r.severity.label:<8}  "
+                   f"{r.scope:<8}  {r.summary}")
+
+
+@cli.group()
+def config() -> None:
+    """Work with .kubeproof.yaml."""
+
+
+@config.command("init")
+@click.option("--path", default=".kubeproof.yaml", type=click.Path(dir_okay=False),
+              show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def config_init(path: str, force: bool) -> None:
+    """Write a commented starter config."""
+    import os
+
+    from kubeproof.config import STARTER
+
+    if os.path.exists(path) and not force:
+        _fail(f"{path} exists (use --force to overwrite)")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(STARTER)
+    click.echo(f"wrote {path}")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("kubeproof: aborted", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # never a traceback for the user
+        click.echo(f"kubeproof: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(2)

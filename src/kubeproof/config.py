@@ -1,0 +1,312 @@
+"""``.kubeproof.yaml``: rule selection, severities, settings and exemptions.
+
+The file is validated on load against :data:`SCHEMA`; unknown keys and rule
+names are errors that name the file, the line and the nearest valid spelling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from kubeproof.model import Severity
+
+CONFIG_NAMES = (".kubeproof.yaml", ".kubeproof.yml")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message is one line."""
+
+
+@dataclass(slots=True)
+class Exemption:
+    rules: frozenset[str]  # rule codes; empty = all rules
+    namespace: str = "*"
+    kind: str = "*"
+    name: str = "*"
+    reason: str = ""
+    expires: dt.date | None = None
+    line: int | None = None
+
+    def matches(self, code: str, kind: str, namespace: str | None, name: str) -> bool:
+        return ((not self.rules or code in self.rules)
+                and fnmatch.fnmatchcase(kind, self.kind)
+                and fnmatch.fnmatchcase(namespace or "", self.namespace)
+                and fnmatch.fnmatchcase(name, self.name))
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and self.expires < today
+
+
+@dataclass(slots=True)
+class Config:
+    path: str | None = None
+    disabled: set[str] = field(default_factory=set)
+    enabled: set[str] = field(default_factory=set)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    required_labels: list[str] = field(default_factory=lambda: ["app.kubernetes.io/name"])
+    required_annotations: list[str] = field(default_factory=list)
+    allowed_registries: list[str] = field(default_factory=list)
+    private_registries: list[str] = field(default_factory=list)
+    max_image_size_mib: int = 300
+    max_registry_latency_ms: int = 2000
+    min_replicas: int = 2
+    allow_annotations: bool = True
+    exemptions: list[Exemption] = field(default_factory=list)
+    pod_template_paths: dict[str, str] = field(default_factory=dict)
+    require_metrics: bool = False
+    mesh_required: bool = False
+    sensitive_labels: list[str] = field(default_factory=list)
+    scan: dict[str, Any] = field(default_factory=dict)
+    vulnerabilities: dict[str, Any] = field(default_factory=dict)
+
+
+# key -> type, or a nested schema. Types: "str", "int", "bool", "list[str]",
+# "severity", "severity-map", "exemptions", "date", "str-map".
+SCHEMA: dict[str, Any] = {
+    "rules": {"disable": "list[str]", "enable": "list[str]", "severity": "severity-map"},
+    "labels": {"required": "list[str]"},
+    "annotations": {"required": "list[str]"},
+    "images": {
+        "allowedRegistries": "list[str]",
+        "privateRegistries": "list[str]",
+        "maxSizeMiB": "int",
+        "maxLatencyMs": "int",
+    },
+    "rollouts": {"minReplicas": "int"},
+    "exemptions": {"allowAnnotations": "bool", "entries": "exemptions"},
+    "workloads": {"podTemplatePaths": "str-map"},
+    "monitoring": {"requireMetrics": "bool"},
+    "mesh": {"required": "bool"},
+    "network": {"sensitiveLabels": "list[str]"},
+    "vulnerabilities": {"failOn": "severity", "maxAgeDays": "int", "ignore": "list"},
+    "scan": {
+        "failOn": "severity",
+        "kubeVersion": "str",
+        "pssLevel": "str",
+        "select": "list[str]",
+        "ignore": "list[str]",
+        "maxFileSizeMiB": "int",
+    },
+}
+EXEMPTION_KEYS = {"rules", "namespace", "kind", "name", "reason", "expires"}
+
+
+def find_config(start: FsPath | None = None) -> FsPath | None:
+    """``.kubeproof.yaml`` in the working directory or the nearest parent."""
+    here = (start or FsPath.cwd()).resolve()
+    for d in (here, *here.parents):
+        for name in CONFIG_NAMES:
+            if (d / name).is_file():
+                return d / name
+    return None
+
+
+def load_config(path: str | FsPath | None) -> Config:
+    if path is None:
+        return Config()
+    from kubeproof.sources.yamlparse import Document, YamlError, parse_yaml
+
+    p = str(path)
+    try:
+        raw = FsPath(p).read_bytes()
+        text = raw.decode("utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: config is not valid UTF-8") from None
+    docs = list(parse_yaml(text))
+    for d in docs:
+        if isinstance(d, YamlError):
+            raise ConfigError(f"{p}:{d.line or 1}: {d.message}")
+    real = [d for d in docs if isinstance(d, Document) and d.data is not None]
+    if not real:
+        return Config(path=p)
+    if len(real) > 1:
+        raise ConfigError(f"{p}:{real[1].line}: config must be a single YAML document")
+    doc = real[0]
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{p}:{doc.line}: config must be a mapping of settings")
+    return _build(p, doc.data, _LineFinder(doc.node))
+
+
+class _LineFinder:
+    def __init__(self, node: Any) -> None:
+        self.node = node
+
+    def __call__(self, *path: str | int) -> int:
+        from kubeproof.sources.yamlparse import locate
+
+        found = locate(self.node, path)
+        return found[0] if found else 1
+
+
+def _check(p: str, data: dict[str, Any], schema: dict[str, Any], prefix: tuple[str, ...],
+           line: _LineFinder) -> None:
+    for key, value in data.items():
+        where = (*prefix, str(key))
+        dotted = ".".join(where)
+        if key not in schema:
+            hint = difflib.get_close_matches(str(key), list(schema), n=1, cutoff=0.5)
+            msg = f"unknown key {dotted!r}"
+            if hint:
+                msg += f" (did you mean {'.'.join((*prefix, hint[0]))!r}?)"
+            raise ConfigError(f"{p}:{line(*where)}: {msg}")
+        expected = schema[key]
+        if isinstance(expected, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{p}:{line(*where)}: {dotted} must be a mapping")
+            _check(p, value, expected, where, line)
+            continue
+        ok = {
+            "str": isinstance(value, str),
+            "int": isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+            "bool": isinstance(value, bool),
+            "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
+            "list": isinstance(value, list),
+            "severity": isinstance(value, str),
+            "severity-map": isinstance(value, dict),
+            "str-map": isinstance(value, dict)
+            and all(isinstance(v, str) for v in value.values()),
+            "exemptions": isinstance(value, list),
+        }[expected]
+        if not ok:
+            human = {"list[str]": "a list of strings", "int": "a non-negative integer",
+                     "bool": "true or false", "str": "a string", "severity": "a severity",
+                     "severity-map": "a mapping of rule to severity", "list": "a list",
+                     "str-map": "a mapping of strings", "exemptions": "a list of exemptions"}
+            raise ConfigError(f"{p}:{line(*where)}: {dotted} must be {human[expected]}")
+        if expected == "severity":
+            _severity(p, value, line(*where))
+
+
+def _severity(p: str, value: Any, line: int) -> Severity:
+    try:
+        return Severity.parse(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{p}:{line}: {exc}") from None
+
+
+def _rule_codes(p: str, tokens: list[str], line: int) -> set[str]:
+    from kubeproof.registry import resolve_selection, unknown_rule_message
+
+    codes, unknown = resolve_selection(tokens)
+    if unknown:
+        raise ConfigError(f"{p}:{line}: {unknown_rule_message(unknown[0])}")
+    return codes
+
+
+def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
+    _check(p, data, SCHEMA, (), line)
+    cfg = Config(path=p)
+    rules = data.get("rules") or {}
+    cfg.disabled = _rule_codes(p, rules.get("disable", []), line("rules", "disable"))
+    cfg.enabled = _rule_codes(p, rules.get("enable", []), line("rules", "enable"))
+    for token, sev in (rules.get("severity") or {}).items():
+        where = line("rules", "severity", token)
+        for code in _rule_codes(p, [str(token)], where):
+            cfg.severity[code] = _severity(p, sev, where)
+    if "labels" in data and "required" in data["labels"]:
+        cfg.required_labels = list(data["labels"]["required"])
+    cfg.required_annotations = list((data.get("annotations") or {}).get("required", []))
+    images = data.get("images") or {}
+    cfg.allowed_registries = list(images.get("allowedRegistries", []))
+    cfg.private_registries = list(images.get("privateRegistries", []))
+    cfg.max_image_size_mib = images.get("maxSizeMiB", cfg.max_image_size_mib)
+    cfg.max_registry_latency_ms = images.get("maxLatencyMs", cfg.max_registry_latency_ms)
+    cfg.min_replicas = (data.get("rollouts") or {}).get("minReplicas", cfg.min_replicas)
+    ex = data.get("exemptions") or {}
+    cfg.allow_annotations = ex.get("allowAnnotations", True)
+    for i, entry in enumerate(ex.get("entries", [])):
+        cfg.exemptions.append(_exemption(p, entry, i, line))
+    cfg.pod_template_paths = dict((data.get("workloads") or {}).get("podTemplatePaths", {}))
+    cfg.require_metrics = (data.get("monitoring") or {}).get("requireMetrics", False)
+    cfg.mesh_required = (data.get("mesh") or {}).get("required", False)
+    cfg.sensitive_labels = list((data.get("network") or {}).get("sensitiveLabels", []))
+    cfg.scan = dict(data.get("scan") or {})
+    cfg.vulnerabilities = dict(data.get("vulnerabilities") or {})
+    return cfg
+
+
+def _exemption(p: str, entry: Any, i: int, line: _LineFinder) -> Exemption:
+    where = line("exemptions", "entries", i)
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{p}:{where}: exemptions.entries[{i}] must be a mapping")
+    for key in entry:
+        if key not in EXEMPTION_KEYS:
+            hint = difflib.get_close_matches(str(key), sorted(EXEMPTION_KEYS), n=1, cutoff=0.5)
+            msg = f"unknown key 'exemptions.entries[{i}].{key}'"
+            if hint:
+                msg += f" (did you mean {hint[0]!r}?)"
+            raise ConfigError(f"{p}:{line('exemptions', 'entries', i, key)}: {msg}")
+    rules = entry.get("rules", [])
+    if isinstance(rules, str):
+        rules = [r.strip() for r in rules.split(",")]
+    if not isinstance(rules, list):
+        raise ConfigError(f"{p}:{where}: exemptions.entries[{i}].rules must be a list")
+    if not entry.get("reason"):
+        raise ConfigError(f"{p}:{where}: exemptions.entries[{i}] needs a 'reason'")
+    expires = entry.get("expires")
+    date: dt.date | None = None
+    if expires is not None:
+        try:
+            date = dt.date.fromisoformat(str(expires))
+        except ValueError:
+            raise ConfigError(f"{p}:{line('exemptions', 'entries', i, 'expires')}: "
+                              f"expires must be a date like 2026-12-31") from None
+    codes = _rule_codes(p, [str(r) for r in rules], where) if rules else set()
+    return Exemption(
+        rules=frozenset(codes),
+        namespace=str(entry.get("namespace", "*")),
+        kind=str(entry.get("kind", "*")),
+        name=str(entry.get("name", "*")),
+        reason=str(entry["reason"]),
+        expires=date,
+        line=where,
+    )
+
+
+STARTER = """\
+# kubeproof configuration. Every key is optional; values shown are defaults
+# or typical choices. Rules may be named by code (KP0803), name
+# (pss-privileged) or code prefix (KP08).
+
+rules:
+  disable: []            # e.g. [KP0102, image-not-pinned]
+  enable: []             # opt-in rules
+  severity: {}           # e.g. {KP0821: high}
+
+labels:
+  required:              # KP0501
+    - app.kubernetes.io/name
+
+annotations:
+  required: []           # KP0601, e.g. [owner, kubernetes.io/change-cause]
+
+images:
+  allowedRegistries: []  # KP0202, e.g. [registry.example.com, ghcr.io/my-org]
+  privateRegistries: []  # KP0301
+  maxSizeMiB: 300        # KP0103 with --check-images
+
+rollouts:
+  minReplicas: 2         # KP1303
+
+exemptions:
+  allowAnnotations: true # honour kubeproof.dev/ignore annotations
+  entries: []
+  # - rules: [KP0803]
+  #   namespace: monitoring
+  #   kind: DaemonSet
+  #   name: node-exporter*
+  #   reason: needs host access to read node metrics
+  #   expires: 2027-06-30
+
+scan:
+  failOn: high           # critical, high, medium, low, info
+  pssLevel: restricted   # or baseline
+  # kubeVersion: "1.37"
+"""

@@ -1,0 +1,297 @@
+"""Runs the rules over loaded files and filters what they find.
+
+Order of work per file: parse (sources), run every applicable object rule on
+every object, resolve each violation's JSON path to a line while the file's
+node tree is still alive, then drop the tree. After all files: the per-
+namespace Pod Security level, config exemptions, inline and annotation
+suppressions, and the baseline are applied as filters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeproof.config import Config, Exemption
+from kubeproof.model import (
+    Context,
+    Finding,
+    InputError,
+    Resource,
+    Rule,
+    Scope,
+    Severity,
+    format_path,
+)
+from kubeproof.registry import load_rules, lookup, resolve_selection, unknown_rule_message
+from kubeproof.sources.files import LoadedFile, Located
+
+IGNORE_ANNOTATION = "kubeproof.dev/ignore"
+IGNORE_REASON_ANNOTATION = "kubeproof.dev/ignore-reason"
+PSS_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+_INLINE = re.compile(r"#\s*kubeproof:ignore\b([^#]*)")
+_CODE_LIKE = re.compile(r"(?i)KP\d{2,4}")
+
+# Pod Security rules that exist only at the restricted level.
+PSS_RESTRICTED_ONLY = frozenset({"KP0812", "KP0813", "KP0814", "KP0815", "KP0816", "KP0817",
+                                 "KP0819"})
+PSS_CODES = frozenset(f"KP08{n:02d}" for n in range(1, 20))
+
+
+class SelectionError(Exception):
+    pass
+
+
+def select_rules(config: Config, select: Iterable[str] = (), ignore: Iterable[str] = (),
+                 scopes: frozenset[str] = frozenset({Scope.OBJECT, Scope.CLUSTER})) -> list[Rule]:
+    rules = load_rules()
+    chosen: set[str]
+    select = [s for s in select if s.strip()]
+    if select:
+        chosen, unknown = resolve_selection(select)
+        if unknown:
+            raise SelectionError(unknown_rule_message(unknown[0]))
+    else:
+        chosen = set(rules)
+    dropped, unknown = resolve_selection(ignore)
+    if unknown:
+        raise SelectionError(unknown_rule_message(unknown[0]))
+    chosen -= dropped
+    chosen -= config.disabled - config.enabled
+    return [rules[c] for c in sorted(chosen) if rules[c].scope in scopes]
+
+
+@dataclass(slots=True)
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    warnings: list[InputError] = field(default_factory=list)
+    objects: int = 0
+    files: int = 0
+    skipped_documents: int = 0
+    suppressed: Counter[str] = field(default_factory=Counter)
+    baselined: int = 0
+    rules: list[Rule] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+    namespaces_pss: dict[str, str] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, ctx: Context, rules: list[Rule]) -> None:
+        self.ctx = ctx
+        self.rules = rules
+        self.result = ScanResult(rules=rules)
+        self._by_kind: dict[tuple[str, bool], list[Rule]] = {}
+
+    def _rules_for(self, res: Resource) -> list[Rule]:
+        key = (res.kind, res.pod is not None)
+        cached = self._by_kind.get(key)
+        if cached is None:
+            kind, has_pod = key
+            cached = [r for r in self.rules
+                      if (r.pods and has_pod)
+                      or (r.kinds is not None and kind in r.kinds)
+                      or (r.kinds is None and not r.pods)]
+            self._by_kind[key] = cached
+        return cached
+
+    def add_file(self, loaded: LoadedFile) -> None:
+        result = self.result
+        result.files += 1
+        result.errors.extend(loaded.errors)
+        result.warnings.extend(loaded.warnings)
+        result.skipped_documents += loaded.skipped
+        for err in loaded.errors:
+            self._input_error_finding(loaded, err)
+        for located in loaded.objects:
+            self._check(located, loaded)
+
+    def _check(self, located: Located, loaded: LoadedFile) -> None:
+        res = located.resource
+        result = self.result
+        result.objects += 1
+        result.kinds[res.kind] += 1
+        if res.kind == "Namespace":
+            labels = res.metadata.get("labels")
+            if isinstance(labels, dict) and isinstance(labels.get(PSS_ENFORCE_LABEL), str):
+                result.namespaces_pss[res.name] = labels[PSS_ENFORCE_LABEL]
+        ctx = self.ctx
+        ignored = self._annotation_ignores(res)
+        for rule in self._rules_for(res):
+            try:
+                violations = list(rule.check(res, ctx))
+            except Exception as exc:  # a rule bug must not lose the scan
+                result.errors.append(InputError(
+                    res.origin.file, res.origin.line,
+                    f"internal error in rule {rule.code} on {res.kind}/{res.name}: "
+                    f"{type(exc).__name__}: {exc}"))
+                continue
+            origin = res.origin
+            for v in violations:
+                line, col = origin.locator.locate(origin, located.node, located.line_offset,
+                                                  v.path)
+                sev = v.severity if v.severity is not None else rule.severity
+                sev = ctx.config.severity.get(rule.code, sev)
+                f = Finding(
+                    rule=rule, severity=sev, file=origin.file, line=line, column=col,
+                    api_version=res.api_version, kind=res.kind, namespace=res.namespace,
+                    name=res.name, container=v.container, path=format_path(v.path),
+                    message=v.message, source=loaded.source)
+                if ignored is not None and (rule.code in ignored or rule.name in ignored
+                                            or "*" in ignored or "all" in ignored):
+                    result.suppressed["annotation"] += 1
+                    continue
+                if self._inline_ignored(origin.locator, line, rule):
+                    result.suppressed["comment"] += 1
+                    continue
+                result.findings.append(f)
+
+    def _annotation_ignores(self, res: Resource) -> set[str] | None:
+        if not self.ctx.config.allow_annotations:
+            return None
+        tokens: set[str] = set()
+        sources: list[Any] = [res.metadata.get("annotations")]
+        pod = res.pod
+        if pod is not None:
+            sources.append(pod.metadata.get("annotations"))
+        for ann in sources:
+            if isinstance(ann, dict):
+                value = ann.get(IGNORE_ANNOTATION)
+                if isinstance(value, str):
+                    tokens.update(t.strip() for t in value.split(",") if t.strip())
+        if not tokens:
+            return None
+        expanded = set(tokens)
+        for t in tokens:
+            expanded.update(r.code for r in lookup(t))
+        return expanded
+
+    def _inline_ignored(self, locator: Any, line: int, rule: Rule) -> bool:
+        if locator is None or "kubeproof:ignore" not in locator.text:
+            return False
+        for ln in (line, line - 1):
+            text = locator.line_text(ln)
+            if ln == line - 1 and not text.lstrip().startswith("#"):
+                continue
+            m = _INLINE.search(text)
+            if not m:
+                continue
+            words = m.group(1).replace(",", " ").split()
+            codes: set[str] = set()
+            for w in words:
+                found = lookup(w)
+                if found:
+                    codes.update(r.code for r in found)
+                elif _CODE_LIKE.fullmatch(w):
+                    codes.add(w.upper())  # a code this version does not know
+                else:
+                    break  # the rest is the reason
+            if not codes or rule.code in codes:
+                return True
+        return False
+
+    def _input_error_finding(self, loaded: LoadedFile, err: InputError) -> None:
+        rule = load_rules().get("KP0003")
+        if rule is None or rule not in self.rules:
+            return
+        self.result.findings.append(Finding(
+            rule=rule, severity=rule.severity, file=err.file, line=err.line or 1, column=1,
+            api_version="", kind="", namespace=None, name="", container=None, path="",
+            message=err.message, source=loaded.source))
+
+    # ------------------------------------------------------------ filters
+
+    def finish(self, default_level: str, today: dt.date | None = None,
+               baseline: set[str] | None = None) -> ScanResult:
+        result = self.result
+        levels = result.namespaces_pss
+        kept: list[Finding] = []
+        exemptions = self.ctx.config.exemptions
+        today = today or dt.date.today()
+        active = [e for e in exemptions if not e.expired(today)]
+        for e in exemptions:
+            if e.expired(today):
+                result.warnings.append(InputError(
+                    self.ctx.config.path or ".kubeproof.yaml", e.line,
+                    f"exemption expired on {e.expires} and no longer applies: {e.reason}"))
+        for f in result.findings:
+            code = f.rule.code
+            if code in PSS_CODES:
+                level = levels.get(f.namespace or "", default_level) if f.namespace \
+                    else default_level
+                if level == "privileged" or (level == "baseline" and code in PSS_RESTRICTED_ONLY):
+                    continue
+            if active and _exempted(active, f):
+                result.suppressed["exemption"] += 1
+                continue
+            if baseline is not None and f.fingerprint() in baseline:
+                result.baselined += 1
+                continue
+            kept.append(f)
+        kept.sort(key=lambda f: (f.file, f.line, f.column, f.rule.code))
+        result.findings = kept
+        return result
+
+
+
+def _exempted(active: list[Exemption], f: Finding) -> bool:
+    return any(e.matches(f.rule.code, f.kind, f.namespace, f.name) for e in active)
+
+
+# ---------------------------------------------------------------- baselines
+
+def write_baseline(path: str, findings: list[Finding]) -> None:
+    entries = {
+        f.fingerprint(): {
+            "code": f.rule.code,
+            "object": f"{f.kind}/{f.namespace + '/' if f.namespace else ''}{f.name}",
+            "container": f.container,
+            "path": f.path,
+        }
+        for f in findings
+    }
+    doc = {"kubeproof": "baseline", "version": 1, "findings": dict(sorted(entries.items()))}
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2)
+        fh.write("\n")
+
+
+def read_baseline(path: str) -> set[str]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: baseline is not valid JSON: {exc.msg}") from None
+    if not isinstance(doc, dict) or doc.get("kubeproof") != "baseline":
+        raise ValueError(f"{path}: not a kubeproof baseline (write one with --write-baseline)")
+    findings = doc.get("findings")
+    if not isinstance(findings, dict):
+        raise ValueError(f"{path}: baseline has no 'findings' mapping")
+    return set(findings)
+
+
+def run_scan(files: Iterable[LoadedFile], ctx: Context, rules: list[Rule],
+             progress: Callable[[LoadedFile], None] | None = None,
+             baseline: set[str] | None = None) -> ScanResult:
+    engine = Engine(ctx, rules)
+    for loaded in files:
+        engine.add_file(loaded)
+        if progress is not None:
+            progress(loaded)
+        # drop the node trees: locations are resolved
+        loaded.objects.clear()
+        loaded.locator = None
+    return engine.finish(ctx.pss_level, baseline=baseline)
+
+
+def exit_code(result: ScanResult, fail_on: Severity) -> int:
+    if result.errors:
+        return 2
+    return 1 if any(f.severity >= fail_on for f in result.findings) else 0

@@ -1,0 +1,285 @@
+"""Core data types: severities, rule metadata, resources, violations and findings.
+
+Rules see :class:`Resource` objects and yield :class:`Violation` values (a JSON
+path and a message). The engine turns violations into :class:`Finding` values by
+adding the rule metadata, the object identity and the source location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kubeproof.config import Config
+    from kubeproof.workloads import PodView
+
+Path = tuple[str | int, ...]
+
+
+class Severity(IntEnum):
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {text!r} (expected one of {names})") from None
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Scope:
+    OBJECT = "object"
+    SET = "set"
+    CLUSTER = "cluster"
+    REGISTRY = "registry"
+    REPORT = "report"
+
+
+PRACTICES: dict[int, str] = {
+    0: "API hygiene",
+    1: "Minimal base images",
+    2: "A reliable, trusted registry",
+    3: "imagePullSecrets",
+    4: "Namespaces",
+    5: "Labels",
+    6: "Annotations that track changes",
+    7: "RBAC least privilege",
+    8: "Pod security",
+    9: "Network policies",
+    10: "Secrets",
+    11: "Image vulnerability scanning",
+    12: "CI/CD",
+    13: "Canary and safe rollouts",
+    14: "Monitoring and SIEM",
+    15: "Service mesh",
+    16: "Admission controllers",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """What a rule yields: the offending field's JSON path and a message.
+
+    ``path`` is relative to the object root (``("spec", "containers", 0, "image")``);
+    when the field is missing, give the path it would have: the location falls
+    back to the closest existing parent. ``severity`` overrides the rule default
+    for this one violation (e.g. deprecated rather than removed API).
+    """
+
+    path: Path
+    message: str
+    container: str | None = None
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Settings that rules may read; one per run."""
+
+    config: Config
+    kube_version: tuple[int, int]
+    pss_level: str = "restricted"
+
+
+CheckFn = Callable[["Resource", Context], Iterator[Violation]]
+
+
+@dataclass(slots=True)
+class Rule:
+    code: str
+    name: str
+    practice: int
+    severity: Severity
+    scope: str
+    kinds: frozenset[str] | None
+    check: CheckFn
+    summary: str
+    what: str
+    why: str
+    how: str
+    example: str
+    family: str
+    fixable: bool = False
+    pods: bool = False
+
+    @property
+    def remediation(self) -> str:
+        return self.how.split("\n\n", 1)[0].replace("\n", " ").strip()
+
+    def applies_to(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+
+@dataclass(slots=True)
+class Origin:
+    """Where an object came from: file, document index and its starting line.
+
+    ``node`` is the YAML node tree of the object (kept only while its file is
+    being processed) and is what resolves a JSON path to line and column.
+    ``source`` names how it was produced (``file``, ``stdin``, ``kustomize``,
+    ``helm``).
+    """
+
+    file: str
+    doc: int
+    line: int
+    column: int = 1
+    source: str = "file"
+    locator: Any = None
+    item: int | None = None
+
+
+@dataclass(slots=True)
+class Resource:
+    obj: dict[str, Any]
+    origin: Origin
+    _pod: PodView | None | bool = field(default=False, repr=False)
+
+    @property
+    def api_version(self) -> str:
+        value = self.obj.get("apiVersion")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def kind(self) -> str:
+        value = self.obj.get("kind")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta = self.obj.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def name(self) -> str:
+        name = self.metadata.get("name")
+        if name is None:
+            name = self.metadata.get("generateName")
+        return str(name) if name is not None else ""
+
+    @property
+    def namespace(self) -> str | None:
+        ns = self.metadata.get("namespace")
+        return str(ns) if ns is not None else None
+
+    @property
+    def group(self) -> str:
+        api = self.api_version
+        return api.split("/", 1)[0] if "/" in api else ""
+
+    @property
+    def pod(self) -> PodView | None:
+        """The pod spec view when this object carries one (cached)."""
+        if self._pod is False:
+            from kubeproof.workloads import pod_view
+
+            self._pod = pod_view(self)
+        return self._pod  # type: ignore[return-value]
+
+    def identity(self) -> str:
+        ns = self.namespace or ""
+        return f"{self.api_version}/{self.kind}/{ns}/{self.name}"
+
+
+def format_path(path: Path) -> str:
+    out: list[str] = []
+    for seg in path:
+        if isinstance(seg, int):
+            out.append(f"[{seg}]")
+        elif out:
+            out.append("." + seg if _plain(seg) else f"[{seg!r}]")
+        else:
+            out.append(seg if _plain(seg) else f"[{seg!r}]")
+    return "".join(out)
+
+
+def _plain(seg: str) -> bool:
+    return seg.replace("_", "a").replace("-", "a").isalnum()
+
+
+@dataclass(slots=True)
+class Finding:
+    rule: Rule
+    severity: Severity
+    file: str
+    line: int
+    column: int
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    container: str | None
+    path: str
+    message: str
+    source: str = "file"
+    suppressed: str | None = None
+
+    @property
+    def code(self) -> str:
+        return self.rule.code
+
+    def fingerprint(self) -> str:
+        """Stable identity: rule, object, container and path; never the line."""
+        key = "\x1f".join(
+            (
+                self.rule.code,
+                self.api_version.split("/")[0] if "/" in self.api_version else "",
+                self.kind,
+                self.namespace or "",
+                self.name,
+                self.container or "",
+                self.path,
+                self.file if not self.name else "",
+            )
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.rule.code,
+            "name": self.rule.name,
+            "severity": self.severity.label,
+            "practice": self.rule.practice,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "object": {
+                "apiVersion": self.api_version,
+                "kind": self.kind,
+                "namespace": self.namespace,
+                "name": self.name,
+            },
+            "container": self.container,
+            "path": self.path,
+            "message": self.message,
+            "remediation": self.rule.remediation,
+            "fingerprint": self.fingerprint(),
+            "source": self.source,
+        }
+
+
+@dataclass(slots=True)
+class InputError:
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "message": self.message}

@@ -1,0 +1,164 @@
+"""The rule registry: the ``@rule`` decorator and lookups by code, name or prefix.
+
+A rule is a generator function plus metadata. Its docstring is the rule's
+documentation, in the way ruff documents its rules: a one-line summary, then
+sections ``What:``, ``Why:``, ``How:`` and ``Example:`` (a YAML snippet that
+passes the rule). ``kubeproof rules`` and ``docs/rules.md`` are generated from it.
+
+    @rule("KP0803", "pss-privileged", practice=8, severity="high", pods=True)
+    def privileged(res: Resource, ctx: Context) -> Iterator[Violation]:
+        \"\"\"Privileged containers.
+
+        What:
+            ...
+        \"\"\"
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Iterable
+
+from kubeproof.model import CheckFn, Rule, Scope, Severity
+
+RULES: dict[str, Rule] = {}
+_BY_NAME: dict[str, Rule] = {}
+
+RULE_MODULES = (
+    "api_hygiene",
+    "images",
+    "namespaces",
+    "labels",
+    "annotations",
+    "rbac",
+    "pod_security",
+    "host_access",
+    "secrets",
+    "rollouts",
+    "monitoring",
+    "mesh",
+    "admission",
+    "control_plane",
+)
+
+_SECTION = re.compile(r"^(What|Why|How|Example):\s*$")
+_loaded = False
+
+
+def rule(
+    code: str,
+    name: str,
+    *,
+    practice: int,
+    severity: str,
+    scope: str = Scope.OBJECT,
+    kinds: Iterable[str] | None = None,
+    pods: bool = False,
+    fixable: bool = False,
+) -> Callable[[CheckFn], CheckFn]:
+    """Register a rule. ``pods=True`` means it applies to every kind with a pod spec."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        doc = inspect.getdoc(fn) or ""
+        summary, sections = _parse_doc(doc, code)
+        family = fn.__module__.rsplit(".", 1)[-1]
+        r = Rule(
+            code=code,
+            name=name,
+            practice=practice,
+            severity=Severity.parse(severity),
+            scope=scope,
+            kinds=frozenset(kinds) if kinds is not None else None,
+            check=fn,
+            summary=summary,
+            what=sections["What"],
+            why=sections["Why"],
+            how=sections["How"],
+            example=sections["Example"],
+            family=family,
+            fixable=fixable,
+            pods=pods,
+        )
+        if code in RULES or name in _BY_NAME:
+            raise ValueError(f"rule {code}/{name} registered twice")
+        RULES[code] = r
+        _BY_NAME[name] = r
+        return fn
+
+    return register
+
+
+def _parse_doc(doc: str, code: str) -> tuple[str, dict[str, str]]:
+    lines = doc.splitlines()
+    summary = lines[0].strip() if lines else ""
+    sections: dict[str, list[str]] = {"What": [], "Why": [], "How": [], "Example": []}
+    current: list[str] | None = None
+    for line in lines[1:]:
+        m = _SECTION.match(line)
+        if m:
+            current = sections[m.group(1)]
+        elif current is not None:
+            current.append(line[4:] if line.startswith("    ") else line.strip())
+    out = {k: "\n".join(v).strip() for k, v in sections.items()}
+    missing = [k for k, v in out.items() if not v]
+    if not summary or missing:
+        raise ValueError(f"rule {code}: docstring lacks summary or sections {missing}")
+    return summary, out
+
+
+def load_rules() -> dict[str, Rule]:
+    """Import every rule module once and return the registry (sorted by code)."""
+    global _loaded
+    if not _loaded:
+        for mod in RULE_MODULES:
+            importlib.import_module(f"kubeproof.rules.{mod}")
+        _loaded = True
+        ordered = dict(sorted(RULES.items()))
+        RULES.clear()
+        RULES.update(ordered)
+    return RULES
+
+
+def lookup(token: str) -> list[Rule]:
+    """Rules matching a code, a name, or a code prefix such as ``KP08``."""
+    rules = load_rules()
+    tok = token.strip()
+    if tok.upper() in rules:
+        return [rules[tok.upper()]]
+    if tok in _BY_NAME:
+        return [_BY_NAME[tok]]
+    if re.fullmatch(r"(?i)KP\d{0,3}", tok):
+        found = [r for c, r in rules.items() if c.startswith(tok.upper())]
+        if found:
+            return found
+    return []
+
+
+def suggest(token: str) -> str | None:
+    """The nearest valid rule code or name, for error messages."""
+    rules = load_rules()
+    candidates = list(rules) + list(_BY_NAME)
+    match = difflib.get_close_matches(token, candidates, n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+def resolve_selection(tokens: Iterable[str]) -> tuple[set[str], list[str]]:
+    """Codes selected by ``tokens`` and the tokens that match nothing."""
+    codes: set[str] = set()
+    unknown: list[str] = []
+    for tok in tokens:
+        if not tok.strip():
+            continue
+        found = lookup(tok)
+        if not found:
+            unknown.append(tok.strip())
+        codes.update(r.code for r in found)
+    return codes, unknown
+
+
+def unknown_rule_message(token: str) -> str:
+    hint = suggest(token)
+    return f"unknown rule {token!r}" + (f" (did you mean {hint!r}?)" if hint else "")

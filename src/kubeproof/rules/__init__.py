@@ -1,0 +1,1 @@
+"""Built-in rules, one module per practice family (see ``registry.RULE_MODULES``)."""

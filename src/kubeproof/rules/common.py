@@ -1,0 +1,32 @@
+"""Helpers shared by rule modules: effective security settings and small lookups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeproof.model import Path
+from kubeproof.workloads import ContainerView, PodView
+
+
+def effective(pod: PodView, c: ContainerView, key: str) -> tuple[Any, Path]:
+    """A securityContext setting as the kubelet sees it: the container's value,
+    else the pod's (for the keys the pod-level securityContext has).
+
+    Returns the value and the path of the field that set it, or the path the
+    container field would have when neither sets it.
+    """
+    csc = c.security_context
+    if key in csc and csc[key] is not None:
+        return csc[key], (*c.path, "securityContext", key)
+    psc = pod.security_context
+    if key in psc and psc[key] is not None:
+        return psc[key], (*pod.spec_path, "securityContext", key)
+    return None, (*c.path, "securityContext", key)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -1,0 +1,184 @@
+"""Kustomize folders and Helm charts, rendered by their own tools.
+
+``kubectl kustomize DIR`` and ``helm template DIR`` produce the objects that
+would be applied. Findings on rendered objects point back at the source when
+it can be found: the document in the folder (or in a base it pulls in) with
+the same kind and a name that the rendered name was built from (kustomize's
+``namePrefix``/``nameSuffix`` applied); otherwise at the rendering entry file
+(``kustomization.yaml`` / ``Chart.yaml``), and the finding's ``source`` says
+``kustomize`` or ``helm``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+
+from kubeproof.model import InputError
+from kubeproof.sources.files import (
+    KUSTOMIZATION_FILES,
+    MANIFEST_SUFFIXES,
+    LoadedFile,
+    LoadOptions,
+    load_text,
+)
+
+RENDER_TIMEOUT_S = 120
+HELM_MISSING = (
+    "helm is not installed, so this chart cannot be rendered: install helm "
+    "(https://helm.sh/docs/intro/install/) or pipe the output in: "
+    "helm template {path} | kubeproof scan -"
+)
+
+
+def _run(cmd: list[str], path: str) -> tuple[str | None, InputError | None]:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=RENDER_TIMEOUT_S, check=False)
+    except FileNotFoundError:
+        return None, InputError(path, None, f"{cmd[0]} not found on PATH")
+    except subprocess.TimeoutExpired:
+        return None, InputError(path, None, f"{cmd[0]} timed out after {RENDER_TIMEOUT_S}s")
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        last = err[-1] if err else f"exit code {proc.returncode}"
+        return None, InputError(path, None, f"{' '.join(cmd[:2])} failed: {last}")
+    return proc.stdout.decode("utf-8", "replace"), None
+
+
+def load_rendered(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
+    if kind == "kustomize":
+        entry = next(str(FsPath(path) / k) for k in KUSTOMIZATION_FILES
+                     if (FsPath(path) / k).is_file())
+        if shutil.which("kubectl") is None:
+            return LoadedFile(entry, errors=[InputError(
+                entry, None, "kubectl is not installed, so this Kustomize folder cannot be "
+                "rendered: install kubectl or pipe `kustomize build` output into "
+                "kubeproof scan -")])
+        text, err = _run(["kubectl", "kustomize", path], entry)
+    else:
+        entry = str(FsPath(path) / "Chart.yaml")
+        helm = shutil.which("helm")
+        if helm is None:
+            return LoadedFile(entry, errors=[InputError(entry, None,
+                                                        HELM_MISSING.format(path=path))])
+        cmd = [helm, "template", "kubeproof", path]
+        for values in opts.helm_values:
+            cmd += ["--values", values]
+        for setting in opts.helm_set:
+            cmd += ["--set", setting]
+        text, err = _run(cmd, entry)
+    if err is not None or text is None:
+        return LoadedFile(entry, errors=[err] if err else [], source=kind)
+    rendered = load_text(entry, text, text.encode(), source=kind)
+    _point_at_sources(rendered, path)
+    return rendered
+
+
+def _point_at_sources(rendered: LoadedFile, folder: str) -> None:
+    """Re-attach each rendered object to the source document it came from."""
+    sources = _source_documents(folder)
+    for located in rendered.objects:
+        res = located.resource
+        match = _match(sources, res.kind, res.name) if sources else None
+        if match is None:
+            res.origin.locator = _ENTRY_LOCATOR
+            res.origin.line = res.origin.column = 1
+            continue
+        src_file, src_loaded, src_located = match
+        res.origin.file = src_file
+        res.origin.line = src_located.resource.origin.line
+        res.origin.column = src_located.resource.origin.column
+        res.origin.doc = src_located.resource.origin.doc
+        res.origin.item = src_located.resource.origin.item
+        located.node = src_located.node
+        located.line_offset = src_located.line_offset
+        # each object remembers its own locator (the source file's)
+        res.origin.locator = src_loaded.locator
+
+
+class _EntryLocator:
+    """For rendered objects with no source document: the entry file's first line."""
+
+    text = ""
+
+    def locate(self, origin: Any, node: Any, line_offset: int, path: Any) -> tuple[int, int]:
+        return 1, 1
+
+    def line_text(self, line: int) -> str:
+        return ""
+
+
+_ENTRY_LOCATOR = _EntryLocator()
+
+
+def _kustomize_roots(folder: FsPath, seen: set[FsPath]) -> None:
+    """The folder and every local base/component it pulls in, transitively."""
+    folder = folder.resolve()
+    if folder in seen or not folder.is_dir():
+        return
+    seen.add(folder)
+    for name in KUSTOMIZATION_FILES:
+        kfile = folder / name
+        if not kfile.is_file():
+            continue
+        try:
+            data = yaml.safe_load(kfile.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return
+        if not isinstance(data, dict):
+            return
+        for key in ("resources", "bases", "components"):
+            for entry in data.get(key) or []:
+                if isinstance(entry, str) and "://" not in entry and not entry.startswith(
+                        ("github.com/", "git@")):
+                    _kustomize_roots(folder / entry, seen)
+        return
+
+
+def _source_documents(folder: str) -> dict[tuple[str, str], list[tuple[str, LoadedFile, Any]]]:
+    index: dict[tuple[str, str], list[tuple[str, LoadedFile, Any]]] = {}
+    roots: set[FsPath] = set()
+    _kustomize_roots(FsPath(folder), roots)
+    files: set[str] = set()
+    for root in sorted(roots):
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for f in filenames:
+                if f.endswith(MANIFEST_SUFFIXES) and f not in KUSTOMIZATION_FILES \
+                        and f != "Chart.yaml":
+                    files.add(_display(os.path.join(dirpath, f)))
+    for fp in sorted(files):
+        try:
+            raw = FsPath(fp).read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "{{" in text:  # helm templates are not objects
+            continue
+        loaded = load_text(fp, text, raw)
+        for located in loaded.objects:
+            key = (located.resource.kind, located.resource.name)
+            index.setdefault(key, []).append((fp, loaded, located))
+    return index
+
+
+def _display(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def _match(sources: dict[tuple[str, str], list[tuple[str, LoadedFile, Any]]], kind: str,
+           name: str) -> tuple[str, LoadedFile, Any] | None:
+    exact = sources.get((kind, name))
+    if exact and len(exact) == 1:
+        return exact[0]
+    candidates = [v[0] for (k, n), v in sources.items()
+                  if k == kind and n and n != name and n in name and len(v) == 1]
+    if len(candidates) == 1:
+        return candidates[0]
+    return None

@@ -1,0 +1,41 @@
+"""Helpers for rule tests: scan fixture files in-process and read back findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubeproof.api import scan
+from kubeproof.config import Config
+from kubeproof.engine import ScanResult
+from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.model import Finding
+
+TESTS = Path(__file__).parent
+FIXTURES = TESTS / "rules" / "fixtures"
+SHARED = TESTS.parent.parent / "shared"
+
+
+def fixture(family: str, name: str) -> str:
+    path = FIXTURES / family / name
+    assert path.is_file(), f"missing fixture {path}"
+    return str(path)
+
+
+def run(path: str | Path, *, select: tuple[str, ...] = (), config: Config | None = None,
+        kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION,
+        pss_level: str = "restricted") -> ScanResult:
+    return scan([str(path)], select=select, config=config, kube_version=kube_version,
+                pss_level=pss_level)
+
+
+def hits(path: str | Path, code: str, **kw: object) -> list[tuple[str, int]]:
+    """(code, line) of every finding of rule ``code`` in ``path``."""
+    result = run(path, select=(code,), **kw)  # type: ignore[arg-type]
+    assert not result.errors, result.errors
+    return [(f.rule.code, f.line) for f in result.findings if f.rule.code == code]
+
+
+def findings(path: str | Path, code: str, **kw: object) -> list[Finding]:
+    result = run(path, select=(code,), **kw)  # type: ignore[arg-type]
+    assert not result.errors, result.errors
+    return [f for f in result.findings if f.rule.code == code]
