@@ -70,7 +70,8 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
          no_color: bool, quiet: bool) -> None:
     """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin."""
     from kubeproof.config import ConfigError, find_config, load_config
-    from kubeproof.engine import SelectionError, exit_code, read_baseline, write_baseline
+    from kubeproof.engine import SelectionError, exit_code, read_baseline
+    from kubeproof.engine import write_baseline as save_baseline
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
     from kubeproof.model import Severity
     from kubeproof.sources.files import DEFAULT_MAX_FILE_BYTES, LoadOptions
@@ -115,7 +116,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
         where = f"{warn.file}:{warn.line}" if warn.line else warn.file
         click.echo(f"{where}: warning: {warn.message}", err=True)
     if write_baseline:
-        write_baseline(write_baseline, result.findings)
+        save_baseline(write_baseline, result.findings)
         click.echo(f"wrote {len(result.findings)} findings to baseline {write_baseline}",
                    err=True)
         sys.exit(2 if result.errors else 0)

@@ -79,6 +79,20 @@ class ScanResult:
     rules: list[Rule] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
     namespaces_pss: dict[str, str] = field(default_factory=dict)
+    # every object checked, for reports that list passes too (JUnit):
+    # (file, line, apiVersion, kind, namespace, name, rule families that ran)
+    checked: list[CheckedObject] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedObject:
+    file: str
+    line: int
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    families: tuple[str, ...]
 
 
 class Engine:
@@ -87,6 +101,7 @@ class Engine:
         self.rules = rules
         self.result = ScanResult(rules=rules)
         self._by_kind: dict[tuple[str, bool], list[Rule]] = {}
+        self._families: dict[tuple[str, bool], tuple[str, ...]] = {}
 
     def _rules_for(self, res: Resource) -> list[Rule]:
         key = (res.kind, res.pod is not None)
@@ -98,6 +113,7 @@ class Engine:
                       or (r.kinds is not None and kind in r.kinds)
                       or (r.kinds is None and not r.pods)]
             self._by_kind[key] = cached
+            self._families[key] = tuple(sorted({r.family for r in cached}))
         return cached
 
     def add_file(self, loaded: LoadedFile) -> None:
@@ -122,7 +138,12 @@ class Engine:
                 result.namespaces_pss[res.name] = labels[PSS_ENFORCE_LABEL]
         ctx = self.ctx
         ignored = self._annotation_ignores(res)
-        for rule in self._rules_for(res):
+        rules = self._rules_for(res)
+        origin = res.origin
+        result.checked.append(CheckedObject(
+            origin.file, origin.line, res.api_version, res.kind, res.namespace, res.name,
+            self._families[(res.kind, res.pod is not None)]))
+        for rule in rules:
             try:
                 violations = list(rule.check(res, ctx))
             except Exception as exc:  # a rule bug must not lose the scan
@@ -131,7 +152,6 @@ class Engine:
                     f"internal error in rule {rule.code} on {res.kind}/{res.name}: "
                     f"{type(exc).__name__}: {exc}"))
                 continue
-            origin = res.origin
             for v in violations:
                 line, col = origin.locator.locate(origin, located.node, located.line_offset,
                                                   v.path)

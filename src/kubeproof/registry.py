@@ -36,6 +36,7 @@ RULE_MODULES = (
     "rbac",
     "pod_security",
     "host_access",
+    "network",
     "secrets",
     "rollouts",
     "monitoring",
