@@ -116,8 +116,8 @@ def test_yaml_bomb_is_refused(tmp_path: Path) -> None:
 
 def test_object_constructing_tags_are_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "evil.yaml",
-                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: !!python/object/apply:os.system"
-                 " ['true']\n")
+                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                 "  name: !!python/object/apply:os.system ['true']\n")
     result = scan([path])
     assert len(result.errors) == 1 and result.errors[0].line == 4
     assert "tag" in result.errors[0].message and not result.objects

@@ -146,7 +146,7 @@ class Origin:
 class Resource:
     obj: dict[str, Any]
     origin: Origin
-    _pod: PodView | None | bool = field(default=False, repr=False)
+    _pod: PodView | bool | None = field(default=False, repr=False)
 
     @property
     def api_version(self) -> str:

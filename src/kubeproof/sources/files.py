@@ -236,11 +236,7 @@ def load_text(path: str, text: str, raw: bytes, source: str = "file",
     out = LoadedFile(path=path, source=source)
     out.locator = FileLocator(text)
     is_json = force_json if force_json is not None else path.endswith(".json")
-    docs: Iterator[Document | YamlError]
-    if is_json:
-        docs = _parse_json(path, text)
-    else:
-        docs = parse_yaml(text)
+    docs = _parse_json(path, text) if is_json else parse_yaml(text)
     for index, doc in enumerate(docs):
         if isinstance(doc, YamlError):
             out.errors.append(InputError(path, doc.line, doc.message))

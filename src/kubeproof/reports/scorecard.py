@@ -1,0 +1,166 @@
+"""Scorecard: a 0–100 score and a letter grade per practice and overall.
+
+The engine records findings, not passes, so a score is computed from how many
+objects a practice's rules looked at and how bad the findings on them are.
+
+For each practice ``p`` (0 = API hygiene, 1–16 as in the catalogue):
+
+* ``R_p``: the rules of ``p`` that ran. None ran → ``n/a`` (practice 12, CI/CD,
+  has no rules: it is served by the tool itself).
+* ``N_p``: objects checked by at least one rule of ``R_p``, cluster-scope
+  rules left out (they run on every pod but concern only control-plane
+  components). Taken from the result's list of checked objects
+  (``result.checked``; a family's practices stand for the rules of that
+  family) or, without it, estimated from ``result.kinds`` with the engine's
+  own applicability test (a rule with ``kinds`` applies to those kinds, a
+  ``pods`` rule to the workload kinds, a rule with neither to every object).
+* per object ``o`` with findings of ``p``: ``penalty(o) = min(10, Σ weight)``,
+  weights critical 10, high 5, medium 2, low 1, info 0. One critical finding,
+  or two high ones, fail the object for that practice entirely.
+* ``D_p = max(N_p + C_p, objects with findings of p)`` where ``C_p`` counts
+  the objects whose findings of ``p`` all come from cluster-scope rules (a
+  control-plane component is applicable once it has a finding);
+  ``D_p = 0`` → ``n/a``.
+* ``score_p = floor(100 × (1 − Σ penalty(o) / (10 × D_p)))``.
+
+Overall: ``floor`` of the unweighted mean of the practice scores that are not
+``n/a`` (each practice counts the same, however many objects it applies to);
+``n/a`` when none is. Grades: A ≥ 90, B ≥ 80, C ≥ 70, D ≥ 60, else F. Only the
+findings that survive suppressions, exemptions and the baseline count;
+``floor`` keeps 100 for a practice with no penalty at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from kubeproof.model import PRACTICES, Rule, Scope, Severity
+from kubeproof.reports import checked_objects, finding_key
+
+if TYPE_CHECKING:
+    from kubeproof.engine import ScanResult
+
+WEIGHTS: dict[Severity, int] = {
+    Severity.CRITICAL: 10,
+    Severity.HIGH: 5,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+OBJECT_CAP = 10
+NOT_APPLICABLE = "n/a"
+NO_RULES_NOTE = {12: "served by the tool: exit codes, SARIF, JUnit, baselines"}
+
+
+def grade(score: int | None) -> str:
+    if score is None:
+        return NOT_APPLICABLE
+    if score >= 90:
+        return "A"
+    if score >= 80:
+        return "B"
+    if score >= 70:
+        return "C"
+    if score >= 60:
+        return "D"
+    return "F"
+
+
+def _floor(value: float) -> int:
+    return math.floor(value + 1e-9)
+
+
+def _applicable_objects(result: ScanResult,
+                        rules_by_practice: dict[int, list[Rule]]) -> Counter[int]:
+    """N_p for every practice with rules."""
+    counts: Counter[int] = Counter()
+    checked = checked_objects(result)
+    if checked is not None:
+        for obj in checked:
+            for p in obj.practices:
+                counts[p] += 1
+        return counts
+    from kubeproof.workloads import CUSTOM_TEMPLATE_PATHS, WORKLOAD_KINDS
+
+    for kind, n in result.kinds.items():
+        has_pod = kind in WORKLOAD_KINDS or kind in CUSTOM_TEMPLATE_PATHS
+        for p, rules in rules_by_practice.items():
+            if any(r.scope != Scope.CLUSTER and (
+                   (r.pods and has_pod)
+                   or (r.kinds is not None and kind in r.kinds)
+                   or (r.kinds is None and not r.pods)) for r in rules):
+                counts[p] += n
+    return counts
+
+
+def scorecard(result: ScanResult) -> dict[str, Any]:
+    """Scores per practice and overall (see the module docstring for the formula).
+
+    Returns ``{"score": int | None, "grade": str, "practices": {"0": {...}, ...,
+    "16": {...}}}``; each practice has ``name``, ``score`` (``None`` when n/a),
+    ``grade`` (``"n/a"`` then), ``findings``, ``rules`` (how many ran),
+    ``objects`` (D_p) and, when n/a, a ``note``.
+    """
+    rules_by_practice: dict[int, list[Rule]] = {}
+    for r in result.rules:
+        rules_by_practice.setdefault(r.practice, []).append(r)
+    applicable = _applicable_objects(result, rules_by_practice)
+
+    # practice -> object -> summed weight
+    penalties: dict[int, dict[tuple[str, str, str, str], int]] = {}
+    # practice -> objects with a finding of a rule that N_p counts
+    counted: dict[int, set[tuple[str, str, str, str]]] = {}
+    found: Counter[int] = Counter()
+    for f in result.findings:
+        rule = f.rule
+        p = rule.practice
+        found[p] += 1
+        per_obj = penalties.get(p)
+        if per_obj is None:
+            per_obj = penalties[p] = {}
+            counted[p] = set()
+        key = finding_key(f)
+        per_obj[key] = per_obj.get(key, 0) + WEIGHTS[f.severity]
+        if rule.scope != Scope.CLUSTER:
+            counted[p].add(key)
+
+    practices: dict[str, dict[str, Any]] = {}
+    scored: list[float] = []
+    for p, name in PRACTICES.items():
+        per_obj = penalties.get(p, {})
+        cluster_only = len(per_obj) - len(counted.get(p, ()))
+        denominator = max(applicable.get(p, 0) + cluster_only, len(per_obj))
+        entry: dict[str, Any] = {
+            "name": name,
+            "score": None,
+            "grade": NOT_APPLICABLE,
+            "findings": found.get(p, 0),
+            "rules": len(rules_by_practice.get(p, ())),
+            "objects": denominator,
+        }
+        if p not in rules_by_practice and not per_obj:
+            entry["note"] = NO_RULES_NOTE.get(p, "no rules of this practice ran")
+        elif denominator == 0:
+            entry["note"] = "no object it applies to"
+        else:
+            penalty = sum(min(OBJECT_CAP, w) for w in per_obj.values())
+            raw = 100.0 * (1.0 - penalty / (OBJECT_CAP * denominator))
+            scored.append(raw)
+            entry["score"] = _floor(raw)
+            entry["grade"] = grade(entry["score"])
+        practices[str(p)] = entry
+
+    overall = _floor(sum(scored) / len(scored)) if scored else None
+    return {"score": overall, "grade": grade(overall), "practices": practices}
+
+
+def render(result: ScanResult, *, tool_version: str, color: bool = False,
+           width: int = 100) -> str:
+    """The scorecard as a table (rich; plain text when ``color`` is off)."""
+    from kubeproof.reports.text import console_text, make_console, scorecard_table
+
+    console, buf = make_console(color, width)
+    console.print(scorecard_table(scorecard(result)))
+    return console_text(buf, color)

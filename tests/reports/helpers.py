@@ -1,0 +1,62 @@
+"""Shared helpers for report tests: a scan of the fixtures and hand-built results."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from kubeproof.api import scan
+from kubeproof.engine import ScanResult
+from kubeproof.model import Context, Finding, InputError, Resource, Rule, Severity, Violation
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SELECT = ("KP0401", "KP0402")
+WEB = str(FIXTURES / "app" / "web.yaml")
+TRICKY = str(FIXTURES / "app" / "tricky.yaml")
+BAD = str(FIXTURES / "broken" / "bad.yaml")
+TRICKY_NAME = 'quote"s<&>ünï'
+
+
+def fixture_scan() -> ScanResult:
+    """app/web.yaml (KP0401 at 5:3 on ConfigMap/default/settings, KP0402 at 11:1 on
+    Service/web, a clean ConfigMap/shop/clean and a Namespace), app/tricky.yaml
+    (KP0401 at 5:3 on a Secret with XML/JSON special characters in its name) and
+    broken/bad.yaml (an input error at line 6)."""
+    return scan([str(FIXTURES / "app"), BAD], select=SELECT)
+
+
+def _no_check(res: Resource, ctx: Context) -> Iterator[Violation]:
+    return iter(())
+
+
+def make_rule(code: str, name: str, practice: int, severity: str = "high",
+              family: str = "family", kinds: set[str] | None = None,
+              pods: bool = False, scope: str = "object") -> Rule:
+    return Rule(code=code, name=name, practice=practice, severity=Severity.parse(severity),
+                scope=scope, kinds=frozenset(kinds) if kinds is not None else None,
+                check=_no_check, summary=f"Summary of {name}.", what=f"What {name} flags.",
+                why="Why it matters.", how=f"Fix {name} like this.\n\nMore detail.",
+                example="```yaml\nkind: Example\n```", family=family, pods=pods)
+
+
+def make_finding(rule: Rule, *, severity: str | None = None, file: str = "m.yaml",
+                 line: int = 1, column: int = 1, kind: str = "Deployment",
+                 namespace: str | None = "shop", name: str = "web",
+                 container: str | None = None, message: str = "something is off") -> Finding:
+    return Finding(rule=rule,
+                   severity=Severity.parse(severity) if severity else rule.severity,
+                   file=file, line=line, column=column,
+                   api_version="apps/v1" if kind else "", kind=kind, namespace=namespace,
+                   name=name, container=container, path="spec", message=message)
+
+
+def make_result(rules: list[Rule], findings: list[Finding], kinds: dict[str, int] | None = None,
+                errors: list[InputError] | None = None) -> ScanResult:
+    """A result as the engine would give it, without the list of checked objects."""
+    kinds = kinds or {}
+    result = ScanResult(findings=findings, rules=rules, kinds=Counter(kinds),
+                        objects=sum(kinds.values()), files=len({f.file for f in findings}),
+                        errors=errors or [])
+    result.checked = None  # type: ignore[assignment]
+    return result

@@ -1,0 +1,88 @@
+import json
+
+from kubeproof.api import scan
+from kubeproof.reports import render
+from kubeproof.reports.json_report import _dump_items, report
+from tests.reports.helpers import (
+    BAD,
+    FIXTURES,
+    SELECT,
+    TRICKY_NAME,
+    WEB,
+    fixture_scan,
+    make_finding,
+    make_result,
+    make_rule,
+)
+
+
+def test_json_contract() -> None:
+    result = fixture_scan()
+    doc = json.loads(render("json", result, tool_version="1.2.3"))
+    assert list(doc) == ["tool", "findings", "errors", "warnings", "summary"]
+    assert doc["tool"] == {"name": "kubeproof", "version": "1.2.3"}
+    assert doc["findings"] == [f.to_dict() for f in result.findings]
+    assert [(f["code"], f["file"], f["line"], f["column"]) for f in doc["findings"]][1:] == [
+        ("KP0401", WEB, 5, 3), ("KP0402", WEB, 11, 1)]
+    assert doc["errors"] == [{"file": BAD, "line": 6, "message": result.errors[0].message}]
+    assert doc["warnings"] == []
+    s = doc["summary"]
+    for key in ("objects", "files", "skippedDocuments", "findings", "bySeverity", "byRule",
+                "suppressed", "baselined", "score", "grade", "practices"):
+        assert key in s
+    assert (s["objects"], s["files"], s["skippedDocuments"], s["findings"]) == (5, 3, 0, 3)
+    assert s["bySeverity"] == {"critical": 0, "high": 2, "medium": 0, "low": 1, "info": 0}
+    assert s["byRule"] == {"KP0401": 2, "KP0402": 1}
+    assert s["suppressed"] == {"annotation": 0, "comment": 0, "exemption": 0}
+    assert s["baselined"] == 0
+    assert (s["score"], s["grade"]) == (72, "C")
+    assert s["practices"]["4"]["name"] == "Namespaces"
+    assert (s["practices"]["4"]["score"], s["practices"]["4"]["grade"]) == (72, "C")
+    assert s["practices"]["4"]["findings"] == 3
+    assert s["practices"]["12"]["score"] is None
+    assert s["practices"]["12"]["grade"] == "n/a"
+
+
+def test_json_is_indented_and_keeps_unicode() -> None:
+    result = fixture_scan()
+    out = render("json", result, tool_version="1.2.3")
+    assert out == json.dumps(report(result, tool_version="1.2.3"), ensure_ascii=False,
+                             indent=2) + "\n"
+    assert TRICKY_NAME.replace('"', '\\"') in out
+    assert '\n  "findings": [\n    {\n      "code": "KP0401",' in out
+
+
+def test_json_counts_suppressed_and_baselined_findings() -> None:
+    path = str(FIXTURES / "suppressed")
+    first = scan([path], select=SELECT)
+    assert [f.name for f in first.findings] == ["current"]
+    baseline = {first.findings[0].fingerprint()}
+    doc = json.loads(render("json", scan([path], select=SELECT, baseline=baseline),
+                            tool_version="1"))
+    assert doc["findings"] == []
+    assert doc["summary"]["suppressed"]["comment"] == 1
+    assert doc["summary"]["baselined"] == 1
+    assert doc["summary"]["findings"] == 0
+    assert doc["summary"]["bySeverity"]["high"] == 0
+
+
+def test_json_fast_path_matches_json_dumps_on_odd_items() -> None:
+    uniform = [{"a": i, "o": {"x": None, "y": 'q"\n\\%s', "z": True}, "s": "ünï\t%d"}
+               for i in range(3)]
+    mixed = [{"a": [1, 2]}, {"b": {"c": {}}}, {}, 3, "x", [], {"f": 1.5}, {"a": [1]},
+             {"o": {"k": {"deep": 1}}}]
+    for items in (uniform, mixed, uniform + mixed, [{"only": "one"}]):
+        expected = json.dumps({"k": items}, ensure_ascii=False, indent=2)
+        got = '{\n  "k": [\n' + _dump_items(items, 2) + "\n  ]\n}"
+        assert got == expected
+
+
+def test_json_handles_severity_overrides_and_no_findings() -> None:
+    rule = make_rule("KP0001", "deprecated-api", 0, "high", "api_hygiene")
+    result = make_result([rule], [make_finding(rule, severity="medium")], kinds={"Deployment": 1})
+    doc = json.loads(render("json", result, tool_version="1"))
+    assert doc["findings"][0]["severity"] == "medium"
+    assert doc["summary"]["bySeverity"]["medium"] == 1
+    empty = json.loads(render("json", make_result([rule], []), tool_version="1"))
+    assert empty["findings"] == []
+    assert empty["summary"]["score"] is None

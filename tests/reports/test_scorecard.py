@@ -1,0 +1,104 @@
+import pytest
+
+from kubeproof.reports import render
+from kubeproof.reports.scorecard import grade, scorecard
+from tests.reports.helpers import fixture_scan, make_finding, make_result, make_rule
+
+
+@pytest.mark.parametrize(("score", "expected"), [
+    (100, "A"), (90, "A"), (89, "B"), (80, "B"), (79, "C"), (70, "C"), (69, "D"), (60, "D"),
+    (59, "F"), (0, "F"), (None, "n/a"),
+])
+def test_grade_thresholds(score: int | None, expected: str) -> None:
+    assert grade(score) == expected
+
+
+def test_fixture_scan_scores_namespaces_from_checked_objects() -> None:
+    card = scorecard(fixture_scan())
+    ns = card["practices"]["4"]
+    # 4 namespaced objects checked (the Namespace is not); penalties: two high (5 + 5)
+    # and one low (1) on three objects -> 11 / 40 -> 72.5 -> 72
+    assert ns == {"name": "Namespaces", "score": 72, "grade": "C", "findings": 3, "rules": 2,
+                  "objects": 4}
+    assert card["score"] == 72
+    assert card["grade"] == "C"
+    assert set(card["practices"]) == {str(p) for p in range(17)}
+
+
+def test_practices_without_rules_are_not_applicable() -> None:
+    card = scorecard(fixture_scan())
+    cicd = card["practices"]["12"]
+    assert cicd["score"] is None
+    assert cicd["grade"] == "n/a"
+    assert "served by the tool" in cicd["note"]
+    assert card["practices"]["8"]["grade"] == "n/a"
+
+
+def test_formula_without_checked_objects_uses_kinds_and_caps_each_object() -> None:
+    pss = make_rule("KP0803", "pss-privileged", 8, "high", "pod_security", pods=True)
+    ns = make_rule("KP0401", "default-namespace", 4, "high", "namespaces",
+                   kinds={"ConfigMap", "Deployment"})
+    labels = make_rule("KP0501", "labels-missing", 5, "info", "labels")
+    findings = [
+        # one Deployment: critical + high + high = 20, capped at 10
+        make_finding(pss, severity="critical", name="a"),
+        make_finding(pss, name="a"),
+        make_finding(pss, name="a"),
+        make_finding(pss, severity="low", name="b"),  # 1
+        make_finding(labels, kind="ConfigMap", name="c"),  # info weighs 0
+    ]
+    result = make_result([pss, ns, labels], findings, kinds={"Deployment": 4, "ConfigMap": 6})
+    card = scorecard(result)
+    p = card["practices"]
+    assert (p["8"]["objects"], p["8"]["score"], p["8"]["grade"]) == (4, 72, "C")  # 11/40
+    assert (p["4"]["objects"], p["4"]["score"], p["4"]["findings"]) == (10, 100, 0)
+    assert (p["5"]["objects"], p["5"]["score"], p["5"]["findings"]) == (10, 100, 1)
+    # mean of 72.5, 100, 100 = 90.83 -> 90
+    assert (card["score"], card["grade"]) == (90, "A")
+
+
+def test_findings_on_more_objects_than_estimated_still_count() -> None:
+    rule = make_rule("KP0101", "image-tag-mutable", 1, "medium", "images", pods=True)
+    findings = [make_finding(rule, kind="Rollout", name=n) for n in ("a", "b")]
+    card = scorecard(make_result([rule], findings, kinds={"Deployment": 1, "Rollout": 2}))
+    # Rollout is not a known workload kind: N = 1, but two objects have findings
+    assert card["practices"]["1"]["objects"] == 2
+    assert card["practices"]["1"]["score"] == 80  # 1 - (2 + 2) / 20
+
+
+def test_rules_that_apply_to_nothing_scanned_are_not_applicable() -> None:
+    rule = make_rule("KP1601", "webhook-covers-system", 16, "high", "admission",
+                     kinds={"ValidatingWebhookConfiguration"})
+    card = scorecard(make_result([rule], [], kinds={"ConfigMap": 3}))
+    assert card["practices"]["16"]["score"] is None
+    assert card["practices"]["16"]["note"] == "no object it applies to"
+    assert (card["score"], card["grade"]) == (None, "n/a")
+
+
+def test_empty_scan_has_no_score() -> None:
+    card = scorecard(make_result([], []))
+    assert card["score"] is None
+    assert card["grade"] == "n/a"
+
+
+def test_scorecard_format_renders_a_plain_table() -> None:
+    out = render("scorecard", fixture_scan(), tool_version="9.9.9")
+    assert "\x1b" not in out
+    assert "Scorecard" in out
+    line = next(ln for ln in out.splitlines() if "Namespaces" in ln)
+    assert line.split()[-3:] == ["72", "C", "3"]
+    assert "overall" in out
+
+
+def test_cluster_scope_rules_count_only_the_objects_they_flag() -> None:
+    plugins = make_rule("KP1605", "apiserver-admission-plugins", 16, "high", "control_plane",
+                        pods=True, scope="cluster")
+    webhooks = make_rule("KP1601", "webhook-covers-system", 16, "high", "admission",
+                         kinds={"ValidatingWebhookConfiguration"})
+    finding = make_finding(plugins, kind="Pod", namespace="kube-system", name="kube-apiserver")
+    kinds = {"Pod": 10, "ValidatingWebhookConfiguration": 1}
+    card = scorecard(make_result([plugins, webhooks], [finding], kinds=kinds))
+    # the webhook (N = 1) plus the flagged apiserver pod, not the 10 pods: 1 - 5 / 20
+    assert (card["practices"]["16"]["objects"], card["practices"]["16"]["score"]) == (2, 75)
+    clean = scorecard(make_result([plugins], [], kinds=kinds))
+    assert clean["practices"]["16"]["score"] is None

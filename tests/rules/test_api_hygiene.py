@@ -1,0 +1,176 @@
+
+from kubeproof.model import Severity
+from kubeproof.registry import load_rules
+from kubeproof.rules.api_hygiene import (
+    DEPRECATED_APIS,
+    label_key_problem,
+    label_value_problem,
+    port_name_problem,
+)
+from tests.helpers import findings, fixture, hits, run
+
+
+def fx(name: str) -> str:
+    return fixture("api_hygiene", name)
+
+
+# KP0001 deprecated-api
+
+def test_removed_apis_are_high_at_the_newest_version() -> None:
+    assert hits(fx("removed_api_fail.yaml"), "KP0001") == [
+        ("KP0001", 1), ("KP0001", 9), ("KP0001", 17)]
+    fs = findings(fx("removed_api_fail.yaml"), "KP0001")
+    assert {f.severity for f in fs} == {Severity.HIGH}
+    assert fs[0].path == "apiVersion"
+    assert fs[0].message == (
+        "extensions/v1beta1 Deployment was removed in Kubernetes 1.16 (deprecated in 1.9; "
+        "target 1.37): use apps/v1 Deployment")
+
+
+def test_deprecated_but_served_api_is_medium() -> None:
+    fs = findings(fx("removed_api_fail.yaml"), "KP0001", kube_version=(1, 24))
+    by_line = {f.line: f for f in fs}
+    assert by_line[1].severity == Severity.HIGH  # removed in 1.16
+    assert by_line[9].severity == Severity.MEDIUM  # PDB v1beta1: deprecated 1.21, removed 1.25
+    assert "removed in 1.25: use policy/v1 PodDisruptionBudget" in by_line[9].message
+    assert 17 not in by_line  # flowcontrol v1beta3 introduced later, deprecated in 1.29
+
+
+def test_nothing_is_reported_before_the_deprecation() -> None:
+    assert hits(fx("removed_api_fail.yaml"), "KP0001", kube_version=(1, 20)) == [("KP0001", 1)]
+
+
+def test_current_apis_and_custom_groups_pass() -> None:
+    assert hits(fx("current_api_pass.yaml"), "KP0001") == []
+
+
+def test_table_covers_every_migration_guide_removal() -> None:
+    expected = {
+        ("extensions/v1beta1", "DaemonSet"): (1, 16),
+        ("apps/v1beta2", "ReplicaSet"): (1, 16),
+        ("extensions/v1beta1", "PodSecurityPolicy"): (1, 16),
+        ("networking.k8s.io/v1beta1", "IngressClass"): (1, 22),
+        ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBinding"): (1, 22),
+        ("storage.k8s.io/v1beta1", "VolumeAttachment"): (1, 22),
+        ("authorization.k8s.io/v1beta1", "SelfSubjectRulesReview"): (1, 22),
+        ("batch/v1beta1", "CronJob"): (1, 25),
+        ("policy/v1beta1", "PodSecurityPolicy"): (1, 25),
+        ("node.k8s.io/v1beta1", "RuntimeClass"): (1, 25),
+        ("autoscaling/v2beta2", "HorizontalPodAutoscaler"): (1, 26),
+        ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration"): (1, 26),
+        ("storage.k8s.io/v1beta1", "CSIStorageCapacity"): (1, 27),
+        ("flowcontrol.apiserver.k8s.io/v1beta2", "FlowSchema"): (1, 29),
+        ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema"): (1, 32),
+        ("admissionregistration.k8s.io/v1beta1", "ValidatingAdmissionPolicy"): (1, 34),
+    }
+    for key, removed in expected.items():
+        assert DEPRECATED_APIS[key].removed == removed, key
+    assert all(d.deprecated <= d.removed for d in DEPRECATED_APIS.values())
+
+
+# KP0002 invalid-object
+
+def test_missing_identity_fields() -> None:
+    assert hits(fx("identity_fail.yaml"), "KP0002") == [
+        ("KP0002", 1),   # no apiVersion: document start
+        ("KP0002", 8),   # no metadata.name: metadata line
+        ("KP0002", 12),  # no kind
+        ("KP0002", 18),  # metadata is not a mapping
+    ]
+
+
+def test_generate_name_lists_and_tool_config_files_pass() -> None:
+    assert hits(fx("identity_pass.yaml"), "KP0002") == []
+
+
+def test_selector_mismatch_one_finding_per_problem() -> None:
+    assert hits(fx("selector_fail.yaml"), "KP0002") == [
+        ("KP0002", 9),   # matchLabels app=web vs template app=api
+        ("KP0002", 10),  # matchLabels tier: absent from template
+        ("KP0002", 12),  # NotIn canary, template is canary
+        ("KP0002", 13),  # unknown operator
+        ("KP0002", 31),  # ReplicationController selector map
+        ("KP0002", 47),  # empty selector
+    ]
+    fs = findings(fx("selector_fail.yaml"), "KP0002")
+    assert fs[0].path == "spec.selector.matchLabels.app"
+    assert fs[0].message == ("selector matchLabels app=web does not match the template labels "
+                             "(template has app=api)")
+
+
+def test_matching_selectors_and_patches_without_selector_pass() -> None:
+    assert hits(fx("selector_pass.yaml"), "KP0002") == []
+
+
+def test_duplicate_containers_ports_and_env() -> None:
+    assert hits(fx("containers_fail.yaml"), "KP0002") == [
+        ("KP0002", 11),  # container "app" again (init + regular)
+        ("KP0002", 16),  # port name of 18 characters
+        ("KP0002", 18),  # uppercase and underscore
+        ("KP0002", 20),  # digits only
+        ("KP0002", 25),  # MODE redefined
+    ]
+    fs = findings(fx("containers_fail.yaml"), "KP0002")
+    assert all(f.container == "app" for f in fs)
+    env = fs[-1]
+    assert env.severity == Severity.MEDIUM
+    assert "fast" not in env.message and "slow" not in env.message  # never the values
+    assert env.path == "spec.containers[0].env[1].name"
+
+
+def test_valid_containers_pass() -> None:
+    assert hits(fx("containers_pass.yaml"), "KP0002") == []
+
+
+def test_invalid_label_keys_and_values_on_object_and_template() -> None:
+    assert hits(fx("labels_fail.yaml"), "KP0002") == [
+        ("KP0002", 7), ("KP0002", 8), ("KP0002", 9), ("KP0002", 10), ("KP0002", 11),
+        ("KP0002", 12), ("KP0002", 17)]
+    fs = findings(fx("labels_fail.yaml"), "KP0002")
+    assert "float value 1.0" in fs[0].message
+    assert fs[-1].path == "spec.template.metadata.labels.app"
+
+
+def test_valid_empty_and_templated_labels_pass() -> None:
+    assert hits(fx("labels_pass.yaml"), "KP0002") == []
+
+
+def test_wrong_types_do_not_crash() -> None:
+    # only the non-mapping selector is an error the API server would report
+    assert hits(fx("malformed.yaml"), "KP0002") == [("KP0002", 7)]
+
+
+def test_qualified_name_helpers() -> None:
+    assert label_key_problem("app.kubernetes.io/name") is None
+    assert label_key_problem("a" * 64) is not None
+    assert label_key_problem("/name") is not None
+    assert label_key_problem(("x" * 254) + "/n") is not None
+    assert label_value_problem("") is None
+    assert label_value_problem("a" * 63) is None
+    assert label_value_problem("a" * 64) is not None
+    assert label_value_problem("trailing-") is not None
+    assert port_name_problem("http-metrics") is None
+    assert port_name_problem("a--b") is not None
+    assert port_name_problem("-http") is not None
+    assert port_name_problem("a" * 15) is None
+
+
+# KP0003 unparseable-input
+
+def test_unparseable_documents_are_reported_and_the_scan_goes_on() -> None:
+    result = run(fx("unparseable_fail.yaml"), select=("KP0003",))
+    assert [(f.rule.code, f.line) for f in result.findings] == [("KP0003", 12), ("KP0003", 20)]
+    assert "unsupported YAML tag" in result.findings[1].message
+    assert result.objects == 1  # the valid first document was still loaded
+
+
+def test_unparseable_rule_never_fires_on_objects() -> None:
+    rule = load_rules()["KP0003"]
+    assert rule.kinds == frozenset()
+    assert hits(fx("identity_fail.yaml"), "KP0003") == []
+
+
+def test_unparseable_input_is_not_reported_when_deselected() -> None:
+    result = run(fx("unparseable_fail.yaml"), select=("KP0002",))
+    assert result.findings == []
+    assert len(result.errors) == 2

@@ -1,0 +1,320 @@
+import inspect
+
+import pytest
+
+from kubeproof.api import scan
+from kubeproof.config import Config
+from kubeproof.imageref import parse_image
+from kubeproof.rules import images
+from kubeproof.sources.dockerfile import instructions, load_dockerfile, parse_dockerfile
+from tests.helpers import FIXTURES, findings, fixture, hits
+
+IMAGE_CODES = ("KP0101", "KP0102", "KP0103", "KP0201", "KP0202")
+DOCKERFILES = FIXTURES / "images" / "dockerfiles"
+
+
+def f(name: str) -> str:
+    return fixture("images", name)
+
+
+# ---------------------------------------------------------------- KP0101
+
+
+def test_tag_mutable_flags_init_and_regular_containers() -> None:
+    assert hits(f("tag_fail.yaml"), "KP0101") == [("KP0101", 15), ("KP0101", 18)]
+    got = findings(f("tag_fail.yaml"), "KP0101")
+    assert [x.container for x in got] == ["init", "web"]
+    assert got[0].message == ('container "init" image "busybox" has no tag, '
+                              'so it pulls the mutable tag "latest"')
+    assert got[1].message == 'container "web" image "nginx:latest" uses the mutable tag "latest"'
+    assert got[0].path == "spec.template.spec.initContainers[0].image"
+
+
+def test_tag_mutable_flags_ephemeral_containers_and_registry_ports() -> None:
+    got = findings(f("tag_fail_pod.yaml"), "KP0101")
+    assert [(x.line, x.container) for x in got] == [(9, "app"), (12, "debugger")]
+
+
+def test_tag_mutable_passes_digests_versions_placeholders_and_missing_images() -> None:
+    assert hits(f("tag_pass.yaml"), "KP0101") == []
+
+
+# ---------------------------------------------------------------- KP0102
+
+
+def test_not_pinned_flags_every_container_without_digest() -> None:
+    assert hits(f("tag_fail.yaml"), "KP0102") == [
+        ("KP0102", 15), ("KP0102", 18), ("KP0102", 20)]
+    assert hits(f("tag_fail_pod.yaml"), "KP0102") == [("KP0102", 9), ("KP0102", 12)]
+    got = findings(f("tag_fail.yaml"), "KP0102")[2]
+    assert got.message == 'container "sidecar" image "ghcr.io/acme/sidecar:1.2.0" ' \
+                          "is not pinned by digest"
+
+
+def test_not_pinned_in_cronjob_skips_placeholders() -> None:
+    # only "versioned" (line 18); digest-pinned init container and placeholders pass
+    assert hits(f("tag_pass.yaml"), "KP0102") == [("KP0102", 18)]
+
+
+def test_not_pinned_passes_digests() -> None:
+    assert hits(f("pinned_pass.yaml"), "KP0102") == []
+
+
+# ---------------------------------------------------------------- KP0103
+
+
+def test_base_not_minimal_flags_full_os_and_language_images() -> None:
+    assert hits(f("base_fail.yaml"), "KP0103") == [
+        ("KP0103", 15), ("KP0103", 18), ("KP0103", 20), ("KP0103", 22), ("KP0103", 24),
+        ("KP0103", 26), ("KP0103", 42)]
+    got = findings(f("base_fail.yaml"), "KP0103")
+    assert got[0].message == ('container "migrate" image "python:3.12" is the full python '
+                              "image; use a slim, alpine, minimal or distroless variant")
+    assert "full Ubuntu distribution base" in got[2].message
+    assert got[-1].container == "job" and got[-1].kind == "CronJob"
+
+
+def test_base_not_minimal_passes_minimal_variants_and_unknown_images() -> None:
+    assert hits(f("base_pass.yaml"), "KP0103") == []
+
+
+@pytest.mark.parametrize(("image", "verdict"), [
+    ("python", "full"),
+    ("python:3.12-windowsservercore", "full"),
+    ("python:3.12-nanoserver", "minimal"),
+    ("node:lts", "full"),
+    ("node:lts-slim", "minimal"),
+    ("golang:1.23-alpine", "minimal"),
+    ("rust:1-slim-bookworm", "minimal"),
+    ("openjdk:17-jdk-slim", "minimal"),
+    ("eclipse-temurin:21-jre", "full"),
+    ("eclipse-temurin:21-jre-ubi9-minimal", "minimal"),
+    ("debian:12", "full"),
+    ("debian:stable-slim", "minimal"),
+    ("oraclelinux:9-slim", "minimal"),
+    ("almalinux:9-micro", "minimal"),
+    ("registry-1.docker.io/library/ubuntu:24.04", "full"),
+    ("mirror.gcr.io/ubuntu:24.04", "full"),
+    ("mirror.gcr.io/library/ubuntu:24.04", "full"),
+    ("public.ecr.aws/docker/library/python:3.12-alpine", "minimal"),
+    ("registry.fedoraproject.org/fedora-minimal:40", "minimal"),
+    ("registry.access.redhat.com/ubi9/ubi-micro", "minimal"),
+    ("cgr.dev/chainguard/python:latest", "minimal"),
+    ("gcr.io/distroless/static", "minimal"),
+    ("alpine:3.20", "minimal"),
+    ("scratch", "minimal"),
+    ("ubuntu@sha256:" + "0" * 64, "unknown"),
+    ("nginx:1.27", "unknown"),
+    ("acme/ubuntu:22.04", "unknown"),
+    ("ghcr.io/library/python:3.12", "unknown"),
+    ("slimtools/slim:1", "unknown"),
+])
+def test_classify_base(image: str, verdict: str) -> None:
+    ref = parse_image(image)
+    assert not ref.invalid
+    assert images.classify_base(ref)[0] == verdict
+
+
+def test_every_table_entry_is_documented() -> None:
+    doc = inspect.getdoc(images.image_base_not_minimal) or ""
+    for key in (*images.FULL_OS_IMAGES, *images.FULL_LANGUAGE_IMAGES):
+        last = key.rsplit("/", 1)[-1]
+        assert f"`{key}`" in doc or f"{last}`" in doc, key
+
+
+# ---------------------------------------------------------------- KP0201
+
+
+def test_registry_implicit_flags_docker_hub_short_names() -> None:
+    got = findings(f("tag_fail.yaml"), "KP0201")
+    assert [(x.line, x.container) for x in got] == [(15, "init"), (18, "web")]
+    assert got[0].message == ('container "init" image "busybox" names no registry and is '
+                              "pulled from Docker Hub (docker.io)")
+    assert hits(f("base_fail.yaml"), "KP0201") == [
+        ("KP0201", 15), ("KP0201", 20), ("KP0201", 42)]
+
+
+def test_registry_implicit_passes_explicit_hosts() -> None:
+    assert hits(f("registry_pass.yaml"), "KP0201") == []
+    assert hits(f("tag_fail_pod.yaml"), "KP0201") == []
+    # a digest does not name a registry
+    assert hits(f("tag_pass.yaml"), "KP0201") == [("KP0201", 15)]
+
+
+# ---------------------------------------------------------------- KP0202
+
+ALLOWED = Config(allowed_registries=["ghcr.io/acme", "docker.io/library",
+                                     "registry.example.com:5000"])
+
+
+def test_registry_not_allowed_flags_unlisted_registries_and_paths() -> None:
+    assert hits(f("allowed_fail.yaml"), "KP0202", config=ALLOWED) == [
+        ("KP0202", 20), ("KP0202", 22), ("KP0202", 24)]
+    got = findings(f("allowed_fail.yaml"), "KP0202", config=ALLOWED)
+    assert got[0].message == ('container "other-org" image "ghcr.io/acme-evil/web:1.0" comes '
+                              "from registry ghcr.io, which is not in images.allowedRegistries")
+    assert "registry docker.io (implicit)" in got[2].message
+
+
+def test_registry_not_allowed_host_entry_admits_implicit_docker_hub() -> None:
+    cfg = Config(allowed_registries=["docker.io", "quay.io"])
+    assert hits(f("allowed_fail.yaml"), "KP0202", config=cfg) == [
+        ("KP0202", 18), ("KP0202", 20), ("KP0202", 26)]
+
+
+def test_registry_not_allowed_is_off_without_config() -> None:
+    assert hits(f("allowed_fail.yaml"), "KP0202") == []
+    assert hits(f("allowed_fail.yaml"), "KP0202", config=Config(allowed_registries=[" "])) == []
+
+
+def test_registry_not_allowed_passes_listed_registries() -> None:
+    cfg = Config(allowed_registries=["registry.example.com"])
+    assert hits(f("pinned_pass.yaml"), "KP0202", config=cfg) == []
+
+
+# ---------------------------------------------------------------- robustness
+
+
+@pytest.mark.parametrize("code", IMAGE_CODES)
+def test_wrong_typed_fields_never_raise(code: str) -> None:
+    cfg = Config(allowed_registries=["quay.io"])
+    assert hits(f("wrong_types.yaml"), code, config=cfg) == []
+
+
+@pytest.mark.parametrize("code", IMAGE_CODES)
+def test_placeholders_and_non_workloads_are_never_judged(code: str) -> None:
+    cfg = Config(allowed_registries=["quay.io"])
+    got = findings(f("tag_pass.yaml"), code, config=cfg)
+    assert {x.container for x in got} <= {"versioned", "digest-with-latest"}
+    assert all(x.kind == "CronJob" for x in got)
+
+
+# ---------------------------------------------------------------- KP0104
+
+
+def test_dockerfile_full_base_unpinned_and_root() -> None:
+    path = DOCKERFILES / "full" / "Dockerfile"
+    got = findings(path, "KP0104")
+    assert [(x.line, x.path) for x in got] == [
+        (2, "stages[0].from"), (2, "stages[0].from"), (2, "stages[0].user")]
+    assert [x.message for x in got] == [
+        'final stage builds on "python:3.12", the full python image; use a distroless, '
+        "alpine, slim or minimal base",
+        'final stage base "python:3.12" is not pinned by digest',
+        "final stage never sets a non-root USER, so containers run as the base image's "
+        "user (usually root)",
+    ]
+    assert got[0].kind == "Dockerfile" and got[0].name == str(path)
+    assert got[0].container is None
+
+
+def test_dockerfile_args_stage_refs_continuations_and_heredocs() -> None:
+    # ARG BASE resolves the base FROM (line 4); the final stage `from base` inherits it;
+    # `user ${APP_USER}` resolves to root (line 13); heredoc bodies hold no instructions.
+    assert hits(DOCKERFILES / "app.Dockerfile", "KP0104") == [
+        ("KP0104", 4), ("KP0104", 4), ("KP0104", 13)]
+    got = findings(DOCKERFILES / "app.Dockerfile", "KP0104")
+    assert got[2].message == "final stage runs as USER root; switch to a non-root user"
+
+
+def test_dockerfile_minimal_pinned_nonroot_passes() -> None:
+    assert hits(DOCKERFILES / "good" / "Dockerfile", "KP0104") == []
+
+
+def test_dockerfile_scratch_needs_no_pin_but_user_zero_is_root() -> None:
+    assert hits(DOCKERFILES / "scratch" / "Containerfile", "KP0104") == [("KP0104", 6)]
+
+
+def test_dockerfile_unresolvable_args_are_not_judged() -> None:
+    assert hits(DOCKERFILES / "unresolved" / "Dockerfile", "KP0104") == []
+
+
+def test_dockerfile_inherited_user_and_inline_ignore() -> None:
+    result = scan([str(DOCKERFILES / "inherited" / "Dockerfile")], select=["KP0104"])
+    assert not result.errors and result.findings == []
+    # the full aspnet base (line 3) is reported but suppressed by the comment above it
+    assert result.suppressed["comment"] == 1
+
+
+def test_scanning_a_folder_picks_up_dockerfiles() -> None:
+    result = scan([str(DOCKERFILES)], select=["KP0104"])
+    assert not result.errors
+    assert result.files == 7 and result.objects == 6
+    assert result.kinds["Dockerfile"] == 6
+    by_file = sorted({(x.file.rsplit("dockerfiles/", 1)[-1], x.line) for x in result.findings})
+    assert by_file == [("app.Dockerfile", 4), ("app.Dockerfile", 13), ("full/Dockerfile", 2),
+                       ("scratch/Containerfile", 6)]
+    assert [w.message for w in result.warnings] == [
+        "no FROM instruction: not a Dockerfile, skipped"]
+
+
+def test_dockerfile_object_shape() -> None:
+    obj, table = parse_dockerfile((DOCKERFILES / "app.Dockerfile").read_text())
+    assert obj["apiVersion"] == "kubeproof.dev/v1" and obj["kind"] == "Dockerfile"
+    assert obj["args"] == {"BASE": "ubuntu:22.04", "APP_USER": "root"}
+    base, final = obj["stages"]
+    assert base == {"from": "ubuntu:22.04", "fromRaw": "${BASE}", "as": "base",
+                    "platform": "linux/amd64", "line": 4, "stageRef": None,
+                    "base": "ubuntu:22.04", "baseStage": 0, "user": None,
+                    "userResolved": True, "userLine": None}
+    assert final["as"] == "final" and final["stageRef"] == 0 and final["baseStage"] == 0
+    assert (final["user"], final["userLine"]) == ("root", 13)
+    assert table == [(4, 1, None, 1), (11, 1, 13, 1)]
+
+
+def test_dockerfile_locator_falls_back_to_the_stage_line() -> None:
+    loaded = load_dockerfile("Dockerfile", "FROM a:1 AS x\nRUN true\nFROM x\n")
+    (located,) = loaded.objects
+    origin = located.resource.origin
+    loc = loaded.locator
+    assert loc is not None
+    assert loc.locate(origin, None, 0, ("stages", 1, "user")) == (3, 1)
+    assert loc.locate(origin, None, 0, ("stages", 0, "from")) == (1, 1)
+    assert loc.locate(origin, None, 0, ("stages", 9, "from")) == (1, 1)
+    assert loc.locate(origin, None, 0, ("metadata", "name")) == (1, 1)
+    assert loc.line_text(2) == "RUN true" and loc.line_text(99) == ""
+
+
+def test_empty_dockerfile_is_a_warning() -> None:
+    loaded = load_dockerfile("Dockerfile", "\n\n")
+    assert loaded.objects == [] and loaded.errors == []
+    assert [w.message for w in loaded.warnings] == ["empty file, nothing to scan"]
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("FROM a\nrun x \\\n  y\n", [("FROM", "a", 1), ("RUN", "x y", 2)]),
+    ("FROM a\nRUN x \\   \n\n  # c\n  y\nUSER 1\n",
+     [("FROM", "a", 1), ("RUN", "x y", 2), ("USER", "1", 6)]),
+    ("# escape=`\nFROM a\nRUN x `\n  y \\\nUSER 1\n",
+     [("FROM", "a", 2), ("RUN", "x y \\", 3), ("USER", "1", 5)]),
+    ("# c\n# escape=`\nFROM a\nRUN x `\nUSER 1\n",
+     [("FROM", "a", 3), ("RUN", "x `", 4), ("USER", "1", 5)]),
+    ("FROM a\nCOPY <<A <<'B' /x\nFROM b\nA\nUSER root\nB\nUSER 1\n",
+     [("FROM", "a", 1), ("COPY", "<<A <<'B' /x", 2), ("USER", "1", 7)]),
+    ("FROM a\nRUN echo $((1<<2))\nUSER 1\n",
+     [("FROM", "a", 1), ("RUN", "echo $((1<<2))", 2), ("USER", "1", 3)]),
+    ("  FROM\ta\n", [("FROM", "a", 1)]),
+])
+def test_instruction_lexer(text: str, want: list[tuple[str, str, int]]) -> None:
+    assert [(i.keyword, i.args, i.line) for i in instructions(text)] == want
+
+
+@pytest.mark.parametrize(("text", "base", "user"), [
+    ("ARG V=3.12\nARG IMG=python:${V}\nFROM $IMG\n", "python:3.12", None),
+    ("ARG IMG\nFROM ${IMG:-node:20}\n", "node:20", None),
+    ("ARG IMG=\nFROM ${IMG:-node:20}\n", "node:20", None),
+    ("ARG IMG=\nFROM ${IMG-node:20}\n", None, None),
+    ("ARG TAG=1\nFROM a:${TAG:+2}\n", "a:2", None),
+    ("FROM --platform=$BUILDPLATFORM a:1 AS b\n", "a:1", None),
+    ("FROM a:1\nARG UID=1000\nUSER ${UID}:0\n", "a:1", "1000:0"),
+    ("ARG UID=7\nFROM a:1\nUSER $UID\n", "a:1", "$UID"),  # global ARG not redeclared
+    ("ARG UID=7\nFROM a:1\nARG UID\nUSER $UID\n", "a:1", "7"),
+    ("FROM a:1 AS p\nENV U=app\nFROM p\nUSER $U\n", "a:1", "app"),
+    ("FROM a:1 AS p\nARG U=app\nFROM p\nUSER $U\n", "a:1", "$U"),  # ARGs are per stage
+    ("FROM A:1 AS P\nFROM p\n", "A:1", None),  # stage names are case-insensitive
+    ("FROM later\nFROM a:1 AS later\nFROM later\n", "a:1", None),
+])
+def test_dockerfile_substitution(text: str, base: str | None, user: str | None) -> None:
+    obj, _ = parse_dockerfile(text)
+    final = obj["stages"][-1]
+    assert (final["base"], final["user"]) == (base, user)

@@ -1,0 +1,55 @@
+"""Generated docs are current; the README and rule metadata keep their promises."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from kubeproof.docs import render_markdown
+from kubeproof.registry import load_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def test_docs_rules_md_is_generated_and_current() -> None:
+    current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert current == render_markdown(), (
+        "docs/rules.md is stale: run `python -m kubeproof.docs > docs/rules.md`")
+
+
+def test_codes_names_severities_match_the_catalogue() -> None:
+    catalogue = (SHARED / "RULES.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (KP\d{4}) \| ([a-z0-9-]+) \| "
+                      r"(critical|high|medium|low|info|from report) \| "
+                      r"([a-z /]+) \|",
+                      catalogue, re.M)
+    pss = dict(re.findall(r"^\| (KP08(?:0\d|1\d)) \| (pss-[a-z0-9-]+) \|", catalogue, re.M))
+    rules = load_rules()
+    for code, name, severity, scope in rows:
+        if code not in rules:
+            continue  # rules of later scopes (set, registry, report) come later
+        r = rules[code]
+        assert (r.name, r.severity.label) == (name, severity), code
+        assert r.scope in scope.split(" / "), code
+    for code, name in pss.items():
+        assert rules[code].name == name
+    catalogue_codes = {c for c, *_ in rows} | set(pss)
+    assert set(rules) <= catalogue_codes, "rules not in the catalogue"
+    object_codes = {c for c, _, _, scope in rows if scope.startswith("object")} | set(pss)
+    assert object_codes <= set(rules), f"object rules missing: {object_codes - set(rules)}"
+
+
+def test_readme_names_every_rule_and_ci_runs_its_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code in load_rules():
+        in_range = any(lo <= code <= hi for lo, hi in
+                       re.findall(r"(KP\d{4})–(KP\d{4})", readme))
+        assert code in readme or in_range, f"README does not mention {code}"
+    test_cmd = readme.split("<!-- test-command -->")[1].split("```sh\n")[1].split("\n")[0]
+    proc = subprocess.run(
+        ["awk", "/<!-- test-command -->/{getline; getline; print; exit}", "README.md"],
+        capture_output=True, text=True, cwd=ROOT, check=True)
+    assert proc.stdout.strip() == test_cmd
+    assert "pytest" in test_cmd
