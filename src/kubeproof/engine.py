@@ -86,13 +86,21 @@ class ScanResult:
 
 @dataclass(frozen=True, slots=True)
 class CheckedObject:
+    """An object the rules ran on, for reports that also list what passed.
+
+    ``families`` are the rule families that ran on it; ``practices`` the
+    practices of those rules, leaving out cluster-scope rules (they run on
+    every pod but speak only about control-plane components).
+    """
+
     file: str
     line: int
     api_version: str
     kind: str
     namespace: str | None
     name: str
-    families: tuple[str, ...]
+    families: frozenset[str]
+    practices: frozenset[int]
 
 
 class Engine:
@@ -101,7 +109,7 @@ class Engine:
         self.rules = rules
         self.result = ScanResult(rules=rules)
         self._by_kind: dict[tuple[str, bool], list[Rule]] = {}
-        self._families: dict[tuple[str, bool], tuple[str, ...]] = {}
+        self._families: dict[tuple[str, bool], tuple[frozenset[str], frozenset[int]]] = {}
 
     def _rules_for(self, res: Resource) -> list[Rule]:
         key = (res.kind, res.pod is not None)
@@ -113,7 +121,9 @@ class Engine:
                       or (r.kinds is not None and kind in r.kinds)
                       or (r.kinds is None and not r.pods)]
             self._by_kind[key] = cached
-            self._families[key] = tuple(sorted({r.family for r in cached}))
+            self._families[key] = (frozenset(r.family for r in cached),
+                                   frozenset(r.practice for r in cached
+                                             if r.scope != Scope.CLUSTER))
         return cached
 
     def add_file(self, loaded: LoadedFile) -> None:
@@ -142,7 +152,7 @@ class Engine:
         origin = res.origin
         result.checked.append(CheckedObject(
             origin.file, origin.line, res.api_version, res.kind, res.namespace, res.name,
-            self._families[(res.kind, res.pod is not None)]))
+            *self._families[(res.kind, res.pod is not None)]))
         for rule in rules:
             try:
                 violations = list(rule.check(res, ctx))

@@ -37,7 +37,10 @@ class Severity(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _SEVERITY_LABELS[self]
+
+
+_SEVERITY_LABELS = {s: s.name.lower() for s in Severity}
 
 
 class Scope:
@@ -114,10 +117,12 @@ class Rule:
     family: str
     fixable: bool = False
     pods: bool = False
+    remediation: str = ""
 
-    @property
-    def remediation(self) -> str:
-        return self.how.split("\n\n", 1)[0].replace("\n", " ").strip()
+    def __post_init__(self) -> None:
+        if not self.remediation:
+            # the first paragraph of How, printed with every finding
+            self.remediation = self.how.split("\n\n", 1)[0].replace("\n", " ").strip()
 
     def applies_to(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds

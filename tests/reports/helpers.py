@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from kubeproof.api import scan
-from kubeproof.engine import ScanResult
-from kubeproof.model import Context, Finding, InputError, Resource, Rule, Severity, Violation
+from kubeproof.engine import CheckedObject, ScanResult
+from kubeproof.model import (
+    Context,
+    Finding,
+    InputError,
+    Resource,
+    Rule,
+    Scope,
+    Severity,
+    Violation,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SELECT = ("KP0401", "KP0402")
@@ -51,12 +60,26 @@ def make_finding(rule: Rule, *, severity: str | None = None, file: str = "m.yaml
                    name=name, container=container, path="spec", message=message)
 
 
-def make_result(rules: list[Rule], findings: list[Finding], kinds: dict[str, int] | None = None,
+def make_objects(kind: str, names: int | Sequence[str], rules: Sequence[Rule], *,
+                 namespace: str | None = "shop", file: str = "m.yaml",
+                 line: int = 1) -> list[CheckedObject]:
+    """Checked objects of one kind, as the engine records them when ``rules`` ran on
+    them: their families, and their practices leaving out cluster-scope rules.
+    ``names`` is a list of names or a count (names ``<kind>-0``, ``<kind>-1``, ...)."""
+    if isinstance(names, int):
+        names = [f"{kind.lower()}-{i}" for i in range(names)]
+    families = frozenset(r.family for r in rules)
+    practices = frozenset(r.practice for r in rules if r.scope != Scope.CLUSTER)
+    return [CheckedObject(file, line + i, "v1", kind, namespace, name, families, practices)
+            for i, name in enumerate(names)]
+
+
+def make_result(rules: list[Rule], findings: list[Finding],
+                objects: list[CheckedObject] | None = None,
                 errors: list[InputError] | None = None) -> ScanResult:
-    """A result as the engine would give it, without the list of checked objects."""
-    kinds = kinds or {}
-    result = ScanResult(findings=findings, rules=rules, kinds=Counter(kinds),
-                        objects=sum(kinds.values()), files=len({f.file for f in findings}),
-                        errors=errors or [])
-    result.checked = None  # type: ignore[assignment]
-    return result
+    """A result as the engine would give it, having checked ``objects``."""
+    objects = objects or []
+    return ScanResult(findings=findings, rules=rules, kinds=Counter(o.kind for o in objects),
+                      objects=len(objects), files=len({o.file for o in objects}
+                                                      | {f.file for f in findings}),
+                      errors=errors or [], checked=objects)

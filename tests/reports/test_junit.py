@@ -9,6 +9,7 @@ from tests.reports.helpers import (
     WEB,
     fixture_scan,
     make_finding,
+    make_objects,
     make_result,
     make_rule,
 )
@@ -62,18 +63,28 @@ def test_junit_input_errors_are_error_cases() -> None:
     assert "invalid YAML" in (error.get("message") or "")
 
 
-def test_junit_without_checked_objects_lists_failures_and_a_scan_case() -> None:
-    result = fixture_scan()
-    result.checked = None  # type: ignore[assignment]
-    root = _parse(render("junit", result, tool_version="1.2.3"))
-    cases = _cases(root, "kubeproof.namespaces")
-    assert len(cases) == 3
-    assert all(tc.find("failure") is not None for tc in cases.values())
-    scan_case = _cases(root, "kubeproof")["scan"]
-    assert scan_case.find("failure") is None
-    out = scan_case.find("system-out")
-    assert out is not None and "5 objects in 3 files" in (out.text or "")
-    assert root.get("tests") == "5"  # 3 + scan + 1 input error
+def test_junit_lists_checked_objects_for_the_families_that_ran_on_them() -> None:
+    pss = make_rule("KP0803", "pss-privileged", 8, "high", "pod_security", pods=True)
+    ns = make_rule("KP0401", "default-namespace", 4, "high", "namespaces", kinds={"ConfigMap"})
+    unused = make_rule("KP1601", "webhook-covers-system", 16, "high", "admission",
+                       kinds={"ValidatingWebhookConfiguration"})
+    objects = (make_objects("Deployment", ["web", "api"], [pss], line=10)
+               + make_objects("ConfigMap", ["settings"], [ns], line=30))
+    finding = make_finding(pss, name="api", line=14)
+    root = _parse(render("junit", make_result([pss, ns, unused], [finding], objects),
+                         tool_version="1"))
+    # no suite for a family that ran on nothing, and no summary "scan" case
+    assert [s.get("name") for s in root.iter("testsuite")] == [
+        "kubeproof.namespaces", "kubeproof.pod_security"]
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "1", "0")
+    assert list(_cases(root, "kubeproof.namespaces")) == ["ConfigMap/shop/settings [namespaces]"]
+    cases = _cases(root, "kubeproof.pod_security")
+    assert list(cases) == ["Deployment/shop/web [pod_security]",
+                           "Deployment/shop/api [pod_security]"]
+    web, api = cases.values()
+    assert list(web) == []  # passing
+    assert api.find("failure") is not None
+    assert (web.get("line"), api.get("line")) == ("10", "11")  # the object's line
 
 
 def test_junit_fail_on_threshold_keeps_lower_findings_informational() -> None:
@@ -94,12 +105,11 @@ def test_junit_families_suites_and_control_characters() -> None:
         make_finding(img, line=3),
         make_finding(img, kind="", namespace=None, name="", line=4, file="odd.yaml"),
     ]
-    result = make_result([pss, img], findings, kinds={"Deployment": 1},
+    result = make_result([pss, img], findings, make_objects("Deployment", ["web"], [pss, img]),
                          errors=[InputError("odd.yaml", None, "nul \x00 here")])
     root = _parse(render("junit", result, tool_version="1"))
     suites = [s.get("name") for s in root.iter("testsuite")]
-    assert suites == ["kubeproof.images", "kubeproof.pod_security", "kubeproof.input",
-                      "kubeproof"]
+    assert suites == ["kubeproof.images", "kubeproof.pod_security", "kubeproof.input"]
     pss_cases = _cases(root, "kubeproof.pod_security")
     failure = pss_cases["Deployment/shop/web [pod_security]"].find("failure")
     assert failure is not None

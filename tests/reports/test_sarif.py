@@ -13,6 +13,7 @@ from tests.reports.helpers import (
     TRICKY_NAME,
     fixture_scan,
     make_finding,
+    make_objects,
     make_result,
     make_rule,
 )
@@ -90,7 +91,8 @@ def test_sarif_levels_lines_and_paths(schema: dict[str, Any], tmp_path: Path) ->
                 for sev in ("critical", "high", "medium", "low", "info")]
     findings.append(make_finding(rule, file=outside, kind="Pod", namespace=None, name="p"))
     findings.append(make_finding(rule, file="<stdin>", kind="", namespace=None, name=""))
-    result = make_result([rule], findings, kinds={"Deployment": 1},
+    result = make_result([rule], findings, make_objects("Deployment", ["web"], [rule],
+                                                          file="dir/a.yaml"),
                          errors=[InputError("x.yaml", None, "unreadable")])
     doc = json.loads(render("sarif", result, tool_version="0", root=str(FIXTURES)))
     _validate(doc, schema)

@@ -2,7 +2,13 @@ import pytest
 
 from kubeproof.reports import render
 from kubeproof.reports.scorecard import grade, scorecard
-from tests.reports.helpers import fixture_scan, make_finding, make_result, make_rule
+from tests.reports.helpers import (
+    fixture_scan,
+    make_finding,
+    make_objects,
+    make_result,
+    make_rule,
+)
 
 
 @pytest.mark.parametrize(("score", "expected"), [
@@ -34,21 +40,22 @@ def test_practices_without_rules_are_not_applicable() -> None:
     assert card["practices"]["8"]["grade"] == "n/a"
 
 
-def test_formula_without_checked_objects_uses_kinds_and_caps_each_object() -> None:
+def test_formula_counts_checked_objects_and_caps_each_object() -> None:
     pss = make_rule("KP0803", "pss-privileged", 8, "high", "pod_security", pods=True)
     ns = make_rule("KP0401", "default-namespace", 4, "high", "namespaces",
                    kinds={"ConfigMap", "Deployment"})
     labels = make_rule("KP0501", "labels-missing", 5, "info", "labels")
+    objects = (make_objects("Deployment", ["a", "b", "c", "d"], [pss, ns, labels])
+               + make_objects("ConfigMap", 6, [ns, labels]))
     findings = [
         # one Deployment: critical + high + high = 20, capped at 10
         make_finding(pss, severity="critical", name="a"),
         make_finding(pss, name="a"),
         make_finding(pss, name="a"),
         make_finding(pss, severity="low", name="b"),  # 1
-        make_finding(labels, kind="ConfigMap", name="c"),  # info weighs 0
+        make_finding(labels, kind="ConfigMap", name="configmap-0"),  # info weighs 0
     ]
-    result = make_result([pss, ns, labels], findings, kinds={"Deployment": 4, "ConfigMap": 6})
-    card = scorecard(result)
+    card = scorecard(make_result([pss, ns, labels], findings, objects))
     p = card["practices"]
     assert (p["8"]["objects"], p["8"]["score"], p["8"]["grade"]) == (4, 72, "C")  # 11/40
     assert (p["4"]["objects"], p["4"]["score"], p["4"]["findings"]) == (10, 100, 0)
@@ -57,28 +64,37 @@ def test_formula_without_checked_objects_uses_kinds_and_caps_each_object() -> No
     assert (card["score"], card["grade"]) == (90, "A")
 
 
-def test_findings_on_more_objects_than_estimated_still_count() -> None:
-    rule = make_rule("KP0101", "image-tag-mutable", 1, "medium", "images", pods=True)
-    findings = [make_finding(rule, kind="Rollout", name=n) for n in ("a", "b")]
-    card = scorecard(make_result([rule], findings, kinds={"Deployment": 1, "Rollout": 2}))
-    # Rollout is not a known workload kind: N = 1, but two objects have findings
-    assert card["practices"]["1"]["objects"] == 2
-    assert card["practices"]["1"]["score"] == 80  # 1 - (2 + 2) / 20
+def test_findings_on_more_objects_than_checked_still_count() -> None:
+    deprecated = make_rule("KP0001", "deprecated-api", 0, "high", "api_hygiene")
+    unparseable = make_rule("KP0003", "unparseable-input", 0, "high", "api_hygiene", kinds=set())
+    # documents that do not parse are no checked object: N = 1, but two have findings
+    findings = [make_finding(unparseable, file="bad.yaml", line=n, kind="", namespace=None,
+                             name="") for n in (3, 9)]
+    objects = make_objects("ConfigMap", ["clean"], [deprecated])
+    card = scorecard(make_result([deprecated, unparseable], findings, objects))
+    assert card["practices"]["0"]["objects"] == 2
+    assert card["practices"]["0"]["score"] == 50  # 1 - (5 + 5) / 20
 
 
 def test_rules_that_apply_to_nothing_scanned_are_not_applicable() -> None:
     rule = make_rule("KP1601", "webhook-covers-system", 16, "high", "admission",
                      kinds={"ValidatingWebhookConfiguration"})
-    card = scorecard(make_result([rule], [], kinds={"ConfigMap": 3}))
+    # the webhook rule did not run on the ConfigMaps
+    card = scorecard(make_result([rule], [], make_objects("ConfigMap", 3, [])))
+    assert card["practices"]["16"]["objects"] == 0
     assert card["practices"]["16"]["score"] is None
     assert card["practices"]["16"]["note"] == "no object it applies to"
     assert (card["score"], card["grade"]) == (None, "n/a")
+    webhook = make_objects("ValidatingWebhookConfiguration", ["hook"], [rule], namespace=None)
+    card = scorecard(make_result([rule], [], make_objects("ConfigMap", 3, []) + webhook))
+    assert (card["practices"]["16"]["objects"], card["practices"]["16"]["score"]) == (1, 100)
 
 
 def test_empty_scan_has_no_score() -> None:
     card = scorecard(make_result([], []))
     assert card["score"] is None
     assert card["grade"] == "n/a"
+    assert all(entry["score"] is None for entry in card["practices"].values())
 
 
 def test_scorecard_format_renders_a_plain_table() -> None:
@@ -95,10 +111,13 @@ def test_cluster_scope_rules_count_only_the_objects_they_flag() -> None:
                         pods=True, scope="cluster")
     webhooks = make_rule("KP1601", "webhook-covers-system", 16, "high", "admission",
                          kinds={"ValidatingWebhookConfiguration"})
+    pods = make_objects("Pod", ["kube-apiserver", *(f"p{i}" for i in range(9))], [plugins],
+                        namespace="kube-system")
+    hook = make_objects("ValidatingWebhookConfiguration", ["hook"], [webhooks], namespace=None)
     finding = make_finding(plugins, kind="Pod", namespace="kube-system", name="kube-apiserver")
-    kinds = {"Pod": 10, "ValidatingWebhookConfiguration": 1}
-    card = scorecard(make_result([plugins, webhooks], [finding], kinds=kinds))
+    card = scorecard(make_result([plugins, webhooks], [finding], pods + hook))
     # the webhook (N = 1) plus the flagged apiserver pod, not the 10 pods: 1 - 5 / 20
     assert (card["practices"]["16"]["objects"], card["practices"]["16"]["score"]) == (2, 75)
-    clean = scorecard(make_result([plugins], [], kinds=kinds))
+    clean = scorecard(make_result([plugins], [], pods))
+    assert clean["practices"]["16"]["objects"] == 0
     assert clean["practices"]["16"]["score"] is None

@@ -5,6 +5,7 @@ from tests.reports.helpers import (
     WEB,
     fixture_scan,
     make_finding,
+    make_objects,
     make_result,
     make_rule,
 )
@@ -62,7 +63,8 @@ def test_text_shows_container_and_neutralises_control_characters() -> None:
     rule = make_rule("KP0803", "pss-privileged", 8, "high", "pod_security", pods=True)
     findings = [make_finding(rule, container="app", file="d.yaml", line=4, column=9,
                              message='container "app" sets privileged: true \x1b[2J')]
-    out = render("text", make_result([rule], findings, kinds={"Deployment": 1}),
+    out = render("text", make_result([rule], findings,
+                                       make_objects("Deployment", ["web"], [rule], file="d.yaml")),
                  tool_version="1", color=False)
     assert "\x1b" not in out
     assert "Deployment/shop/web  container: app" in out

@@ -9,11 +9,10 @@ test tabs) and ``scorecard`` (the per-practice score table alone). Each
 format module exposes ``render(result, *, tool_version, color=False, ...)``
 returning a string, and is imported only when asked for.
 
-Objects checked: when the :class:`ScanResult` lists the objects it checked
-(``result.checked``, see :func:`checked_objects`), JUnit reports passing test
-cases for clean objects and the scorecard counts the objects each practice
-applies to from it; without it both fall back to what the findings and
-``result.kinds`` show.
+Objects checked: the :class:`ScanResult` lists every object the rules ran on
+(``result.checked``, ``engine.CheckedObject`` items); JUnit reports passing
+test cases for clean objects from it and the scorecard counts the objects each
+practice applies to.
 """
 
 from __future__ import annotations
@@ -23,14 +22,11 @@ import importlib
 import inspect
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from kubeproof.model import Scope
 
 if TYPE_CHECKING:
     from kubeproof.engine import ScanResult
-    from kubeproof.model import Finding, Rule
+    from kubeproof.model import Finding
 
 FORMATS: dict[str, str] = {
     "text": "text",
@@ -92,24 +88,6 @@ def gc_paused() -> Iterator[None]:
 # ------------------------------------------------------------ shared helpers
 
 
-@dataclass(frozen=True, slots=True)
-class CheckedItem:
-    """One object the engine ran rules on, as the reports read it."""
-
-    file: str
-    line: int
-    api_version: str
-    kind: str
-    namespace: str | None
-    name: str
-    families: frozenset[str]
-    practices: frozenset[int]  # of the rules that ran on it, cluster-scope rules left out
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return object_key(self.file, self.kind, self.namespace, self.name)
-
-
 def object_key(file: str, kind: str, namespace: str | None, name: str) -> tuple[str, str, str, str]:
     return (file, kind, namespace or "", name)
 
@@ -126,73 +104,6 @@ def object_label(kind: str, namespace: str | None, name: str) -> str:
     if namespace:
         return f"{kind}/{namespace}/{name}"
     return f"{kind}/{name}"
-
-
-def checked_objects(result: ScanResult) -> list[CheckedItem] | None:
-    """The objects the engine checked, or ``None`` when the result does not say.
-
-    Reads ``result.checked`` (``engine.CheckedObject`` items). Each item has
-    attributes ``file``, ``kind``, ``namespace``, ``name``, optionally ``line``
-    and ``api_version``, and one of ``rules`` (the Rules that ran on it),
-    ``practices`` or ``families`` (a family's practices are all of its rules'
-    practices); a 5-tuple ``(file, kind, namespace, name, families)`` is
-    accepted too. An empty list for a scan that saw objects means "not
-    recorded" (e.g. a result built by hand) and gives ``None``.
-
-    ``practices`` of an item are those of the rules that ran on it, leaving
-    out cluster-scope rules: those run on every pod but speak only about
-    control-plane components (the scorecard counts such objects when they
-    have findings).
-    """
-    raw = getattr(result, "checked", None)
-    if raw is None or (not raw and result.objects):
-        return None
-    family_practices: dict[str, set[int]] = {}
-    for r in result.rules:
-        if r.scope != Scope.CLUSTER:
-            family_practices.setdefault(r.family, set()).add(r.practice)
-    # the engine shares one families tuple per (kind, has pod): convert each once
-    cache: dict[tuple[int, int], tuple[frozenset[str], frozenset[int]]] = {}
-    keep: list[Any] = []  # keeps cached ids alive
-    out: list[CheckedItem] = []
-    for item in raw:
-        practices_raw: Any = None
-        if isinstance(item, tuple):
-            file, kind, namespace, name, families_raw = item
-            line, api_version, rules = 1, "", None
-        else:
-            file, kind = item.file, item.kind
-            namespace, name = item.namespace, item.name
-            line = getattr(item, "line", 1) or 1
-            api_version = getattr(item, "api_version", "") or ""
-            rules = getattr(item, "rules", None)
-            families_raw = getattr(item, "families", ()) if rules is None else ()
-            practices_raw = getattr(item, "practices", None) if rules is None else None
-        ident = (id(rules if rules is not None else families_raw), id(practices_raw))
-        hit = cache.get(ident)
-        if hit is None:
-            hit = _families_and_practices(rules, families_raw, practices_raw, family_practices)
-            cache[ident] = hit
-            keep.append((rules, families_raw, practices_raw))
-        out.append(CheckedItem(file, line, api_version, kind, namespace, name, *hit))
-    return out
-
-
-def _families_and_practices(
-    rules: Iterable[Rule] | None, families: Iterable[str], practices: Iterable[int] | None,
-    family_practices: dict[str, set[int]],
-) -> tuple[frozenset[str], frozenset[int]]:
-    if rules is not None:
-        rules = list(rules)
-        return (frozenset(r.family for r in rules),
-                frozenset(r.practice for r in rules if r.scope != Scope.CLUSTER))
-    fams = frozenset(families)
-    if practices is not None:
-        return fams, frozenset(practices)
-    found: set[int] = set()
-    for fam in fams:
-        found |= family_practices.get(fam, set())
-    return fams, frozenset(found)
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:

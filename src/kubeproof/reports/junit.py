@@ -7,14 +7,11 @@
         </testcase>
       </testsuite>
       <testsuite name="kubeproof.input">          input errors, one <error> test case each
-      <testsuite name="kubeproof">                 a passing "scan" case (see below)
     </testsuites>
 
 One test case per object and rule family; it fails with the findings of that
-family on that object. Objects without findings are passing test cases when
-the scan result lists the objects it checked (``result.checked``, see
-``kubeproof.reports.checked_objects``); without that list only objects with
-findings appear, plus one passing ``scan`` test case summarising the run.
+family on that object: every object the scan checked (``result.checked``) has
+a test case for each rule family that ran on it, passing when clean.
 ``fail_on`` (a severity) makes findings below it informational: listed in the
 test case's ``system-out`` rather than failing it.
 """
@@ -26,7 +23,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from kubeproof.model import Finding, Severity
-from kubeproof.reports import checked_objects, finding_key, object_label
+from kubeproof.reports import finding_key, object_key, object_label
 
 if TYPE_CHECKING:
     from kubeproof.engine import ScanResult
@@ -73,14 +70,12 @@ def junit_tree(result: ScanResult, *, tool_version: str,
         if r.family not in families or r.code < families[r.family]:
             families[r.family] = r.code
     cases: dict[str, dict[Key, _Case]] = {}
-    checked = checked_objects(result)
-    if checked is not None:
-        for obj in checked:
-            key = obj.key
-            for fam in obj.families:
-                per = cases.setdefault(fam, {})
-                if key not in per:
-                    per[key] = _Case(key, obj.file, obj.line)
+    for obj in result.checked:
+        key = object_key(obj.file, obj.kind, obj.namespace, obj.name)
+        for fam in obj.families:
+            per = cases.setdefault(fam, {})
+            if key not in per:
+                per[key] = _Case(key, obj.file, obj.line)
     for f in result.findings:
         fam = f.rule.family
         families.setdefault(fam, f.rule.code)
@@ -89,8 +84,6 @@ def junit_tree(result: ScanResult, *, tool_version: str,
         case = per.get(key)
         if case is None:
             case = per[key] = _Case(key, f.file, f.line)
-        elif checked is None and f.line < case.line:
-            case.line = f.line
         case.findings.append(f)
 
     root = ET.Element("testsuites", name="kubeproof")
@@ -142,16 +135,6 @@ def junit_tree(result: ScanResult, *, tool_version: str,
         _counts(suite, len(result.errors), 0, len(result.errors))
         total_tests += len(result.errors)
         total_errors += len(result.errors)
-
-    if checked is None:
-        suite = ET.SubElement(root, "testsuite", name="kubeproof")
-        tc = ET.SubElement(suite, "testcase", name="scan", classname="kubeproof")
-        out = ET.SubElement(tc, "system-out")
-        out.text = (f"kubeproof {_clean(tool_version)}: {result.objects} objects in "
-                    f"{result.files} files checked by {len(result.rules)} rules; "
-                    f"{len(result.findings)} findings")
-        _counts(suite, 1, 0, 0)
-        total_tests += 1
 
     _counts(root, total_tests, total_failures, total_errors)
     return root

@@ -7,13 +7,9 @@ For each practice ``p`` (0 = API hygiene, 1–16 as in the catalogue):
 
 * ``R_p``: the rules of ``p`` that ran. None ran → ``n/a`` (practice 12, CI/CD,
   has no rules: it is served by the tool itself).
-* ``N_p``: objects checked by at least one rule of ``R_p``, cluster-scope
-  rules left out (they run on every pod but concern only control-plane
-  components). Taken from the result's list of checked objects
-  (``result.checked``; a family's practices stand for the rules of that
-  family) or, without it, estimated from ``result.kinds`` with the engine's
-  own applicability test (a rule with ``kinds`` applies to those kinds, a
-  ``pods`` rule to the workload kinds, a rule with neither to every object).
+* ``N_p``: objects in ``result.checked`` with ``p`` among their practices,
+  i.e. checked by at least one rule of ``R_p``, cluster-scope rules left out
+  (they run on every pod but concern only control-plane components).
 * per object ``o`` with findings of ``p``: ``penalty(o) = min(10, Σ weight)``,
   weights critical 10, high 5, medium 2, low 1, info 0. One critical finding,
   or two high ones, fail the object for that practice entirely.
@@ -37,7 +33,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from kubeproof.model import PRACTICES, Rule, Scope, Severity
-from kubeproof.reports import checked_objects, finding_key
+from kubeproof.reports import finding_key
 
 if TYPE_CHECKING:
     from kubeproof.engine import ScanResult
@@ -72,29 +68,6 @@ def _floor(value: float) -> int:
     return math.floor(value + 1e-9)
 
 
-def _applicable_objects(result: ScanResult,
-                        rules_by_practice: dict[int, list[Rule]]) -> Counter[int]:
-    """N_p for every practice with rules."""
-    counts: Counter[int] = Counter()
-    checked = checked_objects(result)
-    if checked is not None:
-        for obj in checked:
-            for p in obj.practices:
-                counts[p] += 1
-        return counts
-    from kubeproof.workloads import CUSTOM_TEMPLATE_PATHS, WORKLOAD_KINDS
-
-    for kind, n in result.kinds.items():
-        has_pod = kind in WORKLOAD_KINDS or kind in CUSTOM_TEMPLATE_PATHS
-        for p, rules in rules_by_practice.items():
-            if any(r.scope != Scope.CLUSTER and (
-                   (r.pods and has_pod)
-                   or (r.kinds is not None and kind in r.kinds)
-                   or (r.kinds is None and not r.pods)) for r in rules):
-                counts[p] += n
-    return counts
-
-
 def scorecard(result: ScanResult) -> dict[str, Any]:
     """Scores per practice and overall (see the module docstring for the formula).
 
@@ -106,7 +79,9 @@ def scorecard(result: ScanResult) -> dict[str, Any]:
     rules_by_practice: dict[int, list[Rule]] = {}
     for r in result.rules:
         rules_by_practice.setdefault(r.practice, []).append(r)
-    applicable = _applicable_objects(result, rules_by_practice)
+    applicable: Counter[int] = Counter()  # N_p
+    for obj in result.checked:
+        applicable.update(obj.practices)
 
     # practice -> object -> summed weight
     penalties: dict[int, dict[tuple[str, str, str, str], int]] = {}
