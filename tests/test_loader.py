@@ -207,3 +207,22 @@ def test_helm_missing_says_how_to_proceed(tmp_path: Path, monkeypatch: pytest.Mo
     result = scan([str(tmp_path / "chart")])
     [err] = result.errors
     assert "helm is not installed" in err.message and "helm template" in err.message
+
+
+def test_recursive_alias_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "rec.yaml", "a: &a [*a]\n")
+    result = scan([path])
+    assert [("YAML bomb" in e.message, e.line) for e in result.errors] == [(True, 1)]
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000,          # crashes libyaml (SIGSEGV) unguarded
+    "- " * 30_000 + "a\n",
+    "x: 1\n" + "[" * 300 + "]" * 300 + "\n",
+])
+def test_absurd_nesting_is_refused_not_crashed(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, "deep.yaml", text)
+    good = write(tmp_path, "good.yaml", CM.format(name="ok"))
+    result = scan([path, good], select=["KP0401"])
+    assert [e.message for e in result.errors] == ["refused: nesting deeper than 200 levels"]
+    assert located(result) == [("ok", 5, 3)]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeproof.config import Config, Exemption
+from kubeproof.gcpause import gc_paused
 from kubeproof.model import (
     Context,
     Finding,
@@ -202,7 +203,7 @@ class Engine:
         return expanded
 
     def _inline_ignored(self, locator: Any, line: int, rule: Rule) -> bool:
-        if locator is None or "kubeproof:ignore" not in locator.text:
+        if locator is None or not locator.has_inline_ignores:
             return False
         for ln in (line, line - 1):
             text = locator.line_text(ln)
@@ -311,14 +312,15 @@ def run_scan(files: Iterable[LoadedFile], ctx: Context, rules: list[Rule],
              progress: Callable[[LoadedFile], None] | None = None,
              baseline: set[str] | None = None) -> ScanResult:
     engine = Engine(ctx, rules)
-    for loaded in files:
-        engine.add_file(loaded)
-        if progress is not None:
-            progress(loaded)
-        # drop the node trees: locations are resolved
-        loaded.objects.clear()
-        loaded.locator = None
-    return engine.finish(ctx.pss_level, baseline=baseline)
+    with gc_paused():
+        for loaded in files:
+            engine.add_file(loaded)
+            if progress is not None:
+                progress(loaded)
+            # drop the node trees: locations are resolved
+            loaded.objects.clear()
+            loaded.locator = None
+        return engine.finish(ctx.pss_level, baseline=baseline)
 
 
 def exit_code(result: ScanResult, fail_on: Severity) -> int:

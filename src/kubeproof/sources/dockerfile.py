@@ -67,6 +67,10 @@ class DockerfileLocator:
     # per stage: (FROM line, FROM column, USER line or None, USER column)
     stages: list[tuple[int, int, int | None, int]] = field(default_factory=list)
     lines: list[str] | None = None
+    has_inline_ignores: bool = False
+
+    def __post_init__(self) -> None:
+        self.has_inline_ignores = "kubeproof:ignore" in self.text
 
     def locate(self, origin: Origin, node: Any, line_offset: int,
                path: tuple[str | int, ...]) -> tuple[int, int]:
@@ -377,11 +381,11 @@ def load_dockerfile(path: str, text: str) -> LoadedFile:
     out = LoadedFile(path=path)
     if not text.strip():
         out.warnings.append(InputError(path, None, "empty file, nothing to scan"))
-        out.locator = DockerfileLocator(text)  # type: ignore[assignment]
+        out.locator = DockerfileLocator(text)
         return out
     obj, table = parse_dockerfile(text)
     locator = DockerfileLocator(text, table)
-    out.locator = locator  # type: ignore[assignment]
+    out.locator = locator
     if not obj["stages"]:
         out.warnings.append(InputError(
             path, None, "no FROM instruction: not a Dockerfile, skipped"))

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, Protocol
 
 from kubeproof.model import InputError, Origin, Resource
 from kubeproof.sources.yamlparse import Document, YamlError, compose_positions, locate, parse_yaml
@@ -39,6 +39,17 @@ class LoadOptions:
     render: bool = True
 
 
+class Locator(Protocol):
+    """What the engine needs of a file to place findings and read inline ignores."""
+
+    has_inline_ignores: bool
+
+    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...]
+               ) -> tuple[int, int]: ...
+
+    def line_text(self, line: int) -> str: ...
+
+
 @dataclass(slots=True)
 class FileLocator:
     """Resolves JSON paths of one file's objects to line and column."""
@@ -46,6 +57,10 @@ class FileLocator:
     text: str
     nodes: list[Any] | None = None  # composed lazily for JSON input
     lines: list[str] | None = None
+    has_inline_ignores: bool = False
+
+    def __post_init__(self) -> None:
+        self.has_inline_ignores = "kubeproof:ignore" in self.text
 
     def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...]
                ) -> tuple[int, int]:
@@ -91,7 +106,7 @@ class LoadedFile:
     errors: list[InputError] = field(default_factory=list)
     skipped: int = 0
     warnings: list[InputError] = field(default_factory=list)
-    locator: FileLocator | None = None
+    locator: Locator | None = None
     source: str = "file"
 
 

@@ -104,7 +104,7 @@ def _point_at_sources(rendered: LoadedFile, folder: str) -> None:
 class _EntryLocator:
     """For rendered objects with no source document: the entry file's first line."""
 
-    text = ""
+    has_inline_ignores = False
 
     def locate(self, origin: Any, node: Any, line_offset: int, path: Any) -> tuple[int, int]:
         return 1, 1

@@ -24,6 +24,12 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_EXPANDED_NODES = 1_000_000
+# libyaml's composer recurses in C and crashes the process (SIGSEGV) past
+# ~20,000 levels; Kubernetes objects nest a few dozen (CRD schemas ~40).
+MAX_DEPTH = 200
+_BRACKETS = re.compile(r"[\[\]{}]")
+_DEEP_DASHES = re.compile(r"(?:-[ \t]+){%d}" % MAX_DEPTH)
+_DEEP_INDENT = re.compile(r"^ {%d}" % (MAX_DEPTH * 50), re.M)
 
 _T = "tag:yaml.org,2002:"
 STR, MAP, SEQ = _T + "str", _T + "map", _T + "seq"
@@ -32,14 +38,42 @@ MERGE, VALUE, TIMESTAMP, BINARY = _T + "merge", _T + "value", _T + "timestamp", 
 _STRINGISH = frozenset({STR, VALUE, TIMESTAMP, BINARY})
 _BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False,
           "y": True, "n": False}
-# An anchor is '&' + anchor chars, after a line start, whitespace or flow
-# indicator; a document without one cannot alias, so it takes the fast path.
-_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s,\[\]{}]+(?=[\s,\[\]{}]|$)", re.M)
 _DOC_START = re.compile(r"^---(?=\s|$)", re.M)
 
 
+_base_resolve = yaml.resolver.Resolver.resolve
+_FIRST_CHARS = frozenset(yaml.resolver.Resolver.yaml_implicit_resolvers)
+_RESOLVED: dict[str, str] = {}
+
+
 class Loader(yaml.CSafeLoader):
-    """libyaml's safe loader; we only use its composer and resolver."""
+    """libyaml's safe loader; we only use its composer and resolver.
+
+    libyaml composes in C but asks the Python resolver for the tag of every
+    node (half a million calls on the corpus). Plain scalars whose first
+    character starts no implicit type are strings, and the answers for short
+    plain scalars (keys, mostly) are cached; path resolvers are unused.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            if not implicit[0]:
+                return STR
+            if value and value[0] not in _FIRST_CHARS:
+                return STR
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = _base_resolve(self, kind, value, implicit)
+                if len(value) < 64 and len(_RESOLVED) < 100_000:
+                    _RESOLVED[value] = tag
+            return tag
+        return SEQ if kind is SequenceNode else MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
 
 
 # PyYAML resolves a bare ``=`` to the legacy ``!!value`` tag (yaml/pyyaml#89);
@@ -81,11 +115,24 @@ def _scalar_value(node: ScalarNode) -> Any:
     raise YamlError(f"unsupported YAML tag {tag!r}", node.start_mark.line + 1)
 
 
-def _build(node: Node) -> Any:
-    """Plain builder for documents without anchors (the common, fast path)."""
+class _Aliased(Exception):
+    """Raised when a document builds more containers than its text could hold."""
+
+
+def _build(node: Node, budget: list[int]) -> Any:
+    """Plain builder (the fast path): aliases are copied out.
+
+    ``budget`` counts down the containers built. A document without aliases
+    cannot hold more containers than it has characters, so running out means
+    aliases are multiplying the document: the caller then measures the full
+    expansion (refusing YAML bombs) and builds with shared aliases instead.
+    """
     cls = node.__class__
     if cls is ScalarNode:
         return node.value if node.tag == STR else _scalar_value(node)  # type: ignore[arg-type]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _Aliased
     if cls is MappingNode:
         if node.tag != MAP:
             raise YamlError(f"unsupported YAML tag {node.tag!r}", node.start_mark.line + 1)
@@ -95,17 +142,17 @@ def _build(node: Node) -> Any:
             if k.tag == MERGE:
                 merges.append(v)
                 continue
-            key = k.value if k.tag == STR else _build(k)
+            key = k.value if k.tag == STR else _build(k, budget)
             if isinstance(key, (dict, list)):
                 raise YamlError("a mapping key must be a scalar", k.start_mark.line + 1)
-            out[key] = _build(v)
+            out[key] = _build(v, budget)
         if merges:
-            _merge(out, merges, _build)
+            _merge(out, merges, lambda n: _build(n, budget))
         return out
     if cls is SequenceNode:
         if node.tag not in (SEQ, _T + "set", _T + "omap"):
             raise YamlError(f"unsupported YAML tag {node.tag!r}", node.start_mark.line + 1)
-        return [_build(x) for x in node.value]
+        return [_build(x, budget) for x in node.value]
     raise YamlError("unsupported YAML node", node.start_mark.line + 1)
 
 
@@ -120,15 +167,17 @@ def _merge(out: dict[Any, Any], merges: list[Node], build: Any) -> None:
 
 
 def _expanded_size(root: Node) -> int:
-    """Number of nodes the document would have with every alias copied out."""
+    """Number of nodes the document would have with every alias copied out.
+
+    A recursive alias (a node containing itself) has no finite expansion and
+    counts as over the limit.
+    """
     sizes: dict[int, int] = {}
+    visiting: set[int] = set()
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
         key = id(node)
-        if key in sizes and not done:
-            continue
-        children: list[Node]
         if isinstance(node, MappingNode):
             children = [x for kv in node.value for x in kv]
         elif isinstance(node, SequenceNode):
@@ -137,15 +186,24 @@ def _expanded_size(root: Node) -> int:
             sizes[key] = 1
             continue
         if done:
+            visiting.discard(key)
             total = 1
             for c in children:
-                total += sizes.get(id(c), 1)
-                if total > MAX_EXPANDED_NODES:
-                    return total
-            sizes[key] = total
-        else:
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in sizes)
+                total += sizes[id(c)]
+            sizes[key] = min(total, MAX_EXPANDED_NODES + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in visiting:
+            return MAX_EXPANDED_NODES + 1  # recursive alias
+        visiting.add(key)
+        stack.append((node, True))
+        for c in children:
+            cid = id(c)
+            if cid in visiting:
+                return MAX_EXPANDED_NODES + 1
+            if cid not in sizes:
+                stack.append((c, False))
     return sizes.get(id(root), 1)
 
 
@@ -189,13 +247,32 @@ def _problem(exc: yaml.YAMLError) -> tuple[str, int | None]:
     return f"invalid YAML: {text}", (mark.line + 1 if mark is not None else None)
 
 
+def _too_deep(text: str) -> int | None:
+    """The line where nesting passes :data:`MAX_DEPTH`, checked before libyaml
+    sees the text (flow brackets, compact ``- - -`` sequences, indentation)."""
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        depth = 0
+        for m in _BRACKETS.finditer(text):
+            depth += 1 if m.group() in "[{" else -1
+            if depth > MAX_DEPTH:
+                return text.count("\n", 0, m.start()) + 1
+    for pattern in (_DEEP_DASHES, _DEEP_INDENT):
+        m = pattern.search(text) if ("- " * 8 in text or pattern is _DEEP_INDENT) else None
+        if m:
+            return text.count("\n", 0, m.start()) + 1
+    return None
+
+
 def parse_yaml(text: str) -> Iterator[Document | YamlError]:
     """Yield every document of a YAML stream, or an error for each broken one.
 
     A syntax error ends libyaml's stream, so we restart after the next
     ``---`` marker: the documents after a broken one are still scanned.
     """
-    has_anchors = "&" in text and _ANCHOR.search(text) is not None
+    deep = _too_deep(text)
+    if deep is not None:
+        yield YamlError(f"refused: nesting deeper than {MAX_DEPTH} levels", deep)
+        return
     offset = 0  # line offset of the current chunk within the file
     chunk = text
     while True:
@@ -207,15 +284,15 @@ def parse_yaml(text: str) -> Iterator[Document | YamlError]:
                     continue
                 line = node.start_mark.line + offset + 1
                 try:
-                    if has_anchors:
+                    try:
+                        data = _build(node, [len(chunk) + 16])
+                    except _Aliased:
                         if _expanded_size(node) > MAX_EXPANDED_NODES:
                             yield YamlError(
                                 "refused: alias expansion exceeds "
                                 f"{MAX_EXPANDED_NODES:,} nodes (YAML bomb?)", line)
                             continue
                         data = _build_shared(node, {})
-                    else:
-                        data = _build(node)
                 except YamlError as err:
                     if err.line is not None:
                         err.line += offset
@@ -223,6 +300,9 @@ def parse_yaml(text: str) -> Iterator[Document | YamlError]:
                     continue
                 except (ValueError, yaml.YAMLError) as err:
                     yield YamlError(f"invalid value: {err}", line)
+                    continue
+                except RecursionError:
+                    yield YamlError(f"refused: nesting deeper than {MAX_DEPTH} levels", line)
                     continue
                 yield Document(data, node, line, node.start_mark.column + 1, offset)
             return
