@@ -28,8 +28,8 @@ MAX_EXPANDED_NODES = 1_000_000
 # ~20,000 levels; Kubernetes objects nest a few dozen (CRD schemas ~40).
 MAX_DEPTH = 200
 _BRACKETS = re.compile(r"[\[\]{}]")
-_DEEP_DASHES = re.compile(r"(?:-[ \t]+){%d}" % MAX_DEPTH)
-_DEEP_INDENT = re.compile(r"^ {%d}" % (MAX_DEPTH * 50), re.M)
+_DEEP_DASHES = re.compile(rf"(?:-[ \t]+){{{MAX_DEPTH}}}")
+_DEEP_INDENT = re.compile(rf"^ {{{MAX_DEPTH * 50}}}", re.M)
 
 _T = "tag:yaml.org,2002:"
 STR, MAP, SEQ = _T + "str", _T + "map", _T + "seq"
