@@ -6,18 +6,13 @@ every way in produces the same findings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 
 from kubeproof.config import Config
-from kubeproof.engine import ScanResult, run_scan, select_rules
+from kubeproof.engine import Progress, ScanResult, run_scan, select_rules
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context
-from kubeproof.sources.files import LoadedFile, LoadOptions, discover, load_path
-
-
-def iter_loaded(paths: Iterable[str], opts: LoadOptions) -> Iterator[LoadedFile]:
-    for kind, path in discover(list(paths), opts):
-        yield load_path(kind, path, opts)
+from kubeproof.sources.files import LoadOptions, discover
 
 
 def scan(
@@ -30,14 +25,17 @@ def scan(
     pss_level: str = "restricted",
     options: LoadOptions | None = None,
     baseline: set[str] | None = None,
-    progress: Callable[[LoadedFile], None] | None = None,
+    progress: Progress | None = None,
+    jobs: int = 1,
 ) -> ScanResult:
+    """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process)."""
     config = config or Config()
     _apply_workload_paths(config)
     rules = select_rules(config, select, ignore)
     ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level)
-    files = iter_loaded(paths, options or LoadOptions())
-    return run_scan(files, ctx, rules, progress=progress, baseline=baseline)
+    opts = options or LoadOptions()
+    inputs = list(discover(list(paths), opts))
+    return run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs)
 
 
 def _apply_workload_paths(config: Config) -> None:

@@ -60,6 +60,8 @@ def cli() -> None:
 @click.option("--helm-set", multiple=True, help="KEY=VALUE for Helm charts (repeatable).")
 @click.option("--max-file-size", type=click.IntRange(min=1), default=None,
               help="Refuse files larger than this many MiB [default: 16].")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Worker processes for large scans [default: 0 = one per core].")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")
 def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
@@ -67,7 +69,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
          config_path: str | None, no_config: bool, kube_version: str | None,
          pss_level: str | None, baseline_path: str | None, write_baseline: str | None,
          helm_values: tuple[str, ...], helm_set: tuple[str, ...], max_file_size: int | None,
-         no_color: bool, quiet: bool) -> None:
+         jobs: int, no_color: bool, quiet: bool) -> None:
     """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin."""
     from kubeproof.config import ConfigError, find_config, load_config
     from kubeproof.engine import SelectionError, exit_code, read_baseline
@@ -107,7 +109,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     try:
         result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
                            _split(ignore) + list(settings.get("ignore", [])), version, level,
-                           opts, baseline, quiet)
+                           opts, baseline, quiet, jobs)
     except SelectionError as exc:
         _fail(str(exc))
     for err in result.errors:
@@ -124,34 +126,46 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     sys.exit(exit_code(result, threshold))
 
 
-def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
-              version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
-              quiet: bool) -> Any:
-    from kubeproof.api import scan as api_scan
+class _ProgressBar:
+    """A rich progress bar on stderr, shown only for scans of many files."""
 
-    progress_cb = None
-    progress = None
-    if sys.stderr.isatty() and not quiet:
-        from kubeproof.sources.files import discover
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.task: Any = None
 
-        total = sum(1 for _ in discover(paths, opts))
+    def begin(self, total: int) -> None:
         if total >= 50:
+            from rich.console import Console
             from rich.progress import Progress
 
-            progress = Progress(transient=True)
-            task = progress.add_task("scanning", total=total)
-            progress.start()
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.task = self.bar.add_task("scanning", total=total)
+            self.bar.start()
 
-            def progress_cb(_: Any) -> None:
-                progress.advance(task)  # type: ignore[union-attr]
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
 
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
+              version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
+              quiet: bool, jobs: int) -> Any:
+    import os
+
+    from kubeproof.api import scan as api_scan
+
+    bar = _ProgressBar() if sys.stderr.isatty() and not quiet else None
     try:
         return api_scan(paths, config=config, select=select, ignore=ignore,
                         kube_version=version, pss_level=level, options=opts,
-                        baseline=baseline, progress=progress_cb)
+                        baseline=baseline, progress=bar, jobs=jobs or os.cpu_count() or 1)
     finally:
-        if progress is not None:
-            progress.stop()
+        if bar is not None:
+            bar.stop()
 
 
 def _write_reports(result: Any, formats: tuple[str, ...], outputs: tuple[str, ...], *,

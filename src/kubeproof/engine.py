@@ -13,9 +13,9 @@ import datetime as dt
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kubeproof.config import Config, Exemption
 from kubeproof.gcpause import gc_paused
@@ -30,7 +30,9 @@ from kubeproof.model import (
     format_path,
 )
 from kubeproof.registry import load_rules, lookup, resolve_selection, unknown_rule_message
-from kubeproof.sources.files import LoadedFile, Located
+from kubeproof.sources.files import LoadedFile, LoadOptions, Located, load_path
+
+PARALLEL_MIN_INPUTS = 16  # below this, starting workers costs more than it saves
 
 IGNORE_ANNOTATION = "kubeproof.dev/ignore"
 IGNORE_REASON_ANNOTATION = "kubeproof.dev/ignore-reason"
@@ -126,6 +128,20 @@ class Engine:
                                    frozenset(r.practice for r in cached
                                              if r.scope != Scope.CLUSTER))
         return cached
+
+    def merge(self, part: ScanResult) -> None:
+        """Add what another engine (a worker process) found in its files."""
+        r = self.result
+        r.findings.extend(part.findings)
+        r.errors.extend(part.errors)
+        r.warnings.extend(part.warnings)
+        r.checked.extend(part.checked)
+        r.objects += part.objects
+        r.files += part.files
+        r.skipped_documents += part.skipped_documents
+        r.suppressed.update(part.suppressed)
+        r.kinds.update(part.kinds)
+        r.namespaces_pss.update(part.namespaces_pss)
 
     def add_file(self, loaded: LoadedFile) -> None:
         result = self.result
@@ -308,18 +324,43 @@ def read_baseline(path: str) -> set[str]:
     return set(findings)
 
 
-def run_scan(files: Iterable[LoadedFile], ctx: Context, rules: list[Rule],
-             progress: Callable[[LoadedFile], None] | None = None,
-             baseline: set[str] | None = None) -> ScanResult:
+class Progress(Protocol):
+    """Told how many inputs there are, then once per input done."""
+
+    def begin(self, total: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+
+def run_scan(inputs: list[tuple[str, str]], opts: LoadOptions, ctx: Context, rules: list[Rule],
+             progress: Progress | None = None, baseline: set[str] | None = None,
+             jobs: int = 1) -> ScanResult:
+    """Load and check every discovered input, then apply the filters.
+
+    Files are independent until the filters, so with ``jobs > 1`` and enough
+    inputs they are loaded and checked in worker processes (``parallel.py``).
+    """
     engine = Engine(ctx, rules)
+    if progress is not None:
+        progress.begin(len(inputs))
     with gc_paused():
-        for loaded in files:
-            engine.add_file(loaded)
-            if progress is not None:
-                progress(loaded)
-            # drop the node trees: locations are resolved
-            loaded.objects.clear()
-            loaded.locator = None
+        if jobs > 1 and len(inputs) >= PARALLEL_MIN_INPUTS and \
+                all(kind != "stdin" for kind, _ in inputs):
+            from kubeproof.parallel import scan_in_workers
+
+            for part in scan_in_workers(engine, inputs, opts, jobs):
+                engine.merge(part)
+                if progress is not None:
+                    progress.advance()
+        else:
+            for kind, path in inputs:
+                loaded = load_path(kind, path, opts)
+                engine.add_file(loaded)
+                if progress is not None:
+                    progress.advance()
+                # drop the node trees: locations are resolved
+                loaded.objects.clear()
+                loaded.locator = None
         return engine.finish(ctx.pss_level, baseline=baseline)
 
 

@@ -124,6 +124,12 @@ class Rule:
             # the first paragraph of How, printed with every finding
             self.remediation = self.how.split("\n\n", 1)[0].replace("\n", " ").strip()
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # rules travel between processes by code: the function cannot be pickled
+        from kubeproof.registry import rule_by_code
+
+        return rule_by_code, (self.code,)
+
     def applies_to(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
 

@@ -123,6 +123,10 @@ def load_rules() -> dict[str, Rule]:
     return RULES
 
 
+def rule_by_code(code: str) -> Rule:
+    return load_rules()[code]
+
+
 def lookup(token: str) -> list[Rule]:
     """Rules matching a code, a name, or a code prefix such as ``KP08``."""
     rules = load_rules()
