@@ -70,7 +70,7 @@ def test_sarif_is_valid_and_complete(schema: dict[str, Any]) -> None:
     assert loc["logicalLocations"][0]["fullyQualifiedName"] == "ConfigMap/default/settings"
     assert results[2]["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == \
         "Service/web"
-    assert results[0]["message"]["text"] == f"Secret {TRICKY_NAME!r} is in the 'default' namespace"
+    assert results[0]["message"]["text"] == f'Secret "{TRICKY_NAME}" is in the "default" namespace'
     assert web["partialFingerprints"] == {"kubeproof/v1": result.findings[1].fingerprint()}
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].startswith("file:///")
 

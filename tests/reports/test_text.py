@@ -18,8 +18,8 @@ def test_text_lists_findings_by_file_with_locations_and_fixes() -> None:
     assert lines.count(WEB) == 1
     assert lines.count(TRICKY) == 1
     assert lines.index(TRICKY) < lines.index(WEB)
-    assert f"{WEB}:5:3  ConfigMap 'settings' is in the 'default' namespace" in out
-    assert f"{WEB}:11:1  Service 'web' has no metadata.namespace" in out
+    assert f'{WEB}:5:3  ConfigMap "settings" is in the "default" namespace' in out
+    assert f'{WEB}:11:1  Service "web" has no metadata.namespace' in out
     assert "fix: Create a namespace per team or application and set `metadata.namespace`." in out
     head = lines[lines.index(WEB) + 1].split()
     assert head == ["high", "KP0401", "default-namespace", "ConfigMap/default/settings"]

@@ -6,7 +6,7 @@ def test_writable_host_path_flags_each_writable_mount() -> None:
     assert hits(path, "KP0820") == [("KP0820", 21), ("KP0820", 26), ("KP0820", 35)]
     found = findings(path, "KP0820")
     assert [f.container for f in found] == ["prepare", "agent", "agent"]
-    assert "hostPath /var/log (volume 'varlog') at /var/log" in found[1].message
+    assert 'hostPath /var/log (volume "varlog") at /var/log' in found[1].message
     assert found[1].path.endswith("volumeMounts[0].readOnly")
 
 
@@ -31,9 +31,9 @@ def test_writable_root_filesystem_flags_every_container_kind() -> None:
     assert hits(path, "KP0821") == [("KP0821", 19), ("KP0821", 25), ("KP0821", 28),
                                     ("KP0821", 37), ("KP0821", 41)]
     messages = [f.message for f in findings(path, "KP0821")]
-    assert messages[0] == "container 'migrate' does not set readOnlyRootFilesystem: true"
-    assert messages[1] == "container 'app' sets readOnlyRootFilesystem: false"
-    assert messages[3] == "container 'typo' sets readOnlyRootFilesystem: 'true'"
+    assert messages[0] == 'container "migrate" does not set readOnlyRootFilesystem: true'
+    assert messages[1] == 'container "app" sets readOnlyRootFilesystem: false'
+    assert messages[3] == 'container "typo" sets readOnlyRootFilesystem: "true"'
 
 
 def test_writable_root_filesystem_passes_read_only_windows_and_non_workloads() -> None:
@@ -46,16 +46,16 @@ def test_pod_security_policy_suggests_privileged_level() -> None:
     msg = findings(path, "KP0822")[0].message
     assert "removed in Kubernetes 1.25" in msg
     assert "pod-security.kubernetes.io/enforce" in msg
-    assert "'privileged' (it allows hostNetwork, hostPath volumes, capabilities NET_ADMIN)" in msg
+    assert '"privileged" (it allows hostNetwork, hostPath volumes, capabilities NET_ADMIN)' in msg
 
 
 def test_pod_security_policy_suggests_restricted_or_baseline() -> None:
     path = fixture("host_access", "psp_restricted_fail.yaml")
     assert hits(path, "KP0822") == [("KP0822", 2), ("KP0822", 35), ("KP0822", 47)]
     restricted, default, malformed = (f.message for f in findings(path, "KP0822"))
-    assert restricted.endswith("set to 'restricted'")
-    assert "set to 'baseline' (restricted would also forbid privilege escalation" in default
-    assert "'baseline'" in malformed
+    assert restricted.endswith('set to "restricted"')
+    assert 'set to "baseline" (restricted would also forbid privilege escalation' in default
+    assert '"baseline"' in malformed
 
 
 def test_pod_security_policy_before_removal_says_deprecated() -> None:

@@ -7,8 +7,8 @@ def test_secret_in_env_flags_secret_key_ref_and_env_from() -> None:
     env_from, key_ref = findings(path, "KP1001")
     assert env_from.container == "migrate"
     assert env_from.path.endswith("initContainers[0].envFrom[1].secretRef")
-    assert key_ref.message == ("container 'api' reads key 'password' of Secret "
-                               "'db-credentials' into env var 'DB_PASSWORD'")
+    assert key_ref.message == ('container "api" reads key "password" of Secret '
+                               '"db-credentials" into env var "DB_PASSWORD"')
 
 
 def test_secret_in_env_passes_volumes_other_sources_and_malformed() -> None:
@@ -21,7 +21,7 @@ def test_secret_volume_writable_flags_secret_projected_and_csi_mounts() -> None:
                                     ("KP1002", 31)]
     found = findings(path, "KP1002")
     assert [f.container for f in found] == ["init-tls", "db", "db", "db"]
-    assert "(projected Secret 'db-client')" in found[2].message
+    assert '(projected Secret "db-client")' in found[2].message
     assert "(Secrets Store CSI)" in found[3].message
 
 
@@ -35,16 +35,16 @@ def test_hardcoded_secret_in_containers() -> None:
     found = findings(path, "KP1003")
     messages = [f.message for f in found]
     assert messages == [
-        "container 'seed' args[0] contains a URL with an embedded password",
-        "container 'api' passes a literal credential to --api-token in args",
-        "container 'api' args[3] contains a literal credential for 'db-password'",
-        "container 'api' env var 'DB_PASSWORD' holds a literal credential",
-        "container 'api' env var 'clientSecret' holds a literal credential",
-        "container 'api' env var 'DEPLOY_NOTE' holds an AWS access key ID",
-        "container 'api' env var 'JAVA_OPTS' holds a literal credential for"
-        " 'spring.datasource.password'",
-        "container 'api' env var 'COOKIE_SALT' holds a high-entropy value",
-        "container 'debug' env var 'GITHUB_TOKEN' holds a GitHub token",
+        'container "seed" args[0] contains a URL with an embedded password',
+        'container "api" passes a literal credential to --api-token in args',
+        'container "api" args[3] contains a literal credential for "db-password"',
+        'container "api" env var "DB_PASSWORD" holds a literal credential',
+        'container "api" env var "clientSecret" holds a literal credential',
+        'container "api" env var "DEPLOY_NOTE" holds an AWS access key ID',
+        'container "api" env var "JAVA_OPTS" holds a literal credential for'
+        ' "spring.datasource.password"',
+        'container "api" env var "COOKIE_SALT" holds a high-entropy value',
+        'container "debug" env var "GITHUB_TOKEN" holds a GitHub token',
     ]
     assert found[-1].container == "debug"
 
@@ -68,8 +68,8 @@ def test_hardcoded_secret_in_configmap_data() -> None:
     # binaryData is not scanned
     assert hits(path, "KP1003") == [("KP1003", 7), ("KP1003", 9), ("KP1003", 13), ("KP1003", 17)]
     messages = [f.message for f in findings(path, "KP1003")]
-    assert messages[0] == "ConfigMap 'app-config' key 'api_key' holds a literal credential"
-    assert messages[1].endswith("holds a literal credential for 'spring.datasource.password'")
+    assert messages[0] == 'ConfigMap "app-config" key "api_key" holds a literal credential'
+    assert messages[1].endswith('holds a literal credential for "spring.datasource.password"')
     assert messages[2].endswith("holds a PEM private key")
     assert "a Slack token" in messages[3]
 
@@ -83,9 +83,9 @@ def test_hardcoded_secret_in_annotations_of_any_object_and_pod_templates() -> No
     path = fixture("secrets", "hardcoded_annotations_fail.yaml")
     assert hits(path, "KP1003") == [("KP1003", 7), ("KP1003", 9), ("KP1003", 28)]
     service, password, template = findings(path, "KP1003")
-    assert password.message == ("annotation 'example.com/db-password' on Service 'alerts'"
+    assert password.message == ('annotation "example.com/db-password" on Service "alerts"'
                                 " holds a literal credential")
-    assert service.message == ("annotation 'alerts.example.com/webhook' on Service 'alerts'"
+    assert service.message == ('annotation "alerts.example.com/webhook" on Service "alerts"'
                                " holds a Slack webhook URL")
     assert template.path == "spec.template.metadata.annotations['exporter.example.com/api-token']"
 
@@ -98,9 +98,9 @@ def test_secret_in_manifest_names_keys_not_values() -> None:
     path = fixture("secrets", "manifest_fail.yaml")
     assert hits(path, "KP1004") == [("KP1004", 7), ("KP1004", 10)]
     data, string_data = (f.message for f in findings(path, "KP1004"))
-    assert data == ("Secret 'db-credentials' commits data keys 'username', 'password'"
+    assert data == ('Secret "db-credentials" commits data keys "username", "password"'
                     " in the manifest")
-    assert string_data == ("Secret 'db-credentials' commits stringData key 'api-key'"
+    assert string_data == ('Secret "db-credentials" commits stringData key "api-key"'
                            " in the manifest")
 
 
@@ -112,11 +112,11 @@ def test_secret_file_mode_flags_loose_and_executable_modes() -> None:
     path = fixture("secrets", "mode_fail.yaml")
     assert hits(path, "KP1005") == [("KP1005", n) for n in (22, 29, 32, 39, 43)]
     messages = [f.message for f in findings(path, "KP1005")]
-    assert messages[0] == ("secret volume 'tls' defaultMode is 0755 (executable);"
+    assert messages[0] == ('secret volume "tls" defaultMode is 0755 (executable);'
                            " use 0644 or stricter")
-    assert "item 'hook.sh' mode is 0777" in messages[1]
-    assert "projected volume 'bundle' defaultMode is 0666" in messages[2]
-    assert "secret item 'key' mode is 0744" in messages[3]
+    assert 'item "hook.sh" mode is 0777' in messages[1]
+    assert 'projected volume "bundle" defaultMode is 0666' in messages[2]
+    assert 'secret item "key" mode is 0744' in messages[3]
     assert "0660 (group-writable)" in messages[4]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from kubeproof.model import Context, Resource, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.common import as_dict, as_list, quote
 
 WEBHOOK_KINDS = frozenset({"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"})
 NAME_LABEL = "kubernetes.io/metadata.name"
@@ -36,7 +36,7 @@ def _v1beta1(res: Resource) -> bool:
 
 
 def _what(res: Resource, name: str) -> str:
-    return f"{res.kind} {res.name!r} webhook {name!r}"
+    return f"{res.kind} {quote(res.name)} webhook {quote(name)}"
 
 
 # ------------------------------------------------------------------ KP1601

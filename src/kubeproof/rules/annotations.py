@@ -7,7 +7,7 @@ from typing import Any
 
 from kubeproof.model import Context, Path, Resource, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.common import as_dict, as_list, quote
 
 # The API server rejects objects whose annotation keys and values together
 # exceed this many bytes (apimachinery TotalAnnotationSizeLimitB).
@@ -52,10 +52,6 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
      "annotation was deprecated)"),
 )
 
-
-def _q(value: object) -> str:
-    """A name in double quotes, for messages."""
-    return f'"{value}"'
 
 
 def _annotation_sources(res: Resource) -> Iterator[tuple[Path, dict[str, Any], str]]:
@@ -119,7 +115,7 @@ def missing_required_annotations(res: Resource, ctx: Context) -> Iterator[Violat
     for key in required:
         if ann.get(key) is None:
             yield Violation(("metadata", "annotations", key),
-                            f"{res.kind} {_q(res.name)} has no annotation {key}")
+                            f"{res.kind} {quote(res.name)} has no annotation {key}")
 
 
 @rule("KP0602", "deprecated-annotation", practice=6, severity="medium")

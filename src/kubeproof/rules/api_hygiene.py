@@ -8,13 +8,7 @@ from typing import Any, NamedTuple
 
 from kubeproof.model import Context, Path, Resource, Severity, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list
-
-
-def _q(value: object) -> str:
-    """A name in double quotes, for messages."""
-    return f'"{value}"'
-
+from kubeproof.rules.common import as_dict, as_list, quote
 
 # ---------------------------------------------------------------- KP0001 table
 
@@ -279,7 +273,7 @@ def label_value_problem(value: Any) -> str | None:
                 "must be strings (quote it)")
     if value == "" or _templated(value):
         return None
-    shown = _q(value[:80])
+    shown = quote(value[:80])
     if len(value) > 63:
         return f"value {shown} is longer than 63 characters"
     if not _QUALIFIED_NAME.match(value):
@@ -343,7 +337,7 @@ def _check_labels(labels: Any, base: Path, where: str) -> Iterator[Violation]:
         path = (*base, key)
         why = label_key_problem(key)
         if why:
-            yield Violation(path, f"{where} label key {_q(str(key))} {why}")
+            yield Violation(path, f"{where} label key {quote(str(key))} {why}")
             continue
         why = label_value_problem(value)
         if why:
@@ -440,7 +434,7 @@ def _check_containers(res: Resource) -> Iterator[Violation]:
         if isinstance(name, str):
             if name in seen:
                 yield Violation((*c.path, "name"),
-                                f"container name {_q(name)} is used twice ({seen[name]} and "
+                                f"container name {quote(name)} is used twice ({seen[name]} and "
                                 f"{where})", container=name)
             else:
                 seen[name] = where
@@ -453,7 +447,7 @@ def _check_containers(res: Resource) -> Iterator[Violation]:
                 why = port_name_problem(pname)
                 if why:
                     yield Violation((*c.path, "ports", i, "name"),
-                                    f"container {_q(c.name)} port name {_q(pname)} {why}",
+                                    f"container {quote(c.name)} port name {quote(pname)} {why}",
                                     container=c.name)
 
 
@@ -477,7 +471,7 @@ def _check_env(env: Any, cpath: Path, cname: str) -> Iterator[Violation]:
         value = value if isinstance(value, str) else ""
         if item.get("valueFrom") is not None or value == ref or ref not in value:
             yield Violation((*cpath, "env", i, "name"),
-                            f"container {_q(cname)} defines env {name} twice: the later entry "
+                            f"container {quote(cname)} defines env {name} twice: the later entry "
                             "hides the first, which kubectl apply may drop",
                             container=cname, severity=Severity.MEDIUM)
 

@@ -30,3 +30,8 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def quote(value: Any) -> str:
+    """A value as messages show it: strings in double quotes, others as Python shows them."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from kubeproof.model import Context, Path, Resource, Scope, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_list
+from kubeproof.rules.common import as_list, quote
 from kubeproof.workloads import ContainerView
 
 BINARY = "kube-apiserver"
@@ -65,7 +65,7 @@ class ApiServer:
         return found[1] if found else self.list_path
 
     def label(self) -> str:
-        return f"kube-apiserver container {self.container.name!r}"
+        return f"kube-apiserver container {quote(self.container.name)}"
 
 
 def _basename(token: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from kubeproof.model import Context, Resource, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.common import as_dict, as_list, quote
 
 # Container runtime API endpoints: whoever can connect to one can start a
 # privileged container on the node. A read-only mount does not prevent
@@ -103,14 +103,14 @@ def writable_host_path(res: Resource, ctx: Context) -> Iterator[Violation]:
                 seen_sockets.add((name, sock))
                 yield Violation(
                     target,
-                    f"container {c.name!r} mounts the container runtime socket {sock}"
-                    f" (volume {name!r}){at}",
+                    f"container {quote(c.name)} mounts the container runtime socket {sock}"
+                    f" (volume {quote(name)}){at}",
                     container=c.name,
                 )
             elif mount.get("readOnly") is not True:
                 yield Violation(
                     (*c.path, "volumeMounts", j, "readOnly"),
-                    f"container {c.name!r} mounts hostPath {shown} (volume {name!r}){at}"
+                    f"container {quote(c.name)} mounts hostPath {shown} (volume {quote(name)}){at}"
                     " without readOnly: true",
                     container=c.name,
                 )
@@ -161,9 +161,9 @@ def writable_root_filesystem(res: Resource, ctx: Context) -> Iterator[Violation]
         if value is True:
             continue
         if value is None:
-            msg = f"container {c.name!r} does not set readOnlyRootFilesystem: true"
+            msg = f"container {quote(c.name)} does not set readOnlyRootFilesystem: true"
         else:
-            msg = f"container {c.name!r} sets readOnlyRootFilesystem: {_show(value)}"
+            msg = f"container {quote(c.name)} sets readOnlyRootFilesystem: {_show(value)}"
         yield Violation((*c.path, "securityContext", "readOnlyRootFilesystem"), msg,
                         container=c.name)
 
@@ -171,7 +171,7 @@ def writable_root_filesystem(res: Resource, ctx: Context) -> Iterator[Violation]
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    return quote(value)
 
 
 # Volume types allowed by the restricted Pod Security Standard.
@@ -291,6 +291,6 @@ def pod_security_policy(res: Resource, ctx: Context) -> Iterator[Violation]:
               else "is deprecated and removed in Kubernetes 1.25")
     yield Violation(
         ("kind",),
-        f"PodSecurityPolicy {res.name!r} {status}; replace it with the namespace labels"
-        f" pod-security.kubernetes.io/enforce, warn and audit set to {level!r}{why}",
+        f"PodSecurityPolicy {quote(res.name)} {status}; replace it with the namespace labels"
+        f" pod-security.kubernetes.io/enforce, warn and audit set to {quote(level)}{why}",
     )

@@ -6,11 +6,7 @@ from collections.abc import Iterator
 
 from kubeproof.model import Context, Resource, Violation
 from kubeproof.registry import rule
-
-
-def _q(value: object) -> str:
-    """A name in double quotes, for messages."""
-    return f'"{value}"'
+from kubeproof.rules.common import quote
 
 
 @rule("KP0501", "missing-required-labels", practice=5, severity="low", pods=True,
@@ -55,4 +51,4 @@ def missing_required_labels(res: Resource, ctx: Context) -> Iterator[Violation]:
     for key in required:
         if labels.get(key) is None:
             yield Violation(("metadata", "labels", key),
-                            f"{res.kind} {_q(res.name)} has no label {key}")
+                            f"{res.kind} {quote(res.name)} has no label {key}")

@@ -7,6 +7,7 @@ from typing import Any
 
 from kubeproof.model import Context, Resource, Violation
 from kubeproof.registry import rule
+from kubeproof.rules.common import quote
 
 ISTIO_INJECT = "sidecar.istio.io/inject"
 LINKERD_INJECT = "linkerd.io/inject"
@@ -61,13 +62,13 @@ def mesh_injection_disabled(res: Resource, ctx: Context) -> Iterator[Violation]:
     annotations = pod.annotations
     if _is(labels.get(ISTIO_INJECT), "false"):
         yield Violation((*meta, "labels", ISTIO_INJECT),
-                        f'{res.kind} {res.name!r} sets label {ISTIO_INJECT}: "false"')
+                        f'{res.kind} {quote(res.name)} sets label {ISTIO_INJECT}: "false"')
     if _is(annotations.get(ISTIO_INJECT), "false"):
         yield Violation((*meta, "annotations", ISTIO_INJECT),
-                        f'{res.kind} {res.name!r} sets annotation {ISTIO_INJECT}: "false"')
+                        f'{res.kind} {quote(res.name)} sets annotation {ISTIO_INJECT}: "false"')
     if _is(annotations.get(LINKERD_INJECT), "disabled"):
         yield Violation((*meta, "annotations", LINKERD_INJECT),
-                        f"{res.kind} {res.name!r} sets annotation {LINKERD_INJECT}: disabled")
+                        f"{res.kind} {quote(res.name)} sets annotation {LINKERD_INJECT}: disabled")
     if _is(labels.get(ISTIO_DATAPLANE), "none"):
         yield Violation((*meta, "labels", ISTIO_DATAPLANE),
-                        f"{res.kind} {res.name!r} sets label {ISTIO_DATAPLANE}: none")
+                        f"{res.kind} {quote(res.name)} sets label {ISTIO_DATAPLANE}: none")

@@ -7,14 +7,9 @@ from typing import Any
 
 from kubeproof.model import Context, Resource, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict
+from kubeproof.rules.common import as_dict, quote
 from kubeproof.rules.rollouts import missing_probe
 from kubeproof.workloads import ContainerView, PodView
-
-
-def _q(value: object) -> str:
-    """A name in double quotes, for messages."""
-    return f'"{value}"'
 
 
 @rule("KP1401", "no-liveness-probe", practice=14, severity="low", pods=True)
@@ -92,7 +87,7 @@ def identical_probes(res: Resource, ctx: Context) -> Iterator[Violation]:
         live = c.data.get("livenessProbe")
         if isinstance(live, dict) and live and live == c.data.get("readinessProbe"):
             yield Violation((*c.path, "livenessProbe"),
-                            f"container {_q(c.name)} has a livenessProbe identical to its "
+                            f"container {quote(c.name)} has a livenessProbe identical to its "
                             "readinessProbe", container=c.name)
 
 
@@ -159,9 +154,9 @@ def no_resource_requests(res: Resource, ctx: Context) -> Iterator[Violation]:
         path = (*c.path, "resources", "requests")
         if len(missing) == 1:
             path = (*path, missing[0])
-            message = f"container {_q(c.name)} has no {missing[0]} request"
+            message = f"container {quote(c.name)} has no {missing[0]} request"
         else:
-            message = f"container {_q(c.name)} requests neither cpu nor memory"
+            message = f"container {quote(c.name)} requests neither cpu nor memory"
         yield Violation(path, message, container=c.name)
 
 
@@ -204,4 +199,4 @@ def no_memory_limit(res: Resource, ctx: Context) -> Iterator[Violation]:
         _, limits = _resources(c.data)
         if not _has(limits, "memory"):
             yield Violation((*c.path, "resources", "limits", "memory"),
-                            f"container {_q(c.name)} has no memory limit", container=c.name)
+                            f"container {quote(c.name)} has no memory limit", container=c.name)

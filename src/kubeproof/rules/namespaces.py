@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from kubeproof.kinds import NAMESPACED
 from kubeproof.model import Context, Resource, Violation
 from kubeproof.registry import rule
+from kubeproof.rules.common import quote
 
 
 @rule("KP0401", "default-namespace", practice=4, severity="high", kinds=NAMESPACED)
@@ -33,7 +34,7 @@ def default_namespace(res: Resource, ctx: Context) -> Iterator[Violation]:
     """
     if res.namespace == "default":
         yield Violation(("metadata", "namespace"),
-                        f"{res.kind} {res.name!r} is in the 'default' namespace")
+                        f"{res.kind} {quote(res.name)} is in the \"default\" namespace")
 
 
 @rule("KP0402", "namespace-unset", practice=4, severity="low", kinds=NAMESPACED, fixable=True)
@@ -61,4 +62,4 @@ def namespace_unset(res: Resource, ctx: Context) -> Iterator[Violation]:
     """
     if res.namespace is None:
         yield Violation(("metadata", "namespace"),
-                        f"{res.kind} {res.name!r} has no metadata.namespace")
+                        f"{res.kind} {quote(res.name)} has no metadata.namespace")

@@ -11,7 +11,7 @@ from typing import Any
 
 from kubeproof.model import Context, Path, Resource, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.common import as_dict, as_list, quote
 
 _ANY_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
@@ -77,7 +77,7 @@ def netpol_allow_all(res: Resource, ctx: Context) -> Iterator[Violation]:
             base: Path = ("spec", direction, i)
             peers = rule_.get(peers_key)
             if not as_list(peers) and not as_list(rule_.get("ports")):
-                yield Violation(base, f"{direction} rule {i} has no {peers_key!r} and no "
+                yield Violation(base, f"{direction} rule {i} has no {quote(peers_key)} and no "
                                       f"ports: it admits all {_who(direction)} on all ports")
                 continue
             for j, peer in enumerate(as_list(peers)):

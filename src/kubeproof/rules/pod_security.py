@@ -47,7 +47,7 @@ from typing import Any
 
 from kubeproof.model import Context, Path, Resource, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.common import as_dict, as_list, quote
 from kubeproof.workloads import ContainerView, PodView
 
 # ------------------------------------------------------------------ upstream data
@@ -143,10 +143,6 @@ def _psc_path(pod: PodView, *rest: str | int) -> Path:
     return (*pod.spec_path, "securityContext", *rest)
 
 
-def _q(value: Any) -> str:
-    """A value quoted for a message."""
-    return f'"{value}"' if isinstance(value, str) else repr(value)
-
 
 def _is_root_uid(value: Any) -> bool:
     return type(value) is int and value == 0
@@ -161,7 +157,7 @@ def _profile_type(profile: Any) -> str:
     if not isinstance(profile, dict):
         return "a non-mapping value"
     ptype = profile.get("type")
-    return _q(ptype if ptype is not None else "")
+    return quote(ptype if ptype is not None else "")
 
 
 # ------------------------------------------------------------------ baseline checks
@@ -202,7 +198,7 @@ def host_process(res: Resource, ctx: Context) -> Iterator[Violation]:
         opts = as_dict(c.security_context.get("windowsOptions"))
         if opts.get("hostProcess") is True:
             yield Violation(_sc_path(c, "windowsOptions", "hostProcess"),
-                            f"container {_q(c.name)} must not set "
+                            f"container {quote(c.name)} must not set "
                             "securityContext.windowsOptions.hostProcess=true", container=c.name)
 
 
@@ -269,7 +265,8 @@ def privileged(res: Resource, ctx: Context) -> Iterator[Violation]:
     for c in pod.containers:
         if c.security_context.get("privileged") is True:
             yield Violation(_sc_path(c, "privileged"),
-                            f"container {_q(c.name)} must not set securityContext.privileged=true",
+                            f"container {quote(c.name)} must not set "
+                            "securityContext.privileged=true",
                             container=c.name)
 
 
@@ -307,9 +304,9 @@ def capabilities_baseline(res: Resource, ctx: Context) -> Iterator[Violation]:
         bad = [cap for cap in as_list(caps.get("add"))
                if not (isinstance(cap, str) and cap in CAPABILITIES_BASELINE)]
         if bad:
-            names = ", ".join(_q(cap) for cap in dict.fromkeys(map(str, bad)))
+            names = ", ".join(quote(cap) for cap in dict.fromkeys(map(str, bad)))
             yield Violation(_sc_path(c, "capabilities", "add"),
-                            f"container {_q(c.name)} must not include {names} in "
+                            f"container {quote(c.name)} must not include {names} in "
                             "securityContext.capabilities.add", container=c.name)
 
 
@@ -342,7 +339,7 @@ def host_path_volumes(res: Resource, ctx: Context) -> Iterator[Violation]:
     for i, vol in pod.volumes:
         if vol.get("hostPath") is not None:
             yield Violation((*pod.spec_path, "volumes", i, "hostPath"),
-                            f"volume {_q(vol.get('name', i))} must not use hostPath")
+                            f"volume {quote(vol.get('name', i))} must not use hostPath")
 
 
 @rule("KP0806", "pss-host-ports", practice=8, severity="high", pods=True)
@@ -379,7 +376,7 @@ def host_ports(res: Resource, ctx: Context) -> Iterator[Violation]:
             if value is None or value is False or value == 0:
                 continue
             yield Violation((*c.path, "ports", j, "hostPort"),
-                            f"container {_q(c.name)} must not use hostPort {value}",
+                            f"container {quote(c.name)} must not use hostPort {value}",
                             container=c.name)
 
 
@@ -432,14 +429,14 @@ def apparmor(res: Resource, ctx: Context) -> Iterator[Violation]:
         ptype = as_dict(profile).get("type")
         if not _valid_type(ptype, APPARMOR_VALID_TYPES):
             yield Violation(_sc_path(c, "appArmorProfile", "type"),
-                            f"container {_q(c.name)} must not set AppArmor profile type to "
+                            f"container {quote(c.name)} must not set AppArmor profile type to "
                             f"{_profile_type(profile)}", container=c.name)
     for key, value in pod.annotations.items():
         if (isinstance(key, str) and key.startswith(APPARMOR_ANNOTATION)
                 and not _apparmor_annotation_ok(value)):
             name = key[len(APPARMOR_ANNOTATION):]
             yield Violation((*pod.metadata_path, "annotations", key),
-                            f"annotation {key}={_q(value)} sets a forbidden AppArmor profile",
+                            f"annotation {key}={quote(value)} sets a forbidden AppArmor profile",
                             container=name or None)
 
 
@@ -452,7 +449,7 @@ def _selinux_problems(opts: dict[str, Any], allowed: frozenset[str]) -> tuple[st
         stype = ""
     if not (isinstance(stype, str) and stype in allowed):
         first = "type"
-        problems.append(f"type {_q(stype)}")
+        problems.append(f"type {quote(stype)}")
     for key in ("user", "role"):
         value = opts.get(key)
         if value is not None and value != "":
@@ -503,7 +500,7 @@ def selinux(res: Resource, ctx: Context) -> Iterator[Violation]:
         first, problems = _selinux_problems(as_dict(opts), allowed)
         if problems:
             yield Violation(_sc_path(c, "seLinuxOptions", first),
-                            f"container {_q(c.name)} sets forbidden "
+                            f"container {quote(c.name)} sets forbidden "
                             "securityContext.seLinuxOptions: " + "; ".join(problems),
                             container=c.name)
 
@@ -547,8 +544,8 @@ def proc_mount(res: Resource, ctx: Context) -> Iterator[Violation]:
         value = _unmasked(c)
         if value is not None:
             yield Violation(_sc_path(c, "procMount"),
-                            f"container {_q(c.name)} must not set securityContext.procMount "
-                            f"to {_q(value)}", container=c.name)
+                            f"container {quote(c.name)} must not set securityContext.procMount "
+                            f"to {quote(value)}", container=c.name)
 
 
 def _seccomp_annotation_ok(value: Any) -> bool:
@@ -595,7 +592,8 @@ def seccomp_baseline(res: Resource, ctx: Context) -> Iterator[Violation]:
                 name = key[len(SECCOMP_CONTAINER_ANNOTATION):] \
                     if key.startswith(SECCOMP_CONTAINER_ANNOTATION) else None
                 yield Violation((*pod.metadata_path, "annotations", key),
-                                f"annotation {key}={_q(ann[key] if ann[key] is not None else '')}"
+                                f"annotation {key}="
+                                f"{quote(ann[key] if ann[key] is not None else '')}"
                                 " sets a forbidden seccomp profile", container=name)
         return
     profile = pod.security_context.get("seccompProfile")
@@ -612,7 +610,7 @@ def seccomp_baseline(res: Resource, ctx: Context) -> Iterator[Violation]:
         stype = as_dict(profile).get("type")
         if not _valid_type(stype, SECCOMP_VALID_TYPES):
             yield Violation(_sc_path(c, "seccompProfile", "type"),
-                            f"container {_q(c.name)} must not set "
+                            f"container {quote(c.name)} must not set "
                             f"securityContext.seccompProfile.type to {_profile_type(profile)}",
                             container=c.name)
 
@@ -657,7 +655,8 @@ def sysctls(res: Resource, ctx: Context) -> Iterator[Violation]:
         if isinstance(name, str) and name in allowed:
             continue
         yield Violation(_psc_path(pod, "sysctls", i),
-                        f"pod must not set forbidden sysctl {_q(name if name is not None else '')}")
+                        "pod must not set forbidden sysctl "
+                        f"{quote(name if name is not None else '')}")
 
 
 @rule("KP0818", "pss-host-probes", practice=8, severity="high", pods=True)
@@ -703,7 +702,7 @@ def host_probes(res: Resource, ctx: Context) -> Iterator[Violation]:
                     continue
                 field = ".".join(map(str, (*where, kind, "host")))
                 yield Violation((*c.path, *where, kind, "host"),
-                                f"container {_q(c.name)} must not set {field} ({_q(host)})",
+                                f"container {quote(c.name)} must not set {field} ({quote(host)})",
                                 container=c.name)
 
 
@@ -747,8 +746,8 @@ def volume_types(res: Resource, ctx: Context) -> Iterator[Violation]:
         for key in RESTRICTED_VOLUME_FORBIDDEN:
             if vol.get(key) is not None:
                 yield Violation((*pod.spec_path, "volumes", i, key),
-                                f"volume {_q(vol.get('name', i))} uses restricted volume "
-                                f"type {_q(key)}")
+                                f"volume {quote(vol.get('name', i))} uses restricted volume "
+                                f"type {quote(key)}")
                 break
 
 
@@ -786,9 +785,9 @@ def privilege_escalation(res: Resource, ctx: Context) -> Iterator[Violation]:
         value = c.security_context.get("allowPrivilegeEscalation")
         if value is False:
             continue
-        detail = "" if value is None else f" (it is {_q(value).lower()})"
+        detail = "" if value is None else f" (it is {quote(value).lower()})"
         yield Violation(_sc_path(c, "allowPrivilegeEscalation"),
-                        f"container {_q(c.name)} must set "
+                        f"container {quote(c.name)} must set "
                         f"securityContext.allowPrivilegeEscalation=false{detail}",
                         container=c.name)
 
@@ -833,11 +832,11 @@ def run_as_non_root(res: Resource, ctx: Context) -> Iterator[Violation]:
         if value is None:
             if pod_value is None:
                 yield Violation(_sc_path(c, "runAsNonRoot"),
-                                f"pod or container {_q(c.name)} must set "
+                                f"pod or container {quote(c.name)} must set "
                                 "securityContext.runAsNonRoot=true", container=c.name)
         elif value is not True:
             yield Violation(_sc_path(c, "runAsNonRoot"),
-                            f"container {_q(c.name)} must not set "
+                            f"container {quote(c.name)} must not set "
                             "securityContext.runAsNonRoot=false", container=c.name)
 
 
@@ -874,7 +873,7 @@ def run_as_user(res: Resource, ctx: Context) -> Iterator[Violation]:
     for c in pod.containers:
         if _is_root_uid(c.security_context.get("runAsUser")):
             yield Violation(_sc_path(c, "runAsUser"),
-                            f"container {_q(c.name)} must not set runAsUser=0",
+                            f"container {quote(c.name)} must not set runAsUser=0",
                             container=c.name)
 
 
@@ -914,7 +913,7 @@ def seccomp_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
     for c in pod.containers:
         if c.security_context.get("seccompProfile") is None:
             yield Violation(_sc_path(c, "seccompProfile", "type"),
-                            f"pod or container {_q(c.name)} must set "
+                            f"pod or container {quote(c.name)} must set "
                             'securityContext.seccompProfile.type to "RuntimeDefault" or '
                             '"Localhost"', container=c.name)
 
@@ -956,15 +955,15 @@ def capabilities_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
         caps = as_dict(c.security_context.get("capabilities"))
         if CAPABILITY_ALL not in as_list(caps.get("drop")):
             yield Violation(_sc_path(c, "capabilities", "drop"),
-                            f'container {_q(c.name)} must set securityContext.capabilities.drop='
+                            f'container {quote(c.name)} must set securityContext.capabilities.drop='
                             '["ALL"]', container=c.name)
         extra = [cap for cap in as_list(caps.get("add"))
                  if isinstance(cap, str) and cap in CAPABILITIES_BASELINE
                  and cap != CAPABILITY_NET_BIND_SERVICE]
         if extra:
-            names = ", ".join(_q(cap) for cap in dict.fromkeys(extra))
+            names = ", ".join(quote(cap) for cap in dict.fromkeys(extra))
             yield Violation(_sc_path(c, "capabilities", "add"),
-                            f"container {_q(c.name)} must not include {names} in "
+                            f"container {quote(c.name)} must not include {names} in "
                             "securityContext.capabilities.add (only NET_BIND_SERVICE)",
                             container=c.name)
 
@@ -1007,5 +1006,5 @@ def proc_mount_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
         value = _unmasked(c)
         if value is not None:
             yield Violation(_sc_path(c, "procMount"),
-                            f"container {_q(c.name)} must not set securityContext.procMount "
-                            f"to {_q(value)}", container=c.name)
+                            f"container {quote(c.name)} must not set securityContext.procMount "
+                            f"to {quote(value)}", container=c.name)

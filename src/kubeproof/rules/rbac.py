@@ -19,7 +19,7 @@ from typing import Any
 
 from kubeproof.model import Context, Path, Resource, Severity, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.common import as_dict, as_list, quote
 
 ROLE_KINDS = frozenset({"Role", "ClusterRole"})
 BINDING_KINDS = frozenset({"RoleBinding", "ClusterRoleBinding"})
@@ -120,7 +120,7 @@ def _verb_item(r: dict[str, Any], verbs: frozenset[str]) -> int | None:
 
 
 def _what(res: Resource) -> str:
-    return f"{res.kind} {res.name!r}"
+    return f"{res.kind} {quote(res.name)}"
 
 
 def _subjects(res: Resource) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -194,7 +194,7 @@ def rbac_wildcard(res: Resource, ctx: Context) -> Iterator[Violation]:
             for j, v in _strings(r.get(key)):
                 if v == "*" or (key == "resources" and v.startswith("*/")):
                     yield Violation(("rules", i, key, j),
-                                    f"{_what(res)} rule {i} grants {v!r} in {key}")
+                                    f"{_what(res)} rule {i} grants {quote(v)} in {key}")
                     break
 
 
@@ -250,7 +250,7 @@ def rbac_cluster_admin_binding(res: Resource, ctx: Context) -> Iterator[Violatio
     labels = as_dict(res.metadata.get("labels"))
     bootstrap = labels.get(BOOTSTRAP_LABEL) == "rbac-defaults"
     sev = Severity.HIGH if res.kind == "RoleBinding" else None
-    scope = f"in namespace {res.namespace!r}" if res.kind == "RoleBinding" else "cluster-wide"
+    scope = f"in namespace {quote(res.namespace)}" if res.kind == "RoleBinding" else "cluster-wide"
     for j, s in _subjects(res):
         if s.get("kind") == "Group" and s.get("name") == MASTERS and not bootstrap:
             yield Violation(("subjects", j),
@@ -306,7 +306,7 @@ def rbac_secrets_read(res: Resource, ctx: Context) -> Iterator[Violation]:
             continue
         verbs = sorted({v for _, v in _strings(r.get("verbs")) if v == "*" or v in READ_VERBS})
         k, granted = found[0]
-        on = "secrets" if granted == "secrets" else f"{granted!r} (includes secrets)"
+        on = "secrets" if granted == "secrets" else f"{quote(granted)} (includes secrets)"
         yield Violation(("rules", i, "resources", k),
                         f"{_what(res)} rule {i} grants {', '.join(verbs)} on {on}",
                         severity=sev)
@@ -471,7 +471,7 @@ def rbac_default_sa_bound(res: Resource, ctx: Context) -> Iterator[Violation]:
     for j, s in _subjects(res):
         if _default_sa(s):
             ns = s.get("namespace") or res.namespace
-            where = f" in namespace {ns!r}" if isinstance(ns, str) else ""
+            where = f" in namespace {quote(ns)}" if isinstance(ns, str) else ""
             yield Violation(("subjects", j),
                             f"{_what(res)} binds the default ServiceAccount{where}")
 

@@ -8,14 +8,10 @@ from typing import Any
 
 from kubeproof.model import Context, Path, Resource, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict
+from kubeproof.rules.common import as_dict, quote
 
 _PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
 
-
-def _q(value: object) -> str:
-    """A name in double quotes, for messages."""
-    return f'"{value}"'
 
 
 def _probe_set(value: Any) -> bool:
@@ -34,7 +30,8 @@ def missing_probe(res: Resource, key: str) -> Iterator[Violation]:
     for c in pod.containers:
         if c.long_running and not _probe_set(c.data.get(key)):
             what = "sidecar" if c.is_sidecar else "container"
-            yield Violation((*c.path, key), f"{what} {_q(c.name)} has no {key}", container=c.name)
+            yield Violation((*c.path, key), f"{what} {quote(c.name)} has no {key}",
+                            container=c.name)
 
 
 def _int(value: Any) -> int | None:
@@ -143,7 +140,7 @@ def unsafe_rollout_strategy(res: Resource, ctx: Context) -> Iterator[Violation]:
         stype = strategy.get("type")
         if stype == "Recreate":
             yield Violation(("spec", "strategy", "type"),
-                            f"Deployment {_q(name)} uses strategy Recreate: every pod is "
+                            f"Deployment {quote(name)} uses strategy Recreate: every pod is "
                             "stopped before the new version starts")
             return
         if stype in (None, "RollingUpdate"):
@@ -155,7 +152,7 @@ def unsafe_rollout_strategy(res: Resource, ctx: Context) -> Iterator[Violation]:
     if kind == "StatefulSet":
         if stype == "OnDelete":
             yield Violation(("spec", "updateStrategy", "type"),
-                            f"StatefulSet {_q(name)} uses updateStrategy OnDelete: pods are "
+                            f"StatefulSet {quote(name)} uses updateStrategy OnDelete: pods are "
                             "only updated when deleted by hand")
         elif stype in (None, "RollingUpdate"):
             yield from _check_rolling(("spec", "updateStrategy"), strategy,
@@ -164,11 +161,11 @@ def unsafe_rollout_strategy(res: Resource, ctx: Context) -> Iterator[Violation]:
     # DaemonSet
     if stype is None and res.api_version == "extensions/v1beta1":
         yield Violation(("spec", "updateStrategy", "type"),
-                        f"DaemonSet {_q(name)} sets no updateStrategy type and "
+                        f"DaemonSet {quote(name)} sets no updateStrategy type and "
                         "extensions/v1beta1 defaults to OnDelete")
     elif stype is not None and stype != "RollingUpdate":
         yield Violation(("spec", "updateStrategy", "type"),
-                        f"DaemonSet {_q(name)} uses updateStrategy {stype}, not RollingUpdate: "
+                        f"DaemonSet {quote(name)} uses updateStrategy {stype}, not RollingUpdate: "
                         "pods are only updated when deleted by hand")
     else:
         # the node count is unknown: only a percentage can be judged
@@ -183,7 +180,7 @@ def _check_rolling(base: Path, strategy: dict[str, Any], replicas: int | None,
     why = _all_unavailable(rolling["maxUnavailable"], replicas)
     if why:
         yield Violation((*base, "rollingUpdate", "maxUnavailable"),
-                        f"{kind} {_q(name)} rolls out with {why}: every pod may be down at once")
+                        f"{kind} {quote(name)} rolls out with {why}: every pod may be down at once")
 
 
 @rule("KP1303", "single-replica", practice=13, severity="medium",
@@ -225,7 +222,7 @@ def single_replica(res: Resource, ctx: Context) -> Iterator[Violation]:
     what = f"replicas: {replicas}" if "replicas" in spec and spec["replicas"] is not None \
         else "no replicas (defaults to 1)"
     yield Violation(("spec", "replicas"),
-                    f"{res.kind} {_q(res.name)} has {what}, fewer than the minimum of {minimum}")
+                    f"{res.kind} {quote(res.name)} has {what}, fewer than the minimum of {minimum}")
 
 
 @rule("KP1307", "no-rollback-history", practice=13, severity="low",
@@ -254,5 +251,5 @@ def no_rollback_history(res: Resource, ctx: Context) -> Iterator[Violation]:
     spec = as_dict(res.obj.get("spec"))
     if _int(spec.get("revisionHistoryLimit")) == 0:
         yield Violation(("spec", "revisionHistoryLimit"),
-                        f"{res.kind} {_q(res.name)} sets revisionHistoryLimit: 0, so there is "
+                        f"{res.kind} {quote(res.name)} sets revisionHistoryLimit: 0, so there is "
                         "no revision to roll back to")

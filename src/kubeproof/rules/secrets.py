@@ -14,7 +14,7 @@ from typing import Any
 
 from kubeproof.model import Context, Path, Resource, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.common import as_dict, as_list, quote
 from kubeproof.workloads import ContainerView, PodView
 
 SECRETS_STORE_DRIVER = "secrets-store.csi.k8s.io"
@@ -73,7 +73,7 @@ def secret_in_env(res: Resource, ctx: Context) -> Iterator[Violation]:
             var = env.get("name")
             yield Violation(
                 (*c.path, "env", i, "valueFrom", "secretKeyRef"),
-                f"container {c.name!r} reads key {_s(ref.get('key'))} of Secret"
+                f"container {quote(c.name)} reads key {_s(ref.get('key'))} of Secret"
                 f" {_s(ref.get('name'))} into env var {_s(var)}",
                 container=c.name,
             )
@@ -85,7 +85,7 @@ def secret_in_env(res: Resource, ctx: Context) -> Iterator[Violation]:
                 continue
             yield Violation(
                 (*c.path, "envFrom", i, "secretRef"),
-                f"container {c.name!r} loads every key of Secret {_s(ref.get('name'))}"
+                f"container {quote(c.name)} loads every key of Secret {_s(ref.get('name'))}"
                 " as env vars (envFrom.secretRef)",
                 container=c.name,
             )
@@ -93,7 +93,7 @@ def secret_in_env(res: Resource, ctx: Context) -> Iterator[Violation]:
 
 def _s(value: Any) -> str:
     """A name for a message: quoted, or ``?`` when missing."""
-    return repr(value) if isinstance(value, str) and value else "?"
+    return quote(value) if isinstance(value, str) and value else "?"
 
 
 # ----------------------------------------------------------------- KP1002
@@ -181,7 +181,7 @@ def secret_volume_writable(res: Resource, ctx: Context) -> Iterator[Violation]:
             at = f" at {where}" if isinstance(where, str) else ""
             yield Violation(
                 (*c.path, "volumeMounts", j, "readOnly"),
-                f"container {c.name!r} mounts volume {name!r} ({what}){at}"
+                f"container {quote(c.name)} mounts volume {quote(name)} ({what}){at}"
                 " without readOnly: true",
                 container=c.name,
             )
@@ -424,7 +424,7 @@ def _embedded(text: str) -> list[str]:
 def _describe(kinds: list[str], keys: list[str]) -> str:
     parts = [_TOKEN_NAMES[k] for k in kinds]
     if keys:
-        shown = ", ".join(repr(k) for k in keys[:3]) + (" ..." if len(keys) > 3 else "")
+        shown = ", ".join(quote(k) for k in keys[:3]) + (" ..." if len(keys) > 3 else "")
         parts.append(f"a literal credential for {shown}")
     return " and ".join(parts)
 
@@ -437,7 +437,7 @@ def _scan_value(text: str) -> str | None:
 
 
 def _container_findings(c: ContainerView) -> Iterator[Violation]:
-    who = f"container {c.name!r}"
+    who = f"container {quote(c.name)}"
     for i, env in enumerate(as_list(c.data.get("env"))):
         if not isinstance(env, dict):
             continue
@@ -482,7 +482,7 @@ def _annotation_findings(ann: Any, meta_path: Path, where: str) -> Iterator[Viol
             found = _named_secret(key, value)
         if found:
             yield Violation((*meta_path, "annotations", key),
-                            f"annotation {key!r} on {where} holds {found}")
+                            f"annotation {quote(key)} on {where} holds {found}")
 
 
 @rule("KP1003", "hardcoded-secret", practice=10, severity="critical")
@@ -534,7 +534,7 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
                 readOnly: true
         ```
     """
-    where = f"{res.kind} {res.name!r}"
+    where = f"{res.kind} {quote(res.name)}"
     yield from _annotation_findings(res.metadata.get("annotations"), ("metadata",), where)
     pod = res.pod
     if pod is not None:
@@ -555,7 +555,7 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
                     found = _named_secret(key, value)
                 if found:
                     yield Violation(("data", key),
-                                    f"ConfigMap {res.name!r} key {key!r} holds {found}")
+                                    f"ConfigMap {quote(res.name)} key {quote(key)} holds {found}")
 
 
 # ----------------------------------------------------------------- KP1004
@@ -610,11 +610,12 @@ def secret_in_manifest(res: Resource, ctx: Context) -> Iterator[Violation]:
         keys = [str(k) for k, v in values.items() if v not in (None, "")]
         if not keys:
             continue
-        shown = ", ".join(repr(k) for k in keys[:5])
+        shown = ", ".join(quote(k) for k in keys[:5])
         more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
         noun = "key" if len(keys) == 1 else "keys"
         yield Violation((field,),
-                        f"Secret {res.name!r} commits {field} {noun} {shown}{more} in the manifest")
+                        f"Secret {quote(res.name)} commits {field} {noun} {shown}{more} "
+                        "in the manifest")
 
 
 # ----------------------------------------------------------------- KP1005
@@ -697,7 +698,7 @@ def secret_file_mode(res: Resource, ctx: Context) -> Iterator[Violation]:
     base = (*pod.spec_path, "volumes")
     for i, vol in pod.volumes:
         name = vol.get("name")
-        vname = repr(name) if isinstance(name, str) else f"[{i}]"
+        vname = quote(name) if isinstance(name, str) else f"[{i}]"
         secret = vol.get("secret")
         if isinstance(secret, dict):
             yield from _check_mode(secret.get("defaultMode"), (*base, i, "secret", "defaultMode"),
