@@ -188,6 +188,7 @@ def test_kustomize_folder_points_at_source_documents(tmp_path: Path) -> None:
     [f] = result.findings
     assert (f.name, f.file.endswith("base/cm.yaml"), f.line, f.source) == (
         "prod-cfg", True, 5, "kustomize")
+    assert f.rendered_from == str(tmp_path / "prod" / "kustomization.yaml")
 
 
 def test_kustomize_failure_is_one_clear_error(tmp_path: Path) -> None:
@@ -226,3 +227,32 @@ def test_absurd_nesting_is_refused_not_crashed(tmp_path: Path, text: str) -> Non
     result = scan([path, good], select=["KP0401"])
     assert [e.message for e in result.errors] == ["refused: nesting deeper than 200 levels"]
     assert located(result) == [("ok", 5, 3)]
+
+
+def test_helm_chart_is_rendered_with_values_and_sets(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # helm cannot be installed on these machines: a stand-in on PATH records its
+    # arguments and prints what `helm template` would, to test our side of it.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helm = bindir / "helm"
+    helm.write_text("#!/bin/sh\n"
+                    f"echo \"$@\" > {tmp_path}/args\n"
+                    "printf -- '---\\n# Source: c/templates/cm.yaml\\n"
+                    "apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: rendered\\n"
+                    "  namespace: default\\n'\n")
+    helm.chmod(0o755)
+    write(tmp_path, "chart/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    write(tmp_path, "chart/templates/cm.yaml", "{{ .Values.x }}\n")
+    values = write(tmp_path, "prod.yaml", "x: 1\n")
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    opts = LoadOptions(helm_values=(values,), helm_set=("a=b",))
+    result = scan([str(tmp_path / "chart")], select=["KP0401"], options=opts)
+    assert not result.errors
+    [f] = result.findings
+    assert (f.name, f.source, f.file, f.line) == (
+        "rendered", "helm", str(tmp_path / "chart" / "templates" / "cm.yaml"), 1)
+    assert f.rendered_from == str(tmp_path / "chart" / "Chart.yaml")
+    args = (tmp_path / "args").read_text().split()
+    assert args == ["template", "kubeproof", str(tmp_path / "chart"), "--values", values,
+                    "--set", "a=b"]

@@ -43,6 +43,7 @@ _CODE_LIKE = re.compile(r"(?i)KP\d{2,4}")
 # Pod Security rules that exist only at the restricted level.
 PSS_RESTRICTED_ONLY = frozenset({"KP0812", "KP0813", "KP0814", "KP0815", "KP0816", "KP0817",
                                  "KP0819"})
+RENDERED = frozenset({"kustomize", "helm"})
 PSS_CODES = frozenset(f"KP08{n:02d}" for n in range(1, 20))
 
 
@@ -188,7 +189,8 @@ class Engine:
                     rule=rule, severity=sev, file=origin.file, line=line, column=col,
                     api_version=res.api_version, kind=res.kind, namespace=res.namespace,
                     name=res.name, container=v.container, path=format_path(v.path),
-                    message=v.message, source=loaded.source)
+                    message=v.message, source=loaded.source,
+                    rendered_from=loaded.path if loaded.source in RENDERED else None)
                 if ignored is not None and (rule.code in ignored or rule.name in ignored
                                             or "*" in ignored or "all" in ignored):
                     result.suppressed["annotation"] += 1

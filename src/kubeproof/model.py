@@ -236,7 +236,8 @@ class Finding:
     path: str
     message: str
     source: str = "file"
-    suppressed: str | None = None
+    # for objects rendered by kustomize or helm: the kustomization.yaml / Chart.yaml
+    rendered_from: str | None = None
 
     @property
     def code(self) -> str:
@@ -279,6 +280,7 @@ class Finding:
             "remediation": self.rule.remediation,
             "fingerprint": self.fingerprint(),
             "source": self.source,
+            "renderedFrom": self.rendered_from,
         }
 
 

@@ -133,10 +133,21 @@ def discover(paths: list[str], opts: LoadOptions) -> Iterator[tuple[str, str]]:
             yield "missing", p
 
 
+# ``Dockerfile.<suffix>`` names a variant (Dockerfile.prod, Dockerfile.alpine),
+# except for these suffixes, which name documentation, code or data about it.
+_NOT_DOCKERFILE_SUFFIXES = frozenset({
+    "md", "txt", "rst", "adoc", "html", "go", "py", "js", "ts", "sh", "json", "yaml", "yml",
+    "toml", "tmpl", "tpl", "j2", "template", "orig", "bak", "swp", "lock", "sum", "mod",
+})
+
+
 def is_dockerfile(name: str) -> bool:
     low = name.lower()
-    return (low in ("dockerfile", "containerfile") or low.endswith(".dockerfile")
-            or low.startswith("dockerfile."))
+    if low in ("dockerfile", "containerfile") or low.endswith((".dockerfile", ".containerfile")):
+        return True
+    if low.startswith(("dockerfile.", "containerfile.")):
+        return low.rsplit(".", 1)[1] not in _NOT_DOCKERFILE_SUFFIXES
+    return False
 
 
 def _root_kind(d: FsPath) -> str | None:

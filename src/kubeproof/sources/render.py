@@ -12,6 +12,7 @@ the same kind and a name that the rendered name was built from (kustomize's
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path as FsPath
@@ -29,6 +30,7 @@ from kubeproof.sources.files import (
 )
 
 RENDER_TIMEOUT_S = 120
+_HELM_SOURCE = re.compile(r"^# Source: (.+)$", re.M)
 HELM_MISSING = (
     "helm is not installed, so this chart cannot be rendered: install helm "
     "(https://helm.sh/docs/intro/install/) or pipe the output in: "
@@ -75,8 +77,27 @@ def load_rendered(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
     if err is not None or text is None:
         return LoadedFile(entry, errors=[err] if err else [], source=kind)
     rendered = load_text(entry, text, text.encode(), source=kind)
-    _point_at_sources(rendered, path)
+    if kind == "helm":
+        _point_at_templates(rendered, text, path)
+    else:
+        _point_at_sources(rendered, path)
     return rendered
+
+
+def _point_at_templates(rendered: LoadedFile, text: str, chart: str) -> None:
+    """Helm marks each document with ``# Source: <chart>/templates/x.yaml``:
+    findings point at that template (its first line: the template is not YAML)."""
+    sources = [(text.count("\n", 0, m.start()) + 1, m.group(1).strip())
+               for m in _HELM_SOURCE.finditer(text)]
+    for located in rendered.objects:
+        origin = located.resource.origin
+        before = [src for line, src in sources if line < origin.line]
+        # the path starts with the chart's name, which need not be its folder's
+        template = FsPath(chart, *FsPath(before[-1]).parts[1:]) if before else None
+        origin.locator = _ENTRY_LOCATOR
+        origin.line = origin.column = 1
+        if template is not None and template.is_file():
+            origin.file = _display(str(template))
 
 
 def _point_at_sources(rendered: LoadedFile, folder: str) -> None:

@@ -104,14 +104,19 @@ def _scalar_value(node: ScalarNode) -> Any:
     tag = node.tag
     if tag in _STRINGISH:
         return node.value
-    if tag == INT:
-        return _scalar.construct_yaml_int(node)
     if tag == BOOL:
         return _BOOLS.get(node.value.lower(), node.value)
     if tag == NULL:
         return None
-    if tag == FLOAT:
-        return _scalar.construct_yaml_float(node)
+    if tag in (INT, FLOAT):
+        try:
+            if tag == INT:
+                return _scalar.construct_yaml_int(node)
+            return _scalar.construct_yaml_float(node)
+        except ValueError:
+            # never echo the value: it may be a secret
+            raise YamlError(f"a value does not match its YAML tag {tag.rsplit(':', 1)[-1]!r}",
+                            node.start_mark.line + 1) from None
     raise YamlError(f"unsupported YAML tag {tag!r}", node.start_mark.line + 1)
 
 
@@ -298,8 +303,9 @@ def parse_yaml(text: str) -> Iterator[Document | YamlError]:
                         err.line += offset
                     yield err
                     continue
-                except (ValueError, yaml.YAMLError) as err:
-                    yield YamlError(f"invalid value: {err}", line)
+                except (ValueError, yaml.YAMLError):
+                    # never echo the value: it may be a secret
+                    yield YamlError("a value does not match its explicit YAML tag", line)
                     continue
                 except RecursionError:
                     yield YamlError(f"refused: nesting deeper than {MAX_DEPTH} levels", line)

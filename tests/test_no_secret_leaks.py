@@ -1,0 +1,46 @@
+"""No report format, log line or error message ever prints a secret's value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRETS = ROOT / "tests" / "rules" / "fixtures" / "secrets"
+# literal values in the fixtures that KP1003 / KP1004 flag
+VALUES = [
+    "Sup3rS3cret!", "correct horse battery staple", "Zx8-vQ2_lmN0pRtK",
+    "AKIAIOSFODNN7EXAMPLE", "tiger123", "8Jd92kLq0ZxN4vB7mR1tY6wP3sE5uA2c",
+    "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "czNjcjN0LXBhc3N3b3Jk",
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "hunter2-but-longer",
+]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit"])
+def test_reports_name_keys_never_values(fmt: str, tmp_path: Path) -> None:
+    # a broken document holding a secret: the error message must not echo it either
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: v1\nkind: Secret\nstringData:\n  token: [hunter2-but-longer\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "kubeproof", "scan", str(SECRETS), str(ROOT / "examples" / "bad"),
+         str(broken), "--no-config", "--format", fmt, "--fail-on", "none"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2  # the broken file
+    out = proc.stdout + proc.stderr
+    assert "KP1003" in out and "KP1004" in out
+    leaked = [v for v in VALUES if v in out]
+    assert leaked == []
+
+
+def test_tagged_value_errors_do_not_echo_the_value(tmp_path: Path) -> None:
+    from kubeproof.api import scan
+
+    path = tmp_path / "tagged.yaml"
+    path.write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+                    "data:\n  port: !!int Sup3rS3cret!\n")
+    result = scan([str(path)])
+    assert [str(e) for e in result.errors] == [
+        f"{path}:6: a value does not match its YAML tag 'int'"]
