@@ -174,17 +174,17 @@ def _write_reports(result: Any, formats: tuple[str, ...], outputs: tuple[str, ..
 
     for i, fmt in enumerate(formats):
         target = outputs[i] if i < len(outputs) else None
-        use_color = color and target is None and sys.stdout.isatty()
-        text = reports.render(fmt, result, tool_version=__version__, color=use_color,
-                              quiet=quiet)
         if target is None or target == "-":
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        else:
-            try:
-                with open(target, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-            except OSError as exc:
-                _fail(f"{target}: cannot write report: {exc.strerror or exc}")
+            use_color = color and sys.stdout.isatty()
+            sys.stdout.flush()
+            reports.write(fmt, result, sys.stdout.buffer, color=use_color, quiet=quiet)
+            sys.stdout.buffer.flush()
+            continue
+        try:
+            with open(target, "wb") as fh:
+                reports.write(fmt, result, fh, color=False, quiet=quiet)
+        except OSError as exc:
+            _fail(f"{target}: cannot write report: {exc.strerror or exc}")
 
 
 @cli.command()

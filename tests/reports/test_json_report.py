@@ -77,3 +77,16 @@ def test_json_handles_severity_overrides_and_no_findings() -> None:
     empty = json.loads(render("json", make_result([rule], []), tool_version="1"))
     assert empty["findings"] == []
     assert empty["summary"]["score"] is None
+
+
+def test_json_streams_many_findings_in_chunks_as_one_valid_document() -> None:
+    from kubeproof.reports import json_report
+
+    result = fixture_scan()
+    one = result.findings[0]
+    result.findings = [one] * (json_report._CHUNK * 2 + 3)
+    out = render("json", result, tool_version="1")
+    doc = json.loads(out)
+    assert len(doc["findings"]) == json_report._CHUNK * 2 + 3
+    assert doc["findings"][-1] == one.to_dict()
+    assert '\n  ],\n  "errors": [' in out and '\n    {\n      "code": ' in out

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kubeproof.gcpause import gc_paused
 
@@ -44,28 +44,48 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 def render(fmt: str, result: ScanResult, **opts: Any) -> str:
-    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`).
+    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`) as text.
 
     ``tool_version`` defaults to the installed kubeproof version. Common
     options (``color``, ``width``, ``quiet``, ``root``) are dropped for formats
     that do not use them; any other unknown option raises ``TypeError``.
     """
+    fn = _module(fmt).render
+    with gc_paused():
+        out: str = fn(result, **_options(fn, opts))
+    return out
+
+
+def write(fmt: str, result: ScanResult, out: BinaryIO, **opts: Any) -> None:
+    """Write the report to a binary stream, streaming where the format can."""
+    module = _module(fmt)
+    fn = getattr(module, "write", None)
+    with gc_paused():
+        if fn is not None:
+            fn(result, out, **_options(fn, opts))
+        else:
+            text = module.render(result, **_options(module.render, opts))
+            out.write(text.encode())
+            if not text.endswith("\n"):
+                out.write(b"\n")
+
+
+def _module(fmt: str) -> Any:
     module_name = FORMATS.get(fmt)
     if module_name is None:
         raise ValueError(f"unknown report format {fmt!r} (expected one of {', '.join(FORMATS)})")
-    module = importlib.import_module(f"kubeproof.reports.{module_name}")
-    fn = module.render
+    return importlib.import_module(f"kubeproof.reports.{module_name}")
+
+
+def _options(fn: Any, opts: dict[str, Any]) -> dict[str, Any]:
     if "tool_version" not in opts:
         from kubeproof import __version__
 
-        opts["tool_version"] = __version__
+        opts = {**opts, "tool_version": __version__}
     params = inspect.signature(fn).parameters
-    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    if not accepts_any:
-        opts = {k: v for k, v in opts.items() if k in params or k not in COMMON_OPTIONS}
-    with gc_paused():
-        out: str = fn(result, **opts)
-    return out
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return opts
+    return {k: v for k, v in opts.items() if k in params or k not in COMMON_OPTIONS}
 
 
 # ------------------------------------------------------------ shared helpers
