@@ -318,3 +318,12 @@ def test_dockerfile_substitution(text: str, base: str | None, user: str | None) 
     obj, _ = parse_dockerfile(text)
     final = obj["stages"][-1]
     assert (final["base"], final["user"]) == (base, user)
+
+
+def test_documentation_next_to_a_dockerfile_is_not_read_as_one() -> None:
+    from kubeproof.sources.files import is_dockerfile
+
+    assert [n for n in ("Dockerfile", "Dockerfile.prod", "app.Dockerfile", "Containerfile",
+                        "Dockerfile.md", "dockerfile.go", "Dockerfile.yaml", "README.md")
+            if is_dockerfile(n)] == ["Dockerfile", "Dockerfile.prod", "app.Dockerfile",
+                                     "Containerfile"]
