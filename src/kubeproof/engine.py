@@ -107,27 +107,33 @@ class CheckedObject:
     practices: frozenset[int]
 
 
+@dataclass(frozen=True, slots=True)
+class _KindRules:
+    rules: list[Rule]
+    families: frozenset[str]
+    practices: frozenset[int]
+
+
 class Engine:
     def __init__(self, ctx: Context, rules: list[Rule]) -> None:
         self.ctx = ctx
         self.rules = rules
         self.result = ScanResult(rules=rules)
-        self._by_kind: dict[tuple[str, bool], list[Rule]] = {}
-        self._families: dict[tuple[str, bool], tuple[frozenset[str], frozenset[int]]] = {}
+        self._by_kind: dict[tuple[str, bool], _KindRules] = {}
 
-    def _rules_for(self, res: Resource) -> list[Rule]:
+    def _rules_for(self, res: Resource) -> _KindRules:
+        """The rules that apply to objects of this kind (with or without a pod spec)."""
         key = (res.kind, res.pod is not None)
         cached = self._by_kind.get(key)
         if cached is None:
             kind, has_pod = key
-            cached = [r for r in self.rules
-                      if (r.pods and has_pod)
-                      or (r.kinds is not None and kind in r.kinds)
-                      or (r.kinds is None and not r.pods)]
-            self._by_kind[key] = cached
-            self._families[key] = (frozenset(r.family for r in cached),
-                                   frozenset(r.practice for r in cached
-                                             if r.scope != Scope.CLUSTER))
+            rules = [r for r in self.rules
+                     if (r.pods and has_pod)
+                     or (r.kinds is not None and kind in r.kinds)
+                     or (r.kinds is None and not r.pods)]
+            cached = self._by_kind[key] = _KindRules(
+                rules, frozenset(r.family for r in rules),
+                frozenset(r.practice for r in rules if r.scope != Scope.CLUSTER))
         return cached
 
     def merge(self, part: ScanResult) -> None:
@@ -157,6 +163,7 @@ class Engine:
 
     def _check(self, located: Located, loaded: LoadedFile) -> None:
         res = located.resource
+        origin = res.origin
         result = self.result
         result.objects += 1
         result.kinds[res.kind] += 1
@@ -164,41 +171,40 @@ class Engine:
             labels = res.metadata.get("labels")
             if isinstance(labels, dict) and isinstance(labels.get(PSS_ENFORCE_LABEL), str):
                 result.namespaces_pss[res.name] = labels[PSS_ENFORCE_LABEL]
-        ctx = self.ctx
-        ignored = self._annotation_ignores(res)
-        rules = self._rules_for(res)
-        origin = res.origin
+        applicable = self._rules_for(res)
         result.checked.append(CheckedObject(
             origin.file, origin.line, res.api_version, res.kind, res.namespace, res.name,
-            *self._families[(res.kind, res.pod is not None)]))
-        for rule in rules:
+            applicable.families, applicable.practices))
+        ctx = self.ctx
+        ignored = self._annotation_ignores(res)
+        rendered_from = loaded.path if loaded.source in RENDERED else None
+        for rule in applicable.rules:
             try:
                 violations = list(rule.check(res, ctx))
             except Exception as exc:  # a rule bug must not lose the scan
+                # the exception's text is not shown: it could hold a value from the object
                 result.errors.append(InputError(
-                    res.origin.file, res.origin.line,
+                    origin.file, origin.line,
                     f"internal error in rule {rule.code} on {res.kind}/{res.name}: "
-                    f"{type(exc).__name__}: {exc}"))
+                    f"{type(exc).__name__} (please report it)"))
+                continue
+            if violations and ignored is not None and (
+                    rule.code in ignored or "*" in ignored or "all" in ignored):
+                result.suppressed["annotation"] += len(violations)
                 continue
             for v in violations:
                 line, col = origin.locator.locate(origin, located.node, located.line_offset,
                                                   v.path)
-                sev = v.severity if v.severity is not None else rule.severity
-                sev = ctx.config.severity.get(rule.code, sev)
-                f = Finding(
-                    rule=rule, severity=sev, file=origin.file, line=line, column=col,
-                    api_version=res.api_version, kind=res.kind, namespace=res.namespace,
-                    name=res.name, container=v.container, path=format_path(v.path),
-                    message=v.message, source=loaded.source,
-                    rendered_from=loaded.path if loaded.source in RENDERED else None)
-                if ignored is not None and (rule.code in ignored or rule.name in ignored
-                                            or "*" in ignored or "all" in ignored):
-                    result.suppressed["annotation"] += 1
-                    continue
                 if self._inline_ignored(origin.locator, line, rule):
                     result.suppressed["comment"] += 1
                     continue
-                result.findings.append(f)
+                sev = v.severity if v.severity is not None else rule.severity
+                result.findings.append(Finding(
+                    rule=rule, severity=ctx.config.severity.get(rule.code, sev),
+                    file=origin.file, line=line, column=col, api_version=res.api_version,
+                    kind=res.kind, namespace=res.namespace, name=res.name,
+                    container=v.container, path=format_path(v.path), message=v.message,
+                    source=loaded.source, rendered_from=rendered_from))
 
     def _annotation_ignores(self, res: Resource) -> set[str] | None:
         if not self.ctx.config.allow_annotations:
