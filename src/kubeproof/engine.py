@@ -19,14 +19,19 @@ from typing import Any, Protocol
 
 from kubeproof.config import Config, Exemption
 from kubeproof.gcpause import gc_paused
+from kubeproof.index import Index
 from kubeproof.model import (
     Context,
     Finding,
     InputError,
+    ObjectRef,
+    Origin,
     Resource,
     Rule,
     Scope,
+    SetViolation,
     Severity,
+    Violation,
     format_path,
 )
 from kubeproof.registry import load_rules, lookup, resolve_selection, unknown_rule_message
@@ -51,8 +56,11 @@ class SelectionError(Exception):
     pass
 
 
+SCAN_SCOPES = frozenset({Scope.OBJECT, Scope.CLUSTER, Scope.SET})
+
+
 def select_rules(config: Config, select: Iterable[str] = (), ignore: Iterable[str] = (),
-                 scopes: frozenset[str] = frozenset({Scope.OBJECT, Scope.CLUSTER})) -> list[Rule]:
+                 scopes: frozenset[str] = SCAN_SCOPES) -> list[Rule]:
     rules = load_rules()
     chosen: set[str]
     select = [s for s in select if s.strip()]
@@ -86,6 +94,8 @@ class ScanResult:
     # every object checked, for reports that list passes too (JUnit):
     # (file, line, apiVersion, kind, namespace, name, rule families that ran)
     checked: list[CheckedObject] = field(default_factory=list)
+    # what set rules read (only when some ran); merged from worker processes
+    index: Index | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +125,15 @@ class _KindRules:
 
 
 class Engine:
-    def __init__(self, ctx: Context, rules: list[Rule]) -> None:
+    def __init__(self, ctx: Context, rules: list[Rule], opts: LoadOptions | None = None) -> None:
         self.ctx = ctx
-        self.rules = rules
+        self.rules = [r for r in rules if r.scope != Scope.SET]
+        self.set_rules = [r for r in rules if r.scope == Scope.SET]
+        self.opts = opts or LoadOptions()
         self.result = ScanResult(rules=rules)
+        self.result.index = Index() if self.set_rules else None
+        # inputs that cannot be read twice (stdin), kept for set-rule locations
+        self._kept: dict[tuple[str, str], LoadedFile] = {}
         self._by_kind: dict[tuple[str, bool], _KindRules] = {}
 
     def _rules_for(self, res: Resource) -> _KindRules:
@@ -149,8 +164,12 @@ class Engine:
         r.suppressed.update(part.suppressed)
         r.kinds.update(part.kinds)
         r.namespaces_pss.update(part.namespaces_pss)
+        if r.index is not None and part.index is not None:
+            r.index.merge(part.index)
 
-    def add_file(self, loaded: LoadedFile) -> None:
+    def add_file(self, loaded: LoadedFile, source_input: tuple[str, str] = ("file", "")
+                 ) -> None:
+        """Check one loaded input, then drop its node trees (locations are resolved)."""
         result = self.result
         result.files += 1
         result.errors.extend(loaded.errors)
@@ -158,10 +177,16 @@ class Engine:
         result.skipped_documents += loaded.skipped
         for err in loaded.errors:
             self._input_error_finding(loaded, err)
-        for located in loaded.objects:
-            self._check(located, loaded)
+        for seq, located in enumerate(loaded.objects):
+            self._check(located, loaded, source_input, seq)
+        if result.index is not None and source_input[0] == "stdin":
+            self._kept[source_input] = loaded
+        else:
+            loaded.objects.clear()
+            loaded.locator = None
 
-    def _check(self, located: Located, loaded: LoadedFile) -> None:
+    def _check(self, located: Located, loaded: LoadedFile, source_input: tuple[str, str],
+               seq: int) -> None:
         res = located.resource
         origin = res.origin
         result = self.result
@@ -177,7 +202,10 @@ class Engine:
             applicable.families, applicable.practices))
         ctx = self.ctx
         ignored = self._annotation_ignores(res)
-        rendered_from = loaded.path if loaded.source in RENDERED else None
+        if result.index is not None:
+            result.index.add(res, ObjectRef(
+                source_input, seq, origin.file, origin.line, res.api_version, res.kind,
+                res.namespace, res.name, frozenset(ignored) if ignored else None))
         for rule in applicable.rules:
             try:
                 violations = list(rule.check(res, ctx))
@@ -188,23 +216,64 @@ class Engine:
                     f"internal error in rule {rule.code} on {res.kind}/{res.name}: "
                     f"{type(exc).__name__} (please report it)"))
                 continue
-            if violations and ignored is not None and (
-                    rule.code in ignored or "*" in ignored or "all" in ignored):
+            if violations and _ignores(ignored, rule):
                 result.suppressed["annotation"] += len(violations)
                 continue
             for v in violations:
-                line, col = origin.locator.locate(origin, located.node, located.line_offset,
-                                                  v.path)
-                if self._inline_ignored(origin.locator, line, rule):
-                    result.suppressed["comment"] += 1
+                self._add_finding(rule, v, res.origin, located.node, located.line_offset,
+                                  loaded, res.api_version, res.kind, res.namespace, res.name)
+
+    def _add_finding(self, rule: Rule, v: Violation | SetViolation, origin: Origin,
+                     node: Any, line_offset: int, loaded: LoadedFile, api_version: str,
+                     kind: str, namespace: str | None, name: str) -> None:
+        result = self.result
+        line, col = origin.locator.locate(origin, node, line_offset, v.path)
+        if self._inline_ignored(origin.locator, line, rule):
+            result.suppressed["comment"] += 1
+            return
+        sev = v.severity if v.severity is not None else rule.severity
+        result.findings.append(Finding(
+            rule=rule, severity=self.ctx.config.severity.get(rule.code, sev),
+            file=origin.file, line=line, column=col, api_version=api_version, kind=kind,
+            namespace=namespace, name=name, container=v.container, path=format_path(v.path),
+            message=v.message, source=loaded.source,
+            rendered_from=loaded.path if loaded.source in RENDERED else None))
+
+    # ------------------------------------------------------------ set rules
+
+    def run_set_rules(self) -> None:
+        """Run every set rule over the index, then find each finding's line again
+        by reloading only the inputs that hold an object with a finding."""
+        index = self.result.index
+        if index is None:
+            return
+        by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}
+        for rule in self.set_rules:
+            try:
+                violations = list(rule.check(index, self.ctx))
+            except Exception as exc:  # a rule bug must not lose the scan
+                self.result.errors.append(InputError(
+                    "<set>", None, f"internal error in rule {rule.code}: "
+                    f"{type(exc).__name__} (please report it)"))
+                continue
+            for v in violations:
+                if _ignores(v.ref.ignores, rule):
+                    self.result.suppressed["annotation"] += 1
                     continue
-                sev = v.severity if v.severity is not None else rule.severity
-                result.findings.append(Finding(
-                    rule=rule, severity=ctx.config.severity.get(rule.code, sev),
-                    file=origin.file, line=line, column=col, api_version=res.api_version,
-                    kind=res.kind, namespace=res.namespace, name=res.name,
-                    container=v.container, path=format_path(v.path), message=v.message,
-                    source=loaded.source, rendered_from=rendered_from))
+                by_input.setdefault(v.ref.source_input, []).append((rule, v))
+        for source_input, found in by_input.items():
+            loaded = self._kept.get(source_input) or load_path(*source_input, self.opts)
+            for rule, v in found:
+                ref = v.ref
+                if ref.seq < len(loaded.objects):
+                    located = loaded.objects[ref.seq]
+                    origin, node, offset = (located.resource.origin, located.node,
+                                            located.line_offset)
+                else:  # the input changed while we scanned: keep its first line
+                    origin, node, offset = Origin(ref.file, 0, ref.line), None, 0
+                    origin.locator = _FIXED
+                self._add_finding(rule, v, origin, node, offset, loaded, ref.api_version,
+                                  ref.kind, ref.namespace, ref.name)
 
     def _annotation_ignores(self, res: Resource) -> set[str] | None:
         if not self.ctx.config.allow_annotations:
@@ -294,6 +363,23 @@ class Engine:
 
 
 
+def _ignores(ignored: set[str] | frozenset[str] | None, rule: Rule) -> bool:
+    return ignored is not None and (rule.code in ignored or "*" in ignored or "all" in ignored)
+
+
+class _FixedLocator:
+    has_inline_ignores = False
+
+    def locate(self, origin: Origin, node: Any, line_offset: int, path: Any) -> tuple[int, int]:
+        return origin.line, origin.column
+
+    def line_text(self, line: int) -> str:
+        return ""
+
+
+_FIXED = _FixedLocator()
+
+
 def _exempted(active: list[Exemption], f: Finding) -> bool:
     return any(e.matches(f.rule.code, f.kind, f.namespace, f.name) for e in active)
 
@@ -348,7 +434,7 @@ def run_scan(inputs: list[tuple[str, str]], opts: LoadOptions, ctx: Context, rul
     Files are independent until the filters, so with ``jobs > 1`` and enough
     inputs they are loaded and checked in worker processes (``parallel.py``).
     """
-    engine = Engine(ctx, rules)
+    engine = Engine(ctx, rules, opts)
     if progress is not None:
         progress.begin(len(inputs))
     with gc_paused():
@@ -361,14 +447,11 @@ def run_scan(inputs: list[tuple[str, str]], opts: LoadOptions, ctx: Context, rul
                 if progress is not None:
                     progress.advance()
         else:
-            for kind, path in inputs:
-                loaded = load_path(kind, path, opts)
-                engine.add_file(loaded)
+            for source_input in inputs:
+                engine.add_file(load_path(*source_input, opts), source_input)
                 if progress is not None:
                     progress.advance()
-                # drop the node trees: locations are resolved
-                loaded.objects.clear()
-                loaded.locator = None
+        engine.run_set_rules()
         return engine.finish(ctx.pss_level, baseline=baseline)
 
 

@@ -89,6 +89,35 @@ class Violation:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """Names one object of the scanned set, for set rules and for finding its
+    line again once the file's node tree is gone: ``source_input`` is the
+    discovered input that produced it and ``seq`` its position among that
+    input's objects."""
+
+    source_input: tuple[str, str]
+    seq: int
+    file: str
+    line: int
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    ignores: frozenset[str] | None = None  # codes its exemption annotation names
+
+
+@dataclass(frozen=True, slots=True)
+class SetViolation:
+    """What a set rule yields: the object it is about, then as :class:`Violation`."""
+
+    ref: ObjectRef
+    path: Path
+    message: str
+    container: str | None = None
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """Settings that rules may read; one per run."""
 

@@ -14,6 +14,7 @@ import multiprocessing
 from collections.abc import Iterator
 
 from kubeproof.engine import Engine, ScanResult
+from kubeproof.index import Index
 from kubeproof.sources.files import LoadOptions, load_path
 
 _WORKER: tuple[Engine, LoadOptions] | None = None
@@ -22,8 +23,8 @@ _WORKER: tuple[Engine, LoadOptions] | None = None
 def _check_one(item: tuple[str, str]) -> ScanResult:
     assert _WORKER is not None
     engine, opts = _WORKER
-    engine.result = ScanResult()
-    engine.add_file(load_path(item[0], item[1], opts))
+    engine.result = ScanResult(index=Index() if engine.set_rules else None)
+    engine.add_file(load_path(item[0], item[1], opts), item)
     return engine.result
 
 
@@ -31,7 +32,7 @@ def scan_in_workers(engine: Engine, inputs: list[tuple[str, str]], opts: LoadOpt
                     jobs: int) -> Iterator[ScanResult]:
     """Partial results, one per input, in input order."""
     global _WORKER
-    _WORKER = (Engine(engine.ctx, engine.rules), opts)
+    _WORKER = (Engine(engine.ctx, engine.rules + engine.set_rules, opts), opts)
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             yield from pool.imap(_check_one, inputs, chunksize=4)
