@@ -89,6 +89,10 @@ class Index:
     monitors: list[Record] = field(default_factory=list)  # ServiceMonitor, PodMonitor
     # namespaces some object in the set lives in (described or not)
     seen_namespaces: set[str] = field(default_factory=set)
+    # namespaces holding a custom resource (a kind outside the built-in API
+    # groups): operators may create pods, Services and workloads there that no
+    # manifest of the set shows
+    custom_namespaces: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------ building
 
@@ -97,6 +101,8 @@ class Index:
         ns = res.namespace
         if ns:
             self.seen_namespaces.add(ns)
+            if not _builtin_group(res.group) and res.kind not in _NEVER_CREATE_PODS:
+                self.custom_namespaces.add(ns)
         kind = res.kind
         pod = res.pod
         if pod is not None:
@@ -125,6 +131,7 @@ class Index:
         self.mesh.extend(other.mesh)
         self.monitors.extend(other.monitors)
         self.seen_namespaces |= other.seen_namespaces
+        self.custom_namespaces |= other.custom_namespaces
 
     # ------------------------------------------------------------ lookups
 
@@ -144,6 +151,25 @@ class Index:
         """Whether the set shows this namespace (its Namespace object is in it):
         only then may a set rule report something missing from it."""
         return namespace is not None and namespace in self.namespaces
+
+
+_BUILTIN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling", "extensions"})
+# Well-known custom kinds that configure traffic, certificates or monitoring and
+# never make an operator create pods or Services: they do not mark a namespace.
+_NEVER_CREATE_PODS = frozenset({
+    "ServiceMonitor", "PodMonitor", "PrometheusRule", "Probe", "ScrapeConfig",
+    "Certificate", "CertificateRequest", "Issuer",
+    "VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "Sidecar", "EnvoyFilter",
+    "PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication", "Telemetry",
+    "WorkloadEntry", "WorkloadGroup", "ProxyConfig", "WasmPlugin",
+    "Server", "ServerAuthorization", "HTTPRoute", "MeshTLSAuthentication",
+    "NetworkAuthentication", "ServiceProfile",
+    "SealedSecret", "ExternalSecret", "SecretStore",
+})
+
+
+def _builtin_group(group: str) -> bool:
+    return group in _BUILTIN_GROUPS or group.endswith(".k8s.io")
 
 
 def _small(res: Resource) -> dict[str, Any]:

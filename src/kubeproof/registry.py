@@ -30,6 +30,7 @@ _BY_NAME: dict[str, Rule] = {}
 RULE_MODULES = (
     "api_hygiene",
     "images",
+    "pull_secrets",
     "namespaces",
     "labels",
     "annotations",

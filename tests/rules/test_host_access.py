@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from tests.helpers import findings, fixture, hits
 
 
@@ -66,3 +68,35 @@ def test_pod_security_policy_before_removal_says_deprecated() -> None:
 
 def test_pod_security_policy_ignores_other_kinds() -> None:
     assert hits(fixture("host_access", "rootfs_pass.yaml"), "KP0822") == []
+
+
+# KP0823 namespace-no-pss-label
+
+def test_namespace_without_enforce_label_or_enforcing_privileged() -> None:
+    path = fixture("host_access", "pss_label_fail.yaml")
+    assert hits(path, "KP0823") == [
+        ("KP0823", 3),   # no labels at all: metadata
+        ("KP0823", 10),  # labels, but no enforce
+        ("KP0823", 19),  # enforce: privileged
+    ]
+    messages = [f.message for f in findings(path, "KP0823")]
+    assert messages[0] == 'namespace "shop" has no pod-security.kubernetes.io/enforce label'
+    assert messages[2] == ('namespace "monitoring" enforces the privileged Pod Security level '
+                           "(pod-security.kubernetes.io/enforce: privileged)")
+
+
+def test_namespace_pss_label_passes_levels_and_system_namespaces() -> None:
+    assert hits(fixture("host_access", "pss_label_pass.yaml"), "KP0823") == []
+
+
+def test_namespace_pss_label_can_be_ignored_by_annotation(tmp_path: Path) -> None:
+    (tmp_path / "ns.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: rook-ceph\n  labels:\n"
+        "    pod-security.kubernetes.io/enforce: privileged\n  annotations:\n"
+        "    kubeproof.dev/ignore: KP0823\n"
+        "    kubeproof.dev/ignore-reason: Ceph OSDs need privileged pods\n")
+    assert hits(tmp_path, "KP0823") == []
+    (tmp_path / "ns.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: rook-ceph\n  labels:\n"
+        "    pod-security.kubernetes.io/enforce: privileged\n")
+    assert hits(tmp_path, "KP0823") == [("KP0823", 6)]

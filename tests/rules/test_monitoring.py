@@ -1,3 +1,6 @@
+from pathlib import Path
+
+from kubeproof.config import Config
 from tests.helpers import findings, fixture, hits
 
 
@@ -69,3 +72,64 @@ def test_memory_limit_flags_containers_without_one() -> None:
 
 def test_memory_limit_passes_bounded_containers_and_skips_ephemeral() -> None:
     assert hits(fx("memory_limit_pass.yaml"), "KP1404") == []
+
+
+# KP1405 no-metrics-endpoint
+
+METRICS = Config(require_metrics=True)
+
+
+def test_no_metrics_endpoint_flags_unscraped_workloads() -> None:
+    path = fx("metrics_fail.yaml")
+    assert hits(path, "KP1405", config=METRICS) == [
+        ("KP1405", 15),  # web: its Service is scraped by nobody (the monitor looks elsewhere)
+        ("KP1405", 58),  # api: scrape "false"; its PodMonitor's selector is invalid
+    ]
+    web, api = findings(path, "KP1405", config=METRICS)
+    assert web.message == ('Deployment "web" has no prometheus.io/scrape annotation and no '
+                           "PodMonitor, ServiceMonitor or scraped Service selects it")
+    assert web.path == "spec.template.metadata.annotations['prometheus.io/scrape']"
+    assert api.message.startswith('Deployment "api" sets prometheus.io/scrape: "false" and')
+
+
+def test_no_metrics_endpoint_passes_annotations_monitors_and_scraped_services() -> None:
+    assert hits(fx("metrics_pass.yaml"), "KP1405", config=METRICS) == []
+
+
+def test_no_metrics_endpoint_is_off_unless_required() -> None:
+    assert hits(fx("metrics_fail.yaml"), "KP1405") == []
+
+
+def test_no_metrics_endpoint_follows_monitor_and_service_in_other_files(tmp_path: Path) -> None:
+    docs = Path(fx("metrics_fail.yaml")).read_text().split("---\n")
+    (tmp_path / "app.yaml").write_text("---\n".join(docs[:2]))  # Namespace, Deployment web
+    assert hits(tmp_path, "KP1405", config=METRICS) == [("KP1405", 15)]
+    (tmp_path / "svc.yaml").write_text(docs[2])
+    (tmp_path / "monitor.yaml").write_text(docs[3].replace(
+        "namespace: monitoring\nspec:\n", "namespace: monitoring\nspec:\n"
+        "  namespaceSelector: {matchNames: [shop]}\n"))
+    assert hits(tmp_path, "KP1405", config=METRICS) == []
+
+
+def test_no_metrics_endpoint_selector_shapes(tmp_path: Path) -> None:
+    ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: shop\n"
+           "  labels: {labels}\nspec: {{containers: [{{name: c, image: a:1}}]}}\n---\n")
+    (tmp_path / "pods.yaml").write_text(
+        ns + pod.format(name="exists", labels="{metrics: on}")
+        + pod.format(name="notin", labels="{tier: web}")
+        + pod.format(name="bare", labels="{app: bare}")
+        + pod.format(name="none", labels="{app: none}"))
+    assert [line for _, line in hits(tmp_path, "KP1405", config=METRICS)] == [7, 15, 23, 31]
+    (tmp_path / "monitors.yaml").write_text(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\n"
+        "metadata: {name: a, namespace: shop}\n"
+        "spec: {selector: {matchExpressions: [{key: metrics, operator: Exists}]}}\n---\n"
+        "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\n"
+        "metadata: {name: b, namespace: shop}\n"
+        "spec: {selector: {matchExpressions: [{key: tier, operator: NotIn, values: [db]},"
+        " {key: tier, operator: Exists}]}}\n---\n"
+        # a Service whose namespace is unknown may be the one scraped in shop
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: bare\n"
+        "  annotations: {prometheus.io/scrape: 'true'}\nspec: {selector: {app: bare}}\n")
+    assert [line for _, line in hits(tmp_path, "KP1405", config=METRICS)] == [31]

@@ -1,4 +1,21 @@
-from tests.helpers import fixture, hits
+import random
+from pathlib import Path
+
+import pytest
+
+from kubeproof.netpol import (
+    EGRESS,
+    INGRESS,
+    LabelIndex,
+    PolicyError,
+    PolicyIndex,
+    effective_policy_types,
+    is_network_policy,
+    namespace_labels,
+    parse_policy,
+)
+from kubeproof.selectors import label_selector_matches
+from tests.helpers import findings, fixture, hits
 
 
 def test_allow_all_rules_are_flagged_at_the_rule_or_peer() -> None:
@@ -8,3 +25,295 @@ def test_allow_all_rules_are_flagged_at_the_rule_or_peer() -> None:
 
 def test_narrow_peers_ports_only_rules_and_deny_all_pass() -> None:
     assert hits(fixture("network", "allow_all_pass.yaml"), "KP0904") == []
+
+
+# ---------------------------------------------------------------- set rules
+
+
+def test_default_deny_missing_is_high_for_ingress_and_low_for_egress() -> None:
+    path = fixture("network", "default_deny_fail.yaml")
+    assert hits(path, "KP0901") == [("KP0901", 5), ("KP0901", 5), ("KP0901", 53),
+                                    ("KP0901", 84), ("KP0901", 84)]
+    found = [(f.line, f.severity.label, "egress" in f.message) for f in findings(path, "KP0901")]
+    assert found == [(5, "high", False), (5, "low", True), (53, "low", True),
+                     (84, "high", False), (84, "low", True)]
+
+
+def test_default_deny_pass_cases() -> None:
+    assert hits(fixture("network", "default_deny_pass.yaml"), "KP0901") == []
+
+
+def test_default_deny_in_other_files_of_the_folder_counts(tmp_path: Path) -> None:
+    text = Path(fixture("network", "default_deny_pass.yaml")).read_text()
+    docs = text.split("\n---\n")
+    # Namespace, workload and policy of "shop" each in its own file
+    (tmp_path / "ns.yaml").write_text(docs[0])
+    (tmp_path / "deploy.yaml").write_text(docs[1])
+    (tmp_path / "deny.yaml").write_text(docs[2])
+    assert hits(tmp_path, "KP0901") == []
+    (tmp_path / "deny.yaml").unlink()
+    assert hits(tmp_path, "KP0901") == [("KP0901", 5), ("KP0901", 5)]
+
+
+def test_default_deny_without_namespace_may_apply_anywhere(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\n"
+        "spec: {containers: [{name: c, image: ghcr.io/acme/c:1.0}]}\n")
+    (tmp_path / "b.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\n"
+        "spec: {podSelector: {}, policyTypes: [Egress, Ingress]}\n")
+    assert hits(tmp_path, "KP0901") == []
+
+
+def test_workloads_not_isolated_for_ingress_are_flagged_at_their_labels() -> None:
+    assert hits(fixture("network", "isolation_fail.yaml"), "KP0902") == [
+        ("KP0902", 17), ("KP0902", 52), ("KP0902", 71), ("KP0902", 124)]
+    messages = [f.message for f in findings(fixture("network", "isolation_fail.yaml"), "KP0902")]
+    assert messages[0] == ('Deployment "web": no NetworkPolicy of namespace "shop" selects '
+                           'its pods for ingress')
+
+
+def test_isolated_workloads_pass() -> None:
+    assert hits(fixture("network", "isolation_pass.yaml"), "KP0902") == []
+
+
+def test_isolation_by_a_policy_in_another_file(tmp_path: Path) -> None:
+    docs = Path(fixture("network", "isolation_pass.yaml")).read_text().split("\n---\n")
+    (tmp_path / "ns.yaml").write_text(docs[0])
+    (tmp_path / "web.yaml").write_text(docs[1])
+    assert hits(tmp_path, "KP0902") == [("KP0902", 11)]
+    (tmp_path / "policy.yaml").write_text(docs[2])
+    assert hits(tmp_path, "KP0902") == []
+
+
+def test_selectors_that_select_nothing_are_flagged() -> None:
+    assert hits(fixture("network", "selects_nothing_fail.yaml"), "KP0903") == [
+        ("KP0903", 23), ("KP0903", 37), ("KP0903", 46)]
+    messages = [f.message for f in findings(fixture("network", "selects_nothing_fail.yaml"),
+                                            "KP0903")]
+    assert messages == [
+        'NetworkPolicy "typo": podSelector matches no pod template in namespace "shop"',
+        'NetworkPolicy "web": ingress rule 0 peer 0 podSelector matches no pod template in '
+        'namespace "shop"',
+        'NetworkPolicy "web": egress rule 0 peer 1 podSelector matches no pod template in '
+        'namespace "shop"']
+
+
+def test_selectors_that_select_something_pass() -> None:
+    assert hits(fixture("network", "selects_nothing_pass.yaml"), "KP0903") == []
+
+
+def test_selected_workload_in_another_file(tmp_path: Path) -> None:
+    docs = Path(fixture("network", "selects_nothing_pass.yaml")).read_text().split("\n---\n")
+    (tmp_path / "policies.yaml").write_text("\n---\n".join(docs[2:4]))
+    (tmp_path / "report.yaml").write_text(docs[1])
+    # only the CronJob is there: the policy's own podSelector (app: web) selects nothing
+    assert hits(tmp_path, "KP0903") == [("KP0903", 7)]
+    (tmp_path / "web.yaml").write_text(docs[0])
+    assert hits(tmp_path, "KP0903") == []
+
+
+def test_template_without_namespace_may_be_the_selected_one(tmp_path: Path) -> None:
+    policy = ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+              "metadata: {name: api, namespace: shop}\n"
+              "spec: {podSelector: {matchLabels: {app: api}}}\n---\n")
+    web = ("apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}"
+           "\nspec: {containers: [{name: c, image: ghcr.io/acme/c:1.0}]}\n")
+    (tmp_path / "a.yaml").write_text(policy + web)
+    assert hits(tmp_path, "KP0903") == [("KP0903", 4)]
+    (tmp_path / "b.yaml").write_text(web.replace("name: web, namespace: shop", "name: api")
+                                     .replace("app: web", "app: api"))
+    assert hits(tmp_path, "KP0903") == []
+
+
+def test_set_rules_survive_malformed_policies(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop, labels: {a: b}}\n"
+        "spec: {containers: [{name: c, image: ghcr.io/acme/c:1.0}]}\n---\n"
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: x, namespace: shop}\nspec: nonsense\n---\n"
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: y, namespace: shop}\n"
+        "spec: {podSelector: [a], ingress: {from: 1}, policyTypes: Ingress}\n---\n"
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: z, namespace: shop}\n"
+        "spec: {podSelector: {matchLabels: {a: b}}, ingress: [{from: [{}]}]}\n")
+    for code in ("KP0901", "KP0902", "KP0903"):
+        hits(tmp_path, code)  # no internal errors (hits asserts there are none)
+    # all three policies are rejected by the API server: the pod is not isolated
+    assert hits(tmp_path, "KP0902") == [("KP0902", 7)]
+
+
+# ---------------------------------------------------------------- netpol semantics
+
+
+def _policy(spec: object, **meta: str) -> object:
+    return parse_policy({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                         "metadata": {"name": "p", **meta}, "spec": spec})
+
+
+@pytest.mark.parametrize(("spec", "types"), [
+    ({}, {INGRESS}),
+    ({"policyTypes": []}, {INGRESS}),
+    ({"egress": []}, {INGRESS}),                      # an empty egress section does not count
+    ({"egress": [{}]}, {INGRESS, EGRESS}),
+    ({"ingress": [{}], "egress": [{"to": []}]}, {INGRESS, EGRESS}),
+    ({"policyTypes": ["Egress"], "ingress": [{}]}, {EGRESS}),
+    ({"policyTypes": ["Ingress", "Ingress"]}, {INGRESS}),
+])
+def test_effective_policy_types(spec: dict, types: set) -> None:
+    assert effective_policy_types(spec) == types
+
+
+@pytest.mark.parametrize("spec", [
+    {"policyTypes": ["ingress"]},
+    {"policyTypes": "Ingress"},
+    {"policyTypes": ["Ingress", "Egress", "Ingress"]},
+])
+def test_invalid_policy_types(spec: dict) -> None:
+    with pytest.raises(PolicyError):
+        effective_policy_types(spec)
+
+
+def test_missing_spec_or_pod_selector_selects_every_pod_and_denies_ingress() -> None:
+    for spec in (None, {}, {"podSelector": None}):
+        p = _policy(spec)
+        assert p.selects_all and p.selects({"any": "thing"}) and p.denies_all(INGRESS)
+        assert not p.affects(EGRESS) and not p.denies_all(EGRESS)
+
+
+def test_rules_of_a_direction_outside_policy_types_are_not_in_force() -> None:
+    p = _policy({"policyTypes": ["Ingress"], "egress": [{}]})
+    assert len(p.egress) == 1 and p.rules(EGRESS) == () and p.rules(INGRESS) == ()
+    assert p.denies_all(INGRESS)
+
+
+@pytest.mark.parametrize("spec", [
+    "text",
+    {"podSelector": "app=web"},
+    {"podSelector": {"matchExpressions": [{"key": "a", "operator": "Equals"}]}},
+    # an invalid requirement after one that fails to match is still invalid
+    {"podSelector": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["x"]},
+                                          {"key": "b", "operator": "Exists",
+                                           "values": ["y"]}]}},
+    {"ingress": {"from": []}},
+    {"ingress": [{"from": [{}]}]},                   # a peer must name something
+    {"ingress": [{"from": [None]}]},
+    {"egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}}]}]},
+    {"egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.1"}}]}]},
+    {"egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.0.0.0/8"]}}]}]},
+    {"egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["11.0.0.0/16"]}}]}]},
+    {"egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["fd00::/8"]}}]}]},
+    {"ingress": [{"ports": [{"protocol": "HTTP"}]}]},
+    {"ingress": [{"ports": [{"port": 0}]}]},
+    {"ingress": [{"ports": [{"port": "8080"}]}]},    # a string port is a name: needs a letter
+    {"ingress": [{"ports": [{"port": "http", "endPort": 90}]}]},
+    {"ingress": [{"ports": [{"port": 90, "endPort": 80}]}]},
+    {"ingress": [{"ports": [{"endPort": 80}]}]},
+    {"ingress": [{"ports": [{"port": True}]}]},
+])
+def test_policies_the_api_server_rejects(spec: object) -> None:
+    with pytest.raises(PolicyError):
+        _policy(spec)
+
+
+def test_peers_and_ports() -> None:
+    p = _policy({
+        "podSelector": {"matchLabels": {"app": "db"}},
+        "ingress": [
+            {"from": [{"podSelector": {"matchLabels": {"app": "api"}}},
+                      {"namespaceSelector": {"matchLabels": {"team": "ops"}}},
+                      {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "bi"}}},
+                      {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}],
+             "ports": [{"port": 5432}, {"port": "metrics", "protocol": "UDP"},
+                       {"port": 8000, "endPort": 8080}]},
+            None,
+            {"ports": [None]},
+        ],
+    }, namespace="data")
+    own, ops, bi, block = p.ingress[0].peers
+    ops_ns = namespace_labels("ops", {"team": "ops"})
+    assert own.same_namespace and not ops.same_namespace and not block.same_namespace
+    assert own.path == ("spec", "ingress", 0, "from", 0)
+    assert own.selects_pod("data", "data", {"app": "api"}, namespace_labels("data"))
+    assert not own.selects_pod("data", "ops", {"app": "api"}, ops_ns)
+    assert ops.selects_pod("data", "ops", {"any": "pod"}, ops_ns)
+    assert not ops.selects_pod("data", "dev", {}, namespace_labels("dev"))
+    assert bi.selects_pod("data", "dev", {"app": "bi"}, namespace_labels("dev"))
+    assert not bi.selects_pod("data", "dev", {"app": "api"}, namespace_labels("dev"))
+    assert not block.selects_pod("data", "data", {"app": "api"}, namespace_labels("data"))
+    assert block.ip_block is not None
+    assert block.ip_block.contains("10.2.3.4") and not block.ip_block.contains("10.1.2.3")
+    assert not block.ip_block.contains("192.168.0.1") and not block.ip_block.contains("::1")
+    rule = p.ingress[0]
+    assert rule.admits_port("TCP", 5432) and not rule.admits_port("UDP", 5432)
+    assert rule.admits_port("UDP", 9100, "metrics") and not rule.admits_port("TCP", 9100,
+                                                                              "metrics")
+    assert rule.admits_port("TCP", 8042) and not rule.admits_port("TCP", 8081)
+    assert not rule.admits_port("TCP", 1)
+    assert p.ingress[1].peers == () and p.ingress[1].admits_port("SCTP", 1)
+    every_tcp = p.ingress[2]  # a null port entry: every TCP port
+    assert every_tcp.admits_port("TCP", 1) and not every_tcp.admits_port("UDP", 1)
+
+
+def test_namespace_name_label_is_always_present() -> None:
+    assert namespace_labels("shop", {"team": "a"}) == {
+        "team": "a", "kubernetes.io/metadata.name": "shop"}
+
+
+def test_only_the_kubernetes_network_policy_is_modelled() -> None:
+    assert is_network_policy("networking.k8s.io/v1", "NetworkPolicy")
+    assert is_network_policy("extensions/v1beta1", "NetworkPolicy")
+    assert not is_network_policy("projectcalico.org/v3", "NetworkPolicy")
+    assert not is_network_policy("crd.antrea.io/v1beta1", "NetworkPolicy")
+    assert not is_network_policy("cilium.io/v2", "CiliumNetworkPolicy")
+
+
+_KEYS = ("app", "tier", "env")
+_VALUES = ("a", "b", "c", 1)
+
+
+def _random_selector(rng: random.Random) -> dict:
+    sel: dict = {}
+    if rng.random() < 0.6:
+        sel["matchLabels"] = {k: rng.choice(_VALUES) for k in rng.sample(_KEYS, rng.randint(0, 2))}
+    if rng.random() < 0.6:
+        exprs = []
+        for _ in range(rng.randint(0, 2)):
+            op = rng.choice(("In", "NotIn", "Exists", "DoesNotExist"))
+            expr = {"key": rng.choice(_KEYS), "operator": op}
+            if op in ("In", "NotIn"):
+                expr["values"] = rng.sample(_VALUES, rng.randint(1, 3))
+            exprs.append(expr)
+        sel["matchExpressions"] = exprs
+    return sel
+
+
+def _random_labels(rng: random.Random) -> dict:
+    labels = {k: rng.choice(_VALUES) for k in rng.sample(_KEYS, rng.randint(0, 3))}
+    if rng.random() < 0.05:
+        labels["odd"] = ["unhashable"]
+    return labels
+
+
+def test_indexes_agree_with_testing_every_pair() -> None:
+    rng = random.Random(9)
+    for _ in range(200):
+        pods = [_random_labels(rng) for _ in range(rng.randint(0, 8))]
+        selectors = [_random_selector(rng) for _ in range(rng.randint(0, 8))]
+        policies = [_policy({"podSelector": s, "policyTypes": [rng.choice((INGRESS, EGRESS))]})
+                    for s in selectors]
+        labels_index = LabelIndex((labels, i) for i, labels in enumerate(pods))
+        policy_index = PolicyIndex(policies)
+        for sel in selectors:
+            expected = [i for i, labels in enumerate(pods) if label_selector_matches(sel, labels)]
+            assert sorted(labels_index.select(sel)) == expected
+            assert labels_index.any_selected(sel) == bool(expected)
+        for labels in pods:
+            for direction in (None, INGRESS):
+                expected_ids = sorted(
+                    id(p) for p in policies
+                    if p.selects(labels) and (direction is None or p.affects(direction)))
+                assert sorted(map(id, policy_index.selecting(labels, direction))) == expected_ids

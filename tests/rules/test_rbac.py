@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from kubeproof.model import Severity
 from tests.helpers import findings, fixture, hits
 
@@ -140,3 +142,57 @@ def test_malformed_rbac_objects_never_crash() -> None:
         assert hits(path, code) == [], code
     assert hits(path, "KP0703") == [("KP0703", 19)]
     assert hits(path, "KP0702") == [("KP0702", 39), ("KP0702", 41)]
+
+
+# ------------------------------------------------------------------ KP0708
+
+def test_sa_token_automount_flags_unbound_service_accounts() -> None:
+    path = rbac("automount_fail.yaml")
+    assert hits(path, "KP0708") == [
+        ("KP0708", 18),  # default ServiceAccount of a described namespace: the pod spec
+        ("KP0708", 43),  # the pod's true wins over the ServiceAccount's false
+        ("KP0708", 75),  # bound only in another namespace
+    ]
+    web, nightly, api = findings(path, "KP0708")
+    assert web.message == ('Deployment "web" mounts the API token of ServiceAccount "default", '
+                           "which no RoleBinding or ClusterRoleBinding in the set binds")
+    assert nightly.path == "spec.jobTemplate.spec.template.spec.automountServiceAccountToken"
+    assert "sets automountServiceAccountToken: true for" in nightly.message
+    assert api.path == "spec.automountServiceAccountToken"
+
+
+def test_sa_token_automount_passes_opt_outs_bindings_and_unknowns() -> None:
+    assert hits(rbac("automount_pass.yaml"), "KP0708") == []
+
+
+def test_sa_token_automount_reads_bindings_from_other_files(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: api, namespace: shop}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: shop}\n"
+        "spec:\n  serviceAccountName: api\n  containers: [{name: api, image: a:1}]\n")
+    assert hits(tmp_path, "KP0708") == [("KP0708", 8)]
+    (tmp_path / "rbac.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+        "metadata: {name: api, namespace: shop}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\n"
+        "subjects: [{kind: ServiceAccount, name: api}]\n")
+    assert hits(tmp_path, "KP0708") == []
+
+
+def test_sa_token_automount_group_of_all_service_accounts_and_wrong_types(
+        tmp_path: Path) -> None:
+    # a string "false" is not the boolean the API takes: the token is still mounted
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: api, namespace: shop}\n"
+        "automountServiceAccountToken: 'false'\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: shop}\n"
+        "spec:\n  serviceAccountName: api\n  automountServiceAccountToken: nope\n"
+        "  containers: [{name: api, image: a:1}]\n")
+    assert hits(tmp_path, "KP0708") == [("KP0708", 15)]
+    (tmp_path / "rbac.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+        "metadata: {name: all-sa}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\n"
+        "subjects: [{kind: Group, name: system:serviceaccounts}]\n")
+    assert hits(tmp_path, "KP0708") == []

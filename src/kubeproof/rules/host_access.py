@@ -1,5 +1,6 @@
 """Rules for practice 8 beyond the Pod Security Standards: host file system
-access, writable root file systems and the removed PodSecurityPolicy API."""
+access, writable root file systems, the removed PodSecurityPolicy API and the
+Pod Security Admission labels of namespaces."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from kubeproof.model import Context, Resource, Violation
+from kubeproof.index import Index
+from kubeproof.model import Context, Resource, Scope, SetViolation, Violation
 from kubeproof.registry import rule
 from kubeproof.rules.common import as_dict, as_list, quote
 
@@ -294,3 +296,64 @@ def pod_security_policy(res: Resource, ctx: Context) -> Iterator[Violation]:
         f"PodSecurityPolicy {quote(res.name)} {status}; replace it with the namespace labels"
         f" pod-security.kubernetes.io/enforce, warn and audit set to {quote(level)}{why}",
     )
+
+
+# ---------------------------------------------------------------- KP0823
+
+PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
+# Namespaces Kubernetes creates for itself: kube-system runs the node agents
+# (CNI, kube-proxy, CSI node plugins) that need privileged pods and is usually
+# exempted in the PodSecurity admission configuration; the other two hold no pods.
+PSS_SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+
+@rule("KP0823", "namespace-no-pss-label", practice=8, severity="medium", scope=Scope.SET)
+def namespace_no_pss_label(index: Index, ctx: Context) -> Iterator[SetViolation]:
+    """Namespace that does not enforce a Pod Security Standard.
+
+    What:
+        A Namespace of the set (or cluster) without the label
+        `pod-security.kubernetes.io/enforce`, or with it set to `privileged`.
+        `kube-system`, `kube-public` and `kube-node-lease` are not judged. A
+        value that is not a level at all is not reported here: the admission
+        plugin evaluates it as `restricted`.
+
+    Why:
+        Pod Security Admission applies only what the namespace label asks for
+        (or the cluster-wide default, which is `privileged` unless configured).
+        Without `enforce`, a privileged, host-network or hostPath pod is
+        admitted as readily as any other, and the Pod Security findings of the
+        manifests are never enforced by the cluster.
+
+    How:
+        Label the namespace `pod-security.kubernetes.io/enforce: restricted`
+        (or `baseline` while workloads are brought up to restricted), with
+        `warn` and `audit` at `restricted` to see what would break.
+
+        Namespaces that must run privileged node agents (CNI, storage, node
+        monitoring) should say so: keep `privileged` and record the decision
+        with `kubeproof.dev/ignore: KP0823` and `kubeproof.dev/ignore-reason`.
+
+    Example:
+        ```yaml
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: shop
+          labels:
+            pod-security.kubernetes.io/enforce: restricted
+            pod-security.kubernetes.io/warn: restricted
+        ```
+    """
+    for name, record in index.namespaces.items():
+        if name in PSS_SYSTEM_NAMESPACES:
+            continue
+        labels = as_dict(record.data.get("labels"))
+        level = labels.get(PSS_ENFORCE)
+        if level is None:
+            yield SetViolation(record.ref, ("metadata", "labels"),
+                               f"namespace {quote(name)} has no {PSS_ENFORCE} label")
+        elif level == "privileged":
+            yield SetViolation(record.ref, ("metadata", "labels", PSS_ENFORCE),
+                               f"namespace {quote(name)} enforces the privileged Pod Security "
+                               f"level ({PSS_ENFORCE}: privileged)")

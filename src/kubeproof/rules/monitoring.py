@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from kubeproof.model import Context, Resource, Violation
+from kubeproof.index import Index, Record
+from kubeproof.model import Context, Resource, Scope, SetViolation, Violation
 from kubeproof.registry import rule
 from kubeproof.rules.common import as_dict, quote
 from kubeproof.rules.rollouts import missing_probe
-from kubeproof.workloads import ContainerView, PodView
+from kubeproof.selectors import SelectorError, label_selector_matches, map_selector_matches
+from kubeproof.workloads import BATCH_KINDS, ContainerView, PodView
 
 
 @rule("KP1401", "no-liveness-probe", practice=14, severity="low", pods=True)
@@ -200,3 +203,200 @@ def no_memory_limit(res: Resource, ctx: Context) -> Iterator[Violation]:
         if not _has(limits, "memory"):
             yield Violation((*c.path, "resources", "limits", "memory"),
                             f"container {quote(c.name)} has no memory limit", container=c.name)
+
+
+# ---------------------------------------------------------------- KP1405
+
+SCRAPE_ANNOTATION = "prometheus.io/scrape"
+_ANY = "*"  # a monitor that may select in every namespace
+_ALL = "\0all"  # every monitor, for objects whose namespace is unknown
+
+
+def _scrape_on(annotations: Any) -> bool:
+    value = as_dict(annotations).get(SCRAPE_ANNOTATION)
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() == "true"
+
+
+def _hashable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
+
+
+class _SelectorBuckets:
+    """Selectors bucketed by one requirement they make, so that finding the ones
+    that may select a label set costs that set's labels, not every selector.
+
+    A selector goes in one bucket: a ``matchLabels`` pair, else the values of
+    an ``In`` expression (a label has one value, so it is found once), else
+    the key of an ``Exists`` expression, else the bucket tried for everything.
+    """
+
+    __slots__ = ("by_key", "by_pair", "rest")
+
+    def __init__(self) -> None:
+        self.by_pair: dict[tuple[Any, Any], list[Any]] = defaultdict(list)
+        self.by_key: dict[Any, list[Any]] = defaultdict(list)
+        self.rest: list[Any] = []
+
+    def add(self, match_labels: Any, item: Any, expressions: Any = None) -> None:
+        if isinstance(match_labels, dict):
+            for k, v in match_labels.items():
+                if _hashable(v):
+                    self.by_pair[(k, v)].append(item)
+                    return
+        for expr in expressions if isinstance(expressions, list) else ():
+            if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
+                continue
+            key, op, values = expr["key"], expr.get("operator"), expr.get("values")
+            if op == "In" and isinstance(values, list) and values \
+                    and all(_hashable(v) for v in values):
+                for v in set(values):
+                    self.by_pair[(key, v)].append(item)
+                return
+            if op == "Exists":
+                self.by_key[key].append(item)
+                return
+        self.rest.append(item)
+
+    def candidates(self, labels: dict[str, Any]) -> Iterator[Any]:
+        for k, v in labels.items():
+            if _hashable(v):
+                yield from self.by_pair.get((k, v), ())
+            yield from self.by_key.get(k, ())
+        yield from self.rest
+
+
+def _monitor_scope(m: Record, spec: dict[str, Any]) -> list[str]:
+    """Namespaces a ServiceMonitor/PodMonitor looks in (``*`` = any): its own
+    unless ``namespaceSelector`` says ``any: true`` or lists ``matchNames``. A
+    monitor whose namespace is unknown counts for every namespace."""
+    ns_sel = as_dict(spec.get("namespaceSelector"))
+    if ns_sel.get("any") is True:
+        return [_ANY]
+    names = [n for n in ns_sel.get("matchNames") or [] if isinstance(n, str)] \
+        if isinstance(ns_sel.get("matchNames"), list) else []
+    if names:
+        return names
+    return [m.ref.namespace or _ANY]
+
+
+def _monitors(index: Index, kind: str) -> dict[str, _SelectorBuckets]:
+    """The label selectors of the set's monitors of ``kind``, by namespace."""
+    out: dict[str, _SelectorBuckets] = defaultdict(_SelectorBuckets)
+    for m in index.monitors:
+        if m.ref.kind != kind:
+            continue
+        spec = as_dict(m.data.get("spec"))
+        # the operator reads a missing selector as the empty one: everything
+        selector = spec.get("selector", {})
+        if selector is None:
+            selector = {}
+        if not isinstance(selector, dict):
+            continue
+        for ns in (*_monitor_scope(m, spec), _ALL):
+            out[ns].add(selector.get("matchLabels"), selector,
+                        selector.get("matchExpressions"))
+    return out
+
+
+def _selected(buckets: Iterable[_SelectorBuckets | None], labels: dict[str, Any]) -> bool:
+    for bucket in buckets:
+        if bucket is None:
+            continue
+        for selector in bucket.candidates(labels):
+            try:
+                if label_selector_matches(selector, labels):
+                    return True
+            except SelectorError:
+                continue  # an invalid selector selects nothing (KP0002's business)
+    return False
+
+
+def _scraped_services(index: Index) -> dict[str, _SelectorBuckets]:
+    """Pod selectors of the Services Prometheus scrapes (annotated
+    ``prometheus.io/scrape``, or selected by a ServiceMonitor), by namespace."""
+    service_monitors = _monitors(index, "ServiceMonitor")
+    out: dict[str, _SelectorBuckets] = defaultdict(_SelectorBuckets)
+    for svc in index.services:
+        selector = as_dict(as_dict(svc.data.get("spec")).get("selector"))
+        if not selector:
+            continue  # selects no pods
+        meta = as_dict(svc.data.get("metadata"))
+        ns = svc.ref.namespace or _ANY
+        if not _scrape_on(meta.get("annotations")):
+            labels = as_dict(meta.get("labels"))
+            scopes = (service_monitors.get(_ANY), service_monitors.get(ns)) if ns != _ANY \
+                else (service_monitors.get(_ALL),)
+            if not _selected(scopes, labels):
+                continue
+        out[ns].add(selector, selector)
+    return out
+
+
+@rule("KP1405", "no-metrics-endpoint", practice=14, severity="info", scope=Scope.SET)
+def no_metrics_endpoint(index: Index, ctx: Context) -> Iterator[SetViolation]:
+    """Workload that no Prometheus scrape configuration reaches.
+
+    What:
+        Only when `monitoring.requireMetrics` is on: a workload (Jobs and
+        CronJobs excepted) whose pod template has no
+        `prometheus.io/scrape: "true"` annotation, that no PodMonitor selects,
+        and that no Service selects which is itself annotated
+        `prometheus.io/scrape: "true"` or selected by a ServiceMonitor.
+        Monitors look in their own namespace unless `namespaceSelector` says
+        `any: true` or lists `matchNames`.
+
+        Judged only in namespaces the set describes: the monitor may otherwise
+        live elsewhere.
+
+    Why:
+        A workload nobody scrapes is invisible: no error rates, no latency, no
+        saturation, no alerts; its first outage is reported by its users.
+
+    How:
+        Expose a metrics endpoint and add a PodMonitor or ServiceMonitor that
+        selects the workload (or its Service), or annotate the pod template
+        with `prometheus.io/scrape: "true"` and `prometheus.io/port` when
+        Prometheus discovers pods by annotation.
+
+    Example:
+        ```yaml
+        apiVersion: monitoring.coreos.com/v1
+        kind: PodMonitor
+        metadata:
+          name: web
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app.kubernetes.io/name: web
+          podMetricsEndpoints:
+            - port: metrics
+        ```
+    """
+    if not ctx.config.require_metrics:
+        return
+    candidates = [w for w in index.workloads
+                  if w.ref.kind not in BATCH_KINDS and index.described(w.ref.namespace)]
+    if not candidates:
+        return
+    pod_monitors = _monitors(index, "PodMonitor")
+    services = _scraped_services(index)
+    for w in candidates:
+        if _scrape_on(w.annotations):
+            continue
+        ns = w.ref.namespace or _ANY
+        if _selected((pod_monitors.get(ns), pod_monitors.get(_ANY)), w.labels):
+            continue
+        if any(map_selector_matches(sel, w.labels)
+               for bucket in (services.get(ns), services.get(_ANY)) if bucket is not None
+               for sel in bucket.candidates(w.labels)):
+            continue
+        value = w.annotations.get(SCRAPE_ANNOTATION)
+        what = f"sets {SCRAPE_ANNOTATION}: {quote(value)}" if value is not None \
+            else f"has no {SCRAPE_ANNOTATION} annotation"
+        yield SetViolation(
+            w.ref, (*w.metadata_path, "annotations", SCRAPE_ANNOTATION),
+            f"{w.ref.kind} {quote(w.ref.name)} {what} and no PodMonitor, ServiceMonitor or "
+            f"scraped Service selects it")

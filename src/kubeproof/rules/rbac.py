@@ -1,4 +1,4 @@
-"""Rules for practice 7: RBAC least privilege (KP0701–KP0707).
+"""Rules for practice 7: RBAC least privilege (KP0701–KP0708).
 
 The Role/ClusterRole rules evaluate each policy rule the way the RBAC
 authorizer matches requests: a verb, API group or resource matches when the
@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kubeproof.model import Context, Path, Resource, Severity, Violation
+from kubeproof.index import Index, WorkloadRec
+from kubeproof.model import Context, Path, Resource, Scope, SetViolation, Severity, Violation
 from kubeproof.registry import rule
 from kubeproof.rules.common import as_dict, as_list, quote
 
@@ -532,3 +533,111 @@ def default_service_account(res: Resource, ctx: Context) -> Iterator[Violation]:
         yield Violation(path, f"{_what(res)} sets no serviceAccountName and runs as 'default'")
     elif name == "default":
         yield Violation(path, f"{_what(res)} runs as the 'default' ServiceAccount")
+
+
+# ------------------------------------------------------------------ KP0708
+
+SA_USER_PREFIX = "system:serviceaccount:"
+SA_GROUP = "system:serviceaccounts"
+
+
+def _bound_service_accounts(index: Index) -> tuple[set[tuple[str, str]], set[str], bool]:
+    """Who the set's bindings grant something: (namespace, name) of service
+    accounts, namespaces whose every service account is bound (group
+    ``system:serviceaccounts:<ns>``), and whether all of them are
+    (group ``system:serviceaccounts``)."""
+    accounts: set[tuple[str, str]] = set()
+    namespaces: set[str] = set()
+    everyone = False
+    for b in index.bindings:
+        # a RoleBinding's ServiceAccount subject defaults to the binding's namespace
+        binding_ns = b.ref.namespace if b.ref.kind == "RoleBinding" else None
+        for s in as_list(b.data.get("subjects")):
+            if not isinstance(s, dict) or not isinstance(s.get("name"), str):
+                continue
+            kind, name = s.get("kind"), s["name"]
+            if kind == "ServiceAccount":
+                ns = s.get("namespace") or binding_ns
+                if isinstance(ns, str) and ns:
+                    accounts.add((ns, name))
+            elif kind == "User" and name.startswith(SA_USER_PREFIX):
+                parts = name.split(":")
+                if len(parts) == 4:
+                    accounts.add((parts[2], parts[3]))
+            elif kind == "Group" and name == SA_GROUP:
+                everyone = True
+            elif kind == "Group" and name.startswith(SA_GROUP + ":"):
+                namespaces.add(name[len(SA_GROUP) + 1:])
+    return accounts, namespaces, everyone
+
+
+def _static_workload(w: WorkloadRec) -> bool:
+    """A mirror pod or a control-plane static pod manifest (they get no token)."""
+    if w.ref.kind != "Pod":
+        return False
+    return MIRROR_ANNOTATION in w.annotations or (
+        w.ref.namespace == "kube-system" and w.labels.get("tier") == "control-plane")
+
+
+@rule("KP0708", "sa-token-automount", practice=7, severity="medium", scope=Scope.SET)
+def sa_token_automount(index: Index, ctx: Context) -> Iterator[SetViolation]:
+    """Service account token mounted into pods whose ServiceAccount is granted nothing.
+
+    What:
+        A workload whose API token is automounted (neither the pod nor its
+        ServiceAccount sets `automountServiceAccountToken: false`; the pod's
+        setting wins when both are set) while no RoleBinding or
+        ClusterRoleBinding of the set names its ServiceAccount (`default` when
+        unset) as a subject, directly, as the user
+        `system:serviceaccount:<ns>:<name>`, or through the groups
+        `system:serviceaccounts[:<ns>]`.
+
+        Judged only when the set contains the ServiceAccount or describes the
+        workload's namespace; workloads without `metadata.namespace` and static
+        pods are not judged.
+
+    Why:
+        A token the workload never uses is a credential for whoever gets code
+        execution in the pod: it still authenticates to the API server (and to
+        anything that trusts Kubernetes tokens), and any role later bound to
+        the ServiceAccount silently reaches every pod that mounts it.
+
+    How:
+        Set `automountServiceAccountToken: false` on the ServiceAccount (or on
+        the pod spec). A workload that does call the API should have a
+        dedicated ServiceAccount with a RoleBinding for exactly what it needs.
+
+    Example:
+        ```yaml
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata:
+          name: web
+          namespace: shop
+        automountServiceAccountToken: false
+        ```
+    """
+    if not index.workloads:
+        return
+    accounts, whole_namespaces, everyone = _bound_service_accounts(index)
+    if everyone:
+        return
+    for w in index.workloads:
+        ns = w.ref.namespace
+        if not ns or w.automount is False or ns in whole_namespaces or _static_workload(w):
+            continue
+        sa_name = w.service_account or "default"
+        sa = index.service_accounts.get((ns, sa_name))
+        if sa is None and not index.described(ns):
+            continue
+        if w.automount is None and sa is not None \
+                and sa.data.get("automountServiceAccountToken") is False:
+            continue
+        if (ns, sa_name) in accounts:
+            continue
+        how = "sets automountServiceAccountToken: true for" if w.automount \
+            else "mounts the API token of"
+        yield SetViolation(
+            w.ref, (*w.spec_path, "automountServiceAccountToken"),
+            f"{w.ref.kind} {quote(w.ref.name)} {how} ServiceAccount {quote(sa_name)}, "
+            f"which no RoleBinding or ClusterRoleBinding in the set binds")
