@@ -65,3 +65,14 @@ def test_empty_selector() -> None:
     assert is_empty_selector({}) and is_empty_selector({"matchLabels": {}})
     assert not is_empty_selector(None)
     assert not is_empty_selector({"matchLabels": {"a": "b"}})
+
+
+def test_validation_checks_every_requirement_not_just_until_a_mismatch() -> None:
+    from kubeproof.selectors import validate_label_selector
+
+    selector = {"matchLabels": {"app": "nope"},
+                "matchExpressions": [{"key": "x", "operator": "Bogus"}]}
+    assert label_selector_matches(selector, WEB) is False  # stops at the mismatch
+    with pytest.raises(SelectorError, match="invalid operator 'Bogus'"):
+        validate_label_selector(selector)
+    validate_label_selector({"matchExpressions": [{"key": "x", "operator": "Exists"}]})

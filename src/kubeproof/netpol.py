@@ -41,7 +41,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from kubeproof.model import Path
-from kubeproof.selectors import SelectorError, is_empty_selector, label_selector_matches
+from kubeproof.selectors import (
+    SelectorError,
+    is_empty_selector,
+    label_selector_matches,
+    validate_label_selector,
+)
 
 INGRESS = "Ingress"
 EGRESS = "Egress"
@@ -77,20 +82,9 @@ def namespace_labels(name: str, labels: dict[str, Any] | None = None) -> dict[st
 
 
 def validate_selector(selector: Any, where: str) -> None:
-    """Raise :class:`PolicyError` unless ``selector`` is a valid LabelSelector.
-
-    Every requirement is checked (a matching pass would stop at the first
-    mismatch and never look at the rest).
-    """
-    if not isinstance(selector, dict):
-        raise PolicyError(f"{where} must be a mapping")
+    """Raise :class:`PolicyError` unless ``selector`` is a valid LabelSelector."""
     try:
-        label_selector_matches({"matchLabels": selector.get("matchLabels")}, {})
-        expressions = selector.get("matchExpressions") or []
-        if not isinstance(expressions, list):
-            raise SelectorError("matchExpressions must be a list")
-        for expr in expressions:
-            label_selector_matches({"matchExpressions": [expr]}, {})
+        validate_label_selector(selector)
     except SelectorError as exc:
         raise PolicyError(f"{where}: {exc}") from None
 

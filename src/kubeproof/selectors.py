@@ -46,6 +46,21 @@ def label_selector_matches(selector: Any, labels: dict[str, Any]) -> bool:
     return all(_requirement(expr, labels) for expr in expressions)
 
 
+def validate_label_selector(selector: Any) -> None:
+    """Raise :class:`SelectorError` unless every part of ``selector`` is valid.
+
+    Evaluation stops at the first failed requirement; validation must not.
+    """
+    if not isinstance(selector, dict):
+        raise SelectorError("a label selector must be a mapping")
+    label_selector_matches({"matchLabels": selector.get("matchLabels")}, {})
+    expressions = selector.get("matchExpressions") or []
+    if not isinstance(expressions, list):
+        raise SelectorError("matchExpressions must be a list")
+    for expr in expressions:
+        _requirement(expr, {})
+
+
 def _requirement(expr: Any, labels: dict[str, Any]) -> bool:
     if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
         raise SelectorError("a matchExpressions entry needs a 'key'")

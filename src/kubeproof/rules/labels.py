@@ -16,6 +16,7 @@ from kubeproof.selectors import (
     is_empty_selector,
     label_selector_matches,
     map_selector_matches,
+    validate_label_selector,
 )
 from kubeproof.workloads import CUSTOM_TEMPLATE_PATHS
 
@@ -223,21 +224,8 @@ class TemplateLookup:
 
         Raises :class:`SelectorError` for an invalid selector.
         """
-        check_label_selector(selector)
+        validate_label_selector(selector)
         return self._select(group, selector, as_dict(selector.get("matchLabels")), label=True)
-
-
-def check_label_selector(selector: Any) -> None:
-    """Raise :class:`SelectorError` unless every part of ``selector`` is valid
-    (evaluation stops at the first failed requirement, validation must not)."""
-    if not isinstance(selector, dict):
-        raise SelectorError("a label selector must be a mapping")
-    label_selector_matches({"matchLabels": selector.get("matchLabels")}, {})
-    expressions = selector.get("matchExpressions") or []
-    if not isinstance(expressions, list):
-        raise SelectorError("matchExpressions must be a list")
-    for expr in expressions:
-        label_selector_matches({"matchExpressions": [expr]}, {})
 
 
 def pdb_selector(pdb: Record) -> dict[str, Any] | None:
@@ -250,7 +238,7 @@ def pdb_selector(pdb: Record) -> dict[str, Any] | None:
     selector = as_dict(pdb.data.get("spec")).get("selector")
     if selector is None:
         return None
-    check_label_selector(selector)
+    validate_label_selector(selector)
     if is_empty_selector(selector) and pdb.ref.api_version != "policy/v1":
         return None
     return selector
