@@ -37,6 +37,8 @@ from kubeproof.model import (
 from kubeproof.registry import load_rules, lookup, resolve_selection, unknown_rule_message
 from kubeproof.sources.files import LoadedFile, LoadOptions, Located, load_path
 
+# inputs that cannot be read a second time to place set-rule findings: kept
+NOT_REREADABLE = frozenset({"stdin", "cluster"})
 PARALLEL_MIN_INPUTS = 16  # below this, starting workers costs more than it saves
 
 IGNORE_ANNOTATION = "kubeproof.dev/ignore"
@@ -179,7 +181,7 @@ class Engine:
             self._input_error_finding(loaded, err)
         for seq, located in enumerate(loaded.objects):
             self._check(located, loaded, source_input, seq)
-        if result.index is not None and source_input[0] == "stdin":
+        if result.index is not None and source_input[0] in NOT_REREADABLE:
             self._kept[source_input] = loaded
         else:
             loaded.objects.clear()

@@ -1,0 +1,1 @@
+"""Commands beyond scan, one module each, registered in cli.py."""
