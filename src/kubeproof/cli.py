@@ -10,7 +10,7 @@ Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -29,7 +29,30 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Loads the modules of the commands other than scan only when they run,
+    so that ``kubeproof scan`` starts fast (click's documented lazy pattern)."""
+
+    LAZY: ClassVar[dict[str, str]] = {
+        "rbac": "kubeproof.commands.rbac:rbac",
+        "netpol": "kubeproof.commands.netpol:netpol",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.LAZY.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        module, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="kubeproof")
 def cli() -> None:
     """Check, enforce and report the Kubernetes production best practices."""
@@ -265,3 +288,4 @@ def main() -> None:
     except Exception as exc:  # never a traceback for the user
         click.echo(f"kubeproof: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
+

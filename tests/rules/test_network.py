@@ -2,7 +2,10 @@ import random
 from pathlib import Path
 
 import pytest
+import yaml
 
+from kubeproof.analysis.netpol import Network, load_index
+from kubeproof.config import Config
 from kubeproof.netpol import (
     EGRESS,
     INGRESS,
@@ -14,6 +17,10 @@ from kubeproof.netpol import (
     namespace_labels,
     parse_policy,
 )
+from kubeproof.netpol import (
+    NAMESPACE_NAME_LABEL as NAMESPACE_NAME,
+)
+from kubeproof.rules.network import _candidate_pairs, _reach_sensitive, datastore_image
 from kubeproof.selectors import label_selector_matches
 from tests.helpers import findings, fixture, hits
 
@@ -317,3 +324,189 @@ def test_indexes_agree_with_testing_every_pair() -> None:
                     id(p) for p in policies
                     if p.selects(labels) and (direction is None or p.affects(direction)))
                 assert sorted(map(id, policy_index.selecting(labels, direction))) == expected_ids
+
+
+# ---------------------------------------------------------------- KP0905
+
+
+def test_exposed_workloads_reaching_datastores_are_flagged_at_their_labels() -> None:
+    path = fixture("network", "exposed_sensitive_fail.yaml")
+    assert hits(path, "KP0905") == [("KP0905", 17), ("KP0905", 87), ("KP0905", 166)]
+    assert [f.message for f in findings(path, "KP0905")] == [
+        'Deployment "web" (exposed by LoadBalancer Service "web") can open connections to '
+        'StatefulSet "db" (postgres image) on port pg(5432)/TCP',
+        'Deployment "api" (exposed by Ingress "public" via Service "api") can open '
+        'connections to StatefulSet "db" (postgres image) on port pg(5432)/TCP',
+        'Pod "gateway" (exposed by NodePort Service "gateway") can open connections to '
+        'Deployment "cache" of namespace "shop" (redis image) on port 6379/TCP']
+
+
+def test_sensitive_labels_from_the_config() -> None:
+    path = fixture("network", "exposed_sensitive_fail.yaml")
+    for labels in (["data=pii"], ["data"], ["other=x", "data=pii"]):
+        found = findings(path, "KP0905", config=Config(sensitive_labels=labels))
+        assert [(f.line, f.path) for f in found] == [
+            (17, "spec.template.metadata.labels"), (87, "spec.template.metadata.labels"),
+            (87, "spec.template.metadata.labels"), (166, "metadata.labels")]
+        assert found[2].message.endswith(
+            f'CronJob "ledger" (label {labels[-1]}) on port 9000-9001/TCP')
+    assert hits(path, "KP0905", config=Config(sensitive_labels=["data=public"])) == [
+        ("KP0905", 17), ("KP0905", 87), ("KP0905", 166)]
+
+
+def test_exposed_reaches_sensitive_pass_cases() -> None:
+    path = fixture("network", "exposed_sensitive_pass.yaml")
+    assert hits(path, "KP0905") == []
+    # the v1beta1 Ingress backend exposes api, and nothing isolates the worker
+    found = findings(path, "KP0905", config=Config(sensitive_labels=["app=worker"]))
+    assert [(f.line, f.message) for f in found] == [
+        (62, 'Deployment "api" (exposed by Ingress "public" via Service "api") can open '
+             'connections to Deployment "worker" (label app=worker) on any port')]
+
+
+def test_exposure_and_policies_in_other_files(tmp_path: Path) -> None:
+    docs = Path(fixture("network", "exposed_sensitive_fail.yaml")).read_text().split("\n---\n")
+    names = ["ns", "web", "web-svc", "db", "db-clients", "api", "api-svc", "ingress",
+             "ledger", "ledger-policy", "edge-ns", "gateway", "gateway-svc", "cache",
+             "cache-clients"]
+    assert len(docs) == len(names)
+    for name, doc in zip(names, docs, strict=True):
+        (tmp_path / f"{name}.yaml").write_text(doc + "\n")
+    assert [(Path(f.file).name, f.line) for f in findings(tmp_path, "KP0905")] == [
+        ("api.yaml", 12), ("gateway.yaml", 6), ("web.yaml", 12)]
+    # without the Ingress, api is not exposed; without the LoadBalancer, web is not
+    (tmp_path / "ingress.yaml").unlink()
+    (tmp_path / "web-svc.yaml").unlink()
+    assert [f.file for f in findings(tmp_path, "KP0905")] == [str(tmp_path / "gateway.yaml")]
+    # a policy in another file that isolates the cache ends the last finding
+    (tmp_path / "deny.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: deny, namespace: edge}\n"
+        "spec: {podSelector: {}, policyTypes: [Egress]}\n")
+    assert hits(tmp_path, "KP0905") == []
+
+
+_EXPOSED_DB = (
+    "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\n"
+    "spec: {containers: [{name: c, image: ghcr.io/acme/web:1.0}]}\n---\n"
+    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+    "spec: {type: NodePort, selector: {app: web}}\n---\n"
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: shop, labels: {app: db}}\n"
+    "spec: {containers: [{name: c, image: mariadb:11}]}\n")
+
+
+def test_policy_without_namespace_may_apply_anywhere(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(_EXPOSED_DB)
+    assert hits(tmp_path, "KP0905") == [("KP0905", 7)]
+    (tmp_path / "b.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\n"
+        "spec: {podSelector: {}, policyTypes: [Ingress]}\n")
+    assert hits(tmp_path, "KP0905") == []
+
+
+def test_unknown_namespaces_and_other_engines_are_not_judged(tmp_path: Path) -> None:
+    # the same objects without a namespace: where they run is unknown
+    (tmp_path / "a.yaml").write_text(_EXPOSED_DB.replace(", namespace: shop", "")
+                                     .split("---\n", 1)[1])
+    (tmp_path / "b.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web}\n"
+        "spec: {podSelector: {matchLabels: {app: web}}}\n")
+    assert hits(tmp_path, "KP0905") == []
+    (tmp_path / "a.yaml").write_text(_EXPOSED_DB)
+    (tmp_path / "b.yaml").write_text(
+        "apiVersion: crd.projectcalico.org/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: deny, namespace: shop}\nspec: {}\n")
+    assert hits(tmp_path, "KP0905") == []
+
+
+@pytest.mark.parametrize(("image", "store"), [
+    ("postgres:16", "postgres"),
+    ("bitnami/postgresql:16@sha256:" + "a" * 64, "postgres"),
+    ("docker.io/library/mysql", "mysql"),
+    ("mysql/mysql-server:8.0", "mysql"),
+    ("registry.k8s.io/redis-slave:v2", "redis"),
+    ("quay.io/strimzi/kafka:0.40.0-kafka-3.7.0", "kafka"),
+    ("cockroachdb/cockroach:v23.2.0", "cockroach"),
+    ("clickhouse/clickhouse-server:24.3", "clickhouse"),
+    ("MONGO:7", None),  # not a valid reference
+    ("quay.io/prometheuscommunity/postgres-exporter:v0.15.0", None),
+    ("oliver006/redis_exporter", None),
+    ("cockroachdb/cockroach-k8s-init:0.2", None),
+    ("ghcr.io/acme/redis-operator:1.0", None),
+    ("arungupta/wildfly-mysql-javaee7", None),
+    ("ghcr.io/acme/web:1.0", None),
+    ("", None),
+])
+def test_datastore_images(image: str, store: str | None) -> None:
+    assert datastore_image(image) == store
+
+
+def _random_workload(rng: random.Random, i: int) -> dict:
+    image = rng.choice(["postgres:16", "redis:7", "ghcr.io/acme/web:1.0"])
+    ports = [{"containerPort": rng.choice([80, 5432]), "name": rng.choice(["http", "db"])}] \
+        if rng.random() < 0.7 else []
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"p{i}", "namespace": rng.choice(["a", "b"]),
+                         "labels": _random_labels(rng)},
+            "spec": {"containers": [{"name": "c", "image": image, "ports": ports}]}}
+
+
+def _random_peer(rng: random.Random) -> dict:
+    peer = {}
+    if rng.random() < 0.6:
+        peer["podSelector"] = _random_selector(rng)
+    if rng.random() < 0.4 or not peer:
+        peer["namespaceSelector"] = rng.choice([{}, {"matchLabels": {"team": "x"}},
+                                                {"matchLabels": {NAMESPACE_NAME: "b"}}])
+    return peer
+
+
+def _random_netpol(rng: random.Random, i: int) -> dict:
+    spec: dict = {"podSelector": _random_selector(rng),
+                  "policyTypes": rng.choice([["Ingress"], ["Egress"], ["Ingress", "Egress"]])}
+    for direction, key in (("ingress", "from"), ("egress", "to")):
+        spec[direction] = [
+            {**({key: [_random_peer(rng) for _ in range(rng.randint(1, 2))]}
+                if rng.random() < 0.8 else {}),
+             **({"ports": [{"port": rng.choice([80, 5432, "db"])}]} if rng.random() < 0.5
+                else {})}
+            for _ in range(rng.randint(0, 2))]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": f"np{i}", "namespace": rng.choice(["a", "b"])}, "spec": spec}
+
+
+def test_kp0905_candidates_agree_with_testing_every_pair(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    total = pruned = 0
+    for round_ in range(60):
+        objs: list[dict] = [
+            {"apiVersion": "v1", "kind": "Namespace",
+             "metadata": {"name": "a", "labels": {"team": "x"}}},
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b"}}]
+        workloads = [_random_workload(rng, i) for i in range(rng.randint(2, 7))]
+        objs += workloads
+        objs += [_random_netpol(rng, i) for i in range(rng.randint(0, 4))]
+        objs += [{"apiVersion": "v1", "kind": "Service",
+                  "metadata": {"name": f"s{i}", "namespace": w["metadata"]["namespace"]},
+                  "spec": {"type": "LoadBalancer",
+                           "selector": {"exposed": w["metadata"]["name"]}}}
+                 for i, w in enumerate(workloads) if rng.random() < 0.5]
+        for w in workloads:
+            w["metadata"]["labels"]["exposed"] = w["metadata"]["name"]
+        path = tmp_path / f"set{round_}.yaml"
+        path.write_text(yaml.safe_dump_all(objs))
+        index, _ = load_index([str(path)])
+        net = Network.from_index(index)
+        exposed = [(w, "") for w in index.workloads
+                   if any(o["kind"] == "Service" and o["metadata"]["namespace"] == w.ref.namespace
+                          and o["spec"]["selector"]["exposed"] == w.ref.name for o in objs)]
+        sensitive = [(w, "") for w in index.workloads if datastore_image(w.containers[0].image)]
+        candidates = {(id(s[0]), id(t[0])) for s, t in _candidate_pairs(net, exposed, sensitive)}
+        reachable = {(id(s), id(t)) for s, _ in exposed for t, _ in sensitive
+                     if s is not t and _reach_sensitive(net, s, t) is not None}
+        assert reachable <= candidates
+        assert len(findings(path, "KP0905")) == len(reachable)
+        total += len(reachable)
+        pruned += len(exposed) * len(sensitive) - len(candidates)
+    assert total > 30 and pruned > 30, (total, pruned)

@@ -1,25 +1,40 @@
 """Rules for practice 9: NetworkPolicies.
 
 KP0904 reads one NetworkPolicy alone. The set rules (default deny per
-namespace, isolation of each workload, selectors that select nothing) read the
-index; the policy semantics they rely on live in :mod:`kubeproof.netpol`.
+namespace, isolation of each workload, selectors that select nothing, exposed
+workloads reaching sensitive ones) read the index; the policy semantics they
+rely on live in :mod:`kubeproof.netpol`, the reachability KP0905 asks about in
+:mod:`kubeproof.analysis.netpol`.
 Policies the API server would reject (an invalid selector, an empty peer ...)
 never take effect and are ignored by the set rules.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeproof.analysis.netpol import (
+    ALLOWED,
+    UNNAMED,
+    Endpoint,
+    Network,
+    Reach,
+    container_ports,
+    declared_ports,
+    ns_key,
+)
+from kubeproof.imageref import parse_image
 from kubeproof.index import Index, Record, WorkloadRec
 from kubeproof.model import Context, Path, Resource, Scope, SetViolation, Severity, Violation
 from kubeproof.netpol import (
     EGRESS,
     INGRESS,
     LabelIndex,
+    Peer,
     Policy,
     PolicyError,
     PolicyIndex,
@@ -28,7 +43,8 @@ from kubeproof.netpol import (
 )
 from kubeproof.registry import rule
 from kubeproof.rules.common import as_dict, as_list, quote
-from kubeproof.selectors import SelectorError
+from kubeproof.rules.labels import _backends as ingress_backends
+from kubeproof.selectors import SelectorError, label_selector_matches
 
 _ANY_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
@@ -369,3 +385,306 @@ def netpol_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]
                             f"{label}: {traffic.direction.lower()} rule {traffic.path[-1]} "
                             f"peer {j} podSelector matches no pod template in namespace "
                             f"{quote(ns)}")
+
+
+# ---------------------------------------------------------------- KP0905
+#
+# Exposure and sensitivity are decided per workload in one pass each; the
+# reachability engine (kubeproof.analysis.netpol) then answers only for the
+# exposed x sensitive pairs, never for every pair of workloads.
+
+_DATASTORES = ("postgres", "mysql", "mariadb", "mongo", "redis", "memcached", "cassandra",
+               "elasticsearch", "etcd", "kafka", "zookeeper", "couchdb", "neo4j", "influxdb",
+               "clickhouse", "cockroach")
+# words of an image name that make it a tool around a datastore, not the datastore
+_TOOL_WORDS = frozenset({
+    "exporter", "operator", "ui", "admin", "dashboard", "backup", "restore", "dump", "cli",
+    "client", "controller", "agent", "metrics", "init", "tools", "migrate", "migrations",
+    "connect", "rest", "commander", "express", "webhook", "manager", "console", "insight",
+    "curator", "bootstrap", "setup", "test", "tests"})
+_WORD_SPLIT = re.compile(r"[-_.]")
+_EXPOSING_TYPES = frozenset({"LoadBalancer", "NodePort"})
+_MAX_PORTS_SHOWN = 3
+
+
+def datastore_image(image: str | None) -> str | None:
+    """The datastore an image runs, judged on its repository's last component:
+    it starts with a well-known datastore name (``postgres``, ``bitnami/
+    postgresql``, ``mysql-server``) and has no tool word (``postgres-exporter``,
+    ``redis-operator``)."""
+    if not image:
+        return None
+    ref = parse_image(image)
+    if ref.invalid:
+        return None
+    last = ref.repository.rsplit("/", 1)[-1].lower()
+    store = next((d for d in _DATASTORES if last.startswith(d)), None)
+    if store is None or any(w in _TOOL_WORDS for w in _WORD_SPLIT.split(last)):
+        return None
+    return store
+
+
+def _sensitive_label(labels: dict[str, Any], wanted: list[str]) -> str | None:
+    for entry in wanted:
+        if not isinstance(entry, str) or not entry:
+            continue
+        key, eq, value = entry.partition("=")
+        if key in labels and (not eq or str(labels[key]) == value):
+            return entry
+    return None
+
+
+def _why_sensitive(w: WorkloadRec, wanted: list[str]) -> str | None:
+    label = _sensitive_label(w.labels, wanted)
+    if label is not None:
+        return f"label {label}"
+    for c in w.containers:
+        if len(c.path) >= 2 and c.path[-2] == "containers":
+            store = datastore_image(c.image)
+            if store is not None:
+                return f"{store} image"
+    return None
+
+
+def _service_index(index: Index) -> dict[tuple[str, str], Record]:
+    return {(ns_key(s.ref.namespace), s.ref.name): s for s in index.services}
+
+
+def _exposing_services(index: Index) -> Iterator[tuple[Record, str]]:
+    """Services traffic from outside arrives through, each with how."""
+    services = _service_index(index)
+    routed: dict[tuple[str, str], str] = {}
+    for ing in index.ingresses:
+        ns = ns_key(ing.ref.namespace)
+        for _, name, _, _ in ingress_backends(as_dict(ing.data.get("spec"))):
+            if isinstance(name, str) and (ns, name) in services:
+                routed.setdefault((ns, name), f"Ingress {quote(ing.ref.name)}")
+    for key, svc in services.items():
+        type_ = as_dict(svc.data.get("spec")).get("type")
+        if type_ in _EXPOSING_TYPES:
+            yield svc, f"{type_} Service {quote(svc.ref.name)}"
+        elif key in routed:
+            yield svc, f"{routed[key]} via Service {quote(svc.ref.name)}"
+
+
+def _exposed(index: Index, judged: Callable[[str], bool]) -> dict[int, tuple[WorkloadRec, str]]:
+    """The workloads a Service exposing traffic from outside selects, by id."""
+    pods: dict[str, LabelIndex[WorkloadRec]] = {}
+    for w in index.workloads:
+        pods.setdefault(ns_key(w.ref.namespace), LabelIndex()).add(w.labels, w)
+    out: dict[int, tuple[WorkloadRec, str]] = {}
+    for svc, how in _exposing_services(index):
+        selector = as_dict(svc.data.get("spec")).get("selector")
+        ns = ns_key(svc.ref.namespace)
+        if not isinstance(selector, dict) or not selector or ns not in pods or not judged(ns):
+            continue
+        try:
+            for w in pods[ns].select({"matchLabels": selector}):
+                out.setdefault(id(w), (w, how))
+        except SelectorError:
+            continue
+    return out
+
+
+def _ports_text(reach: Reach) -> str:
+    """``port 5432/TCP``, ``ports 80/TCP, 443/TCP``, ``any port``."""
+    labels = [d.ports.label for d in reach.passing()]
+    if labels == ["any port"]:
+        return "any port"
+    more = len(labels) - _MAX_PORTS_SHOWN
+    shown = ", ".join(labels[:_MAX_PORTS_SHOWN]) + (f" and {more} more" if more > 0 else "")
+    return f"port{'s' if len(labels) > 1 else ''} {shown}"
+
+
+def _reach_sensitive(net: Network, w: WorkloadRec, target: WorkloadRec) -> Reach | None:
+    """The ports (those ``target`` declares, or any when it declares none) on
+    which ``w`` may connect to ``target``; None when it may not."""
+    src, dst = Endpoint.of_workload(w), Endpoint.of_workload(target)
+    ports = declared_ports(target)
+    if not ports:
+        found = net.reach(src, dst)
+        return found if found.verdict == ALLOWED else None
+    allowed = [d for p in ports for d in net.reach(src, dst, p).decisions
+               if d.verdict == ALLOWED]
+    return Reach(src, dst, ALLOWED, tuple(allowed)) if allowed else None
+
+
+def _profile(w: WorkloadRec) -> Hashable:
+    """What decides a workload's reachability: namespace, labels, ports."""
+    labels = tuple(sorted((str(k), repr(v)) for k, v in w.labels.items()))
+    return ns_key(w.ref.namespace), labels, tuple(sorted(container_ports(w).items(),
+                                                          key=repr))
+
+
+Tagged = tuple[WorkloadRec, str]  # a workload and why it is exposed / sensitive
+
+
+def _by_namespace(items: list[Tagged]) -> dict[str, LabelIndex[WorkloadRec]]:
+    out: dict[str, LabelIndex[WorkloadRec]] = {}
+    for w, _ in items:
+        out.setdefault(ns_key(w.ref.namespace), LabelIndex()).add(w.labels, w)
+    return out
+
+
+def _peer_pods(net: Network, policy_ns: str, peer: Peer,
+               pods: dict[str, LabelIndex[WorkloadRec]]) -> Iterator[WorkloadRec]:
+    """The workloads among ``pods`` that ``peer`` of a policy in force in
+    ``policy_ns`` selects (an ipBlock selects none)."""
+    if peer.ip_block is not None:
+        return
+    pod_selector = peer.pod_selector if peer.pod_selector is not None else {}
+    if peer.namespace_selector is None:
+        if peer.pod_selector is not None and policy_ns in pods:
+            yield from pods[policy_ns].select(pod_selector)
+        return
+    for ns, found in pods.items():
+        if label_selector_matches(peer.namespace_selector, net.namespace_labels(ns)):
+            yield from found.select(pod_selector)
+
+
+def _peers_of(net: Network, w: WorkloadRec, direction: str,
+              pods: dict[str, LabelIndex[WorkloadRec]]) -> set[int] | None:
+    """The ids of the workloads among ``pods`` that ``w``'s policies may let
+    it talk with in ``direction``, on some port; None for all of them."""
+    isolating = net.isolating(w, direction)
+    if not isolating:
+        return None
+    policy_ns = ns_key(w.ref.namespace)
+    out: set[int] = set()
+    for policy in isolating:
+        for traffic in policy.rules(direction):
+            if not traffic.peers:
+                return None
+            for peer in traffic.peers:
+                out.update(id(x) for x in _peer_pods(net, policy_ns, peer, pods))
+    return out
+
+
+def _candidate_pairs(net: Network, exposed: list[Tagged], sensitive: list[Tagged]
+                     ) -> Iterator[tuple[Tagged, Tagged]]:
+    """The (exposed, sensitive) pairs that no end's policies rule out by peer,
+    found from each end's rules rather than by testing every pair."""
+    exposed_pods, sensitive_pods = _by_namespace(exposed), _by_namespace(sensitive)
+    open_targets: list[Tagged] = []
+    narrow: dict[int, list[Tagged]] = defaultdict(list)
+    for target in sensitive:
+        sources = _peers_of(net, target[0], INGRESS, exposed_pods)
+        if sources is None:
+            open_targets.append(target)
+        for source_id in sources or ():
+            narrow[source_id].append(target)
+    for source in exposed:
+        w = source[0]
+        targets = _peers_of(net, w, EGRESS, sensitive_pods)
+        for target in (*open_targets, *narrow.get(id(w), ())):
+            if target[0] is not w and (targets is None or id(target[0]) in targets):
+                yield source, target
+
+
+def _reach_in_all(nets: tuple[Network, ...], w: WorkloadRec, target: WorkloadRec
+                  ) -> Reach | None:
+    """The reach of the last network when every one of them allows it."""
+    found = None
+    for net in nets:
+        found = _reach_sensitive(net, w, target)
+        if found is None:
+            return None
+    return found
+
+
+@rule("KP0905", "exposed-reaches-sensitive", practice=9, severity="high", scope=Scope.SET)
+def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolation]:
+    """Workload exposed outside the cluster that can connect to a sensitive workload.
+
+    What:
+        A workload whose pods receive traffic from outside the cluster (a
+        `LoadBalancer` or `NodePort` Service selects them, or a Service that
+        an Ingress routes to) and that the set's NetworkPolicies let open
+        connections to a sensitive workload: one whose pod template has a
+        label listed in `network.sensitiveLabels` (`key=value` or `key`), or
+        a container running a well-known datastore image (its repository's
+        last component starts with postgres, mysql, mariadb, mongo, redis,
+        memcached, cassandra, elasticsearch, etcd, kafka, zookeeper, couchdb,
+        neo4j, influxdb, clickhouse or cockroach, and is not a tool such as
+        an `-exporter` or `-operator`). The ports checked are the container
+        ports the sensitive workload declares (every port when it declares
+        none); both the egress policies of the exposed workload and the
+        ingress policies of the sensitive one are applied, exactly as
+        `kubeproof netpol reach` does. Judged only when both namespaces are
+        shown by the set (their Namespace object or a NetworkPolicy of theirs
+        is in it), and not where a Calico or Antrea `NetworkPolicy` may apply.
+        Workloads without `metadata.namespace` are not judged; a policy
+        without one may be applied to any namespace, so a finding must hold
+        both with and without it in force.
+
+    Why:
+        The internet-facing workload is the one an attacker compromises
+        first. If it can open connections straight to the database, one
+        remote code execution or SSRF bug in the front end puts the data one
+        hop away; policies that confine it to the services it calls turn that
+        into a dead end.
+
+    How:
+        Isolate the exposed workload for egress and allow only what it calls,
+        and let the sensitive workload accept ingress only from its real
+        clients (a `podSelector` naming them, on its port).
+
+    Example:
+        ```yaml
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata:
+          name: db-clients
+          namespace: shop
+        spec:
+          podSelector:
+            matchLabels:
+              app: db
+          policyTypes: [Ingress]
+          ingress:
+          - from:
+            - podSelector:
+                matchLabels:
+                  app: api
+            ports:
+            - port: 5432
+        ```
+    """
+    if not index.workloads or not (index.services or index.ingresses):
+        return
+    net = Network.from_index(index)
+    # a policy without a namespace may be applied to any: report only what
+    # holds whether or not it is in force there
+    nets = (net, Network.from_index(index, unnamed_everywhere=True)) \
+        if UNNAMED in net.policies else (net,)
+
+    def judged(ns: str) -> bool:
+        return ns != UNNAMED and (index.described(ns) or ns in net.present) \
+            and not net.is_foreign(ns)
+
+    sensitive = [(w, why) for w in index.workloads if judged(ns_key(w.ref.namespace))
+                 and (why := _why_sensitive(w, ctx.config.sensitive_labels)) is not None]
+    if not sensitive:
+        return
+    exposed = list(_exposed(index, judged).values())
+    # workloads alike (namespace, labels, ports) reach alike: one question per
+    # pair of profiles, however many copies of them the set holds
+    profiles = {id(w): _profile(w) for w, _ in (*exposed, *sensitive)}
+    memo: dict[tuple[Hashable, Hashable], Reach | None] = {}
+    for (w, how), (target, why) in _candidate_pairs(net, exposed, sensitive):
+        key = (profiles[id(w)], profiles[id(target)])
+        if key not in memo:
+            memo[key] = _reach_in_all(nets, w, target)
+        found = memo[key]
+        if found is not None:
+            yield _finding(w, how, target, why, found)
+
+
+def _finding(w: WorkloadRec, how: str, target: WorkloadRec, why: str, found: Reach
+             ) -> SetViolation:
+    ns = target.ref.namespace
+    where = f" of namespace {quote(ns)}" if ns != w.ref.namespace else ""
+    return SetViolation(
+        w.ref, (*w.metadata_path, "labels"),
+        f"{_kind_name(w)} (exposed by {how}) can open connections to "
+        f"{_kind_name(target)}{where} ({why}) on {_ports_text(found)}")

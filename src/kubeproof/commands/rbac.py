@@ -1,0 +1,157 @@
+"""``kubeproof rbac who-can`` and ``kubeproof rbac risky``: RBAC questions over manifests.
+
+Both load their paths as ``scan`` does and evaluate the Roles, ClusterRoles and
+bindings found there as the Kubernetes RBAC authorizer would
+(:mod:`kubeproof.analysis.rbac`). Exit codes: 0 answered; 2 usage error or
+some input could not be read or parsed (the answer covers the rest).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from kubeproof.analysis.rbac import Grant, Power, RbacSet
+
+SA_LEGEND = ("A ServiceAccount <ns>/<name> also authenticates as User "
+             "system:serviceaccount:<ns>:<name>, member of the groups system:serviceaccounts, "
+             "system:serviceaccounts:<ns> and system:authenticated.")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"kubeproof: error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def rbac() -> None:
+    """Analyse the RBAC of manifests: who can do what, who holds risky powers."""
+
+
+@rbac.command("who-can")
+@click.argument("verb")
+@click.argument("resource")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--namespace", "-n", default=None,
+              help="Namespace of the request [default: any namespace, or cluster-wide].")
+@click.option("--subresource", default=None, help="Subresource, e.g. log or exec.")
+@click.option("--api-group", default=None,
+              help='API group [default: the built-in group of RESOURCE, else "" (core)].')
+@click.option("--name", default=None, help="Object name (rules with resourceNames).")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace: str | None,
+                    subresource: str | None, api_group: str | None, name: str | None,
+                    fmt: str) -> None:
+    """Which subjects can VERB RESOURCE, through which binding, role and rule.
+
+    RESOURCE may include a subresource (pods/exec) and an API group
+    (deployments.apps). PATHS are what scan takes: files, folders,
+    Kustomize folders, Helm charts, or - for stdin.
+    """
+    from kubeproof.analysis.rbac import load_rbac, make_request, who_can
+
+    try:
+        req = make_request(verb, resource, subresource=subresource, group=api_group,
+                           namespace=namespace, name=name)
+    except ValueError as exc:
+        _fail(str(exc))
+    rbac_set = load_rbac(paths)
+    _report_input(rbac_set)
+    grants = who_can(rbac_set, req)
+    if fmt == "json":
+        click.echo(json.dumps({"request": req.to_dict(),
+                               "grants": [g.to_dict() for g in grants],
+                               "warnings": [w.to_dict() for w in rbac_set.warnings]},
+                              indent=2))
+    else:
+        click.echo(_who_can_text(req.text(), grants))
+    sys.exit(2 if rbac_set.errors else 0)
+
+
+def _who_can_text(request: str, grants: Sequence[Grant]) -> str:
+    if not grants:
+        return f"No subject in the scanned set can {request}."
+    rows = [[g.subject.kind, g.subject.name, g.subject.namespace or "-", g.binding.text(),
+             g.role_text(), g.rule_text(), g.binding.scope(), _grant_note(g)] for g in grants]
+    header = ["KIND", "NAME", "NAMESPACE", "BINDING", "ROLE", "RULE", "SCOPE", "NOTE"]
+    lines = [f"Who can {request}:", "", _table(header, rows)]
+    if any(g.names for g in grants):
+        lines += ["", "Rows with \"only names\" grant the request only for those object names "
+                      "(ask with --name NAME)."]
+    if any(g.subject.kind == "ServiceAccount" for g in grants):
+        lines += ["", SA_LEGEND]
+    return "\n".join(lines)
+
+
+def _grant_note(g: Grant) -> str:
+    notes = list(g.notes)
+    if g.names:
+        notes.insert(0, "only names: " + ", ".join(g.names))
+    return "; ".join(notes)
+
+
+@rbac.command("risky")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--kube-version", default=None, help="Target Kubernetes version X.Y.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+def risky_command(paths: tuple[str, ...], kube_version: str | None, fmt: str) -> None:
+    """Every subject holding a KP0702–KP0705 power, with the path that grants it.
+
+    cluster-admin or system:masters (KP0702), reading secrets (KP0703),
+    escalation (KP0704: escalate/bind/impersonate, pods/exec and attach,
+    nodes/proxy, serviceaccounts/token, approving certificates, writing
+    admission webhooks) and creating or changing workloads (KP0705).
+    """
+    from kubeproof.analysis.rbac import load_rbac, risky
+    from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
+
+    try:
+        version = parse_kube_version(kube_version) if kube_version else DEFAULT_KUBE_VERSION
+    except ValueError as exc:
+        _fail(str(exc))
+    rbac_set = load_rbac(paths)
+    _report_input(rbac_set)
+    powers = risky(rbac_set, version)
+    if fmt == "json":
+        click.echo(json.dumps({"powers": [p.to_dict() for p in powers],
+                               "warnings": [w.to_dict() for w in rbac_set.warnings]},
+                              indent=2))
+    else:
+        click.echo(_risky_text(powers))
+    sys.exit(2 if rbac_set.errors else 0)
+
+
+def _risky_text(powers: Sequence[Power]) -> str:
+    if not powers:
+        return "No subject in the scanned set holds a risky power (KP0702-KP0705)."
+    rows = [[p.subject.text(), p.code, p.text, p.binding.scope(), p.path_text(),
+             "; ".join(p.notes)] for p in powers]
+    header = ["SUBJECT", "RULE", "POWER", "SCOPE", "GRANTED BY", "NOTE"]
+    count = len({p.subject for p in powers})
+    lines = [_table(header, rows), "",
+             f"{count} subject{'s' if count != 1 else ''} with risky powers."]
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns; a last column empty in every row is dropped."""
+    if all(not r[-1] for r in rows):
+        header, rows = header[:-1], [r[:-1] for r in rows]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    out = []
+    for r in [header, *rows]:
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(out)
+
+
+def _report_input(rbac_set: RbacSet) -> None:
+    for err in rbac_set.errors:
+        click.echo(str(err), err=True)
+    for warn in rbac_set.warnings:
+        where = f"{warn.file}:{warn.line}" if warn.line else warn.file
+        click.echo(f"{where}: warning: {warn.message}", err=True)
