@@ -36,6 +36,7 @@ class _LazyGroup(click.Group):
     LAZY: ClassVar[dict[str, str]] = {
         "rbac": "kubeproof.commands.rbac:rbac",
         "netpol": "kubeproof.commands.netpol:netpol",
+        "audit": "kubeproof.commands.audit:audit",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
