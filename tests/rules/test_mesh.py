@@ -117,3 +117,22 @@ def test_mtls_root_namespace_not_in_the_set_is_not_judged(tmp_path: Path) -> Non
         "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
         "metadata: {name: web, namespace: shop}\nspec: {hosts: [web]}\n")
     assert hits(tmp_path, "KP1503") == []
+
+
+def test_a_loose_mesh_resource_without_namespace_does_not_switch_mesh_rules_on(
+        tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec: {containers: [{name: web, image: ghcr.io/acme/web:1.0}]}\n")
+    sample = tmp_path / "other-sample"
+    sample.mkdir()
+    (sample / "pa.yaml").write_text(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+        "metadata: {name: default}\nspec: {mtls: {mode: STRICT}}\n")
+    assert hits(tmp_path, "KP1501") == []
+    (sample / "pa.yaml").write_text(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+        "metadata: {name: default, namespace: shop}\nspec: {mtls: {mode: STRICT}}\n")
+    assert hits(tmp_path, "KP1501") == [("KP1501", 3)]

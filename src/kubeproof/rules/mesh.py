@@ -124,7 +124,9 @@ def _pod_enrolled(labels: dict[str, Any], annotations: dict[str, Any]) -> bool:
 
 
 def _mesh_shown(index: Index, ctx: Context) -> bool:
-    if ctx.config.mesh_required or index.mesh:
+    # a mesh resource with no namespace (a loose sample file) says nothing about
+    # where the set is deployed, so it does not switch the mesh rules on
+    if ctx.config.mesh_required or any(r.ref.namespace for r in index.mesh):
         return True
     if any(_enrolled(as_dict(r.data.get("labels")), as_dict(r.data.get("annotations")))
            for r in index.namespaces.values()):
