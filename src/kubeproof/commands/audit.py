@@ -1,0 +1,221 @@
+"""``kubeproof audit``: the rules and reports of ``scan``, run on a live cluster, read-only.
+
+Objects come from ``sources/cluster.py`` (list calls only) and go through the
+same engine as files do: object rules per object, set rules over the whole
+cluster, then the filters. Findings name the object instead of a file:
+``<context>/<namespace or ->/<Kind>/<name>``, line 1. Every kind that could
+not be read (403, 404, 500, timeout, unreachable server, rejected
+credentials) is an input error for ``cluster/<context>``: the report says what
+the audit did not see, and the exit code is 2.
+
+Differences from ``scan``, because a live cluster is not a manifest:
+
+- KP0401 reports only workloads in ``default`` (a cluster always has the
+  ``kubernetes`` Service, the ``default`` ServiceAccount and so on there);
+- KP1004 (Secret values committed in a manifest) does not run: every live
+  Secret holds its values;
+- Secrets are read only with ``--read-secrets`` (the shipped RBAC in
+  ``deploy/audit-rbac.yaml`` does not grant it); without it KP0302/KP0303
+  cannot judge and the report says so in a warning;
+- with ``--namespace``, namespaced kinds are listed in that namespace only,
+  plus the Namespace itself and the ClusterRoleBindings (which may grant its
+  ServiceAccounts); findings outside the namespace are left out.
+
+Exit codes as ``scan``: 0 nothing at or above ``--fail-on``, 1 findings at or
+above it, 2 usage error, bad config or incomplete coverage.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from kubeproof.cli import FORMATS, SEVERITIES, _fail, _split, _write_reports
+
+if TYPE_CHECKING:
+    from kubeproof.config import Config
+    from kubeproof.engine import ScanResult
+    from kubeproof.model import Finding
+
+# rules about manifests that mean nothing for live objects
+AUDIT_EXCLUDED = frozenset({"KP1004"})
+PULL_SECRET_RULES = frozenset({"KP0302", "KP0303"})
+
+
+@dataclass(slots=True)
+class AuditOptions:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    kube_version: tuple[int, int] | None = None  # None: the server's
+    pss_level: str = "restricted"
+    read_secrets: bool = False
+    max_requests: int = 4
+    request_timeout: float = 30.0
+    page_size: int = 500
+
+
+def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
+    """Audit the cluster; raises ``ClusterError`` (no credentials) and
+    ``SelectionError`` (unknown rule), reports everything else in the result."""
+    from kubeproof.api import _apply_workload_paths
+    from kubeproof.config import Config
+    from kubeproof.engine import Engine, select_rules
+    from kubeproof.gcpause import gc_paused
+    from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN
+    from kubeproof.model import Context, InputError
+    from kubeproof.sources import cluster
+
+    config = config or Config()
+    _apply_workload_paths(config)
+    rules = [r for r in select_rules(config, opts.select, opts.ignore)
+             if r.code not in AUDIT_EXCLUDED]
+    conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
+                           max_requests=opts.max_requests)
+    errors: list[InputError] = []
+    warnings: list[InputError] = []
+    version = opts.kube_version
+    reachable = True
+    try:
+        served = cluster.server_version(conn)
+    except cluster.RequestFailed as exc:
+        served = None
+        if exc.fatal or exc.timeout:  # nothing else will answer either
+            reachable = False
+            errors.append(InputError(conn.where, None, str(exc)))
+        elif version is None:
+            warnings.append(InputError(conn.where, None, f"cannot read /version ({exc}); "
+                                       f"checking for Kubernetes {_dotted(DEFAULT_KUBE_VERSION)}"))
+    if version is None:
+        version = min(served, NEWEST_KNOWN) if served and served[0] == 1 \
+            else DEFAULT_KUBE_VERSION
+    engine = Engine(Context(config=config, kube_version=version, pss_level=opts.pss_level),
+                    rules)
+    result = engine.result
+    result.errors.extend(errors)
+    reader = cluster.ClusterReader(conn, max_requests=opts.max_requests,
+                                   page_size=opts.page_size)
+    if reachable:
+        specs = cluster.AUDIT_KINDS + ((cluster.SECRETS,) if opts.read_secrets else ())
+        with gc_paused():
+            for event in reader.read(specs, opts.namespace):
+                if isinstance(event, InputError):
+                    result.errors.append(event)
+                else:
+                    engine.add_file(event.loaded, event.source_input)
+            engine.run_set_rules()
+        if opts.namespace and "namespaces" in reader.summary.listed \
+                and not result.kinds.get("Namespace"):
+            result.errors.append(InputError(conn.where, None,
+                                            f"namespace {opts.namespace!r} does not exist"))
+    if reachable and not opts.read_secrets and any(r.code in PULL_SECRET_RULES for r in rules):
+        warnings.append(InputError(conn.where, None, "Secrets not read, so KP0302/KP0303 "
+                                   "(pull secrets) were not checked: use --read-secrets "
+                                   "with list access to secrets"))
+    result.findings = [f for f in result.findings if _keep(f, opts.namespace)]
+    if opts.namespace:
+        result.checked = [c for c in result.checked if c.namespace == opts.namespace
+                          or (c.kind == "Namespace" and c.name == opts.namespace)]
+    result = engine.finish(opts.pss_level)
+    result.warnings.extend(warnings)
+    result.files = len(reader.summary.listed)  # in an audit: the kinds read completely
+    return result
+
+
+def _dotted(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def _keep(f: Finding, namespace: str | None) -> bool:
+    from kubeproof.workloads import CUSTOM_TEMPLATE_PATHS, WORKLOAD_KINDS
+
+    if f.rule.code == "KP0401" and f.kind not in WORKLOAD_KINDS \
+            and f.kind not in CUSTOM_TEMPLATE_PATHS:
+        return False
+    if namespace:
+        return f.namespace == namespace or (f.kind == "Namespace" and f.name == namespace)
+    return True
+
+
+@click.command()
+@click.option("--kubeconfig", type=click.Path(dir_okay=False),
+              help="Kubeconfig file [default: $KUBECONFIG, ~/.kube/config, else the "
+                   "in-cluster service account].")
+@click.option("--context", help="Kubeconfig context [default: its current context].")
+@click.option("--namespace", "-n", help="Audit only this namespace.")
+@click.option("--format", "-f", "formats", multiple=True, type=click.Choice(FORMATS),
+              help="Report format; repeat for several (pair each with --output).")
+@click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False),
+              help="File for the report of the --format in the same position.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
+              help="Lowest severity that makes the exit code 1 [default: high].")
+@click.option("--select", multiple=True, help="Only these rules (codes, names, prefixes).")
+@click.option("--ignore", multiple=True, help="Skip these rules (codes, names, prefixes).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Config file [default: .kubeproof.yaml found upward].")
+@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@click.option("--kube-version", default=None,
+              help="Kubernetes version X.Y to check for [default: the server's].")
+@click.option("--pss-level", type=click.Choice(["baseline", "restricted"]), default=None,
+              help="Pod Security level to check [default: restricted].")
+@click.option("--read-secrets", is_flag=True,
+              help="Also list Secrets (needs list on secrets) for the pull-secret rules; "
+                   "their values are dropped on arrival.")
+@click.option("--max-requests", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="API requests in flight at most.")
+@click.option("--request-timeout", type=click.FloatRange(min=0.1), default=30.0,
+              show_default=True, help="Seconds to wait for each API answer.")
+@click.option("--page-size", type=click.IntRange(1, 10000), default=500, show_default=True,
+              help="Objects per list call (limit).")
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+@click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")
+def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
+          formats: tuple[str, ...], outputs: tuple[str, ...], fail_on: str | None,
+          select: tuple[str, ...], ignore: tuple[str, ...], config_path: str | None,
+          no_config: bool, kube_version: str | None, pss_level: str | None,
+          read_secrets: bool, max_requests: int, request_timeout: float, page_size: int,
+          no_color: bool, quiet: bool) -> None:
+    """Audit a live cluster, read-only (list calls only), with the rules of scan."""
+    from kubeproof.config import ConfigError, find_config, load_config
+    from kubeproof.engine import SelectionError, exit_code
+    from kubeproof.kubeversions import parse_kube_version
+    from kubeproof.model import Severity
+    from kubeproof.sources.cluster import ClusterError
+
+    if len(outputs) > max(len(formats), 1):
+        _fail("more --output files than --format options")
+    try:
+        config = load_config(None if no_config else (config_path or find_config()))
+    except ConfigError as exc:
+        _fail(str(exc))
+    settings: dict[str, Any] = config.scan
+    try:
+        version = parse_kube_version(kube_version) if kube_version else None
+    except ValueError as exc:
+        _fail(str(exc))
+    level = pss_level or settings.get("pssLevel", "restricted")
+    if level not in ("baseline", "restricted"):
+        _fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
+    fail_text = fail_on or settings.get("failOn", "high")
+    threshold = Severity.CRITICAL + 1 if fail_text == "none" else Severity.parse(fail_text)
+    opts = AuditOptions(
+        kubeconfig=kubeconfig, context=context, namespace=namespace,
+        select=tuple(_split(select) or settings.get("select", [])),
+        ignore=tuple(_split(ignore) + list(settings.get("ignore", []))),
+        kube_version=version, pss_level=level, read_secrets=read_secrets,
+        max_requests=max_requests, request_timeout=request_timeout, page_size=page_size)
+    try:
+        result = run_audit(opts, config)
+    except (SelectionError, ClusterError) as exc:
+        _fail(str(exc))
+    for err in result.errors:
+        click.echo(str(err), err=True)
+    for warn in result.warnings:
+        click.echo(f"{warn.file}: warning: {warn.message}", err=True)
+    _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet)
+    sys.exit(exit_code(result, threshold))
