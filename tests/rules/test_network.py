@@ -345,10 +345,11 @@ def test_sensitive_labels_from_the_config() -> None:
     path = fixture("network", "exposed_sensitive_fail.yaml")
     for labels in (["data=pii"], ["data"], ["other=x", "data=pii"]):
         found = findings(path, "KP0905", config=Config(sensitive_labels=labels))
+        # one finding per exposed workload, naming every target it reaches
         assert [(f.line, f.path) for f in found] == [
             (17, "spec.template.metadata.labels"), (87, "spec.template.metadata.labels"),
-            (87, "spec.template.metadata.labels"), (166, "metadata.labels")]
-        assert found[2].message.endswith(
+            (166, "metadata.labels")]
+        assert found[1].message.endswith(
             f'CronJob "ledger" (label {labels[-1]}) on port 9000-9001/TCP')
     assert hits(path, "KP0905", config=Config(sensitive_labels=["data=public"])) == [
         ("KP0905", 17), ("KP0905", 87), ("KP0905", 166)]
@@ -506,7 +507,25 @@ def test_kp0905_candidates_agree_with_testing_every_pair(tmp_path: Path) -> None
         reachable = {(id(s), id(t)) for s, _ in exposed for t, _ in sensitive
                      if s is not t and _reach_sensitive(net, s, t) is not None}
         assert reachable <= candidates
-        assert len(findings(path, "KP0905")) == len(reachable)
+        # one finding per exposed workload that reaches anything
+        assert len(findings(path, "KP0905")) == len({src for src, _ in reachable})
         total += len(reachable)
         pruned += len(exposed) * len(sensitive) - len(candidates)
     assert total > 30 and pruned > 30, (total, pruned)
+
+
+def test_one_finding_per_exposed_workload_names_three_targets_and_counts_the_rest(
+        tmp_path: Path) -> None:
+    docs = ["apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+            "spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80}]}\n",
+            "apiVersion: v1\nkind: Pod\n"
+            "metadata: {name: web, namespace: shop, labels: {app: web}}\n"
+            "spec: {containers: [{name: web, image: ghcr.io/acme/web:1.0}]}\n"]
+    docs += [f"apiVersion: v1\nkind: Pod\nmetadata: {{name: cache{i}, namespace: shop}}\n"
+             f"spec: {{containers: [{{name: r, image: docker.io/library/redis:7}}]}}\n"
+             for i in range(5)]
+    (tmp_path / "set.yaml").write_text("---\n".join(docs))
+    [finding] = findings(tmp_path / "set.yaml", "KP0905")
+    assert finding.name == "web" and finding.message.count("(redis image)") == 3
+    assert finding.message.endswith("; and 2 more")

@@ -671,20 +671,29 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
     # pair of profiles, however many copies of them the set holds
     profiles = {id(w): _profile(w) for w, _ in (*exposed, *sensitive)}
     memo: dict[tuple[Hashable, Hashable], Reach | None] = {}
+    # one finding per exposed workload, naming what it reaches
+    reached: dict[int, tuple[WorkloadRec, str, list[str]]] = {}
     for (w, how), (target, why) in _candidate_pairs(net, exposed, sensitive):
         key = (profiles[id(w)], profiles[id(target)])
         if key not in memo:
             memo[key] = _reach_in_all(nets, w, target)
         found = memo[key]
         if found is not None:
-            yield _finding(w, how, target, why, found)
+            entry = reached.setdefault(id(w), (w, how, []))
+            entry[2].append(_target_text(w, target, why, found))
+    for w, how, targets in reached.values():
+        shown = "; ".join(targets[:MAX_TARGETS_SHOWN])
+        more = f"; and {len(targets) - MAX_TARGETS_SHOWN} more" \
+            if len(targets) > MAX_TARGETS_SHOWN else ""
+        yield SetViolation(w.ref, (*w.metadata_path, "labels"),
+                           f"{_kind_name(w)} (exposed by {how}) can open connections to "
+                           f"{shown}{more}")
 
 
-def _finding(w: WorkloadRec, how: str, target: WorkloadRec, why: str, found: Reach
-             ) -> SetViolation:
+MAX_TARGETS_SHOWN = 3
+
+
+def _target_text(w: WorkloadRec, target: WorkloadRec, why: str, found: Reach) -> str:
     ns = target.ref.namespace
     where = f" of namespace {quote(ns)}" if ns != w.ref.namespace else ""
-    return SetViolation(
-        w.ref, (*w.metadata_path, "labels"),
-        f"{_kind_name(w)} (exposed by {how}) can open connections to "
-        f"{_kind_name(target)}{where} ({why}) on {_ports_text(found)}")
+    return f"{_kind_name(target)}{where} ({why}) on {_ports_text(found)}"
