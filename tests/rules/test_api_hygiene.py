@@ -174,3 +174,13 @@ def test_unparseable_input_is_not_reported_when_deselected() -> None:
     result = run(fx("unparseable_fail.yaml"), select=("KP0002",))
     assert result.findings == []
     assert len(result.errors) == 2
+
+
+def test_invalid_label_selectors_of_policies_and_budgets_are_reported() -> None:
+    path = fixture("api_hygiene", "selector_invalid_fail.yaml")
+    found = findings(path, "KP0002")
+    assert [(f.line, f.path) for f in found] == [
+        (7, "spec.podSelector"), (12, "spec.ingress[0].from[0].namespaceSelector"),
+        (23, "spec.selector")]
+    assert "invalid operator 'Equals'" in found[0].message
+    assert hits(fixture("api_hygiene", "selector_valid_pass.yaml"), "KP0002") == []

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from kubeproof.model import Context, Path, Resource, Severity, Violation
 from kubeproof.registry import rule
 from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.selectors import SelectorError, validate_label_selector
 
 # ---------------------------------------------------------------- KP0001 table
 
@@ -417,6 +418,31 @@ def _check_selector(res: Resource) -> Iterator[Violation]:
                             f"({_show(labels, str(e.get('key')))})")
 
 
+def _label_selectors(res: Resource) -> Iterator[tuple[Path, Any]]:
+    """The LabelSelectors of NetworkPolicies and PodDisruptionBudgets, with paths."""
+    spec = as_dict(res.obj.get("spec"))
+    if res.kind == "PodDisruptionBudget" and spec.get("selector") is not None:
+        yield ("spec", "selector"), spec["selector"]
+    if res.kind != "NetworkPolicy":
+        return
+    if spec.get("podSelector") is not None:
+        yield ("spec", "podSelector"), spec["podSelector"]
+    for direction, peers in (("ingress", "from"), ("egress", "to")):
+        for i, rule_ in enumerate(as_list(spec.get(direction))):
+            for j, peer in enumerate(as_list(as_dict(rule_).get(peers))):
+                for key in ("podSelector", "namespaceSelector"):
+                    if as_dict(peer).get(key) is not None:
+                        yield (("spec", direction, i, peers, j, key), peer[key])
+
+
+def _check_label_selectors(res: Resource) -> Iterator[Violation]:
+    for path, selector in _label_selectors(res):
+        try:
+            validate_label_selector(selector)
+        except SelectorError as exc:
+            yield Violation(path, f"invalid label selector: {exc}")
+
+
 def _show(labels: dict[str, Any], key: str) -> str:
     if key in labels:
         return f"template has {key}={labels[key]}"
@@ -498,7 +524,9 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         the API server with a warning, so they are reported at medium, and
         only when the later entry does not build on the earlier one through
         `$(NAME)`, as the server's own warning does. Values with template
-        placeholders (`{{`, `${`) are not judged.
+        placeholders (`{{`, `${`) are not judged. A NetworkPolicy or
+        PodDisruptionBudget label selector with an invalid operator or
+        values (set rules skip such objects; this is where they are reported).
 
     Why:
         These manifests fail at `kubectl apply` or admission time, usually in
@@ -538,6 +566,7 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         yield from _check_labels(pod.metadata.get("labels"), (*pod.metadata_path, "labels"),
                                  "pod template")
     yield from _check_selector(res)
+    yield from _check_label_selectors(res)
     yield from _check_containers(res)
 
 
