@@ -59,22 +59,34 @@ def cli() -> None:
     """Check, enforce and report the Kubernetes production best practices."""
 
 
+REPORT_OPTIONS = (
+    click.option("--format", "-f", "formats", multiple=True, type=click.Choice(FORMATS),
+                 help="Report format; repeat for several (pair each with --output)."),
+    click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False),
+                 help="File for the report of the --format in the same position."),
+    click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
+                 help="Lowest severity that makes the exit code 1 [default: high]."),
+    click.option("--select", multiple=True, help="Only these rules (codes, names, prefixes)."),
+    click.option("--ignore", multiple=True, help="Skip these rules (codes, names, prefixes)."),
+    click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                 help="Config file [default: .kubeproof.yaml found upward]."),
+    click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml."),
+    click.option("--pss-level", type=click.Choice(["baseline", "restricted"]), default=None,
+                 help="Pod Security level to check [default: restricted]."),
+)
+
+
+def report_options(fn: Any) -> Any:
+    """The options every command that runs the rules shares (scan, audit)."""
+    for option in reversed(REPORT_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "-f", "formats", multiple=True, type=click.Choice(FORMATS),
-              help="Report format; repeat for several (pair each with --output).")
-@click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False),
-              help="File for the report of the --format in the same position.")
-@click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
-              help="Lowest severity that makes the exit code 1 [default: high].")
-@click.option("--select", multiple=True, help="Only these rules (codes, names, prefixes).")
-@click.option("--ignore", multiple=True, help="Skip these rules (codes, names, prefixes).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Config file [default: .kubeproof.yaml found upward].")
-@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@report_options
 @click.option("--kube-version", default=None, help="Target Kubernetes version X.Y.")
-@click.option("--pss-level", type=click.Choice(["baseline", "restricted"]), default=None,
-              help="Pod Security level to check [default: restricted].")
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
               help="Report and fail only on findings not in this baseline.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False),

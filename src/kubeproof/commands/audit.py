@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import FORMATS, SEVERITIES, _fail, _split, _write_reports
+from kubeproof.cli import _fail, _split, _write_reports, report_options
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -148,21 +148,9 @@ def _keep(f: Finding, namespace: str | None) -> bool:
                    "in-cluster service account].")
 @click.option("--context", help="Kubeconfig context [default: its current context].")
 @click.option("--namespace", "-n", help="Audit only this namespace.")
-@click.option("--format", "-f", "formats", multiple=True, type=click.Choice(FORMATS),
-              help="Report format; repeat for several (pair each with --output).")
-@click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False),
-              help="File for the report of the --format in the same position.")
-@click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
-              help="Lowest severity that makes the exit code 1 [default: high].")
-@click.option("--select", multiple=True, help="Only these rules (codes, names, prefixes).")
-@click.option("--ignore", multiple=True, help="Skip these rules (codes, names, prefixes).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Config file [default: .kubeproof.yaml found upward].")
-@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@report_options
 @click.option("--kube-version", default=None,
               help="Kubernetes version X.Y to check for [default: the server's].")
-@click.option("--pss-level", type=click.Choice(["baseline", "restricted"]), default=None,
-              help="Pod Security level to check [default: restricted].")
 @click.option("--read-secrets", is_flag=True,
               help="Also list Secrets (needs list on secrets) for the pull-secret rules; "
                    "their values are dropped on arrival.")
