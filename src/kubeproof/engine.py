@@ -35,7 +35,16 @@ from kubeproof.model import (
     format_path,
 )
 from kubeproof.registry import load_rules, lookup, resolve_selection, unknown_rule_message
-from kubeproof.sources.files import LoadedFile, LoadOptions, Located, load_path
+from kubeproof.sources.files import (
+    FileLocator,
+    LoadedFile,
+    LoadOptions,
+    Located,
+    decode,
+    load_path,
+    read_bytes,
+)
+from kubeproof.sources.yamlparse import compose_first
 
 # inputs that cannot be read a second time to place set-rule findings: kept
 NOT_REREADABLE = frozenset({"stdin", "cluster"})
@@ -205,9 +214,12 @@ class Engine:
         ctx = self.ctx
         ignored = self._annotation_ignores(res)
         if result.index is not None:
+            node = located.node
+            end_line = node.end_mark.line + located.line_offset + 1 if (
+                node is not None and origin.item is None and loaded.source == "file") else 0
             result.index.add(res, ObjectRef(
                 source_input, seq, origin.file, origin.line, res.api_version, res.kind,
-                res.namespace, res.name, frozenset(ignored) if ignored else None))
+                res.namespace, res.name, frozenset(ignored) if ignored else None, end_line))
         for rule in applicable.rules:
             try:
                 violations = list(rule.check(res, ctx))
@@ -221,13 +233,15 @@ class Engine:
             if violations and _ignores(ignored, rule):
                 result.suppressed["annotation"] += len(violations)
                 continue
+            rendered_from = loaded.path if loaded.source in RENDERED else None
             for v in violations:
                 self._add_finding(rule, v, res.origin, located.node, located.line_offset,
-                                  loaded, res.api_version, res.kind, res.namespace, res.name)
+                                  loaded.source, rendered_from, res.api_version, res.kind,
+                                  res.namespace, res.name)
 
     def _add_finding(self, rule: Rule, v: Violation | SetViolation, origin: Origin,
-                     node: Any, line_offset: int, loaded: LoadedFile, api_version: str,
-                     kind: str, namespace: str | None, name: str) -> None:
+                     node: Any, line_offset: int, source: str, rendered_from: str | None,
+                     api_version: str, kind: str, namespace: str | None, name: str) -> None:
         result = self.result
         line, col = origin.locator.locate(origin, node, line_offset, v.path)
         if self._inline_ignored(origin.locator, line, rule):
@@ -238,8 +252,7 @@ class Engine:
             rule=rule, severity=self.ctx.config.severity.get(rule.code, sev),
             file=origin.file, line=line, column=col, api_version=api_version, kind=kind,
             namespace=namespace, name=name, container=v.container, path=format_path(v.path),
-            message=v.message, source=loaded.source,
-            rendered_from=loaded.path if loaded.source in RENDERED else None))
+            message=v.message, source=source, rendered_from=rendered_from))
 
     # ------------------------------------------------------------ set rules
 
@@ -264,7 +277,11 @@ class Engine:
                     continue
                 by_input.setdefault(v.ref.source_input, []).append((rule, v))
         for source_input, found in by_input.items():
+            if source_input[0] == "file" and all(v.ref.end_line for _, v in found) \
+                    and self._place_by_documents(source_input[1], found):
+                continue
             loaded = self._kept.get(source_input) or load_path(*source_input, self.opts)
+            rendered_from = loaded.path if loaded.source in RENDERED else None
             for rule, v in found:
                 ref = v.ref
                 if ref.seq < len(loaded.objects):
@@ -274,8 +291,27 @@ class Engine:
                 else:  # the input changed while we scanned: keep its first line
                     origin, node, offset = Origin(ref.file, 0, ref.line), None, 0
                     origin.locator = _FIXED
-                self._add_finding(rule, v, origin, node, offset, loaded, ref.api_version,
-                                  ref.kind, ref.namespace, ref.name)
+                self._add_finding(rule, v, origin, node, offset, loaded.source, rendered_from,
+                                  ref.api_version, ref.kind, ref.namespace, ref.name)
+
+    def _place_by_documents(self, path: str, found: list[tuple[Rule, SetViolation]]) -> bool:
+        """Place set-rule findings of a plain YAML file by composing only the
+        documents they are about (not the whole file). False: reload instead."""
+        data, err = read_bytes(path, self.opts)
+        text, err = decode(path, data) if data is not None else (None, err)
+        if text is None:
+            return False
+        locator = FileLocator(text)
+        lines = text.splitlines(keepends=True)
+        nodes: dict[int, Any] = {}
+        for rule, v in found:
+            ref = v.ref
+            if ref.seq not in nodes:
+                nodes[ref.seq] = compose_first("".join(lines[ref.line - 1:ref.end_line]))
+            origin = Origin(ref.file, ref.seq, ref.line, 1, "file", locator)
+            self._add_finding(rule, v, origin, nodes[ref.seq], ref.line - 1, "file", None,
+                              ref.api_version, ref.kind, ref.namespace, ref.name)
+        return True
 
     def _annotation_ignores(self, res: Resource) -> set[str] | None:
         if not self.ctx.config.allow_annotations:

@@ -104,6 +104,9 @@ class ObjectRef:
     namespace: str | None
     name: str
     ignores: frozenset[str] | None = None  # codes its exemption annotation names
+    # last line of its YAML document when that document can be re-read alone
+    # (plain files, not List items); 0 when the whole input must be reloaded
+    end_line: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -339,6 +339,17 @@ def _nth_line_start(text: str, n: int) -> int:
     return pos
 
 
+def compose_first(text: str) -> Node | None:
+    """The node tree of the first document of ``text`` (positions only), or None."""
+    loader = Loader(text)
+    try:
+        return loader.get_node() if loader.check_node() else None
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+
+
 def compose_positions(text: str) -> list[Node | None]:
     """Node trees of every document, for position lookups only (JSON input)."""
     loader = Loader(text.replace("\t", " "))
