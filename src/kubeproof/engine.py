@@ -36,6 +36,7 @@ from kubeproof.model import (
 )
 from kubeproof.registry import load_rules, lookup, resolve_selection, unknown_rule_message
 from kubeproof.sources.files import (
+    ORIGIN_LOCATOR,
     FileLocator,
     LoadedFile,
     LoadOptions,
@@ -290,7 +291,7 @@ class Engine:
                                             located.line_offset)
                 else:  # the input changed while we scanned: keep its first line
                     origin, node, offset = Origin(ref.file, 0, ref.line), None, 0
-                    origin.locator = _FIXED
+                    origin.locator = ORIGIN_LOCATOR
                 self._add_finding(rule, v, origin, node, offset, loaded.source, rendered_from,
                                   ref.api_version, ref.kind, ref.namespace, ref.name)
 
@@ -405,17 +406,6 @@ def _ignores(ignored: set[str] | frozenset[str] | None, rule: Rule) -> bool:
     return ignored is not None and (rule.code in ignored or "*" in ignored or "all" in ignored)
 
 
-class _FixedLocator:
-    has_inline_ignores = False
-
-    def locate(self, origin: Origin, node: Any, line_offset: int, path: Any) -> tuple[int, int]:
-        return origin.line, origin.column
-
-    def line_text(self, line: int) -> str:
-        return ""
-
-
-_FIXED = _FixedLocator()
 
 
 def _exempted(active: list[Exemption], f: Finding) -> bool:

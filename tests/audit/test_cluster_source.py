@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kubeproof.model import Origin
 from kubeproof.sources.cluster import (
     AUDIT_KINDS,
     LOCATOR,
@@ -73,7 +74,7 @@ def test_prepare_sets_identity_from_the_list_and_drops_status() -> None:
 def test_object_identity_and_locator() -> None:
     assert object_file("prod", "Deployment", "shop", "web") == "prod/shop/Deployment/web"
     assert object_file("prod", "ClusterRole", None, "view") == "prod/-/ClusterRole/view"
-    assert LOCATOR.locate(None, None, 0, ("spec", "x")) == (1, 1)  # type: ignore[arg-type]
+    assert LOCATOR.locate(Origin("c/-/Pod/p", 0, 1), None, 0, ("spec", "x")) == (1, 1)
     assert LOCATOR.has_inline_ignores is False and LOCATOR.line_text(1) == ""
 
 

@@ -415,7 +415,7 @@ class _Exposed:
         return port in self.names or (port.isdigit() and int(port) in self.numbers)
 
 
-def _backends(spec: dict[str, Any]) -> Iterator[tuple[Path, Any, Any, Path]]:
+def ingress_backends(spec: dict[str, Any]) -> Iterator[tuple[Path, Any, Any, Path]]:
     """(backend path, service name, port (int number or str name), port path)
     for every Service backend, networking.k8s.io/v1 and v1beta1 forms."""
     places: list[tuple[Path, Any]] = [(("spec", "defaultBackend"), spec.get("defaultBackend")),
@@ -489,7 +489,7 @@ def ingress_backend_missing(index: Index, ctx: Context) -> Iterator[SetViolation
         ns = ing.ref.namespace
         if not shown(index, ns, with_services):
             continue
-        for path, name, port, port_path in _backends(as_dict(ing.data.get("spec"))):
+        for path, name, port, port_path in ingress_backends(as_dict(ing.data.get("spec"))):
             if not isinstance(name, str) or not name:
                 continue
             found = [e for e in (services.get((ns, name)), services.get((None, name))) if e]

@@ -43,7 +43,7 @@ from kubeproof.netpol import (
 )
 from kubeproof.registry import rule
 from kubeproof.rules.common import as_dict, as_list, quote
-from kubeproof.rules.labels import _backends as ingress_backends
+from kubeproof.rules.labels import ingress_backends
 from kubeproof.selectors import SelectorError, label_selector_matches
 
 _ANY_CIDRS = frozenset({"0.0.0.0/0", "::/0"})

@@ -54,7 +54,7 @@ import orjson
 
 from kubeproof.index import SECRET_KINDS, _pull_secret_problem
 from kubeproof.model import InputError, Origin, Resource
-from kubeproof.sources.files import LoadedFile, Located
+from kubeproof.sources.files import ORIGIN_LOCATOR, LoadedFile, Located
 
 SOURCE = "cluster"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -361,20 +361,8 @@ def _group_versions(apis: Any) -> dict[str, list[str]]:
 
 # ---------------------------------------------------------------- objects
 
-class ClusterLocator:
-    """Live objects have no lines: every path is at line 1, column 1."""
-
-    has_inline_ignores = False
-
-    def locate(self, origin: Origin, node: Any, line_offset: int,
-               path: tuple[str | int, ...]) -> tuple[int, int]:
-        return 1, 1
-
-    def line_text(self, line: int) -> str:
-        return ""
-
-
-LOCATOR = ClusterLocator()
+# live objects have no lines: each finding is at its object's origin, line 1 column 1
+LOCATOR = ORIGIN_LOCATOR
 
 
 def object_file(label: str, kind: str, namespace: str | None, name: str) -> str:

@@ -50,6 +50,24 @@ class Locator(Protocol):
     def line_text(self, line: int) -> str: ...
 
 
+class OriginLocator:
+    """For objects with no source text to search (rendered objects whose source
+    document was not found, live cluster objects, inputs that changed while
+    scanned): every path is at the object's own origin."""
+
+    has_inline_ignores = False
+
+    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...]
+               ) -> tuple[int, int]:
+        return origin.line, origin.column
+
+    def line_text(self, line: int) -> str:
+        return ""
+
+
+ORIGIN_LOCATOR = OriginLocator()
+
+
 @dataclass(slots=True)
 class FileLocator:
     """Resolves JSON paths of one file's objects to line and column."""

@@ -24,6 +24,7 @@ from kubeproof.model import InputError
 from kubeproof.sources.files import (
     KUSTOMIZATION_FILES,
     MANIFEST_SUFFIXES,
+    ORIGIN_LOCATOR,
     LoadedFile,
     LoadOptions,
     load_text,
@@ -94,7 +95,7 @@ def _point_at_templates(rendered: LoadedFile, text: str, chart: str) -> None:
         before = [src for line, src in sources if line < origin.line]
         # the path starts with the chart's name, which need not be its folder's
         template = FsPath(chart, *FsPath(before[-1]).parts[1:]) if before else None
-        origin.locator = _ENTRY_LOCATOR
+        origin.locator = ORIGIN_LOCATOR
         origin.line = origin.column = 1
         if template is not None and template.is_file():
             origin.file = _display(str(template))
@@ -107,7 +108,7 @@ def _point_at_sources(rendered: LoadedFile, folder: str) -> None:
         res = located.resource
         match = _match(sources, res.kind, res.name) if sources else None
         if match is None:
-            res.origin.locator = _ENTRY_LOCATOR
+            res.origin.locator = ORIGIN_LOCATOR
             res.origin.line = res.origin.column = 1
             continue
         src_file, src_loaded, src_located = match
@@ -122,19 +123,6 @@ def _point_at_sources(rendered: LoadedFile, folder: str) -> None:
         res.origin.locator = src_loaded.locator
 
 
-class _EntryLocator:
-    """For rendered objects with no source document: the entry file's first line."""
-
-    has_inline_ignores = False
-
-    def locate(self, origin: Any, node: Any, line_offset: int, path: Any) -> tuple[int, int]:
-        return 1, 1
-
-    def line_text(self, line: int) -> str:
-        return ""
-
-
-_ENTRY_LOCATOR = _EntryLocator()
 
 
 def _kustomize_roots(folder: FsPath, seen: set[FsPath]) -> None:
