@@ -69,6 +69,8 @@ class SelectionError(Exception):
 
 
 SCAN_SCOPES = frozenset({Scope.OBJECT, Scope.CLUSTER, Scope.SET})
+# scopes whose rules run once over the index after every object was read
+INDEX_SCOPES = frozenset({Scope.SET, Scope.REGISTRY, Scope.REPORT})
 
 
 def select_rules(config: Config, select: Iterable[str] = (), ignore: Iterable[str] = (),
@@ -139,8 +141,8 @@ class _KindRules:
 class Engine:
     def __init__(self, ctx: Context, rules: list[Rule], opts: LoadOptions | None = None) -> None:
         self.ctx = ctx
-        self.rules = [r for r in rules if r.scope != Scope.SET]
-        self.set_rules = [r for r in rules if r.scope == Scope.SET]
+        self.rules = [r for r in rules if r.scope not in INDEX_SCOPES]
+        self.set_rules = [r for r in rules if r.scope in INDEX_SCOPES]
         self.opts = opts or LoadOptions()
         self.result = ScanResult(rules=rules)
         self.result.index = Index() if self.set_rules else None
@@ -263,6 +265,8 @@ class Engine:
         index = self.result.index
         if index is None:
             return
+        for prepare in self.ctx.prepare:
+            prepare(index, self.ctx)
         by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}
         for rule in self.set_rules:
             try:

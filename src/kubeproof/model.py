@@ -127,6 +127,11 @@ class Context:
     config: Config
     kube_version: tuple[int, int]
     pss_level: str = "restricted"
+    # Steps run once over the finished index before the index-phase rules (set,
+    # registry and report scopes): they gather facts those rules read, such as
+    # resolved images (``--check-images``) or vulnerability reports, into ``facts``.
+    prepare: list[Callable[[Any, Context], None]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 CheckFn = Callable[["Resource", Context], Iterator[Violation]]

@@ -1,0 +1,1 @@
+"""The admission webhook: ASGI app, AdmissionReview codec, TLS, install manifests."""
