@@ -143,12 +143,25 @@ class Engine:
         self.ctx = ctx
         self.rules = [r for r in rules if r.scope not in INDEX_SCOPES]
         self.set_rules = [r for r in rules if r.scope in INDEX_SCOPES]
+        # rules of other scopes with an index half (registry.index_half): run
+        # only when a prepare step gathers the facts they read
+        self.index_halves = [r for r in self.rules if r.index_check is not None] \
+            if ctx.prepare else []
         self.opts = opts or LoadOptions()
         self.result = ScanResult(rules=rules)
-        self.result.index = Index() if self.set_rules else None
+        self.result.index = self.new_index()
         # inputs that cannot be read twice (stdin), kept for set-rule locations
         self._kept: dict[tuple[str, str], LoadedFile] = {}
         self._by_kind: dict[tuple[str, bool], _KindRules] = {}
+
+    def new_index(self) -> Index | None:
+        """An empty index when some index-phase check will read it. It keeps pull
+        secrets' credentials only when registry checks will use them."""
+        if not (self.set_rules or self.index_halves):
+            return None
+        registry = any(r.scope == Scope.REGISTRY for r in self.set_rules)
+        return Index(keep_credentials=bool(self.ctx.prepare) and
+                     (registry or bool(self.index_halves)))
 
     def _rules_for(self, res: Resource) -> _KindRules:
         """The rules that apply to objects of this kind (with or without a pod spec)."""
@@ -268,9 +281,11 @@ class Engine:
         for prepare in self.ctx.prepare:
             prepare(index, self.ctx)
         by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}
-        for rule in self.set_rules:
+        checks = [(r, r.check) for r in self.set_rules]
+        checks += [(r, r.index_check) for r in self.index_halves if r.index_check is not None]
+        for rule, check in checks:
             try:
-                violations = list(rule.check(index, self.ctx))
+                violations = list(check(index, self.ctx))
             except Exception as exc:  # a rule bug must not lose the scan
                 self.result.errors.append(InputError(
                     "<set>", None, f"internal error in rule {rule.code}: "

@@ -20,9 +20,12 @@ import base64
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeproof.model import ObjectRef, Path, Resource
+
+if TYPE_CHECKING:
+    from kubeproof.images.credentials import Credentials
 
 SECRET_KINDS = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
 
@@ -60,6 +63,9 @@ class SecretRec:
     type: str
     # for pull-secret types: None when the payload parses, else why it does not
     payload_problem: str | None
+    # a usable pull secret's credentials per registry name, kept only when
+    # registry checks run (Index.keep_credentials); in memory only, never shown
+    credentials: dict[str, list[Credentials]] | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -93,6 +99,9 @@ class Index:
     # groups): operators may create pods, Services and workloads there that no
     # manifest of the set shows
     custom_namespaces: set[str] = field(default_factory=set)
+    # keep pull secrets' parsed credentials (``--check-images``): off otherwise,
+    # so that a plain scan never decodes them
+    keep_credentials: bool = False
 
     # ------------------------------------------------------------ building
 
@@ -224,8 +233,9 @@ def _workload(res: Resource, ref: ObjectRef) -> WorkloadRec:
     )
 
 
-def _pull_secret_problem(res: Resource, type_: str) -> str | None:
-    """Why a pull secret's payload would not be usable (never quoting it)."""
+def _pull_secret_payload(res: Resource, type_: str) -> tuple[str | None, str | None]:
+    """A pull secret's decoded payload, and why it would not be usable (never
+    quoting it): ``(payload, None)`` or ``(None, problem)``."""
     key = ".dockerconfigjson" if type_ == SECRET_KINDS[0] else ".dockercfg"
     data = res.obj.get("data")
     string_data = res.obj.get("stringData")
@@ -236,19 +246,36 @@ def _pull_secret_problem(res: Resource, type_: str) -> str | None:
         try:
             raw = base64.b64decode(data[key], validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
-            return f"data[{key!r}] is not valid base64-encoded UTF-8"
+            return None, f"data[{key!r}] is not valid base64-encoded UTF-8"
     else:
-        return f"it has no {key!r} key"
+        return None, f"it has no {key!r} key"
     try:
         parsed = json.loads(raw)
     except ValueError:
-        return f"{key!r} is not valid JSON"
+        return None, f"{key!r} is not valid JSON"
     if type_ == SECRET_KINDS[0] and not (isinstance(parsed, dict)
                                          and isinstance(parsed.get("auths"), dict)):
-        return f"{key!r} has no 'auths' mapping"
+        return None, f"{key!r} has no 'auths' mapping"
     if not isinstance(parsed, dict):
-        return f"{key!r} is not a JSON object"
-    return None
+        return None, f"{key!r} is not a JSON object"
+    return raw, None
+
+
+def _pull_secret_problem(res: Resource, type_: str) -> str | None:
+    """Why a pull secret's payload would not be usable (never quoting it)."""
+    return _pull_secret_payload(res, type_)[1]
+
+
+def _pull_secret_credentials(res: Resource, payload: str) -> dict[str, list[Credentials]]:
+    """The credentials a usable pull secret holds; none when an entry is malformed
+    (the kubelet cannot use it either)."""
+    from kubeproof.images.credentials import CredentialsError, parse_docker_config
+
+    source = f"pull secret {res.namespace or ''}/{res.name}"
+    try:
+        return parse_docker_config(payload, source)
+    except CredentialsError:
+        return {}
 
 
 def _add_namespace(index: Index, res: Resource, ref: ObjectRef) -> None:
@@ -260,8 +287,12 @@ def _add_namespace(index: Index, res: Resource, ref: ObjectRef) -> None:
 def _add_secret(index: Index, res: Resource, ref: ObjectRef) -> None:
     type_ = res.obj.get("type")
     type_ = type_ if isinstance(type_, str) else "Opaque"
-    problem = _pull_secret_problem(res, type_) if type_ in SECRET_KINDS else None
-    index.secrets[(res.namespace or "", res.name)] = SecretRec(ref, type_, problem)
+    rec = SecretRec(ref, type_, None)
+    if type_ in SECRET_KINDS:
+        payload, rec.payload_problem = _pull_secret_payload(res, type_)
+        if payload is not None and index.keep_credentials:
+            rec.credentials = _pull_secret_credentials(res, payload)
+    index.secrets[(res.namespace or "", res.name)] = rec
 
 
 def _add_service_account(index: Index, res: Resource, ref: ObjectRef) -> None:

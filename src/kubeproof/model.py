@@ -135,6 +135,8 @@ class Context:
 
 
 CheckFn = Callable[["Resource", Context], Iterator[Violation]]
+# an index-phase check: (Index, Context) -> SetViolations
+IndexCheckFn = Callable[[Any, Context], Iterator["SetViolation"]]
 
 
 @dataclass(slots=True)
@@ -155,6 +157,9 @@ class Rule:
     fixable: bool = False
     pods: bool = False
     remediation: str = ""
+    # a second check run in the index phase for a rule of another scope: the
+    # registry half of an object/set rule (see registry.index_half)
+    index_check: IndexCheckFn | None = None
 
     def __post_init__(self) -> None:
         if not self.remediation:

@@ -14,7 +14,6 @@ import multiprocessing
 from collections.abc import Iterator
 
 from kubeproof.engine import Engine, ScanResult
-from kubeproof.index import Index
 from kubeproof.sources.files import LoadOptions, load_path
 
 _WORKER: tuple[Engine, LoadOptions] | None = None
@@ -23,7 +22,7 @@ _WORKER: tuple[Engine, LoadOptions] | None = None
 def _check_one(item: tuple[str, str]) -> ScanResult:
     assert _WORKER is not None
     engine, opts = _WORKER
-    engine.result = ScanResult(index=Index() if engine.set_rules else None)
+    engine.result = ScanResult(index=engine.new_index())
     engine.add_file(load_path(item[0], item[1], opts), item)
     return engine.result
 

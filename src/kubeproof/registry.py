@@ -12,6 +12,20 @@ passes the rule). ``kubeproof rules`` and ``docs/rules.md`` are generated from i
         What:
             ...
         \"\"\"
+
+Some rules have two halves: one judged from the manifests (an object or set
+rule), one that needs facts gathered in the index phase, such as what the
+image registry says under ``--check-images`` (KP0103's image size and OS,
+KP0301's registries that answered 401). The second half is attached to the
+registered rule with ``@index_half(code)``: it keeps the rule's code, name,
+severity and documentation, runs once over the index after the
+``Context.prepare`` steps, and yields ``SetViolation`` values like a set rule.
+It must yield nothing when the facts it reads were not prepared (image checks
+off), so that it costs nothing in a plain scan.
+
+    @index_half("KP0103")
+    def image_size(index: Index, ctx: Context) -> Iterator[SetViolation]:
+        ...
 """
 
 from __future__ import annotations
@@ -22,7 +36,7 @@ import inspect
 import re
 from collections.abc import Callable, Iterable
 
-from kubeproof.model import CheckFn, Rule, Scope, Severity
+from kubeproof.model import CheckFn, IndexCheckFn, Rule, Scope, Severity
 
 RULES: dict[str, Rule] = {}
 _BY_NAME: dict[str, Rule] = {}
@@ -44,6 +58,7 @@ RULE_MODULES = (
     "mesh",
     "admission",
     "control_plane",
+    "registry_checks",  # after images and pull_secrets: it adds their index halves
 )
 
 _SECTION = re.compile(r"^(What|Why|How|Example):\s*$")
@@ -91,6 +106,22 @@ def rule(
         return fn
 
     return register
+
+
+def index_half(code: str) -> Callable[[IndexCheckFn], IndexCheckFn]:
+    """Attach an index-phase check to the already registered rule ``code``
+    (see the module docstring); the rule's module must be loaded first."""
+
+    def attach(fn: IndexCheckFn) -> IndexCheckFn:
+        target = RULES.get(code)
+        if target is None:
+            raise ValueError(f"index half for unknown rule {code}")
+        if target.index_check is not None:
+            raise ValueError(f"rule {code} has an index half already")
+        target.index_check = fn
+        return fn
+
+    return attach
 
 
 def _parse_doc(doc: str, code: str) -> tuple[str, dict[str, str]]:

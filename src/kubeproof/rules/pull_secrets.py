@@ -19,10 +19,10 @@ type and, for pull-secret types, why its payload does not parse.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from kubeproof.imageref import parse_image
+from kubeproof.imageref import ImageRef, parse_image
 from kubeproof.index import SECRET_KINDS, Index, Record
 from kubeproof.model import Context, ObjectRef, Path, Scope, SetViolation
 from kubeproof.registry import rule
@@ -85,6 +85,18 @@ def pull_secret_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
     private = _private_registries(ctx)
     if not private:
         return
+    yield from missing_pull_secrets(index, lambda ref: configured_private(ref, private))
+
+
+def configured_private(ref: ImageRef, private: list[str]) -> str | None:
+    """The ``images.privateRegistries`` entry ``ref`` comes from, if any."""
+    return next((p.strip() for p in private if ref.in_registry(p)), None)
+
+
+def missing_pull_secrets(index: Index, private_of: Callable[[ImageRef], str | None]
+                         ) -> Iterator[SetViolation]:
+    """KP0301 findings for the images ``private_of`` names a private registry
+    for (a description of it), in workloads whose pods get no pull secret."""
     for w in index.workloads:
         if w.pull_secrets:
             continue
@@ -103,13 +115,13 @@ def pull_secret_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
             if not c.image:
                 continue
             ref = parse_image(c.image)
-            entry = next((p for p in private if ref.in_registry(p)), None)
+            entry = private_of(ref)
             if entry is None:
                 continue
             yield SetViolation(
                 w.ref, (*c.path, "image"),
                 f"container {quote(c.name)} image {quote(ref.original)} comes from private "
-                f"registry {entry.strip()} but neither the pod nor {via} lists "
+                f"registry {entry} but neither the pod nor {via} lists "
                 f"imagePullSecrets", container=c.name)
 
 

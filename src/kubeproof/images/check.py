@@ -1,0 +1,223 @@
+"""``--check-images``: ask the registries about every image of the set, once.
+
+The rules of scope ``registry`` (``rules/registry_checks.py``) and the registry
+halves of KP0103 and KP0301 read what this module gathers. It runs as a
+``Context.prepare`` step over the finished index, before the index-phase rules:
+
+1. Every container's image is paired with the credentials the kubelet would
+   send: those of the first pull secret of the pod (or, when the pod lists
+   none, of its ServiceAccount) that holds an entry for the image's registry;
+   else none, which is an anonymous pull. Pull secrets' credentials are in the
+   index only under ``--check-images`` (``Index.keep_credentials``).
+2. The distinct (image, credentials) pairs are resolved once each with
+   ``RegistryClient.resolve_many``, however many workloads share them; each
+   registry is pinged once for its status and latency.
+3. An anonymous pull the registry refused marks the registry private (the
+   KP0301 half). When the user gave credentials for it (``--registry-auth``,
+   ``~/.docker/config.json``), the image is resolved again with those, so that
+   KP0204 can still tell whether it exists; the cluster never sees them.
+
+Credentials live in memory only: facts keep the pull secret's name, never
+its username or password, and no message quotes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kubeproof.imageref import ImageRef, parse_image
+from kubeproof.index import Index, WorkloadRec
+from kubeproof.model import Context
+
+if TYPE_CHECKING:
+    from kubeproof.images.credentials import Credentials
+    from kubeproof.images.registry import ImageInfo, RegistryOptions, RegistryStatus
+    from kubeproof.index import ContainerRec
+
+IMAGE_FACTS = "images"  # the Context.facts key of ImageFacts
+
+# outcomes of resolving one image
+OK = "ok"
+NOT_FOUND = "not-found"
+UNAUTHORIZED = "unauthorized"
+UNREACHABLE = "unreachable"
+ERROR = "error"
+
+CredKey = tuple[str, str] | None  # (username, password) or anonymous
+
+
+@dataclass(frozen=True, slots=True)
+class PullAuth:
+    """What a container's pull sends: the credentials (none: anonymous) and
+    the pull secret that holds them (``None`` for the user's own)."""
+
+    credentials: Credentials | None = field(default=None, repr=False)
+    secret: str | None = None
+
+    @property
+    def key(self) -> CredKey:
+        c = self.credentials
+        return None if c is None else (c.username, c.password)
+
+
+@dataclass(slots=True)
+class Lookup:
+    """What the registry said about one image with one set of credentials."""
+
+    ref: ImageRef
+    status: str
+    info: ImageInfo | None = None
+    detail: str = ""  # why, for messages: HTTP status, missing tag, error class
+
+
+@dataclass(slots=True)
+class ImageFacts:
+    """Everything the registry rules read, keyed so each lookup is shared."""
+
+    registries: dict[str, RegistryStatus] = field(default_factory=dict)
+    lookups: dict[tuple[str, CredKey], Lookup] = field(default_factory=dict)
+    # registries that refused an anonymous pull: private
+    private: set[str] = field(default_factory=set)
+    # an anonymous lookup refused, resolved again with the user's credentials
+    retried: dict[str, Lookup] = field(default_factory=dict)
+    max_latency_ms: int = 2000
+
+    def lookup(self, ref: ImageRef, auth: PullAuth) -> Lookup | None:
+        return self.lookups.get((ref.canonical(), auth.key))
+
+
+@dataclass(slots=True)
+class CheckSettings:
+    """How to reach the registries: client options and the user's credentials
+    (``--registry-auth`` over ``~/.docker/config.json``)."""
+
+    options: RegistryOptions
+    user_credentials: dict[str, list[Credentials]] = field(default_factory=dict)
+
+
+def image_facts(ctx: Context) -> ImageFacts | None:
+    """The prepared facts, or ``None`` when image checks are off."""
+    facts = ctx.facts.get(IMAGE_FACTS)
+    return facts if isinstance(facts, ImageFacts) else None
+
+
+# ---------------------------------------------------------------- pull credentials
+
+
+def pull_secret_names(index: Index, w: WorkloadRec) -> list[str]:
+    """The pull secrets a workload's pods get: its own, else its ServiceAccount's."""
+    if w.pull_secrets:
+        return w.pull_secrets
+    sa = index.service_accounts.get((w.ref.namespace or "", w.service_account or "default"))
+    if sa is None:
+        return []
+    entries = sa.data.get("imagePullSecrets")
+    return [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)
+            and e["name"]] if isinstance(entries, list) else []
+
+
+def pull_auth(index: Index, w: WorkloadRec, ref: ImageRef) -> PullAuth:
+    """The credentials the kubelet would send for ``ref`` in this workload."""
+    ns = w.ref.namespace or ""
+    for name in pull_secret_names(index, w):
+        secret = index.secrets.get((ns, name))
+        if secret is None or not secret.credentials:
+            continue
+        found = secret.credentials.get(ref.registry)
+        if found:
+            return PullAuth(found[0], name)
+    return PullAuth()
+
+
+def judged_containers(index: Index) -> Iterator[tuple[WorkloadRec, ContainerRec, ImageRef]]:
+    """Every container whose image reference can be resolved."""
+    for w in index.workloads:
+        for c in w.containers:
+            if not c.image:
+                continue
+            ref = parse_image(c.image)
+            if not ref.invalid:
+                yield w, c, ref
+
+
+# ---------------------------------------------------------------- the prepare step
+
+
+class ImageCheck:
+    """The ``Context.prepare`` step of ``--check-images`` (see the module docstring)."""
+
+    def __init__(self, settings: CheckSettings) -> None:
+        self.settings = settings
+
+    def __call__(self, index: Index, ctx: Context) -> None:
+        facts = ImageFacts(max_latency_ms=ctx.config.max_registry_latency_ms)
+        ctx.facts[IMAGE_FACTS] = facts
+        pairs: dict[tuple[str, CredKey], tuple[ImageRef, Credentials | None]] = {}
+        for w, _c, ref in judged_containers(index):
+            auth = pull_auth(index, w, ref)
+            pairs.setdefault((ref.canonical(), auth.key), (ref, auth.credentials))
+        if not pairs:
+            return
+        from kubeproof.images.registry import RegistryClient
+
+        with RegistryClient(self.settings.options) as client:
+            hosts = sorted({ref.registry for ref, _ in pairs.values()})
+            facts.registries = {h: client.ping(h) for h in hosts}
+            facts.lookups = dict(zip(pairs, resolve(client, list(pairs.values())), strict=True))
+            retry: list[tuple[str, ImageRef, Credentials]] = []
+            for (image, key), found in facts.lookups.items():
+                if key is None and found.status == UNAUTHORIZED:
+                    facts.private.add(found.ref.registry)
+                    user = self.settings.user_credentials.get(found.ref.registry)
+                    if user:
+                        retry.append((image, found.ref, user[0]))
+            if retry:
+                again = resolve(client, [(ref, creds) for _, ref, creds in retry])
+                facts.retried = {image: found for (image, _, _), found in
+                                 zip(retry, again, strict=True)}
+
+
+def resolve(client: Any, pairs: list[tuple[ImageRef, Credentials | None]]) -> list[Lookup]:
+    """Resolve each (image, credentials) pair in one batch; never raises."""
+    from kubeproof.images.registry import RegistryError
+
+    out: list[Lookup] = []
+    answers = client.resolve_many([(ref.canonical(), creds) for ref, creds in pairs])
+    for (ref, _), answer in zip(pairs, answers, strict=True):
+        if isinstance(answer, RegistryError):
+            out.append(Lookup(ref, _status_of(answer), None, str(answer)))
+        else:
+            out.append(Lookup(ref, OK, answer))
+    return out
+
+
+def _status_of(error: Any) -> str:
+    kind = getattr(error, "kind", "")
+    return {"not-found": NOT_FOUND, "unauthorized": UNAUTHORIZED,
+            "unreachable": UNREACHABLE}.get(kind, ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One container of the set with what the registry said about its image."""
+
+    workload: WorkloadRec
+    container: ContainerRec
+    ref: ImageRef
+    auth: PullAuth
+    lookup: Lookup
+
+    @property
+    def path(self) -> tuple[str | int, ...]:
+        return (*self.container.path, "image")
+
+
+def judged(index: Index, facts: ImageFacts) -> Iterator[Judged]:
+    """Every container whose image was looked up, with its lookup."""
+    for w, c, ref in judged_containers(index):
+        auth = pull_auth(index, w, ref)
+        found = facts.lookup(ref, auth)
+        if found is not None:
+            yield Judged(w, c, ref, auth, found)
