@@ -7,12 +7,16 @@ every way in produces the same findings.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from kubeproof.config import Config
-from kubeproof.engine import Progress, ScanResult, run_scan, select_rules
+from kubeproof.engine import SCAN_SCOPES, Progress, ScanResult, run_scan, select_rules
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
-from kubeproof.model import Context
+from kubeproof.model import Context, Scope
 from kubeproof.sources.files import LoadOptions, discover
+
+if TYPE_CHECKING:
+    from kubeproof.images.check import CheckSettings
 
 
 def scan(
@@ -27,15 +31,31 @@ def scan(
     baseline: set[str] | None = None,
     progress: Progress | None = None,
     jobs: int = 1,
+    check_images: CheckSettings | None = None,
 ) -> ScanResult:
-    """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process)."""
+    """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process).
+
+    ``check_images`` turns on the registry rules and asks the registries
+    (``--check-images``); the result then lists each registry's status.
+    """
     config = config or Config()
     _apply_workload_paths(config)
-    rules = select_rules(config, select, ignore)
+    scopes = SCAN_SCOPES | {Scope.REGISTRY} if check_images is not None else SCAN_SCOPES
+    rules = select_rules(config, select, ignore, scopes=scopes)
     ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level)
+    if check_images is not None:
+        from kubeproof.images.check import ImageCheck
+
+        ctx.prepare.append(ImageCheck(check_images))
     opts = options or LoadOptions()
     inputs = list(discover(list(paths), opts))
-    return run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs)
+    result = run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs)
+    if check_images is not None:
+        from kubeproof.images.check import image_facts
+
+        facts = image_facts(ctx)
+        result.registries = list(facts.registries.values()) if facts is not None else []
+    return result
 
 
 def _apply_workload_paths(config: Config) -> None:

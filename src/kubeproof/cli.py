@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import click
 
 from kubeproof import __version__
+from kubeproof.images.options import registry_options
 
 FORMATS = ("text", "json", "sarif", "junit")
 SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
@@ -37,6 +38,7 @@ class _LazyGroup(click.Group):
         "rbac": "kubeproof.commands.rbac:rbac",
         "netpol": "kubeproof.commands.netpol:netpol",
         "audit": "kubeproof.commands.audit:audit",
+        "images": "kubeproof.commands.images:images",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -100,12 +102,17 @@ def report_options(fn: Any) -> Any:
               help="Worker processes for large scans [default: 0 = one per core].")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")
+@click.option("--check-images", is_flag=True,
+              help="Ask the image registries: run the registry rules (KP0203, KP0204, KP0304).")
+@registry_options
 def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
          fail_on: str | None, select: tuple[str, ...], ignore: tuple[str, ...],
          config_path: str | None, no_config: bool, kube_version: str | None,
          pss_level: str | None, baseline_path: str | None, write_baseline: str | None,
          helm_values: tuple[str, ...], helm_set: tuple[str, ...], max_file_size: int | None,
-         jobs: int, no_color: bool, quiet: bool) -> None:
+         jobs: int, no_color: bool, quiet: bool, check_images: bool, platform: str,
+         registry_ca: str | None, insecure_registries: tuple[str, ...],
+         registry_auth: tuple[str, ...], image_cache: str | None) -> None:
     """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin."""
     from kubeproof.config import ConfigError, find_config, load_config
     from kubeproof.engine import SelectionError, exit_code, read_baseline
@@ -142,10 +149,21 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     opts = LoadOptions(
         max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
         helm_values=helm_values, helm_set=helm_set)
+    checks = None
+    if check_images:
+        from kubeproof.images.options import check_settings
+
+        try:
+            checks, notes = check_settings(platform, registry_ca, insecure_registries,
+                                           registry_auth, image_cache)
+        except ValueError as exc:
+            _fail(str(exc))
+        for note in notes:
+            click.echo(f"kubeproof: warning: {note}", err=True)
     try:
         result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
                            _split(ignore) + list(settings.get("ignore", [])), version, level,
-                           opts, baseline, quiet, jobs)
+                           opts, baseline, quiet, jobs, checks)
     except SelectionError as exc:
         _fail(str(exc))
     for err in result.errors:
@@ -189,7 +207,7 @@ class _ProgressBar:
 
 def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
               version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
-              quiet: bool, jobs: int) -> Any:
+              quiet: bool, jobs: int, checks: Any = None) -> Any:
     import os
 
     from kubeproof.api import scan as api_scan
@@ -198,7 +216,8 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
     try:
         return api_scan(paths, config=config, select=select, ignore=ignore,
                         kube_version=version, pss_level=level, options=opts,
-                        baseline=baseline, progress=bar, jobs=jobs or os.cpu_count() or 1)
+                        baseline=baseline, progress=bar, jobs=jobs or os.cpu_count() or 1,
+                        check_images=checks)
     finally:
         if bar is not None:
             bar.stop()

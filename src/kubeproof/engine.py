@@ -110,6 +110,8 @@ class ScanResult:
     checked: list[CheckedObject] = field(default_factory=list)
     # what set rules read (only when some ran); merged from worker processes
     index: Index | None = None
+    # with --check-images: each registry's /v2/ answer (images.registry.RegistryStatus)
+    registries: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

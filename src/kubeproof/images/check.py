@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kubeproof.imageref import ImageRef, parse_image
 from kubeproof.index import Index, WorkloadRec
@@ -38,12 +38,10 @@ if TYPE_CHECKING:
 
 IMAGE_FACTS = "images"  # the Context.facts key of ImageFacts
 
-# outcomes of resolving one image
+# ImageInfo.outcome values the rules act on
 OK = "ok"
 NOT_FOUND = "not-found"
 UNAUTHORIZED = "unauthorized"
-UNREACHABLE = "unreachable"
-ERROR = "error"
 
 CredKey = tuple[str, str] | None  # (username, password) or anonymous
 
@@ -63,28 +61,18 @@ class PullAuth:
 
 
 @dataclass(slots=True)
-class Lookup:
-    """What the registry said about one image with one set of credentials."""
-
-    ref: ImageRef
-    status: str
-    info: ImageInfo | None = None
-    detail: str = ""  # why, for messages: HTTP status, missing tag, error class
-
-
-@dataclass(slots=True)
 class ImageFacts:
     """Everything the registry rules read, keyed so each lookup is shared."""
 
+    # by registry name (``docker.io``, ``localhost:5000``), the /v2/ answer
     registries: dict[str, RegistryStatus] = field(default_factory=dict)
-    lookups: dict[tuple[str, CredKey], Lookup] = field(default_factory=dict)
-    # registries that refused an anonymous pull: private
-    private: set[str] = field(default_factory=set)
-    # an anonymous lookup refused, resolved again with the user's credentials
-    retried: dict[str, Lookup] = field(default_factory=dict)
+    lookups: dict[tuple[str, CredKey], ImageInfo] = field(default_factory=dict)
+    # images an anonymous pull was refused for, resolved again with the
+    # user's own credentials (to tell whether they exist)
+    retried: dict[str, ImageInfo] = field(default_factory=dict)
     max_latency_ms: int = 2000
 
-    def lookup(self, ref: ImageRef, auth: PullAuth) -> Lookup | None:
+    def lookup(self, ref: ImageRef, auth: PullAuth) -> ImageInfo | None:
         return self.lookups.get((ref.canonical(), auth.key))
 
 
@@ -154,49 +142,31 @@ class ImageCheck:
     def __call__(self, index: Index, ctx: Context) -> None:
         facts = ImageFacts(max_latency_ms=ctx.config.max_registry_latency_ms)
         ctx.facts[IMAGE_FACTS] = facts
-        pairs: dict[tuple[str, CredKey], tuple[ImageRef, Credentials | None]] = {}
+        pairs: dict[tuple[str, CredKey], Credentials | None] = {}
         for w, _c, ref in judged_containers(index):
             auth = pull_auth(index, w, ref)
-            pairs.setdefault((ref.canonical(), auth.key), (ref, auth.credentials))
+            pairs.setdefault((ref.canonical(), auth.key), auth.credentials)
         if not pairs:
             return
+        from kubeproof.images.credentials import api_host
         from kubeproof.images.registry import RegistryClient
 
+        # no credentials of its own: an empty tuple is an anonymous pull
         with RegistryClient(self.settings.options) as client:
-            hosts = sorted({ref.registry for ref, _ in pairs.values()})
-            facts.registries = {h: client.ping(h) for h in hosts}
-            facts.lookups = dict(zip(pairs, resolve(client, list(pairs.values())), strict=True))
-            retry: list[tuple[str, ImageRef, Credentials]] = []
-            for (image, key), found in facts.lookups.items():
-                if key is None and found.status == UNAUTHORIZED:
-                    facts.private.add(found.ref.registry)
-                    user = self.settings.user_credentials.get(found.ref.registry)
-                    if user:
-                        retry.append((image, found.ref, user[0]))
+            hosts = sorted({parse_image(image).registry for image, _ in pairs})
+            facts.registries = {h: client.ping(api_host(h)) for h in hosts}
+            answers = client.resolve_many(
+                (image, (creds,) if creds else ()) for (image, _), creds in pairs.items())
+            facts.lookups = {key: answers[(key[0], (creds,) if creds else ())]
+                             for key, creds in pairs.items()}
+            retry: dict[str, Credentials] = {}
+            for (image, key), info in facts.lookups.items():
+                user = self.settings.user_credentials.get(info.registry)
+                if key is None and info.outcome == UNAUTHORIZED and user:
+                    retry[image] = user[0]
             if retry:
-                again = resolve(client, [(ref, creds) for _, ref, creds in retry])
-                facts.retried = {image: found for (image, _, _), found in
-                                 zip(retry, again, strict=True)}
-
-
-def resolve(client: Any, pairs: list[tuple[ImageRef, Credentials | None]]) -> list[Lookup]:
-    """Resolve each (image, credentials) pair in one batch; never raises."""
-    from kubeproof.images.registry import RegistryError
-
-    out: list[Lookup] = []
-    answers = client.resolve_many([(ref.canonical(), creds) for ref, creds in pairs])
-    for (ref, _), answer in zip(pairs, answers, strict=True):
-        if isinstance(answer, RegistryError):
-            out.append(Lookup(ref, _status_of(answer), None, str(answer)))
-        else:
-            out.append(Lookup(ref, OK, answer))
-    return out
-
-
-def _status_of(error: Any) -> str:
-    kind = getattr(error, "kind", "")
-    return {"not-found": NOT_FOUND, "unauthorized": UNAUTHORIZED,
-            "unreachable": UNREACHABLE}.get(kind, ERROR)
+                again = client.resolve_many((image, (c,)) for image, c in retry.items())
+                facts.retried = {image: again[(image, (c,))] for image, c in retry.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +177,7 @@ class Judged:
     container: ContainerRec
     ref: ImageRef
     auth: PullAuth
-    lookup: Lookup
+    info: ImageInfo
 
     @property
     def path(self) -> tuple[str | int, ...]:
@@ -218,6 +188,6 @@ def judged(index: Index, facts: ImageFacts) -> Iterator[Judged]:
     """Every container whose image was looked up, with its lookup."""
     for w, c, ref in judged_containers(index):
         auth = pull_auth(index, w, ref)
-        found = facts.lookup(ref, auth)
-        if found is not None:
-            yield Judged(w, c, ref, auth, found)
+        info = facts.lookup(ref, auth)
+        if info is not None:
+            yield Judged(w, c, ref, auth, info)

@@ -124,3 +124,11 @@ def iter_by_file(findings: list[Finding]) -> Iterator[tuple[str, list[Finding]]]
     for file, group in groups.items():
         group.sort(key=lambda f: (f.line, f.column, f.rule.code))
         yield file, group
+
+
+def registry_rows(result: ScanResult) -> list[dict[str, Any]]:
+    """Each registry ``--check-images`` asked, as the JSON report lists it:
+    ``host``, ``reachable``, ``status`` (HTTP), ``latencyMs``, ``auth``, ``error``."""
+    return [{"host": r.host, "reachable": r.reachable, "status": r.status,
+             "latencyMs": r.latency_ms, "auth": r.auth, "error": r.error}
+            for r in sorted(result.registries, key=lambda r: r.host)]

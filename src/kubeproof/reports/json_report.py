@@ -12,8 +12,11 @@
         "suppressed": {"annotation", "comment", "exemption", ...},
         "baselined", "rules" (how many ran), "score", "grade",
         "practices": {"0".."16": {"name", "score", "grade", "findings", ...}}
-      }
+      },
+      "registries": [{"host", "reachable", "status", "latencyMs", "auth", "error"}, ...]
     }
+
+``registries`` is there only when ``--check-images`` asked the registries.
 
 Keys are never renamed; new keys may be added. ``score`` is ``null`` and
 ``grade`` is ``"n/a"`` where nothing could be scored (see ``scorecard``).
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from kubeproof.reports import SEVERITY_ORDER
+from kubeproof.reports import SEVERITY_ORDER, registry_rows
 from kubeproof.reports.scorecard import scorecard
 
 if TYPE_CHECKING:
@@ -63,13 +66,16 @@ def report(result: ScanResult, *, tool_version: str, with_findings: bool = True
     }
     for sev, n in by_sev.items():
         summary["bySeverity"][sev.label] = n
-    return {
+    doc: dict[str, Any] = {
         "tool": {"name": "kubeproof", "version": tool_version},
         "findings": [f.to_dict() for f in findings] if with_findings else [],
         "errors": [e.to_dict() for e in result.errors],
         "warnings": [w.to_dict() for w in result.warnings],
         "summary": summary,
     }
+    if result.registries:
+        doc["registries"] = registry_rows(result)
+    return doc
 
 
 _OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS

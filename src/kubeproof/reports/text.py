@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kubeproof.model import Finding, Severity
-from kubeproof.reports import SEVERITY_ORDER, iter_by_file, object_label
+from kubeproof.reports import SEVERITY_ORDER, iter_by_file, object_label, registry_rows
 from kubeproof.reports.scorecard import scorecard
 
 if TYPE_CHECKING:
@@ -141,6 +141,23 @@ def scorecard_table(card: dict[str, Any]) -> Table:
     return table
 
 
+def registries_table(result: ScanResult) -> Table:
+    """The registries ``--check-images`` asked: status and latency of ``/v2/``."""
+    table = Table(title="Registries", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("registry")
+    table.add_column("status")
+    table.add_column("HTTP", justify="right")
+    table.add_column("latency", justify="right")
+    table.add_column("auth")
+    for row in registry_rows(result):
+        state = Text("ok", style="green") if row["reachable"] else \
+            Text(_safe(row["error"] or "unavailable"), style="bold red")
+        latency = row["latencyMs"]
+        table.add_row(_safe(row["host"]), state, str(row["status"] or "-"),
+                      "-" if latency is None else f"{latency:.0f} ms", row["auth"])
+    return table
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -179,6 +196,8 @@ def render(result: ScanResult, *, tool_version: str, color: bool = False, width:
         out.append("")
 
     console, buf = make_console(color, width)
+    if result.registries:
+        console.print(registries_table(result))
     console.print(summary_table(result))
     if show_scorecard:
         console.print(scorecard_table(scorecard(result)))

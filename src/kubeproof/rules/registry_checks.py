@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubeproof.imageref import ImageRef, parse_image
 from kubeproof.images.check import (
     NOT_FOUND,
     OK,
@@ -25,7 +26,6 @@ from kubeproof.images.check import (
     image_facts,
     judged,
 )
-from kubeproof.imageref import ImageRef
 from kubeproof.index import Index
 from kubeproof.model import Context, Scope, SetViolation
 from kubeproof.registry import index_half, rule
@@ -42,19 +42,17 @@ def _violation(j: Judged, message: str) -> SetViolation:
                         f"{message}", container=j.container.name)
 
 
-def registry_problem(facts: ImageFacts, host: str) -> str | None:
+def registry_problem(facts: ImageFacts, registry: str) -> str | None:
     """Why a registry counts as unavailable, or ``None`` when it is fine."""
-    status = facts.registries.get(host)
+    status = facts.registries.get(registry)
     if status is None:
         return None
+    took = f" in {status.latency_ms:.0f} ms" if status.latency_ms is not None else ""
     if not status.reachable:
-        return f"registry {host} is unreachable ({status.error or 'no answer'})"
-    if status.status_code is not None and status.status_code not in (200, 401):
-        return (f"registry {host} answered HTTP {status.status_code} on /v2/ "
-                f"in {status.latency_ms:.0f} ms")
+        return f"registry {registry} is unavailable: {status.error or 'no answer'}{took}"
     if status.latency_ms is not None and status.latency_ms > facts.max_latency_ms:
-        return (f"registry {host} answered in {status.latency_ms:.0f} ms, over "
-                f"images.maxLatencyMs ({facts.max_latency_ms} ms)")
+        return (f"registry {registry} answered{took}, over images.maxLatencyMs "
+                f"({facts.max_latency_ms} ms)")
     return None
 
 
@@ -131,11 +129,11 @@ def image_not_found(index: Index, ctx: Context) -> Iterator[SetViolation]:
     if facts is None:
         return
     for j in judged(index, facts):
-        found = j.lookup
-        if found.status == UNAUTHORIZED and j.auth.credentials is None:
-            found = facts.retried.get(j.ref.canonical(), found)
-        if found.status == NOT_FOUND:
-            yield _violation(j, f"not found at registry {j.ref.registry} ({found.detail})")
+        info = j.info
+        if info.outcome == UNAUTHORIZED and j.auth.credentials is None:
+            info = facts.retried.get(j.ref.canonical(), info)
+        if info.outcome == NOT_FOUND:
+            yield _violation(j, f"not found at registry {j.ref.registry}: {info.error}")
 
 
 @rule("KP0304", "pull-secret-rejected", practice=3, severity="critical", scope=Scope.REGISTRY)
@@ -176,9 +174,9 @@ def pull_secret_rejected(index: Index, ctx: Context) -> Iterator[SetViolation]:
     if facts is None:
         return
     for j in judged(index, facts):
-        if j.lookup.status == UNAUTHORIZED and j.auth.secret is not None:
+        if j.info.outcome == UNAUTHORIZED and j.auth.secret is not None:
             yield _violation(j, f"registry {j.ref.registry} rejected the credentials of pull "
-                                f"secret {quote(j.auth.secret)} ({j.lookup.detail})")
+                                f"secret {quote(j.auth.secret)}: {j.info.error}")
 
 
 # ---------------------------------------------------------------- index halves
@@ -194,27 +192,25 @@ def image_base_from_registry(index: Index, ctx: Context) -> Iterator[SetViolatio
         return
     limit = ctx.config.max_image_size_mib
     for j in judged(index, facts):
-        info = j.lookup.info
-        if j.lookup.status != OK or info is None or classify_base(j.ref)[0] == FULL:
+        info = j.info
+        if info.outcome != OK or classify_base(j.ref)[0] == FULL:
             continue
-        base = _full_base(info.base)
+        base = next((b for b in info.base_hints if _full_base(b)), None)
         if base is not None:
-            yield _violation(j, f"is built on {quote(info.base)}, the {base}; use a slim, "
-                                f"alpine, minimal or distroless base")
+            yield _violation(j, f"is built on {quote(base)}, the {_full_base(base)}; use a "
+                                f"slim, alpine, minimal or distroless base")
             continue
-        size, how = (info.size, "uncompressed") if info.size else \
+        size, how = (info.uncompressed_size, "uncompressed") if info.uncompressed_size else \
             (info.compressed_size, "compressed")
         if size and size > limit * MIB:
-            yield _violation(j, f"is {size / MIB:.0f} MiB ({how}, {info.platform}), over "
-                                f"images.maxSizeMiB ({limit} MiB)")
+            yield _violation(j, f"is {size / MIB:.0f} MiB ({how}), over images.maxSizeMiB "
+                                f"({limit} MiB)")
 
 
-def _full_base(base: str | None) -> str | None:
-    """The description of a base image that is a full distribution, if it is one."""
-    if not base:
-        return None
-    from kubeproof.imageref import parse_image
-
+def _full_base(base: str) -> str | None:
+    """How KP0103 describes a base image (a name from the image's label or
+    history: ``ubuntu``, ``docker.io/library/debian:12``) that is a full
+    distribution; ``None`` for any other."""
     ref = parse_image(base)
     if ref.invalid:
         return None
@@ -234,7 +230,7 @@ def private_by_registry(index: Index, ctx: Context) -> Iterator[SetViolation]:
 
     def private_of(ref: ImageRef) -> str | None:
         anonymous = facts.lookups.get((ref.canonical(), None))
-        if anonymous is None or anonymous.status != UNAUTHORIZED \
+        if anonymous is None or anonymous.outcome != UNAUTHORIZED \
                 or configured_private(ref, configured):
             return None
         return f"{ref.registry} (it refused an anonymous pull)"
