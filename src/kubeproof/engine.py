@@ -147,7 +147,7 @@ class Engine:
         self.set_rules = [r for r in rules if r.scope in INDEX_SCOPES]
         # rules of other scopes with an index half (registry.index_half): run
         # only when a prepare step gathers the facts they read
-        self.index_halves = [r for r in self.rules if r.index_check is not None] \
+        self.index_halves = [r for r in rules if r.index_check is not None] \
             if ctx.prepare else []
         self.opts = opts or LoadOptions()
         self.result = ScanResult(rules=rules)

@@ -224,7 +224,7 @@ def private_by_registry(index: Index, ctx: Context) -> Iterator[SetViolation]:
     ``--check-images`` (those in ``images.privateRegistries`` are the set
     half's)."""
     facts = image_facts(ctx)
-    if facts is None or not facts.private:
+    if facts is None:
         return
     configured = [p for p in ctx.config.private_registries if isinstance(p, str) and p.strip()]
 

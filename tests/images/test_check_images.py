@@ -1,0 +1,301 @@
+"""``scan --check-images`` against real docker-registry processes: the registry
+rules KP0203, KP0204, KP0304 and the registry halves of KP0103 and KP0301.
+
+Each case is a container of a fixture under fixtures/check/, rendered with the
+test registries' addresses; findings are asserted with their line.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kubeproof.config import Config
+from kubeproof.images.credentials import Credentials
+from tests.images.checkhelpers import (
+    check,
+    hits,
+    logged_replica,
+    push_extra,
+    render,
+    run_cli,
+    settings,
+)
+from tests.images.conftest import PASSWORD, USER, Seeded
+from tests.images.registry_server import SlowRelay
+
+
+@pytest.fixture(scope="module")
+def extra(plain_registry: Seeded) -> dict[str, str]:
+    return push_extra(plain_registry.reg)
+
+
+def _plain(tmp_path: Path, plain: Seeded, name: str) -> Path:
+    return render(f"check/{name}", tmp_path, {
+        "PLAIN": plain.reg.host, "DIGEST_SINGLE": plain.digests["team/single:v1"]})
+
+
+# ---------------------------------------------------------------- KP0204
+
+
+def test_tags_and_digests_that_exist_pass_and_missing_ones_are_found(
+        tmp_path: Path, plain_registry: Seeded) -> None:
+    path = _plain(tmp_path, plain_registry, "resolve.yaml")
+    result = check([path], settings(insecure=(plain_registry.reg.host,)))
+    assert hits(result, "KP0204") == [("KP0204", 19, "missing-tag"),
+                                      ("KP0204", 21, "missing-repo")]
+    messages = {f.container: f.message for f in result.findings if f.rule.code == "KP0204"}
+    assert "9.9 not found" in messages["missing-tag"]
+    assert "not found" in messages["missing-repo"]
+    assert not hits(result, "KP0203") and not hits(result, "KP0304")
+    [status] = result.registries
+    assert status.reachable and status.status == 200 and status.latency_ms is not None
+
+
+def test_registry_rules_run_only_with_check_images(tmp_path: Path,
+                                                   plain_registry: Seeded) -> None:
+    from kubeproof.api import scan
+
+    path = _plain(tmp_path, plain_registry, "resolve.yaml")
+    result = scan([str(path)])
+    assert not {f.rule.code for f in result.findings} & {"KP0203", "KP0204", "KP0304"}
+    assert not any(r.scope == "registry" for r in result.rules)
+    assert result.registries == []
+
+
+# ---------------------------------------------------------------- platforms
+
+
+def test_platform_is_chosen_from_the_index(tmp_path: Path, plain_registry: Seeded) -> None:
+    path = _plain(tmp_path, plain_registry, "platform.yaml")
+    host = plain_registry.reg.host
+    assert hits(check([path], settings(insecure=(host,), platform="linux/arm64")),
+                "KP0204") == []
+    result = check([path], settings(insecure=(host,), platform="linux/s390x"))
+    assert hits(result, "KP0204") == [("KP0204", 10, "app")]
+    message = next(f.message for f in result.findings if f.rule.code == "KP0204")
+    assert "linux/s390x" in message and "linux/arm64" in message
+
+
+# ---------------------------------------------------------------- pull secrets
+
+
+@pytest.fixture(params=["basic", "token"])
+def private(request: pytest.FixtureRequest, basic_registry: Seeded,
+            token_registry: Seeded) -> Seeded:
+    return basic_registry if request.param == "basic" else token_registry
+
+
+def _private(tmp_path: Path, seeded: Seeded) -> tuple[list[Path], dict[str, object]]:
+    subs = {"PRIVATE": seeded.reg.host, "USER": USER, "PASSWORD": PASSWORD}
+    paths = [render("check/pull-secrets.yaml", tmp_path, subs),
+             render("check/private.yaml", tmp_path, subs)]
+    reg = seeded.reg
+    opts: dict[str, object] = {"ca": reg.ca_file} if reg.ca_file else {"insecure": (reg.host,)}
+    return paths, opts
+
+
+def test_pull_secrets_against_a_private_registry(tmp_path: Path, private: Seeded) -> None:
+    paths, opts = _private(tmp_path, private)
+    result = check(paths, settings(**opts))  # type: ignore[arg-type]
+    # the wrong password is rejected; the right one passes
+    assert hits(result, "KP0304") == [("KP0304", 24, "app")]
+    rejected = next(f for f in result.findings if f.rule.code == "KP0304")
+    assert '"wrong"' in rejected.message and rejected.name == "wrong-secret"
+    # no pull secret at all: the registry refused the anonymous pull (KP0301's half)
+    assert hits(result, "KP0301") == [("KP0301", 34, "app")]
+    assert "refused an anonymous pull" in next(
+        f.message for f in result.findings if f.rule.code == "KP0301")
+    # a pull secret of the wrong type, and a corrupted one: KP0303, no crash
+    assert [(c, n) for c, n, _ in hits(result, "KP0303")] == [("KP0303", 43), ("KP0303", 55)]
+    # nothing is missing: the refused pulls are not reported as absent images
+    assert hits(result, "KP0204") == []
+    assert all(PASSWORD not in f.message for f in result.findings)
+
+
+def test_user_credentials_tell_whether_a_refused_image_exists(
+        tmp_path: Path, basic_registry: Seeded) -> None:
+    reg = basic_registry.reg
+    paths, _ = _private(tmp_path, basic_registry)
+    paths[1].write_text(paths[1].read_text().replace("team/app:1.0", "team/app:7.7"))
+    mine = {reg.host: [Credentials(USER, PASSWORD, "--registry-auth")]}
+    result = check(paths, settings(ca=reg.ca_file, user=mine), select=("KP0204",))
+    # the right pull secret sees the tag is missing; the pods without a usable
+    # pull secret were refused anonymously, and the user's credentials tell;
+    # the wrong pull secret is KP0304's
+    assert [line for _, line, _ in hits(result, "KP0204")] == [12, 34, 46, 58]
+    # anonymous only: the refused images are not judged
+    assert [line for _, line, _ in hits(check(paths, settings(ca=reg.ca_file),
+                                              select=("KP0204",)), "KP0204")] == [12]
+
+
+def test_private_registry_in_config_is_left_to_the_set_half(
+        tmp_path: Path, basic_registry: Seeded) -> None:
+    paths, opts = _private(tmp_path, basic_registry)
+    config = Config(private_registries=[basic_registry.reg.host])
+    result = check(paths, settings(**opts), config=config)  # type: ignore[arg-type]
+    [finding] = [f for f in result.findings if f.rule.code == "KP0301"]
+    assert finding.line == 34 and "refused" not in finding.message
+
+
+# ---------------------------------------------------------------- KP0103, registry half
+
+
+def test_image_size_and_base_from_the_registry(tmp_path: Path, plain_registry: Seeded,
+                                               extra: dict[str, str]) -> None:
+    path = _plain(tmp_path, plain_registry, "size.yaml")
+    checks = settings(insecure=(plain_registry.reg.host,))
+    result = check([path], checks, config=Config(max_image_size_mib=2), select=("KP0103",))
+    assert hits(result, "KP0103") == [("KP0103", 10, "big"), ("KP0103", 14, "compressed"),
+                                      ("KP0103", 16, "distro")]
+    messages = {f.container: f.message for f in result.findings}
+    assert "3 MiB (uncompressed)" in messages["big"]
+    assert "MiB (compressed)" in messages["compressed"]
+    assert "debian" in messages["distro"] and "Debian" in messages["distro"]
+    # under the default limit only the distribution is left
+    assert hits(check([path], checks, select=("KP0103",)), "KP0103") == [
+        ("KP0103", 16, "distro")]
+    # without --check-images KP0103 knows none of these images
+    from kubeproof.api import scan
+
+    assert not scan([str(path)], select=("KP0103",)).findings
+
+
+# ---------------------------------------------------------------- KP0203
+
+
+def test_slow_registry(tmp_path: Path, plain_registry: Seeded) -> None:
+    relay = SlowRelay(plain_registry.reg.host, delay_ms=150)
+    try:
+        path = render("check/slow.yaml", tmp_path, {"SLOW": relay.host})
+        checks = settings(insecure=(relay.host,))
+        result = check([path], checks, config=Config(max_registry_latency_ms=100))
+        assert hits(result, "KP0203") == [("KP0203", 10, "app")]
+        message = next(f.message for f in result.findings if f.rule.code == "KP0203")
+        assert "over images.maxLatencyMs (100 ms)" in message
+        [status] = result.registries
+        assert status.latency_ms is not None and status.latency_ms >= 150
+        # under the default 2000 ms it passes
+        assert hits(check([path], checks), "KP0203") == []
+    finally:
+        relay.stop()
+
+
+def test_unreachable_registry_does_not_stop_the_scan(tmp_path: Path,
+                                                     plain_registry: Seeded) -> None:
+    path = _plain(tmp_path, plain_registry, "unreachable.yaml")
+    result = check([path], settings(insecure=(plain_registry.reg.host, "127.0.0.1:1")))
+    assert hits(result, "KP0203") == [("KP0203", 10, "down")]
+    assert "connection refused" in next(f.message for f in result.findings
+                                        if f.rule.code == "KP0203")
+    assert hits(result, "KP0204") == [("KP0204", 13, "missing")]
+    by_host = {r.host: r for r in result.registries}
+    assert not by_host["127.0.0.1:1"].reachable and by_host[plain_registry.reg.host].reachable
+
+
+# ---------------------------------------------------------------- once per image
+
+
+@pytest.fixture
+def replica(plain_registry: Seeded, tmp_path: Path) -> Iterator[object]:
+    rep = logged_replica(plain_registry.reg, tmp_path)
+    try:
+        yield rep
+    finally:
+        rep.stop()
+
+
+def test_each_image_is_resolved_once(tmp_path: Path, replica: object) -> None:
+    host = replica.host  # type: ignore[attr-defined]
+    docs = []
+    for i in range(12):
+        docs.append(f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web-{i}, namespace: ns-{i % 3}}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+        - {{name: app, image: "{host}/team/app:1.0"}}
+        - {{name: gone, image: "{host}/team/app:9.9"}}
+""")
+    for i in range(20):  # many files: the scan runs in worker processes
+        (tmp_path / f"web-{i}.yaml").write_text("---\n".join(docs) if i == 0 else docs[0]
+                                                .replace("web-0", f"other-{i}"))
+    from kubeproof.api import scan
+
+    count = replica.requests  # type: ignore[attr-defined]
+    pings = count("GET /v2/ ")  # the replica's start-up probe
+    result = scan([str(tmp_path)], check_images=settings(insecure=(host,)), jobs=2,
+                  select=("KP0204",))
+    assert len(hits(result, "KP0204")) == 12 + 19
+    assert count("GET /v2/team/app/manifests/1.0 ") == 1
+    assert count("GET /v2/team/app/manifests/9.9 ") == 1
+    assert count("GET /v2/ ") == pings + 1
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def test_cli_reports_registries_and_never_a_credential(tmp_path: Path,
+                                                       basic_registry: Seeded) -> None:
+    paths, _ = _private(tmp_path, basic_registry)
+    reg = basic_registry.reg
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (docker / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
+    report = tmp_path / "report.json"
+    proc = run_cli("scan", *map(str, paths), "--check-images", "--registry-ca", str(reg.ca_file),
+                   "--no-config", "-f", "text", "-f", "json", "-o", "-", "-o", str(report),
+                   env={"DOCKER_CONFIG": str(docker)})
+    assert proc.returncode == 1, proc.stderr
+    assert "Registries" in proc.stdout and reg.host in proc.stdout
+    assert "KP0304" in proc.stdout
+    doc = json.loads(report.read_text())
+    [row] = doc["registries"]
+    assert row["host"] == reg.host and row["reachable"] is True and row["auth"] == "basic"
+    assert isinstance(row["latencyMs"], float)
+    everything = proc.stdout + proc.stderr + report.read_text()
+    for secret in (PASSWORD, auth, base64.b64encode(PASSWORD.encode()).decode()):
+        assert secret not in everything
+
+
+def test_cli_registry_auth_reads_the_password_from_the_environment(
+        tmp_path: Path, basic_registry: Seeded) -> None:
+    reg = basic_registry.reg
+    paths, _ = _private(tmp_path, basic_registry)
+    paths[1].write_text(paths[1].read_text().replace("team/app:1.0", "team/app:7.7"))
+    empty = tmp_path / "nodocker"
+    empty.mkdir()
+    base = ("scan", *map(str, paths), "--check-images", "--registry-ca", str(reg.ca_file),
+            "--no-config", "--select", "KP0204", "-f", "json")
+    env = {"DOCKER_CONFIG": str(empty), "KP_TEST_PW": PASSWORD}
+    proc = run_cli(*base, "--registry-auth", f"{reg.host}={USER}:KP_TEST_PW", env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert [f["line"] for f in json.loads(proc.stdout)["findings"]] == [12, 34, 46, 58]
+    assert PASSWORD not in proc.stdout + proc.stderr
+    unset = run_cli(*base, "--registry-auth", f"{reg.host}={USER}:KP_UNSET_VAR", env=env)
+    assert unset.returncode == 2
+    assert unset.stderr.strip() == (f"kubeproof: error: --registry-auth {reg.host}: "
+                                    "environment variable KP_UNSET_VAR is not set")
+    bad = run_cli(*base, "--registry-auth", f"{reg.host}={USER}", env=env)
+    assert bad.returncode == 2 and "expected HOST=USER:VAR" in bad.stderr
+    assert "Traceback" not in unset.stderr + bad.stderr
+
+
+def test_cli_bad_registry_flags_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / "pod.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+                    "  containers: [{name: a, image: nginx}]\n")
+    for flags, text in ((("--platform", "linux"), "platform 'linux'"),
+                        (("--registry-ca", str(tmp_path / "none.pem")), "no such file")):
+        proc = run_cli("scan", str(path), "--check-images", "--no-config", *flags)
+        assert proc.returncode == 2 and text in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
