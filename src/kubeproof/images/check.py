@@ -12,10 +12,11 @@ halves of KP0103 and KP0301 read what this module gathers. It runs as a
 2. The distinct (image, credentials) pairs are resolved once each with
    ``RegistryClient.resolve_many``, however many workloads share them; each
    registry is pinged once for its status and latency.
-3. An anonymous pull the registry refused marks the registry private (the
-   KP0301 half). When the user gave credentials for it (``--registry-auth``,
-   ``~/.docker/config.json``), the image is resolved again with those, so that
-   KP0204 can still tell whether it exists; the cluster never sees them.
+3. An image whose anonymous pull the registry refused is private (the KP0301
+   half). When the user gave credentials for its registry (``--registry-auth``,
+   ``~/.docker/config.json``), it is resolved again with those, so that KP0204
+   can still tell whether it exists; the cluster never sees them, so they never
+   stand in for a pull secret.
 
 Credentials live in memory only: facts keep the pull secret's name, never
 its username or password, and no message quotes one.

@@ -256,7 +256,12 @@ def image_base_not_minimal(res: Resource, ctx: Context) -> Iterator[Violation]:
         Build on a minimal base: a distroless or Chainguard image, `alpine`,
         or the `-slim`/`-minimal` variant of the same image.
 
-        With `--check-images` the image's own OS and size are checked too.
+        With `--check-images` the image itself is checked too (images the
+        table above does not know): a base distribution named by its
+        `org.opencontainers.image.base.name` label or annotation or by its
+        build history (Debian, Ubuntu, CentOS, ...), and a size over
+        `images.maxSizeMiB` (default 300): the uncompressed size when the
+        registry tells it, else the compressed size of the layers.
 
     Example:
         ```yaml

@@ -53,7 +53,9 @@ def pull_secret_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
         The ServiceAccount is looked up in the set; when it is not there, the
         workload is judged only if the set describes its namespace (then the
         ServiceAccount is `default` as Kubernetes creates it, with no pull
-        secrets). Without `images.privateRegistries` the rule does nothing.
+        secrets). Without `images.privateRegistries` the rule does nothing,
+        except under `--check-images`: then an image whose registry refused
+        an anonymous pull (401) counts as private too.
 
     Why:
         Without credentials the kubelet pulls anonymously, the registry answers
