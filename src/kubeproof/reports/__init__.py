@@ -126,9 +126,10 @@ def iter_by_file(findings: list[Finding]) -> Iterator[tuple[str, list[Finding]]]
         yield file, group
 
 
-def registry_rows(result: ScanResult) -> list[dict[str, Any]]:
-    """Each registry ``--check-images`` asked, as the JSON report lists it:
-    ``host``, ``reachable``, ``status`` (HTTP), ``latencyMs``, ``auth``, ``error``."""
+def registry_rows(registries: Iterable[Any]) -> list[dict[str, Any]]:
+    """Each registry ``--check-images`` asked (``RegistryStatus`` values), as the
+    JSON report lists it: ``host``, ``reachable``, ``status`` (HTTP),
+    ``latencyMs``, ``auth``, ``error``."""
     return [{"host": r.host, "reachable": r.reachable, "status": r.status,
              "latencyMs": r.latency_ms, "auth": r.auth, "error": r.error}
-            for r in sorted(result.registries, key=lambda r: r.host)]
+            for r in sorted(registries, key=lambda r: r.host)]

@@ -74,7 +74,7 @@ def report(result: ScanResult, *, tool_version: str, with_findings: bool = True
         "summary": summary,
     }
     if result.registries:
-        doc["registries"] = registry_rows(result)
+        doc["registries"] = registry_rows(result.registries)
     return doc
 
 

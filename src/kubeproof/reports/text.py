@@ -141,15 +141,16 @@ def scorecard_table(card: dict[str, Any]) -> Table:
     return table
 
 
-def registries_table(result: ScanResult) -> Table:
-    """The registries ``--check-images`` asked: status and latency of ``/v2/``."""
+def registries_table(registries: list[Any]) -> Table:
+    """The registries ``--check-images`` asked (``RegistryStatus`` values):
+    status and latency of ``/v2/``."""
     table = Table(title="Registries", box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("registry")
     table.add_column("status")
     table.add_column("HTTP", justify="right")
     table.add_column("latency", justify="right")
     table.add_column("auth")
-    for row in registry_rows(result):
+    for row in registry_rows(registries):
         state = Text("ok", style="green") if row["reachable"] else \
             Text(_safe(row["error"] or "unavailable"), style="bold red")
         latency = row["latencyMs"]
@@ -197,7 +198,7 @@ def render(result: ScanResult, *, tool_version: str, color: bool = False, width:
 
     console, buf = make_console(color, width)
     if result.registries:
-        console.print(registries_table(result))
+        console.print(registries_table(result.registries))
     console.print(summary_table(result))
     if show_scorecard:
         console.print(scorecard_table(scorecard(result)))

@@ -1,0 +1,248 @@
+"""``kubeproof images``: the inventory of the container images a set uses.
+
+For every image reference: where it is used (file and line of the ``image``
+field, the object, the container), its registry, repository, tag and digest
+as written, and what the offline KP0103 table knows of its base. Offline by
+default: no registry is asked. With ``--check-images`` (and the same registry
+flags as ``scan``) each distinct image is resolved once, with the pull
+credentials its workloads would use (``kubeproof.images.check``), adding the
+resolved digest, OS/architecture, base, size and user of the image, and each
+registry's availability and latency.
+
+Exit code 0, or 2 for a usage error or an input that could not be read. The
+inventory judges nothing: ``scan --check-images`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from kubeproof.images.options import registry_options
+
+if TYPE_CHECKING:
+    from kubeproof.images.check import ImageFacts
+    from kubeproof.images.registry import ImageInfo
+    from kubeproof.index import Index
+    from kubeproof.model import InputError
+
+
+@dataclass(slots=True)
+class Use:
+    file: str
+    line: int
+    kind: str
+    namespace: str | None
+    name: str
+    container: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "kind": self.kind,
+                "namespace": self.namespace, "name": self.name, "container": self.container}
+
+
+@dataclass(slots=True)
+class Entry:
+    """One image reference as written, and everything known about it."""
+
+    image: str
+    uses: list[Use] = field(default_factory=list)
+    info: ImageInfo | None = None
+
+
+def _fail(message: str) -> None:
+    click.echo(f"kubeproof: error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--check-images", is_flag=True,
+              help="Resolve each image at its registry (digest, OS, size, user).")
+@registry_options
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
+           registry_ca: str | None, insecure_registries: tuple[str, ...],
+           registry_auth: tuple[str, ...], image_cache: str | None, no_color: bool) -> None:
+    """List every container image of the manifests and where it is used."""
+    from kubeproof.config import Config
+    from kubeproof.images.check import IMAGE_FACTS, ImageCheck
+    from kubeproof.images.options import check_settings
+    from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+    from kubeproof.model import Context
+
+    checks = None
+    if check_images:
+        try:
+            checks, notes = check_settings(platform, registry_ca, insecure_registries,
+                                           registry_auth, image_cache)
+        except ValueError as exc:
+            _fail(str(exc))
+        for note in notes:
+            click.echo(f"kubeproof: warning: {note}", err=True)
+    index, entries, errors = inventory(list(paths), keep_credentials=checks is not None)
+    for err in errors:
+        click.echo(str(err), err=True)
+    registries: list[Any] = []
+    if checks is not None:
+        ctx = Context(config=Config(), kube_version=DEFAULT_KUBE_VERSION)
+        ImageCheck(checks)(index, ctx)
+        facts = ctx.facts[IMAGE_FACTS]
+        _attach(index, entries, facts)
+        registries = list(facts.registries.values())
+    if fmt == "json":
+        click.echo(json.dumps(_json(entries, registries, errors), indent=2))
+    else:
+        color = not no_color and sys.stdout.isatty()
+        sys.stdout.write(_text(entries, registries, color, checks is not None))
+    sys.exit(2 if errors else 0)
+
+
+def inventory(paths: list[str], *, keep_credentials: bool = False
+              ) -> tuple[Index, dict[str, Entry], list[InputError]]:
+    """The index of the set (pull secrets' credentials kept when asked), every
+    image reference with its uses in order of appearance, and the input errors."""
+    from kubeproof.index import Index
+    from kubeproof.model import ObjectRef
+    from kubeproof.sources.files import LoadOptions, discover, load_path
+
+    opts = LoadOptions()
+    index = Index(keep_credentials=keep_credentials)
+    entries: dict[str, Entry] = {}
+    errors: list[InputError] = []
+    for source_input in discover(paths, opts):
+        loaded = load_path(*source_input, opts)
+        errors.extend(loaded.errors)
+        for seq, located in enumerate(loaded.objects):
+            res = located.resource
+            index.add(res, ObjectRef(source_input, seq, res.origin.file, res.origin.line,
+                                     res.api_version, res.kind, res.namespace, res.name))
+            pod = res.pod
+            if pod is None:
+                continue
+            for c in pod.containers:
+                image = c.data.get("image")
+                if not isinstance(image, str) or not image:
+                    continue
+                locator = res.origin.locator
+                line = locator.locate(res.origin, located.node, located.line_offset,
+                                      (*c.path, "image"))[0] if locator else res.origin.line
+                entries.setdefault(image, Entry(image)).uses.append(
+                    Use(res.origin.file, line, res.kind, res.namespace, res.name, c.name))
+    return index, entries, errors
+
+
+def _attach(index: Index, entries: dict[str, Entry], facts: ImageFacts) -> None:
+    """Give each image what the registry said: the first answer that resolved
+    it (workloads may pull it with different credentials), else the first."""
+    from kubeproof.images.check import OK, judged
+
+    for j in judged(index, facts):
+        entry = entries.get(j.container.image or "")
+        if entry is None:
+            continue
+        if entry.info is None or (entry.info.outcome != OK and j.info.outcome == OK):
+            entry.info = j.info
+
+
+def describe(image: str) -> dict[str, Any]:
+    """What the reference itself says: registry, repository, tag, digest, base."""
+    from kubeproof.imageref import parse_image
+    from kubeproof.rules.images import classify_base
+
+    ref = parse_image(image)
+    if ref.invalid:
+        return {"image": image, "error": ref.error}
+    verdict, label = classify_base(ref)
+    return {"image": image, "registry": ref.registry, "repository": ref.repository,
+            "tag": ref.tag, "digest": ref.digest, "base": {"verdict": verdict, "name": label}}
+
+
+def _resolved(info: ImageInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    size, how = (info.uncompressed_size, "uncompressed") if info.uncompressed_size else \
+        (info.compressed_size, "compressed")
+    return {"outcome": info.outcome, "error": info.error, "digest": info.digest,
+            "platformDigest": info.platform_digest, "mediaType": info.media_type,
+            "os": info.os, "architecture": info.architecture, "user": info.user,
+            "created": info.created, "baseHints": info.base_hints, "size": size,
+            "sizeKind": how if size else None}
+
+
+def _json(entries: dict[str, Entry], registries: list[Any], errors: list[InputError]
+          ) -> dict[str, Any]:
+    from kubeproof.reports import registry_rows
+
+    doc: dict[str, Any] = {
+        "images": [{**describe(e.image), "uses": [u.to_dict() for u in e.uses],
+                    "resolved": _resolved(e.info)} for e in entries.values()],
+        "errors": [e.to_dict() for e in errors],
+    }
+    if registries:
+        doc["registries"] = registry_rows(registries)
+    return doc
+
+
+def _size(n: int | None) -> str:
+    if not n:
+        return "-"
+    if n < 1024:
+        return f"{n} B"
+    return f"{n / 1048576:.1f} MiB" if n >= 1048576 else f"{n / 1024:.0f} KiB"
+
+
+def _text(entries: dict[str, Entry], registries: list[Any], color: bool, resolved: bool) -> str:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from kubeproof.reports import object_label
+    from kubeproof.reports.text import _safe, console_text, make_console, registries_table
+
+    table = Table(title=f"Images ({len(entries)})", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("image", "registry", "tag", "digest", "base", "used at"):
+        table.add_column(column, overflow="fold")
+    if resolved:
+        for column in ("resolved", "os/arch", "size", "user"):
+            table.add_column(column)
+    for e in entries.values():
+        d = describe(e.image)
+        uses = "\n".join(f"{u.file}:{u.line} {object_label(u.kind, u.namespace, u.name)} "
+                         f"[{u.container}]" for u in e.uses)
+        if "error" in d:
+            row = [e.image, "-", "-", "-", f"invalid: {d['error']}", uses]
+        else:
+            base = d["base"]["name"] if d["base"]["verdict"] != "unknown" else "-"
+            row = [e.image, d["registry"], d["tag"] or "-", _short(d["digest"]), base, uses]
+        if resolved:
+            row += _resolved_cells(e.info)
+        # cells are plain text: manifest content is never read as rich markup
+        table.add_row(*(Text(_safe(cell)) for cell in row))
+    console, buf = make_console(color, width=200)
+    console.print(table)
+    if registries:
+        console.print(registries_table(registries))
+    return console_text(buf, color)
+
+
+def _short(digest: str | None) -> str:
+    return digest[:19] if digest else "-"
+
+
+def _resolved_cells(info: ImageInfo | None) -> list[str]:
+    if info is None:
+        return ["-", "-", "-", "-"]
+    if info.outcome != "ok":
+        return [f"{info.outcome}: {info.error}", "-", "-", "-"]
+    data = _resolved(info) or {}
+    platform = f"{info.os or '?'}/{info.architecture or '?'}"
+    size = _size(data["size"]) + (" (compressed)" if data["sizeKind"] == "compressed" else "")
+    hints = f"\nbase: {', '.join(info.base_hints)}" if info.base_hints else ""
+    user = "-" if info.user is None else (info.user or "root (no USER)")
+    return [_short(info.digest) + hints, platform, size, user]
