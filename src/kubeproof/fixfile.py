@@ -18,17 +18,22 @@ from __future__ import annotations
 
 import io
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from itertools import pairwise
-from typing import Any
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from kubeproof.fixes import FixSettings, fix_object
+from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+
+if TYPE_CHECKING:
+    from kubeproof.config import Config
 
 
 class EditError(Exception):
@@ -57,6 +62,55 @@ class FixedText:
     @property
     def not_fixed(self) -> list[str]:
         return sorted({c for o in self.objects for c in o.wanted if c not in o.applied})
+
+
+@dataclass(slots=True)
+class FileFix:
+    path: str
+    original: str = ""
+    fixed: FixedText | None = None  # None: nothing to fix in it
+    error: str | None = None  # one line, naming the file
+
+
+def fix_files(files: list[str], codes: Collection[str], config: Config,
+              settings: FixSettings, *, kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION,
+              pss_level: str = "restricted") -> Iterator[FileFix]:
+    """Scan ``files`` for the rules ``codes`` and fix, in memory, what each object
+    was found to break (the caller writes). Files the scan cannot read or parse
+    come back with their error and nothing else."""
+    from kubeproof.api import scan
+
+    if not files or not codes:
+        return
+    result = scan(files, config=config, select=sorted(codes), kube_version=kube_version,
+                  pss_level=pss_level)
+    broken: dict[str, str] = {}
+    for err in result.errors:
+        broken.setdefault(err.file, str(err))
+    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for f in result.findings:
+        found[f.file].append((f.line, f.code))
+    for path in files:
+        if path in broken:
+            yield FileFix(path, error=broken[path])
+            continue
+        hits = found.get(path)
+        if not hits:
+            yield FileFix(path)
+            continue
+
+        def codes_at(first: int, end: int, hits: list[tuple[int, str]] = hits) -> set[str]:
+            return {code for line, code in hits if first <= line < end}
+
+        try:
+            text = FsPath(path).read_bytes().decode("utf-8")
+            yield FileFix(path, text, fix_text(text, settings, codes_at))
+        except OSError as exc:
+            yield FileFix(path, error=f"{path}: cannot read: {exc.strerror or exc}")
+        except UnicodeDecodeError:
+            yield FileFix(path, error=f"{path}: not valid UTF-8")
+        except EditError as exc:
+            yield FileFix(path, error=f"{path}: cannot edit: {exc}")
 
 
 # which codes to run on the object starting at a 1-based line; None = every fixer

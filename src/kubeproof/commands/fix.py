@@ -16,8 +16,6 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections import defaultdict
-from collections.abc import Collection
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING
 
@@ -80,10 +78,9 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     settings = FixSettings.from_config(config, namespace=namespace)
     codes = _fixer_codes(_split(select), _split(ignore), settings)
     files, errors = _discover(list(paths))
-    fixed = _run(files, codes, config, settings, kube_version, write=not (show_diff or dry_run),
-                 show_diff=show_diff)
-    errors += fixed.errors
-    changed = fixed.changed
+    changed, failed = _run(files, codes, config, settings, kube_version,
+                           write=not (show_diff or dry_run), show_diff=show_diff)
+    errors += failed
     if not show_diff:
         verb = "would fix" if dry_run else "fixed"
         click.echo(f"{verb} {changed} of {len(files)} file{'s' if len(files) != 1 else ''}")
@@ -139,76 +136,46 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
     return files, errors
 
 
-class _Outcome:
-    def __init__(self) -> None:
-        self.changed = 0
-        self.errors: list[str] = []
-
-    def error(self, message: str) -> None:
-        self.errors.append(message)
-        click.echo(message, err=True)
-
-
 def _run(files: list[str], codes: set[str], config: Config, settings: FixSettings,
-         kube_version: str | None, *, write: bool, show_diff: bool) -> _Outcome:
-    from kubeproof.api import scan
-    from kubeproof.fixfile import EditError, fix_text
+         kube_version: str | None, *, write: bool, show_diff: bool) -> tuple[int, list[str]]:
+    """Fix, print and (when ``write``) save every file: (files changed, errors)."""
+    from kubeproof.fixfile import fix_files
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
 
-    out = _Outcome()
-    if not files or not codes:
-        return out
     wanted = kube_version or str(config.scan.get("kubeVersion") or "")
     try:
         version = parse_kube_version(wanted) if wanted else DEFAULT_KUBE_VERSION
     except ValueError as exc:
         _fail(str(exc))
     level = str(config.scan.get("pssLevel", "restricted"))
-    result = scan(files, config=config, select=sorted(codes), kube_version=version,
-                  pss_level=level if level in ("baseline", "restricted") else "restricted")
-    broken = set()
-    for err in result.errors:
-        broken.add(err.file)
-        out.error(str(err))
-    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for f in result.findings:
-        found[f.file].append((f.line, f.code))
-    for path in files:
-        if path in broken or path not in found:
+    changed = 0
+    errors: list[str] = []
+    for item in fix_files(files, codes, config, settings, kube_version=version,
+                          pss_level=level if level == "baseline" else "restricted"):
+        if item.error is not None:
+            errors.append(item.error)
+            click.echo(item.error, err=True)
             continue
-        hits = found[path]
-
-        def codes_at(first: int, end: int, hits: list[tuple[int, str]] = hits) -> Collection[str]:
-            return {code for line, code in hits if first <= line < end}
-
-        try:
-            text = FsPath(path).read_bytes().decode("utf-8")
-            fixed = fix_text(text, settings, codes_at)
-        except (OSError, UnicodeDecodeError) as exc:
-            out.error(f"{path}: cannot read: {exc}")
+        if item.fixed is None or item.fixed.text == item.original:
             continue
-        except EditError as exc:
-            out.error(f"{path}: cannot edit: {exc}")
-            continue
-        if fixed.text == text:
-            continue
-        out.changed += 1
+        changed += 1
         if show_diff:
             sys.stdout.write("".join(difflib.unified_diff(
-                text.splitlines(keepends=True), fixed.text.splitlines(keepends=True),
-                f"a/{path}", f"b/{path}")))
+                item.original.splitlines(keepends=True),
+                item.fixed.text.splitlines(keepends=True), f"a/{item.path}", f"b/{item.path}")))
             continue
         if write:
             try:
-                _write(path, fixed.text)
+                _write(item.path, item.fixed.text)
             except OSError as exc:
-                out.error(f"{path}: cannot write: {exc.strerror or exc}")
+                errors.append(f"{item.path}: cannot write: {exc.strerror or exc}")
+                click.echo(errors[-1], err=True)
                 continue
         summary = ", ".join(f"{code} x{n}" if n > 1 else code
-                            for code, n in sorted(fixed.applied.items()))
-        left = f"; not fixed: {', '.join(fixed.not_fixed)}" if fixed.not_fixed else ""
-        click.echo(f"{path}: {'fixed' if write else 'would fix'} {summary}{left}")
-    return out
+                            for code, n in sorted(item.fixed.applied.items()))
+        left = f"; not fixed: {', '.join(item.fixed.not_fixed)}" if item.fixed.not_fixed else ""
+        click.echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{left}")
+    return changed, errors
 
 
 def _write(path: str, text: str) -> None:
