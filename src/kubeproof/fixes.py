@@ -50,6 +50,10 @@ class FixSettings:
     limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))  # KP1404
     required_labels: list[str] = field(default_factory=lambda: [NAME_LABEL])  # KP0501
     labels: dict[str, str] = field(default_factory=dict)  # KP0501 values
+    # code -> names of the only containers its fixer may change (None: all).
+    # ``kubeproof fix`` passes, per object, the containers the scan flagged, so
+    # a container-level inline ignore or exemption keeps its container untouched.
+    containers: dict[str, frozenset[str]] | None = None
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> FixSettings:
@@ -116,8 +120,10 @@ def _linux_pod(res: Resource) -> PodView | None:
     return None if pod is None or pod.is_windows else pod
 
 
-def _any(changes: Iterator[bool]) -> bool:
-    return any([*changes])  # evaluate every change, not just up to the first
+def _targets(pod: PodView, settings: FixSettings, code: str) -> Iterator[ContainerView]:
+    """The containers fixer ``code`` may change."""
+    only = settings.containers.get(code) if settings.containers is not None else None
+    return (c for c in pod.containers if only is None or c.name in only)
 
 
 # Where a container's securityContext goes when it has none: after these keys.
@@ -145,7 +151,7 @@ def pin_digest(res: Resource, settings: FixSettings) -> bool:
     if resolve is None or pod is None:
         return False
     changed = False
-    for c in pod.containers:
+    for c in _targets(pod, settings, "KP0101"):
         image = c.data.get("image")
         if not isinstance(image, str):
             continue
@@ -229,7 +235,7 @@ def no_privilege_escalation(res: Resource, settings: FixSettings) -> bool:
     if pod is None:
         return False
     changed = False
-    for c in pod.containers:
+    for c in _targets(pod, settings, "KP0813"):
         sc = c.security_context
         if sc.get("allowPrivilegeEscalation") is False or sc.get("privileged") is True:
             continue
@@ -253,8 +259,9 @@ def run_as_non_root(res: Resource, settings: FixSettings) -> bool:
     changed = False
     if pod_fails or inherit_fails:
         changed |= set_in(pod.spec, ("securityContext", "runAsNonRoot"), True, _POD_SC_AFTER)
+    targets = {id(c.data) for c in _targets(pod, settings, "KP0814")}
     for c, value in zip(pod.containers, values, strict=True):
-        if value is not None and value is not True:
+        if value is not None and value is not True and id(c.data) in targets:
             changed |= _set_container(c, "runAsNonRoot", True)
     return changed
 
@@ -294,7 +301,7 @@ def drop_all_capabilities(res: Resource, settings: FixSettings) -> bool:
     if pod is None:
         return False
     changed = False
-    for c in pod.containers:
+    for c in _targets(pod, settings, "KP0817"):
         caps = as_dict(c.security_context.get("capabilities"))
         drop = caps.get("drop")
         if CAPABILITY_ALL not in as_list(drop):
@@ -320,8 +327,11 @@ def read_only_root(res: Resource, settings: FixSettings) -> bool:
     pod = _linux_pod(res)
     if pod is None:
         return False
-    return _any(_set_container(c, "readOnlyRootFilesystem", True) for c in pod.containers
-                if c.security_context.get("readOnlyRootFilesystem") is not True)
+    changed = False
+    for c in _targets(pod, settings, "KP0821"):
+        if c.security_context.get("readOnlyRootFilesystem") is not True:
+            changed |= _set_container(c, "readOnlyRootFilesystem", True)
+    return changed
 
 
 @fixer("KP1002")
@@ -334,7 +344,7 @@ def read_only_secret_mounts(res: Resource, settings: FixSettings) -> bool:
         return False
     volumes = secret_volumes(pod)
     changed = False
-    for c in pod.containers:
+    for c in _targets(pod, settings, "KP1002"):
         for mount in as_list(c.data.get("volumeMounts")):
             if not isinstance(mount, MutableMapping) or mount.get("readOnly") is True:
                 continue
@@ -345,8 +355,9 @@ def read_only_secret_mounts(res: Resource, settings: FixSettings) -> bool:
     return changed
 
 
-def _sized(pod: PodView) -> Iterator[ContainerView]:
-    return (c for c in pod.containers if c.list_name != "ephemeralContainers")
+def _sized(pod: PodView, settings: FixSettings, code: str) -> Iterator[ContainerView]:
+    """Containers that can carry resources: all but ephemeral ones."""
+    return (c for c in _targets(pod, settings, code) if c.list_name != "ephemeralContainers")
 
 
 def _has(mapping: Any, key: str) -> bool:
@@ -363,7 +374,7 @@ def default_requests(res: Resource, settings: FixSettings) -> bool:
         return False
     pod_res = as_dict(pod.spec.get("resources"))
     changed = False
-    for c in _sized(pod):
+    for c in _sized(pod, settings, "KP1403"):
         cres = as_dict(c.data.get("resources"))
         for name in ("cpu", "memory"):
             value = settings.requests.get(name)
@@ -386,7 +397,7 @@ def default_memory_limit(res: Resource, settings: FixSettings) -> bool:
     if _has(as_dict(pod.spec.get("resources")).get("limits"), "memory"):
         return False
     changed = False
-    for c in _sized(pod):
+    for c in _sized(pod, settings, "KP1404"):
         cres = as_dict(c.data.get("resources"))
         if _has(cres.get("limits"), "memory"):
             continue

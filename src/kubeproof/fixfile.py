@@ -19,8 +19,8 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from itertools import pairwise
 from pathlib import Path as FsPath
@@ -87,9 +87,9 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
     broken: dict[str, str] = {}
     for err in result.errors:
         broken.setdefault(err.file, str(err))
-    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    found: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
     for f in result.findings:
-        found[f.file].append((f.line, f.code))
+        found[f.file].append((f.line, f.code, f.container))
     for path in files:
         if path in broken:
             yield FileFix(path, error=broken[path])
@@ -99,8 +99,13 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
             yield FileFix(path)
             continue
 
-        def codes_at(first: int, end: int, hits: list[tuple[int, str]] = hits) -> set[str]:
-            return {code for line, code in hits if first <= line < end}
+        def codes_at(first: int, end: int, hits: list[tuple[int, str, str | None]] = hits
+                     ) -> dict[str, set[str | None]]:
+            found: dict[str, set[str | None]] = defaultdict(set)
+            for line, code, container in hits:
+                if first <= line < end:
+                    found[code].add(container)
+            return found
 
         try:
             text = FsPath(path).read_bytes().decode("utf-8")
@@ -113,13 +118,14 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
             yield FileFix(path, error=f"{path}: cannot edit: {exc}")
 
 
-# which codes to run on the object starting at a 1-based line; None = every fixer
-CodesAt = Callable[[int, int], Collection[str] | None]
+# The fixers to run on the object spanning lines [first, end) (1-based), each
+# with the names of the containers it may change (a None among them: all of
+# them); None runs every object fixer on every container.
+CodesAt = Callable[[int, int], Mapping[str, Collection[str | None]] | None]
 
 
 def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
-    """The fixed text and what changed. ``codes_at(first, end)`` names the fixers
-    for the object spanning lines [first, end)."""
+    """The fixed text and what changed; ``codes_at`` chooses the fixers per object."""
     newline = "\r\n" if "\r\n" in text else "\n"
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom):].replace("\r\n", "\n")
@@ -134,10 +140,14 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
     result = FixedText(text)
     for i, (line, obj) in enumerate(objects):
         end = starts[i + 1] if i + 1 < len(starts) else 1 << 30
-        codes = codes_at(line, end)
-        if codes is not None and not codes:
+        chosen = codes_at(line, end)
+        if chosen is not None and not chosen:
             continue
-        applied = fix_object(obj, settings, codes)
+        codes = sorted(chosen) if chosen is not None else None
+        here = settings if chosen is None else replace(settings, containers={
+            code: frozenset(n for n in names if n is not None)
+            for code, names in chosen.items() if None not in names})
+        applied = fix_object(obj, here, codes)
         result.objects.append(ObjectFix(line, str(obj.get("kind", "")), _name(obj),
                                         sorted(codes or ()), applied))
     if not any(o.applied for o in result.objects):

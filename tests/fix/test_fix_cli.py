@@ -217,7 +217,7 @@ def test_indentation_is_detected() -> None:
 def test_four_space_mappings_get_four_space_keys() -> None:
     text = ("apiVersion: v1\nkind: Pod\nmetadata:\n    name: p\nspec:\n    containers:\n"
             "    -   name: c\n        image: x:1\n")
-    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0821"}).text
+    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0821": {None}}).text
     assert fixed == text + "        securityContext:\n            readOnlyRootFilesystem: true\n"
 
 
@@ -227,3 +227,13 @@ def test_replay_keeps_what_ruamel_rewrote_and_falls_back_when_it_must() -> None:
     assert replay(original, before, "a: 1\nb: 2\nc: 3\n") == "a:   1\nb: 2\nc: 3\n"
     # the edit lands on a line ruamel rewrote: its whole output is used
     assert replay(original, before, "a: 5\nb: 2\n") == "a: 5\nb: 2\n"
+
+
+def test_an_inline_ignore_keeps_its_container_untouched(tmp_path: Path) -> None:
+    text = POD.replace("  - name: web\n", "  - name: web  # kubeproof:ignore KP0821 writes /\n")
+    text = text.replace("web:1.0.0\n", "web:1.0.0\n  - name: side\n    image: side:1.0.0\n")
+    target = tmp_path / "pod.yaml"
+    target.write_text(text)
+    proc = kp("--select", "KP0821", str(target))
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_text() == text + FIXED_POD_TAIL
