@@ -39,6 +39,7 @@ class _LazyGroup(click.Group):
         "netpol": "kubeproof.commands.netpol:netpol",
         "audit": "kubeproof.commands.audit:audit",
         "images": "kubeproof.commands.images:images",
+        "fix": "kubeproof.commands.fix:fix",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -1,0 +1,292 @@
+"""Fix one YAML file's text and change nothing else in it.
+
+The file is loaded with ruamel.yaml's round-trip loader, every object is
+fixed in place (:func:`kubeproof.fixes.fix_object`) and the documents are
+dumped again with the file's own indentation (detected, not assumed). Even
+so ruamel normalizes a few things on the way out (spacing after colons,
+blank lines, document markers, odd indentation), so its output is never
+written as is: the edits between ruamel's dump of the *unfixed* documents
+and its dump of the fixed ones are replayed onto the original text, anchored
+on the lines the original shares with the first dump. Everything the fixers
+did not touch stays byte for byte, including ``---`` separators, the
+trailing newline, CRLF line ends and a byte-order mark. Only when an edit
+falls where ruamel rewrote the original beyond recognition is its dump of
+the fixed file used as a whole.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
+from itertools import pairwise
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from kubeproof.fixes import FixSettings, fix_object
+from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+
+if TYPE_CHECKING:
+    from kubeproof.config import Config
+
+
+class EditError(Exception):
+    """A file ruamel cannot load or dump; the message is one line."""
+
+
+@dataclass(slots=True)
+class ObjectFix:
+    line: int  # 1-based line of the object's first key
+    kind: str
+    name: str
+    wanted: list[str]  # codes asked for (the scan's findings on this object)
+    applied: list[str]  # codes that changed something
+
+
+@dataclass(slots=True)
+class FixedText:
+    text: str
+    objects: list[ObjectFix] = field(default_factory=list)
+
+    @property
+    def applied(self) -> Counter[str]:
+        """How many objects each code changed."""
+        return Counter(code for o in self.objects for code in o.applied)
+
+    @property
+    def not_fixed(self) -> list[str]:
+        return sorted({c for o in self.objects for c in o.wanted if c not in o.applied})
+
+
+@dataclass(slots=True)
+class FileFix:
+    path: str
+    original: str = ""
+    fixed: FixedText | None = None  # None: nothing to fix in it
+    error: str | None = None  # one line, naming the file
+
+
+def fix_files(files: list[str], codes: Collection[str], config: Config,
+              settings: FixSettings, *, kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION,
+              pss_level: str = "restricted") -> Iterator[FileFix]:
+    """Scan ``files`` for the rules ``codes`` and fix, in memory, what each object
+    was found to break (the caller writes). Files the scan cannot read or parse
+    come back with their error and nothing else."""
+    from kubeproof.api import scan
+
+    if not files or not codes:
+        return
+    result = scan(files, config=config, select=sorted(codes), kube_version=kube_version,
+                  pss_level=pss_level)
+    broken: dict[str, str] = {}
+    for err in result.errors:
+        broken.setdefault(err.file, str(err))
+    found: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
+    for f in result.findings:
+        found[f.file].append((f.line, f.code, f.container))
+    for path in files:
+        if path in broken:
+            yield FileFix(path, error=broken[path])
+            continue
+        hits = found.get(path)
+        if not hits:
+            yield FileFix(path)
+            continue
+
+        def codes_at(first: int, end: int, hits: list[tuple[int, str, str | None]] = hits
+                     ) -> dict[str, set[str | None]]:
+            found: dict[str, set[str | None]] = defaultdict(set)
+            for line, code, container in hits:
+                if first <= line < end:
+                    found[code].add(container)
+            return found
+
+        try:
+            text = FsPath(path).read_bytes().decode("utf-8")
+            yield FileFix(path, text, fix_text(text, settings, codes_at))
+        except OSError as exc:
+            yield FileFix(path, error=f"{path}: cannot read: {exc.strerror or exc}")
+        except UnicodeDecodeError:
+            yield FileFix(path, error=f"{path}: not valid UTF-8")
+        except EditError as exc:
+            yield FileFix(path, error=f"{path}: cannot edit: {exc}")
+
+
+# The fixers to run on the object spanning lines [first, end) (1-based), each
+# with the names of the containers it may change (a None among them: all of
+# them); None runs every object fixer on every container.
+CodesAt = Callable[[int, int], Mapping[str, Collection[str | None]] | None]
+
+
+def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
+    """The fixed text and what changed; ``codes_at`` chooses the fixers per object."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    body = text[len(bom):].replace("\r\n", "\n")
+    yaml = _yaml(body)
+    try:
+        docs = list(yaml.load_all(body))
+        before = _dump(yaml, docs)
+    except YAMLError as exc:
+        raise EditError(_problem(exc)) from None
+    objects = list(_objects(docs))
+    starts = [line for line, _ in objects]
+    result = FixedText(text)
+    for i, (line, obj) in enumerate(objects):
+        end = starts[i + 1] if i + 1 < len(starts) else 1 << 30
+        chosen = codes_at(line, end)
+        if chosen is not None and not chosen:
+            continue
+        codes = sorted(chosen) if chosen is not None else None
+        here = settings if chosen is None else replace(settings, containers={
+            code: frozenset(n for n in names if n is not None)
+            for code, names in chosen.items() if None not in names})
+        applied = fix_object(obj, here, codes)
+        result.objects.append(ObjectFix(line, str(obj.get("kind", "")), _name(obj),
+                                        sorted(codes or ()), applied))
+    if not any(o.applied for o in result.objects):
+        return result
+    try:
+        after = _dump(yaml, docs)
+    except YAMLError as exc:
+        raise EditError(_problem(exc)) from None
+    merged = replay(body, before, after)
+    result.text = bom + (merged.replace("\n", newline) if newline != "\n" else merged)
+    return result
+
+
+def _objects(docs: list[Any]) -> Iterator[tuple[int, MutableMapping[str, Any]]]:
+    """(1-based first line, object) of every object: documents and List items."""
+    for doc in docs:
+        if not isinstance(doc, MutableMapping):
+            continue
+        items = doc.get("items")
+        if isinstance(doc.get("kind"), str) and doc["kind"].endswith("List") \
+                and isinstance(items, list):
+            for item in items:
+                if isinstance(item, MutableMapping):
+                    yield _line(item), item
+        else:
+            yield _line(doc), doc
+
+
+def _line(node: Any) -> int:
+    lc = getattr(node, "lc", None)
+    return (lc.line if lc is not None and lc.line is not None else 0) + 1
+
+
+def _name(obj: MutableMapping[str, Any]) -> str:
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, MutableMapping) else None
+    return str(name) if name is not None else ""
+
+
+def _problem(exc: YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
+# ---------------------------------------------------------------- ruamel
+
+def _yaml(text: str) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 1 << 16  # never fold long lines
+    yaml.allow_duplicate_keys = True
+    mapping, sequence, offset = detect_indent(text)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    if text.lstrip().startswith("---"):
+        yaml.explicit_start = True
+    return yaml
+
+
+def _dump(yaml: YAML, docs: list[Any]) -> str:
+    out = io.StringIO()
+    yaml.dump_all(docs, out)
+    return out.getvalue()
+
+
+_KEY_ONLY = re.compile(r"^(\s*)(-\s+)*([^\s#'\"][^#]*?|'[^']*'|\"[^\"]*\"):\s*(#.*)?$")
+_DASH = re.compile(r"^(\s*)-(\s+)\S")
+
+
+def detect_indent(text: str) -> tuple[int, int, int]:
+    """(mapping indent, sequence indent, dash offset) most used in ``text``, in
+    ruamel's terms: ``containers:`` / ``  - name: x`` is (2, 4, 2) and
+    ``containers:`` / ``- name: x`` is (2, 2, 0)."""
+    maps: Counter[int] = Counter()
+    seqs: Counter[tuple[int, int]] = Counter()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    for cur, nxt in pairwise(lines):
+        m = _KEY_ONLY.match(cur)
+        if m is None or cur.rstrip().endswith(("|", ">", "|-", ">-")):
+            continue
+        key_col = len(cur) - len(cur.lstrip(" -")) if m.group(2) else len(m.group(1))
+        indent = len(nxt) - len(nxt.lstrip(" "))
+        dash = _DASH.match(nxt)
+        if dash:
+            offset = indent - key_col
+            if offset >= 0:
+                seqs[(offset, offset + 1 + len(dash.group(2)))] += 1
+        elif indent > key_col:
+            maps[indent - key_col] += 1
+    mapping = maps.most_common(1)[0][0] if maps else 2
+    offset, sequence = seqs.most_common(1)[0][0] if seqs else (2, 4)
+    return mapping, max(sequence, offset + 2), offset
+
+
+# ---------------------------------------------------------------- replay
+
+def replay(original: str, before: str, after: str) -> str:
+    """Apply the edits that turn ``before`` into ``after`` to ``original``,
+    which ``before`` is a re-rendering of; ``after`` when they cannot be placed."""
+    orig = original.splitlines(keepends=True)
+    old = before.splitlines(keepends=True)
+    new = after.splitlines(keepends=True)
+    if orig and not orig[-1].endswith("\n"):
+        orig[-1] += "\n"  # compare like with like; restored below
+    to_orig: dict[int, int] = {}
+    for tag, i1, i2, j1, _ in SequenceMatcher(None, old, orig, autojunk=False).get_opcodes():
+        if tag == "equal":
+            for k in range(i2 - i1):
+                to_orig[i1 + k] = j1 + k
+    edits: list[tuple[int, int, list[str]]] = []  # (orig start, orig end, new lines)
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        place = _place(to_orig, i1, i2)
+        if place is None:
+            return after
+        edits.append((*place, new[j1:j2]))
+    out = list(orig)
+    for start, end, lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        out[start:end] = lines
+    text = "".join(out)
+    if not original.endswith("\n") and text.endswith("\n"):
+        text = text[:-1]
+    return text
+
+
+def _place(to_orig: dict[int, int], i1: int, i2: int) -> tuple[int, int] | None:
+    """The original lines [start, end) that ``before`` lines [i1, i2) stand for:
+    an insertion goes right after the line it follows in ``before`` (else right
+    before the line it precedes); a change needs its lines unchanged in order."""
+    if i2 > i1:
+        mapped = [to_orig.get(i) for i in range(i1, i2)]
+        first = mapped[0]
+        if first is None or mapped != list(range(first, first + len(mapped))):
+            return None
+        return first, first + len(mapped)
+    prev = to_orig.get(i1 - 1) if i1 > 0 else -1
+    if prev is not None:
+        return prev + 1, prev + 1
+    nxt = to_orig.get(i1)
+    return (nxt, nxt) if nxt is not None else None
