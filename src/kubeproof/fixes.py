@@ -44,7 +44,8 @@ class FixSettings:
     """What fixers may not guess: values chosen by the user or the config."""
 
     namespace: str | None = None  # KP0402: --namespace; None = fixer off
-    # KP0101: image reference -> "sha256:..." digest (None when unknown); None = fixer off
+    # KP0101/KP0102: image reference -> "sha256:..." digest (None when unknown);
+    # None = fixers off (``fix --pin-digests`` sets it)
     resolve_digest: Callable[[str], str | None] | None = None
     requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))  # KP1403
     limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))  # KP1404
@@ -146,17 +147,29 @@ def _set_container(c: ContainerView, key: str, value: Any) -> bool:
 @fixer("KP0101")
 def pin_digest(res: Resource, settings: FixSettings) -> bool:
     """Pin images on `latest` (written or implied) to their digest, keeping the tag."""
+    return _pin(res, settings, "KP0101", mutable_only=True)
+
+
+@fixer("KP0102")
+def pin_tag_digest(res: Resource, settings: FixSettings) -> bool:
+    """Pin images to the digest their tag resolves to, keeping the tag."""
+    return _pin(res, settings, "KP0102", mutable_only=False)
+
+
+def _pin(res: Resource, settings: FixSettings, code: str, *, mutable_only: bool) -> bool:
+    """Append ``@digest`` to the unpinned images (those on ``latest`` only, for
+    KP0101) whose digest ``settings.resolve_digest`` knows."""
     resolve = settings.resolve_digest
     pod = _pod(res)
     if resolve is None or pod is None:
         return False
     changed = False
-    for c in _targets(pod, settings, "KP0101"):
+    for c in _targets(pod, settings, code):
         image = c.data.get("image")
         if not isinstance(image, str):
             continue
         ref = parse_image(image)
-        if not ref.mutable_tag:
+        if ref.invalid or ref.pinned or (mutable_only and not ref.mutable_tag):
             continue
         digest = resolve(image)
         if digest and re.fullmatch(r"sha256:[0-9a-f]{64}", digest):

@@ -43,6 +43,11 @@ CASES: dict[str, Case] = {
         f'                image: "busybox:latest@{DIGEST}" # quoted on purpose',
         f"                image: nginx@{DIGEST}",
     )),
+    "KP0102": Case("kp0102.yaml", removed=(
+        "          image: ghcr.io/acme/api:1.4.2   # the release",
+    ), added=(
+        f"          image: ghcr.io/acme/api:1.4.2@{DIGEST} # the release",
+    )),
     "KP0402": Case("kp0402.yaml", args=("--namespace", "shop"), removed=(
         "metadata: {name: settings, labels: {tier: web}}   # flow style",
     ), added=(
@@ -140,7 +145,8 @@ def changed_lines(before: str, after: str) -> tuple[Counter[str], Counter[str]]:
 
 
 def run_fix(code: str, case: Case, target: Path, tmp_path: Path) -> None:
-    if code == "KP0101":  # no CLI flag yet: the digest resolver is a setting
+    if code in ("KP0101", "KP0102"):  # the digest resolver is a setting (the CLI's
+        # --pin-digests asks a registry: tests/images/test_pin_digests.py)
         settings = FixSettings(resolve_digest=lambda ref: DIGEST)
         for item in fix_files([str(target)], {code}, Config(), settings):
             assert item.error is None

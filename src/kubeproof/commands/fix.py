@@ -21,9 +21,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kubeproof.images.options import registry_options
+
 if TYPE_CHECKING:
     from kubeproof.config import Config
     from kubeproof.fixes import FixSettings
+    from kubeproof.images.pin import DigestResolver
 
 _RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
 
@@ -53,9 +56,15 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Config file [default: .kubeproof.yaml found upward].")
 @click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@click.option("--pin-digests", is_flag=True,
+              help="Pin images to the digest their registry gives their tag (KP0101, "
+                   "KP0102), with the registry options below.")
+@registry_options
 def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...],
         show_diff: bool, dry_run: bool, namespace: str | None, kube_version: str | None,
-        config_path: str | None, no_config: bool) -> None:
+        config_path: str | None, no_config: bool, pin_digests: bool, platform: str,
+        registry_ca: str | None, insecure_registries: tuple[str, ...],
+        registry_auth: tuple[str, ...], image_cache: str | None) -> None:
     """Fix manifests in place: files and folders of plain YAML.
 
     Each object gets the fixers of the fixable rules that `scan` reports on
@@ -75,9 +84,18 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         config = load_config(found)
     except ConfigError as exc:
         _fail(str(exc))
-    settings = FixSettings.from_config(config, namespace=namespace)
+    resolver = _digest_resolver(platform, registry_ca, insecure_registries, registry_auth,
+                                image_cache) if pin_digests else None
+    settings = FixSettings.from_config(config, namespace=namespace, resolve_digest=resolver)
     codes = _fixer_codes(_split(select), _split(ignore), settings)
     files, errors = _discover(list(paths))
+    if resolver is not None and codes & {"KP0101", "KP0102"}:
+        from kubeproof.images.inventory import inventory
+
+        resolver.prefetch(inventory(files)[1])
+        for image, why in resolver.failures.items():
+            click.echo(f"kubeproof: warning: {image}: not pinned, its digest could not be "
+                       f"resolved ({why})", err=True)
     changed, failed = _run(files, codes, config, settings, kube_version,
                            write=not (show_diff or dry_run), show_diff=show_diff)
     errors += failed
@@ -92,7 +110,7 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
 def _fixer_codes(select: list[str], ignore: list[str], settings: FixSettings) -> set[str]:
     """The fixers to run: --select minus --ignore, only those that have a fixer,
     without the ones that have nothing to go on (KP0402 without --namespace,
-    KP0101 without a digest resolver)."""
+    KP0101 and KP0102 without a digest resolver, that is without --pin-digests)."""
     from kubeproof.fixes import FIXERS
     from kubeproof.registry import resolve_selection, unknown_rule_message
 
@@ -106,8 +124,25 @@ def _fixer_codes(select: list[str], ignore: list[str], settings: FixSettings) ->
     if not settings.namespace:
         codes.discard("KP0402")
     if settings.resolve_digest is None:
-        codes.discard("KP0101")
+        codes -= {"KP0101", "KP0102"}
     return codes
+
+
+def _digest_resolver(platform: str, registry_ca: str | None,
+                     insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
+                     image_cache: str | None) -> DigestResolver:
+    """The registry-backed digest resolver of ``--pin-digests``."""
+    from kubeproof.images.options import check_settings
+    from kubeproof.images.pin import DigestResolver
+
+    try:
+        checks, notes = check_settings(platform, registry_ca, insecure_registries,
+                                       registry_auth, image_cache)
+    except ValueError as exc:
+        _fail(str(exc))
+    for note in notes:
+        click.echo(f"kubeproof: warning: {note}", err=True)
+    return DigestResolver(checks)
 
 
 def _discover(paths: list[str]) -> tuple[list[str], list[str]]:

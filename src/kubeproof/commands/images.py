@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -26,32 +25,10 @@ from kubeproof.images.options import registry_options
 
 if TYPE_CHECKING:
     from kubeproof.images.check import ImageFacts
+    from kubeproof.images.inventory import Entry
     from kubeproof.images.registry import ImageInfo
     from kubeproof.index import Index
     from kubeproof.model import InputError
-
-
-@dataclass(slots=True)
-class Use:
-    file: str
-    line: int
-    kind: str
-    namespace: str | None
-    name: str
-    container: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "kind": self.kind,
-                "namespace": self.namespace, "name": self.name, "container": self.container}
-
-
-@dataclass(slots=True)
-class Entry:
-    """One image reference as written, and everything known about it."""
-
-    image: str
-    uses: list[Use] = field(default_factory=list)
-    info: ImageInfo | None = None
 
 
 def _fail(message: str) -> None:
@@ -72,6 +49,7 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     """List every container image of the manifests and where it is used."""
     from kubeproof.config import Config
     from kubeproof.images.check import IMAGE_FACTS, ImageCheck
+    from kubeproof.images.inventory import inventory
     from kubeproof.images.options import check_settings
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
     from kubeproof.model import Context
@@ -101,40 +79,6 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
         color = not no_color and sys.stdout.isatty()
         sys.stdout.write(_text(entries, registries, color, checks is not None))
     sys.exit(2 if errors else 0)
-
-
-def inventory(paths: list[str], *, keep_credentials: bool = False
-              ) -> tuple[Index, dict[str, Entry], list[InputError]]:
-    """The index of the set (pull secrets' credentials kept when asked), every
-    image reference with its uses in order of appearance, and the input errors."""
-    from kubeproof.index import Index
-    from kubeproof.model import ObjectRef
-    from kubeproof.sources.files import LoadOptions, discover, load_path
-
-    opts = LoadOptions()
-    index = Index(keep_credentials=keep_credentials)
-    entries: dict[str, Entry] = {}
-    errors: list[InputError] = []
-    for source_input in discover(paths, opts):
-        loaded = load_path(*source_input, opts)
-        errors.extend(loaded.errors)
-        for seq, located in enumerate(loaded.objects):
-            res = located.resource
-            index.add(res, ObjectRef(source_input, seq, res.origin.file, res.origin.line,
-                                     res.api_version, res.kind, res.namespace, res.name))
-            pod = res.pod
-            if pod is None:
-                continue
-            for c in pod.containers:
-                image = c.data.get("image")
-                if not isinstance(image, str) or not image:
-                    continue
-                locator = res.origin.locator
-                line = locator.locate(res.origin, located.node, located.line_offset,
-                                      (*c.path, "image"))[0] if locator else res.origin.line
-                entries.setdefault(image, Entry(image)).uses.append(
-                    Use(res.origin.file, line, res.kind, res.namespace, res.name, c.name))
-    return index, entries, errors
 
 
 def _attach(index: Index, entries: dict[str, Entry], facts: ImageFacts) -> None:

@@ -181,7 +181,7 @@ def image_tag_mutable(res: Resource, ctx: Context) -> Iterator[Violation]:
                             f'"{ref.original}" {how}', container=c.name)
 
 
-@rule("KP0102", "image-not-pinned", practice=1, severity="low", pods=True)
+@rule("KP0102", "image-not-pinned", practice=1, severity="low", pods=True, fixable=True)
 def image_not_pinned(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Image not pinned by digest.
 
@@ -195,7 +195,8 @@ def image_not_pinned(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     How:
         Append the digest to the tag (`image: app:1.4.2@sha256:<digest>`);
-        `crane digest app:1.4.2` or `docker buildx imagetools inspect` prints it,
+        `kubeproof fix --pin-digests` asks the registries and does it, `crane
+        digest app:1.4.2` or `docker buildx imagetools inspect` prints it,
         and Renovate or Dependabot keep it current.
 
     Example:
