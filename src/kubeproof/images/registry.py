@@ -572,7 +572,8 @@ class RegistryClient:
                 return body, _media_type(httpx.Response(200), _load_json(body, "manifest")), target
         resp = self._request("GET", host, f"/v2/{ref.repository}/manifests/{target}",
                              ref.repository, creds, accept=ACCEPT)
-        _check_answer(resp, "manifest", target)
+        sep = "@" if target.startswith("sha256:") else ":"
+        _check_answer(resp, "manifest", f"{ref.repository}{sep}{target}")
         body = resp.content
         doc = _load_json(body, "manifest")
         computed = content_digest(body)
@@ -668,7 +669,7 @@ def _rejected(creds: Credentials | None) -> str:
     return f"the registry rejected the credentials from {creds.source} (HTTP 401)"
 
 
-def _check_answer(resp: httpx.Response, what: str, target: str) -> None:
+def _check_answer(resp: httpx.Response, what: str, name: str) -> None:
     """Turn a non-200 answer into the image's outcome."""
     if _is_html(resp):
         raise _Failure("error", "not a registry (HTML answer)")
@@ -678,7 +679,7 @@ def _check_answer(resp: httpx.Response, what: str, target: str) -> None:
     codes = _errors_text(resp)
     detail = f" ({codes})" if codes else ""
     if status == 404:
-        raise _Failure("not-found", f"{what} {target} not found{detail}")
+        raise _Failure("not-found", f"{what} {name} not found{detail}")
     if status in (401, 403):
         raise _Failure("unauthorized", f"HTTP {status} for the {what}{detail}")
     raise _Failure("error", f"HTTP {status} for the {what}{detail}")
