@@ -30,6 +30,7 @@ from tests.images.registry_server import (
     FakeRegistry,
     SlowRelay,
     TokenService,
+    build_image,
     free_port,
     start_registry,
     stop_registry,
@@ -316,6 +317,38 @@ def test_slow_registry_latency_is_measured(plain_registry: Seeded) -> None:
     assert slow.reachable and slow.latency_ms is not None and slow.latency_ms >= 150
     assert fast.latency_ms is not None and fast.latency_ms < 150
     assert info.outcome == "ok"
+
+
+def test_timeout_is_a_clear_error(plain_registry: Seeded) -> None:
+    relay = SlowRelay(plain_registry.reg.host, delay_ms=400)
+    try:
+        opts = RegistryOptions(insecure=frozenset({relay.host}), timeout=0.1)
+        with RegistryClient(opts) as client:
+            info = client.resolve(f"{relay.host}/team/single:v1")
+    finally:
+        relay.stop()
+    assert (info.outcome, info.error) == ("error", "timed out after 0.1s")
+
+
+def test_config_blob_redirect_is_followed() -> None:
+    image = build_image("redirected", user="nobody")
+    storage = FakeRegistry(lambda method, path: (200, {"Content-Type": "application/json"},
+                                                 image.config.data))
+
+    def front(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        if "/manifests/" in path:
+            return 200, {"Content-Type": image.manifest.media_type}, image.manifest.data
+        return 307, {"Location": f"http://{storage.host}/storage/config"}, b""
+
+    registry = FakeRegistry(front)
+    try:
+        with fake_client(registry) as client:
+            info = client.resolve(f"{registry.host}/team/app:1.0")
+    finally:
+        registry.stop()
+        storage.stop()
+    assert (info.outcome, info.user, info.digest) == ("ok", "nobody", image.manifest.digest)
+    assert storage.requests == 1
 
 
 def test_concurrency_is_bounded() -> None:

@@ -376,7 +376,8 @@ class RegistryClient:
             last = attempt == attempts - 1
             try:
                 with self._slots:
-                    self.requests += 1
+                    with self._lock:
+                        self.requests += 1
                     resp = self._http.request(method, url, headers=headers, params=params,
                                               follow_redirects=follow)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
