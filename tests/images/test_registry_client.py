@@ -234,6 +234,18 @@ def test_bearer_token_flow(token_registry: Seeded) -> None:
                         "team-a/stale (HTTP 401)")
 
 
+def test_concurrent_requests_share_one_token_per_repository(token_registry: Seeded) -> None:
+    service = token_registry.reg.token
+    assert service is not None
+    refs = [ref(token_registry, f"team/many:t{i}") for i in range(12)]
+    with client_for(token_registry, concurrency=8) as client:
+        before = service.requests
+        results = client.resolve_many([(r, (GOOD,)) for r in refs])
+        assert client.requests == 1 + 1 + 12  # the challenge, the token, the manifests
+    assert service.requests - before == 1
+    assert {i.outcome for i in results.values()} == {"not-found"}
+
+
 def test_token_signed_with_an_x5c_chain_is_accepted(tmp_path: Path) -> None:
     service = TokenService({USER: PASSWORD}, mode="x5c")
     reg = start_registry(tmp_path / "x5c", token=service)

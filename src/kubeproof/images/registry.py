@@ -337,6 +337,7 @@ class RegistryClient:
                                 max_keepalive_connections=concurrency))
         self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._challenges: dict[str, _Challenge | None] = {}
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
         self._down: dict[str, str] = {}
@@ -407,6 +408,15 @@ class RegistryClient:
             cached = self._tokens.get(key)
         if cached and cached[1] > time.monotonic():
             return cached[0]
+        with self._once(("token", *key)):  # threads wanting the same token wait for one fetch
+            with self._lock:
+                cached = self._tokens.get(key)
+            if cached and cached[1] > time.monotonic():
+                return cached[0]
+            return self._fetch_token(key, realm, service, host, scope, creds)
+
+    def _fetch_token(self, key: tuple[str, ...], realm: str, service: str, host: str,
+                     scope: str, creds: Credentials | None) -> str:
         if not realm.startswith(("https://", "http://")):
             raise _Failure("error", f"{host} asks for a token from an unusable realm")
         params = {"scope": scope}
@@ -443,10 +453,32 @@ class RegistryClient:
         scope = f"repository:{repository}:pull"
         return {"Authorization": f"Bearer {self._token(challenge, host, scope, creds)}"}
 
+    def _once(self, key: tuple[str, ...]) -> threading.Lock:
+        """The lock that makes one thread at a time do the work named by ``key``."""
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
     def _request(self, method: str, host: str, path: str, repository: str,
                  creds: Credentials | None, accept: str | None = None,
                  follow: bool = False) -> httpx.Response:
-        """A request to the registry, answering its authentication challenge."""
+        """A request to the registry, answering its authentication challenge.
+
+        The first request to a host goes alone, so that concurrent ones learn
+        its challenge from it instead of each collecting a 401.
+        """
+        if host not in self._challenges:
+            with self._once(("host", host)):
+                if host not in self._challenges:
+                    resp = self._request_once(method, host, path, repository, creds, accept,
+                                              follow)
+                    with self._lock:
+                        self._challenges.setdefault(host, None)
+                    return resp
+        return self._request_once(method, host, path, repository, creds, accept, follow)
+
+    def _request_once(self, method: str, host: str, path: str, repository: str,
+                      creds: Credentials | None, accept: str | None,
+                      follow: bool) -> httpx.Response:
         headers = {"Accept": accept} if accept else {}
         url = self._url(host, path)
         auth: dict[str, str] | None = {}
