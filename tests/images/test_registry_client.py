@@ -23,6 +23,8 @@ from kubeproof.images.registry import (
     ImageInfo,
     RegistryClient,
     RegistryOptions,
+    choose_platform,
+    parse_challenge,
 )
 from tests.images.conftest import LABELS, PASSWORD, USER, Seeded, seed
 from tests.images.registry_server import (
@@ -98,6 +100,37 @@ def test_platform_is_chosen_from_the_index(plain_registry: Seeded) -> None:
     assert arm.digest == plain_registry.digests["team/app:1.0"]  # the index, whatever platform
     assert (none.outcome, none.error) == (
         "not-found", "no manifest for linux/s390x in the index (it has linux/amd64, linux/arm64)")
+
+
+def test_platform_variants_and_attestations() -> None:
+    def entry(digest: str, **plat: str) -> dict[str, object]:
+        return {"digest": digest, "platform": plat}
+    index = {"manifests": [
+        entry("att", os="unknown", architecture="unknown"),
+        entry("v7", os="linux", architecture="arm", variant="v7"),
+        entry("v6", os="linux", architecture="arm", variant="v6"),
+        entry("a64", os="linux", architecture="arm64", variant="v8"),
+        entry("amd-v3", os="linux", architecture="amd64", variant="v3"),
+        entry("amd", os="linux", architecture="amd64")]}
+    chosen = {p: (choose_platform(index, p) or {}).get("digest") for p in (
+        "linux/amd64", "linux/amd64/v3", "linux/arm/v6", "linux/arm64", "linux/arm64/v8",
+        "linux/ppc64le")}
+    assert chosen == {"linux/amd64": "amd", "linux/amd64/v3": "amd-v3", "linux/arm/v6": "v6",
+                      "linux/arm64": "a64", "linux/arm64/v8": "a64", "linux/ppc64le": None}
+    with pytest.raises(ValueError, match="not os/arch"):
+        RegistryClient(RegistryOptions(platform="amd64"))
+
+
+def test_www_authenticate_challenges() -> None:
+    bearer = parse_challenge('Bearer realm="https://auth.example/token",service="reg.example",'
+                             'scope="repository:a/b:pull,push",error="insufficient_scope"')
+    basic = parse_challenge('Basic realm="Registry Realm"')
+    assert bearer is not None and basic is not None
+    assert (bearer.scheme, bearer.params) == ("bearer", {
+        "realm": "https://auth.example/token", "service": "reg.example",
+        "scope": "repository:a/b:pull,push", "error": "insufficient_scope"})
+    assert (basic.scheme, basic.params) == ("basic", {"realm": "Registry Realm"})
+    assert parse_challenge("Negotiate abc") is None
 
 
 def test_config_fields_and_sizes(plain_registry: Seeded) -> None:
@@ -319,7 +352,9 @@ def test_unknown_media_type_is_reported() -> None:
 def test_slow_registry_latency_is_measured(plain_registry: Seeded) -> None:
     relay = SlowRelay(plain_registry.reg.host, delay_ms=150)
     try:
-        opts = RegistryOptions(insecure=frozenset({relay.host, plain_registry.reg.host}))
+        # insecure hosts may be written as URLs too
+        opts = RegistryOptions(insecure=frozenset({f"http://{relay.host}/",
+                                                   plain_registry.reg.host}))
         with RegistryClient(opts) as client:
             slow = client.ping(relay.host)
             fast = client.ping(plain_registry.reg.host)

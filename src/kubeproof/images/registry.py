@@ -43,7 +43,7 @@ from typing import Any
 
 import httpx
 
-from kubeproof.imageref import ImageRef, parse_image
+from kubeproof.imageref import ImageRef, parse_image, split_registry_prefix
 from kubeproof.images.cache import DiskCache, TagEntry, content_digest
 from kubeproof.images.credentials import Credentials, api_host, normalise_host
 
@@ -64,6 +64,9 @@ _HISTORY_HINTS = (("alpine-minirootfs", "alpine"), ("debuerreotype", "debian"),
                   ("busybox", "busybox"), ("amazonlinux", "amazonlinux"),
                   ("centos", "centos"), ("fedora", "fedora"), ("ubi8", "ubi"), ("ubi9", "ubi"))
 _MAX_BACKOFF = 5.0
+# After its retries fail to connect, a host is not tried again for this long:
+# the other images on it fail at once with the same error.
+_DOWN_FOR = 30.0
 
 
 @dataclass(slots=True)
@@ -267,8 +270,9 @@ def _variant(arch: str, variant: str | None) -> str | None:
 def choose_platform(index: dict[str, Any], platform: str) -> dict[str, Any] | None:
     """The manifest descriptor of ``index`` for ``os/arch[/variant]``, or ``None``.
 
-    Without a wanted variant an entry without one is preferred; attestation
-    entries (``unknown/unknown``) never match.
+    Without a wanted variant an entry without one is preferred; ``arm64``
+    and ``arm64/v8`` are the same. Attestation entries (``unknown/unknown``)
+    never match a real platform.
     """
     want_os, want_arch, want_variant = _parse_platform(platform)
     want_variant = _variant(want_arch, want_variant)
@@ -321,7 +325,8 @@ class RegistryClient:
         self.options = options or RegistryOptions()
         _parse_platform(self.options.platform)
         self._credentials = {normalise_host(k): list(v) for k, v in (credentials or {}).items()}
-        self._insecure = frozenset(h.lower() for h in self.options.insecure)
+        self._insecure = frozenset(api_host(split_registry_prefix(h)[0])
+                                   for h in self.options.insecure)
         verify: ssl.SSLContext | bool = True
         if self.options.ca_bundle:
             try:
@@ -340,7 +345,7 @@ class RegistryClient:
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._challenges: dict[str, _Challenge | None] = {}
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
-        self._down: dict[str, str] = {}
+        self._down: dict[str, tuple[str, float]] = {}  # host -> (error, until)
         self._results: dict[tuple[str, tuple[Credentials, ...]], ImageInfo] = {}
         self._cache = (DiskCache(self.options.cache_dir, self.options.cache_ttl)
                        if self.options.cache_dir else None)
@@ -370,8 +375,8 @@ class RegistryClient:
               params: dict[str, str] | None = None, follow: bool = False) -> httpx.Response:
         """One request with retries; connection failures raise :class:`_Failure`."""
         down = self._down.get(host)
-        if down is not None:
-            raise _Failure("error", down)
+        if down is not None and down[1] > time.monotonic():
+            raise _Failure("error", down[0])
         attempts = max(0, self.options.retries) + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
@@ -384,7 +389,7 @@ class RegistryClient:
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     message = _transport_error(exc, self.options.timeout)
-                    self._down[host] = message
+                    self._down[host] = (message, time.monotonic() + _DOWN_FOR)
                     raise _Failure("error", message) from None
                 time.sleep(self.options.backoff * 2 ** attempt)
                 continue
