@@ -3,7 +3,8 @@
 Everything is timed in this one run, side by side, because these machines are
 noisy: read the ratios, not the seconds.
 
-  1. Setup: start Debian's docker-registry (plain HTTP, or token auth with
+  1. Setup: start Debian's docker-registry (plain HTTP; TLS + htpasswd
+     Basic auth, spoken over HTTP/2, with ``--auth basic``; token auth with
      ``--auth token``) on loopback and push ``--images`` small images, ten
      tags per repository.
   2. Transport floor: one manifest GET per image with bare httpx, from a
@@ -15,7 +16,7 @@ noisy: read the ratios, not the seconds.
      on-disk cache, warm (the same client again: its per-run cache), and a
      new client on the filled on-disk cache.
 
-Usage: PYTHONPATH=src python bench/images_bench.py [--images 500] [--auth none|token]
+Usage: PYTHONPATH=src python bench/images_bench.py [--images 500] [--auth none|basic|token]
 """
 
 from __future__ import annotations
@@ -112,26 +113,29 @@ def floor_asyncio(urls: list[str], headers: dict[str, str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=500)
-    parser.add_argument("--auth", choices=("none", "token"), default="none")
+    parser.add_argument("--auth", choices=("none", "basic", "token"), default="none")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         service = TokenService({USER: PASSWORD}) if args.auth == "token" else None
-        reg = start_registry(Path(tmp) / "registry", token=service)
+        reg = start_registry(Path(tmp) / "registry", token=service, tls=args.auth == "basic",
+                             users={USER: PASSWORD} if args.auth == "basic" else None)
         try:
             start = time.perf_counter()
             refs = push_all(reg, args.images)
             print(f"pushed {len(refs)} images in {len(refs) // TAGS_PER_REPO} repositories "
                   f"({time.perf_counter() - start:.1f} s), auth: {args.auth}")
             creds: tuple[Credentials, ...] = (
-                (Credentials(USER, PASSWORD, "bench"),) if service else ())
+                (Credentials(USER, PASSWORD, "bench"),) if args.auth != "none" else ())
             requests = [(ref, creds) for ref in refs]
             n = len(refs)
 
             def options(**kw: object) -> RegistryOptions:
-                return RegistryOptions(insecure=frozenset({reg.host}), **kw)  # type: ignore
+                insecure = frozenset({reg.host}) if reg.scheme == "http" else frozenset()
+                return RegistryOptions(insecure=insecure, ca_bundle=reg.ca_file,
+                                       **kw)  # type: ignore[arg-type]
 
-            if service is None:
+            if args.auth == "none":
                 urls = manifest_urls(reg, refs)
                 headers = {"Accept": ACCEPT}
                 print("transport floor (one manifest GET per image, 16 in flight):")

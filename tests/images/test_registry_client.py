@@ -221,6 +221,15 @@ def test_configured_credentials_are_used_by_registry_name(basic_registry: Seeded
         True, 401, "basic", None)
 
 
+def test_http2_is_spoken_when_the_registry_offers_it(basic_registry: Seeded,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
+    with client_for(basic_registry) as client:
+        assert client.resolve(ref(basic_registry, "team/single:v1"), (GOOD,)).ok
+    answers = [r.getMessage() for r in caplog.records if "/v2/team/single/" in r.getMessage()]
+    assert answers and all('"HTTP/2 ' in line for line in answers)
+
+
 def test_tls_without_the_registry_ca_is_a_clear_error(basic_registry: Seeded) -> None:
     with RegistryClient(RegistryOptions(retries=0)) as client:
         info = client.resolve(ref(basic_registry, "team/app:1.0"), (GOOD,))
