@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import socket
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -118,6 +119,7 @@ class TokenService:
         self.users = users
         self.mode = mode
         self.requests = 0
+        self.issued: list[str] = []
         key = ec.generate_private_key(ec.SECP256R1())
         self._key = key
         now = time.time()
@@ -172,7 +174,9 @@ class TokenService:
         header: dict[str, Any] = (
             {"x5c": [base64.b64encode(self._cert_der).decode()]} if self.mode == "x5c"
             else {"kid": libtrust_key_id(self._key.public_key())})
-        return 200, {"token": sign_jwt(claims, self._key, header), "expires_in": 300}
+        token = sign_jwt(claims, self._key, header)
+        self.issued.append(token)
+        return 200, {"token": token, "expires_in": 300}
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -196,6 +200,10 @@ class RunningRegistry:
     @property
     def url(self) -> str:
         return f"{self.scheme}://{self.host}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
 
 
 def _config(workdir: Path, port: int, tls: KeyPair | None, htpasswd: Path | None,
@@ -248,7 +256,7 @@ def start_registry(workdir: Path, *, tls: bool = False, users: dict[str, str] | 
     reg = RunningRegistry(f"127.0.0.1:{port}", "https" if tls else "http", ca_file, workdir,
                           process, dict(users or (token.users if token else {})), token)
     deadline = time.monotonic() + 15
-    with httpx.Client(verify=ca_file or True, timeout=1) as http:
+    with httpx.Client(verify=reg.verify, timeout=1) as http:
         while True:
             if process.poll() is not None:
                 raise RuntimeError("docker-registry exited: "
@@ -367,7 +375,7 @@ class Pusher:
 
     def __init__(self, reg: RunningRegistry) -> None:
         self.reg = reg
-        self.http = httpx.Client(verify=reg.ca_file or True, timeout=10)
+        self.http = httpx.Client(verify=reg.verify, timeout=10)
         self._auth: dict[str, dict[str, str]] = {}
         user = next(iter(reg.users.items()), None)
         self._basic = (httpx.BasicAuth(*user) if user else None)

@@ -43,7 +43,7 @@ from typing import Any
 
 import httpx
 
-from kubeproof.imageref import ImageRef, parse_image
+from kubeproof.imageref import ImageRef, parse_image, split_registry_prefix
 from kubeproof.images.cache import DiskCache, TagEntry, content_digest
 from kubeproof.images.credentials import Credentials, api_host, normalise_host
 
@@ -64,6 +64,9 @@ _HISTORY_HINTS = (("alpine-minirootfs", "alpine"), ("debuerreotype", "debian"),
                   ("busybox", "busybox"), ("amazonlinux", "amazonlinux"),
                   ("centos", "centos"), ("fedora", "fedora"), ("ubi8", "ubi"), ("ubi9", "ubi"))
 _MAX_BACKOFF = 5.0
+# After its retries fail to connect, a host is not tried again for this long:
+# the other images on it fail at once with the same error.
+_DOWN_FOR = 30.0
 
 
 @dataclass(slots=True)
@@ -267,8 +270,9 @@ def _variant(arch: str, variant: str | None) -> str | None:
 def choose_platform(index: dict[str, Any], platform: str) -> dict[str, Any] | None:
     """The manifest descriptor of ``index`` for ``os/arch[/variant]``, or ``None``.
 
-    Without a wanted variant an entry without one is preferred; attestation
-    entries (``unknown/unknown``) never match.
+    Without a wanted variant an entry without one is preferred; ``arm64``
+    and ``arm64/v8`` are the same. Attestation entries (``unknown/unknown``)
+    never match a real platform.
     """
     want_os, want_arch, want_variant = _parse_platform(platform)
     want_variant = _variant(want_arch, want_variant)
@@ -321,7 +325,8 @@ class RegistryClient:
         self.options = options or RegistryOptions()
         _parse_platform(self.options.platform)
         self._credentials = {normalise_host(k): list(v) for k, v in (credentials or {}).items()}
-        self._insecure = frozenset(h.lower() for h in self.options.insecure)
+        self._insecure = frozenset(api_host(split_registry_prefix(h)[0])
+                                   for h in self.options.insecure)
         verify: ssl.SSLContext | bool = True
         if self.options.ca_bundle:
             try:
@@ -337,9 +342,10 @@ class RegistryClient:
                                 max_keepalive_connections=concurrency))
         self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._challenges: dict[str, _Challenge | None] = {}
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
-        self._down: dict[str, str] = {}
+        self._down: dict[str, tuple[str, float]] = {}  # host -> (error, until)
         self._results: dict[tuple[str, tuple[Credentials, ...]], ImageInfo] = {}
         self._cache = (DiskCache(self.options.cache_dir, self.options.cache_ttl)
                        if self.options.cache_dir else None)
@@ -369,20 +375,21 @@ class RegistryClient:
               params: dict[str, str] | None = None, follow: bool = False) -> httpx.Response:
         """One request with retries; connection failures raise :class:`_Failure`."""
         down = self._down.get(host)
-        if down is not None:
-            raise _Failure("error", down)
+        if down is not None and down[1] > time.monotonic():
+            raise _Failure("error", down[0])
         attempts = max(0, self.options.retries) + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
                 with self._slots:
-                    self.requests += 1
+                    with self._lock:
+                        self.requests += 1
                     resp = self._http.request(method, url, headers=headers, params=params,
                                               follow_redirects=follow)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     message = _transport_error(exc, self.options.timeout)
-                    self._down[host] = message
+                    self._down[host] = (message, time.monotonic() + _DOWN_FOR)
                     raise _Failure("error", message) from None
                 time.sleep(self.options.backoff * 2 ** attempt)
                 continue
@@ -406,6 +413,15 @@ class RegistryClient:
             cached = self._tokens.get(key)
         if cached and cached[1] > time.monotonic():
             return cached[0]
+        with self._once(("token", *key)):  # threads wanting the same token wait for one fetch
+            with self._lock:
+                cached = self._tokens.get(key)
+            if cached and cached[1] > time.monotonic():
+                return cached[0]
+            return self._fetch_token(key, realm, service, host, scope, creds)
+
+    def _fetch_token(self, key: tuple[str, ...], realm: str, service: str, host: str,
+                     scope: str, creds: Credentials | None) -> str:
         if not realm.startswith(("https://", "http://")):
             raise _Failure("error", f"{host} asks for a token from an unusable realm")
         params = {"scope": scope}
@@ -442,10 +458,32 @@ class RegistryClient:
         scope = f"repository:{repository}:pull"
         return {"Authorization": f"Bearer {self._token(challenge, host, scope, creds)}"}
 
+    def _once(self, key: tuple[str, ...]) -> threading.Lock:
+        """The lock that makes one thread at a time do the work named by ``key``."""
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
     def _request(self, method: str, host: str, path: str, repository: str,
                  creds: Credentials | None, accept: str | None = None,
                  follow: bool = False) -> httpx.Response:
-        """A request to the registry, answering its authentication challenge."""
+        """A request to the registry, answering its authentication challenge.
+
+        The first request to a host goes alone, so that concurrent ones learn
+        its challenge from it instead of each collecting a 401.
+        """
+        if host not in self._challenges:
+            with self._once(("host", host)):
+                if host not in self._challenges:
+                    resp = self._request_once(method, host, path, repository, creds, accept,
+                                              follow)
+                    with self._lock:
+                        self._challenges.setdefault(host, None)
+                    return resp
+        return self._request_once(method, host, path, repository, creds, accept, follow)
+
+    def _request_once(self, method: str, host: str, path: str, repository: str,
+                      creds: Credentials | None, accept: str | None,
+                      follow: bool) -> httpx.Response:
         headers = {"Accept": accept} if accept else {}
         url = self._url(host, path)
         auth: dict[str, str] | None = {}
@@ -572,7 +610,8 @@ class RegistryClient:
                 return body, _media_type(httpx.Response(200), _load_json(body, "manifest")), target
         resp = self._request("GET", host, f"/v2/{ref.repository}/manifests/{target}",
                              ref.repository, creds, accept=ACCEPT)
-        _check_answer(resp, "manifest", target)
+        sep = "@" if target.startswith("sha256:") else ":"
+        _check_answer(resp, "manifest", f"{ref.repository}{sep}{target}")
         body = resp.content
         doc = _load_json(body, "manifest")
         computed = content_digest(body)
@@ -668,7 +707,7 @@ def _rejected(creds: Credentials | None) -> str:
     return f"the registry rejected the credentials from {creds.source} (HTTP 401)"
 
 
-def _check_answer(resp: httpx.Response, what: str, target: str) -> None:
+def _check_answer(resp: httpx.Response, what: str, name: str) -> None:
     """Turn a non-200 answer into the image's outcome."""
     if _is_html(resp):
         raise _Failure("error", "not a registry (HTML answer)")
@@ -678,7 +717,7 @@ def _check_answer(resp: httpx.Response, what: str, target: str) -> None:
     codes = _errors_text(resp)
     detail = f" ({codes})" if codes else ""
     if status == 404:
-        raise _Failure("not-found", f"{what} {target} not found{detail}")
+        raise _Failure("not-found", f"{what} {name} not found{detail}")
     if status in (401, 403):
         raise _Failure("unauthorized", f"HTTP {status} for the {what}{detail}")
     raise _Failure("error", f"HTTP {status} for the {what}{detail}")
