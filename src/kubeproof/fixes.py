@@ -28,8 +28,14 @@ from kubeproof.imageref import parse_image
 from kubeproof.kinds import is_namespaced_builtin
 from kubeproof.model import Origin, Resource
 from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.pod_security import (
+    CAPABILITIES_BASELINE,
+    CAPABILITY_ALL,
+    CAPABILITY_NET_BIND_SERVICE,
+)
+from kubeproof.rules.secrets import secret_volumes
 from kubeproof.workloads import ContainerView, PodView
-from kubeproof.yamledit import append, new_seq, put, set_in
+from kubeproof.yamledit import append, new_map, new_seq, put, set_in
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -78,7 +84,7 @@ FIXERS: dict[str, Fixer] = {}
 
 
 def fixer(code: str, *, set_scoped: bool = False) -> Callable[[FixFn], FixFn]:
-    """Register the fixer of rule ``code``; its docstring's first line is the summary."""
+    """Register the fixer of rule ``code``; its docstring's first paragraph is the summary."""
 
     def register(fn: FixFn) -> FixFn:
         summary = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
@@ -93,26 +99,19 @@ def fix_object(obj: MutableMapping[str, Any], settings: FixSettings,
     """Fix obj in place (plain dicts OR ruamel CommentedMap); return the codes that
     changed something. ``codes`` limits the fixers (None: every fixer of an
     object rule)."""
-    res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
     changed: list[str] = []
     for code in sorted(FIXERS):
         fx = FIXERS[code]
-        if codes is None:
-            if fx.set_scoped:
-                continue
-        elif code not in codes:
+        if fx.set_scoped if codes is None else code not in codes:
             continue
-        res._pod = False  # a fixer may have created the pod spec's parents
+        # a fresh view per fixer: the one before may have created pod spec parents
+        res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
         if fx(res, settings):
             changed.append(code)
     return changed
 
 
 # ---------------------------------------------------------------- helpers
-
-def _pod(res: Resource) -> PodView | None:
-    return res.pod
-
 
 def _linux_pod(res: Resource) -> PodView | None:
     """The pod view, unless it is a Windows pod (Linux-only fields are rejected there)."""
@@ -147,7 +146,7 @@ def _set_container(c: ContainerView, key: str, value: Any) -> bool:
 def pin_digest(res: Resource, settings: FixSettings) -> bool:
     """Pin images on `latest` (written or implied) to their digest, keeping the tag."""
     resolve = settings.resolve_digest
-    pod = _pod(res)
+    pod = res.pod
     if resolve is None or pod is None:
         return False
     changed = False
@@ -221,7 +220,7 @@ def _label_template(res: Resource, pod: PodView, key: str, value: str) -> bool:
 def disable_token_automount(res: Resource, settings: FixSettings) -> bool:
     """Set `automountServiceAccountToken: false` on the pod spec when it sets nothing
     (an explicit `true` is left: e.g. Vault's Kubernetes auth uses the token without RBAC)."""
-    pod = _pod(res)
+    pod = res.pod
     if pod is None or "automountServiceAccountToken" in pod.spec:
         return False
     return put(pod.spec, "automountServiceAccountToken", False, _POD_AUTOMOUNT_AFTER)
@@ -249,7 +248,7 @@ def no_privilege_escalation(res: Resource, settings: FixSettings) -> bool:
 @fixer("KP0814")
 def run_as_non_root(res: Resource, settings: FixSettings) -> bool:
     """Set `runAsNonRoot: true` at pod level (inherited) and on containers that say `false`."""
-    pod = _pod(res)
+    pod = res.pod
     if pod is None:
         return False
     pod_value = pod.security_context.get("runAsNonRoot")
@@ -280,8 +279,6 @@ def seccomp_runtime_default(res: Resource, settings: FixSettings) -> bool:
 
 
 def _map_like(like: Any, **items: Any) -> MutableMapping[str, Any]:
-    from kubeproof.yamledit import new_map
-
     out = new_map(like)
     out.update(items)
     return out
@@ -291,12 +288,6 @@ def _map_like(like: Any, **items: Any) -> MutableMapping[str, Any]:
 def drop_all_capabilities(res: Resource, settings: FixSettings) -> bool:
     """Drop `ALL` capabilities and remove added ones other than `NET_BIND_SERVICE`
     (capabilities outside the default set are KP0804's and stay)."""
-    from kubeproof.rules.pod_security import (
-        CAPABILITIES_BASELINE,
-        CAPABILITY_ALL,
-        CAPABILITY_NET_BIND_SERVICE,
-    )
-
     pod = _linux_pod(res)
     if pod is None:
         return False
@@ -337,9 +328,7 @@ def read_only_root(res: Resource, settings: FixSettings) -> bool:
 @fixer("KP1002")
 def read_only_secret_mounts(res: Resource, settings: FixSettings) -> bool:
     """Set `readOnly: true` on every mount of a volume that carries secrets."""
-    from kubeproof.rules.secrets import secret_volumes
-
-    pod = _pod(res)
+    pod = res.pod
     if pod is None:
         return False
     volumes = secret_volumes(pod)
@@ -369,7 +358,7 @@ def _has(mapping: Any, key: str) -> bool:
 def default_requests(res: Resource, settings: FixSettings) -> bool:
     """Request the configured CPU and memory (`fix.resources.requests`) where a
     container requests neither it nor limits it."""
-    pod = _pod(res)
+    pod = res.pod
     if pod is None:
         return False
     pod_res = as_dict(pod.spec.get("resources"))
@@ -390,7 +379,7 @@ def default_requests(res: Resource, settings: FixSettings) -> bool:
 def default_memory_limit(res: Resource, settings: FixSettings) -> bool:
     """Limit memory to `fix.resources.limits.memory`, or to the container's memory
     request when that is larger (a limit below the request is invalid)."""
-    pod = _pod(res)
+    pod = res.pod
     default = settings.limits.get("memory")
     if pod is None or default is None:
         return False
