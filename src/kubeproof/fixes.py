@@ -390,7 +390,7 @@ def default_memory_limit(res: Resource, settings: FixSettings) -> bool:
         cres = as_dict(c.data.get("resources"))
         if _has(cres.get("limits"), "memory"):
             continue
-        limit = default
+        limit: Any = default
         request = as_dict(cres.get("requests")).get("memory")
         req_bytes, def_bytes = quantity(request), quantity(default)
         if req_bytes is not None and (def_bytes is None or req_bytes > def_bytes):

@@ -53,6 +53,7 @@ class ObjectFix:
 class FixedText:
     text: str
     objects: list[ObjectFix] = field(default_factory=list)
+    whole: bool = False  # ruamel's dump replaced the file: the edits could not be placed
 
     @property
     def applied(self) -> Counter[str]:
@@ -116,6 +117,8 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
             yield FileFix(path, error=f"{path}: not valid UTF-8")
         except EditError as exc:
             yield FileFix(path, error=f"{path}: cannot edit: {exc}")
+        except Exception as exc:  # a ruamel failure on odd input: one line, go on
+            yield FileFix(path, error=f"{path}: cannot edit: {type(exc).__name__}: {exc}")
 
 
 # The fixers to run on the object spanning lines [first, end) (1-based), each
@@ -157,6 +160,8 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
     except YAMLError as exc:
         raise EditError(_problem(exc)) from None
     merged = replay(body, before, after)
+    result.whole = merged is None
+    merged = after if merged is None else merged
     result.text = bom + (merged.replace("\n", newline) if newline != "\n" else merged)
     return result
 
@@ -245,17 +250,19 @@ def detect_indent(text: str) -> tuple[int, int, int]:
 
 # ---------------------------------------------------------------- replay
 
-def replay(original: str, before: str, after: str) -> str:
+def replay(original: str, before: str, after: str) -> str | None:
     """Apply the edits that turn ``before`` into ``after`` to ``original``,
-    which ``before`` is a re-rendering of; ``after`` when they cannot be placed."""
+    which ``before`` is a re-rendering of; None when they cannot be placed."""
     orig = original.splitlines(keepends=True)
     old = before.splitlines(keepends=True)
     new = after.splitlines(keepends=True)
     if orig and not orig[-1].endswith("\n"):
         orig[-1] += "\n"  # compare like with like; restored below
     to_orig: dict[int, int] = {}
-    for tag, i1, i2, j1, _ in SequenceMatcher(None, old, orig, autojunk=False).get_opcodes():
-        if tag == "equal":
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, orig, autojunk=False).get_opcodes():
+        # equal lines, and lines ruamel re-spaced one for one (``a:   1``), which
+        # an edit then replaces with its own rendering
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
             for k in range(i2 - i1):
                 to_orig[i1 + k] = j1 + k
     edits: list[tuple[int, int, list[str]]] = []  # (orig start, orig end, new lines)
@@ -264,7 +271,7 @@ def replay(original: str, before: str, after: str) -> str:
             continue
         place = _place(to_orig, i1, i2)
         if place is None:
-            return after
+            return None
         edits.append((*place, new[j1:j2]))
     out = list(orig)
     for start, end, lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):

@@ -225,8 +225,19 @@ def test_replay_keeps_what_ruamel_rewrote_and_falls_back_when_it_must() -> None:
     original = "a:   1\nb: 2\n"
     before = "a: 1\nb: 2\n"
     assert replay(original, before, "a: 1\nb: 2\nc: 3\n") == "a:   1\nb: 2\nc: 3\n"
-    # the edit lands on a line ruamel rewrote: its whole output is used
+    # a line ruamel re-spaced is replaced by the edit's rendering
     assert replay(original, before, "a: 5\nb: 2\n") == "a: 5\nb: 2\n"
+    # an edit inside lines ruamel merged or split cannot be placed
+    assert replay("a: [1,\n  2]\nb: 2\n", "a: [1, 2]\nb: 2\n", "a: [1]\nb: 2\n") is None
+
+
+def test_an_odd_line_that_is_edited_takes_ruamels_spacing_the_rest_stays() -> None:
+    text = POD.replace("  - name: web\n", "  - name:    web\n    securityContext:\n"
+                       "      readOnlyRootFilesystem:    false   # was writable\n")
+    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0821": {None}})
+    assert not fixed.whole
+    assert fixed.text == text.replace("readOnlyRootFilesystem:    false   #",
+                                      "readOnlyRootFilesystem: true       #")  # comment column kept
 
 
 def test_an_inline_ignore_keeps_its_container_untouched(tmp_path: Path) -> None:
