@@ -50,7 +50,8 @@ class FixSettings:
     """What fixers may not guess: values chosen by the user or the config."""
 
     namespace: str | None = None  # KP0402: --namespace; None = fixer off
-    # KP0101: image reference -> "sha256:..." digest (None when unknown); None = fixer off
+    # KP0101: image reference -> "sha256:..." digest, None when unknown (it must not
+    # raise); None = fixer off
     resolve_digest: Callable[[str], str | None] | None = None
     requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))  # KP1403
     limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))  # KP1404
@@ -174,6 +175,10 @@ def set_namespace(res: Resource, settings: FixSettings) -> bool:
     return put(meta, "namespace", settings.namespace, ("name", "generateName"))
 
 
+# a valid label value (names may be longer or end in "-" for generateName)
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+
+
 @fixer("KP0501")
 def add_required_labels(res: Resource, settings: FixSettings) -> bool:
     """Add the required labels (values from `fix.labels`; `app.kubernetes.io/name`
@@ -192,7 +197,7 @@ def add_required_labels(res: Resource, settings: FixSettings) -> bool:
         if isinstance(labels, MutableMapping) and labels.get(key) is not None:
             continue
         value = settings.labels.get(key)
-        if value is None and key == NAME_LABEL and res.name:
+        if value is None and key == NAME_LABEL and _LABEL_VALUE.fullmatch(res.name):
             value = res.name
         if value is None:
             continue
@@ -247,9 +252,10 @@ def no_privilege_escalation(res: Resource, settings: FixSettings) -> bool:
 
 @fixer("KP0814")
 def run_as_non_root(res: Resource, settings: FixSettings) -> bool:
-    """Set `runAsNonRoot: true` at pod level (inherited) and on containers that say `false`."""
+    """Set `runAsNonRoot: true` at pod level (inherited) and on containers that say `false`
+    (not in pods with `hostUsers: false`, whose root is unprivileged on the node)."""
     pod = res.pod
-    if pod is None:
+    if pod is None or pod.spec.get("hostUsers") is False:
         return False
     pod_value = pod.security_context.get("runAsNonRoot")
     values = [c.security_context.get("runAsNonRoot") for c in pod.containers]

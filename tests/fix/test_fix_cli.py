@@ -185,6 +185,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "no such file or directory" in proc.stderr
     proc = kp("-")
     assert proc.returncode == 2 and "cannot read stdin" in proc.stderr
+    proc = kp("-n", "Not_A_Namespace", str(tmp_path))
+    assert proc.returncode == 2 and "not a valid namespace name" in proc.stderr
 
 
 def test_exemptions_are_honoured(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from kubeproof.config import Config
     from kubeproof.fixes import FixSettings
 
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 _RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
 
 
@@ -75,6 +77,9 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         config = load_config(found)
     except ConfigError as exc:
         _fail(str(exc))
+    if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
+        _fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
+              "digits and '-', at most 63)")
     settings = FixSettings.from_config(config, namespace=namespace)
     codes = _fixer_codes(_split(select), _split(ignore), settings)
     files, errors = _discover(list(paths))
