@@ -53,7 +53,7 @@ class ObjectFix:
 class FixedText:
     text: str
     objects: list[ObjectFix] = field(default_factory=list)
-    whole: bool = False  # ruamel's dump replaced the file: the edits could not be placed
+    whole: bool = False  # ruamel's dump replaced a document: its edits could not be placed
 
     @property
     def applied(self) -> Counter[str]:
@@ -128,42 +128,81 @@ CodesAt = Callable[[int, int], Mapping[str, Collection[str | None]] | None]
 
 
 def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
-    """The fixed text and what changed; ``codes_at`` chooses the fixers per object."""
+    """The fixed text and what changed; ``codes_at`` chooses the fixers per object.
+
+    Each YAML document is loaded, fixed, dumped and replayed on its own, and
+    only when some object in it has fixers to run: the cost follows the
+    documents that change, not the size of the file (CRD bundles of megabytes
+    hold a few workloads)."""
     newline = "\r\n" if "\r\n" in text else "\n"
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom):].replace("\r\n", "\n")
+    lines = body.splitlines(keepends=True)
     yaml = _yaml(body)
-    try:
-        docs = list(yaml.load_all(body))
-        before = _dump(yaml, docs)
-    except YAMLError as exc:
-        raise EditError(_problem(exc)) from None
-    objects = list(_objects(docs))
-    starts = [line for line, _ in objects]
     result = FixedText(text)
+    edits: list[tuple[int, int, str]] = []
+    for lo, hi in _segments(lines):
+        wanted = codes_at(lo + 1, hi + 1)
+        if wanted is not None and not wanted:
+            continue  # no finding anywhere in this document
+        segment = "".join(lines[lo:hi])
+        try:
+            docs = list(yaml.load_all(segment))
+            plan = _plan([(line + lo, obj) for line, obj in _objects(docs)], hi + 1, settings,
+                         codes_at)
+            if not plan:
+                continue
+            before = _dump(yaml, docs)
+            fixes = [ObjectFix(line, str(obj.get("kind", "")), _name(obj), sorted(codes or ()),
+                               fix_object(obj, here, codes)) for line, obj, here, codes in plan]
+            result.objects += fixes
+            if not any(f.applied for f in fixes):
+                continue
+            after = _dump(yaml, docs)
+        except YAMLError as exc:
+            raise EditError(_problem(exc, lo)) from None
+        merged = replay(segment, before, after)
+        if merged is None:
+            result.whole = True
+            merged = after
+        edits.append((lo, hi, merged))
+    if not edits:
+        return result
+    out = list(lines)
+    for lo, hi, merged in reversed(edits):
+        out[lo:hi] = [merged]
+    joined = "".join(out)
+    result.text = bom + (joined.replace("\n", newline) if newline != "\n" else joined)
+    return result
+
+
+_DOC_START = re.compile(r"^---(?=\s|$)")
+
+
+def _segments(lines: list[str]) -> list[tuple[int, int]]:
+    """The line ranges [lo, hi) of the documents, each from its ``---`` on
+    (a ``---`` at column 0 is always a document marker in block YAML)."""
+    cuts = [i for i, line in enumerate(lines) if i and _DOC_START.match(line)]
+    bounds = [0, *cuts, len(lines)]
+    return list(pairwise(bounds))
+
+
+Plan = list[tuple[int, MutableMapping[str, Any], FixSettings, list[str] | None]]
+
+
+def _plan(objects: list[tuple[int, MutableMapping[str, Any]]], end: int,
+          settings: FixSettings, codes_at: CodesAt) -> Plan:
+    """(line, object, settings, codes) of the objects that have fixers to run."""
+    out: Plan = []
     for i, (line, obj) in enumerate(objects):
-        end = starts[i + 1] if i + 1 < len(starts) else 1 << 30
-        chosen = codes_at(line, end)
+        chosen = codes_at(line, objects[i + 1][0] if i + 1 < len(objects) else end)
         if chosen is not None and not chosen:
             continue
-        codes = sorted(chosen) if chosen is not None else None
         here = settings if chosen is None else replace(settings, containers={
             code: frozenset(n for n in names if n is not None)
             for code, names in chosen.items() if None not in names})
-        applied = fix_object(obj, here, codes)
-        result.objects.append(ObjectFix(line, str(obj.get("kind", "")), _name(obj),
-                                        sorted(codes or ()), applied))
-    if not any(o.applied for o in result.objects):
-        return result
-    try:
-        after = _dump(yaml, docs)
-    except YAMLError as exc:
-        raise EditError(_problem(exc)) from None
-    merged = replay(body, before, after)
-    result.whole = merged is None
-    merged = after if merged is None else merged
-    result.text = bom + (merged.replace("\n", newline) if newline != "\n" else merged)
-    return result
+        out.append((line, obj, here, sorted(chosen) if chosen is not None else None))
+    return out
 
 
 def _objects(docs: list[Any]) -> Iterator[tuple[int, MutableMapping[str, Any]]]:
@@ -192,10 +231,10 @@ def _name(obj: MutableMapping[str, Any]) -> str:
     return str(name) if name is not None else ""
 
 
-def _problem(exc: YAMLError) -> str:
+def _problem(exc: YAMLError, offset: int) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    where = f"line {mark.line + 1}: " if mark is not None else ""
+    where = f"line {mark.line + 1 + offset}: " if mark is not None else ""
     return f"{where}{problem}"
 
 
@@ -208,8 +247,6 @@ def _yaml(text: str) -> YAML:
     yaml.allow_duplicate_keys = True
     mapping, sequence, offset = detect_indent(text)
     yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-    if text.lstrip().startswith("---"):
-        yaml.explicit_start = True
     return yaml
 
 

@@ -165,8 +165,8 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
             continue
         changed += 1
         if item.fixed.whole:
-            click.echo(f"{item.path}: note: rewritten as a whole, the layout around the "
-                       "edits could not be kept", err=True)
+            click.echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
+                       "it, the layout around the edits could not be kept", err=True)
         if show_diff:
             sys.stdout.write("".join(difflib.unified_diff(
                 item.original.splitlines(keepends=True),
