@@ -1,17 +1,17 @@
 """Fix one YAML file's text and change nothing else in it.
 
-The file is loaded with ruamel.yaml's round-trip loader, every object is
-fixed in place (:func:`kubeproof.fixes.fix_object`) and the documents are
-dumped again with the file's own indentation (detected, not assumed). Even
-so ruamel normalizes a few things on the way out (spacing after colons,
-blank lines, document markers, odd indentation), so its output is never
-written as is: the edits between ruamel's dump of the *unfixed* documents
-and its dump of the fixed ones are replayed onto the original text, anchored
-on the lines the original shares with the first dump. Everything the fixers
-did not touch stays byte for byte, including ``---`` separators, the
-trailing newline, CRLF line ends and a byte-order mark. Only when an edit
-falls where ruamel rewrote the original beyond recognition is its dump of
-the fixed file used as a whole.
+Each document that has something to fix (the file is cut at its ``---``
+markers) is loaded with ruamel.yaml's round-trip loader, its objects are
+fixed in place (:func:`kubeproof.fixes.fix_object`) and it is dumped again
+with the file's own indentation (detected, not assumed). Even so ruamel
+normalizes a few things on the way out (spacing after colons, blank lines,
+odd indentation), so its output is never written as is: the edits between
+ruamel's dump of the *unfixed* document and its dump of the fixed one are
+replayed onto the original text, anchored on the lines the original shares
+with the first dump. Everything the fixers did not touch stays byte for
+byte, including ``---`` separators, the trailing newline, CRLF line ends and
+a byte-order mark. Only when an edit falls where ruamel rewrote the original
+beyond recognition is its dump of that document used as a whole.
 """
 
 from __future__ import annotations
