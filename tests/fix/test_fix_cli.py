@@ -250,3 +250,20 @@ def test_an_inline_ignore_keeps_its_container_untouched(tmp_path: Path) -> None:
     proc = kp("--select", "KP0821", str(target))
     assert proc.returncode == 0, proc.stderr
     assert target.read_text() == text + FIXED_POD_TAIL
+
+
+def test_list_items_are_fixed_each(tmp_path: Path) -> None:
+    text = ("apiVersion: v1\nkind: List\nitems:\n"
+            "- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, namespace: shop}\n"
+            "  spec:\n    containers:\n    - {name: a, image: 'x:1'}\n"
+            "- apiVersion: v1\n  kind: Pod\n  metadata: {name: b, namespace: shop}\n"
+            "  spec:\n    containers:\n    - name: b\n      image: x:1\n"
+            "      securityContext: {readOnlyRootFilesystem: true}\n")
+    target = tmp_path / "list.yaml"
+    target.write_text(text)
+    proc = kp("--select", "KP0821", str(target))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"{target}: fixed KP0821\n")
+    assert target.read_text() == text.replace(
+        "    - {name: a, image: 'x:1'}\n",
+        "    - {name: a, image: 'x:1', securityContext: {readOnlyRootFilesystem: true}}\n")
