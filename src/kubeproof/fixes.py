@@ -28,8 +28,14 @@ from kubeproof.imageref import parse_image
 from kubeproof.kinds import is_namespaced_builtin
 from kubeproof.model import Origin, Resource
 from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.pod_security import (
+    CAPABILITIES_BASELINE,
+    CAPABILITY_ALL,
+    CAPABILITY_NET_BIND_SERVICE,
+)
+from kubeproof.rules.secrets import secret_volumes
 from kubeproof.workloads import ContainerView, PodView
-from kubeproof.yamledit import append, new_seq, put, set_in
+from kubeproof.yamledit import append, new_map, new_seq, put, set_in
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -44,8 +50,8 @@ class FixSettings:
     """What fixers may not guess: values chosen by the user or the config."""
 
     namespace: str | None = None  # KP0402: --namespace; None = fixer off
-    # KP0101/KP0102: image reference -> "sha256:..." digest (None when unknown);
-    # None = fixers off (``fix --pin-digests`` sets it)
+    # KP0101/KP0102: image reference -> "sha256:..." digest, None when unknown (it
+    # must not raise); None = fixers off (``fix --pin-digests`` sets it)
     resolve_digest: Callable[[str], str | None] | None = None
     requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))  # KP1403
     limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))  # KP1404
@@ -79,7 +85,7 @@ FIXERS: dict[str, Fixer] = {}
 
 
 def fixer(code: str, *, set_scoped: bool = False) -> Callable[[FixFn], FixFn]:
-    """Register the fixer of rule ``code``; its docstring's first line is the summary."""
+    """Register the fixer of rule ``code``; its docstring's first paragraph is the summary."""
 
     def register(fn: FixFn) -> FixFn:
         summary = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
@@ -94,26 +100,19 @@ def fix_object(obj: MutableMapping[str, Any], settings: FixSettings,
     """Fix obj in place (plain dicts OR ruamel CommentedMap); return the codes that
     changed something. ``codes`` limits the fixers (None: every fixer of an
     object rule)."""
-    res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
     changed: list[str] = []
     for code in sorted(FIXERS):
         fx = FIXERS[code]
-        if codes is None:
-            if fx.set_scoped:
-                continue
-        elif code not in codes:
+        if fx.set_scoped if codes is None else code not in codes:
             continue
-        res._pod = False  # a fixer may have created the pod spec's parents
+        # a fresh view per fixer: the one before may have created pod spec parents
+        res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
         if fx(res, settings):
             changed.append(code)
     return changed
 
 
 # ---------------------------------------------------------------- helpers
-
-def _pod(res: Resource) -> PodView | None:
-    return res.pod
-
 
 def _linux_pod(res: Resource) -> PodView | None:
     """The pod view, unless it is a Windows pod (Linux-only fields are rejected there)."""
@@ -160,7 +159,7 @@ def _pin(res: Resource, settings: FixSettings, code: str, *, mutable_only: bool)
     """Append ``@digest`` to the unpinned images (those on ``latest`` only, for
     KP0101) whose digest ``settings.resolve_digest`` knows."""
     resolve = settings.resolve_digest
-    pod = _pod(res)
+    pod = res.pod
     if resolve is None or pod is None:
         return False
     changed = False
@@ -188,6 +187,10 @@ def set_namespace(res: Resource, settings: FixSettings) -> bool:
     return put(meta, "namespace", settings.namespace, ("name", "generateName"))
 
 
+# a valid label value (names may be longer or end in "-" for generateName)
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+
+
 @fixer("KP0501")
 def add_required_labels(res: Resource, settings: FixSettings) -> bool:
     """Add the required labels (values from `fix.labels`; `app.kubernetes.io/name`
@@ -206,7 +209,7 @@ def add_required_labels(res: Resource, settings: FixSettings) -> bool:
         if isinstance(labels, MutableMapping) and labels.get(key) is not None:
             continue
         value = settings.labels.get(key)
-        if value is None and key == NAME_LABEL and res.name:
+        if value is None and key == NAME_LABEL and _LABEL_VALUE.fullmatch(res.name):
             value = res.name
         if value is None:
             continue
@@ -234,7 +237,7 @@ def _label_template(res: Resource, pod: PodView, key: str, value: str) -> bool:
 def disable_token_automount(res: Resource, settings: FixSettings) -> bool:
     """Set `automountServiceAccountToken: false` on the pod spec when it sets nothing
     (an explicit `true` is left: e.g. Vault's Kubernetes auth uses the token without RBAC)."""
-    pod = _pod(res)
+    pod = res.pod
     if pod is None or "automountServiceAccountToken" in pod.spec:
         return False
     return put(pod.spec, "automountServiceAccountToken", False, _POD_AUTOMOUNT_AFTER)
@@ -261,9 +264,10 @@ def no_privilege_escalation(res: Resource, settings: FixSettings) -> bool:
 
 @fixer("KP0814")
 def run_as_non_root(res: Resource, settings: FixSettings) -> bool:
-    """Set `runAsNonRoot: true` at pod level (inherited) and on containers that say `false`."""
-    pod = _pod(res)
-    if pod is None:
+    """Set `runAsNonRoot: true` at pod level (inherited) and on containers that say `false`
+    (not in pods with `hostUsers: false`, whose root is unprivileged on the node)."""
+    pod = res.pod
+    if pod is None or pod.spec.get("hostUsers") is False:
         return False
     pod_value = pod.security_context.get("runAsNonRoot")
     values = [c.security_context.get("runAsNonRoot") for c in pod.containers]
@@ -293,8 +297,6 @@ def seccomp_runtime_default(res: Resource, settings: FixSettings) -> bool:
 
 
 def _map_like(like: Any, **items: Any) -> MutableMapping[str, Any]:
-    from kubeproof.yamledit import new_map
-
     out = new_map(like)
     out.update(items)
     return out
@@ -304,12 +306,6 @@ def _map_like(like: Any, **items: Any) -> MutableMapping[str, Any]:
 def drop_all_capabilities(res: Resource, settings: FixSettings) -> bool:
     """Drop `ALL` capabilities and remove added ones other than `NET_BIND_SERVICE`
     (capabilities outside the default set are KP0804's and stay)."""
-    from kubeproof.rules.pod_security import (
-        CAPABILITIES_BASELINE,
-        CAPABILITY_ALL,
-        CAPABILITY_NET_BIND_SERVICE,
-    )
-
     pod = _linux_pod(res)
     if pod is None:
         return False
@@ -350,9 +346,7 @@ def read_only_root(res: Resource, settings: FixSettings) -> bool:
 @fixer("KP1002")
 def read_only_secret_mounts(res: Resource, settings: FixSettings) -> bool:
     """Set `readOnly: true` on every mount of a volume that carries secrets."""
-    from kubeproof.rules.secrets import secret_volumes
-
-    pod = _pod(res)
+    pod = res.pod
     if pod is None:
         return False
     volumes = secret_volumes(pod)
@@ -382,7 +376,7 @@ def _has(mapping: Any, key: str) -> bool:
 def default_requests(res: Resource, settings: FixSettings) -> bool:
     """Request the configured CPU and memory (`fix.resources.requests`) where a
     container requests neither it nor limits it."""
-    pod = _pod(res)
+    pod = res.pod
     if pod is None:
         return False
     pod_res = as_dict(pod.spec.get("resources"))
@@ -403,7 +397,7 @@ def default_requests(res: Resource, settings: FixSettings) -> bool:
 def default_memory_limit(res: Resource, settings: FixSettings) -> bool:
     """Limit memory to `fix.resources.limits.memory`, or to the container's memory
     request when that is larger (a limit below the request is invalid)."""
-    pod = _pod(res)
+    pod = res.pod
     default = settings.limits.get("memory")
     if pod is None or default is None:
         return False
@@ -414,7 +408,7 @@ def default_memory_limit(res: Resource, settings: FixSettings) -> bool:
         cres = as_dict(c.data.get("resources"))
         if _has(cres.get("limits"), "memory"):
             continue
-        limit = default
+        limit: Any = default
         request = as_dict(cres.get("requests")).get("memory")
         req_bytes, def_bytes = quantity(request), quantity(default)
         if req_bytes is not None and (def_bytes is None or req_bytes > def_bytes):

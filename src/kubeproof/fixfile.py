@@ -1,17 +1,17 @@
 """Fix one YAML file's text and change nothing else in it.
 
-The file is loaded with ruamel.yaml's round-trip loader, every object is
-fixed in place (:func:`kubeproof.fixes.fix_object`) and the documents are
-dumped again with the file's own indentation (detected, not assumed). Even
-so ruamel normalizes a few things on the way out (spacing after colons,
-blank lines, document markers, odd indentation), so its output is never
-written as is: the edits between ruamel's dump of the *unfixed* documents
-and its dump of the fixed ones are replayed onto the original text, anchored
-on the lines the original shares with the first dump. Everything the fixers
-did not touch stays byte for byte, including ``---`` separators, the
-trailing newline, CRLF line ends and a byte-order mark. Only when an edit
-falls where ruamel rewrote the original beyond recognition is its dump of
-the fixed file used as a whole.
+Each document that has something to fix (the file is cut at its ``---``
+markers) is loaded with ruamel.yaml's round-trip loader, its objects are
+fixed in place (:func:`kubeproof.fixes.fix_object`) and it is dumped again
+with the file's own indentation (detected, not assumed). Even so ruamel
+normalizes a few things on the way out (spacing after colons, blank lines,
+odd indentation), so its output is never written as is: the edits between
+ruamel's dump of the *unfixed* document and its dump of the fixed one are
+replayed onto the original text, anchored on the lines the original shares
+with the first dump. Everything the fixers did not touch stays byte for
+byte, including ``---`` separators, the trailing newline, CRLF line ends and
+a byte-order mark. Only when an edit falls where ruamel rewrote the original
+beyond recognition is its dump of that document used as a whole.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class ObjectFix:
 class FixedText:
     text: str
     objects: list[ObjectFix] = field(default_factory=list)
+    whole: bool = False  # ruamel's dump replaced a document: its edits could not be placed
 
     @property
     def applied(self) -> Counter[str]:
@@ -116,6 +117,8 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
             yield FileFix(path, error=f"{path}: not valid UTF-8")
         except EditError as exc:
             yield FileFix(path, error=f"{path}: cannot edit: {exc}")
+        except Exception as exc:  # a ruamel failure on odd input: one line, go on
+            yield FileFix(path, error=f"{path}: cannot edit: {type(exc).__name__}: {exc}")
 
 
 # The fixers to run on the object spanning lines [first, end) (1-based), each
@@ -125,40 +128,81 @@ CodesAt = Callable[[int, int], Mapping[str, Collection[str | None]] | None]
 
 
 def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
-    """The fixed text and what changed; ``codes_at`` chooses the fixers per object."""
+    """The fixed text and what changed; ``codes_at`` chooses the fixers per object.
+
+    Each YAML document is loaded, fixed, dumped and replayed on its own, and
+    only when some object in it has fixers to run: the cost follows the
+    documents that change, not the size of the file (CRD bundles of megabytes
+    hold a few workloads)."""
     newline = "\r\n" if "\r\n" in text else "\n"
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom):].replace("\r\n", "\n")
+    lines = body.splitlines(keepends=True)
     yaml = _yaml(body)
-    try:
-        docs = list(yaml.load_all(body))
-        before = _dump(yaml, docs)
-    except YAMLError as exc:
-        raise EditError(_problem(exc)) from None
-    objects = list(_objects(docs))
-    starts = [line for line, _ in objects]
     result = FixedText(text)
+    edits: list[tuple[int, int, str]] = []
+    for lo, hi in _segments(lines):
+        wanted = codes_at(lo + 1, hi + 1)
+        if wanted is not None and not wanted:
+            continue  # no finding anywhere in this document
+        segment = "".join(lines[lo:hi])
+        try:
+            docs = list(yaml.load_all(segment))
+            plan = _plan([(line + lo, obj) for line, obj in _objects(docs)], hi + 1, settings,
+                         codes_at)
+            if not plan:
+                continue
+            before = _dump(yaml, docs)
+            fixes = [ObjectFix(line, str(obj.get("kind", "")), _name(obj), sorted(codes or ()),
+                               fix_object(obj, here, codes)) for line, obj, here, codes in plan]
+            result.objects += fixes
+            if not any(f.applied for f in fixes):
+                continue
+            after = _dump(yaml, docs)
+        except YAMLError as exc:
+            raise EditError(_problem(exc, lo)) from None
+        merged = replay(segment, before, after)
+        if merged is None:
+            result.whole = True
+            merged = after
+        edits.append((lo, hi, merged))
+    if not edits:
+        return result
+    out = list(lines)
+    for lo, hi, merged in reversed(edits):
+        out[lo:hi] = [merged]
+    joined = "".join(out)
+    result.text = bom + (joined.replace("\n", newline) if newline != "\n" else joined)
+    return result
+
+
+_DOC_START = re.compile(r"^---(?=\s|$)")
+
+
+def _segments(lines: list[str]) -> list[tuple[int, int]]:
+    """The line ranges [lo, hi) of the documents, each from its ``---`` on
+    (a ``---`` at column 0 is always a document marker in block YAML)."""
+    cuts = [i for i, line in enumerate(lines) if i and _DOC_START.match(line)]
+    bounds = [0, *cuts, len(lines)]
+    return list(pairwise(bounds))
+
+
+Plan = list[tuple[int, MutableMapping[str, Any], FixSettings, list[str] | None]]
+
+
+def _plan(objects: list[tuple[int, MutableMapping[str, Any]]], end: int,
+          settings: FixSettings, codes_at: CodesAt) -> Plan:
+    """(line, object, settings, codes) of the objects that have fixers to run."""
+    out: Plan = []
     for i, (line, obj) in enumerate(objects):
-        end = starts[i + 1] if i + 1 < len(starts) else 1 << 30
-        chosen = codes_at(line, end)
+        chosen = codes_at(line, objects[i + 1][0] if i + 1 < len(objects) else end)
         if chosen is not None and not chosen:
             continue
-        codes = sorted(chosen) if chosen is not None else None
         here = settings if chosen is None else replace(settings, containers={
             code: frozenset(n for n in names if n is not None)
             for code, names in chosen.items() if None not in names})
-        applied = fix_object(obj, here, codes)
-        result.objects.append(ObjectFix(line, str(obj.get("kind", "")), _name(obj),
-                                        sorted(codes or ()), applied))
-    if not any(o.applied for o in result.objects):
-        return result
-    try:
-        after = _dump(yaml, docs)
-    except YAMLError as exc:
-        raise EditError(_problem(exc)) from None
-    merged = replay(body, before, after)
-    result.text = bom + (merged.replace("\n", newline) if newline != "\n" else merged)
-    return result
+        out.append((line, obj, here, sorted(chosen) if chosen is not None else None))
+    return out
 
 
 def _objects(docs: list[Any]) -> Iterator[tuple[int, MutableMapping[str, Any]]]:
@@ -187,10 +231,10 @@ def _name(obj: MutableMapping[str, Any]) -> str:
     return str(name) if name is not None else ""
 
 
-def _problem(exc: YAMLError) -> str:
+def _problem(exc: YAMLError, offset: int) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    where = f"line {mark.line + 1}: " if mark is not None else ""
+    where = f"line {mark.line + 1 + offset}: " if mark is not None else ""
     return f"{where}{problem}"
 
 
@@ -203,8 +247,6 @@ def _yaml(text: str) -> YAML:
     yaml.allow_duplicate_keys = True
     mapping, sequence, offset = detect_indent(text)
     yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-    if text.lstrip().startswith("---"):
-        yaml.explicit_start = True
     return yaml
 
 
@@ -245,17 +287,19 @@ def detect_indent(text: str) -> tuple[int, int, int]:
 
 # ---------------------------------------------------------------- replay
 
-def replay(original: str, before: str, after: str) -> str:
+def replay(original: str, before: str, after: str) -> str | None:
     """Apply the edits that turn ``before`` into ``after`` to ``original``,
-    which ``before`` is a re-rendering of; ``after`` when they cannot be placed."""
+    which ``before`` is a re-rendering of; None when they cannot be placed."""
     orig = original.splitlines(keepends=True)
     old = before.splitlines(keepends=True)
     new = after.splitlines(keepends=True)
     if orig and not orig[-1].endswith("\n"):
         orig[-1] += "\n"  # compare like with like; restored below
     to_orig: dict[int, int] = {}
-    for tag, i1, i2, j1, _ in SequenceMatcher(None, old, orig, autojunk=False).get_opcodes():
-        if tag == "equal":
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, orig, autojunk=False).get_opcodes():
+        # equal lines, and lines ruamel re-spaced one for one (``a:   1``), which
+        # an edit then replaces with its own rendering
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
             for k in range(i2 - i1):
                 to_orig[i1 + k] = j1 + k
     edits: list[tuple[int, int, list[str]]] = []  # (orig start, orig end, new lines)
@@ -264,7 +308,7 @@ def replay(original: str, before: str, after: str) -> str:
             continue
         place = _place(to_orig, i1, i2)
         if place is None:
-            return after
+            return None
         edits.append((*place, new[j1:j2]))
     out = list(orig)
     for start, end, lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):

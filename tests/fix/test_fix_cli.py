@@ -185,6 +185,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "no such file or directory" in proc.stderr
     proc = kp("-")
     assert proc.returncode == 2 and "cannot read stdin" in proc.stderr
+    proc = kp("-n", "Not_A_Namespace", str(tmp_path))
+    assert proc.returncode == 2 and "not a valid namespace name" in proc.stderr
 
 
 def test_exemptions_are_honoured(tmp_path: Path) -> None:
@@ -225,8 +227,19 @@ def test_replay_keeps_what_ruamel_rewrote_and_falls_back_when_it_must() -> None:
     original = "a:   1\nb: 2\n"
     before = "a: 1\nb: 2\n"
     assert replay(original, before, "a: 1\nb: 2\nc: 3\n") == "a:   1\nb: 2\nc: 3\n"
-    # the edit lands on a line ruamel rewrote: its whole output is used
+    # a line ruamel re-spaced is replaced by the edit's rendering
     assert replay(original, before, "a: 5\nb: 2\n") == "a: 5\nb: 2\n"
+    # an edit inside lines ruamel merged or split cannot be placed
+    assert replay("a: [1,\n  2]\nb: 2\n", "a: [1, 2]\nb: 2\n", "a: [1]\nb: 2\n") is None
+
+
+def test_an_odd_line_that_is_edited_takes_ruamels_spacing_the_rest_stays() -> None:
+    text = POD.replace("  - name: web\n", "  - name:    web\n    securityContext:\n"
+                       "      readOnlyRootFilesystem:    false   # was writable\n")
+    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0821": {None}})
+    assert not fixed.whole
+    assert fixed.text == text.replace("readOnlyRootFilesystem:    false   #",
+                                      "readOnlyRootFilesystem: true       #")  # comment column kept
 
 
 def test_an_inline_ignore_keeps_its_container_untouched(tmp_path: Path) -> None:
@@ -237,3 +250,20 @@ def test_an_inline_ignore_keeps_its_container_untouched(tmp_path: Path) -> None:
     proc = kp("--select", "KP0821", str(target))
     assert proc.returncode == 0, proc.stderr
     assert target.read_text() == text + FIXED_POD_TAIL
+
+
+def test_list_items_are_fixed_each(tmp_path: Path) -> None:
+    text = ("apiVersion: v1\nkind: List\nitems:\n"
+            "- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, namespace: shop}\n"
+            "  spec:\n    containers:\n    - {name: a, image: 'x:1'}\n"
+            "- apiVersion: v1\n  kind: Pod\n  metadata: {name: b, namespace: shop}\n"
+            "  spec:\n    containers:\n    - name: b\n      image: x:1\n"
+            "      securityContext: {readOnlyRootFilesystem: true}\n")
+    target = tmp_path / "list.yaml"
+    target.write_text(text)
+    proc = kp("--select", "KP0821", str(target))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"{target}: fixed KP0821\n")
+    assert target.read_text() == text.replace(
+        "    - {name: a, image: 'x:1'}\n",
+        "    - {name: a, image: 'x:1', securityContext: {readOnlyRootFilesystem: true}}\n")

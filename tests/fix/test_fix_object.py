@@ -159,3 +159,17 @@ def test_fix_config_section_is_validated(tmp_path: Any) -> None:
     with pytest.raises(ConfigError, match=r"kp.yaml:3: unknown key 'fix.resources.request' "
                        r"\(did you mean 'fix.resources.requests'\?\)"):
         load_config(path)
+
+
+def test_generated_or_long_names_are_not_label_values() -> None:
+    for meta in ({"generateName": "web-"}, {"name": "a" * 64}):
+        obj = json.loads(DEPLOYMENT)
+        obj["metadata"] = dict(meta)
+        assert fix_object(obj, FixSettings(), codes={"KP0501"}) == []
+        assert "labels" not in obj["metadata"]
+
+
+def test_user_namespaced_pods_keep_their_root() -> None:
+    obj = json.loads(DEPLOYMENT)
+    obj["spec"]["template"]["spec"]["hostUsers"] = False
+    assert fix_object(obj, FixSettings(), codes={"KP0814"}) == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from kubeproof.fixes import FixSettings
     from kubeproof.images.pin import DigestResolver
 
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 _RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
 
 
@@ -84,6 +86,9 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         config = load_config(found)
     except ConfigError as exc:
         _fail(str(exc))
+    if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
+        _fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
+              "digits and '-', at most 63)")
     resolver = _digest_resolver(platform, registry_ca, insecure_registries, registry_auth,
                                 image_cache) if pin_digests else None
     settings = FixSettings.from_config(config, namespace=namespace, resolve_digest=resolver)
@@ -194,6 +199,9 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
         if item.fixed is None or item.fixed.text == item.original:
             continue
         changed += 1
+        if item.fixed.whole:
+            click.echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
+                       "it, the layout around the edits could not be kept", err=True)
         if show_diff:
             sys.stdout.write("".join(difflib.unified_diff(
                 item.original.splitlines(keepends=True),
