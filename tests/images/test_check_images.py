@@ -26,7 +26,7 @@ from tests.images.checkhelpers import (
     settings,
 )
 from tests.images.conftest import PASSWORD, USER, Seeded
-from tests.images.registry_server import SlowRelay
+from tests.images.registry_server import FakeRegistry, SlowRelay
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +197,24 @@ def test_unreachable_registry_does_not_stop_the_scan(tmp_path: Path,
     assert not by_host["127.0.0.1:1"].reachable and by_host[plain_registry.reg.host].reachable
 
 
+def test_registry_that_fails_to_serve_an_image(tmp_path: Path) -> None:
+    def respond(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        if path == "/v2/":
+            return 200, {"Content-Type": "application/json"}, b"{}"
+        return 500, {"Content-Type": "application/json"}, b'{"errors": []}'
+
+    fake = FakeRegistry(respond)
+    try:
+        path = render("check/slow.yaml", tmp_path, {"SLOW": fake.host})
+        result = check([path], settings(insecure=(fake.host,)))
+        assert hits(result, "KP0203") == [("KP0203", 10, "app")]
+        message = next(f.message for f in result.findings if f.rule.code == "KP0203")
+        assert "failed to serve it: HTTP 500" in message
+        assert hits(result, "KP0204") == []
+    finally:
+        fake.stop()
+
+
 # ---------------------------------------------------------------- once per image
 
 
@@ -238,6 +256,20 @@ spec:
     assert count("GET /v2/team/app/manifests/1.0 ") == 1
     assert count("GET /v2/team/app/manifests/9.9 ") == 1
     assert count("GET /v2/ ") == pings + 1
+
+
+def test_pull_secret_credentials_survive_worker_processes(tmp_path: Path,
+                                                          basic_registry: Seeded) -> None:
+    from kubeproof.api import scan
+
+    paths, opts = _private(tmp_path, basic_registry)
+    for i in range(16):  # enough inputs for the parallel path
+        (tmp_path / f"cm-{i}.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: shop}}\n")
+    result = scan([str(tmp_path)], check_images=settings(**opts),  # type: ignore[arg-type]
+                  jobs=2, select=("KP0304", "KP0204"))
+    assert not result.errors
+    assert hits(result, "KP0304") == [("KP0304", 24, "app")] and not hits(result, "KP0204")
 
 
 # ---------------------------------------------------------------- the CLI

@@ -43,6 +43,7 @@ IMAGE_FACTS = "images"  # the Context.facts key of ImageFacts
 OK = "ok"
 NOT_FOUND = "not-found"
 UNAUTHORIZED = "unauthorized"
+ERROR = "error"
 
 CredKey = tuple[str, str] | None  # (username, password) or anonymous
 

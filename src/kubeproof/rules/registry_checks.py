@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from kubeproof.imageref import ImageRef, parse_image
 from kubeproof.images.check import (
+    ERROR,
     NOT_FOUND,
     OK,
     UNAUTHORIZED,
@@ -63,10 +64,12 @@ def registry_unavailable(index: Index, ctx: Context) -> Iterator[SetViolation]:
     What:
         With `--check-images`: a container whose image's registry did not
         answer its `/v2/` endpoint (connection refused, DNS failure, TLS
-        error, timeout), answered with a server error, or answered slower
-        than `images.maxLatencyMs` (default 2000). One finding per container
-        using that registry, naming the status and the latency; the report
-        lists every registry once with its status and latency.
+        error, timeout), answered with a server error or not as a registry,
+        answered slower than `images.maxLatencyMs` (default 2000), or failed
+        to serve that image's manifest or config (a server error, a broken
+        answer). One finding per container using that registry, at its
+        `image`, naming the status and the latency; the report lists every
+        registry once with its status and latency.
 
     Why:
         Every pod start, reschedule and scale-up pulls from the registry (at
@@ -91,6 +94,8 @@ def registry_unavailable(index: Index, ctx: Context) -> Iterator[SetViolation]:
         return
     for j in judged(index, facts):
         problem = registry_problem(facts, j.ref.registry)
+        if problem is None and j.info.outcome == ERROR:
+            problem = f"registry {j.ref.registry} failed to serve it: {j.info.error}"
         if problem is not None:
             yield _violation(j, problem)
 
