@@ -304,6 +304,7 @@ images:
   allowedRegistries: []  # KP0202, e.g. [registry.example.com, ghcr.io/my-org]
   privateRegistries: []  # KP0301
   maxSizeMiB: 300        # KP0103 with --check-images
+  maxLatencyMs: 2000     # KP0203 with --check-images
 
 rollouts:
   minReplicas: 2         # KP1303
