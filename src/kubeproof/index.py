@@ -162,6 +162,15 @@ class Index:
         return namespace is not None and namespace in self.namespaces
 
 
+def sa_pull_secrets(sa: Record) -> list[tuple[int, str]]:
+    """A ServiceAccount record's ``imagePullSecrets`` names, with their list index."""
+    entries = sa.data.get("imagePullSecrets")
+    if not isinstance(entries, list):
+        return []
+    return [(j, s["name"]) for j, s in enumerate(entries)
+            if isinstance(s, dict) and isinstance(s.get("name"), str) and s["name"]]
+
+
 _BUILTIN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling", "extensions"})
 # Well-known custom kinds that configure traffic, certificates or monitoring and
 # never make an operator create pods or Services: they do not mark a namespace.

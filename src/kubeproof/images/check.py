@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kubeproof.imageref import ImageRef, parse_image
-from kubeproof.index import Index, WorkloadRec
+from kubeproof.index import Index, WorkloadRec, sa_pull_secrets
 from kubeproof.model import Context
 
 if TYPE_CHECKING:
@@ -101,11 +101,7 @@ def pull_secret_names(index: Index, w: WorkloadRec) -> list[str]:
     if w.pull_secrets:
         return w.pull_secrets
     sa = index.service_accounts.get((w.ref.namespace or "", w.service_account or "default"))
-    if sa is None:
-        return []
-    entries = sa.data.get("imagePullSecrets")
-    return [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)
-            and e["name"]] if isinstance(entries, list) else []
+    return [name for _, name in sa_pull_secrets(sa)] if sa is not None else []
 
 
 def pull_auth(index: Index, w: WorkloadRec, ref: ImageRef) -> PullAuth:

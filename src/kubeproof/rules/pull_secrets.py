@@ -23,16 +23,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubeproof.imageref import ImageRef, parse_image
-from kubeproof.index import SECRET_KINDS, Index, Record
+from kubeproof.index import SECRET_KINDS, Index, sa_pull_secrets
 from kubeproof.model import Context, ObjectRef, Path, Scope, SetViolation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_list, quote
-
-
-def _sa_pull_secrets(sa: Record) -> list[tuple[int, str]]:
-    """The ServiceAccount's ``imagePullSecrets`` names, with their list index."""
-    return [(j, s["name"]) for j, s in enumerate(as_list(sa.data.get("imagePullSecrets")))
-            if isinstance(s, dict) and isinstance(s.get("name"), str) and s["name"]]
+from kubeproof.rules.common import quote
 
 
 def _private_registries(ctx: Context) -> list[str]:
@@ -106,7 +100,7 @@ def missing_pull_secrets(index: Index, private_of: Callable[[ImageRef], str | No
         sa_name = w.service_account or "default"
         sa = index.service_accounts.get((ns or "", sa_name))
         if sa is not None:
-            if _sa_pull_secrets(sa):
+            if sa_pull_secrets(sa):
                 continue
             via = f"ServiceAccount {quote(sa_name)}"
         elif index.described(ns):
@@ -141,7 +135,7 @@ def _references(index: Index) -> Iterator[tuple[ObjectRef, Path, str | None, str
                 yield (w.ref, (*w.spec_path, "imagePullSecrets", i), w.ref.namespace, name,
                        f"{w.ref.kind} {quote(w.ref.name)}")
     for sa in index.service_accounts.values():
-        for j, name in _sa_pull_secrets(sa):
+        for j, name in sa_pull_secrets(sa):
             yield (sa.ref, ("imagePullSecrets", j), sa.ref.namespace, name,
                    f"ServiceAccount {quote(sa.ref.name)}")
 
