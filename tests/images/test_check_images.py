@@ -334,3 +334,34 @@ def test_cli_bad_registry_flags_are_one_line_errors(tmp_path: Path) -> None:
         proc = run_cli("scan", str(path), "--check-images", "--no-config", *flags)
         assert proc.returncode == 2 and text in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+def test_index_halves_are_attached_to_their_rules_once() -> None:
+    from kubeproof.registry import index_half, load_rules
+
+    rules = load_rules()
+    assert {c for c, r in rules.items() if r.index_check is not None} == {"KP0103", "KP0301"}
+    with pytest.raises(ValueError, match="has an index half already"):
+        index_half("KP0103")(lambda index, ctx: iter(()))
+    with pytest.raises(ValueError, match="unknown rule"):
+        index_half("KP9999")(lambda index, ctx: iter(()))
+
+
+def test_credentials_are_kept_only_under_check_images(tmp_path: Path,
+                                                      basic_registry: Seeded) -> None:
+    from kubeproof.api import scan
+
+    paths, opts = _private(tmp_path, basic_registry)
+    plain = scan([str(p) for p in paths])
+    assert plain.index is not None and not plain.index.keep_credentials
+    assert all(s.credentials is None for s in plain.index.secrets.values())
+    checked = check(paths, settings(**opts))  # type: ignore[arg-type]
+    assert checked.index is not None
+    right = checked.index.secrets[("shop", "right")]
+    assert right.credentials is not None
+    [creds] = right.credentials[basic_registry.reg.host]
+    assert creds.username == USER and PASSWORD not in repr(right)
+    assert checked.index.secrets[("shop", "corrupt")].credentials is None
