@@ -230,6 +230,17 @@ def test_http2_is_spoken_when_the_registry_offers_it(basic_registry: Seeded,
     assert answers and all('"HTTP/2 ' in line for line in answers)
 
 
+def test_many_concurrent_requests_over_http2(basic_registry: Seeded) -> None:
+    # httpx's sync HTTP/2 connection is not thread-safe: shared by the pool's
+    # threads it broke streams (KeyError, ProtocolError) under this load
+    refs = [ref(basic_registry, f"team/{name}:{tag}") for name in ("app", "single", "plain")
+            for tag in (*(f"missing{i}" for i in range(30)), "1.0", "v1")]
+    with client_for(basic_registry, concurrency=16) as client:
+        results = client.resolve_many((r, (GOOD,)) for r in refs)
+    outcomes = {r: i.outcome for r, i in results.items() if i.outcome != "not-found"}
+    assert sorted(outcomes.values()) == ["ok"] * 3, {i.error for i in results.values()}
+
+
 def test_tls_without_the_registry_ca_is_a_clear_error(basic_registry: Seeded) -> None:
     with RegistryClient(RegistryOptions(retries=0)) as client:
         info = client.resolve(ref(basic_registry, "team/app:1.0"), (GOOD,))
