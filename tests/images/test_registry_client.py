@@ -30,6 +30,7 @@ from tests.images.conftest import LABELS, PASSWORD, USER, Seeded, seed
 from tests.images.registry_server import (
     DOCKER_MANIFEST,
     FakeRegistry,
+    ForwardProxy,
     SlowRelay,
     TokenService,
     build_image,
@@ -416,6 +417,22 @@ def test_config_blob_redirect_is_followed() -> None:
         storage.stop()
     assert (info.outcome, info.user, info.digest) == ("ok", "nobody", image.manifest.digest)
     assert storage.requests == 1
+
+
+def test_proxy_from_the_environment_is_used(plain_registry: Seeded,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = ForwardProxy()
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://{proxy.host}")
+    try:
+        with client_for(plain_registry) as client:
+            info = client.resolve(ref(plain_registry, "team/single:v1"))
+    finally:
+        proxy.stop()
+    assert info.outcome == "ok", info.error
+    assert [p.partition("/v2/")[2].split("/")[2] for p in proxy.requests] == [
+        "manifests", "blobs"]
 
 
 def test_concurrency_is_bounded() -> None:
