@@ -526,3 +526,42 @@ class FakeRegistry:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class ForwardProxy:
+    """A plain-HTTP forward proxy on loopback (absolute-form requests), counting them."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                proxy.requests.append(self.path)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "proxy-connection", "connection")}
+                with httpx.Client(trust_env=False) as http:
+                    resp = http.request(self.command, self.path, headers=headers)
+                self.send_response(resp.status_code)
+                for name, value in resp.headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection",
+                                            "content-encoding"):
+                        self.send_header(name, value)
+                body = resp.content
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = _forward
+
+        self._server, self.host = _serve(Handler)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

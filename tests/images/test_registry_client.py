@@ -30,6 +30,7 @@ from tests.images.conftest import LABELS, PASSWORD, USER, Seeded, seed
 from tests.images.registry_server import (
     DOCKER_MANIFEST,
     FakeRegistry,
+    ForwardProxy,
     SlowRelay,
     TokenService,
     build_image,
@@ -230,6 +231,17 @@ def test_http2_is_spoken_when_the_registry_offers_it(basic_registry: Seeded,
     assert answers and all('"HTTP/2 ' in line for line in answers)
 
 
+def test_many_concurrent_requests_over_http2(basic_registry: Seeded) -> None:
+    # httpx's sync HTTP/2 connection is not thread-safe: shared by the pool's
+    # threads it broke streams (KeyError, ProtocolError) under this load
+    refs = [ref(basic_registry, f"team/{name}:{tag}") for name in ("app", "single", "plain")
+            for tag in (*(f"missing{i}" for i in range(30)), "1.0", "v1")]
+    with client_for(basic_registry, concurrency=16) as client:
+        results = client.resolve_many((r, (GOOD,)) for r in refs)
+    outcomes = {r: i.outcome for r, i in results.items() if i.outcome != "not-found"}
+    assert sorted(outcomes.values()) == ["ok"] * 3, {i.error for i in results.values()}
+
+
 def test_tls_without_the_registry_ca_is_a_clear_error(basic_registry: Seeded) -> None:
     with RegistryClient(RegistryOptions(retries=0)) as client:
         info = client.resolve(ref(basic_registry, "team/app:1.0"), (GOOD,))
@@ -405,6 +417,22 @@ def test_config_blob_redirect_is_followed() -> None:
         storage.stop()
     assert (info.outcome, info.user, info.digest) == ("ok", "nobody", image.manifest.digest)
     assert storage.requests == 1
+
+
+def test_proxy_from_the_environment_is_used(plain_registry: Seeded,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = ForwardProxy()
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://{proxy.host}")
+    try:
+        with client_for(plain_registry) as client:
+            info = client.resolve(ref(plain_registry, "team/single:v1"))
+    finally:
+        proxy.stop()
+    assert info.outcome == "ok", info.error
+    assert [p.partition("/v2/")[2].split("/")[2] for p in proxy.requests] == [
+        "manifests", "blobs"]
 
 
 def test_concurrency_is_bounded() -> None:

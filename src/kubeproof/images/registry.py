@@ -22,11 +22,15 @@ Failures never escape :meth:`RegistryClient.resolve`: each image gets an
 ``outcome`` (``ok``, ``not-found``, ``unauthorized``, ``error``) and one clear
 line in ``error``. No message, ``repr`` or cache file holds a password or token.
 
-Requests run on one ``httpx.Client`` (HTTP/2 where the server offers it,
-proxies from the environment) shared by a thread pool; a semaphore keeps at
-most ``concurrency`` requests in flight. Threads rather than asyncio: the
-work is a few round trips per image, the sync API is what callers want, and
-the pool reuses the same connection pool (see bench/images_bench.py).
+Requests run on a thread pool, a semaphore keeping at most ``concurrency`` in
+flight. Threads rather than asyncio: the work is a few round trips per image,
+the sync API is what callers want, and on loopback a thread pool on httpx's
+sync client sent manifest GETs about twice as fast as ``AsyncClient``
+(bench/images_bench.py, "transport floor"). Each thread has its own
+``httpx.Client`` (HTTP/2 where the server offers it, proxies from the
+environment, one shared SSL context): httpx's sync HTTP/2 connection is not
+thread-safe, and one client shared by the pool broke streams under load
+(``KeyError``, ``LocalProtocolError``; encode/httpx#3072).
 """
 
 from __future__ import annotations
@@ -327,20 +331,17 @@ class RegistryClient:
         self._credentials = {normalise_host(k): list(v) for k, v in (credentials or {}).items()}
         self._insecure = frozenset(api_host(split_registry_prefix(h)[0])
                                    for h in self.options.insecure)
-        verify: ssl.SSLContext | bool = True
-        if self.options.ca_bundle:
-            try:
-                verify = ssl.create_default_context(cafile=self.options.ca_bundle)
-            except (OSError, ssl.SSLError) as exc:
-                raise ValueError(f"CA bundle {self.options.ca_bundle} cannot be used: "
-                                 f"{getattr(exc, 'strerror', None) or exc}") from None
+        try:  # one context for every connection: loading trust stores is not free
+            self._ssl = (ssl.create_default_context(cafile=self.options.ca_bundle)
+                         if self.options.ca_bundle else httpx.create_ssl_context(trust_env=True))
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"CA bundle {self.options.ca_bundle} cannot be used: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
         concurrency = max(1, self.options.concurrency)
-        self._http = httpx.Client(
-            http2=True, verify=verify, trust_env=True, timeout=self.options.timeout,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=concurrency,
-                                max_keepalive_connections=concurrency))
         self._slots = threading.BoundedSemaphore(concurrency)
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._challenges: dict[str, _Challenge | None] = {}
@@ -354,7 +355,24 @@ class RegistryClient:
     # -- lifecycle ---------------------------------------------------------------
 
     def close(self) -> None:
-        self._http.close()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+
+    def _http(self) -> httpx.Client:
+        """This thread's HTTP client (see the module notes on threads and HTTP/2)."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = httpx.Client(http2=True, verify=self._ssl, trust_env=True,
+                                  timeout=self.options.timeout, follow_redirects=False)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -384,7 +402,7 @@ class RegistryClient:
                 with self._slots:
                     with self._lock:
                         self.requests += 1
-                    resp = self._http.request(method, url, headers=headers, params=params,
+                    resp = self._http().request(method, url, headers=headers, params=params,
                                               follow_redirects=follow)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
@@ -573,9 +591,10 @@ class RegistryClient:
         todo = list(dict.fromkeys((ref, tuple(creds)) for ref, creds in requests))
         if not todo:
             return {}
-        workers = min(max(1, self.options.concurrency), len(todo))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            infos = list(pool.map(lambda req: self.resolve(*req), todo))
+        if self._pool is None:  # kept for the client's life, and so are its threads' clients
+            self._pool = ThreadPoolExecutor(max(1, self.options.concurrency),
+                                            thread_name_prefix="kubeproof-registry")
+        infos = list(self._pool.map(lambda req: self.resolve(*req), todo))
         return dict(zip(todo, infos, strict=True))
 
     def check_credentials(self, reference: str, credentials: Credentials) -> bool | None:
