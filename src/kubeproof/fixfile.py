@@ -295,18 +295,12 @@ def replay(original: str, before: str, after: str) -> str | None:
     new = after.splitlines(keepends=True)
     if orig and not orig[-1].endswith("\n"):
         orig[-1] += "\n"  # compare like with like; restored below
-    to_orig: dict[int, int] = {}
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, orig, autojunk=False).get_opcodes():
-        # equal lines, and lines ruamel re-spaced one for one (``a:   1``), which
-        # an edit then replaces with its own rendering
-        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
-            for k in range(i2 - i1):
-                to_orig[i1 + k] = j1 + k
+    align = _Alignment(old, orig)
     edits: list[tuple[int, int, list[str]]] = []  # (orig start, orig end, new lines)
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        place = _place(to_orig, i1, i2)
+        place = align.lines(i1, i2) if i2 > i1 else align.gap(i1)
         if place is None:
             return None
         edits.append((*place, new[j1:j2]))
@@ -319,18 +313,35 @@ def replay(original: str, before: str, after: str) -> str | None:
     return text
 
 
-def _place(to_orig: dict[int, int], i1: int, i2: int) -> tuple[int, int] | None:
-    """The original lines [start, end) that ``before`` lines [i1, i2) stand for:
-    an insertion goes right after the line it follows in ``before`` (else right
-    before the line it precedes); a change needs its lines unchanged in order."""
-    if i2 > i1:
-        mapped = [to_orig.get(i) for i in range(i1, i2)]
-        first = mapped[0]
-        if first is None or mapped != list(range(first, first + len(mapped))):
+class _Alignment:
+    """Where the lines of ``before`` (ruamel's rendering) are in the original:
+    lines it kept, lines it re-spaced one for one (``a:   1``: an edit then
+    replaces them with its own rendering), and the edges of the blocks it
+    rewrote otherwise (mixed indentation), between which new lines can go."""
+
+    def __init__(self, old: list[str], orig: list[str]) -> None:
+        self.line: dict[int, int] = {}
+        self.edge: dict[int, int] = {}
+        for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, orig,
+                                                   autojunk=False).get_opcodes():
+            if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+                for k in range(i2 - i1):
+                    self.line[i1 + k] = j1 + k
+            self.edge.setdefault(i1, j1)
+            self.edge.setdefault(i2, j2)
+
+    def lines(self, i1: int, i2: int) -> tuple[int, int] | None:
+        """The original lines that ``before`` lines [i1, i2) stand for, if in order."""
+        first = self.line.get(i1)
+        if first is None or any(self.line.get(i) != first + i - i1 for i in range(i1, i2)):
             return None
-        return first, first + len(mapped)
-    prev = to_orig.get(i1 - 1) if i1 > 0 else -1
-    if prev is not None:
-        return prev + 1, prev + 1
-    nxt = to_orig.get(i1)
-    return (nxt, nxt) if nxt is not None else None
+        return first, first + i2 - i1
+
+    def gap(self, i: int) -> tuple[int, int] | None:
+        """Where lines inserted before ``before`` line ``i`` go: right after the
+        line they follow, else at a block edge, else right before the next line."""
+        prev = self.line.get(i - 1) if i > 0 else -1
+        if prev is not None:
+            return prev + 1, prev + 1
+        at = self.edge.get(i, self.line.get(i))
+        return (at, at) if at is not None else None

@@ -267,3 +267,14 @@ def test_list_items_are_fixed_each(tmp_path: Path) -> None:
     assert target.read_text() == text.replace(
         "    - {name: a, image: 'x:1'}\n",
         "    - {name: a, image: 'x:1', securityContext: {readOnlyRootFilesystem: true}}\n")
+
+
+def test_mixed_sequence_indentation_still_gets_a_minimal_edit() -> None:
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: shop\nspec:\n"
+            "  containers:\n  - name: c\n    image: x:1\n    volumeMounts:\n"
+            "      - name: v\n        mountPath: /v\n  volumes:\n    - name: v\n"
+            "      emptyDir: {}")
+    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0816": {None}})
+    assert not fixed.whole
+    assert fixed.text == text + ("\n  securityContext:\n    seccompProfile:\n"
+                                 "      type: RuntimeDefault")
