@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from kubeproof.cli import cli
 from kubeproof.fixes import FixSettings
 from kubeproof.fixfile import detect_indent, fix_text, replay
+from kubeproof.sources.yamlparse import Document, parse_yaml
 
 POD = """\
 apiVersion: v1
@@ -278,3 +279,18 @@ def test_mixed_sequence_indentation_still_gets_a_minimal_edit() -> None:
     assert not fixed.whole
     assert fixed.text == text + ("\n  securityContext:\n    seccompProfile:\n"
                                  "      type: RuntimeDefault")
+
+
+def test_an_edit_inside_a_reindented_block_is_never_misplaced() -> None:
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: shop\nspec:\n"
+            "  containers:\n  - name: c\n    image: x:1\n    volumeMounts:\n"
+            "      - name: s\n        mountPath: /s\n  - name: d\n    image: x:1\n"
+            "  volumes:\n  - name: s\n    secret: {secretName: s}\n")
+    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP1002": {None}})
+    [doc] = list(parse_yaml(fixed.text))
+    assert isinstance(doc, Document)
+    mounts = doc.data["spec"]["containers"][0]["volumeMounts"]
+    assert mounts == [{"name": "s", "mountPath": "/s", "readOnly": True}]
+    # placed at the block's own indentation, not ruamel's
+    assert not fixed.whole
+    assert fixed.text == text.replace("/s\n", "/s\n        readOnly: true\n", 1)
