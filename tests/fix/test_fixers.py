@@ -41,7 +41,7 @@ CASES: dict[str, Case] = {
         "                image: nginx",
     ), added=(
         f'                image: "busybox:latest@{DIGEST}" # quoted on purpose',
-        f"                image: nginx@{DIGEST}",
+        f"                image: nginx:latest@{DIGEST}",
     )),
     "KP0402": Case("kp0402.yaml", args=("--namespace", "shop"), removed=(
         "metadata: {name: settings, labels: {tier: web}}   # flow style",
