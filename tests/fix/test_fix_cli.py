@@ -294,3 +294,17 @@ def test_an_edit_inside_a_reindented_block_is_never_misplaced() -> None:
     # placed at the block's own indentation, not ruamel's
     assert not fixed.whole
     assert fixed.text == text.replace("/s\n", "/s\n        readOnly: true\n", 1)
+
+
+def test_custom_kinds_with_a_configured_pod_template_are_fixed(tmp_path: Path) -> None:
+    (tmp_path / "kp.yaml").write_text("workloads:\n  podTemplatePaths: {Rollout: spec.template}\n")
+    text = ("apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r, namespace: s}\n"
+            "spec:\n  template:\n    spec:\n      containers:\n      - name: r\n"
+            "        image: x:1\n")
+    target = tmp_path / "rollout.yaml"
+    target.write_text(text)
+    result = CliRunner().invoke(cli, ["fix", "--config", str(tmp_path / "kp.yaml"),
+                                      "--select", "KP0821", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text() == text + ("        securityContext:\n"
+                                         "          readOnlyRootFilesystem: true\n")
