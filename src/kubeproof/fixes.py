@@ -126,14 +126,14 @@ def _targets(pod: PodView, settings: FixSettings, code: str) -> Iterator[Contain
     return (c for c in pod.containers if only is None or c.name in only)
 
 
-# Where a container's securityContext goes when it has none: after these keys.
-_SC_AFTER = ("name", "image", "imagePullPolicy", "command", "args", "workingDir", "ports",
-             "env", "envFrom", "resources")
+# Where a container's resources and securityContext go when it has none: after
+# the last of these keys it has (else at its end).
 _RESOURCES_AFTER = ("name", "image", "imagePullPolicy", "command", "args", "workingDir",
                     "ports", "env", "envFrom")
+_SC_AFTER = (*_RESOURCES_AFTER, "resources")
 # Where a pod's securityContext and automount setting go: after these pod spec keys.
 _POD_SC_AFTER = ("serviceAccountName", "serviceAccount", "automountServiceAccountToken",
-                 "hostUsers", "securityContext")
+                 "hostUsers")
 _POD_AUTOMOUNT_AFTER = ("serviceAccountName", "serviceAccount")
 
 
@@ -145,7 +145,8 @@ def _set_container(c: ContainerView, key: str, value: Any) -> bool:
 
 @fixer("KP0101")
 def pin_digest(res: Resource, settings: FixSettings) -> bool:
-    """Pin images on `latest` (written or implied) to their digest, keeping the tag."""
+    """Pin images on `latest` (written or implied) to their digest, keeping the tag
+    (`nginx` becomes `nginx:latest@sha256:...`)."""
     return _pin(res, settings, "KP0101", mutable_only=True)
 
 
@@ -157,7 +158,8 @@ def pin_tag_digest(res: Resource, settings: FixSettings) -> bool:
 
 def _pin(res: Resource, settings: FixSettings, code: str, *, mutable_only: bool) -> bool:
     """Append ``@digest`` to the unpinned images (those on ``latest`` only, for
-    KP0101) whose digest ``settings.resolve_digest`` knows."""
+    KP0101) whose digest ``settings.resolve_digest`` knows, writing an implied
+    ``:latest`` out so the pin still says which tag it came from."""
     resolve = settings.resolve_digest
     pod = res.pod
     if resolve is None or pod is None:
@@ -172,7 +174,8 @@ def _pin(res: Resource, settings: FixSettings, code: str, *, mutable_only: bool)
             continue
         digest = resolve(image)
         if digest and re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-            changed |= put(c.data, "image", f"{image}@{digest}")
+            tagged = image if ref.explicit_tag else f"{image}:latest"
+            changed |= put(c.data, "image", f"{tagged}@{digest}")
     return changed
 
 

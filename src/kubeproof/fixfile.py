@@ -31,6 +31,7 @@ from ruamel.yaml.error import YAMLError
 
 from kubeproof.fixes import FixSettings, fix_object
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.sources.yamlparse import Document, YamlError, parse_yaml
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -162,7 +163,7 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
         except YAMLError as exc:
             raise EditError(_problem(exc, lo)) from None
         merged = replay(segment, before, after)
-        if merged is None:
+        if merged is None or not _same_data(merged, after):
             result.whole = True
             merged = after
         edits.append((lo, hi, merged))
@@ -174,6 +175,15 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
     joined = "".join(out)
     result.text = bom + (joined.replace("\n", newline) if newline != "\n" else joined)
     return result
+
+
+def _same_data(text: str, expected: str) -> bool:
+    """Whether ``text`` holds the same data as ``expected`` (ruamel's dump): the
+    replayed edit must mean what the fixers did, whatever the layout."""
+    got = [d.data if isinstance(d, Document) else d for d in parse_yaml(text)]
+    want = [d.data if isinstance(d, Document) else d for d in parse_yaml(expected)]
+    return not any(isinstance(d, YamlError) for d in got) and \
+        [d for d in got if d is not None] == [d for d in want if d is not None]
 
 
 _DOC_START = re.compile(r"^---(?=\s|$)")
@@ -295,21 +305,19 @@ def replay(original: str, before: str, after: str) -> str | None:
     new = after.splitlines(keepends=True)
     if orig and not orig[-1].endswith("\n"):
         orig[-1] += "\n"  # compare like with like; restored below
-    to_orig: dict[int, int] = {}
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, orig, autojunk=False).get_opcodes():
-        # equal lines, and lines ruamel re-spaced one for one (``a:   1``), which
-        # an edit then replaces with its own rendering
-        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
-            for k in range(i2 - i1):
-                to_orig[i1 + k] = j1 + k
+    align = _Alignment(old, orig)
     edits: list[tuple[int, int, list[str]]] = []  # (orig start, orig end, new lines)
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        place = _place(to_orig, i1, i2)
+        place = align.lines(i1, i2) if i2 > i1 else align.gap(i1)
         if place is None:
             return None
-        edits.append((*place, new[j1:j2]))
+        lines = new[j1:j2]
+        if lines:
+            lines = _shift(lines, align.indent_delta(old, orig, i2 - 1 if i2 > i1 else i1 - 1,
+                                                     _level(lines[0])))
+        edits.append((*place, lines))
     out = list(orig)
     for start, end, lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         out[start:end] = lines
@@ -319,18 +327,69 @@ def replay(original: str, before: str, after: str) -> str | None:
     return text
 
 
-def _place(to_orig: dict[int, int], i1: int, i2: int) -> tuple[int, int] | None:
-    """The original lines [start, end) that ``before`` lines [i1, i2) stand for:
-    an insertion goes right after the line it follows in ``before`` (else right
-    before the line it precedes); a change needs its lines unchanged in order."""
-    if i2 > i1:
-        mapped = [to_orig.get(i) for i in range(i1, i2)]
-        first = mapped[0]
-        if first is None or mapped != list(range(first, first + len(mapped))):
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _level(line: str) -> int:
+    """The column of a line's content: after the dashes of sequence items."""
+    return len(line) - len(line.lstrip(" -"))
+
+
+def _shift(lines: list[str], delta: int) -> list[str]:
+    """``lines`` indented ``delta`` columns further (or less, when they can)."""
+    if delta > 0:
+        return [" " * delta + ln if ln.strip() else ln for ln in lines]
+    if delta < 0 and all(_indent(ln) >= -delta for ln in lines if ln.strip()):
+        return [ln[-delta:] if ln.strip() else ln for ln in lines]
+    return lines
+
+
+class _Alignment:
+    """Where the lines of ``before`` (ruamel's rendering) are in the original:
+    lines it kept or re-indented (mixed indentation), lines it re-spaced one for
+    one (``a:   1``: an edit then replaces them with its own rendering), and
+    the edges of the blocks it rewrote otherwise, between which new lines can go."""
+
+    def __init__(self, old: list[str], orig: list[str]) -> None:
+        self.line: dict[int, int] = {}
+        self.edge: dict[int, int] = {}
+        # compared without leading and trailing blanks: a block ruamel re-indented
+        # still pairs up line by line, in order
+        plain_old = [ln.strip() for ln in old]
+        plain_orig = [ln.strip() for ln in orig]
+        for tag, i1, i2, j1, j2 in SequenceMatcher(None, plain_old, plain_orig,
+                                                   autojunk=False).get_opcodes():
+            if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+                for k in range(i2 - i1):
+                    self.line[i1 + k] = j1 + k
+            self.edge.setdefault(i1, j1)
+            self.edge.setdefault(i2, j2)
+
+    def lines(self, i1: int, i2: int) -> tuple[int, int] | None:
+        """The original lines that ``before`` lines [i1, i2) stand for, if in order."""
+        first = self.line.get(i1)
+        if first is None or any(self.line.get(i) != first + i - i1 for i in range(i1, i2)):
             return None
-        return first, first + len(mapped)
-    prev = to_orig.get(i1 - 1) if i1 > 0 else -1
-    if prev is not None:
-        return prev + 1, prev + 1
-    nxt = to_orig.get(i1)
-    return (nxt, nxt) if nxt is not None else None
+        return first, first + i2 - i1
+
+    def indent_delta(self, old: list[str], orig: list[str], k: int, level: int) -> int:
+        """How much further the original indents the block that a line at
+        ``level`` following ``before`` line ``k`` belongs to (mixed indentation)."""
+        for i in range(k, -1, -1):
+            j = self.line.get(i)
+            text = old[i]
+            if j is None or not text.strip() or text.lstrip().startswith("#"):
+                continue
+            if _level(text) <= level:
+                return _level(orig[j]) - _level(text)
+        return 0
+
+    def gap(self, i: int) -> tuple[int, int] | None:
+        """Where lines inserted before ``before`` line ``i`` go: right after the
+        line they follow, else at a block edge, else right before the next line."""
+        prev = self.line.get(i - 1) if i > 0 else -1
+        if prev is not None:
+            return prev + 1, prev + 1
+        at = self.edge.get(i, self.line.get(i))
+        return (at, at) if at is not None else None

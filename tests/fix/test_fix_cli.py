@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from kubeproof.cli import cli
 from kubeproof.fixes import FixSettings
 from kubeproof.fixfile import detect_indent, fix_text, replay
+from kubeproof.sources.yamlparse import Document, parse_yaml
 
 POD = """\
 apiVersion: v1
@@ -267,3 +268,43 @@ def test_list_items_are_fixed_each(tmp_path: Path) -> None:
     assert target.read_text() == text.replace(
         "    - {name: a, image: 'x:1'}\n",
         "    - {name: a, image: 'x:1', securityContext: {readOnlyRootFilesystem: true}}\n")
+
+
+def test_mixed_sequence_indentation_still_gets_a_minimal_edit() -> None:
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: shop\nspec:\n"
+            "  containers:\n  - name: c\n    image: x:1\n    volumeMounts:\n"
+            "      - name: v\n        mountPath: /v\n  volumes:\n    - name: v\n"
+            "      emptyDir: {}")
+    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0816": {None}})
+    assert not fixed.whole
+    assert fixed.text == text + ("\n  securityContext:\n    seccompProfile:\n"
+                                 "      type: RuntimeDefault")
+
+
+def test_an_edit_inside_a_reindented_block_is_never_misplaced() -> None:
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: shop\nspec:\n"
+            "  containers:\n  - name: c\n    image: x:1\n    volumeMounts:\n"
+            "      - name: s\n        mountPath: /s\n  - name: d\n    image: x:1\n"
+            "  volumes:\n  - name: s\n    secret: {secretName: s}\n")
+    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP1002": {None}})
+    [doc] = list(parse_yaml(fixed.text))
+    assert isinstance(doc, Document)
+    mounts = doc.data["spec"]["containers"][0]["volumeMounts"]
+    assert mounts == [{"name": "s", "mountPath": "/s", "readOnly": True}]
+    # placed at the block's own indentation, not ruamel's
+    assert not fixed.whole
+    assert fixed.text == text.replace("/s\n", "/s\n        readOnly: true\n", 1)
+
+
+def test_custom_kinds_with_a_configured_pod_template_are_fixed(tmp_path: Path) -> None:
+    (tmp_path / "kp.yaml").write_text("workloads:\n  podTemplatePaths: {Rollout: spec.template}\n")
+    text = ("apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r, namespace: s}\n"
+            "spec:\n  template:\n    spec:\n      containers:\n      - name: r\n"
+            "        image: x:1\n")
+    target = tmp_path / "rollout.yaml"
+    target.write_text(text)
+    result = CliRunner().invoke(cli, ["fix", "--config", str(tmp_path / "kp.yaml"),
+                                      "--select", "KP0821", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text() == text + ("        securityContext:\n"
+                                         "          readOnlyRootFilesystem: true\n")

@@ -41,7 +41,7 @@ CASES: dict[str, Case] = {
         "                image: nginx",
     ), added=(
         f'                image: "busybox:latest@{DIGEST}" # quoted on purpose',
-        f"                image: nginx@{DIGEST}",
+        f"                image: nginx:latest@{DIGEST}",
     )),
     "KP0102": Case("kp0102.yaml", removed=(
         "          image: ghcr.io/acme/api:1.4.2   # the release",

@@ -59,7 +59,7 @@ def test_pin_digests_then_rescan_passes(tmp_path: Path, plain_registry: Seeded,
         f'"{host}/team/single:latest"   # quoted',
         f'"{host}/team/single:latest@{latest["single"]}" # quoted').replace(
         f"image: {host}/team/app:1.0\n", f"image: {host}/team/app:1.0@{app}\n").replace(
-        f"image: {host}/team/plain\n", f"image: {host}/team/plain@{latest['plain']}\n")
+        f"image: {host}/team/plain\n", f"image: {host}/team/plain:latest@{latest['plain']}\n")
     assert after == expected
     assert "# the web tier" in after
     # KP0101 and KP0102 pass, except for the image that does not exist
