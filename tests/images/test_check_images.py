@@ -275,6 +275,26 @@ def test_pull_secret_credentials_survive_worker_processes(tmp_path: Path,
     assert not hits(result, "KP0204")
 
 
+def test_image_cache_spares_the_registry_on_the_next_run(tmp_path: Path,
+                                                         replica: object) -> None:
+    host = replica.host  # type: ignore[attr-defined]
+    count = replica.requests  # type: ignore[attr-defined]
+    path = tmp_path / "pod.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\n"
+                    f"spec:\n  containers:\n    - name: a\n      image: {host}/team/app:1.0\n")
+    cache = tmp_path / "cache"
+    args = ("scan", str(path), "--check-images", "--insecure-registry", host, "--no-config",
+            "--image-cache", str(cache), "--select", "KP0204,KP0103", "-f", "json")
+    env = {"DOCKER_CONFIG": str(tmp_path)}
+    for _ in range(2):
+        proc = run_cli(*args, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["findings"] == []
+    # the first run fetched the index, the platform manifest and the config;
+    # the second found all three in the cache
+    assert count("/manifests/") == 2 and count("/blobs/") == 1
+
+
 # ---------------------------------------------------------------- the CLI
 
 
