@@ -24,7 +24,11 @@ its username or password, and no message quotes one.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,7 +49,18 @@ NOT_FOUND = "not-found"
 UNAUTHORIZED = "unauthorized"
 ERROR = "error"
 
-CredKey = tuple[str, str] | None  # (username, password) or anonymous
+# Which credentials a lookup used: (username, keyed hash of the password), or
+# None for anonymous. The hash (HMAC with a key made for this process) tells
+# equal passwords apart from different ones without holding any of them.
+CredKey = tuple[str, str] | None
+_KEY = os.urandom(16)
+
+
+def credentials_key(creds: Credentials | None) -> CredKey:
+    if creds is None:
+        return None
+    digest = hmac.new(_KEY, creds.password.encode(), hashlib.sha256).hexdigest()
+    return creds.username, digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +73,7 @@ class PullAuth:
 
     @property
     def key(self) -> CredKey:
-        c = self.credentials
-        return None if c is None else (c.username, c.password)
+        return credentials_key(self.credentials)
 
 
 @dataclass(slots=True)
@@ -152,7 +166,9 @@ class ImageCheck:
         # no credentials of its own: an empty tuple is an anonymous pull
         with RegistryClient(self.settings.options) as client:
             hosts = sorted({parse_image(image).registry for image, _ in pairs})
-            facts.registries = {h: client.ping(api_host(h)) for h in hosts}
+            with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
+                statuses = pool.map(lambda host: client.ping(api_host(host)), hosts)
+                facts.registries = dict(zip(hosts, statuses, strict=True))
             answers = client.resolve_many(
                 (image, (creds,) if creds else ()) for (image, _), creds in pairs.items())
             facts.lookups = {key: answers[(key[0], (creds,) if creds else ())]
