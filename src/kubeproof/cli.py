@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import click
 
 from kubeproof import __version__
-from kubeproof.images.options import registry_options
+from kubeproof.images.options import check_settings, registry_options, unused_flag_warnings
 
 FORMATS = ("text", "json", "sarif", "junit")
 SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
@@ -104,7 +104,8 @@ def report_options(fn: Any) -> Any:
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")
 @click.option("--check-images", is_flag=True,
-              help="Ask the image registries: run the registry rules (KP0203, KP0204, KP0304).")
+              help="Ask the image registries: run KP0203, KP0204, KP0304 and the registry "
+                   "halves of KP0103 and KP0301.")
 @registry_options
 def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
          fail_on: str | None, select: tuple[str, ...], ignore: tuple[str, ...],
@@ -151,9 +152,10 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
         max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
         helm_values=helm_values, helm_set=helm_set)
     checks = None
+    for note in unused_flag_warnings(check_images, platform, registry_ca, insecure_registries,
+                                     registry_auth, image_cache):
+        click.echo(f"kubeproof: warning: {note}", err=True)
     if check_images:
-        from kubeproof.images.options import check_settings
-
         try:
             checks, notes = check_settings(platform, registry_ca, insecure_registries,
                                            registry_auth, image_cache)

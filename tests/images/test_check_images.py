@@ -354,6 +354,11 @@ def test_cli_bad_registry_flags_are_one_line_errors(tmp_path: Path) -> None:
         proc = run_cli("scan", str(path), "--check-images", "--no-config", *flags)
         assert proc.returncode == 2 and text in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    alone = run_cli("scan", str(path), "--no-config", "--insecure-registry", "x:5000",
+                    "--select", "KP0101")
+    assert alone.returncode == 1
+    assert alone.stderr == ("kubeproof: warning: --insecure-registry does nothing without "
+                            "--check-images\n")
 
 
 # ---------------------------------------------------------------- plumbing

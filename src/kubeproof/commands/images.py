@@ -50,11 +50,14 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     from kubeproof.config import Config
     from kubeproof.images.check import IMAGE_FACTS, ImageCheck
     from kubeproof.images.inventory import inventory
-    from kubeproof.images.options import check_settings
+    from kubeproof.images.options import check_settings, unused_flag_warnings
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
     from kubeproof.model import Context
 
     checks = None
+    for note in unused_flag_warnings(check_images, platform, registry_ca, insecure_registries,
+                                     registry_auth, image_cache):
+        click.echo(f"kubeproof: warning: {note}", err=True)
     if check_images:
         try:
             checks, notes = check_settings(platform, registry_ca, insecure_registries,

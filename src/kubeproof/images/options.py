@@ -48,6 +48,18 @@ def registry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def unused_flag_warnings(check_images: bool, platform: str, registry_ca: str | None,
+                         insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
+                         image_cache: str | None) -> list[str]:
+    """One warning per registry flag given without ``--check-images`` (it does nothing)."""
+    if check_images:
+        return []
+    given = {"--platform": platform != DEFAULT_PLATFORM, "--registry-ca": bool(registry_ca),
+             "--insecure-registry": bool(insecure_registries),
+             "--registry-auth": bool(registry_auth), "--image-cache": bool(image_cache)}
+    return [f"{flag} does nothing without --check-images" for flag, on in given.items() if on]
+
+
 def parse_registry_auth(values: tuple[str, ...] | list[str],
                         environ: dict[str, str] | None = None) -> dict[str, list[Any]]:
     """``HOST=USER:VAR`` entries as credentials by registry name.
