@@ -127,13 +127,14 @@ def parse_report(raw: bytes | str, source: str) -> VulnReport:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ReportError(source, f"not valid JSON ({exc.msg}); {EXPECTED}",
-                          exc.lineno) from None
+        first = exc.doc.lstrip()[:1]
+        why = f"not valid JSON ({exc.msg})" if first in ("{", "[") else "not JSON"
+        raise ReportError(source, f"{why}; {EXPECTED}", exc.lineno) from None
     except (UnicodeDecodeError, RecursionError):
-        raise ReportError(source, f"not valid JSON text; {EXPECTED}") from None
+        raise ReportError(source, f"not JSON text; {EXPECTED}") from None
     kind = _other_format(data)
     if kind:
-        raise ReportError(source, f"{kind}, not a vulnerability report; {EXPECTED}")
+        raise ReportError(source, kind)
     try:
         if "SchemaVersion" in data:
             return _trivy(data, source)
@@ -147,10 +148,17 @@ class _Bad(Exception):
 
 
 def _other_format(data: Any) -> str | None:
-    """What the document is when it is not a Trivy or Grype image report."""
+    """Why the document is not a Trivy or Grype image report (None when it may be one)."""
+    if isinstance(data, list) and data and all(isinstance(d, dict) and "Target" in d
+                                               for d in data):
+        return "a Trivy report of schema 1 (trivy before 0.20) is not supported; " \
+               "re-run a current trivy with -f json"
+    what = _what(data)
+    return f"{what}, not a vulnerability report; {EXPECTED}" if what else None
+
+
+def _what(data: Any) -> str | None:
     if isinstance(data, list):
-        if data and all(isinstance(d, dict) and "Target" in d for d in data):
-            return "a Trivy report of schema 1 (trivy before 0.20; use a newer trivy)"
         return "a JSON array"
     if not isinstance(data, dict):
         return f"a JSON {type(data).__name__}"

@@ -94,8 +94,8 @@ def image_vulnerable(index: Index, ctx: Context) -> Iterator[SetViolation]:
             continue
         yield SetViolation(
             w.ref, (*c.path, "image"),
-            f"container {c.name!r} image {image} has {_counts(summary)} known "
-            f"vulnerabilities; worst: {_worst(ranked, summary)} "
+            f"container {c.name!r} image {image} has {_counts(summary)}; "
+            f"worst: {_worst(ranked, summary)} "
             f"({hit.report.describe()})",
             container=c.name, severity=KUBEPROOF_SEVERITY[ranked[0].severity])
 
@@ -104,8 +104,8 @@ def _counts(summary: Summary) -> str:
     counts = summary.counts()
     total = sum(counts.values())
     parts = ", ".join(f"{n} {name}" for name in SEVERITY_ORDER if (n := counts[name]))
-    ignored = f", {summary.ignored} ignored" if summary.ignored else ""
-    return f"{total} ({parts}{ignored})"
+    ignored = f", {summary.ignored} more ignored" if summary.ignored else ""
+    return f"{total} known vulnerabilities ({parts}{ignored})"
 
 
 def _worst(ranked: list[Vuln], summary: Summary) -> str:
@@ -113,11 +113,15 @@ def _worst(ranked: list[Vuln], summary: Summary) -> str:
     for v in ranked[:MAX_LISTED]:
         pkgs = sorted({p.package for p in summary.packages[v.id] if p.package})
         where = ", ".join(pkgs[:3]) + (f" +{len(pkgs) - 3}" if len(pkgs) > 3 else "")
-        detail = f"{where} {v.installed}".strip()
-        detail += f", fixed in {v.fixed}" if v.fixed else ", no fix yet"
+        detail = _short(f"{where} {v.installed}".strip())
+        detail += f", fixed in {_short(v.fixed)}" if v.fixed else ", no fix yet"
         shown.append(f"{v.id} {v.severity} ({detail})")
     more = f" and {len(ranked) - MAX_LISTED} more" if len(ranked) > MAX_LISTED else ""
     return "; ".join(shown) + more
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @rule("KP1102", "image-not-scanned", practice=11, severity="medium", scope=Scope.REPORT)
