@@ -101,6 +101,10 @@ def install_fake_trivy(bin_dir: Path, log: Path) -> dict[str, str]:
 
 
 def env_with(extra: dict[str, str]) -> dict[str, str]:
+    """This environment plus ``extra``, importing kubeproof from this checkout
+    whatever the working directory."""
     env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     env.update(extra)
     return env
