@@ -258,7 +258,7 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
 def _entry_keys(p: str, entry: Any, where: tuple[str | int, ...], allowed: set[str],
                 line: _LineFinder) -> None:
     """A list entry must be a mapping of known keys."""
-    dotted = ".".join(where[:-1]) + f"[{where[-1]}]"
+    dotted = ".".join(str(w) for w in where[:-1]) + f"[{where[-1]}]"
     if not isinstance(entry, dict):
         raise ConfigError(f"{p}:{line(*where)}: {dotted} must be a mapping")
     for key in entry:

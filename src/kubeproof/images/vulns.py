@@ -291,9 +291,8 @@ def _grype(data: dict[str, Any], source: str) -> VulnReport:
         vuln = m.get("vulnerability") if isinstance(m, dict) else None
         if not isinstance(vuln, dict) or not isinstance(vuln.get("id"), str):
             raise _Bad(f"matches[{i}] has no vulnerability.id")
-        art = m.get("artifact") if isinstance(m.get("artifact"), dict) else {}
-        fix = vuln.get("fix") if isinstance(vuln.get("fix"), dict) else {}
-        versions = fix.get("versions")
+        art = _mapping(m.get("artifact"))
+        versions = _mapping(vuln.get("fix")).get("versions")
         related = m.get("relatedVulnerabilities")
         vulns.append(Vuln(
             id=vuln["id"], severity=severity_of(vuln.get("severity")),
@@ -303,13 +302,17 @@ def _grype(data: dict[str, Any], source: str) -> VulnReport:
             aliases=tuple(r["id"] for r in related if isinstance(r, dict)
                           and isinstance(r.get("id"), str) and r["id"] != vuln["id"])
             if isinstance(related, list) else ()))
-    descriptor = data.get("descriptor") if isinstance(data.get("descriptor"), dict) else {}
-    created = _parse_time(descriptor.get("timestamp"), "descriptor.timestamp")
+    created = _parse_time(_mapping(data.get("descriptor")).get("timestamp"),
+                          "descriptor.timestamp")
     return VulnReport(source, "grype", artifact, created, vulns, digests, names)
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 # ---------------------------------------------------------------- matching
@@ -355,7 +358,7 @@ class ReportSet:
             hit = self._by_digest.get(ref.digest)
             if hit:
                 return Lookup(_newest(hit))
-        by_name = self._by_name.get((ref.name, ref.tag or "")) if ref.tag else None
+        by_name = self._by_name.get((ref.name, ref.tag)) if ref.tag else None
         if not by_name:
             return Lookup(None)
         if ref.digest:
