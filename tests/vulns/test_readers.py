@@ -54,6 +54,15 @@ def test_grype_report_with_offset_timestamp_and_manifest_digest() -> None:
     assert r.vulns[0].fixed == "0.23.0" and r.vulns[0].aliases == ("CVE-2023-45288",)
 
 
+def test_grype_source_scheme_is_not_part_of_the_reference() -> None:
+    text = ('{"matches": [], "source": {"type": "image", "target": {"userInput": '
+            '"registry:ghcr.io/acme/tool:1.2", "tags": [], "repoDigests": []}}, '
+            '"descriptor": {"name": "grype", "timestamp": "2026-11-25T10:00:00Z"}}')
+    report = parse_report(text, "g")
+    assert report.artifact == "ghcr.io/acme/tool:1.2"
+    assert report.names == {("ghcr.io/acme/tool", "1.2")}
+
+
 def test_reports_without_vulnerabilities() -> None:
     assert read_report(fx("trivy-busybox-clean.json")).vulns == []
     assert read_report(fx("grype-api-clean.json")).vulns == []

@@ -52,6 +52,8 @@ KUBEPROOF_SEVERITY: dict[str, Severity] = {
     "unknown": Severity.INFO,
 }
 MAX_REPORT_BYTES = 512 * 1048576
+# image sources a Grype user input may name before the reference (grype registry:nginx)
+GRYPE_SCHEMES = ("docker:", "podman:", "registry:", "containerd:")
 EXPECTED = "expected Trivy JSON (trivy image -f json) or Grype JSON (grype -o json)"
 
 
@@ -275,6 +277,10 @@ def _grype(data: dict[str, Any], source: str) -> VulnReport:
     if not isinstance(target, dict):
         raise _Bad("source.target must be a mapping")
     artifact = _text(target.get("userInput"))
+    for scheme in GRYPE_SCHEMES:
+        if artifact.startswith(scheme):
+            artifact = artifact[len(scheme):]
+            break
     refs = [artifact, *_strings(target.get("tags"), "source.target.tags"),
             *_strings(target.get("repoDigests"), "source.target.repoDigests")]
     digests, names = _identity(refs)
