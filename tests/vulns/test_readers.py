@@ -31,10 +31,10 @@ def test_trivy_report_identity_date_and_vulnerabilities() -> None:
 
 def test_a_cve_in_several_packages_counts_once() -> None:
     summary = summarise(read_report(fx("trivy-nginx.json")).vulns, frozenset())
-    assert summary.counts() == {"critical": 1, "high": 2, "medium": 2, "low": 1,
+    assert summary.counts == {"critical": 1, "high": 2, "medium": 2, "low": 1,
                                 "negligible": 0, "unknown": 1}
     assert [p.package for p in summary.packages["CVE-2024-0001"]] == ["libssl3", "openssl"]
-    ranked = [v.id for v in summary.ranked()]
+    ranked = [v.id for v in summary.ranked]
     # worst first; among equals the fixable one first
     assert ranked[:3] == ["CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003"]
 

@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kubeproof.images.trivy import DEFAULT_TIMEOUT, find_trivy, scan_images
-from kubeproof.images.vulns import Lookup, ReportError, ReportSet, VulnReport, read_report
+from kubeproof.images.vulns import (
+    Lookup,
+    ReportError,
+    ReportSet,
+    Summary,
+    VulnReport,
+    read_report,
+    summarise,
+)
 from kubeproof.model import Context, InputError, Scope
 
 if TYPE_CHECKING:
@@ -40,12 +48,21 @@ class VulnFacts:
     reports: ReportSet
     ignored_ids: frozenset[str]  # active vulnerabilities.ignore IDs
     now: dt.datetime
-    _cache: dict[str, Lookup | None] = field(default_factory=dict)
+    _found: dict[str, Lookup | None] = field(default_factory=dict)
+    _summaries: dict[int, Summary] = field(default_factory=dict)
 
     def find(self, image: str) -> Lookup | None:
-        if image not in self._cache:
-            self._cache[image] = self.reports.find(image)
-        return self._cache[image]
+        if image not in self._found:
+            self._found[image] = self.reports.find(image)
+        return self._found[image]
+
+    def summary(self, report: VulnReport) -> Summary:
+        """The report's vulnerabilities after the ignore list (once per report:
+        many containers share an image)."""
+        key = id(report)
+        if key not in self._summaries:
+            self._summaries[key] = summarise(report.vulns, self.ignored_ids)
+        return self._summaries[key]
 
 
 def image_uses(index: Index) -> Iterator[tuple[WorkloadRec, ContainerRec, str]]:

@@ -389,16 +389,8 @@ class Summary:
     worst: dict[str, Vuln]  # id -> the worst-rated entry of that ID
     packages: dict[str, list[Vuln]]  # id -> every entry of that ID
     ignored: int  # distinct IDs left out by vulnerabilities.ignore
-
-    def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(SEVERITY_ORDER, 0)
-        for v in self.worst.values():
-            out[v.severity] += 1
-        return out
-
-    def ranked(self) -> list[Vuln]:
-        """Worst first; among equals, those with a fix first, then by ID."""
-        return sorted(self.worst.values(), key=lambda v: (-v.rank, not v.fixed, v.id))
+    ranked: list[Vuln]  # worst first; among equals, those with a fix first, then by ID
+    counts: dict[str, int]  # distinct IDs per rating, every rating of SEVERITY_ORDER
 
 
 def summarise(vulns: list[Vuln], ignored_ids: frozenset[str]) -> Summary:
@@ -413,4 +405,8 @@ def summarise(vulns: list[Vuln], ignored_ids: frozenset[str]) -> Summary:
         best = worst.get(v.id)
         if best is None or v.rank > best.rank:
             worst[v.id] = v
-    return Summary(worst, packages, len(skipped))
+    ranked = sorted(worst.values(), key=lambda v: (-v.rank, not v.fixed, v.id))
+    counts = dict.fromkeys(SEVERITY_ORDER, 0)
+    for v in ranked:
+        counts[v.severity] += 1
+    return Summary(worst, packages, len(skipped), ranked, counts)

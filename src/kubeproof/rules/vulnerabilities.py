@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubeproof.images.vulnfacts import FACTS_KEY, VulnFacts, image_uses
-from kubeproof.images.vulns import KUBEPROOF_SEVERITY, SEVERITY_ORDER, Summary, Vuln, summarise
+from kubeproof.images.vulns import KUBEPROOF_SEVERITY, SEVERITY_ORDER, Summary, Vuln
 from kubeproof.index import Index
 from kubeproof.model import Context, Scope, SetViolation
 from kubeproof.registry import rule
@@ -88,8 +88,8 @@ def image_vulnerable(index: Index, ctx: Context) -> Iterator[SetViolation]:
         hit = facts.find(image)
         if hit is None or hit.report is None:
             continue
-        summary = summarise(hit.report.vulns, facts.ignored_ids)
-        ranked = summary.ranked()
+        summary = facts.summary(hit.report)
+        ranked = summary.ranked
         if not ranked or KUBEPROOF_SEVERITY[ranked[0].severity] < threshold:
             continue
         yield SetViolation(
@@ -101,7 +101,7 @@ def image_vulnerable(index: Index, ctx: Context) -> Iterator[SetViolation]:
 
 
 def _counts(summary: Summary) -> str:
-    counts = summary.counts()
+    counts = summary.counts
     total = sum(counts.values())
     parts = ", ".join(f"{n} {name}" for name in SEVERITY_ORDER if (n := counts[name]))
     ignored = f", {summary.ignored} more ignored" if summary.ignored else ""
