@@ -63,6 +63,15 @@ if args[:4] != ["image", "-f", "json", "--quiet"]:
     sys.exit("unexpected arguments")
 if "slow" in ref:
     time.sleep(30)
+if "nap" in ref:  # how many run at once: one file per running process
+    running = os.environ["FAKE_TRIVY_LOG"] + ".running"
+    os.makedirs(running, exist_ok=True)
+    mine = os.path.join(running, str(os.getpid()))
+    open(mine, "w").close()
+    with open(os.environ["FAKE_TRIVY_LOG"] + ".overlap", "a") as out:
+        out.write(f"{len(os.listdir(running))}\\n")
+    time.sleep(1.0)
+    os.remove(mine)
 if "denied" in ref:
     sys.stderr.write("2026-11-27T10:00:00Z\\tINFO\\tNeed to update DB\\n"
                      "2026-11-27T10:00:01Z\\tFATAL\\tFatal error\\timage scan error: GET "

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from kubeproof.images.trivy import CONCURRENCY
+
 from .support import SHOP, fx, hits, install_fake_trivy, run
 
 IMAGES = """\
@@ -118,3 +120,15 @@ def test_scan_images_reads_the_set_of_the_shop_fixture(fake_trivy: Path) -> None
     called = {line.rsplit(" ", 1)[1] for line in fake_trivy.read_text().splitlines()}
     assert "${IMAGE}" not in called and len(called) == 8  # the placeholder is not scanned
     assert not result.errors and hits(result, "KP1102") == []
+
+
+def test_trivy_runs_a_few_at_a_time(tmp_path: Path, fake_trivy: Path) -> None:
+    manifest = tmp_path / "many.yaml"
+    containers = "".join(f"        - name: c{i}\n          image: registry.example.com/nap{i}:1\n"
+                         for i in range(CONCURRENCY * 2))
+    manifest.write_text(IMAGES.split("        - name: app")[0] + containers)
+    result = run([], paths=(str(manifest),), scan_images=True)
+    assert not result.errors and len(hits(result, "KP1101")) == CONCURRENCY * 2
+    overlap = [int(n) for n in Path(f"{fake_trivy}.overlap").read_text().split()]
+    assert len(overlap) == CONCURRENCY * 2
+    assert 2 <= max(overlap) <= CONCURRENCY
