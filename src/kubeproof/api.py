@@ -6,10 +6,11 @@ every way in produces the same findings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from kubeproof.config import Config
-from kubeproof.engine import Progress, ScanResult, run_scan, select_rules
+from kubeproof.engine import SCAN_SCOPES, Progress, ScanResult, run_scan, select_rules
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context
 from kubeproof.sources.files import LoadOptions, discover
@@ -27,12 +28,20 @@ def scan(
     baseline: set[str] | None = None,
     progress: Progress | None = None,
     jobs: int = 1,
+    scopes: frozenset[str] = SCAN_SCOPES,
+    prepare: Iterable[Callable[[Any, Context], None]] = (),
 ) -> ScanResult:
-    """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process)."""
+    """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process).
+
+    ``scopes`` adds rules beyond the default object, cluster and set rules
+    (``report`` with vulnerability reports); ``prepare`` steps gather the
+    facts those rules read (see ``Context.prepare``).
+    """
     config = config or Config()
     _apply_workload_paths(config)
-    rules = select_rules(config, select, ignore)
-    ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level)
+    rules = select_rules(config, select, ignore, scopes)
+    ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level,
+                  prepare=list(prepare))
     opts = options or LoadOptions()
     inputs = list(discover(list(paths), opts))
     return run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs)

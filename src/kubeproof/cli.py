@@ -76,11 +76,31 @@ REPORT_OPTIONS = (
 )
 
 
+VULN_OPTIONS = (
+    click.option("--vuln-report", "vuln_reports", multiple=True, metavar="FILE",
+                 help="Trivy (trivy image -f json) or Grype (grype -o json) report of an "
+                      "image; repeatable. Turns on the KP11 rules."),
+    click.option("--scan-images", is_flag=True,
+                 help="Run trivy on PATH for every image no --vuln-report covers."),
+    click.option("--scan-timeout", type=click.FloatRange(min=1), default=300.0,
+                 show_default=True, help="Seconds each trivy run may take."),
+)
+
+
 def report_options(fn: Any) -> Any:
     """The options every command that runs the rules shares (scan, audit)."""
-    for option in reversed(REPORT_OPTIONS):
+    for option in reversed(REPORT_OPTIONS + VULN_OPTIONS):
         fn = option(fn)
     return fn
+
+
+def vuln_inputs(reports: tuple[str, ...], scan_images: bool, timeout: float) -> Any:
+    """The prepare step for the KP11 rules, or None without reports (nothing imported)."""
+    if not reports and not scan_images:
+        return None
+    from kubeproof.images.vulnfacts import VulnInputs
+
+    return VulnInputs(list(reports), scan_images, timeout)
 
 
 @cli.command()
@@ -105,7 +125,8 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
          config_path: str | None, no_config: bool, kube_version: str | None,
          pss_level: str | None, baseline_path: str | None, write_baseline: str | None,
          helm_values: tuple[str, ...], helm_set: tuple[str, ...], max_file_size: int | None,
-         jobs: int, no_color: bool, quiet: bool) -> None:
+         jobs: int, no_color: bool, quiet: bool, vuln_reports: tuple[str, ...],
+         scan_images: bool, scan_timeout: float) -> None:
     """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin."""
     from kubeproof.config import ConfigError, find_config, load_config
     from kubeproof.engine import SelectionError, exit_code, read_baseline
@@ -142,12 +163,15 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     opts = LoadOptions(
         max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
         helm_values=helm_values, helm_set=helm_set)
+    vulns = vuln_inputs(vuln_reports, scan_images, scan_timeout)
     try:
         result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
                            _split(ignore) + list(settings.get("ignore", [])), version, level,
-                           opts, baseline, quiet, jobs)
+                           opts, baseline, quiet, jobs, vulns)
     except SelectionError as exc:
         _fail(str(exc))
+    if vulns is not None:
+        vulns.add_to(result)
     for err in result.errors:
         click.echo(str(err), err=True)
     for warn in result.warnings:
@@ -189,16 +213,19 @@ class _ProgressBar:
 
 def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
               version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
-              quiet: bool, jobs: int) -> Any:
+              quiet: bool, jobs: int, vulns: Any) -> Any:
     import os
 
     from kubeproof.api import scan as api_scan
+    from kubeproof.engine import SCAN_SCOPES
 
     bar = _ProgressBar() if sys.stderr.isatty() and not quiet else None
     try:
         return api_scan(paths, config=config, select=select, ignore=ignore,
                         kube_version=version, pss_level=level, options=opts,
-                        baseline=baseline, progress=bar, jobs=jobs or os.cpu_count() or 1)
+                        baseline=baseline, progress=bar, jobs=jobs or os.cpu_count() or 1,
+                        scopes=vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES,
+                        prepare=[vulns.prepare] if vulns else [])
     finally:
         if bar is not None:
             bar.stop()

@@ -39,6 +39,7 @@ RULE_MODULES = (
     "host_access",
     "network",
     "secrets",
+    "vulnerabilities",
     "rollouts",
     "monitoring",
     "mesh",
