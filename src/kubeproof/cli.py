@@ -37,6 +37,7 @@ class _LazyGroup(click.Group):
         "rbac": "kubeproof.commands.rbac:rbac",
         "netpol": "kubeproof.commands.netpol:netpol",
         "audit": "kubeproof.commands.audit:audit",
+        "report": "kubeproof.commands.report:report",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -172,11 +173,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
         _fail(str(exc))
     if vulns is not None:
         vulns.add_to(result)
-    for err in result.errors:
-        click.echo(str(err), err=True)
-    for warn in result.warnings:
-        where = f"{warn.file}:{warn.line}" if warn.line else warn.file
-        click.echo(f"{where}: warning: {warn.message}", err=True)
+    print_problems(result)
     if write_baseline:
         save_baseline(write_baseline, result.findings)
         click.echo(f"wrote {len(result.findings)} findings to baseline {write_baseline}",
@@ -229,6 +226,15 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
     finally:
         if bar is not None:
             bar.stop()
+
+
+def print_problems(result: Any) -> None:
+    """Input errors and warnings on stderr, one line each."""
+    for err in result.errors:
+        click.echo(str(err), err=True)
+    for warn in result.warnings:
+        where = f"{warn.file}:{warn.line}" if warn.line else warn.file
+        click.echo(f"{where}: warning: {warn.message}", err=True)
 
 
 def _write_reports(result: Any, formats: tuple[str, ...], outputs: tuple[str, ...], *,
