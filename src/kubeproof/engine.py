@@ -34,7 +34,13 @@ from kubeproof.model import (
     Violation,
     format_path,
 )
-from kubeproof.registry import load_rules, lookup, resolve_selection, unknown_rule_message
+from kubeproof.registry import (
+    WITHDRAWN_BY_SET,
+    load_rules,
+    lookup,
+    resolve_selection,
+    unknown_rule_message,
+)
 from kubeproof.sources.files import (
     ORIGIN_LOCATOR,
     FileLocator,
@@ -145,10 +151,16 @@ class Engine:
         self.set_rules = [r for r in rules if r.scope in INDEX_SCOPES]
         self.opts = opts or LoadOptions()
         self.result = ScanResult(rules=rules)
-        self.result.index = Index() if self.set_rules else None
+        # object rules the set may take findings back from (registry.WITHDRAWN_BY_SET)
+        self.withdrawable = [r.code for r in self.rules if r.code in WITHDRAWN_BY_SET]
+        self.result.index = Index() if self.needs_index else None
         # inputs that cannot be read twice (stdin), kept for set-rule locations
         self._kept: dict[tuple[str, str], LoadedFile] = {}
         self._by_kind: dict[tuple[str, bool], _KindRules] = {}
+
+    @property
+    def needs_index(self) -> bool:
+        return bool(self.set_rules or self.withdrawable)
 
     def _rules_for(self, res: Resource) -> _KindRules:
         """The rules that apply to objects of this kind (with or without a pod spec)."""
@@ -265,6 +277,10 @@ class Engine:
         index = self.result.index
         if index is None:
             return
+        for code in self.withdrawable:
+            withdrawn = WITHDRAWN_BY_SET[code](index)
+            self.result.findings = [f for f in self.result.findings if f.rule.code != code
+                                    or not withdrawn(f.namespace, f.kind, f.name)]
         for prepare in self.ctx.prepare:
             prepare(index, self.ctx)
         by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}

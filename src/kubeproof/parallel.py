@@ -23,7 +23,7 @@ _WORKER: tuple[Engine, LoadOptions] | None = None
 def _check_one(item: tuple[str, str]) -> ScanResult:
     assert _WORKER is not None
     engine, opts = _WORKER
-    engine.result = ScanResult(index=Index() if engine.set_rules else None)
+    engine.result = ScanResult(index=Index() if engine.needs_index else None)
     engine.add_file(load_path(item[0], item[1], opts), item)
     return engine.result
 

@@ -21,6 +21,7 @@ import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from kubeproof.model import CheckFn, Rule, Scope, Severity
 
@@ -46,6 +47,25 @@ RULE_MODULES = (
     "admission",
     "control_plane",
 )
+
+# Object rules whose verdict other objects of the set may withdraw (KP1303's
+# "and no HPA"): code -> a function of the index answering, for (namespace,
+# kind, name), whether the rule's findings on that object are withdrawn. The
+# engine applies it after every object was checked, whether the object rule
+# ran in this process or in a worker.
+Withdrawal = Callable[[Any], Callable[[str | None, str, str], bool]]
+WITHDRAWN_BY_SET: dict[str, Withdrawal] = {}
+
+
+def withdrawn_by_set(code: str) -> Callable[[Withdrawal], Withdrawal]:
+    """Register what, in the set, withdraws object rule ``code``'s findings."""
+
+    def register(fn: Withdrawal) -> Withdrawal:
+        WITHDRAWN_BY_SET[code] = fn
+        return fn
+
+    return register
+
 
 _SECTION = re.compile(r"^(What|Why|How|Example):\s*$")
 _loaded = False
