@@ -6,8 +6,8 @@ every way in produces the same findings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from kubeproof.config import Config
 from kubeproof.engine import SCAN_SCOPES, Progress, ScanResult, run_scan, select_rules
@@ -31,22 +31,28 @@ def scan(
     baseline: set[str] | None = None,
     progress: Progress | None = None,
     jobs: int = 1,
+    scopes: frozenset[str] = SCAN_SCOPES,
+    prepare: Iterable[Callable[[Any, Context], None]] = (),
     check_images: CheckSettings | None = None,
 ) -> ScanResult:
     """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process).
 
-    ``check_images`` turns on the registry rules and asks the registries
-    (``--check-images``); the result then lists each registry's status.
+    ``scopes`` adds rules beyond the default object, cluster and set rules
+    (``report`` with vulnerability reports); ``prepare`` steps gather the
+    facts those rules read (see ``Context.prepare``). ``check_images`` turns
+    on the registry rules and asks the registries (``--check-images``); the
+    result then lists each registry's status.
     """
     config = config or Config()
     _apply_workload_paths(config)
-    scopes = SCAN_SCOPES | {Scope.REGISTRY} if check_images is not None else SCAN_SCOPES
-    rules = select_rules(config, select, ignore, scopes=scopes)
-    ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level)
+    steps = list(prepare)
     if check_images is not None:
         from kubeproof.images.check import ImageCheck
 
-        ctx.prepare.append(ImageCheck(check_images))
+        scopes = scopes | {Scope.REGISTRY}
+        steps.append(ImageCheck(check_images))
+    rules = select_rules(config, select, ignore, scopes)
+    ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level, prepare=steps)
     opts = options or LoadOptions()
     inputs = list(discover(list(paths), opts))
     result = run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs)

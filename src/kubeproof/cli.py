@@ -40,6 +40,7 @@ class _LazyGroup(click.Group):
         "audit": "kubeproof.commands.audit:audit",
         "images": "kubeproof.commands.images:images",
         "fix": "kubeproof.commands.fix:fix",
+        "report": "kubeproof.commands.report:report",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -79,11 +80,31 @@ REPORT_OPTIONS = (
 )
 
 
+VULN_OPTIONS = (
+    click.option("--vuln-report", "vuln_reports", multiple=True, metavar="FILE",
+                 help="Trivy (trivy image -f json) or Grype (grype -o json) report of an "
+                      "image; repeatable. Turns on the KP11 rules."),
+    click.option("--scan-images", is_flag=True,
+                 help="Run trivy on PATH for every image no --vuln-report covers."),
+    click.option("--scan-timeout", type=click.FloatRange(min=1), default=300.0,
+                 show_default=True, help="Seconds each trivy run may take."),
+)
+
+
 def report_options(fn: Any) -> Any:
     """The options every command that runs the rules shares (scan, audit)."""
-    for option in reversed(REPORT_OPTIONS):
+    for option in reversed(REPORT_OPTIONS + VULN_OPTIONS):
         fn = option(fn)
     return fn
+
+
+def vuln_inputs(reports: tuple[str, ...], scan_images: bool, timeout: float) -> Any:
+    """The prepare step for the KP11 rules, or None without reports (nothing imported)."""
+    if not reports and not scan_images:
+        return None
+    from kubeproof.images.vulnfacts import VulnInputs
+
+    return VulnInputs(list(reports), scan_images, timeout)
 
 
 @cli.command()
@@ -112,7 +133,8 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
          config_path: str | None, no_config: bool, kube_version: str | None,
          pss_level: str | None, baseline_path: str | None, write_baseline: str | None,
          helm_values: tuple[str, ...], helm_set: tuple[str, ...], max_file_size: int | None,
-         jobs: int, no_color: bool, quiet: bool, check_images: bool, platform: str,
+         jobs: int, no_color: bool, quiet: bool, vuln_reports: tuple[str, ...],
+         scan_images: bool, scan_timeout: float, check_images: bool, platform: str,
          registry_ca: str | None, insecure_registries: tuple[str, ...],
          registry_auth: tuple[str, ...], image_cache: str | None) -> None:
     """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin."""
@@ -151,6 +173,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     opts = LoadOptions(
         max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
         helm_values=helm_values, helm_set=helm_set)
+    vulns = vuln_inputs(vuln_reports, scan_images, scan_timeout)
     checks = None
     for note in unused_flag_warnings(check_images, platform, registry_ca, insecure_registries,
                                      registry_auth, image_cache):
@@ -166,14 +189,12 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     try:
         result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
                            _split(ignore) + list(settings.get("ignore", [])), version, level,
-                           opts, baseline, quiet, jobs, checks)
+                           opts, baseline, quiet, jobs, vulns, checks)
     except SelectionError as exc:
         _fail(str(exc))
-    for err in result.errors:
-        click.echo(str(err), err=True)
-    for warn in result.warnings:
-        where = f"{warn.file}:{warn.line}" if warn.line else warn.file
-        click.echo(f"{where}: warning: {warn.message}", err=True)
+    if vulns is not None:
+        vulns.add_to(result)
+    print_problems(result)
     if write_baseline:
         save_baseline(write_baseline, result.findings)
         click.echo(f"wrote {len(result.findings)} findings to baseline {write_baseline}",
@@ -210,20 +231,31 @@ class _ProgressBar:
 
 def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
               version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
-              quiet: bool, jobs: int, checks: Any = None) -> Any:
+              quiet: bool, jobs: int, vulns: Any, checks: Any) -> Any:
     import os
 
     from kubeproof.api import scan as api_scan
+    from kubeproof.engine import SCAN_SCOPES
 
     bar = _ProgressBar() if sys.stderr.isatty() and not quiet else None
     try:
         return api_scan(paths, config=config, select=select, ignore=ignore,
                         kube_version=version, pss_level=level, options=opts,
                         baseline=baseline, progress=bar, jobs=jobs or os.cpu_count() or 1,
-                        check_images=checks)
+                        scopes=vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES,
+                        prepare=[vulns.prepare] if vulns else [], check_images=checks)
     finally:
         if bar is not None:
             bar.stop()
+
+
+def print_problems(result: Any) -> None:
+    """Input errors and warnings on stderr, one line each."""
+    for err in result.errors:
+        click.echo(str(err), err=True)
+    for warn in result.warnings:
+        where = f"{warn.file}:{warn.line}" if warn.line else warn.file
+        click.echo(f"{where}: warning: {warn.message}", err=True)
 
 
 def _write_reports(result: Any, formats: tuple[str, ...], outputs: tuple[str, ...], *,

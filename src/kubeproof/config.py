@@ -46,6 +46,19 @@ class Exemption:
 
 
 @dataclass(slots=True)
+class VulnIgnore:
+    """A vulnerability ID accepted for now (``vulnerabilities.ignore``)."""
+
+    id: str
+    reason: str
+    expires: dt.date | None = None
+    line: int | None = None
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and self.expires < today
+
+
+@dataclass(slots=True)
 class Config:
     path: str | None = None
     disabled: set[str] = field(default_factory=set)
@@ -70,6 +83,9 @@ class Config:
     fix_requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))
     fix_limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))
     fix_labels: dict[str, str] = field(default_factory=dict)
+    vuln_fail_on: Severity = Severity.HIGH  # KP1101
+    vuln_max_age_days: int = 7  # KP1103
+    vuln_ignore: list[VulnIgnore] = field(default_factory=list)
 
 
 # key -> type, or a nested schema. Types: "str", "int", "bool", "list[str]",
@@ -102,6 +118,7 @@ SCHEMA: dict[str, Any] = {
     "fix": {"resources": {"requests": "str-map", "limits": "str-map"}, "labels": "str-map"},
 }
 EXEMPTION_KEYS = {"rules", "namespace", "kind", "name", "reason", "expires"}
+VULN_IGNORE_KEYS = {"id", "reason", "expires"}
 
 
 def find_config(start: FsPath | None = None) -> FsPath | None:
@@ -242,20 +259,58 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     cfg.fix_requests = dict(resources.get("requests", cfg.fix_requests))
     cfg.fix_limits = dict(resources.get("limits", cfg.fix_limits))
     cfg.fix_labels = dict(fix.get("labels", {}))
+    vulns = cfg.vulnerabilities
+    if "failOn" in vulns:
+        cfg.vuln_fail_on = _severity(p, vulns["failOn"], line("vulnerabilities", "failOn"))
+    cfg.vuln_max_age_days = vulns.get("maxAgeDays", cfg.vuln_max_age_days)
+    cfg.vuln_ignore = [_vuln_ignore(p, entry, i, line)
+                       for i, entry in enumerate(vulns.get("ignore", []))]
     return cfg
+
+
+def _entry_keys(p: str, entry: Any, where: tuple[str | int, ...], allowed: set[str],
+                line: _LineFinder) -> None:
+    """A list entry must be a mapping of known keys."""
+    dotted = ".".join(str(w) for w in where[:-1]) + f"[{where[-1]}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{p}:{line(*where)}: {dotted} must be a mapping")
+    for key in entry:
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.5)
+            msg = f"unknown key '{dotted}.{key}'"
+            if hint:
+                msg += f" (did you mean {hint[0]!r}?)"
+            raise ConfigError(f"{p}:{line(*where, key)}: {msg}")
+
+
+def _expiry(p: str, expires: Any, where: int) -> dt.date | None:
+    if expires is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(expires))
+    except ValueError:
+        raise ConfigError(f"{p}:{where}: expires must be a date like 2026-12-31") from None
+
+
+def _vuln_ignore(p: str, entry: Any, i: int, line: _LineFinder) -> VulnIgnore:
+    where = line("vulnerabilities", "ignore", i)
+    _entry_keys(p, entry, ("vulnerabilities", "ignore", i), VULN_IGNORE_KEYS, line)
+    ident = entry.get("id")
+    if not isinstance(ident, str) or not ident.strip():
+        raise ConfigError(f"{p}:{where}: vulnerabilities.ignore[{i}] needs an 'id' "
+                          f"(a vulnerability ID such as CVE-2024-1234)")
+    reason = entry.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ConfigError(f"{p}:{where}: vulnerabilities.ignore[{i}] ({ident}) needs a "
+                          f"'reason'")
+    return VulnIgnore(ident.strip(), reason.strip(),
+                      _expiry(p, entry.get("expires"),
+                              line("vulnerabilities", "ignore", i, "expires")), where)
 
 
 def _exemption(p: str, entry: Any, i: int, line: _LineFinder) -> Exemption:
     where = line("exemptions", "entries", i)
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{p}:{where}: exemptions.entries[{i}] must be a mapping")
-    for key in entry:
-        if key not in EXEMPTION_KEYS:
-            hint = difflib.get_close_matches(str(key), sorted(EXEMPTION_KEYS), n=1, cutoff=0.5)
-            msg = f"unknown key 'exemptions.entries[{i}].{key}'"
-            if hint:
-                msg += f" (did you mean {hint[0]!r}?)"
-            raise ConfigError(f"{p}:{line('exemptions', 'entries', i, key)}: {msg}")
+    _entry_keys(p, entry, ("exemptions", "entries", i), EXEMPTION_KEYS, line)
     rules = entry.get("rules", [])
     if isinstance(rules, str):
         rules = [r.strip() for r in rules.split(",")]
@@ -263,14 +318,7 @@ def _exemption(p: str, entry: Any, i: int, line: _LineFinder) -> Exemption:
         raise ConfigError(f"{p}:{where}: exemptions.entries[{i}].rules must be a list")
     if not entry.get("reason"):
         raise ConfigError(f"{p}:{where}: exemptions.entries[{i}] needs a 'reason'")
-    expires = entry.get("expires")
-    date: dt.date | None = None
-    if expires is not None:
-        try:
-            date = dt.date.fromisoformat(str(expires))
-        except ValueError:
-            raise ConfigError(f"{p}:{line('exemptions', 'entries', i, 'expires')}: "
-                              f"expires must be a date like 2026-12-31") from None
+    date = _expiry(p, entry.get("expires"), line("exemptions", "entries", i, "expires"))
     codes = _rule_codes(p, [str(r) for r in rules], where) if rules else set()
     return Exemption(
         rules=frozenset(codes),
@@ -318,6 +366,14 @@ exemptions:
   #   name: node-exporter*
   #   reason: needs host access to read node metrics
   #   expires: 2027-06-30
+
+vulnerabilities:         # with --vuln-report or --scan-images
+  failOn: high           # KP1101: lowest vulnerability severity that makes a finding
+  maxAgeDays: 7          # KP1103: older reports are stale
+  ignore: []
+  # - id: CVE-2024-1234
+  #   reason: not reachable, the affected parser is never called
+  #   expires: 2027-01-31
 
 scan:
   failOn: high           # critical, high, medium, low, info

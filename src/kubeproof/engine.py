@@ -34,7 +34,13 @@ from kubeproof.model import (
     Violation,
     format_path,
 )
-from kubeproof.registry import load_rules, lookup, resolve_selection, unknown_rule_message
+from kubeproof.registry import (
+    WITHDRAWN_BY_SET,
+    load_rules,
+    lookup,
+    resolve_selection,
+    unknown_rule_message,
+)
 from kubeproof.sources.files import (
     ORIGIN_LOCATOR,
     FileLocator,
@@ -151,19 +157,25 @@ class Engine:
             if ctx.prepare else []
         self.opts = opts or LoadOptions()
         self.result = ScanResult(rules=rules)
+        # object rules the set may take findings back from (registry.WITHDRAWN_BY_SET)
+        self.withdrawable = [r.code for r in self.rules if r.code in WITHDRAWN_BY_SET]
         self.result.index = self.new_index()
         # inputs that cannot be read twice (stdin), kept for set-rule locations
         self._kept: dict[tuple[str, str], LoadedFile] = {}
         self._by_kind: dict[tuple[str, bool], _KindRules] = {}
 
+    @property
+    def needs_index(self) -> bool:
+        return bool(self.set_rules or self.withdrawable or self.index_halves)
+
     def new_index(self) -> Index | None:
         """An empty index when some index-phase check will read it. It keeps pull
-        secrets' credentials only when registry checks will use them."""
-        if not (self.set_rules or self.index_halves):
+        secrets' credentials only for a prepare step that says it reads them
+        (``needs_pull_credentials``: the ``--check-images`` step)."""
+        if not self.needs_index:
             return None
-        registry = any(r.scope == Scope.REGISTRY for r in self.set_rules)
-        return Index(keep_credentials=bool(self.ctx.prepare) and
-                     (registry or bool(self.index_halves)))
+        return Index(keep_credentials=any(getattr(step, "needs_pull_credentials", False)
+                                          for step in self.ctx.prepare))
 
     def _rules_for(self, res: Resource) -> _KindRules:
         """The rules that apply to objects of this kind (with or without a pod spec)."""
@@ -280,6 +292,10 @@ class Engine:
         index = self.result.index
         if index is None:
             return
+        for code in self.withdrawable:
+            withdrawn = WITHDRAWN_BY_SET[code](index)
+            self.result.findings = [f for f in self.result.findings if f.rule.code != code
+                                    or not withdrawn(f.namespace, f.kind, f.name)]
         for prepare in self.ctx.prepare:
             prepare(index, self.ctx)
         by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}

@@ -35,6 +35,7 @@ import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from kubeproof.model import CheckFn, IndexCheckFn, Rule, Scope, Severity
 
@@ -53,6 +54,7 @@ RULE_MODULES = (
     "host_access",
     "network",
     "secrets",
+    "vulnerabilities",
     "rollouts",
     "monitoring",
     "mesh",
@@ -60,6 +62,25 @@ RULE_MODULES = (
     "control_plane",
     "registry_checks",  # after images and pull_secrets: it adds their index halves
 )
+
+# Object rules whose verdict other objects of the set may withdraw (KP1303's
+# "and no HPA"): code -> a function of the index answering, for (namespace,
+# kind, name), whether the rule's findings on that object are withdrawn. The
+# engine applies it after every object was checked, whether the object rule
+# ran in this process or in a worker.
+Withdrawal = Callable[[Any], Callable[[str | None, str, str], bool]]
+WITHDRAWN_BY_SET: dict[str, Withdrawal] = {}
+
+
+def withdrawn_by_set(code: str) -> Callable[[Withdrawal], Withdrawal]:
+    """Register what, in the set, withdraws object rule ``code``'s findings."""
+
+    def register(fn: Withdrawal) -> Withdrawal:
+        WITHDRAWN_BY_SET[code] = fn
+        return fn
+
+    return register
+
 
 _SECTION = re.compile(r"^(What|Why|How|Example):\s*$")
 _loaded = False

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from kubeproof.engine import ScanResult
@@ -234,3 +236,16 @@ def test_exemption_annotations_on_live_objects_are_honoured(api: Api) -> None:
     result = api.audit(select=("KP0401",))
     assert result.findings == []
     assert result.suppressed["annotation"] == 1
+
+
+def test_a_saved_audit_renders_as_sarif_with_cluster_locations(api: Api, tmp_path: Path
+                                                                ) -> None:
+    saved = tmp_path / "audit.json"
+    assert api.cli("--select", "KP0401", "-f", "json", "-o", str(saved)).returncode == 1
+    proc = subprocess.run([sys.executable, "-m", "kubeproof", "report", str(saved),
+                           "-f", "sarif"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    [res] = json.loads(proc.stdout)["runs"][0]["results"]
+    assert res["ruleId"] == "KP0401"
+    assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(
+        "fake/default/Deployment/hello")

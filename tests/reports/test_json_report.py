@@ -20,7 +20,7 @@ from tests.reports.helpers import (
 def test_json_contract() -> None:
     result = fixture_scan()
     doc = json.loads(render("json", result, tool_version="1.2.3"))
-    assert list(doc) == ["tool", "findings", "errors", "warnings", "summary"]
+    assert list(doc) == ["tool", "findings", "errors", "warnings", "summary", "run"]
     assert doc["tool"] == {"name": "kubeproof", "version": "1.2.3"}
     assert doc["findings"] == [f.to_dict() for f in result.findings]
     assert [(f["code"], f["file"], f["line"], f["column"]) for f in doc["findings"]][1:] == [

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from kubeproof.api import scan
 from kubeproof.config import Config
 from tests.helpers import findings, fixture, hits
 
@@ -78,6 +79,21 @@ def test_single_replica_honours_min_replicas_setting() -> None:
     config = Config(min_replicas=3)
     assert hits(fx("replicas_pass.yaml"), "KP1303", config=config) == [("KP1303", 7)]
     assert hits(fx("replicas_pass.yaml"), "KP1303", config=Config(min_replicas=1)) == []
+
+
+def test_single_replica_is_withdrawn_for_workloads_an_hpa_of_the_set_scales(
+        tmp_path: Path) -> None:
+    path = fx("replicas_autoscaled.yaml")
+    assert hits(path, "KP1303") == [("KP1303", 18), ("KP1303", 28)]  # worker, jobs
+    # the HPA in another file of the set counts too, also when worker processes
+    # check the files (16 inputs or more)
+    docs = Path(path).read_text().split("---\n")
+    (tmp_path / "hpa.yaml").write_text("---\n".join(docs[3:]))
+    for i in range(16):
+        (tmp_path / f"workloads-{i}.yaml").write_text("---\n".join(docs[:3]))
+    result = scan([str(tmp_path)], select=("KP1303",), jobs=2)
+    assert sorted({f.name for f in result.findings}) == ["jobs", "worker"]
+    assert len(result.findings) == 32
 
 
 # KP1307 no-rollback-history

@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import _fail, _split, _write_reports, report_options
+from kubeproof.cli import _fail, _split, _write_reports, report_options, vuln_inputs
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
     from kubeproof.engine import ScanResult
+    from kubeproof.images.vulnfacts import VulnInputs
     from kubeproof.model import Finding
 
 # rules about manifests that mean nothing for live objects
@@ -58,6 +59,7 @@ class AuditOptions:
     max_requests: int = 4
     request_timeout: float = 30.0
     page_size: int = 500
+    vulns: VulnInputs | None = None  # --vuln-report / --scan-images
 
 
 def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
@@ -65,7 +67,7 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     ``SelectionError`` (unknown rule), reports everything else in the result."""
     from kubeproof.api import _apply_workload_paths
     from kubeproof.config import Config
-    from kubeproof.engine import Engine, select_rules
+    from kubeproof.engine import SCAN_SCOPES, Engine, select_rules
     from kubeproof.gcpause import gc_paused
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN
     from kubeproof.model import Context, InputError
@@ -73,7 +75,9 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
 
     config = config or Config()
     _apply_workload_paths(config)
-    rules = [r for r in select_rules(config, opts.select, opts.ignore)
+    vulns = opts.vulns
+    scopes = vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES
+    rules = [r for r in select_rules(config, opts.select, opts.ignore, scopes)
              if r.code not in AUDIT_EXCLUDED]
     conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
                            max_requests=opts.max_requests)
@@ -94,8 +98,8 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     if version is None:
         version = min(served, NEWEST_KNOWN) if served and served[0] == 1 \
             else DEFAULT_KUBE_VERSION
-    engine = Engine(Context(config=config, kube_version=version, pss_level=opts.pss_level),
-                    rules)
+    engine = Engine(Context(config=config, kube_version=version, pss_level=opts.pss_level,
+                            prepare=[vulns.prepare] if vulns else []), rules)
     result = engine.result
     result.errors.extend(errors)
     reader = cluster.ClusterReader(conn, max_requests=opts.max_requests,
@@ -123,6 +127,8 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
                           or (c.kind == "Namespace" and c.name == opts.namespace)]
     result = engine.finish(opts.pss_level)
     result.warnings.extend(warnings)
+    if vulns is not None:
+        vulns.add_to(result)
     result.files = len(reader.summary.listed)  # in an audit: the kinds read completely
     return result
 
@@ -167,7 +173,8 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
           select: tuple[str, ...], ignore: tuple[str, ...], config_path: str | None,
           no_config: bool, kube_version: str | None, pss_level: str | None,
           read_secrets: bool, max_requests: int, request_timeout: float, page_size: int,
-          no_color: bool, quiet: bool) -> None:
+          no_color: bool, quiet: bool, vuln_reports: tuple[str, ...], scan_images: bool,
+          scan_timeout: float) -> None:
     """Audit a live cluster, read-only (list calls only), with the rules of scan."""
     from kubeproof.config import ConfigError, find_config, load_config
     from kubeproof.engine import SelectionError, exit_code
@@ -196,7 +203,8 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
         select=tuple(_split(select) or settings.get("select", [])),
         ignore=tuple(_split(ignore) + list(settings.get("ignore", []))),
         kube_version=version, pss_level=level, read_secrets=read_secrets,
-        max_requests=max_requests, request_timeout=request_timeout, page_size=page_size)
+        max_requests=max_requests, request_timeout=request_timeout, page_size=page_size,
+        vulns=vuln_inputs(vuln_reports, scan_images, scan_timeout))
     try:
         result = run_audit(opts, config)
     except (SelectionError, ClusterError) as exc:

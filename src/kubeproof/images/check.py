@@ -148,6 +148,9 @@ def judged_containers(index: Index) -> Iterator[tuple[WorkloadRec, ContainerRec,
 class ImageCheck:
     """The ``Context.prepare`` step of ``--check-images`` (see the module docstring)."""
 
+    # tells the engine to keep pull secrets' credentials in the index
+    needs_pull_credentials = True
+
     def __init__(self, settings: CheckSettings) -> None:
         self.settings = settings
 

@@ -13,10 +13,18 @@
         "baselined", "rules" (how many ran), "score", "grade",
         "practices": {"0".."16": {"name", "score", "grade", "findings", ...}}
       },
+      "run": {
+        "rules": [code, ...],             # every rule that ran
+        "checked": [[file, line, apiVersion, kind, namespace, name,
+                     [rule families], [practices]], ...]   # every object checked
+      },
       "registries": [{"host", "reachable", "status", "latencyMs", "auth", "error"}, ...]
     }
 
-``registries`` is there only when ``--check-images`` asked the registries.
+``run`` makes the report whole: ``kubeproof report FILE.json --format junit``
+(``reports/from_json.py``) rebuilds the result from it and renders any format,
+passing test cases and scores included. ``registries`` is there only when
+``--check-images`` asked the registries.
 
 Keys are never renamed; new keys may be added. ``score`` is ``null`` and
 ``grade`` is ``"n/a"`` where nothing could be scored (see ``scorecard``).
@@ -41,7 +49,9 @@ SUPPRESSION_KINDS = ("annotation", "comment", "exemption")
 
 def report(result: ScanResult, *, tool_version: str, with_findings: bool = True
            ) -> dict[str, Any]:
-    """The report as a plain dict (what :func:`write` serialises)."""
+    """The report as a plain dict (what :func:`write` serialises); without
+    ``with_findings``, the findings and checked objects are left empty for
+    :func:`write` to stream."""
     findings = result.findings
     by_sev: Counter[Any] = Counter(f.severity for f in findings)
     by_rule: Counter[str] = Counter(f.rule.code for f in findings)
@@ -72,10 +82,17 @@ def report(result: ScanResult, *, tool_version: str, with_findings: bool = True
         "errors": [e.to_dict() for e in result.errors],
         "warnings": [w.to_dict() for w in result.warnings],
         "summary": summary,
+        "run": {"rules": [r.code for r in result.rules],
+                "checked": [_checked_row(o) for o in result.checked] if with_findings else []},
     }
     if result.registries:
         doc["registries"] = registry_rows(result.registries)
     return doc
+
+
+def _checked_row(obj: Any) -> list[Any]:
+    return [obj.file, obj.line, obj.api_version, obj.kind, obj.namespace, obj.name,
+            sorted(obj.families), sorted(obj.practices)]
 
 
 _OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
@@ -91,20 +108,25 @@ def write(result: ScanResult, out: BinaryIO, *, tool_version: str) -> None:
     text at once (the whole-document way peaked at 550 MiB).
     """
     doc = report(result, tool_version=tool_version, with_findings=False)
-    head, tail = orjson.dumps(doc, option=_OPTS).split(b'\n  "findings": [],', 1)
+    text = orjson.dumps(doc, option=_OPTS)
+    head, rest = text.split(b'\n  "findings": [],', 1)
+    middle, tail = rest.split(b'\n    "checked": []', 1)
+    out.write(head + b'\n  "findings": [')
     findings = result.findings
-    if not findings:
-        out.write(orjson.dumps(doc, option=_OPTS) + b"\n")
-        return
-    out.write(head + b'\n  "findings": [\n')
     for start in range(0, len(findings), _CHUNK):
         chunk = orjson.dumps([f.to_dict() for f in findings[start:start + _CHUNK]],
                              option=_OPTS)
         # drop the chunk's brackets and indent its items one level deeper
-        body = b"  " + chunk[2:-2].replace(b"\n", b"\n  ")
-        out.write(body)
-        out.write(b",\n" if start + _CHUNK < len(findings) else b"\n  ],")
-    out.write(tail + b"\n")
+        out.write(b"\n  " + chunk[2:-2].replace(b"\n", b"\n  "))
+        out.write(b"," if start + _CHUNK < len(findings) else b"\n  ")
+    out.write(b"],")
+    out.write(middle + b'\n    "checked": [')
+    # one compact line per object: the list is as long as the set
+    checked = result.checked
+    for i, obj in enumerate(checked):
+        out.write(b"\n      " + orjson.dumps(_checked_row(obj)) +
+                  (b"," if i + 1 < len(checked) else b"\n    "))
+    out.write(b"]" + tail + b"\n")
 
 
 def render(result: ScanResult, *, tool_version: str) -> str:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from kubeproof.analysis.netpol import (
     ALLOWED,
     UNNAMED,
@@ -510,10 +512,55 @@ def _reach_sensitive(net: Network, w: WorkloadRec, target: WorkloadRec) -> Reach
 
 
 def _profile(w: WorkloadRec) -> Hashable:
-    """What decides a workload's reachability: namespace, labels, ports."""
+    """What decides a workload's reachability within its namespace: labels, ports."""
     labels = tuple(sorted((str(k), repr(v)) for k, v in w.labels.items()))
-    return ns_key(w.ref.namespace), labels, tuple(sorted(container_ports(w).items(),
-                                                          key=repr))
+    return labels, tuple(sorted(container_ports(w).items(), key=repr))
+
+
+_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def _selector_values(node: Any, key: str, out: set[str]) -> None:
+    """Every value a selector anywhere in ``node`` compares label ``key`` with."""
+    if isinstance(node, dict):
+        labels = node.get("matchLabels")
+        if isinstance(labels, dict) and key in labels:
+            out.add(str(labels[key]))
+        for expr in as_list(node.get("matchExpressions")):
+            if isinstance(expr, dict) and expr.get("key") == key:
+                out.update(str(v) for v in as_list(expr.get("values")))
+        for value in node.values():
+            _selector_values(value, key, out)
+    elif isinstance(node, list):
+        for value in node:
+            _selector_values(value, key, out)
+
+
+def _namespace_fingerprints(index: Index, net: Network) -> Callable[[str], Hashable]:
+    """What decides reachability about a namespace: its policies (their specs,
+    not their names) and its labels. Namespaces alike (copies of one
+    application in many namespaces) then share their answers. The automatic
+    name label counts only where some selector names that namespace: all
+    other namespaces answer every selector on it alike."""
+    specs: dict[str, list[bytes]] = defaultdict(list)
+    named: set[str] = set()
+    for record in index.network_policies:
+        spec = record.data.get("spec")
+        _selector_values(spec, _NAME_LABEL, named)
+        specs[ns_key(record.ref.namespace)].append(
+            orjson.dumps(spec, option=orjson.OPT_SORT_KEYS, default=repr))
+    memo: dict[str, Hashable] = {}
+
+    def fingerprint(ns: str) -> Hashable:
+        if ns not in memo:
+            labels = dict(net.namespace_labels(ns))
+            if labels.get(_NAME_LABEL) not in named:
+                labels.pop(_NAME_LABEL, None)
+            memo[ns] = (tuple(sorted(specs.get(ns, ()))),
+                        tuple(sorted((str(k), repr(v)) for k, v in labels.items())))
+        return memo[ns]
+
+    return fingerprint
 
 
 Tagged = tuple[WorkloadRec, str]  # a workload and why it is exposed / sensitive
@@ -560,11 +607,11 @@ def _peers_of(net: Network, w: WorkloadRec, direction: str,
     return out
 
 
-def _candidate_pairs(net: Network, exposed: list[Tagged], sensitive: list[Tagged]
-                     ) -> Iterator[tuple[Tagged, Tagged]]:
-    """The (exposed, sensitive) pairs that no end's policies rule out by peer,
-    found from each end's rules rather than by testing every pair."""
-    exposed_pods, sensitive_pods = _by_namespace(exposed), _by_namespace(sensitive)
+def _split_targets(net: Network, exposed: list[Tagged], sensitive: list[Tagged]
+                   ) -> tuple[list[Tagged], dict[int, list[Tagged]]]:
+    """The sensitive targets whose ingress policies admit every exposed workload
+    by peer (open), and, by exposed workload id, those whose rules name it."""
+    exposed_pods = _by_namespace(exposed)
     open_targets: list[Tagged] = []
     narrow: dict[int, list[Tagged]] = defaultdict(list)
     for target in sensitive:
@@ -573,12 +620,98 @@ def _candidate_pairs(net: Network, exposed: list[Tagged], sensitive: list[Tagged
             open_targets.append(target)
         for source_id in sources or ():
             narrow[source_id].append(target)
+    return open_targets, narrow
+
+
+def _candidate_pairs(net: Network, exposed: list[Tagged], sensitive: list[Tagged]
+                     ) -> Iterator[tuple[Tagged, Tagged]]:
+    """The (exposed, sensitive) pairs that no end's policies rule out by peer,
+    found from each end's rules rather than by testing every pair."""
+    open_targets, narrow = _split_targets(net, exposed, sensitive)
+    sensitive_pods = _by_namespace(sensitive)
     for source in exposed:
         w = source[0]
         targets = _peers_of(net, w, EGRESS, sensitive_pods)
         for target in (*open_targets, *narrow.get(id(w), ())):
             if target[0] is not w and (targets is None or id(target[0]) in targets):
                 yield source, target
+
+
+# a target a source reaches: its place in the candidate order, itself, how
+Hit = tuple[int, Tagged, Reach]
+
+
+class _Reacher:
+    """Answers "which sensitive targets does this exposed workload reach" for
+    every exposed workload, in time linear in the set.
+
+    Workloads alike (labels, ports, in namespaces alike: ``profiles``) reach
+    alike, so one reachability question is asked per pair of profiles. Open
+    targets (whose ingress admits every exposed workload by peer) are grouped
+    by profile: a source whose egress is not confined meets each group once,
+    not each member, and only the first members of a group are named.
+    """
+
+    def __init__(self, net: Network, nets: tuple[Network, ...], exposed: list[Tagged],
+                 sensitive: list[Tagged], profiles: dict[int, int]) -> None:
+        self.net, self.nets, self.profiles = net, nets, profiles
+        self.open, self.narrow = _split_targets(net, exposed, sensitive)
+        self.sensitive_pods = _by_namespace(sensitive)
+        self.open_at = {id(t[0]): i for i, t in enumerate(self.open)}
+        # profile -> (positions of its open targets, the same by namespace)
+        self.groups: dict[int, tuple[list[int], dict[str | None, list[int]]]] = {}
+        for i, (t, _) in enumerate(self.open):
+            positions, by_ns = self.groups.setdefault(profiles[id(t)], ([], {}))
+            positions.append(i)
+            by_ns.setdefault(t.ref.namespace, []).append(i)
+        self.memo: dict[tuple[bool, int, int], Reach | None] = {}
+
+    def _reach(self, w: WorkloadRec, target: WorkloadRec) -> Reach | None:
+        key = (w.ref.namespace == target.ref.namespace, self.profiles[id(w)],
+               self.profiles[id(target)])
+        if key not in self.memo:
+            self.memo[key] = _reach_in_all(self.nets, w, target)
+        return self.memo[key]
+
+    def reached(self, w: WorkloadRec, shown: int) -> tuple[list[Hit], int]:
+        """The first ``shown`` targets ``w`` reaches (in candidate order), and
+        how many it reaches in all."""
+        allowed = _peers_of(self.net, w, EGRESS, self.sensitive_pods)
+        hits: list[Hit] = []
+        count = 0
+        if allowed is None:
+            for positions, by_ns in self.groups.values():
+                same = [i for i in by_ns.get(w.ref.namespace, ()) if self.open[i][0] is not w]
+                others = len(positions) - len(by_ns.get(w.ref.namespace, ()))
+                for members, total in ((same, len(same)), (
+                        self._others(positions, w.ref.namespace, shown), others)):
+                    found = self._reach(w, self.open[members[0]][0]) if members else None
+                    if found is not None:
+                        count += total
+                        hits += [(i, self.open[i], found) for i in members[:shown]]
+            candidates: list[tuple[int, Tagged]] = []
+        else:
+            candidates = sorted((self.open_at[t], self.open[self.open_at[t]])
+                                for t in allowed if t in self.open_at)
+        base = len(self.open)
+        candidates += [(base + j, t) for j, t in enumerate(self.narrow.get(id(w), ()))
+                       if allowed is None or id(t[0]) in allowed]
+        for i, target in candidates:
+            if target[0] is not w and (found := self._reach(w, target[0])) is not None:
+                count += 1
+                if len(hits) < 4 * shown:
+                    hits.append((i, target, found))
+        return sorted(hits, key=lambda h: h[0])[:shown], count
+
+    def _others(self, positions: list[int], namespace: str | None, shown: int) -> list[int]:
+        """The first ``shown`` positions of open targets outside ``namespace``."""
+        out: list[int] = []
+        for i in positions:
+            if self.open[i][0].ref.namespace != namespace:
+                out.append(i)
+                if len(out) == shown:
+                    break
+        return out
 
 
 def _reach_in_all(nets: tuple[Network, ...], w: WorkloadRec, target: WorkloadRec
@@ -667,24 +800,23 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
     if not sensitive:
         return
     exposed = list(_exposed(index, judged).values())
-    # workloads alike (namespace, labels, ports) reach alike: one question per
-    # pair of profiles, however many copies of them the set holds
-    profiles = {id(w): _profile(w) for w, _ in (*exposed, *sensitive)}
-    memo: dict[tuple[Hashable, Hashable], Reach | None] = {}
+    # workloads alike (labels, ports, in namespaces alike) reach alike: one
+    # question per pair of profiles, however many copies of them the set holds
+    fingerprint = _namespace_fingerprints(index, net)
+    # profiles as small numbers: tuples do not cache their hash
+    numbers: dict[Hashable, int] = {}
+    profiles = {id(w): numbers.setdefault((fingerprint(ns_key(w.ref.namespace)), _profile(w)),
+                                          len(numbers))
+                for w, _ in (*exposed, *sensitive)}
+    reacher = _Reacher(net, nets, exposed, sensitive, profiles)
     # one finding per exposed workload, naming what it reaches
-    reached: dict[int, tuple[WorkloadRec, str, list[str]]] = {}
-    for (w, how), (target, why) in _candidate_pairs(net, exposed, sensitive):
-        key = (profiles[id(w)], profiles[id(target)])
-        if key not in memo:
-            memo[key] = _reach_in_all(nets, w, target)
-        found = memo[key]
-        if found is not None:
-            entry = reached.setdefault(id(w), (w, how, []))
-            entry[2].append(_target_text(w, target, why, found))
-    for w, how, targets in reached.values():
-        shown = "; ".join(targets[:MAX_TARGETS_SHOWN])
-        more = f"; and {len(targets) - MAX_TARGETS_SHOWN} more" \
-            if len(targets) > MAX_TARGETS_SHOWN else ""
+    for w, how in exposed:
+        hits, count = reacher.reached(w, MAX_TARGETS_SHOWN)
+        if not count:
+            continue
+        shown = "; ".join(_target_text(w, target, why, found)
+                          for _, (target, why), found in hits)
+        more = f"; and {count - MAX_TARGETS_SHOWN} more" if count > MAX_TARGETS_SHOWN else ""
         yield SetViolation(w.ref, (*w.metadata_path, "labels"),
                            f"{_kind_name(w)} (exposed by {how}) can open connections to "
                            f"{shown}{more}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubeproof.index import ContainerRec, Index, Record, WorkloadRec
 from kubeproof.model import Context, Path, Resource, Scope, SetViolation, Violation
-from kubeproof.registry import rule
+from kubeproof.registry import rule, withdrawn_by_set
 from kubeproof.rules.common import as_dict, as_list, quote
 from kubeproof.rules.labels import TemplateLookup, comparison_group, pdb_selects, shown
 from kubeproof.selectors import SelectorError, is_empty_selector, label_selector_matches
@@ -195,10 +195,11 @@ def single_replica(res: Resource, ctx: Context) -> Iterator[Violation]:
         A Deployment or StatefulSet whose `spec.replicas` is below
         `rollouts.minReplicas` (default 2). A missing `replicas` means 1, as
         the API server defaults it. `replicas: 0` (deliberately scaled down)
-        and templated, non-integer values are not judged. The "and no HPA"
-        half of this rule needs the other objects of the set and is not
-        applied yet: suppress the finding (annotation or exemption) for
-        workloads that a HorizontalPodAutoscaler scales.
+        and templated, non-integer values are not judged. A workload that a
+        HorizontalPodAutoscaler of the set (or of the cluster, in `audit`)
+        scales is not reported: its `scaleTargetRef` names the workload's
+        kind and name, in the same namespace (an HPA without a namespace
+        counts in every one).
 
     Why:
         One replica means every rollout, node drain or crash is an outage, and
@@ -226,6 +227,13 @@ def single_replica(res: Resource, ctx: Context) -> Iterator[Violation]:
         else "no replicas (defaults to 1)"
     yield Violation(("spec", "replicas"),
                     f"{res.kind} {quote(res.name)} has {what}, fewer than the minimum of {minimum}")
+
+
+@withdrawn_by_set("KP1303")
+def autoscaled(index: Index) -> Callable[[str | None, str, str], bool]:
+    """KP1303's "and no HPA": workloads an HPA of the set scales."""
+    exact, anywhere = _hpa_targets(index)
+    return lambda ns, kind, name: (ns, kind, name) in exact or (kind, name) in anywhere
 
 
 @rule("KP1307", "no-rollback-history", practice=13, severity="low",

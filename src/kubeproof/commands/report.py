@@ -1,0 +1,40 @@
+"""``kubeproof report FILE.json...``: render saved JSON reports in any format.
+
+Exit codes as for scan: 0, 1 when a finding is at or above ``--fail-on``,
+2 when a file is not a readable kubeproof JSON report or the original run
+had input errors.
+"""
+
+from __future__ import annotations
+
+import click
+
+from kubeproof.cli import FORMATS, SEVERITIES
+
+
+@click.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False,
+                                                                     allow_dash=True))
+@click.option("--format", "-f", "formats", multiple=True, type=click.Choice(FORMATS),
+              help="Report format; repeat for several (pair each with --output) [default: text].")
+@click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False),
+              help="File for the report of the --format in the same position.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="high", show_default=True,
+              help="Lowest severity that makes the exit code 1.")
+@click.option("--no-color", is_flag=True, help="No colours in the text report.")
+@click.option("--quiet", "-q", is_flag=True, help="Text report: findings only, no summary.")
+def report(reports: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
+           fail_on: str, no_color: bool, quiet: bool) -> None:
+    """Render JSON reports of scan or audit (merged when several) in any format."""
+    import sys
+
+    from kubeproof.cli import _write_reports, print_problems
+    from kubeproof.engine import exit_code
+    from kubeproof.model import Severity
+    from kubeproof.reports.from_json import load_reports
+
+    result = load_reports(list(reports))
+    print_problems(result)
+    _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet)
+    threshold = Severity.CRITICAL + 1 if fail_on == "none" else Severity.parse(fail_on)
+    sys.exit(exit_code(result, threshold))  # type: ignore[arg-type]

@@ -1,0 +1,145 @@
+"""The facts the vulnerability rules (KP1101-KP1103) read, gathered once per run.
+
+:class:`VulnInputs` is a ``Context.prepare`` step: it runs once over the
+finished index, before the index-phase rules. It reads every
+``--vuln-report`` file (each exactly once), and with ``--scan-images`` runs
+Trivy for the images of the set that no report covers; then it stores a
+:class:`VulnFacts` in ``ctx.facts[FACTS_KEY]``. Reading after the index is
+built is what lets ``--scan-images`` know which images to scan.
+
+Files that are not reports, Trivy failures and a missing ``trivy`` are input
+errors (:attr:`VulnInputs.errors`): the caller adds them to the scan result,
+so the exit code is 2 and every other report is still used. A missing
+``trivy`` is one error for the run, not one per image: the images it would
+have scanned are then reported by KP1102 (not scanned), which is the truth.
+Expired ``vulnerabilities.ignore`` entries become warnings, as expired
+exemptions do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kubeproof.images.trivy import DEFAULT_TIMEOUT, find_trivy, scan_images
+from kubeproof.images.vulns import (
+    Lookup,
+    ReportError,
+    ReportSet,
+    Summary,
+    VulnReport,
+    read_report,
+    summarise,
+)
+from kubeproof.model import Context, InputError, Scope
+
+if TYPE_CHECKING:
+    from kubeproof.engine import ScanResult
+    from kubeproof.index import ContainerRec, Index, WorkloadRec
+
+FACTS_KEY = "vulnerabilities"
+SCAN_IMAGES = "--scan-images"
+
+
+@dataclass(slots=True)
+class VulnFacts:
+    reports: ReportSet
+    ignored_ids: frozenset[str]  # active vulnerabilities.ignore IDs
+    now: dt.datetime
+    _found: dict[str, Lookup | None] = field(default_factory=dict)
+    _summaries: dict[int, Summary] = field(default_factory=dict)
+
+    def find(self, image: str) -> Lookup | None:
+        if image not in self._found:
+            self._found[image] = self.reports.find(image)
+        return self._found[image]
+
+    def summary(self, report: VulnReport) -> Summary:
+        """The report's vulnerabilities after the ignore list (once per report:
+        many containers share an image)."""
+        key = id(report)
+        if key not in self._summaries:
+            self._summaries[key] = summarise(report.vulns, self.ignored_ids)
+        return self._summaries[key]
+
+
+def image_uses(index: Index) -> Iterator[tuple[WorkloadRec, ContainerRec, str]]:
+    """Every container of the set with an image reference."""
+    for w in index.workloads:
+        for c in w.containers:
+            if c.image:
+                yield w, c, c.image
+
+
+@dataclass(slots=True)
+class VulnInputs:
+    """Where the reports come from; ``prepare`` turns them into :class:`VulnFacts`."""
+
+    report_paths: list[str] = field(default_factory=list)
+    scan_images: bool = False
+    scan_timeout: float = DEFAULT_TIMEOUT
+    now: dt.datetime | None = None  # tests pin the clock
+    errors: list[InputError] = field(default_factory=list)
+    warnings: list[InputError] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.report_paths) or self.scan_images
+
+    def scopes(self, base: frozenset[str]) -> frozenset[str]:
+        """The rule scopes to run: ``base``, plus ``report`` when there are reports."""
+        return base | {Scope.REPORT} if self.active else base
+
+    def add_to(self, result: ScanResult) -> None:
+        """Put what went wrong while gathering the reports into the scan result."""
+        result.errors.extend(self.errors)
+        result.warnings.extend(self.warnings)
+
+    def prepare(self, index: Index, ctx: Context) -> None:
+        now = self.now or dt.datetime.now(dt.UTC)
+        config = ctx.config
+        reports: list[VulnReport] = []
+        for path in dict.fromkeys(self.report_paths):
+            try:
+                reports.append(read_report(path))
+            except ReportError as exc:
+                self.errors.append(InputError(exc.source, exc.line, exc.message))
+        found = ReportSet(reports)
+        if self.scan_images:
+            found = ReportSet(reports + self._scan(index, found))
+        ignored: set[str] = set()
+        for entry in config.vuln_ignore:
+            if entry.expired(now.date()):
+                self.warnings.append(InputError(
+                    config.path or ".kubeproof.yaml", entry.line,
+                    f"vulnerabilities.ignore entry {entry.id} expired on {entry.expires} "
+                    f"and no longer applies: {entry.reason}"))
+            else:
+                ignored.add(entry.id)
+        ctx.facts[FACTS_KEY] = VulnFacts(found, frozenset(ignored), now)
+
+    def _scan(self, index: Index, known: ReportSet) -> list[VulnReport]:
+        """Trivy reports for the valid images no given report covers."""
+        todo = []
+        for _, _, image in image_uses(index):
+            hit = known.find(image)
+            if hit is not None and hit.report is None:
+                todo.append(image)
+        if not todo:
+            return []
+        trivy = find_trivy()
+        if trivy is None:
+            self.errors.append(InputError(
+                SCAN_IMAGES, None, f"trivy is not on PATH, so {len(set(todo))} image(s) were "
+                "not scanned (install trivy, or pass reports with --vuln-report)"))
+            return []
+        out: list[VulnReport] = []
+        for outcome in scan_images(todo, trivy, timeout=self.scan_timeout):
+            if outcome.report is not None:
+                out.append(outcome.report)
+            else:
+                self.errors.append(InputError(SCAN_IMAGES, None, outcome.error or "failed"))
+        return out
+
