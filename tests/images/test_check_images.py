@@ -320,6 +320,11 @@ def test_cli_reports_registries_and_never_a_credential(tmp_path: Path,
     everything = proc.stdout + proc.stderr + report.read_text()
     for secret in (PASSWORD, auth, base64.b64encode(PASSWORD.encode()).decode()):
         assert secret not in everything
+    # kubeproof report renders the run again, registries included
+    again = run_cli("report", str(report), "-f", "json")
+    assert again.stdout == report.read_text()
+    text = run_cli("report", str(report), "-f", "text", "--no-color")
+    assert "Registries" in text.stdout and reg.host in text.stdout
 
 
 def test_cli_registry_auth_reads_the_password_from_the_environment(

@@ -82,6 +82,9 @@ def _add(result: ScanResult, doc: dict[str, Any], path: str, rules: dict[str, Ru
             if isinstance(item, dict):
                 into.append(InputError(str(item.get("file", path)), _int_or_none(item.get("line")),
                                        str(item.get("message", ""))))
+    known = {r.host for r in result.registries}
+    result.registries.extend(r for r in _registries(doc.get("registries"))
+                             if r.host not in known)
     summary = doc.get("summary") if isinstance(doc.get("summary"), dict) else {}
     result.objects += _int(summary.get("objects"))
     result.files += _int(summary.get("files"))
@@ -105,6 +108,25 @@ def _add(result: ScanResult, doc: dict[str, Any], path: str, rules: dict[str, Ru
             raise ReportError("malformed 'run.checked' entry")
         result.checked.append(checked)
         result.kinds[checked.kind] += 1
+
+
+def _registries(rows: Any) -> list[Any]:
+    """The registries a ``--check-images`` run asked (``registries``), as statuses."""
+    if not isinstance(rows, list) or not rows:
+        return []
+    from kubeproof.images.registry import RegistryStatus
+
+    out = []
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("host"), str):
+            raise ReportError("malformed 'registries' entry")
+        latency = row.get("latencyMs")
+        out.append(RegistryStatus(
+            row["host"], row.get("reachable") is True, _int_or_none(row.get("status")),
+            float(latency) if isinstance(latency, int | float) else None,
+            str(row.get("auth") or "none"),
+            row["error"] if isinstance(row.get("error"), str) else None))
+    return out
 
 
 def _finding(item: Any, rules: dict[str, Rule]) -> Finding | None:
