@@ -478,6 +478,21 @@ def test_disk_cache_answers_when_the_registry_is_gone(tmp_path: Path) -> None:
     assert files and not any(PASSWORD.encode() in f for f in files)
 
 
+def test_disk_cache_is_per_account(basic_registry: Seeded, tmp_path: Path) -> None:
+    # a rotated or wrong password must meet the registry, not an answer cached for another
+    cache = str(tmp_path / "cache")
+    tag = ref(basic_registry, "team/app:1.0")
+    pinned = ref(basic_registry, f"team/single@{basic_registry.digests['team/single:v1']}")
+    with client_for(basic_registry, cache_dir=cache) as client:
+        assert client.resolve(tag, (GOOD,)).ok and client.resolve(pinned, (GOOD,)).ok
+    with client_for(basic_registry, cache_dir=cache) as client:
+        assert client.resolve(tag, (GOOD,)).ok and client.resolve(pinned, (GOOD,)).ok
+        assert client.requests == 0
+        assert client.resolve(tag, (BAD,)).outcome == "unauthorized"
+        assert client.resolve(pinned, (BAD,)).outcome == "unauthorized"
+        assert client.resolve(pinned).outcome == "unauthorized"
+
+
 def _facts(info: ImageInfo) -> tuple[object, ...]:
     return (info.digest, info.platform_digest, info.media_type, info.user, info.labels,
             info.history, info.compressed_size, info.base_hints)

@@ -48,7 +48,7 @@ from typing import Any
 import httpx
 
 from kubeproof.imageref import ImageRef, parse_image, split_registry_prefix
-from kubeproof.images.cache import DiskCache, TagEntry, content_digest
+from kubeproof.images.cache import DiskCache, TagEntry, account_key, content_digest
 from kubeproof.images.credentials import Credentials, api_host, normalise_host
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -321,7 +321,8 @@ class RegistryClient:
     ``credentials`` maps registry names (as :func:`kubeproof.imageref.parse_image`
     gives them: ``docker.io``, ``ghcr.io``, ``localhost:5000``) to credentials
     tried in order when :meth:`resolve` is given none. Use as a context manager
-    or call :meth:`close`.
+    or call :meth:`close`. Raises ``ValueError`` for a platform that is not
+    ``os/arch[/variant]`` or a CA bundle that cannot be loaded.
     """
 
     def __init__(self, options: RegistryOptions | None = None,
@@ -402,13 +403,19 @@ class RegistryClient:
                 with self._slots:
                     with self._lock:
                         self.requests += 1
-                    resp = self._http().request(method, url, headers=headers, params=params,
-                                              follow_redirects=follow)
+                    resp = self._http().request(method, url, headers=headers,
+                                                params=params, follow_redirects=follow)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     message = _transport_error(exc, self.options.timeout)
                     self._down[host] = (message, time.monotonic() + _DOWN_FOR)
                     raise _Failure("error", message) from None
+                time.sleep(self.options.backoff * 2 ** attempt)
+                continue
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                # a kept-alive connection the server closed meanwhile: worth another go
+                if last:
+                    raise _Failure("error", _transport_error(exc, self.options.timeout)) from None
                 time.sleep(self.options.backoff * 2 ** attempt)
                 continue
             except httpx.HTTPError as exc:
@@ -619,11 +626,12 @@ class RegistryClient:
 
     # -- internals of resolve ----------------------------------------------------
 
-    def _manifest(self, ref: ImageRef, host: str, target: str,
-                  creds: Credentials | None) -> tuple[bytes, str, str]:
-        """(body, media type, digest) of a manifest or index, from the cache or the registry."""
+    def _manifest(self, ref: ImageRef, host: str, target: str, creds: Credentials | None,
+                  cached: bool = True) -> tuple[bytes, str, str]:
+        """(body, media type, digest) of a manifest or index, from the cache (when
+        ``cached``: a content-addressed one below an authorised top) or the registry."""
         cache = self._cache
-        if cache is not None and target.startswith("sha256:"):
+        if cache is not None and cached and target.startswith("sha256:"):
             body = cache.get_blob(target)
             if body is not None:
                 return body, _media_type(httpx.Response(200), _load_json(body, "manifest")), target
@@ -658,29 +666,33 @@ class RegistryClient:
 
     def _top(self, ref: ImageRef, host: str, creds_list: Sequence[Credentials]
              ) -> tuple[bytes, str, str, Credentials | None]:
-        """The manifest the reference names, trying each credential in turn."""
+        """The manifest the reference names, trying each credential in turn.
+
+        The disk cache answers only when this account (see
+        :func:`~kubeproof.images.cache.account_key`) resolved this tag or
+        digest before, within the ttl: holding a digest's bytes proves nothing
+        about who may pull it.
+        """
         target = ref.digest or ref.tag or "latest"
         candidates: list[Credentials | None] = list(creds_list) or [None]
         cache = self._cache
-        if cache is not None and ref.digest is None:
+        if cache is not None:
             for creds in candidates:
-                entry = cache.get_tag(ref.registry, ref.repository, target,
-                                      creds.username if creds else "")
+                entry = cache.get_tag(ref.registry, ref.repository, target, _account(ref, creds))
                 body = cache.get_blob(entry.digest) if entry else None
                 if entry is not None and body is not None:
                     return body, entry.media_type, entry.digest, creds
         failure: _Failure | None = None
         for creds in candidates:
             try:
-                body, media_type, digest = self._manifest(ref, host, target, creds)
+                body, media_type, digest = self._manifest(ref, host, target, creds, cached=False)
             except _Failure as exc:
                 if exc.outcome != "unauthorized":
                     raise
                 failure = exc
                 continue
-            if cache is not None and ref.digest is None:
-                cache.put_tag(ref.registry, ref.repository, target,
-                              creds.username if creds else "",
+            if cache is not None:
+                cache.put_tag(ref.registry, ref.repository, target, _account(ref, creds),
                               TagEntry(digest, media_type, creds.source if creds else None))
             return body, media_type, digest, creds
         assert failure is not None
@@ -712,6 +724,11 @@ class RegistryClient:
             raise _Failure("error", "the manifest names no config blob")
         _read_config(info, _load_json(self._blob(ref, host, config_digest, creds),
                                       "image config"))
+
+
+def _account(ref: ImageRef, creds: Credentials | None) -> str:
+    return account_key(ref.registry, creds.username if creds else None,
+                       creds.password if creds else None)
 
 
 def _basic(creds: Credentials | None) -> str:
