@@ -474,12 +474,13 @@ class RegistryClient:
         return token
 
     def _authorization(self, challenge: _Challenge | None, host: str, repository: str,
-                       creds: Credentials | None) -> dict[str, str] | None:
-        """The Authorization header for a known challenge, ``None`` when nothing can be sent."""
+                       creds: Credentials | None) -> dict[str, str]:
+        """The Authorization header for a challenge (none for Basic without credentials:
+        the request goes anonymously and the registry decides)."""
         if challenge is None:
             return {}
         if challenge.scheme == "basic":
-            return {"Authorization": _basic(creds)} if creds else None
+            return {"Authorization": _basic(creds)} if creds else {}
         scope = f"repository:{repository}:pull"
         return {"Authorization": f"Bearer {self._token(challenge, host, scope, creds)}"}
 
@@ -511,11 +512,8 @@ class RegistryClient:
                       follow: bool) -> httpx.Response:
         headers = {"Accept": accept} if accept else {}
         url = self._url(host, path)
-        auth: dict[str, str] | None = {}
-        if host in self._challenges:
-            auth = self._authorization(self._challenges[host], host, repository, creds)
-            if auth is None:
-                raise _Failure("unauthorized", "the registry wants credentials and none were given")
+        known = self._challenges.get(host)
+        auth = self._authorization(known, host, repository, creds)
         resp = self._send(method, url, host, headers | auth, follow=follow)
         if resp.status_code != 401:
             return resp
@@ -523,14 +521,11 @@ class RegistryClient:
         if challenge is None:
             raise _Failure("unauthorized", "HTTP 401 without a usable WWW-Authenticate challenge")
         with self._lock:
-            known = self._challenges.get(host)
             self._challenges[host] = challenge
-        if known == challenge and auth:
+        retry = self._authorization(challenge, host, repository, creds)
+        if retry == auth:  # nothing new to offer: the same credentials or token, or none
             raise _Failure("unauthorized", _rejected(creds))
-        auth = self._authorization(challenge, host, repository, creds)
-        if auth is None:
-            raise _Failure("unauthorized", "the registry wants credentials and none were given")
-        resp = self._send(method, url, host, headers | auth, follow=follow)
+        resp = self._send(method, url, host, headers | retry, follow=follow)
         if resp.status_code == 401:
             raise _Failure("unauthorized", _rejected(creds))
         return resp
