@@ -383,7 +383,7 @@ def test_slow_registry_latency_is_measured(plain_registry: Seeded) -> None:
     finally:
         relay.stop()
     assert slow.reachable and slow.latency_ms is not None and slow.latency_ms >= 150
-    assert fast.latency_ms is not None and fast.latency_ms < 150
+    assert fast.latency_ms is not None and fast.latency_ms < slow.latency_ms
     assert info.outcome == "ok"
 
 
