@@ -28,6 +28,7 @@ from kubeproof.images.registry import (
 )
 from tests.images.conftest import LABELS, PASSWORD, USER, Seeded, seed
 from tests.images.registry_server import (
+    DOCKER_LIST,
     DOCKER_MANIFEST,
     FakeRegistry,
     ForwardProxy,
@@ -101,6 +102,15 @@ def test_platform_is_chosen_from_the_index(plain_registry: Seeded) -> None:
     assert arm.digest == plain_registry.digests["team/app:1.0"]  # the index, whatever platform
     assert (none.outcome, none.error) == (
         "not-found", "no manifest for linux/s390x in the index (it has linux/amd64, linux/arm64)")
+
+
+def test_docker_manifest_list_with_a_variant(plain_registry: Seeded) -> None:
+    with client_for(plain_registry, platform="linux/arm/v7") as client:
+        info = client.resolve(ref(plain_registry, "team/legacy:1.0"))
+    assert (info.outcome, info.media_type) == ("ok", DOCKER_LIST)
+    assert info.digest == plain_registry.digests["team/legacy:1.0"]
+    assert info.platform_digest == plain_registry.images["legacy:linux/arm/v7"].manifest.digest
+    assert info.architecture == "arm"
 
 
 def test_platform_variants_and_attestations() -> None:
