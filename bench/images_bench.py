@@ -15,6 +15,8 @@ noisy: read the ratios, not the seconds.
      flow when on): cold with concurrency 1 and 16, cold while filling an
      on-disk cache, warm (the same client again: its per-run cache), and a
      new client on the filled on-disk cache.
+  4. With plain HTTP, cold through :class:`SlowRelay` holding each answer
+     ``--rtt-ms`` (a registry across a network) at concurrency 1, 4 and 16.
 
 Usage: PYTHONPATH=src python bench/images_bench.py [--images 500] [--auth none|basic|token]
 """
@@ -40,6 +42,7 @@ from kubeproof.images.registry import ACCEPT, RegistryClient, RegistryOptions  #
 from tests.images.registry_server import (  # noqa: E402
     Pusher,
     RunningRegistry,
+    SlowRelay,
     TokenService,
     build_image,
     start_registry,
@@ -110,10 +113,34 @@ def floor_asyncio(urls: list[str], headers: dict[str, str]) -> None:
     asyncio.run(run())
 
 
+def wan(reg: RunningRegistry, refs: list[str], creds: tuple[Credentials, ...],
+        rtt_ms: float) -> None:
+    """Cold resolves through a relay that holds each answer ``rtt_ms``: a registry
+    across a network, where concurrency, not CPU, sets the pace."""
+    relay = SlowRelay(reg.host, rtt_ms)
+    try:
+        moved = [ref.replace(reg.host, relay.host, 1) for ref in refs]
+        requests = [(ref, creds) for ref in moved]
+        print(f"cold through a relay adding {rtt_ms:g} ms per answer ({len(refs)} images, "
+              "plain HTTP only):")
+        base = None
+        for concurrency in (1, 4, 16):
+            opts = RegistryOptions(insecure=frozenset({relay.host}), concurrency=concurrency)
+            with RegistryClient(opts) as client:
+                seconds = timed(lambda c=client: c.resolve_many(requests))
+                per_s = rate(f"concurrency {concurrency}", len(refs), seconds, base)
+                base = base or per_s
+    finally:
+        relay.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--auth", choices=("none", "basic", "token"), default="none")
+    parser.add_argument("--rtt-ms", type=float, default=20.0,
+                        help="delay per answer for the relayed run (0: skip it)")
+    parser.add_argument("--wan-images", type=int, default=100)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,8 +173,10 @@ def main() -> None:
 
             print("RegistryClient.resolve_many (manifest + config per image):")
             with RegistryClient(options(concurrency=16)) as client:
+                cpu = time.process_time()
                 cold = rate("cold, concurrency 16", n,
                             timed(lambda: client.resolve_many(requests)), None)
+                cpu = time.process_time() - cpu
                 sent = client.requests
                 rate("warm per-run cache (same client again)", n,
                      timed(lambda: client.resolve_many(requests)), cold)
@@ -164,8 +193,11 @@ def main() -> None:
                      timed(lambda: client.resolve_many(requests)), cold)
                 misses = client.requests
             errors = sorted({i.error or "" for i in results.values() if not i.ok})
-            print(f"  requests per image, cold: {sent / n:.2f}; requests with the disk cache: "
-                  f"{misses}; outcomes: {sorted({i.outcome for i in results.values()})} {errors}")
+            print(f"  requests per image, cold: {sent / n:.2f}; client CPU per image, cold: "
+                  f"{cpu / n * 1000:.1f} ms; requests with the disk cache: {misses}; "
+                  f"outcomes: {sorted({i.outcome for i in results.values()})} {errors}")
+            if args.rtt_ms:
+                wan(reg, refs[:args.wan_images], creds, args.rtt_ms)
         finally:
             stop_registry(reg)
             if service:

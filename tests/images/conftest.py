@@ -45,6 +45,10 @@ def seed(reg: RunningRegistry) -> Seeded:
         single = build_image("single", user="", oci=False)
         out.images["single"] = single
         out.digests["team/single:v1"] = pusher.image("team/single", "v1", single)
+        legacy = {p: build_image("legacy", platform=p, oci=False)
+                  for p in ("linux/amd64", "linux/arm/v7")}
+        out.images.update({f"legacy:{p}": image for p, image in legacy.items()})
+        out.digests["team/legacy:1.0"] = pusher.index("team/legacy", "1.0", legacy, oci=False)
         plain = build_image("plain", layer_media_type="application/vnd.oci.image.layer.v1.tar")
         out.images["plain"] = plain
         out.digests["team/plain:v1"] = pusher.image("team/plain", "v1", plain)

@@ -8,10 +8,13 @@ Two kinds of entries under ``cache_dir``:
 - ``tags/<sha256>.json``: what a tag resolved to (digest, media type, which
   credentials' source was used), with the time it was learnt; older than
   ``ttl`` seconds it is a miss. The file name hashes the registry, repository,
-  tag and username, so a tag learnt with one account is not reused for another.
+  tag and :func:`account_key` of the credentials, so a tag learnt with one
+  username and password is not served to another pair: a rotated or wrong
+  password misses the cache and meets the registry (KP0304 stays honest).
 
-No password or token is ever written: only digests, media types and the
-credentials' ``source`` label.
+No password or token is ever written: only digests, media types, the
+credentials' ``source`` label, and file names derived from scrypt of the
+credentials (slow to invert, salted by registry).
 """
 
 from __future__ import annotations
@@ -32,6 +35,27 @@ class TagEntry:
     digest: str
     media_type: str
     credentials_source: str | None
+
+
+_ACCOUNT_KEYS: dict[tuple[str, str, str], str] = {}
+
+
+def account_key(registry: str, username: str | None, password: str | None) -> str:
+    """A fingerprint of one registry account for cache file names ("" when anonymous).
+
+    scrypt (2**14, 8, 1), salted by the registry, so a cache directory does
+    not become a cheap way to test password guesses; computed once per run.
+    """
+    if username is None or password is None:
+        return ""
+    key = (registry, username, password)
+    cached = _ACCOUNT_KEYS.get(key)
+    if cached is None:
+        cached = hashlib.scrypt(f"{username}\0{password}".encode(),
+                                salt=b"kubeproof-registry-cache\0" + registry.encode(),
+                                n=2**14, r=8, p=1, dklen=16).hex()
+        _ACCOUNT_KEYS[key] = cached
+    return cached
 
 
 def content_digest(data: bytes) -> str:
@@ -76,22 +100,23 @@ class DiskCache:
         if path is not None and content_digest(data) == digest:
             self._write(path, data)
 
-    def _tag_path(self, registry: str, repository: str, tag: str, user: str) -> Path:
-        key = "\0".join((registry, repository, tag, user)).encode()
+    def _tag_path(self, registry: str, repository: str, tag: str, account: str) -> Path:
+        key = "\0".join((registry, repository, tag, account)).encode()
         return self.root / "tags" / (hashlib.sha256(key).hexdigest() + ".json")
 
-    def get_tag(self, registry: str, repository: str, tag: str, user: str) -> TagEntry | None:
+    def get_tag(self, registry: str, repository: str, tag: str,
+                account: str) -> TagEntry | None:
         try:
-            raw = json.loads(self._tag_path(registry, repository, tag, user).read_bytes())
+            raw = json.loads(self._tag_path(registry, repository, tag, account).read_bytes())
             if time.time() - float(raw["at"]) > self.ttl:
                 return None
             return TagEntry(str(raw["digest"]), str(raw["media_type"]), raw.get("source"))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def put_tag(self, registry: str, repository: str, tag: str, user: str,
+    def put_tag(self, registry: str, repository: str, tag: str, account: str,
                 entry: TagEntry) -> None:
         payload = {"digest": entry.digest, "media_type": entry.media_type,
                    "source": entry.credentials_source, "at": time.time()}
-        self._write(self._tag_path(registry, repository, tag, user),
+        self._write(self._tag_path(registry, repository, tag, account),
                     json.dumps(payload).encode())
