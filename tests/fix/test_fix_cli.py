@@ -308,3 +308,14 @@ def test_custom_kinds_with_a_configured_pod_template_are_fixed(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert target.read_text() == text + ("        securityContext:\n"
                                          "          readOnlyRootFilesystem: true\n")
+
+
+def test_config_scan_ignore_and_disabled_rules_are_not_fixed(tmp_path: Path) -> None:
+    (tmp_path / "kp.yaml").write_text("rules:\n  disable: [KP0813]\n"
+                                      "scan:\n  ignore: [writable-root-filesystem]\n")
+    target = tmp_path / "pod.yaml"
+    target.write_text(POD)
+    result = CliRunner().invoke(cli, ["fix", "--config", str(tmp_path / "kp.yaml"),
+                                      "--select", "KP0813,KP0821,KP0816", str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{target}: fixed KP0816\n")
