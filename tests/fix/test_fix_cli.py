@@ -319,3 +319,15 @@ def test_config_scan_ignore_and_disabled_rules_are_not_fixed(tmp_path: Path) -> 
                                       "--select", "KP0813,KP0821,KP0816", str(target)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{target}: fixed KP0816\n")
+
+
+def test_blank_lines_between_blocks_stay_between_them() -> None:
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n\nspec:\n  containers:\n"
+            "  - name: a\n    image: x:1\n\n  - name: b\n    image: y:1\n\n# end\n")
+    fixed = fix_text(text, FixSettings(namespace="s"),
+                     lambda first, end: {"KP0821": {None}, "KP0402": {None}})
+    sc = "    securityContext:\n      readOnlyRootFilesystem: true\n"
+    assert fixed.text == (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: s\n\nspec:\n"
+        f"  containers:\n  - name: a\n    image: x:1\n{sc}\n  - name: b\n    image: y:1\n"
+        f"{sc}\n# end\n")
