@@ -331,3 +331,15 @@ def test_blank_lines_between_blocks_stay_between_them() -> None:
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: s\n\nspec:\n"
         f"  containers:\n  - name: a\n    image: x:1\n{sc}\n  - name: b\n    image: y:1\n"
         f"{sc}\n# end\n")
+
+
+def test_a_symlinked_manifest_is_fixed_through_its_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.yaml"
+    real.write_text(POD)
+    real.chmod(0o640)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    assert kp("--select", "KP0821", str(link)).returncode == 0
+    assert link.is_symlink()
+    assert real.read_text() == POD + FIXED_POD_TAIL
+    assert real.stat().st_mode & 0o777 == 0o640

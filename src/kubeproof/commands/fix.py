@@ -191,8 +191,8 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
 
 
 def _write(path: str, text: str) -> None:
-    """Replace the file atomically, keeping its permissions."""
-    target = FsPath(path)
+    """Replace the file atomically, keeping its permissions (through symlinks)."""
+    target = FsPath(path).resolve()
     tmp = target.with_name(f".{target.name}.kubeproof-fix")
     tmp.write_bytes(text.encode("utf-8"))
     os.chmod(tmp, target.stat().st_mode & 0o7777)
