@@ -343,3 +343,15 @@ def test_a_symlinked_manifest_is_fixed_through_its_link(tmp_path: Path) -> None:
     assert link.is_symlink()
     assert real.read_text() == POD + FIXED_POD_TAIL
     assert real.stat().st_mode & 0o777 == 0o640
+
+
+def test_what_cannot_be_fixed_is_said(tmp_path: Path) -> None:
+    target = tmp_path / "priv.yaml"
+    text = POD.replace("    image: ghcr.io/acme/web:1.0.0\n",
+                       "    image: ghcr.io/acme/web:1.0.0\n    securityContext:\n"
+                       "      privileged: true\n")
+    target.write_text(text)
+    proc = kp("--select", "KP0813", str(target))
+    assert proc.returncode == 0
+    assert proc.stdout == f"{target}: not fixed: KP0813\nfixed 0 of 1 file\n"
+    assert target.read_text() == text

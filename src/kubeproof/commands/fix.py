@@ -165,7 +165,11 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
             errors.append(item.error)
             click.echo(item.error, err=True)
             continue
-        if item.fixed is None or item.fixed.text == item.original:
+        if item.fixed is None:
+            continue
+        if item.fixed.text == item.original:
+            if item.fixed.not_fixed and not show_diff:
+                click.echo(f"{item.path}: not fixed: {', '.join(item.fixed.not_fixed)}")
             continue
         changed += 1
         if item.fixed.whole:
