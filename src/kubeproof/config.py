@@ -63,6 +63,7 @@ class Config:
     sensitive_labels: list[str] = field(default_factory=list)
     scan: dict[str, Any] = field(default_factory=dict)
     vulnerabilities: dict[str, Any] = field(default_factory=dict)
+    webhook: dict[str, Any] = field(default_factory=dict)  # parsed by webhook/policy.py
 
 
 # key -> type, or a nested schema. Types: "str", "int", "bool", "list[str]",
@@ -91,6 +92,29 @@ SCHEMA: dict[str, Any] = {
         "select": "list[str]",
         "ignore": "list[str]",
         "maxFileSizeMiB": "int",
+    },
+    "webhook": {
+        "modes": "str-map",
+        "ruleModes": "str-map",
+        "namespaceModes": "list",
+        "includeNamespaces": "list[str]",
+        "excludeNamespaces": "list[str]",
+        "allowExemptionAnnotations": "bool",
+        "judgeControlled": "bool",
+        "failurePolicy": "str",
+        "deadlineMs": "int",
+        "fixers": "list[str]",
+        "audit": {
+            "sink": "str",
+            "file": "str",
+            "url": "str",
+            "tokenEnv": "str",
+            "sourcetype": "str",
+            "caFile": "str",
+            "batchSize": "int",
+            "flushMs": "int",
+            "queueSize": "int",
+        },
     },
 }
 EXEMPTION_KEYS = {"rules", "namespace", "kind", "name", "reason", "expires"}
@@ -229,6 +253,7 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     cfg.sensitive_labels = list((data.get("network") or {}).get("sensitiveLabels", []))
     cfg.scan = dict(data.get("scan") or {})
     cfg.vulnerabilities = dict(data.get("vulnerabilities") or {})
+    cfg.webhook = dict(data.get("webhook") or {})
     return cfg
 
 
