@@ -16,6 +16,9 @@ from typing import Any
 from kubeproof.model import Severity
 
 CONFIG_NAMES = (".kubeproof.yaml", ".kubeproof.yml")
+# what ``kubeproof fix`` gives containers without requests / a memory limit
+FIX_REQUESTS = {"cpu": "100m", "memory": "128Mi"}
+FIX_LIMITS = {"memory": "256Mi"}
 
 
 class ConfigError(Exception):
@@ -64,6 +67,10 @@ class Config:
     scan: dict[str, Any] = field(default_factory=dict)
     vulnerabilities: dict[str, Any] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)  # parsed by webhook/policy.py
+    # kubeproof fix: defaults for KP1403/KP1404 and values for KP0501's labels
+    fix_requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))
+    fix_limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))
+    fix_labels: dict[str, str] = field(default_factory=dict)
 
 
 # key -> type, or a nested schema. Types: "str", "int", "bool", "list[str]",
@@ -116,6 +123,7 @@ SCHEMA: dict[str, Any] = {
             "queueSize": "int",
         },
     },
+    "fix": {"resources": {"requests": "str-map", "limits": "str-map"}, "labels": "str-map"},
 }
 EXEMPTION_KEYS = {"rules", "namespace", "kind", "name", "reason", "expires"}
 
@@ -254,6 +262,11 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     cfg.scan = dict(data.get("scan") or {})
     cfg.vulnerabilities = dict(data.get("vulnerabilities") or {})
     cfg.webhook = dict(data.get("webhook") or {})
+    fix = data.get("fix") or {}
+    resources = fix.get("resources") or {}
+    cfg.fix_requests = dict(resources.get("requests", cfg.fix_requests))
+    cfg.fix_limits = dict(resources.get("limits", cfg.fix_limits))
+    cfg.fix_labels = dict(fix.get("labels", {}))
     return cfg
 
 
