@@ -432,6 +432,11 @@ class ObjectChecker:
         engine.add_file(loaded, (source, label))
         return engine.finish(self.ctx.pss_level)
 
+    def annotation_ignores(self, obj: dict[str, Any]) -> set[str] | None:
+        """The rule codes (or ``*``/``all``) the object's exemption annotation names;
+        None when it has none or the config does not honour them."""
+        return Engine(self.ctx, [])._annotation_ignores(Resource(obj, Origin("", 0, 1)))
+
 
 def _ignores(ignored: set[str] | frozenset[str] | None, rule: Rule) -> bool:
     return ignored is not None and (rule.code in ignored or "*" in ignored or "all" in ignored)

@@ -17,6 +17,7 @@ counted in ``kubeproof_webhook_audit_events_dropped_total``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -71,10 +72,8 @@ class AuditSink:
         """Flush what is queued and stop the thread."""
         if self._thread is None:
             return
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put(_STOP, timeout=timeout)
-        except queue.Full:
-            pass
         self._thread.join(timeout)
         self._thread = None
         if self._client is not None:
@@ -129,7 +128,8 @@ class AuditSink:
         metrics.AUDIT_SENT.inc(len(batch))
 
     def _send_hec(self, batch: list[dict[str, Any]]) -> None:
-        body = b"".join(orjson.dumps({"time": _epoch(e["time"]), "sourcetype": self.settings.sourcetype,
+        sourcetype = self.settings.sourcetype
+        body = b"".join(orjson.dumps({"time": _epoch(e["time"]), "sourcetype": sourcetype,
                                       "event": e}) for e in batch)
         assert self.settings.url is not None
         resp = self._client.post(self.settings.url, content=body,

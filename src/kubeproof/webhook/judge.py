@@ -25,6 +25,7 @@ from kubeproof.config import Config
 from kubeproof.engine import IGNORE_ANNOTATION, ObjectChecker, select_rules
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
 from kubeproof.model import Context, Finding
+from kubeproof.registry import load_rules
 from kubeproof.sources.cluster import judged_elsewhere
 from kubeproof.webhook import metrics
 from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
@@ -49,6 +50,7 @@ class Decision:
     event: dict[str, Any] | None = None
     outcome: str = "allowed"  # metrics: allowed, denied, skipped, invalid, failure_*
     findings: list[tuple[Finding, str]] = field(default_factory=list)  # (finding, mode)
+    fixed: list[str] = field(default_factory=list)  # /mutate: rule codes fixed
 
 
 def build_context(config: Config, policy: WebhookPolicy) -> Context:
@@ -70,6 +72,9 @@ class Judge:
         self.policy = policy
         rules = [r for r in select_rules(config) if r.code not in WEBHOOK_EXCLUDED]
         self.checker = ObjectChecker(build_context(config, policy), [*rules, *extra_rules])
+        self.codes = {r.code for r in rules}
+        self.fixers = policy.fixers
+        self.fix_settings = _fix_settings(config)
 
     # ------------------------------------------------------------ validate
 
@@ -98,6 +103,43 @@ class Judge:
                 "; ".join(_one_line(f) for f in audited), MAX_ANNOTATION)
         decision = "allowed" if resp.allowed else "denied"
         return Decision(resp, self._event(req, decision, moded), decision, moded)
+
+    # ------------------------------------------------------------ mutate
+
+    def mutate(self, req: AdmissionRequest) -> Decision:
+        """Apply the configured fixers to the object; the change as a JSONPatch.
+
+        Codes the object's exemption annotation names are not fixed (the owner
+        asked for that setting), nor are rules the config disabled.
+        """
+        skipped = self._skip(req)
+        if skipped is not None:
+            return skipped
+        import copy
+
+        import jsonpatch
+
+        from kubeproof.fixes import FIXERS, fix_object
+
+        assert req.object is not None
+        codes = set(self.fixers) if self.fixers is not None else \
+            {c for c, fx in FIXERS.items() if not fx.set_scoped}
+        codes &= self.codes
+        ignored = self.checker.annotation_ignores(req.object) or set()
+        codes = set() if {"*", "all"} & ignored else codes - ignored
+        fixed = copy.deepcopy(req.object)
+        changed = fix_object(fixed, self.fix_settings, codes) if codes else []
+        resp = AdmissionResponse(uid=req.uid)
+        if not changed:
+            return Decision(resp, None, "allowed")
+        resp.patch = jsonpatch.make_patch(req.object, fixed).patch
+        resp.audit_annotations["fixed"] = ",".join(changed)
+        names = load_rules()
+        resp.warnings = [_cap(f"kubeproof changed the object to fix {code} {names[code].name}: "
+                              f"{FIXERS[code].summary}", MAX_WARNING) for code in changed]
+        event = self._event(req, "patched", [])
+        event["fixed"] = changed
+        return Decision(resp, event, "patched", fixed=changed)
 
     def failure(self, req: AdmissionRequest, reason: str) -> Decision:
         """The answer when judging failed (``reason``: deadline, exception, rule_error)."""
@@ -162,6 +204,14 @@ class Judge:
         if reason is not None:
             event["reason"] = reason
         return event
+
+
+def _fix_settings(config: Config) -> Any:
+    """Fixer settings for admitted objects: no digest lookups (KP0101 needs the
+    registry, too slow for admission), no namespace (the API server sets it)."""
+    from kubeproof.fixes import FixSettings
+
+    return FixSettings.from_config(config)
 
 
 def _key(f: Finding) -> tuple[str, str, str]:

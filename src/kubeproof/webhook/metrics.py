@@ -23,7 +23,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from kubeproof.webhook.settings import MULTIPROC_ENV
 
 REQUESTS = Counter("kubeproof_webhook_requests", "Admission requests received.",
                    ["endpoint", "operation"])
