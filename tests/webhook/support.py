@@ -222,8 +222,8 @@ def start_webhook(pki: Pki, workdir: Path, config: str | None, *args: str,
         (workdir / "kubeproof.yaml").write_text(config)
         cmd += ["--config", str(workdir / "kubeproof.yaml")]
     stdout, stderr = workdir / "stdout.log", workdir / "stderr.log"
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    full_env.update(env or {})
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env=full_env)
     hook = Webhook(pki, port, proc, stdout, stderr)
