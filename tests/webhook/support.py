@@ -249,13 +249,15 @@ class HecReceiver:
         self.posts: list[tuple[dict[str, str], bytes]] = []
         self.delay = delay
         self.status = status
-        self.release = threading.Event()
+        self.release = threading.Event()  # clear it to hold every POST until set
         self.release.set()
+        self.arrived = threading.Event()  # set when a POST has come in
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.arrived.set()
                 receiver.release.wait(10)
                 time.sleep(receiver.delay)
                 receiver.posts.append((dict(self.headers.items()), body))
