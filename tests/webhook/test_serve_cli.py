@@ -75,3 +75,13 @@ def test_unloadable_certificate_exits_2(pki: Pki, tmp_path: Path) -> None:
     assert "cannot load the certificate and key" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "PRIVATE KEY" not in proc.stderr
+
+
+def test_documented_config_parses(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "webhook.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert block.startswith("webhook:")
+    path = tmp_path / "kubeproof.yaml"
+    path.write_text(block)
+    policy = load_policy(load_config(path))
+    assert policy.deadline_ms == 8000 and policy.exclude == ("kube-system",)
