@@ -211,3 +211,29 @@ def test_secret_values_never_leave(hook: Webhook, audit_file: Path) -> None:
     assert "KP1004" not in text  # scan only: a live Secret always holds its data
     assert "super-secret-password" not in text and value not in text
     assert "KP1003" in event["findings"]  # the annotation holds a literal credential
+
+
+def test_exemption_annotation_forbidden_by_config(strict: Webhook) -> None:
+    dep = privileged(good_deployment())
+    dep["metadata"]["annotations"] = {"kubeproof.dev/ignore": "pss-privileged"}
+    resp = strict.post("/validate", review(dep))
+    assert resp["allowed"] is False
+    assert "KP0803 pss-privileged" in resp["status"]["message"]
+    assert "kubeproof.dev/ignore" not in resp["status"]["message"]  # no hint to exempt
+
+
+def test_controlled_pods_judged_when_configured(strict: Webhook) -> None:
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d9c",
+             "uid": "0b1c", "controller": True}
+    resp = strict.post("/validate", review(privileged(bare_pod(ownerReferences=[owner]))))
+    assert resp["allowed"] is False
+
+
+def test_object_without_namespace_takes_the_requests(hook: Webhook) -> None:
+    dep = privileged(good_deployment(namespace="kube-system"))
+    del dep["metadata"]["namespace"]
+    # excluded by the request's namespace, and judged there (KP0402 namespace-unset
+    # is not reported: the API server sets the namespace)
+    assert hook.post("/validate", review(dep, namespace="kube-system"))["allowed"] is True
+    resp = hook.post("/validate", review(dep, namespace="dev-bob"))
+    assert [w.split()[0] for w in resp["warnings"]] == ["KP0803"]

@@ -26,7 +26,7 @@ from kubeproof.engine import IGNORE_ANNOTATION, ObjectChecker, select_rules
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
 from kubeproof.model import Context, Finding
 from kubeproof.registry import load_rules
-from kubeproof.sources.cluster import judged_elsewhere
+from kubeproof.sources.cluster import as_judged, judged_elsewhere
 from kubeproof.webhook import metrics
 from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
 from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPolicy
@@ -174,9 +174,15 @@ class Judge:
 
     def _check(self, obj: dict[str, Any], req: AdmissionRequest) -> list[Finding]:
         meta = obj.get("metadata")
-        if req.namespace and isinstance(meta, dict) and not meta.get("namespace"):
+        meta = dict(meta) if isinstance(meta, dict) else {}
+        if req.namespace and not meta.get("namespace"):
             # the API server places the object in the request's namespace
-            obj = {**obj, "metadata": {**meta, "namespace": req.namespace}}
+            meta["namespace"] = req.namespace
+        if isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = dict(meta["annotations"])
+        # as audit sees live objects (a Secret without its values); the request's
+        # object stays as it came (copies of what as_judged changes)
+        obj = as_judged({**obj, "metadata": meta}, req.api_version, req.kind)
         label = f"admission/{req.namespace or '-'}/{req.kind or obj.get('kind')}/{req.name}"
         result = self.checker.check(obj, label)
         if result.errors:
