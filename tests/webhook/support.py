@@ -71,6 +71,9 @@ def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 GVK = {"Deployment": ("apps", "v1", "deployments"), "Pod": ("", "v1", "pods"),
+       "StatefulSet": ("apps", "v1", "statefulsets"), "Job": ("batch", "v1", "jobs"),
+       "CronJob": ("batch", "v1", "cronjobs"), "Service": ("", "v1", "services"),
+       "Ingress": ("networking.k8s.io", "v1", "ingresses"),
        "ReplicaSet": ("apps", "v1", "replicasets"), "Secret": ("", "v1", "secrets"),
        "ConfigMap": ("", "v1", "configmaps"), "PodExecOptions": ("", "v1", "pods"),
        "ClusterRole": ("rbac.authorization.k8s.io", "v1", "clusterroles")}

@@ -237,3 +237,23 @@ def test_object_without_namespace_takes_the_requests(hook: Webhook) -> None:
     assert hook.post("/validate", review(dep, namespace="kube-system"))["allowed"] is True
     resp = hook.post("/validate", review(dep, namespace="dev-bob"))
     assert [w.split()[0] for w in resp["warnings"]] == ["KP0803"]
+
+
+def test_no_secret_value_of_the_rule_fixtures_leaves(hook: Webhook, audit_file: Path) -> None:
+    from ruamel.yaml import YAML
+
+    from tests.test_no_secret_leaks import SECRETS, VALUES
+
+    answers: list[str] = []
+    uids: list[str] = []
+    for path in sorted(SECRETS.glob("*_fail.yaml")):
+        for doc in YAML(typ="safe").load_all(path.read_text()):
+            if not isinstance(doc, dict):
+                continue
+            body = review(json.loads(json.dumps(doc)), namespace="shop")
+            uids.append(body["request"]["uid"])
+            answers.append(json.dumps(hook.post("/validate", body)))
+    events = [json.dumps(audit_event(audit_file, uid)) for uid in uids]
+    assert any("KP1003" in a for a in answers)  # the credentials were found
+    for value in VALUES:
+        assert not any(value in text for text in answers + events), value
