@@ -6,6 +6,7 @@ Driven with the real curl (trusting only the test CA) and with httpx.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -81,7 +82,7 @@ def test_body_over_3_mib_is_refused(hook: Webhook) -> None:
     assert status == 413
     assert json.loads(text) == {"error": f"request body is over {MAX_BODY_BYTES} bytes"}
     # without a Content-Length (chunked upload) the limit holds while reading
-    def chunks() -> object:
+    def chunks() -> Iterator[bytes]:
         for i in range(0, len(big), 65536):
             yield big[i:i + 65536]
 
