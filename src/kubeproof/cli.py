@@ -38,6 +38,8 @@ class _LazyGroup(click.Group):
         "netpol": "kubeproof.commands.netpol:netpol",
         "audit": "kubeproof.commands.audit:audit",
         "report": "kubeproof.commands.report:report",
+        "webhook": "kubeproof.commands.webhook:webhook",
+        "fix": "kubeproof.commands.fix:fix",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
