@@ -442,6 +442,7 @@ class ObjectChecker:
         """Run the rules on ``obj``; ``label`` names it where findings name a file."""
         engine = Engine(self.ctx, self.rules)
         engine._by_kind = self._by_kind
+        engine.result.index = None  # one object: nothing for the set to withdraw
         origin = Origin(label, 0, 1, 1, source, ORIGIN_LOCATOR)
         loaded = LoadedFile(path=label, source=source, locator=ORIGIN_LOCATOR)
         loaded.objects.append(Located(Resource(obj, origin), None, 0))
