@@ -313,11 +313,8 @@ def replay(original: str, before: str, after: str) -> str | None:
         place = align.lines(i1, i2) if i2 > i1 else align.gap(i1)
         if place is None:
             return None
-        lines = new[j1:j2]
-        if lines:
-            lines = _shift(lines, align.indent_delta(old, orig, i2 - 1 if i2 > i1 else i1 - 1,
-                                                     _level(lines[0])))
-        edits.append((*place, lines))
+        edits.append((*place, align.reindent(old, orig, i2 - 1 if i2 > i1 else i1 - 1,
+                                             new[j1:j2])))
     out = list(orig)
     for start, end, lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         out[start:end] = lines
@@ -336,13 +333,13 @@ def _level(line: str) -> int:
     return len(line) - len(line.lstrip(" -"))
 
 
-def _shift(lines: list[str], delta: int) -> list[str]:
-    """``lines`` indented ``delta`` columns further (or less, when they can)."""
+def _shift(line: str, delta: int) -> str:
+    """``line`` indented ``delta`` columns further (or less, when it can)."""
+    if not line.strip() or delta == 0:
+        return line
     if delta > 0:
-        return [" " * delta + ln if ln.strip() else ln for ln in lines]
-    if delta < 0 and all(_indent(ln) >= -delta for ln in lines if ln.strip()):
-        return [ln[-delta:] if ln.strip() else ln for ln in lines]
-    return lines
+        return " " * delta + line
+    return line[-delta:] if _indent(line) >= -delta else line
 
 
 class _Alignment:
@@ -373,9 +370,27 @@ class _Alignment:
             return None
         return first, first + i2 - i1
 
+    def reindent(self, old: list[str], orig: list[str], k: int, lines: list[str]) -> list[str]:
+        """New ``lines`` following ``before`` line ``k``, each shifted as the
+        closest line above it at its level or shallower (new lines first)."""
+        placed: list[tuple[int, int]] = []  # (level, shift) of the lines done
+        out: list[str] = []
+        for line in lines:
+            if not line.strip() or line.lstrip().startswith("#"):
+                out.append(line)
+                continue
+            level = _level(line)
+            delta = next((d for lv, d in reversed(placed) if lv <= level), None)
+            if delta is None:
+                delta = self.indent_delta(old, orig, k, level)
+            placed.append((level, delta))
+            out.append(_shift(line, delta))
+        return out
+
     def indent_delta(self, old: list[str], orig: list[str], k: int, level: int) -> int:
         """How much further the original indents the block that a line at
-        ``level`` following ``before`` line ``k`` belongs to (mixed indentation)."""
+        ``level`` following ``before`` line ``k`` belongs to (mixed indentation):
+        the shift of the closest line above at that level or shallower."""
         for i in range(k, -1, -1):
             j = self.line.get(i)
             text = old[i]

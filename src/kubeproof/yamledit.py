@@ -60,9 +60,9 @@ def put(mapping: Mapping, key: str, value: Any, after: Sequence[str] = ()) -> bo
     """Set ``mapping[key] = value``; return whether anything changed.
 
     An existing key keeps its place (and its comments). A new key goes right
-    after the first of ``after`` present in the mapping (the last of them
-    found wins when several are, so ``after=("name", "image")`` places it after
-    ``image`` if there is one, else after ``name``), otherwise at the end.
+    after the last key of the mapping that ``after`` names (``after=("name",
+    "image")``: after ``image`` if there is one, else after ``name``), otherwise
+    at the end.
     """
     if key in mapping:
         old = mapping[key]
@@ -122,8 +122,8 @@ def _token(owner: Any, key: Any, index: int) -> CommentToken | None:
 
 
 def _move_trailing_comments(container: Any, source: Any, target: Any) -> None:
-    """Move the full comment lines that follow ``container[source]`` to follow
-    ``container[target]`` instead (an end-of-line comment stays on the source)."""
+    """Move the comment and blank lines that follow ``container[source]`` to
+    follow ``container[target]`` instead (an end-of-line comment stays)."""
     owner, key, index = _last_slot(container, source)
     tok = _token(owner, key, index)
     if tok is None:
@@ -132,7 +132,7 @@ def _move_trailing_comments(container: Any, source: Any, target: Any) -> None:
     if newline < 0:
         return
     keep, moved = tok.value[:newline + 1], tok.value[newline + 1:]
-    if not moved.strip():
+    if not moved:
         return
     if keep.strip():
         tok.value = keep

@@ -308,3 +308,50 @@ def test_custom_kinds_with_a_configured_pod_template_are_fixed(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert target.read_text() == text + ("        securityContext:\n"
                                          "          readOnlyRootFilesystem: true\n")
+
+
+def test_config_scan_ignore_and_disabled_rules_are_not_fixed(tmp_path: Path) -> None:
+    (tmp_path / "kp.yaml").write_text("rules:\n  disable: [KP0813]\n"
+                                      "scan:\n  ignore: [writable-root-filesystem]\n")
+    target = tmp_path / "pod.yaml"
+    target.write_text(POD)
+    result = CliRunner().invoke(cli, ["fix", "--config", str(tmp_path / "kp.yaml"),
+                                      "--select", "KP0813,KP0821,KP0816", str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{target}: fixed KP0816\n")
+
+
+def test_blank_lines_between_blocks_stay_between_them() -> None:
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n\nspec:\n  containers:\n"
+            "  - name: a\n    image: x:1\n\n  - name: b\n    image: y:1\n\n# end\n")
+    fixed = fix_text(text, FixSettings(namespace="s"),
+                     lambda first, end: {"KP0821": {None}, "KP0402": {None}})
+    sc = "    securityContext:\n      readOnlyRootFilesystem: true\n"
+    assert fixed.text == (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: s\n\nspec:\n"
+        f"  containers:\n  - name: a\n    image: x:1\n{sc}\n  - name: b\n    image: y:1\n"
+        f"{sc}\n# end\n")
+
+
+def test_a_symlinked_manifest_is_fixed_through_its_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.yaml"
+    real.write_text(POD)
+    real.chmod(0o640)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    assert kp("--select", "KP0821", str(link)).returncode == 0
+    assert link.is_symlink()
+    assert real.read_text() == POD + FIXED_POD_TAIL
+    assert real.stat().st_mode & 0o777 == 0o640
+
+
+def test_what_cannot_be_fixed_is_said(tmp_path: Path) -> None:
+    target = tmp_path / "priv.yaml"
+    text = POD.replace("    image: ghcr.io/acme/web:1.0.0\n",
+                       "    image: ghcr.io/acme/web:1.0.0\n    securityContext:\n"
+                       "      privileged: true\n")
+    target.write_text(text)
+    proc = kp("--select", "KP0813", str(target))
+    assert proc.returncode == 0
+    assert proc.stdout == f"{target}: not fixed: KP0813\nfixed 0 of 1 file\n"
+    assert target.read_text() == text

@@ -81,7 +81,7 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         _fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
               "digits and '-', at most 63)")
     settings = FixSettings.from_config(config, namespace=namespace)
-    codes = _fixer_codes(_split(select), _split(ignore), settings)
+    codes = _fixer_codes(_split(select), _split(ignore), config, settings)
     files, errors = _discover(list(paths))
     changed, failed = _run(files, codes, config, settings, kube_version,
                            write=not (show_diff or dry_run), show_diff=show_diff)
@@ -94,15 +94,19 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     sys.exit(1 if changed and (show_diff or dry_run) else 0)
 
 
-def _fixer_codes(select: list[str], ignore: list[str], settings: FixSettings) -> set[str]:
-    """The fixers to run: --select minus --ignore, only those that have a fixer,
-    without the ones that have nothing to go on (KP0402 without --namespace,
-    KP0101 without a digest resolver)."""
+def _fixer_codes(select: list[str], ignore: list[str], config: Config,
+                 settings: FixSettings) -> set[str]:
+    """The fixers to run: --select (else the config's ``scan.select``) minus
+    --ignore and ``scan.ignore``, only those that have a fixer, without the ones
+    that have nothing to go on (KP0402 without --namespace, KP0101 without a
+    digest resolver)."""
     from kubeproof.fixes import FIXERS
     from kubeproof.registry import resolve_selection, unknown_rule_message
 
-    chosen, unknown = resolve_selection(select) if select else (set(FIXERS), [])
-    dropped, unknown_ignored = resolve_selection(ignore)
+    wanted = select or [str(t) for t in config.scan.get("select", [])]
+    chosen, unknown = resolve_selection(wanted) if wanted else (set(FIXERS), [])
+    dropped, unknown_ignored = resolve_selection(
+        [*ignore, *(str(t) for t in config.scan.get("ignore", []))])
     for token in unknown + unknown_ignored:
         _fail(unknown_rule_message(token))
     if select and not chosen & set(FIXERS):
@@ -161,7 +165,11 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
             errors.append(item.error)
             click.echo(item.error, err=True)
             continue
-        if item.fixed is None or item.fixed.text == item.original:
+        if item.fixed is None:
+            continue
+        if item.fixed.text == item.original:
+            if item.fixed.not_fixed and not show_diff:
+                click.echo(f"{item.path}: not fixed: {', '.join(item.fixed.not_fixed)}")
             continue
         changed += 1
         if item.fixed.whole:
@@ -187,8 +195,8 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
 
 
 def _write(path: str, text: str) -> None:
-    """Replace the file atomically, keeping its permissions."""
-    target = FsPath(path)
+    """Replace the file atomically, keeping its permissions (through symlinks)."""
+    target = FsPath(path).resolve()
     tmp = target.with_name(f".{target.name}.kubeproof-fix")
     tmp.write_bytes(text.encode("utf-8"))
     os.chmod(tmp, target.stat().st_mode & 0o7777)
