@@ -44,3 +44,18 @@ def test_tagged_value_errors_do_not_echo_the_value(tmp_path: Path) -> None:
     result = scan([str(path)])
     assert [str(e) for e in result.errors] == [
         f"{path}:6: a value does not match its YAML tag 'int'"]
+
+
+def test_fix_diff_masks_secret_values_in_its_context_lines(tmp_path: Path) -> None:
+    import shutil
+
+    for src in (SECRETS, ROOT / "examples" / "bad"):
+        shutil.copytree(src, tmp_path / src.name)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kubeproof", "fix", str(tmp_path), "--no-config", "--diff",
+         "--namespace", "shop"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr  # something to fix
+    out = proc.stdout + proc.stderr
+    assert out.count("\n+++ ") + out.startswith("+++ ") > 3
+    assert "********" in proc.stdout and "secret values are masked" in proc.stderr
+    assert [v for v in VALUES if v in out] == []

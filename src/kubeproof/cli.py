@@ -39,8 +39,9 @@ class _LazyGroup(click.Group):
         "netpol": "kubeproof.commands.netpol:netpol",
         "audit": "kubeproof.commands.audit:audit",
         "images": "kubeproof.commands.images:images",
-        "fix": "kubeproof.commands.fix:fix",
         "report": "kubeproof.commands.report:report",
+        "webhook": "kubeproof.commands.webhook:webhook",
+        "fix": "kubeproof.commands.fix:fix",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

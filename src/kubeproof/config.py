@@ -79,13 +79,14 @@ class Config:
     sensitive_labels: list[str] = field(default_factory=list)
     scan: dict[str, Any] = field(default_factory=dict)
     vulnerabilities: dict[str, Any] = field(default_factory=dict)
+    vuln_fail_on: Severity = Severity.HIGH  # KP1101
+    vuln_max_age_days: int = 7  # KP1103
+    vuln_ignore: list[VulnIgnore] = field(default_factory=list)
+    webhook: dict[str, Any] = field(default_factory=dict)  # parsed by webhook/policy.py
     # kubeproof fix: defaults for KP1403/KP1404 and values for KP0501's labels
     fix_requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))
     fix_limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))
     fix_labels: dict[str, str] = field(default_factory=dict)
-    vuln_fail_on: Severity = Severity.HIGH  # KP1101
-    vuln_max_age_days: int = 7  # KP1103
-    vuln_ignore: list[VulnIgnore] = field(default_factory=list)
 
 
 # key -> type, or a nested schema. Types: "str", "int", "bool", "list[str]",
@@ -114,6 +115,29 @@ SCHEMA: dict[str, Any] = {
         "select": "list[str]",
         "ignore": "list[str]",
         "maxFileSizeMiB": "int",
+    },
+    "webhook": {
+        "modes": "str-map",
+        "ruleModes": "str-map",
+        "namespaceModes": "list",
+        "includeNamespaces": "list[str]",
+        "excludeNamespaces": "list[str]",
+        "allowExemptionAnnotations": "bool",
+        "judgeControlled": "bool",
+        "failurePolicy": "str",
+        "deadlineMs": "int",
+        "fixers": "list[str]",
+        "audit": {
+            "sink": "str",
+            "file": "str",
+            "url": "str",
+            "tokenEnv": "str",
+            "sourcetype": "str",
+            "caFile": "str",
+            "batchSize": "int",
+            "flushMs": "int",
+            "queueSize": "int",
+        },
     },
     "fix": {"resources": {"requests": "str-map", "limits": "str-map"}, "labels": "str-map"},
 }
@@ -254,17 +278,18 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     cfg.sensitive_labels = list((data.get("network") or {}).get("sensitiveLabels", []))
     cfg.scan = dict(data.get("scan") or {})
     cfg.vulnerabilities = dict(data.get("vulnerabilities") or {})
-    fix = data.get("fix") or {}
-    resources = fix.get("resources") or {}
-    cfg.fix_requests = dict(resources.get("requests", cfg.fix_requests))
-    cfg.fix_limits = dict(resources.get("limits", cfg.fix_limits))
-    cfg.fix_labels = dict(fix.get("labels", {}))
     vulns = cfg.vulnerabilities
     if "failOn" in vulns:
         cfg.vuln_fail_on = _severity(p, vulns["failOn"], line("vulnerabilities", "failOn"))
     cfg.vuln_max_age_days = vulns.get("maxAgeDays", cfg.vuln_max_age_days)
     cfg.vuln_ignore = [_vuln_ignore(p, entry, i, line)
                        for i, entry in enumerate(vulns.get("ignore", []))]
+    cfg.webhook = dict(data.get("webhook") or {})
+    fix = data.get("fix") or {}
+    resources = fix.get("resources") or {}
+    cfg.fix_requests = dict(resources.get("requests", cfg.fix_requests))
+    cfg.fix_limits = dict(resources.get("limits", cfg.fix_limits))
+    cfg.fix_labels = dict(fix.get("labels", {}))
     return cfg
 
 

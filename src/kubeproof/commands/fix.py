@@ -211,9 +211,7 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
             click.echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
                        "it, the layout around the edits could not be kept", err=True)
         if show_diff:
-            sys.stdout.write("".join(difflib.unified_diff(
-                item.original.splitlines(keepends=True),
-                item.fixed.text.splitlines(keepends=True), f"a/{item.path}", f"b/{item.path}")))
+            _print_diff(item.path, item.original, item.fixed.text)
             continue
         if write:
             try:
@@ -236,3 +234,16 @@ def _write(path: str, text: str) -> None:
     tmp.write_bytes(text.encode("utf-8"))
     os.chmod(tmp, target.stat().st_mode & 0o7777)
     os.replace(tmp, target)
+
+
+def _print_diff(path: str, before: str, after: str) -> None:
+    """The unified diff, with secret values in its lines masked (kubeproof.redact)."""
+    from kubeproof.redact import redact, secret_values
+
+    values = secret_values(path, before)
+    sys.stdout.write("".join(difflib.unified_diff(
+        redact(before.splitlines(keepends=True), values),
+        redact(after.splitlines(keepends=True), values), f"a/{path}", f"b/{path}")))
+    if values:
+        click.echo(f"{path}: note: secret values are masked in this diff; run without --diff "
+                   "to apply the fixes", err=True)
