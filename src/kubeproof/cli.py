@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import click
 
 from kubeproof import __version__
-from kubeproof.images.options import check_settings, registry_options, unused_flag_warnings
+from kubeproof.images.options import registry_options, registry_settings
 
 FORMATS = ("text", "json", "sarif", "junit")
 SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
@@ -175,18 +175,13 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
         max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
         helm_values=helm_values, helm_set=helm_set)
     vulns = vuln_inputs(vuln_reports, scan_images, scan_timeout)
-    checks = None
-    for note in unused_flag_warnings(check_images, platform, registry_ca, insecure_registries,
-                                     registry_auth, image_cache):
+    try:
+        checks, notes = registry_settings(check_images, platform, registry_ca,
+                                          insecure_registries, registry_auth, image_cache)
+    except ValueError as exc:
+        _fail(str(exc))
+    for note in notes:
         click.echo(f"kubeproof: warning: {note}", err=True)
-    if check_images:
-        try:
-            checks, notes = check_settings(platform, registry_ca, insecure_registries,
-                                           registry_auth, image_cache)
-        except ValueError as exc:
-            _fail(str(exc))
-        for note in notes:
-            click.echo(f"kubeproof: warning: {note}", err=True)
     try:
         result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
                            _split(ignore) + list(settings.get("ignore", [])), version, level,

@@ -89,8 +89,8 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
         _fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
               "digits and '-', at most 63)")
-    resolver = _digest_resolver(platform, registry_ca, insecure_registries, registry_auth,
-                                image_cache) if pin_digests else None
+    resolver = _digest_resolver(pin_digests, platform, registry_ca, insecure_registries,
+                                registry_auth, image_cache)
     settings = FixSettings.from_config(config, namespace=namespace, resolve_digest=resolver)
     codes = _fixer_codes(_split(select), _split(ignore), config, settings)
     files, errors = _discover(list(paths))
@@ -137,21 +137,22 @@ def _fixer_codes(select: list[str], ignore: list[str], config: Config,
     return codes
 
 
-def _digest_resolver(platform: str, registry_ca: str | None,
+def _digest_resolver(pin_digests: bool, platform: str, registry_ca: str | None,
                      insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
-                     image_cache: str | None) -> DigestResolver:
-    """The registry-backed digest resolver of ``--pin-digests``."""
-    from kubeproof.images.options import check_settings
+                     image_cache: str | None) -> DigestResolver | None:
+    """The registry-backed digest resolver of ``--pin-digests`` (None without it)."""
+    from kubeproof.images.options import registry_settings
     from kubeproof.images.pin import DigestResolver
 
     try:
-        checks, notes = check_settings(platform, registry_ca, insecure_registries,
-                                       registry_auth, image_cache)
+        checks, notes = registry_settings(pin_digests, platform, registry_ca,
+                                          insecure_registries, registry_auth, image_cache,
+                                          flag="--pin-digests")
     except ValueError as exc:
         _fail(str(exc))
     for note in notes:
         click.echo(f"kubeproof: warning: {note}", err=True)
-    return DigestResolver(checks)
+    return DigestResolver(checks) if checks is not None else None
 
 
 def _discover(paths: list[str]) -> tuple[list[str], list[str]]:

@@ -50,22 +50,17 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     from kubeproof.config import Config
     from kubeproof.images.check import IMAGE_FACTS, ImageCheck
     from kubeproof.images.inventory import inventory
-    from kubeproof.images.options import check_settings, unused_flag_warnings
+    from kubeproof.images.options import registry_settings
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
     from kubeproof.model import Context
 
-    checks = None
-    for note in unused_flag_warnings(check_images, platform, registry_ca, insecure_registries,
-                                     registry_auth, image_cache):
+    try:
+        checks, notes = registry_settings(check_images, platform, registry_ca,
+                                          insecure_registries, registry_auth, image_cache)
+    except ValueError as exc:
+        _fail(str(exc))
+    for note in notes:
         click.echo(f"kubeproof: warning: {note}", err=True)
-    if check_images:
-        try:
-            checks, notes = check_settings(platform, registry_ca, insecure_registries,
-                                           registry_auth, image_cache)
-        except ValueError as exc:
-            _fail(str(exc))
-        for note in notes:
-            click.echo(f"kubeproof: warning: {note}", err=True)
     index, entries, errors = inventory(list(paths), keep_credentials=checks is not None)
     for err in errors:
         click.echo(str(err), err=True)

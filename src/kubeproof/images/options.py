@@ -48,16 +48,28 @@ def registry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def unused_flag_warnings(check_images: bool, platform: str, registry_ca: str | None,
+def registry_settings(enabled: bool, platform: str, registry_ca: str | None,
+                      insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
+                      image_cache: str | None, flag: str = "--check-images"
+                      ) -> tuple[CheckSettings | None, list[str]]:
+    """What a command's registry flags amount to: the settings when ``enabled``
+    (``flag`` was given), else ``None``; and warnings to print (a Docker config
+    that cannot be used, registry flags given without ``flag``). Raises
+    ``ValueError`` (one line, no secret) for flags that cannot be used."""
+    flags = (platform, registry_ca, insecure_registries, registry_auth, image_cache)
+    if enabled:
+        return check_settings(*flags)
+    return None, unused_flag_warnings(flag, *flags)
+
+
+def unused_flag_warnings(flag: str, platform: str, registry_ca: str | None,
                          insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
                          image_cache: str | None) -> list[str]:
-    """One warning per registry flag given without ``--check-images`` (it does nothing)."""
-    if check_images:
-        return []
+    """One warning per registry flag given without ``flag`` (it does nothing)."""
     given = {"--platform": platform != DEFAULT_PLATFORM, "--registry-ca": bool(registry_ca),
              "--insecure-registry": bool(insecure_registries),
              "--registry-auth": bool(registry_auth), "--image-cache": bool(image_cache)}
-    return [f"{flag} does nothing without --check-images" for flag, on in given.items() if on]
+    return [f"{name} does nothing without {flag}" for name, on in given.items() if on]
 
 
 def parse_registry_auth(values: tuple[str, ...] | list[str],
