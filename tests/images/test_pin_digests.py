@@ -88,9 +88,11 @@ def test_without_pin_digests_images_are_left_alone(tmp_path: Path,
                                                    plain_registry: Seeded) -> None:
     path = _workloads(tmp_path, plain_registry)
     before = path.read_text()
-    proc = run_cli("fix", str(path), "--no-config", "--select", "KP0101,KP0102")
+    proc = run_cli("fix", str(path), "--no-config", "--select", "KP0101,KP0102",
+                   "--platform", "linux/arm64")
     assert proc.returncode == 0, proc.stderr
     assert path.read_text() == before
+    assert "kubeproof: warning: --platform does nothing without --pin-digests" in proc.stderr
 
 
 def test_unreachable_registry_pins_nothing_and_says_so(tmp_path: Path) -> None:
