@@ -232,3 +232,11 @@ def test_diff_and_dry_run_in_a_real_process(tmp_path: Path) -> None:
     code, out = fix("--dry-run", str(target))
     assert code == 1
     assert f"{target}: would fix KP0707; would add ServiceAccount shop/web" in out
+
+
+def test_a_comment_above_the_first_key_stays_above_it() -> None:
+    text = worker("web").replace("    spec:\n", "    spec:\n      # the app\n")
+    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0707": {None}})
+    # ruamel keeps such a comment with the mapping, not the key: inserting before
+    # `containers` would put it above serviceAccountName, so it goes at the end
+    assert fixed.text.startswith(text + "      serviceAccountName: web\n---\n")
