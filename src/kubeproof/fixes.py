@@ -11,9 +11,10 @@ server would then reject (``allowPrivilegeEscalation: false`` next to
 ``privileged: true``, Linux-only settings on Windows pods). A second run
 changes nothing.
 
-Fixers of set rules (KP0708) need the set's verdict: they run only when the
-caller names their code in ``codes`` (``kubeproof fix`` names the codes its
-scan found on each object), never by default.
+Fixers of set rules (KP0708) need the set's verdict, and KP0707's needs an
+object created next to the one it fixes: they run only when the caller names
+their code in ``codes`` (``kubeproof fix`` names the codes its scan found on
+each object), never by default.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from kubeproof.config import FIX_LIMITS, FIX_REQUESTS
 from kubeproof.imageref import parse_image
 from kubeproof.kinds import is_namespaced_builtin
 from kubeproof.model import Origin, Resource
-from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.common import as_dict, as_list, is_dns_subdomain
 from kubeproof.rules.pod_security import (
     CAPABILITIES_BASELINE,
     CAPABILITY_ALL,
     CAPABILITY_NET_BIND_SERVICE,
 )
+from kubeproof.rules.rbac import is_static_pod
 from kubeproof.rules.secrets import secret_volumes
 from kubeproof.workloads import ContainerView, PodView
 from kubeproof.yamledit import append, new_map, new_seq, put, set_in
@@ -244,6 +246,66 @@ def disable_token_automount(res: Resource, settings: FixSettings) -> bool:
     if pod is None or "automountServiceAccountToken" in pod.spec:
         return False
     return put(pod.spec, "automountServiceAccountToken", False, _POD_AUTOMOUNT_AFTER)
+
+
+# Where a new serviceAccountName goes in a pod spec: after the deprecated
+# field, else before the first of these keys (else at its end).
+_POD_SA_BEFORE = ("automountServiceAccountToken", "securityContext", "initContainers",
+                  "containers")
+
+
+@fixer("KP0707", set_scoped=True)
+def own_service_account(res: Resource, settings: FixSettings) -> bool:
+    """Set `serviceAccountName` to the workload's name (`kubeproof fix` also adds that
+    ServiceAccount to the file, with `automountServiceAccountToken: false`, unless the
+    files it fixes hold it already).
+
+    File-only: it runs only when the caller names KP0707 in ``codes``, never by
+    default, since it points the pod at an object that may not exist yet. The
+    webhook's ``/mutate`` sees one object and cannot create the ServiceAccount, so
+    naming KP0707 among its fixers is right only where each workload's
+    ServiceAccount already exists (otherwise its pods are refused). Static pods
+    are left alone (they cannot use ServiceAccounts), as are workloads whose name
+    is not a valid ServiceAccount name (templated, ``generateName`` only).
+    """
+    pod = res.pod
+    name = res.metadata.get("name")
+    if pod is None or is_static_pod(res) or not is_dns_subdomain(name):
+        return False
+    changed = put(pod.spec, "serviceAccountName", name, ("serviceAccount",), _POD_SA_BEFORE)
+    if pod.spec.get("serviceAccount") is not None:  # deprecated alias: keep it in step
+        changed |= put(pod.spec, "serviceAccount", name)
+    return changed
+
+
+def service_account_for(obj: MutableMapping[str, Any], settings: FixSettings
+                        ) -> MutableMapping[str, Any] | None:
+    """The ServiceAccount :func:`own_service_account` points ``obj`` at: in its
+    namespace, labelled like it (its value of `app.kubernetes.io/name` and of the
+    required labels, else `fix.labels`, else its name for the name label), with
+    no token automounted. None when ``obj`` has no pod spec or no usable name."""
+    res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
+    spec = res.pod.spec if res.pod is not None else {}
+    name = spec.get("serviceAccountName")
+    if not is_dns_subdomain(name):
+        return None
+    own = as_dict(res.metadata.get("labels"))
+    labels = new_map(obj)
+    for key in dict.fromkeys([NAME_LABEL, *settings.required_labels]):
+        value = own.get(key)
+        if not isinstance(value, str) or not _LABEL_VALUE.fullmatch(value):
+            value = settings.labels.get(key)
+        if value is None and key == NAME_LABEL:
+            value = name
+        if value is not None:
+            labels[key] = str(value)
+    meta = _map_like(obj, name=name)
+    if res.namespace:
+        meta["namespace"] = res.namespace
+    if labels:
+        meta["labels"] = labels
+    return _map_like(obj, apiVersion="v1", kind="ServiceAccount", metadata=meta,
+                     automountServiceAccountToken=False)
 
 
 @fixer("KP0813")

@@ -12,6 +12,11 @@ with the first dump. Everything the fixers did not touch stays byte for
 byte, including ``---`` separators, the trailing newline, CRLF line ends and
 a byte-order mark. Only when an edit falls where ruamel rewrote the original
 beyond recognition is its dump of that document used as a whole.
+
+The KP0707 fix points a workload at a ServiceAccount of its own name; the ones
+the fixed files do not hold yet are appended to the workload's file as new
+documents (once per namespace and name across the whole run), dumped with the
+file's indentation and line ends.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from kubeproof.fixes import FixSettings, fix_object
+from kubeproof.fixes import FixSettings, fix_object, service_account_for
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.model import Origin, Resource
 from kubeproof.sources.yamlparse import Document, YamlError, parse_yaml
 
 if TYPE_CHECKING:
@@ -55,6 +61,7 @@ class FixedText:
     text: str
     objects: list[ObjectFix] = field(default_factory=list)
     whole: bool = False  # ruamel's dump replaced a document: its edits could not be placed
+    added: list[str] = field(default_factory=list)  # objects appended: "ServiceAccount ns/name"
 
     @property
     def applied(self) -> Counter[str]:
@@ -64,6 +71,35 @@ class FixedText:
     @property
     def not_fixed(self) -> list[str]:
         return sorted({c for o in self.objects for c in o.wanted if c not in o.applied})
+
+
+@dataclass(slots=True)
+class ServiceAccounts:
+    """The ServiceAccounts of the fixed set by (namespace or "", name): those its
+    files hold and those the KP0707 fix added, so that each is added once."""
+
+    known: set[tuple[str, str]] = field(default_factory=set)
+
+    @classmethod
+    def in_text(cls, text: str) -> ServiceAccounts:
+        """The ServiceAccounts one YAML text holds (documents and List items)."""
+        book = cls()
+        for doc in parse_yaml(text):
+            data = doc.data if isinstance(doc, Document) else None
+            items = data.get("items") if isinstance(data, dict) else None
+            for obj in items if isinstance(items, list) else [data]:
+                res = Resource(obj, Origin("<fix>", 0, 0)) if isinstance(obj, dict) else None
+                if res is not None and res.kind == "ServiceAccount" and res.api_version == "v1":
+                    book.known.add((res.namespace or "", res.name))
+        return book
+
+    def claim(self, namespace: str | None, name: str) -> bool:
+        """Whether the ServiceAccount is to be added (it then counts as there)."""
+        key = (namespace or "", name)
+        if key in self.known:
+            return False
+        self.known.add(key)
+        return True
 
 
 @dataclass(slots=True)
@@ -92,6 +128,12 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
     found: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
     for f in result.findings:
         found[f.file].append((f.line, f.code, f.container))
+    accounts = ServiceAccounts()
+    for obj in result.checked:
+        if obj.kind == "ServiceAccount" and obj.api_version == "v1":
+            accounts.known.add((obj.namespace or "", obj.name))
+            if not obj.namespace and settings.namespace and "KP0402" in codes:
+                accounts.known.add((settings.namespace, obj.name))  # KP0402 sets it
     for path in files:
         if path in broken:
             yield FileFix(path, error=broken[path])
@@ -111,7 +153,7 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
 
         try:
             text = FsPath(path).read_bytes().decode("utf-8")
-            yield FileFix(path, text, fix_text(text, settings, codes_at))
+            yield FileFix(path, text, fix_text(text, settings, codes_at, accounts))
         except OSError as exc:
             yield FileFix(path, error=f"{path}: cannot read: {exc.strerror or exc}")
         except UnicodeDecodeError:
@@ -128,13 +170,15 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
 CodesAt = Callable[[int, int], Mapping[str, Collection[str | None]] | None]
 
 
-def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
+def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
+             accounts: ServiceAccounts | None = None) -> FixedText:
     """The fixed text and what changed; ``codes_at`` chooses the fixers per object.
 
     Each YAML document is loaded, fixed, dumped and replayed on its own, and
     only when some object in it has fixers to run: the cost follows the
     documents that change, not the size of the file (CRD bundles of megabytes
-    hold a few workloads)."""
+    hold a few workloads). The ServiceAccounts KP0707 points workloads at are
+    appended unless ``accounts`` (default: those of ``text``) holds them."""
     newline = "\r\n" if "\r\n" in text else "\n"
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom):].replace("\r\n", "\n")
@@ -142,6 +186,7 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
     yaml = _yaml(body)
     result = FixedText(text)
     edits: list[tuple[int, int, str]] = []
+    repointed: list[tuple[MutableMapping[str, Any], FixSettings]] = []  # by KP0707
     for lo, hi in _segments(lines):
         wanted = codes_at(lo + 1, hi + 1)
         if wanted is not None and not wanted:
@@ -159,6 +204,8 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
             result.objects += fixes
             if not any(f.applied for f in fixes):
                 continue
+            repointed += [(obj, here) for (_, obj, here, _), done in zip(plan, fixes, strict=True)
+                          if "KP0707" in done.applied]
             after = _dump(yaml, docs)
         except YAMLError as exc:
             raise EditError(_problem(exc, lo)) from None
@@ -173,8 +220,31 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
     for lo, hi, merged in reversed(edits):
         out[lo:hi] = [merged]
     joined = "".join(out)
+    added: list[MutableMapping[str, Any]] = []
+    if repointed:
+        book = accounts if accounts is not None else ServiceAccounts.in_text(text)
+        added = [a for obj, here in repointed for a in _new_account(obj, here, book)]
+    if added:
+        joined += ("" if joined.endswith("\n") or not joined else "\n") + "".join(
+            "---\n" + _dump(yaml, [doc]) for doc in added)
+        result.added = [f"ServiceAccount {_where(doc)}" for doc in added]
     result.text = bom + (joined.replace("\n", newline) if newline != "\n" else joined)
     return result
+
+
+def _new_account(obj: MutableMapping[str, Any], settings: FixSettings,
+                 accounts: ServiceAccounts) -> list[MutableMapping[str, Any]]:
+    """The ServiceAccount to append for ``obj`` (the KP0707 fix changed it), if any."""
+    account = service_account_for(obj, settings)
+    if account is None:
+        return []
+    meta = account["metadata"]
+    return [account] if accounts.claim(meta.get("namespace"), meta["name"]) else []
+
+
+def _where(obj: MutableMapping[str, Any]) -> str:
+    meta = obj["metadata"]
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
 
 
 def _same_data(text: str, expected: str) -> bool:

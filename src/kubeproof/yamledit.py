@@ -56,13 +56,16 @@ def set_in(mapping: Mapping, keys: Sequence[str], value: Any,
     return put(here, keys[-1], value, after if len(keys) == 1 else ())
 
 
-def put(mapping: Mapping, key: str, value: Any, after: Sequence[str] = ()) -> bool:
+def put(mapping: Mapping, key: str, value: Any, after: Sequence[str] = (),
+        before: Sequence[str] = ()) -> bool:
     """Set ``mapping[key] = value``; return whether anything changed.
 
     An existing key keeps its place (and its comments). A new key goes right
     after the last key of the mapping that ``after`` names (``after=("name",
-    "image")``: after ``image`` if there is one, else after ``name``), otherwise
-    at the end.
+    "image")``: after ``image`` if there is one, else after ``name``), else
+    right before the first key that ``before`` names (unless comment lines
+    precede it as the mapping's first key: they would end up above the new
+    key), otherwise at the end.
     """
     if key in mapping:
         old = mapping[key]
@@ -79,8 +82,11 @@ def put(mapping: Mapping, key: str, value: Any, after: Sequence[str] = ()) -> bo
     keys = list(mapping)
     pos = len(keys)
     anchors = [keys.index(k) for k in after if k in mapping]
+    following = [keys.index(k) for k in before if k in mapping]
     if anchors:
         pos = max(anchors) + 1
+    elif following and (min(following) > 0 or not _leading_comment(mapping)):
+        pos = min(following)
     if pos == 0 or not keys:
         mapping.insert(pos, key, value)
         return True
@@ -99,6 +105,12 @@ def append(seq: list[Any], value: Any) -> None:
 
 
 # ---------------------------------------------------------------- comments
+
+def _leading_comment(mapping: CommentedMap) -> bool:
+    """Whether comment lines precede the mapping's first key."""
+    comment = mapping.ca.comment
+    return bool(comment and len(comment) > 1 and comment[1])
+
 
 def _last_slot(container: Any, key: Any) -> tuple[Any, Any, int]:
     """(owner, key, token index) of where ruamel keeps the comment that follows

@@ -63,6 +63,18 @@ CASES: dict[str, Case] = {
         "    app.kubernetes.io/name: api",
         "    team: payments",
     )),
+    "KP0707": Case("kp0707.yaml", removed=(), added=(
+        "         serviceAccountName: billing-worker",
+        "---",
+        "apiVersion: v1",
+        "kind: ServiceAccount",
+        "metadata:",
+        "   name: billing-worker",
+        "   namespace: shop",
+        "   labels:",
+        "      app.kubernetes.io/name: billing",
+        "automountServiceAccountToken: false",
+    )),
     "KP0708": Case("kp0708.yaml", removed=(), added=(
         "      automountServiceAccountToken: false",
     )),

@@ -224,7 +224,9 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
         summary = ", ".join(f"{code} x{n}" if n > 1 else code
                             for code, n in sorted(item.fixed.applied.items()))
         left = f"; not fixed: {', '.join(item.fixed.not_fixed)}" if item.fixed.not_fixed else ""
-        click.echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{left}")
+        verb = ("added" if write else "would add") if item.fixed.added else ""
+        added = f"; {verb} {', '.join(item.fixed.added)}" if item.fixed.added else ""
+        click.echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{added}{left}")
     return changed, errors
 
 

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from kubeproof.model import Context, Path, Resource, Severity, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.rules.common import DNS_SUBDOMAIN, as_dict, as_list, quote
 from kubeproof.selectors import SelectorError, validate_label_selector
 
 # ---------------------------------------------------------------- KP0001 table
@@ -213,7 +213,6 @@ def deprecated_api(res: Resource, ctx: Context) -> Iterator[Violation]:
 
 # ---------------------------------------------------------------- KP0002
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _HAS_LETTER = re.compile(r"[a-z]")
@@ -245,7 +244,7 @@ def label_key_problem(key: Any) -> str | None:
             return "has an empty prefix before '/'"
         if len(prefix) > 253:
             return "has a prefix longer than 253 characters"
-        if not _DNS_SUBDOMAIN.match(prefix):
+        if not DNS_SUBDOMAIN.match(prefix):
             return "has a prefix that is not a lowercase DNS subdomain"
     if not name:
         return "has an empty name"

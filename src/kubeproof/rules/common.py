@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kubeproof.model import Path
@@ -35,3 +36,13 @@ def as_list(value: Any) -> list[Any]:
 def quote(value: Any) -> str:
     """A value as messages show it: strings in double quotes, others as Python shows them."""
     return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+# a DNS-1123 subdomain: what most object names must be (at most 253 characters)
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def is_dns_subdomain(value: Any) -> bool:
+    """Whether ``value`` is a valid DNS-1123 subdomain (e.g. a ServiceAccount name)."""
+    return isinstance(value, str) and len(value) <= 253 \
+        and DNS_SUBDOMAIN.fullmatch(value) is not None

@@ -479,7 +479,7 @@ def rbac_default_sa_bound(res: Resource, ctx: Context) -> Iterator[Violation]:
 
 # ------------------------------------------------------------------ KP0707
 
-def _static_pod(res: Resource) -> bool:
+def is_static_pod(res: Resource) -> bool:
     """A mirror pod (as audit sees it) or a kubeadm control-plane static pod manifest."""
     if res.kind != "Pod":
         return False
@@ -489,7 +489,8 @@ def _static_pod(res: Resource) -> bool:
     return res.namespace == "kube-system" and labels.get("tier") == "control-plane"
 
 
-@rule("KP0707", "default-service-account", practice=7, severity="medium", pods=True)
+@rule("KP0707", "default-service-account", practice=7, severity="medium", pods=True,
+      fixable=True)
 def default_service_account(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Workload running as the `default` ServiceAccount.
 
@@ -519,7 +520,7 @@ def default_service_account(res: Resource, ctx: Context) -> Iterator[Violation]:
         ```
     """
     pod = res.pod
-    if pod is None or _static_pod(res):
+    if pod is None or is_static_pod(res):
         return
     spec = pod.spec
     path: Path = (*pod.spec_path, "serviceAccountName")
