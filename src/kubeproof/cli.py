@@ -37,6 +37,7 @@ class _LazyGroup(click.Group):
         "rbac": "kubeproof.commands.rbac:rbac",
         "netpol": "kubeproof.commands.netpol:netpol",
         "audit": "kubeproof.commands.audit:audit",
+        "webhook": "kubeproof.commands.webhook:webhook",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

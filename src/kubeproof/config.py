@@ -16,6 +16,9 @@ from typing import Any
 from kubeproof.model import Severity
 
 CONFIG_NAMES = (".kubeproof.yaml", ".kubeproof.yml")
+# what ``kubeproof fix`` gives containers without requests / a memory limit
+FIX_REQUESTS = {"cpu": "100m", "memory": "128Mi"}
+FIX_LIMITS = {"memory": "256Mi"}
 
 
 class ConfigError(Exception):
@@ -63,6 +66,11 @@ class Config:
     sensitive_labels: list[str] = field(default_factory=list)
     scan: dict[str, Any] = field(default_factory=dict)
     vulnerabilities: dict[str, Any] = field(default_factory=dict)
+    webhook: dict[str, Any] = field(default_factory=dict)  # parsed by webhook/policy.py
+    # kubeproof fix: defaults for KP1403/KP1404 and values for KP0501's labels
+    fix_requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))
+    fix_limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))
+    fix_labels: dict[str, str] = field(default_factory=dict)
 
 
 # key -> type, or a nested schema. Types: "str", "int", "bool", "list[str]",
@@ -92,6 +100,30 @@ SCHEMA: dict[str, Any] = {
         "ignore": "list[str]",
         "maxFileSizeMiB": "int",
     },
+    "webhook": {
+        "modes": "str-map",
+        "ruleModes": "str-map",
+        "namespaceModes": "list",
+        "includeNamespaces": "list[str]",
+        "excludeNamespaces": "list[str]",
+        "allowExemptionAnnotations": "bool",
+        "judgeControlled": "bool",
+        "failurePolicy": "str",
+        "deadlineMs": "int",
+        "fixers": "list[str]",
+        "audit": {
+            "sink": "str",
+            "file": "str",
+            "url": "str",
+            "tokenEnv": "str",
+            "sourcetype": "str",
+            "caFile": "str",
+            "batchSize": "int",
+            "flushMs": "int",
+            "queueSize": "int",
+        },
+    },
+    "fix": {"resources": {"requests": "str-map", "limits": "str-map"}, "labels": "str-map"},
 }
 EXEMPTION_KEYS = {"rules", "namespace", "kind", "name", "reason", "expires"}
 
@@ -229,6 +261,12 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     cfg.sensitive_labels = list((data.get("network") or {}).get("sensitiveLabels", []))
     cfg.scan = dict(data.get("scan") or {})
     cfg.vulnerabilities = dict(data.get("vulnerabilities") or {})
+    cfg.webhook = dict(data.get("webhook") or {})
+    fix = data.get("fix") or {}
+    resources = fix.get("resources") or {}
+    cfg.fix_requests = dict(resources.get("requests", cfg.fix_requests))
+    cfg.fix_limits = dict(resources.get("limits", cfg.fix_limits))
+    cfg.fix_labels = dict(fix.get("labels", {}))
     return cfg
 
 

@@ -406,6 +406,38 @@ class Engine:
 
 
 
+class ObjectChecker:
+    """Checks one object at a time, without files: the admission webhook's engine.
+
+    Built once (rules selected, per-kind rule lists cached), then :meth:`check`
+    per object, from any thread: each call gets its own :class:`Engine` (cheap:
+    no index, since set, registry and report rules need more than one object and
+    are dropped here) sharing the per-kind cache, whose racing fills are
+    harmless. Findings are those of ``scan`` for the same object: the same
+    annotation exemptions, config exemptions and Pod Security level.
+    """
+
+    def __init__(self, ctx: Context, rules: list[Rule]) -> None:
+        self.ctx = ctx
+        self.rules = [r for r in rules if r.scope not in INDEX_SCOPES]
+        self._by_kind: dict[tuple[str, bool], _KindRules] = {}
+
+    def check(self, obj: dict[str, Any], label: str, source: str = "admission") -> ScanResult:
+        """Run the rules on ``obj``; ``label`` names it where findings name a file."""
+        engine = Engine(self.ctx, self.rules)
+        engine._by_kind = self._by_kind
+        origin = Origin(label, 0, 1, 1, source, ORIGIN_LOCATOR)
+        loaded = LoadedFile(path=label, source=source, locator=ORIGIN_LOCATOR)
+        loaded.objects.append(Located(Resource(obj, origin), None, 0))
+        engine.add_file(loaded, (source, label))
+        return engine.finish(self.ctx.pss_level)
+
+    def annotation_ignores(self, obj: dict[str, Any]) -> set[str] | None:
+        """The rule codes (or ``*``/``all``) the object's exemption annotation names;
+        None when it has none or the config does not honour them."""
+        return Engine(self.ctx, [])._annotation_ignores(Resource(obj, Origin("", 0, 1)))
+
+
 def _ignores(ignored: set[str] | frozenset[str] | None, rule: Rule) -> bool:
     return ignored is not None and (rule.code in ignored or "*" in ignored or "all" in ignored)
 

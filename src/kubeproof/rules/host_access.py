@@ -118,7 +118,7 @@ def writable_host_path(res: Resource, ctx: Context) -> Iterator[Violation]:
                 )
 
 
-@rule("KP0821", "writable-root-filesystem", practice=8, severity="medium", pods=True)
+@rule("KP0821", "writable-root-filesystem", practice=8, severity="medium", pods=True, fixable=True)
 def writable_root_filesystem(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container whose root file system is writable.
 

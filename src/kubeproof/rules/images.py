@@ -145,7 +145,7 @@ def _images(res: Resource) -> Iterator[tuple[ContainerView, ImageRef]]:
             yield c, ref
 
 
-@rule("KP0101", "image-tag-mutable", practice=1, severity="high", pods=True)
+@rule("KP0101", "image-tag-mutable", practice=1, severity="high", pods=True, fixable=True)
 def image_tag_mutable(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Image with no tag or the tag `latest`, and no digest.
 

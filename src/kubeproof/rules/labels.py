@@ -22,7 +22,7 @@ from kubeproof.workloads import CUSTOM_TEMPLATE_PATHS
 
 
 @rule("KP0501", "missing-required-labels", practice=5, severity="low", pods=True,
-      kinds={"Service"})
+      kinds={"Service"}, fixable=True)
 def missing_required_labels(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Workload or Service missing a required label.
 

@@ -111,7 +111,7 @@ def _sized(pod: PodView) -> Iterator[ContainerView]:
             yield c
 
 
-@rule("KP1403", "no-resource-requests", practice=14, severity="medium", pods=True)
+@rule("KP1403", "no-resource-requests", practice=14, severity="medium", pods=True, fixable=True)
 def no_resource_requests(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container without CPU and memory requests.
 
@@ -163,7 +163,7 @@ def no_resource_requests(res: Resource, ctx: Context) -> Iterator[Violation]:
         yield Violation(path, message, container=c.name)
 
 
-@rule("KP1404", "no-memory-limit", practice=14, severity="medium", pods=True)
+@rule("KP1404", "no-memory-limit", practice=14, severity="medium", pods=True, fixable=True)
 def no_memory_limit(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container without a memory limit.
 

@@ -751,7 +751,7 @@ def volume_types(res: Resource, ctx: Context) -> Iterator[Violation]:
                 break
 
 
-@rule("KP0813", "pss-privilege-escalation", practice=8, severity="medium", pods=True)
+@rule("KP0813", "pss-privilege-escalation", practice=8, severity="medium", pods=True, fixable=True)
 def privilege_escalation(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container may escalate privileges (PSS restricted `allowPrivilegeEscalation`).
 
@@ -792,7 +792,7 @@ def privilege_escalation(res: Resource, ctx: Context) -> Iterator[Violation]:
                         container=c.name)
 
 
-@rule("KP0814", "pss-run-as-non-root", practice=8, severity="medium", pods=True)
+@rule("KP0814", "pss-run-as-non-root", practice=8, severity="medium", pods=True, fixable=True)
 def run_as_non_root(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Containers not required to run as non-root (PSS restricted `runAsNonRoot`).
 
@@ -877,7 +877,7 @@ def run_as_user(res: Resource, ctx: Context) -> Iterator[Violation]:
                             container=c.name)
 
 
-@rule("KP0816", "pss-seccomp-restricted", practice=8, severity="medium", pods=True)
+@rule("KP0816", "pss-seccomp-restricted", practice=8, severity="medium", pods=True, fixable=True)
 def seccomp_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
     """No seccomp profile (PSS restricted `seccompProfile_restricted`).
 
@@ -918,7 +918,8 @@ def seccomp_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
                             '"Localhost"', container=c.name)
 
 
-@rule("KP0817", "pss-capabilities-restricted", practice=8, severity="medium", pods=True)
+@rule("KP0817", "pss-capabilities-restricted", practice=8, severity="medium", pods=True,
+      fixable=True)
 def capabilities_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Capabilities not all dropped (PSS restricted `capabilities_restricted`).
 

@@ -579,7 +579,7 @@ def _static_workload(w: WorkloadRec) -> bool:
         w.ref.namespace == "kube-system" and w.labels.get("tier") == "control-plane")
 
 
-@rule("KP0708", "sa-token-automount", practice=7, severity="medium", scope=Scope.SET)
+@rule("KP0708", "sa-token-automount", practice=7, severity="medium", scope=Scope.SET, fixable=True)
 def sa_token_automount(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Service account token mounted into pods whose ServiceAccount is granted nothing.
 

@@ -98,7 +98,7 @@ def _s(value: Any) -> str:
 
 # ----------------------------------------------------------------- KP1002
 
-def _secret_volumes(pod: PodView) -> dict[str, tuple[int, str, dict[str, Any]]]:
+def secret_volumes(pod: PodView) -> dict[str, tuple[int, str, dict[str, Any]]]:
     """Volumes that carry secrets, by name: (index, description, volume)."""
     found: dict[str, tuple[int, str, dict[str, Any]]] = {}
     for i, vol in pod.volumes:
@@ -124,7 +124,7 @@ def _secret_volumes(pod: PodView) -> dict[str, tuple[int, str, dict[str, Any]]]:
     return found
 
 
-@rule("KP1002", "secret-volume-writable", practice=10, severity="low", pods=True)
+@rule("KP1002", "secret-volume-writable", practice=10, severity="low", pods=True, fixable=True)
 def secret_volume_writable(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Secret volume mounted without `readOnly: true`.
 
@@ -164,7 +164,7 @@ def secret_volume_writable(res: Resource, ctx: Context) -> Iterator[Violation]:
     """
     pod = res.pod
     assert pod is not None
-    volumes = _secret_volumes(pod)
+    volumes = secret_volumes(pod)
     if not volumes:
         return
     for c in pod.containers:

@@ -1,0 +1,144 @@
+"""Audit events: one JSON object per admission decision, shipped off the request path.
+
+An event holds who did what to which object and what was decided: time, uid,
+user, operation, kind, namespace, name, decision, finding codes, dryRun (dry-run
+requests are judged and their event is emitted, marked ``"dryRun": true``: the
+event is a log line, not a change to the cluster). It never holds the object,
+so no Secret data can reach it.
+
+Sinks: ``stdout`` and ``file`` write JSON lines; ``hec`` POSTs batches to a
+Splunk HTTP Event Collector (``Authorization: Splunk <token>``, body of
+concatenated ``{"time", "sourcetype", "event"}`` objects), the token read from
+an environment variable and never logged. Events go through a bounded queue to
+one background thread that writes them in batches; :meth:`AuditSink.emit` never
+blocks, and an event that finds the queue full, or a batch the sink refuses, is
+counted in ``kubeproof_webhook_audit_events_dropped_total``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from typing import Any
+
+import orjson
+
+from kubeproof.webhook import metrics
+from kubeproof.webhook.policy import AuditSettings
+
+LOG = logging.getLogger("kubeproof.webhook")
+_STOP = object()
+
+
+class AuditSink:
+    def __init__(self, settings: AuditSettings) -> None:
+        self.settings = settings
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_size)
+        self._thread: threading.Thread | None = None
+        self._client: Any = None
+        self._token = ""
+        self._failing = False
+
+    def start(self) -> None:
+        if self.settings.sink == "none" or self._thread is not None:
+            return
+        if self.settings.sink == "hec":
+            import httpx
+
+            self._token = os.environ.get(self.settings.token_env, "")
+            if not self._token:
+                LOG.warning("audit sink hec: $%s is empty; the collector will likely refuse "
+                            "the events", self.settings.token_env)
+            self._client = httpx.Client(timeout=5.0, verify=self.settings.ca_file or True)
+        self._thread = threading.Thread(target=self._run, name="kubeproof-audit", daemon=True)
+        self._thread.start()
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """Queue one event; never blocks (a full queue drops it, counted)."""
+        if self._thread is None:
+            return
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            metrics.AUDIT_DROPPED.labels("queue_full").inc()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Flush what is queued and stop the thread."""
+        if self._thread is None:
+            return
+        with contextlib.suppress(queue.Full):
+            self._queue.put(_STOP, timeout=timeout)
+        self._thread.join(timeout)
+        self._thread = None
+        if self._client is not None:
+            self._client.close()
+
+    def _run(self) -> None:
+        flush_s = self.settings.flush_ms / 1000
+        size = self.settings.batch_size
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            deadline = time.monotonic() + flush_s
+            stopping = False
+            while len(batch) < size:
+                left = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=left) if left > 0 else \
+                        self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            if stopping:
+                return
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            if self.settings.sink == "hec":
+                self._send_hec(batch)
+            else:
+                data = b"".join(orjson.dumps(e) + b"\n" for e in batch)
+                if self.settings.sink == "file":
+                    assert self.settings.file is not None
+                    with open(self.settings.file, "ab") as fh:
+                        fh.write(data)
+                else:
+                    sys.stdout.buffer.write(data)
+                    sys.stdout.buffer.flush()
+        except Exception as exc:  # a sink outage loses events, never the webhook
+            metrics.AUDIT_DROPPED.labels("send_failed").inc(len(batch))
+            if not self._failing:
+                LOG.error("audit sink %s failed, dropping events: %s", self.settings.sink,
+                          type(exc).__name__ if self.settings.sink == "hec" else exc)
+            self._failing = True
+            return
+        self._failing = False
+        metrics.AUDIT_SENT.inc(len(batch))
+
+    def _send_hec(self, batch: list[dict[str, Any]]) -> None:
+        sourcetype = self.settings.sourcetype
+        body = b"".join(orjson.dumps({"time": _epoch(e["time"]), "sourcetype": sourcetype,
+                                      "event": e}) for e in batch)
+        assert self.settings.url is not None
+        resp = self._client.post(self.settings.url, content=body,
+                                 headers={"Authorization": f"Splunk {self._token}",
+                                          "Content-Type": "application/json"})
+        if resp.status_code >= 300:
+            raise RuntimeError(f"HEC answered HTTP {resp.status_code}")
+
+
+def _epoch(iso: str) -> float:
+    """HEC wants the event time in seconds since the epoch."""
+    return round(dt.datetime.fromisoformat(iso).timestamp(), 3)

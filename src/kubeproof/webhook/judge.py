@@ -1,0 +1,268 @@
+"""From an admission request to a decision: which requests are judged, and how.
+
+Built once per worker (rules selected, per-kind rule lists cached, policy
+parsed), then called per request. The rules are those of ``scan``, object
+scope only (set, registry and report rules need more than one object; see
+DESIGN.md), run by :class:`kubeproof.engine.ObjectChecker` with the same
+annotation exemptions, config exemptions and severities.
+
+Not judged (allowed at once): DELETE and CONNECT; subresources; namespaces the
+policy leaves out; Pods and ReplicaSets whose controller is judged instead
+(exactly the owners ``audit`` rolls up, ``sources.cluster.judged_elsewhere``;
+``judgeControlled: true`` judges them too). On UPDATE only findings that the
+old object did not already have (same rule, container and path) count, so a
+violation that predates the webhook does not block an unrelated edit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeproof.config import Config
+from kubeproof.engine import IGNORE_ANNOTATION, ObjectChecker, select_rules
+from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
+from kubeproof.model import Context, Finding
+from kubeproof.registry import load_rules
+from kubeproof.sources.cluster import judged_elsewhere
+from kubeproof.webhook import metrics
+from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
+from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPolicy
+
+# rules about manifests in files that mean nothing for an object sent to the API
+WEBHOOK_EXCLUDED = frozenset({"KP0003", "KP1004"})
+MAX_WARNING = 256  # the API server may truncate longer warnings
+MAX_MESSAGE = 8192
+MAX_ANNOTATION = 2048
+
+
+class JudgementError(RuntimeError):
+    """The rules could not all run on the object (a rule raised)."""
+
+
+@dataclass(slots=True)
+class Decision:
+    """The answer to one request, and its audit event (None: not judged)."""
+
+    response: AdmissionResponse
+    event: dict[str, Any] | None = None
+    outcome: str = "allowed"  # metrics: allowed, denied, skipped, invalid, failure_*
+    findings: list[tuple[Finding, str]] = field(default_factory=list)  # (finding, mode)
+    fixed: list[str] = field(default_factory=list)  # /mutate: rule codes fixed
+
+
+def build_context(config: Config, policy: WebhookPolicy) -> Context:
+    """The rules' context for the webhook: scan's kube version and PSS level."""
+    settings = config.scan
+    version = parse_kube_version(str(settings["kubeVersion"])) \
+        if settings.get("kubeVersion") else DEFAULT_KUBE_VERSION
+    level = settings.get("pssLevel", "restricted")
+    judged = dataclasses.replace(config, allow_annotations=policy.allow_annotations)
+    return Context(config=judged, kube_version=version, pss_level=level)
+
+
+class Judge:
+    def __init__(self, config: Config, policy: WebhookPolicy,
+                 extra_rules: tuple[Any, ...] = ()) -> None:
+        from kubeproof.api import _apply_workload_paths
+
+        _apply_workload_paths(config)
+        self.policy = policy
+        rules = [r for r in select_rules(config) if r.code not in WEBHOOK_EXCLUDED]
+        self.checker = ObjectChecker(build_context(config, policy), [*rules, *extra_rules])
+        self.codes = {r.code for r in rules}
+        self.fixers = policy.fixers
+        self.fix_settings = _fix_settings(config)
+
+    # ------------------------------------------------------------ validate
+
+    def validate(self, req: AdmissionRequest) -> Decision:
+        skipped = self._skip(req)
+        if skipped is not None:
+            return skipped
+        assert req.object is not None
+        namespace = req.namespace or _namespace(req.object)
+        findings = self._check(req.object, req)
+        if req.operation == "UPDATE" and req.old_object is not None:
+            before = {_key(f) for f in self._check(req.old_object, req)}
+            findings = [f for f in findings if _key(f) not in before]
+        moded = [(f, self.policy.mode_for(f.rule.code, f.severity, namespace))
+                 for f in findings]
+        enforced = [f for f, m in moded if m == ENFORCE]
+        warned = [f for f, m in moded if m == WARN]
+        audited = [f for f, m in moded if m == AUDIT]
+        resp = AdmissionResponse(uid=req.uid, allowed=not enforced)
+        if enforced:
+            resp.code = 403
+            resp.message = _deny_message(req, enforced, self.policy.allow_annotations)
+        resp.warnings = [_warning(f) for f in warned]
+        if audited:
+            resp.audit_annotations["audit-findings"] = _cap(
+                "; ".join(_one_line(f) for f in audited), MAX_ANNOTATION)
+        decision = "allowed" if resp.allowed else "denied"
+        return Decision(resp, self._event(req, decision, moded), decision, moded)
+
+    # ------------------------------------------------------------ mutate
+
+    def mutate(self, req: AdmissionRequest) -> Decision:
+        """Apply the configured fixers to the object; the change as a JSONPatch.
+
+        Codes the object's exemption annotation names are not fixed (the owner
+        asked for that setting), nor are rules the config disabled.
+        """
+        skipped = self._skip(req)
+        if skipped is not None:
+            return skipped
+        import copy
+
+        import jsonpatch
+
+        from kubeproof.fixes import FIXERS, fix_object
+
+        assert req.object is not None
+        codes = set(self.fixers) if self.fixers is not None else \
+            {c for c, fx in FIXERS.items() if not fx.set_scoped}
+        codes &= self.codes
+        ignored = self.checker.annotation_ignores(req.object) or set()
+        codes = set() if {"*", "all"} & ignored else codes - ignored
+        fixed = copy.deepcopy(req.object)
+        changed = fix_object(fixed, self.fix_settings, codes) if codes else []
+        resp = AdmissionResponse(uid=req.uid)
+        if not changed:
+            return Decision(resp, None, "allowed")
+        resp.patch = jsonpatch.make_patch(req.object, fixed).patch
+        resp.audit_annotations["fixed"] = ",".join(changed)
+        names = load_rules()
+        resp.warnings = [_cap(f"kubeproof changed the object to fix {code} {names[code].name}: "
+                              f"{FIXERS[code].summary}", MAX_WARNING) for code in changed]
+        event = self._event(req, "patched", [])
+        event["fixed"] = changed
+        return Decision(resp, event, "patched", fixed=changed)
+
+    def failure(self, req: AdmissionRequest, reason: str) -> Decision:
+        """The answer when judging failed (``reason``: deadline, exception, rule_error)."""
+        text = {"deadline": "took longer than its deadline",
+                "rule_error": "hit an internal error in a rule",
+                "exception": "hit an internal error"}.get(reason, reason)
+        allowed = self.policy.failure_policy == FAIL_ALLOW
+        resp = AdmissionResponse(uid=req.uid, allowed=allowed)
+        note = f"kubeproof could not judge this request: it {text}"
+        if allowed:
+            resp.warnings = [f"{note}; allowed by failurePolicy allow"]
+        else:
+            resp.code = 500
+            resp.message = f"{note}; denied by failurePolicy deny"
+        decision = "failure_allowed" if allowed else "failure_denied"
+        return Decision(resp, self._event(req, decision, [], reason), decision)
+
+    def _skip(self, req: AdmissionRequest) -> Decision | None:
+        if req.problem is not None:
+            resp = AdmissionResponse(uid=req.uid, allowed=False, code=400, message=req.problem)
+            return Decision(resp, None, "invalid")
+        obj = req.object
+        if req.operation not in JUDGED_OPERATIONS or req.sub_resource or obj is None:
+            return Decision(AdmissionResponse(uid=req.uid), None, "skipped")
+        if not self.policy.judges_namespace(req.namespace or _namespace(obj)):
+            return Decision(AdmissionResponse(uid=req.uid), None, "skipped")
+        meta = obj.get("metadata")
+        if not self.policy.judge_controlled and isinstance(meta, dict) and \
+                judged_elsewhere(str(obj.get("kind") or req.kind), meta):
+            return Decision(AdmissionResponse(uid=req.uid), None, "skipped")
+        return None
+
+    def _check(self, obj: dict[str, Any], req: AdmissionRequest) -> list[Finding]:
+        meta = obj.get("metadata")
+        if req.namespace and isinstance(meta, dict) and not meta.get("namespace"):
+            # the API server places the object in the request's namespace
+            obj = {**obj, "metadata": {**meta, "namespace": req.namespace}}
+        label = f"admission/{req.namespace or '-'}/{req.kind or obj.get('kind')}/{req.name}"
+        result = self.checker.check(obj, label)
+        if result.errors:
+            raise JudgementError(result.errors[0].message)
+        exempted = result.suppressed["annotation"] + result.suppressed["exemption"]
+        if exempted:  # the engine counts these without naming their rules
+            metrics.FINDINGS.labels("-", "exempted").inc(exempted)
+        return result.findings
+
+    def _event(self, req: AdmissionRequest, decision: str, moded: list[tuple[Finding, str]],
+               reason: str | None = None) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "uid": req.uid,
+            "user": req.username,
+            "operation": req.operation,
+            "kind": req.kind,
+            "namespace": req.namespace,
+            "name": req.name or _name(req.object),
+            "decision": decision,
+            "findings": sorted({f.rule.code for f, _ in moded}),
+            "enforced": sorted({f.rule.code for f, m in moded if m == ENFORCE}),
+            "dryRun": req.dry_run,
+        }
+        if reason is not None:
+            event["reason"] = reason
+        return event
+
+
+def _fix_settings(config: Config) -> Any:
+    """Fixer settings for admitted objects: no digest lookups (KP0101 needs the
+    registry, too slow for admission), no namespace (the API server sets it)."""
+    from kubeproof.fixes import FixSettings
+
+    return FixSettings.from_config(config)
+
+
+def _key(f: Finding) -> tuple[str, str, str]:
+    """What makes a finding the same one in the old and new object (never the line)."""
+    return f.rule.code, f.container or "", f.path
+
+
+def _namespace(obj: dict[str, Any]) -> str | None:
+    meta = obj.get("metadata")
+    ns = meta.get("namespace") if isinstance(meta, dict) else None
+    return ns if isinstance(ns, str) and ns else None
+
+
+def _name(obj: dict[str, Any] | None) -> str:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    if not isinstance(meta, dict):
+        return ""
+    name = meta.get("name") or meta.get("generateName")
+    return name if isinstance(name, str) else ""
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _where(f: Finding) -> str:
+    parts = [f"container {f.container!r}"] if f.container else []
+    if f.path:
+        parts.append(f.path)
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _one_line(f: Finding) -> str:
+    return f"{f.rule.code} {f.rule.name}{_where(f)}: {f.message}"
+
+
+def _warning(f: Finding) -> str:
+    return _cap(_one_line(f), MAX_WARNING)
+
+
+def _deny_message(req: AdmissionRequest, enforced: list[Finding], exemptable: bool) -> str:
+    obj = req.object or {}
+    what = f"{req.kind or obj.get('kind')} {_qualified(req.namespace, req.name or _name(obj))}"
+    lines = [f"kubeproof denied {what}: {len(enforced)} finding"
+             f"{'s' if len(enforced) != 1 else ''} to fix"]
+    for f in enforced:
+        lines.append(f"- {_one_line(f)} Fix: {f.rule.remediation}")
+    if exemptable:
+        lines.append(f"To exempt this object, annotate it {IGNORE_ANNOTATION}: <codes>.")
+    return _cap("\n".join(lines), MAX_MESSAGE)
+
+
+def _qualified(namespace: str | None, name: str) -> str:
+    return f"{namespace}/{name}" if namespace else name
