@@ -7,12 +7,15 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import ssl
 import stat
 import subprocess
 import sys
 import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +26,11 @@ from cryptography.hazmat.primitives import serialization
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = "kubectl"
+SERVICE_DNS = "kubeproof-webhook.kubeproof.svc"
 
 
 def install(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from kubeproof.webhook.install import "
-                           "install_command as c; c(prog_name='install')", *args],
+    return subprocess.run([sys.executable, "-m", "kubeproof", "webhook", "install", *args],
                           capture_output=True, text=True, timeout=60, cwd=cwd or ROOT)
 
 
@@ -121,7 +124,7 @@ def test_ca_bundle_verifies_the_serving_cert_over_real_tls(default_out: Path,
     assert b"PRIVATE KEY" not in base64.b64decode(secret["data"]["ca.crt"])
     (tmp_path / "tls.crt").write_bytes(cert_pem)
     (tmp_path / "tls.key").write_bytes(key_pem)
-    assert _handshake(tmp_path, ca_pem, "kubeproof-webhook.kubeproof.svc") == b"ok"
+    assert _handshake(tmp_path, ca_pem, SERVICE_DNS) == b"ok"
 
 
 def _handshake(tls_dir: Path, ca_pem: bytes, server_name: str) -> bytes:
@@ -233,9 +236,9 @@ def test_output_directory_gets_one_file_per_object(tmp_path: Path) -> None:
     files = sorted(tmp_path.iterdir())
     assert [docs(f.read_text())[0]["kind"] for f in files][:2] == ["Namespace",
                                                                    "ServiceAccount"]
-    assert files[-1].name == "11-mutatingwebhookconfiguration-kubeproof-webhook.yaml"
+    assert files[-1].name == "12-mutatingwebhookconfiguration-kubeproof-webhook.yaml"
     modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
-    assert modes.pop("04-secret-kubeproof-webhook-tls.yaml") == 0o600
+    assert modes.pop("05-secret-kubeproof-webhook-tls.yaml") == 0o600
     assert set(modes.values()) == {0o644}
     assert findings(tmp_path, "--no-config") == []
 
@@ -299,3 +302,109 @@ def _json_stream(text: str) -> list[dict[str, Any]]:
         out.append(obj)
         pos = end
     return out
+
+
+def test_deployment_args_are_options_of_the_real_server(default_out: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "kubeproof", "webhook", "serve", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    options = set(re.findall(r"(--[a-z][a-z-]+)", proc.stdout))
+    container = one(docs(default_out.read_text()), "Deployment")[
+        "spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:2] == ["webhook", "serve"]
+    used = [a for a in container["args"] if a.startswith("--")]
+    assert used and set(used) <= options
+    assert {"--tls-cert", "--tls-key", "--port", "--config"} <= set(used)
+
+
+@pytest.mark.parametrize("mode", ["enforce", "audit"])
+def test_generated_deployment_starts_the_real_server(mode: str, tmp_path: Path) -> None:
+    """Run the Deployment's own command line, with the Secret and ConfigMap laid
+    out as the kubelet mounts them, and call it as the API server would: over
+    TLS trusting only caBundle, by the Service's DNS name."""
+    proc = install("--mode", mode, "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    objects = docs(proc.stdout)
+    deployment = one(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    files = {"Secret": {k: base64.b64decode(v) for k, v in one(objects, "Secret")["data"].items()},
+             "ConfigMap": {k: v.encode() for k, v in one(objects, "ConfigMap")["data"].items()}}
+    args = list(container["args"])
+    for name, mount in mounts.items():
+        if "emptyDir" in volumes[name]:
+            continue
+        local = tmp_path / name
+        local.mkdir()
+        for key, data in files["Secret" if "secret" in volumes[name] else "ConfigMap"].items():
+            (local / key).write_bytes(data)
+        args = [a.replace(mount, str(local)) for a in args]
+    port = _free_port()
+    args[args.index("--port") + 1] = str(port)
+    env = {**os.environ, "POD_NAMESPACE": "kubeproof"}
+    server = subprocess.Popen([sys.executable, "-m", "kubeproof", *args, "--host", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                              cwd=ROOT)
+    ca_pem = base64.b64decode(one(objects, "ValidatingWebhookConfiguration")[
+        "webhooks"][0]["clientConfig"]["caBundle"])
+    ctx = ssl.create_default_context(cadata=ca_pem.decode())
+    try:
+        assert _wait_ready(port, ctx, server), server.stderr.read() if server.stderr else ""
+        bad_pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "p", "namespace": "shop"},
+                   "spec": {"containers": [{"name": "c", "image": "nginx",
+                                            "securityContext": {"privileged": True}}]}}
+        answer = _review(port, ctx, bad_pod)
+        assert answer["response"]["allowed"] is (mode == "audit")
+        own = {**bad_pod, "metadata": {"name": "p", "namespace": "kubeproof"}}
+        assert _review(port, ctx, own)["response"]["allowed"] is True
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _https(port: int, ctx: ssl.SSLContext, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as raw, \
+            ctx.wrap_socket(raw, server_hostname=SERVICE_DNS) as tls:
+        tls.sendall(request)
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _wait_ready(port: int, ctx: ssl.SSLContext, server: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            reply = _https(port, ctx, b"GET /readyz HTTP/1.1\r\nHost: x\r\n"
+                                      b"Connection: close\r\n\r\n")
+            if reply.startswith(b"HTTP/1.1 200"):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def _review(port: int, ctx: ssl.SSLContext, obj: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": str(uuid.uuid4()), "operation": "CREATE",
+                    "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                    "resource": {"group": "", "version": "v1", "resource": "pods"},
+                    "namespace": obj["metadata"]["namespace"], "name": "p",
+                    "userInfo": {"username": "test"}, "object": obj}}).encode()
+    reply = _https(port, ctx, b"POST /validate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                              b"Content-Type: application/json\r\nContent-Length: "
+                   + str(len(body)).encode() + b"\r\n\r\n" + body)
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return dict(json.loads(payload))

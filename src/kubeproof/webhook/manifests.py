@@ -45,7 +45,9 @@ from typing import Any
 
 from kubeproof import __version__
 from kubeproof.engine import IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION
+from kubeproof.model import Severity
 from kubeproof.webhook.certs import make_ca, make_serving_cert, service_dns_names
+from kubeproof.webhook.policy import DEFAULT_MODES, ENFORCE, FAIL_ALLOW, FAIL_DENY, MODES
 
 NAME = "kubeproof-webhook"
 # No image is published yet: the release process replaces this digest with the
@@ -54,9 +56,13 @@ DEFAULT_IMAGE = (f"ghcr.io/kubeproof/kubeproof:{__version__}@sha256:"
                  "6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b")
 CONTAINER_PORT = 8443
 TLS_DIR = "/etc/kubeproof/tls"
+CONFIG_DIR = "/etc/kubeproof/config"
+CONFIG_FILE = "kubeproof.yaml"
 RUN_AS = 65532  # the conventional "nonroot" user of distroless images
 FAILURE_POLICIES = ("Fail", "Ignore")
 TIMEOUT_SECONDS = 10
+# The server answers by its own failure policy before the API server gives up.
+SERVER_DEADLINE_MS = TIMEOUT_SECONDS * 1000 - 2000
 NAME_LABEL = "kubernetes.io/metadata.name"
 PSS_LABELS = ("enforce", "audit", "warn")
 # Per pod; the quota makes room for twice the replicas (surge and evictions).
@@ -95,7 +101,7 @@ class InstallOptions:
     replicas: int = 2
     failure_policy: str = "Fail"
     mutate_failure_policy: str = "Ignore"
-    mode: str | None = None
+    mode: str = ENFORCE
     cert_manager: bool = False
     workers: int = 2
 
@@ -152,13 +158,39 @@ def _limit_range(o: InstallOptions) -> dict[str, Any]:
 
 
 def server_args(o: InstallOptions) -> list[str]:
-    """The container's arguments: ``kubeproof webhook serve`` and its options."""
-    args = ["webhook", "serve", "--tls-cert", f"{TLS_DIR}/tls.crt",
+    """The container's arguments: ``kubeproof webhook serve`` and its options
+    (the namespace comes from ``$POD_NAMESPACE``)."""
+    return ["webhook", "serve", "--tls-cert", f"{TLS_DIR}/tls.crt",
             "--tls-key", f"{TLS_DIR}/tls.key", "--port", str(CONTAINER_PORT),
-            "--workers", str(o.workers)]
-    if o.mode is not None:
-        args += ["--mode", o.mode]
-    return args
+            "--workers", str(o.workers), "--config", f"{CONFIG_DIR}/{CONFIG_FILE}"]
+
+
+def severity_modes(mode: str) -> dict[str, str]:
+    """What the server does per severity in a rollout ``mode``: ``enforce`` is
+    the server's default (deny critical and high, warn medium, audit the
+    rest); ``warn`` turns every denial into a warning; ``audit`` only records."""
+    rank = {m: i for i, m in enumerate(reversed(MODES))}  # audit < warn < enforce
+    return {sev.label: min(DEFAULT_MODES[sev], mode, key=rank.__getitem__)
+            for sev in sorted(Severity, reverse=True)}
+
+
+def server_config(o: InstallOptions) -> dict[str, Any]:
+    """The ``.kubeproof.yaml`` the server reads: its ``webhook:`` section."""
+    return {"webhook": {
+        "modes": severity_modes(o.mode),
+        "deadlineMs": SERVER_DEADLINE_MS,
+        "failurePolicy": FAIL_DENY if o.failure_policy == "Fail" else FAIL_ALLOW,
+        "excludeNamespaces": ["kube-system"],
+    }}
+
+
+def _config_map(o: InstallOptions) -> dict[str, Any]:
+    import yaml
+
+    text = yaml.safe_dump(server_config(o), sort_keys=False)
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(f"{NAME}-config",
+                                                                       o.namespace),
+            "data": {CONFIG_FILE: text}}
 
 
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
@@ -172,6 +204,8 @@ def _deployment(o: InstallOptions) -> dict[str, Any]:
         "image": o.image,
         "imagePullPolicy": "IfNotPresent",
         "args": server_args(o),
+        "env": [{"name": "POD_NAMESPACE",
+                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
         "ports": [{"name": "https", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
         "readinessProbe": _probe("/readyz", 5, 2),
         "livenessProbe": {**_probe("/healthz", 10, 3), "initialDelaySeconds": 5},
@@ -182,6 +216,7 @@ def _deployment(o: InstallOptions) -> dict[str, Any]:
                             "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "volumeMounts": [{"name": "tls", "mountPath": TLS_DIR, "readOnly": True},
+                         {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
     }
     term = {"labelSelector": {"matchLabels": dict(SELECTOR)},
@@ -199,6 +234,7 @@ def _deployment(o: InstallOptions) -> dict[str, Any]:
             "labelSelector": {"matchLabels": dict(SELECTOR)}}],
         "containers": [container],
         "volumes": [{"name": "tls", "secret": {"secretName": f"{NAME}-tls", "defaultMode": 0o440}},
+                    {"name": "config", "configMap": {"name": f"{NAME}-config"}},
                     {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
     }
     return {
@@ -304,9 +340,7 @@ def _webhook_configs(o: InstallOptions, ca_pem: bytes | None) -> list[dict[str, 
     namespaced = _webhook(
         o, "validate.kubeproof.dev", "/validate", o.failure_policy,
         _rules(WORKLOAD_RESOURCES + OTHER_NAMESPACED_RESOURCES, ["CREATE", "UPDATE"],
-               "Namespaced")
-        + _rules((("", ("pods/ephemeralcontainers",)),), ["UPDATE"], "Namespaced"),
-        ca_pem)
+               "Namespaced"), ca_pem)
     namespaced["namespaceSelector"] = _excluding_namespaces(o)
     cluster = _webhook(o, "validate-cluster.kubeproof.dev", "/validate", o.failure_policy,
                        _rules(CLUSTER_RESOURCES, ["CREATE", "UPDATE"], "Cluster"), ca_pem)
@@ -338,7 +372,7 @@ def _webhook_configs(o: InstallOptions, ca_pem: bytes | None) -> list[dict[str, 
 def build_manifests(o: InstallOptions) -> list[dict[str, Any]]:
     """Every object, in the order ``kubectl apply`` should create them: the
     webhook configurations last, once the server they name exists."""
-    objects = [_namespace(o), _service_account(o), _quota(o), _limit_range(o)]
+    objects = [_namespace(o), _service_account(o), _quota(o), _limit_range(o), _config_map(o)]
     ca_pem: bytes | None = None
     if o.cert_manager:
         objects += _cert_manager(o)
