@@ -58,6 +58,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+if ENV.get("PYTHONPATH"):  # PYTHONPATH=src must hold in children started elsewhere
+    ENV["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p)
+                                        for p in ENV["PYTHONPATH"].split(os.pathsep))
 REQUEST_TIMEOUT = 10.0  # the API server's default webhook timeout
 MAX_CONNECTIONS = 256  # a generous pool: the API server too opens many
 SUSTAINED_P99 = 1.0  # seconds; a step whose p99 is over this is not sustained
@@ -384,7 +387,9 @@ def main() -> None:
         port = free_port()
         mean_kib = statistics.mean(len(b) for b in reviews) / 1024
         print(f"workload: {len(reviews)} AdmissionReviews (CREATE Deployment) from the corpus, "
-              f"mean body {mean_kib:.1f} KiB; {os.cpu_count()} cores")
+              f"mean body {mean_kib:.1f} KiB")
+        print(f"machine : {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+              "at the start (other work on the machine shows in both columns)")
         server = start_server(tmp, cert, key, ca, port, args.workers)
         try:
             print(f"server  : kubeproof webhook serve --workers {args.workers}, TLS, "
