@@ -64,6 +64,8 @@ if ENV.get("PYTHONPATH"):  # PYTHONPATH=src must hold in children started elsewh
 REQUEST_TIMEOUT = 10.0  # the API server's default webhook timeout
 MAX_CONNECTIONS = 256  # a generous pool: the API server too opens many
 SUSTAINED_P99 = 1.0  # seconds; a step whose p99 is over this is not sustained
+HEADER = ("    rate  endpoint    sent errors  achieved      p50      p99      max "
+          "  srvCPU   cliCPU   (ms; CPU: ms per request)")
 
 WRK_SCRIPT = r"""
 local requests = {}
@@ -173,6 +175,36 @@ def start_server(tmp: Path, cert: Path, key: Path, ca: Path, port: int,
         time.sleep(0.2)
     proc.terminate()
     sys.exit("server did not become ready in 60 s")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's supervisor spawns the workers)."""
+    out = [pid]
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            children = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            out += _tree(int(child))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of the server's whole process tree, so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -299,7 +331,9 @@ def drive_main(argv: list[str]) -> None:
                     + b"Content-Type: application/json\r\n"
                     + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
                     for body in Path(bodies).read_bytes().splitlines() if body]
+    before = time.process_time()
     result = asyncio.run(_drive(int(port), ca, requests, float(rate), float(duration)))
+    result["client_cpu"] = time.process_time() - before
     lat = sorted(result.pop("latencies"))
     if lat:
         result.update(p50=_pct(lat, 50), p99=_pct(lat, 99), max=lat[-1])
@@ -312,14 +346,18 @@ def _pct(sorted_values: list[float], pct: float) -> float:
 
 
 def drive(port: int, ca: Path, bodies: Path, path: str, rate: float,
-          duration: float) -> dict[str, Any]:
+          duration: float, server_pid: int) -> dict[str, Any]:
+    """One open-loop run in a separate process, with the server's CPU time."""
+    cpu = cpu_seconds(server_pid)
     proc = subprocess.run(
         [sys.executable, __file__, "drive", str(port), str(ca), str(bodies), path, str(rate),
          str(duration)], capture_output=True, text=True, env=ENV,
         timeout=duration + REQUEST_TIMEOUT + 60)
     if proc.returncode != 0:
         sys.exit(f"load generator failed: {proc.stderr[-2000:]}")
-    return dict(json.loads(proc.stdout))
+    result = dict(json.loads(proc.stdout))
+    result["server_cpu"] = cpu_seconds(server_pid) - cpu
+    return result
 
 
 # ---------------------------------------------------------------- wrk
@@ -350,8 +388,10 @@ def _ms(seconds: float | None) -> str:
 
 def _row(rate: float, path: str, r: dict[str, Any]) -> str:
     errors = sum(r["errors"].values())
+    done = max(r["sent"] - errors, 1)
     return (f"{rate:6.0f}/s  {path:9s} {r['sent']:6d} {errors:6d} {r['achieved']:8.0f}/s "
-            f"{_ms(r.get('p50'))} {_ms(r.get('p99'))} {_ms(r.get('max'))}")
+            f"{_ms(r.get('p50'))} {_ms(r.get('p99'))} {_ms(r.get('max'))} "
+            f"{r['server_cpu'] / done * 1000:8.2f} {r['client_cpu'] / done * 1000:8.2f}")
 
 
 def sustained(r: dict[str, Any], rate: float) -> bool:
@@ -394,18 +434,24 @@ def main() -> None:
         try:
             print(f"server  : kubeproof webhook serve --workers {args.workers}, TLS, "
                   f"127.0.0.1:{port}, default config")
-            drive(port, ca, bodies, "/validate", 100, 2)  # warm-up: imports, caches
-            drive(port, ca, bodies, "/healthz", 100, 1)
+            drive(port, ca, bodies, "/validate", 100, 2, server.pid)  # warm-up: imports, caches
+            drive(port, ca, bodies, "/healthz", 100, 1, server.pid)
             print("\nopen loop, separate process, latency from the scheduled send time (ms)")
-            print("    rate  endpoint    sent errors  achieved      p50      p99      max")
+            print(HEADER)
             for rate in rates:
-                val = drive(port, ca, bodies, "/validate", rate, args.duration)
-                base = drive(port, ca, bodies, "/healthz", rate, args.duration)
+                val = drive(port, ca, bodies, "/validate", rate, args.duration, server.pid)
+                base = drive(port, ca, bodies, "/healthz", rate, args.duration, server.pid)
                 print(_row(rate, "/validate", val))
                 print(_row(rate, "/healthz", base))
                 if "p99" in val and "p99" in base:
                     print(f"          ratio /validate over /healthz: p50 "
                           f"{val['p50'] / base['p50']:.1f}x, p99 {val['p99'] / base['p99']:.1f}x")
+                if base["server_cpu"] > 0:
+                    per_val = val["server_cpu"] / max(val["ok"], 1)
+                    print(f"          server CPU per request: /validate {per_val * 1000:.2f} ms, "
+                          f"{val['server_cpu'] / base['server_cpu']:.1f}x /healthz; "
+                          f"CPU-bound ceiling of {args.workers} workers on {args.workers} idle "
+                          f"cores ~{args.workers / per_val:,.0f} req/s")
                 if rate == 200 and "p99" in val:
                     verdict = "met" if val["p99"] < 0.010 and not val["errors"] else "MISSED"
                     print(f"          target p99 < 10 ms at 200 req/s: {verdict}")
@@ -417,7 +463,7 @@ def main() -> None:
             best = {"/validate": 0.0, "/healthz": 0.0}
             for path in best:
                 for rate in steps:
-                    r = drive(port, ca, bodies, path, rate, args.step_duration)
+                    r = drive(port, ca, bodies, path, rate, args.step_duration, server.pid)
                     print(_row(rate, path, r))
                     if not sustained(r, rate):
                         break
@@ -429,12 +475,17 @@ def main() -> None:
             if not args.no_wrk and shutil.which("wrk"):
                 script = tmp / "post.lua"
                 script.write_text(WRK_SCRIPT)
+                cpu = cpu_seconds(server.pid)
                 val_rps, val_err = wrk(port, "/validate", script, bodies, 10)
+                val_cpu = (cpu_seconds(server.pid) - cpu) / max(val_rps * 10, 1)
+                cpu = cpu_seconds(server.pid)
                 base_rps, base_err = wrk(port, "/healthz", None, bodies, 10)
+                base_cpu = (cpu_seconds(server.pid) - cpu) / max(base_rps * 10, 1)
                 print("\nwrk closed loop (-t2 -c50 -d10s): "
                       f"/validate {val_rps:,.0f} req/s ({val_err} failed), "
                       f"/healthz {base_rps:,.0f} req/s ({base_err} failed); "
-                      f"ratio healthz/validate {base_rps / max(val_rps, 1):.1f}x")
+                      f"ratio healthz/validate {base_rps / max(val_rps, 1):.1f}x; server CPU per "
+                      f"request {val_cpu * 1000:.2f} ms and {base_cpu * 1000:.2f} ms")
         finally:
             stop_server(server)
 
