@@ -194,6 +194,10 @@ def test_webhook_configurations(default_out: Path) -> None:
     assert {"pods", "deployments", "statefulsets", "daemonsets", "jobs", "cronjobs",
             "services", "networkpolicies", "roles", "rolebindings"} <= resources
     assert "secrets" not in resources
+    from kubeproof.workloads import WORKLOAD_KINDS
+
+    mutated = {r for rule in mutating[0]["rules"] for r in rule["resources"]}
+    assert {f"{kind.lower()}s" for kind in WORKLOAD_KINDS} == mutated < resources
     assert {r for rule in validating[1]["rules"] for r in rule["resources"]} == {
         "clusterroles", "clusterrolebindings"}
     assert all(rule["scope"] == "Cluster" for rule in validating[1]["rules"])

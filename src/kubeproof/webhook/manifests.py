@@ -9,6 +9,9 @@ find nothing, so every choice below is one of the practices the rules check:
   webhook's HTTPS port, which is what the API server dials;
 - a ServiceAccount of its own with no token (the server reads nothing from the
   API), so no RBAC at all;
+- a ConfigMap holding the server's ``.kubeproof.yaml``: the ``--mode`` as
+  ``webhook.modes``, a judging deadline below the webhooks' timeout, and the
+  server's own failure policy matching the validating webhook's;
 - a Deployment of 2+ replicas, pinned by digest, restricted security context,
   HTTPS readiness (``/readyz``) and liveness (``/healthz``) probes, memory and
   CPU requests, a memory limit (no CPU limit: throttling would show up as
