@@ -38,6 +38,7 @@ class _LazyGroup(click.Group):
         "netpol": "kubeproof.commands.netpol:netpol",
         "audit": "kubeproof.commands.audit:audit",
         "webhook": "kubeproof.commands.webhook:webhook",
+        "fix": "kubeproof.commands.fix:fix",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -347,4 +347,10 @@ scan:
   failOn: high           # critical, high, medium, low, info
   pssLevel: restricted   # or baseline
   # kubeVersion: "1.37"
+
+fix:                     # what kubeproof fix writes
+  resources:
+    requests: {cpu: 100m, memory: 128Mi}   # KP1403
+    limits: {memory: 256Mi}                # KP1404
+  labels: {}             # KP0501 values, e.g. {app.kubernetes.io/part-of: shop}
 """

@@ -28,8 +28,14 @@ from kubeproof.imageref import parse_image
 from kubeproof.kinds import is_namespaced_builtin
 from kubeproof.model import Origin, Resource
 from kubeproof.rules.common import as_dict, as_list
+from kubeproof.rules.pod_security import (
+    CAPABILITIES_BASELINE,
+    CAPABILITY_ALL,
+    CAPABILITY_NET_BIND_SERVICE,
+)
+from kubeproof.rules.secrets import secret_volumes
 from kubeproof.workloads import ContainerView, PodView
-from kubeproof.yamledit import append, new_seq, put, set_in
+from kubeproof.yamledit import append, new_map, new_seq, put, set_in
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -44,12 +50,17 @@ class FixSettings:
     """What fixers may not guess: values chosen by the user or the config."""
 
     namespace: str | None = None  # KP0402: --namespace; None = fixer off
-    # KP0101: image reference -> "sha256:..." digest (None when unknown); None = fixer off
+    # KP0101: image reference -> "sha256:..." digest, None when unknown (it must not
+    # raise); None = fixer off
     resolve_digest: Callable[[str], str | None] | None = None
     requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))  # KP1403
     limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))  # KP1404
     required_labels: list[str] = field(default_factory=lambda: [NAME_LABEL])  # KP0501
     labels: dict[str, str] = field(default_factory=dict)  # KP0501 values
+    # code -> names of the only containers its fixer may change (None: all).
+    # ``kubeproof fix`` passes, per object, the containers the scan flagged, so
+    # a container-level inline ignore or exemption keeps its container untouched.
+    containers: dict[str, frozenset[str]] | None = None
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> FixSettings:
@@ -74,7 +85,7 @@ FIXERS: dict[str, Fixer] = {}
 
 
 def fixer(code: str, *, set_scoped: bool = False) -> Callable[[FixFn], FixFn]:
-    """Register the fixer of rule ``code``; its docstring's first line is the summary."""
+    """Register the fixer of rule ``code``; its docstring's first paragraph is the summary."""
 
     def register(fn: FixFn) -> FixFn:
         summary = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
@@ -89,16 +100,13 @@ def fix_object(obj: MutableMapping[str, Any], settings: FixSettings,
     """Fix obj in place (plain dicts OR ruamel CommentedMap); return the codes that
     changed something. ``codes`` limits the fixers (None: every fixer of an
     object rule)."""
-    res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
     changed: list[str] = []
     for code in sorted(FIXERS):
         fx = FIXERS[code]
-        if codes is None:
-            if fx.set_scoped:
-                continue
-        elif code not in codes:
+        if fx.set_scoped if codes is None else code not in codes:
             continue
-        res._pod = False  # a fixer may have created the pod spec's parents
+        # a fresh view per fixer: the one before may have created pod spec parents
+        res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
         if fx(res, settings):
             changed.append(code)
     return changed
@@ -106,28 +114,26 @@ def fix_object(obj: MutableMapping[str, Any], settings: FixSettings,
 
 # ---------------------------------------------------------------- helpers
 
-def _pod(res: Resource) -> PodView | None:
-    return res.pod
-
-
 def _linux_pod(res: Resource) -> PodView | None:
     """The pod view, unless it is a Windows pod (Linux-only fields are rejected there)."""
     pod = res.pod
     return None if pod is None or pod.is_windows else pod
 
 
-def _any(changes: Iterator[bool]) -> bool:
-    return any([*changes])  # evaluate every change, not just up to the first
+def _targets(pod: PodView, settings: FixSettings, code: str) -> Iterator[ContainerView]:
+    """The containers fixer ``code`` may change."""
+    only = settings.containers.get(code) if settings.containers is not None else None
+    return (c for c in pod.containers if only is None or c.name in only)
 
 
-# Where a container's securityContext goes when it has none: after these keys.
-_SC_AFTER = ("name", "image", "imagePullPolicy", "command", "args", "workingDir", "ports",
-             "env", "envFrom", "resources")
+# Where a container's resources and securityContext go when it has none: after
+# the last of these keys it has (else at its end).
 _RESOURCES_AFTER = ("name", "image", "imagePullPolicy", "command", "args", "workingDir",
                     "ports", "env", "envFrom")
+_SC_AFTER = (*_RESOURCES_AFTER, "resources")
 # Where a pod's securityContext and automount setting go: after these pod spec keys.
 _POD_SC_AFTER = ("serviceAccountName", "serviceAccount", "automountServiceAccountToken",
-                 "hostUsers", "securityContext")
+                 "hostUsers")
 _POD_AUTOMOUNT_AFTER = ("serviceAccountName", "serviceAccount")
 
 
@@ -139,13 +145,14 @@ def _set_container(c: ContainerView, key: str, value: Any) -> bool:
 
 @fixer("KP0101")
 def pin_digest(res: Resource, settings: FixSettings) -> bool:
-    """Pin images on `latest` (written or implied) to their digest, keeping the tag."""
+    """Pin images on `latest` (written or implied) to their digest, keeping the tag
+    (`nginx` becomes `nginx:latest@sha256:...`)."""
     resolve = settings.resolve_digest
-    pod = _pod(res)
+    pod = res.pod
     if resolve is None or pod is None:
         return False
     changed = False
-    for c in pod.containers:
+    for c in _targets(pod, settings, "KP0101"):
         image = c.data.get("image")
         if not isinstance(image, str):
             continue
@@ -154,7 +161,8 @@ def pin_digest(res: Resource, settings: FixSettings) -> bool:
             continue
         digest = resolve(image)
         if digest and re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-            changed |= put(c.data, "image", f"{image}@{digest}")
+            tagged = image if ref.explicit_tag else f"{image}:latest"
+            changed |= put(c.data, "image", f"{tagged}@{digest}")
     return changed
 
 
@@ -167,6 +175,10 @@ def set_namespace(res: Resource, settings: FixSettings) -> bool:
     if not isinstance(meta, MutableMapping) or meta.get("namespace") is not None:
         return False
     return put(meta, "namespace", settings.namespace, ("name", "generateName"))
+
+
+# a valid label value (names may be longer or end in "-" for generateName)
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 
 
 @fixer("KP0501")
@@ -187,7 +199,7 @@ def add_required_labels(res: Resource, settings: FixSettings) -> bool:
         if isinstance(labels, MutableMapping) and labels.get(key) is not None:
             continue
         value = settings.labels.get(key)
-        if value is None and key == NAME_LABEL and res.name:
+        if value is None and key == NAME_LABEL and _LABEL_VALUE.fullmatch(res.name):
             value = res.name
         if value is None:
             continue
@@ -215,7 +227,7 @@ def _label_template(res: Resource, pod: PodView, key: str, value: str) -> bool:
 def disable_token_automount(res: Resource, settings: FixSettings) -> bool:
     """Set `automountServiceAccountToken: false` on the pod spec when it sets nothing
     (an explicit `true` is left: e.g. Vault's Kubernetes auth uses the token without RBAC)."""
-    pod = _pod(res)
+    pod = res.pod
     if pod is None or "automountServiceAccountToken" in pod.spec:
         return False
     return put(pod.spec, "automountServiceAccountToken", False, _POD_AUTOMOUNT_AFTER)
@@ -229,7 +241,7 @@ def no_privilege_escalation(res: Resource, settings: FixSettings) -> bool:
     if pod is None:
         return False
     changed = False
-    for c in pod.containers:
+    for c in _targets(pod, settings, "KP0813"):
         sc = c.security_context
         if sc.get("allowPrivilegeEscalation") is False or sc.get("privileged") is True:
             continue
@@ -242,9 +254,10 @@ def no_privilege_escalation(res: Resource, settings: FixSettings) -> bool:
 
 @fixer("KP0814")
 def run_as_non_root(res: Resource, settings: FixSettings) -> bool:
-    """Set `runAsNonRoot: true` at pod level (inherited) and on containers that say `false`."""
-    pod = _pod(res)
-    if pod is None:
+    """Set `runAsNonRoot: true` at pod level (inherited) and on containers that say `false`
+    (not in pods with `hostUsers: false`, whose root is unprivileged on the node)."""
+    pod = res.pod
+    if pod is None or pod.spec.get("hostUsers") is False:
         return False
     pod_value = pod.security_context.get("runAsNonRoot")
     values = [c.security_context.get("runAsNonRoot") for c in pod.containers]
@@ -253,8 +266,9 @@ def run_as_non_root(res: Resource, settings: FixSettings) -> bool:
     changed = False
     if pod_fails or inherit_fails:
         changed |= set_in(pod.spec, ("securityContext", "runAsNonRoot"), True, _POD_SC_AFTER)
+    targets = {id(c.data) for c in _targets(pod, settings, "KP0814")}
     for c, value in zip(pod.containers, values, strict=True):
-        if value is not None and value is not True:
+        if value is not None and value is not True and id(c.data) in targets:
             changed |= _set_container(c, "runAsNonRoot", True)
     return changed
 
@@ -273,8 +287,6 @@ def seccomp_runtime_default(res: Resource, settings: FixSettings) -> bool:
 
 
 def _map_like(like: Any, **items: Any) -> MutableMapping[str, Any]:
-    from kubeproof.yamledit import new_map
-
     out = new_map(like)
     out.update(items)
     return out
@@ -284,17 +296,11 @@ def _map_like(like: Any, **items: Any) -> MutableMapping[str, Any]:
 def drop_all_capabilities(res: Resource, settings: FixSettings) -> bool:
     """Drop `ALL` capabilities and remove added ones other than `NET_BIND_SERVICE`
     (capabilities outside the default set are KP0804's and stay)."""
-    from kubeproof.rules.pod_security import (
-        CAPABILITIES_BASELINE,
-        CAPABILITY_ALL,
-        CAPABILITY_NET_BIND_SERVICE,
-    )
-
     pod = _linux_pod(res)
     if pod is None:
         return False
     changed = False
-    for c in pod.containers:
+    for c in _targets(pod, settings, "KP0817"):
         caps = as_dict(c.security_context.get("capabilities"))
         drop = caps.get("drop")
         if CAPABILITY_ALL not in as_list(drop):
@@ -320,21 +326,22 @@ def read_only_root(res: Resource, settings: FixSettings) -> bool:
     pod = _linux_pod(res)
     if pod is None:
         return False
-    return _any(_set_container(c, "readOnlyRootFilesystem", True) for c in pod.containers
-                if c.security_context.get("readOnlyRootFilesystem") is not True)
+    changed = False
+    for c in _targets(pod, settings, "KP0821"):
+        if c.security_context.get("readOnlyRootFilesystem") is not True:
+            changed |= _set_container(c, "readOnlyRootFilesystem", True)
+    return changed
 
 
 @fixer("KP1002")
 def read_only_secret_mounts(res: Resource, settings: FixSettings) -> bool:
     """Set `readOnly: true` on every mount of a volume that carries secrets."""
-    from kubeproof.rules.secrets import secret_volumes
-
-    pod = _pod(res)
+    pod = res.pod
     if pod is None:
         return False
     volumes = secret_volumes(pod)
     changed = False
-    for c in pod.containers:
+    for c in _targets(pod, settings, "KP1002"):
         for mount in as_list(c.data.get("volumeMounts")):
             if not isinstance(mount, MutableMapping) or mount.get("readOnly") is True:
                 continue
@@ -345,8 +352,9 @@ def read_only_secret_mounts(res: Resource, settings: FixSettings) -> bool:
     return changed
 
 
-def _sized(pod: PodView) -> Iterator[ContainerView]:
-    return (c for c in pod.containers if c.list_name != "ephemeralContainers")
+def _sized(pod: PodView, settings: FixSettings, code: str) -> Iterator[ContainerView]:
+    """Containers that can carry resources: all but ephemeral ones."""
+    return (c for c in _targets(pod, settings, code) if c.list_name != "ephemeralContainers")
 
 
 def _has(mapping: Any, key: str) -> bool:
@@ -358,12 +366,12 @@ def _has(mapping: Any, key: str) -> bool:
 def default_requests(res: Resource, settings: FixSettings) -> bool:
     """Request the configured CPU and memory (`fix.resources.requests`) where a
     container requests neither it nor limits it."""
-    pod = _pod(res)
+    pod = res.pod
     if pod is None:
         return False
     pod_res = as_dict(pod.spec.get("resources"))
     changed = False
-    for c in _sized(pod):
+    for c in _sized(pod, settings, "KP1403"):
         cres = as_dict(c.data.get("resources"))
         for name in ("cpu", "memory"):
             value = settings.requests.get(name)
@@ -379,18 +387,18 @@ def default_requests(res: Resource, settings: FixSettings) -> bool:
 def default_memory_limit(res: Resource, settings: FixSettings) -> bool:
     """Limit memory to `fix.resources.limits.memory`, or to the container's memory
     request when that is larger (a limit below the request is invalid)."""
-    pod = _pod(res)
+    pod = res.pod
     default = settings.limits.get("memory")
     if pod is None or default is None:
         return False
     if _has(as_dict(pod.spec.get("resources")).get("limits"), "memory"):
         return False
     changed = False
-    for c in _sized(pod):
+    for c in _sized(pod, settings, "KP1404"):
         cres = as_dict(c.data.get("resources"))
         if _has(cres.get("limits"), "memory"):
             continue
-        limit = default
+        limit: Any = default
         request = as_dict(cres.get("requests")).get("memory")
         req_bytes, def_bytes = quantity(request), quantity(default)
         if req_bytes is not None and (def_bytes is None or req_bytes > def_bytes):

@@ -66,9 +66,11 @@ def put(mapping: Mapping, key: str, value: Any, after: Sequence[str] = ()) -> bo
     """
     if key in mapping:
         old = mapping[key]
-        if old is value or (type(old) is type(value) and old == value
-                            and not isinstance(value, (dict, list))):
+        same_type = type(old) is type(value) or (isinstance(old, str) and isinstance(value, str))
+        if old is value or (same_type and old == value and not isinstance(value, (dict, list))):
             return False
+        if isinstance(old, str) and type(old) is not str and type(value) is str:
+            value = type(old)(value)  # keep the quoting style of a ruamel string
         mapping[key] = value
         return True
     if not isinstance(mapping, CommentedMap):

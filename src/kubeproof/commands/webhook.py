@@ -73,6 +73,10 @@ def _serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
         build_context(config, policy)
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
+    audit = policy.audit
+    if audit.sink == "hec" and not os.environ.get(audit.token_env):
+        _fail(f"webhook.audit.sink is hec but ${audit.token_env} is not set "
+              f"(the HEC token; set webhook.audit.tokenEnv to use another variable)")
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(tls_cert, tls_key)
     except (ssl.SSLError, OSError) as exc:

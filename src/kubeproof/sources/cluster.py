@@ -441,6 +441,16 @@ def prepare(item: Any, api_version: str, kind: str) -> dict[str, Any] | None:
         meta = item["metadata"] = {}
     if judged_elsewhere(kind, meta):
         return None
+    return as_judged(item, api_version, kind)
+
+
+def as_judged(item: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
+    """An API object as the rules see it (changed in place): apiVersion and kind
+    set, status and managedFields dropped, a Secret without its values. The
+    admission webhook shares it."""
+    meta = item.get("metadata")
+    if not isinstance(meta, dict):
+        meta = item["metadata"] = {}
     if not isinstance(item.get("apiVersion"), str):
         item["apiVersion"] = api_version
     if not isinstance(item.get("kind"), str):

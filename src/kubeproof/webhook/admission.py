@@ -31,7 +31,7 @@ class BadReview(ValueError):
 class AdmissionRequest:
     uid: str
     operation: str
-    kind: str  # request.kind.kind (the object's kind when the object has none)
+    kind: str  # request.kind.kind (the object's kind when the request has none)
     namespace: str | None
     name: str
     username: str
@@ -39,6 +39,7 @@ class AdmissionRequest:
     old_object: dict[str, Any] | None
     dry_run: bool = False
     sub_resource: str = ""
+    api_version: str = ""  # request.kind's group/version
     # a problem found after the uid was read: answered as an AdmissionReview
     problem: str | None = None
 
@@ -90,6 +91,10 @@ def _fill(out: AdmissionRequest, req: dict[str, Any]) -> str | None:
     if not isinstance(kind_name, str) and out.object is not None:
         kind_name = out.object.get("kind")
     out.kind = kind_name if isinstance(kind_name, str) else ""
+    if isinstance(kind, dict) and isinstance(kind.get("version"), str):
+        group = kind.get("group")
+        out.api_version = f"{group}/{kind['version']}" if isinstance(group, str) and group \
+            else kind["version"]
     user = req.get("userInfo")
     username = user.get("username") if isinstance(user, dict) else None
     out.username = username if isinstance(username, str) else ""

@@ -133,7 +133,7 @@ class AuditSink:
                                       "event": e}) for e in batch)
         assert self.settings.url is not None
         resp = self._client.post(self.settings.url, content=body,
-                                 headers={"Authorization": f"Splunk {self._token}",
+                                 headers={"Authorization": f"Splunk {self._token}".strip(),
                                           "Content-Type": "application/json"})
         if resp.status_code >= 300:
             raise RuntimeError(f"HEC answered HTTP {resp.status_code}")

@@ -16,17 +16,21 @@ violation that predates the webhook does not block an unrelated edit.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonpatch
+
 from kubeproof.config import Config
-from kubeproof.engine import IGNORE_ANNOTATION, ObjectChecker, select_rules
+from kubeproof.engine import IGNORE_ANNOTATION, ObjectChecker, ScanResult, select_rules
+from kubeproof.fixes import FIXERS, FixSettings, fix_object
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
-from kubeproof.model import Context, Finding
+from kubeproof.model import Context, Finding, Rule
 from kubeproof.registry import load_rules
-from kubeproof.sources.cluster import judged_elsewhere
+from kubeproof.sources.cluster import as_judged, judged_elsewhere
 from kubeproof.webhook import metrics
 from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
 from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPolicy
@@ -65,7 +69,7 @@ def build_context(config: Config, policy: WebhookPolicy) -> Context:
 
 class Judge:
     def __init__(self, config: Config, policy: WebhookPolicy,
-                 extra_rules: tuple[Any, ...] = ()) -> None:
+                 extra_rules: tuple[Rule, ...] = ()) -> None:
         from kubeproof.api import _apply_workload_paths
 
         _apply_workload_paths(config)
@@ -74,7 +78,9 @@ class Judge:
         self.checker = ObjectChecker(build_context(config, policy), [*rules, *extra_rules])
         self.codes = {r.code for r in rules}
         self.fixers = policy.fixers
-        self.fix_settings = _fix_settings(config)
+        # no digest lookups (KP0101 needs the registry: too slow for admission) and
+        # no namespace (KP0402: the API server sets it)
+        self.fix_settings = FixSettings.from_config(config)
 
     # ------------------------------------------------------------ validate
 
@@ -84,9 +90,13 @@ class Judge:
             return skipped
         assert req.object is not None
         namespace = req.namespace or _namespace(req.object)
-        findings = self._check(req.object, req)
+        result = self._check(req.object, req)
+        findings = result.findings
+        exempted = result.suppressed["annotation"] + result.suppressed["exemption"]
+        if exempted:  # the engine counts these without naming their rules
+            metrics.FINDINGS.labels("-", "exempted").inc(exempted)
         if req.operation == "UPDATE" and req.old_object is not None:
-            before = {_key(f) for f in self._check(req.old_object, req)}
+            before = {_key(f) for f in self._check(req.old_object, req).findings}
             findings = [f for f in findings if _key(f) not in before]
         moded = [(f, self.policy.mode_for(f.rule.code, f.severity, namespace))
                  for f in findings]
@@ -115,12 +125,6 @@ class Judge:
         skipped = self._skip(req)
         if skipped is not None:
             return skipped
-        import copy
-
-        import jsonpatch
-
-        from kubeproof.fixes import FIXERS, fix_object
-
         assert req.object is not None
         codes = set(self.fixers) if self.fixers is not None else \
             {c for c, fx in FIXERS.items() if not fx.set_scoped}
@@ -172,19 +176,22 @@ class Judge:
             return Decision(AdmissionResponse(uid=req.uid), None, "skipped")
         return None
 
-    def _check(self, obj: dict[str, Any], req: AdmissionRequest) -> list[Finding]:
+    def _check(self, obj: dict[str, Any], req: AdmissionRequest) -> ScanResult:
         meta = obj.get("metadata")
-        if req.namespace and isinstance(meta, dict) and not meta.get("namespace"):
+        meta = dict(meta) if isinstance(meta, dict) else {}
+        if req.namespace and not meta.get("namespace"):
             # the API server places the object in the request's namespace
-            obj = {**obj, "metadata": {**meta, "namespace": req.namespace}}
+            meta["namespace"] = req.namespace
+        if isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = dict(meta["annotations"])
+        # as audit sees live objects (a Secret without its values); the request's
+        # object stays as it came (copies of what as_judged changes)
+        obj = as_judged({**obj, "metadata": meta}, req.api_version, req.kind)
         label = f"admission/{req.namespace or '-'}/{req.kind or obj.get('kind')}/{req.name}"
         result = self.checker.check(obj, label)
         if result.errors:
             raise JudgementError(result.errors[0].message)
-        exempted = result.suppressed["annotation"] + result.suppressed["exemption"]
-        if exempted:  # the engine counts these without naming their rules
-            metrics.FINDINGS.labels("-", "exempted").inc(exempted)
-        return result.findings
+        return result
 
     def _event(self, req: AdmissionRequest, decision: str, moded: list[tuple[Finding, str]],
                reason: str | None = None) -> dict[str, Any]:
@@ -204,14 +211,6 @@ class Judge:
         if reason is not None:
             event["reason"] = reason
         return event
-
-
-def _fix_settings(config: Config) -> Any:
-    """Fixer settings for admitted objects: no digest lookups (KP0101 needs the
-    registry, too slow for admission), no namespace (the API server sets it)."""
-    from kubeproof.fixes import FixSettings
-
-    return FixSettings.from_config(config)
 
 
 def _key(f: Finding) -> tuple[str, str, str]:

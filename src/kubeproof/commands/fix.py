@@ -1,0 +1,195 @@
+"""``kubeproof fix PATH...``: rewrite manifests so the fixable rules pass.
+
+What gets fixed is what ``scan`` reports: the files are scanned first (with
+the same config, exemptions, inline ignores and Kubernetes version), and each
+object gets the fixers of the rules that fired on it, nothing else. The
+edit itself is :mod:`kubeproof.fixfile` (ruamel round trip replayed onto the
+original text, so comments and layout survive).
+
+Only plain YAML files are rewritten: Helm charts and Kustomize folders are
+rendered output (fix their templates or bases instead) and JSON files are
+skipped with a note, since re-serializing JSON would reformat all of it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from kubeproof.config import Config
+    from kubeproof.fixes import FixSettings
+
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+_RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
+
+
+def _fail(message: str) -> None:
+    click.echo(f"kubeproof: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--select", multiple=True,
+              help="Only these fixers (rule codes, names, prefixes) [default: all].")
+@click.option("--ignore", multiple=True, help="Skip these fixers (codes, names, prefixes).")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Print a unified diff and change nothing; exit 1 if something would "
+                   "change, 0 if not.")
+@click.option("--dry-run", is_flag=True,
+              help="Print what would be fixed and change nothing; exit codes as --diff.")
+@click.option("--namespace", "-n", default=None,
+              help="Namespace for namespaced objects without one (KP0402; off without it).")
+@click.option("--kube-version", default=None, help="Target Kubernetes version X.Y.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Config file [default: .kubeproof.yaml found upward].")
+@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...],
+        show_diff: bool, dry_run: bool, namespace: str | None, kube_version: str | None,
+        config_path: str | None, no_config: bool) -> None:
+    """Fix manifests in place: files and folders of plain YAML.
+
+    Each object gets the fixers of the fixable rules that `scan` reports on
+    it (same config, exemptions and inline ignores); comments, key order,
+    quoting and indentation of everything else are kept. Helm charts,
+    Kustomize folders and JSON files are skipped with a note.
+
+    Exit codes: 0 done (or, with --diff/--dry-run, nothing to change); 1 with
+    --diff/--dry-run when something would change; 2 usage error or a file that
+    could not be read, parsed or written (the other files are still fixed).
+    """
+    from kubeproof.config import ConfigError, find_config, load_config
+    from kubeproof.fixes import FixSettings
+
+    try:
+        found = None if no_config else (config_path or find_config())
+        config = load_config(found)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
+        _fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
+              "digits and '-', at most 63)")
+    settings = FixSettings.from_config(config, namespace=namespace)
+    codes = _fixer_codes(_split(select), _split(ignore), settings)
+    files, errors = _discover(list(paths))
+    changed, failed = _run(files, codes, config, settings, kube_version,
+                           write=not (show_diff or dry_run), show_diff=show_diff)
+    errors += failed
+    if not show_diff:
+        verb = "would fix" if dry_run else "fixed"
+        click.echo(f"{verb} {changed} of {len(files)} file{'s' if len(files) != 1 else ''}")
+    if errors:
+        sys.exit(2)
+    sys.exit(1 if changed and (show_diff or dry_run) else 0)
+
+
+def _fixer_codes(select: list[str], ignore: list[str], settings: FixSettings) -> set[str]:
+    """The fixers to run: --select minus --ignore, only those that have a fixer,
+    without the ones that have nothing to go on (KP0402 without --namespace,
+    KP0101 without a digest resolver)."""
+    from kubeproof.fixes import FIXERS
+    from kubeproof.registry import resolve_selection, unknown_rule_message
+
+    chosen, unknown = resolve_selection(select) if select else (set(FIXERS), [])
+    dropped, unknown_ignored = resolve_selection(ignore)
+    for token in unknown + unknown_ignored:
+        _fail(unknown_rule_message(token))
+    if select and not chosen & set(FIXERS):
+        _fail(f"no fixer for {', '.join(select)} (fixable: {', '.join(sorted(FIXERS))})")
+    codes = (chosen & set(FIXERS)) - dropped
+    if not settings.namespace:
+        codes.discard("KP0402")
+    if settings.resolve_digest is None:
+        codes.discard("KP0101")
+    return codes
+
+
+def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
+    """Plain YAML files to fix, and the errors; notes for what is skipped."""
+    from kubeproof.sources.files import LoadOptions, discover
+
+    files: list[str] = []
+    errors: list[str] = []
+    for kind, path in discover(paths, LoadOptions()):
+        if kind == "file" and path.endswith((".yaml", ".yml")):
+            files.append(path)
+        elif kind == "file":
+            click.echo(f"{path}: note: skipped, fix rewrites YAML files only (not JSON)",
+                       err=True)
+        elif kind in _RENDERED:
+            click.echo(f"{path}: note: skipped, {_RENDERED[kind]} is rendered output; "
+                       "fix its templates or bases", err=True)
+        elif kind == "stdin":
+            errors.append(f"{path}: fix edits files in place and cannot read stdin")
+        elif kind == "missing":
+            errors.append(f"{path}: no such file or directory")
+        elif kind == "empty-dir":
+            errors.append(f"{path}: no manifests found (*.yaml, *.yml) in this directory")
+    for err in errors:
+        click.echo(err, err=True)
+    return files, errors
+
+
+def _run(files: list[str], codes: set[str], config: Config, settings: FixSettings,
+         kube_version: str | None, *, write: bool, show_diff: bool) -> tuple[int, list[str]]:
+    """Fix, print and (when ``write``) save every file: (files changed, errors)."""
+    from kubeproof.fixfile import fix_files
+    from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
+
+    wanted = kube_version or str(config.scan.get("kubeVersion") or "")
+    try:
+        version = parse_kube_version(wanted) if wanted else DEFAULT_KUBE_VERSION
+    except ValueError as exc:
+        _fail(str(exc))
+    level = str(config.scan.get("pssLevel", "restricted"))
+    changed = 0
+    errors: list[str] = []
+    for item in fix_files(files, codes, config, settings, kube_version=version,
+                          pss_level=level if level == "baseline" else "restricted"):
+        if item.error is not None:
+            errors.append(item.error)
+            click.echo(item.error, err=True)
+            continue
+        if item.fixed is None or item.fixed.text == item.original:
+            continue
+        changed += 1
+        if item.fixed.whole:
+            click.echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
+                       "it, the layout around the edits could not be kept", err=True)
+        if show_diff:
+            sys.stdout.write("".join(difflib.unified_diff(
+                item.original.splitlines(keepends=True),
+                item.fixed.text.splitlines(keepends=True), f"a/{item.path}", f"b/{item.path}")))
+            continue
+        if write:
+            try:
+                _write(item.path, item.fixed.text)
+            except OSError as exc:
+                errors.append(f"{item.path}: cannot write: {exc.strerror or exc}")
+                click.echo(errors[-1], err=True)
+                continue
+        summary = ", ".join(f"{code} x{n}" if n > 1 else code
+                            for code, n in sorted(item.fixed.applied.items()))
+        left = f"; not fixed: {', '.join(item.fixed.not_fixed)}" if item.fixed.not_fixed else ""
+        click.echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{left}")
+    return changed, errors
+
+
+def _write(path: str, text: str) -> None:
+    """Replace the file atomically, keeping its permissions."""
+    target = FsPath(path)
+    tmp = target.with_name(f".{target.name}.kubeproof-fix")
+    tmp.write_bytes(text.encode("utf-8"))
+    os.chmod(tmp, target.stat().st_mode & 0o7777)
+    os.replace(tmp, target)

@@ -1,0 +1,395 @@
+"""Fix one YAML file's text and change nothing else in it.
+
+Each document that has something to fix (the file is cut at its ``---``
+markers) is loaded with ruamel.yaml's round-trip loader, its objects are
+fixed in place (:func:`kubeproof.fixes.fix_object`) and it is dumped again
+with the file's own indentation (detected, not assumed). Even so ruamel
+normalizes a few things on the way out (spacing after colons, blank lines,
+odd indentation), so its output is never written as is: the edits between
+ruamel's dump of the *unfixed* document and its dump of the fixed one are
+replayed onto the original text, anchored on the lines the original shares
+with the first dump. Everything the fixers did not touch stays byte for
+byte, including ``---`` separators, the trailing newline, CRLF line ends and
+a byte-order mark. Only when an edit falls where ruamel rewrote the original
+beyond recognition is its dump of that document used as a whole.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
+from itertools import pairwise
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from kubeproof.fixes import FixSettings, fix_object
+from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.sources.yamlparse import Document, YamlError, parse_yaml
+
+if TYPE_CHECKING:
+    from kubeproof.config import Config
+
+
+class EditError(Exception):
+    """A file ruamel cannot load or dump; the message is one line."""
+
+
+@dataclass(slots=True)
+class ObjectFix:
+    line: int  # 1-based line of the object's first key
+    kind: str
+    name: str
+    wanted: list[str]  # codes asked for (the scan's findings on this object)
+    applied: list[str]  # codes that changed something
+
+
+@dataclass(slots=True)
+class FixedText:
+    text: str
+    objects: list[ObjectFix] = field(default_factory=list)
+    whole: bool = False  # ruamel's dump replaced a document: its edits could not be placed
+
+    @property
+    def applied(self) -> Counter[str]:
+        """How many objects each code changed."""
+        return Counter(code for o in self.objects for code in o.applied)
+
+    @property
+    def not_fixed(self) -> list[str]:
+        return sorted({c for o in self.objects for c in o.wanted if c not in o.applied})
+
+
+@dataclass(slots=True)
+class FileFix:
+    path: str
+    original: str = ""
+    fixed: FixedText | None = None  # None: nothing to fix in it
+    error: str | None = None  # one line, naming the file
+
+
+def fix_files(files: list[str], codes: Collection[str], config: Config,
+              settings: FixSettings, *, kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION,
+              pss_level: str = "restricted") -> Iterator[FileFix]:
+    """Scan ``files`` for the rules ``codes`` and fix, in memory, what each object
+    was found to break (the caller writes). Files the scan cannot read or parse
+    come back with their error and nothing else."""
+    from kubeproof.api import scan
+
+    if not files or not codes:
+        return
+    result = scan(files, config=config, select=sorted(codes), kube_version=kube_version,
+                  pss_level=pss_level)
+    broken: dict[str, str] = {}
+    for err in result.errors:
+        broken.setdefault(err.file, str(err))
+    found: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
+    for f in result.findings:
+        found[f.file].append((f.line, f.code, f.container))
+    for path in files:
+        if path in broken:
+            yield FileFix(path, error=broken[path])
+            continue
+        hits = found.get(path)
+        if not hits:
+            yield FileFix(path)
+            continue
+
+        def codes_at(first: int, end: int, hits: list[tuple[int, str, str | None]] = hits
+                     ) -> dict[str, set[str | None]]:
+            found: dict[str, set[str | None]] = defaultdict(set)
+            for line, code, container in hits:
+                if first <= line < end:
+                    found[code].add(container)
+            return found
+
+        try:
+            text = FsPath(path).read_bytes().decode("utf-8")
+            yield FileFix(path, text, fix_text(text, settings, codes_at))
+        except OSError as exc:
+            yield FileFix(path, error=f"{path}: cannot read: {exc.strerror or exc}")
+        except UnicodeDecodeError:
+            yield FileFix(path, error=f"{path}: not valid UTF-8")
+        except EditError as exc:
+            yield FileFix(path, error=f"{path}: cannot edit: {exc}")
+        except Exception as exc:  # a ruamel failure on odd input: one line, go on
+            yield FileFix(path, error=f"{path}: cannot edit: {type(exc).__name__}: {exc}")
+
+
+# The fixers to run on the object spanning lines [first, end) (1-based), each
+# with the names of the containers it may change (a None among them: all of
+# them); None runs every object fixer on every container.
+CodesAt = Callable[[int, int], Mapping[str, Collection[str | None]] | None]
+
+
+def fix_text(text: str, settings: FixSettings, codes_at: CodesAt) -> FixedText:
+    """The fixed text and what changed; ``codes_at`` chooses the fixers per object.
+
+    Each YAML document is loaded, fixed, dumped and replayed on its own, and
+    only when some object in it has fixers to run: the cost follows the
+    documents that change, not the size of the file (CRD bundles of megabytes
+    hold a few workloads)."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    body = text[len(bom):].replace("\r\n", "\n")
+    lines = body.splitlines(keepends=True)
+    yaml = _yaml(body)
+    result = FixedText(text)
+    edits: list[tuple[int, int, str]] = []
+    for lo, hi in _segments(lines):
+        wanted = codes_at(lo + 1, hi + 1)
+        if wanted is not None and not wanted:
+            continue  # no finding anywhere in this document
+        segment = "".join(lines[lo:hi])
+        try:
+            docs = list(yaml.load_all(segment))
+            plan = _plan([(line + lo, obj) for line, obj in _objects(docs)], hi + 1, settings,
+                         codes_at)
+            if not plan:
+                continue
+            before = _dump(yaml, docs)
+            fixes = [ObjectFix(line, str(obj.get("kind", "")), _name(obj), sorted(codes or ()),
+                               fix_object(obj, here, codes)) for line, obj, here, codes in plan]
+            result.objects += fixes
+            if not any(f.applied for f in fixes):
+                continue
+            after = _dump(yaml, docs)
+        except YAMLError as exc:
+            raise EditError(_problem(exc, lo)) from None
+        merged = replay(segment, before, after)
+        if merged is None or not _same_data(merged, after):
+            result.whole = True
+            merged = after
+        edits.append((lo, hi, merged))
+    if not edits:
+        return result
+    out = list(lines)
+    for lo, hi, merged in reversed(edits):
+        out[lo:hi] = [merged]
+    joined = "".join(out)
+    result.text = bom + (joined.replace("\n", newline) if newline != "\n" else joined)
+    return result
+
+
+def _same_data(text: str, expected: str) -> bool:
+    """Whether ``text`` holds the same data as ``expected`` (ruamel's dump): the
+    replayed edit must mean what the fixers did, whatever the layout."""
+    got = [d.data if isinstance(d, Document) else d for d in parse_yaml(text)]
+    want = [d.data if isinstance(d, Document) else d for d in parse_yaml(expected)]
+    return not any(isinstance(d, YamlError) for d in got) and \
+        [d for d in got if d is not None] == [d for d in want if d is not None]
+
+
+_DOC_START = re.compile(r"^---(?=\s|$)")
+
+
+def _segments(lines: list[str]) -> list[tuple[int, int]]:
+    """The line ranges [lo, hi) of the documents, each from its ``---`` on
+    (a ``---`` at column 0 is always a document marker in block YAML)."""
+    cuts = [i for i, line in enumerate(lines) if i and _DOC_START.match(line)]
+    bounds = [0, *cuts, len(lines)]
+    return list(pairwise(bounds))
+
+
+Plan = list[tuple[int, MutableMapping[str, Any], FixSettings, list[str] | None]]
+
+
+def _plan(objects: list[tuple[int, MutableMapping[str, Any]]], end: int,
+          settings: FixSettings, codes_at: CodesAt) -> Plan:
+    """(line, object, settings, codes) of the objects that have fixers to run."""
+    out: Plan = []
+    for i, (line, obj) in enumerate(objects):
+        chosen = codes_at(line, objects[i + 1][0] if i + 1 < len(objects) else end)
+        if chosen is not None and not chosen:
+            continue
+        here = settings if chosen is None else replace(settings, containers={
+            code: frozenset(n for n in names if n is not None)
+            for code, names in chosen.items() if None not in names})
+        out.append((line, obj, here, sorted(chosen) if chosen is not None else None))
+    return out
+
+
+def _objects(docs: list[Any]) -> Iterator[tuple[int, MutableMapping[str, Any]]]:
+    """(1-based first line, object) of every object: documents and List items."""
+    for doc in docs:
+        if not isinstance(doc, MutableMapping):
+            continue
+        items = doc.get("items")
+        if isinstance(doc.get("kind"), str) and doc["kind"].endswith("List") \
+                and isinstance(items, list):
+            for item in items:
+                if isinstance(item, MutableMapping):
+                    yield _line(item), item
+        else:
+            yield _line(doc), doc
+
+
+def _line(node: Any) -> int:
+    lc = getattr(node, "lc", None)
+    return (lc.line if lc is not None and lc.line is not None else 0) + 1
+
+
+def _name(obj: MutableMapping[str, Any]) -> str:
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, MutableMapping) else None
+    return str(name) if name is not None else ""
+
+
+def _problem(exc: YAMLError, offset: int) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1 + offset}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
+# ---------------------------------------------------------------- ruamel
+
+def _yaml(text: str) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 1 << 16  # never fold long lines
+    yaml.allow_duplicate_keys = True
+    mapping, sequence, offset = detect_indent(text)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def _dump(yaml: YAML, docs: list[Any]) -> str:
+    out = io.StringIO()
+    yaml.dump_all(docs, out)
+    return out.getvalue()
+
+
+_KEY_ONLY = re.compile(r"^(\s*)(-\s+)*([^\s#'\"][^#]*?|'[^']*'|\"[^\"]*\"):\s*(#.*)?$")
+_DASH = re.compile(r"^(\s*)-(\s+)\S")
+
+
+def detect_indent(text: str) -> tuple[int, int, int]:
+    """(mapping indent, sequence indent, dash offset) most used in ``text``, in
+    ruamel's terms: ``containers:`` / ``  - name: x`` is (2, 4, 2) and
+    ``containers:`` / ``- name: x`` is (2, 2, 0)."""
+    maps: Counter[int] = Counter()
+    seqs: Counter[tuple[int, int]] = Counter()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    for cur, nxt in pairwise(lines):
+        m = _KEY_ONLY.match(cur)
+        if m is None or cur.rstrip().endswith(("|", ">", "|-", ">-")):
+            continue
+        key_col = len(cur) - len(cur.lstrip(" -")) if m.group(2) else len(m.group(1))
+        indent = len(nxt) - len(nxt.lstrip(" "))
+        dash = _DASH.match(nxt)
+        if dash:
+            offset = indent - key_col
+            if offset >= 0:
+                seqs[(offset, offset + 1 + len(dash.group(2)))] += 1
+        elif indent > key_col:
+            maps[indent - key_col] += 1
+    mapping = maps.most_common(1)[0][0] if maps else 2
+    offset, sequence = seqs.most_common(1)[0][0] if seqs else (2, 4)
+    return mapping, max(sequence, offset + 2), offset
+
+
+# ---------------------------------------------------------------- replay
+
+def replay(original: str, before: str, after: str) -> str | None:
+    """Apply the edits that turn ``before`` into ``after`` to ``original``,
+    which ``before`` is a re-rendering of; None when they cannot be placed."""
+    orig = original.splitlines(keepends=True)
+    old = before.splitlines(keepends=True)
+    new = after.splitlines(keepends=True)
+    if orig and not orig[-1].endswith("\n"):
+        orig[-1] += "\n"  # compare like with like; restored below
+    align = _Alignment(old, orig)
+    edits: list[tuple[int, int, list[str]]] = []  # (orig start, orig end, new lines)
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        place = align.lines(i1, i2) if i2 > i1 else align.gap(i1)
+        if place is None:
+            return None
+        lines = new[j1:j2]
+        if lines:
+            lines = _shift(lines, align.indent_delta(old, orig, i2 - 1 if i2 > i1 else i1 - 1,
+                                                     _level(lines[0])))
+        edits.append((*place, lines))
+    out = list(orig)
+    for start, end, lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        out[start:end] = lines
+    text = "".join(out)
+    if not original.endswith("\n") and text.endswith("\n"):
+        text = text[:-1]
+    return text
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _level(line: str) -> int:
+    """The column of a line's content: after the dashes of sequence items."""
+    return len(line) - len(line.lstrip(" -"))
+
+
+def _shift(lines: list[str], delta: int) -> list[str]:
+    """``lines`` indented ``delta`` columns further (or less, when they can)."""
+    if delta > 0:
+        return [" " * delta + ln if ln.strip() else ln for ln in lines]
+    if delta < 0 and all(_indent(ln) >= -delta for ln in lines if ln.strip()):
+        return [ln[-delta:] if ln.strip() else ln for ln in lines]
+    return lines
+
+
+class _Alignment:
+    """Where the lines of ``before`` (ruamel's rendering) are in the original:
+    lines it kept or re-indented (mixed indentation), lines it re-spaced one for
+    one (``a:   1``: an edit then replaces them with its own rendering), and
+    the edges of the blocks it rewrote otherwise, between which new lines can go."""
+
+    def __init__(self, old: list[str], orig: list[str]) -> None:
+        self.line: dict[int, int] = {}
+        self.edge: dict[int, int] = {}
+        # compared without leading and trailing blanks: a block ruamel re-indented
+        # still pairs up line by line, in order
+        plain_old = [ln.strip() for ln in old]
+        plain_orig = [ln.strip() for ln in orig]
+        for tag, i1, i2, j1, j2 in SequenceMatcher(None, plain_old, plain_orig,
+                                                   autojunk=False).get_opcodes():
+            if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+                for k in range(i2 - i1):
+                    self.line[i1 + k] = j1 + k
+            self.edge.setdefault(i1, j1)
+            self.edge.setdefault(i2, j2)
+
+    def lines(self, i1: int, i2: int) -> tuple[int, int] | None:
+        """The original lines that ``before`` lines [i1, i2) stand for, if in order."""
+        first = self.line.get(i1)
+        if first is None or any(self.line.get(i) != first + i - i1 for i in range(i1, i2)):
+            return None
+        return first, first + i2 - i1
+
+    def indent_delta(self, old: list[str], orig: list[str], k: int, level: int) -> int:
+        """How much further the original indents the block that a line at
+        ``level`` following ``before`` line ``k`` belongs to (mixed indentation)."""
+        for i in range(k, -1, -1):
+            j = self.line.get(i)
+            text = old[i]
+            if j is None or not text.strip() or text.lstrip().startswith("#"):
+                continue
+            if _level(text) <= level:
+                return _level(orig[j]) - _level(text)
+        return 0
+
+    def gap(self, i: int) -> tuple[int, int] | None:
+        """Where lines inserted before ``before`` line ``i`` go: right after the
+        line they follow, else at a block edge, else right before the next line."""
+        prev = self.line.get(i - 1) if i > 0 else -1
+        if prev is not None:
+            return prev + 1, prev + 1
+        at = self.edge.get(i, self.line.get(i))
+        return (at, at) if at is not None else None
