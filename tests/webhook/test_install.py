@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from tests.webhook.support import free_port, review
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = "kubectl"
@@ -346,7 +347,7 @@ def test_generated_deployment_starts_the_real_server(mode: str, tmp_path: Path) 
         for key, data in files["Secret" if "secret" in volumes[name] else "ConfigMap"].items():
             (local / key).write_bytes(data)
         args = [a.replace(mount, str(local)) for a in args]
-    port = _free_port()
+    port = free_port()
     args[args.index("--port") + 1] = str(port)
     env = {**os.environ, "POD_NAMESPACE": "kubeproof"}
     server = subprocess.Popen([sys.executable, "-m", "kubeproof", *args, "--host", "127.0.0.1"],
@@ -368,12 +369,6 @@ def test_generated_deployment_starts_the_real_server(mode: str, tmp_path: Path) 
     finally:
         server.terminate()
         server.wait(timeout=20)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _https(port: int, ctx: ssl.SSLContext, request: bytes) -> bytes:
@@ -400,13 +395,7 @@ def _wait_ready(port: int, ctx: ssl.SSLContext, server: subprocess.Popen[bytes])
 
 
 def _review(port: int, ctx: ssl.SSLContext, obj: dict[str, Any]) -> dict[str, Any]:
-    body = json.dumps({
-        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {"uid": str(uuid.uuid4()), "operation": "CREATE",
-                    "kind": {"group": "", "version": "v1", "kind": "Pod"},
-                    "resource": {"group": "", "version": "v1", "resource": "pods"},
-                    "namespace": obj["metadata"]["namespace"], "name": "p",
-                    "userInfo": {"username": "test"}, "object": obj}}).encode()
+    body = json.dumps(review(obj)).encode()
     reply = _https(port, ctx, b"POST /validate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                               b"Content-Type: application/json\r\nContent-Length: "
                    + str(len(body)).encode() + b"\r\n\r\n" + body)
