@@ -18,9 +18,12 @@ are noisy: read the ratios, not the milliseconds.
      latency. The generator is our own asyncio client over raw keep-alive TLS
      connections (``drive`` below), because Debian's wrk is closed-loop (each
      connection waits for its answer before sending again) and so cannot hold
-     a rate. p50, p99 and max of ``/validate``, then of ``GET /healthz`` at
-     the same rate: the baseline (same server, TLS, HTTP stack, client and
-     machine; everything but judging the object).
+     a rate. p50, p99 and max of ``/validate`` (and of ``/mutate`` at the
+     first rate), then of ``GET /healthz`` at the same rate: the baseline
+     (same server, TLS, HTTP stack, client and machine; everything but
+     judging the object). Each row also gives the server's CPU time per
+     request (its whole process tree, from /proc) and the client's: CPU time
+     is much less disturbed by a busy machine than latency is.
   2. The highest sustained rate: open-loop steps of rising rate; a step is
      sustained when no request failed, the server kept up (answers within 5%
      of the schedule) and p99 stayed under the API server's 10 s timeout /
@@ -457,6 +460,9 @@ def main() -> None:
                     print(f"          target p99 < 10 ms at 200 req/s: {verdict}")
                 if val["errors"]:
                     print(f"          /validate errors: {val['errors']}")
+                if rate == rates[0]:
+                    mut = drive(port, ca, bodies, "/mutate", rate, args.duration, server.pid)
+                    print(_row(rate, "/mutate", mut))
 
             print(f"\nhighest sustained rate, open-loop steps of {args.step_duration:.0f} s "
                   f"(no error, kept up within 5%, p99 < {SUSTAINED_P99:.0f} s)")
