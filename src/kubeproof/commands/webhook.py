@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from kubeproof.cli import _fail
+from kubeproof.webhook.install import install_command
 
 
 @click.group()
@@ -85,3 +86,6 @@ def _serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
     run_server(ServeOptions(cert_file=tls_cert, key_file=tls_key, host=host, port=port,
                             workers=workers, access_log=access_log, log_level=log_level,
                             app=AppSettings(config_path=path, namespace=namespace)))
+
+
+webhook.add_command(install_command)
