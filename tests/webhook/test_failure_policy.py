@@ -7,6 +7,7 @@ one that raises (each only on objects annotated for it).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -121,3 +122,21 @@ def test_failure_policy_answers(server: ThreadServer, request: pytest.FixtureReq
         in metrics
     # the server goes on judging
     assert server.validate([])[0]["allowed"] is True
+
+
+def test_a_failed_mutation_never_denies(pki: Pki) -> None:
+    """/mutate answers "allowed, unchanged" whatever failurePolicy says: the
+    validating webhook still judges the object and applies the policy."""
+    from kubeproof.webhook.admission import decode
+    from kubeproof.webhook.app import _failed
+
+    config = Config()
+    config.webhook = {"failurePolicy": "deny"}
+    judge = Judge(config, load_policy(config))
+    req = decode(json.dumps(review(good_deployment())).encode())
+    mutated = _failed(judge, req, "mutate", "deadline").response
+    assert mutated.allowed is True and mutated.patch is None
+    assert mutated.warnings == ["kubeproof could not fix this request: it took longer than "
+                                "its deadline; allowed without changes"]
+    validated = _failed(judge, req, "validate", "deadline").response
+    assert validated.allowed is False and validated.code == 500

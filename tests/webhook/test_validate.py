@@ -188,6 +188,33 @@ def test_controller_owned_pods_and_replicasets_are_skipped(hook: Webhook) -> Non
         "allowed"] is False
 
 
+def test_kubectl_debug_ephemeral_containers_are_judged_on_controlled_pods(hook: Webhook
+                                                                         ) -> None:
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d9c",
+             "uid": "0b1c", "controller": True}
+    old = bare_pod(ownerReferences=[owner])
+    debug = copy.deepcopy(old)
+    app = containers(debug)[0]
+    debug["spec"]["ephemeralContainers"] = [{
+        "name": "debugger", "image": app["image"], "targetContainerName": "app",
+        "securityContext": {**copy.deepcopy(app["securityContext"]), "privileged": True}}]
+    body = review(debug, "UPDATE", old=old)
+    body["request"]["subResource"] = "ephemeralcontainers"
+    resp = hook.post("/validate", body)
+    assert resp["allowed"] is False
+    assert "container 'debugger'" in resp["status"]["message"]
+    assert "KP0803" in codes(resp["status"]["message"])
+    # a debug container that keeps the pod's settings passes; other subresources are skipped
+    safe = copy.deepcopy(debug)
+    safe["spec"]["ephemeralContainers"][0]["securityContext"]["privileged"] = False
+    body = review(safe, "UPDATE", old=old)
+    body["request"]["subResource"] = "ephemeralcontainers"
+    assert hook.post("/validate", body)["allowed"] is True
+    status = review(debug, "UPDATE", old=old)
+    status["request"]["subResource"] = "status"
+    assert hook.post("/validate", status)["allowed"] is True
+
+
 def test_exemption_annotation_is_honoured(hook: Webhook, audit_file: Path) -> None:
     dep = privileged(good_deployment())
     dep["metadata"]["annotations"] = {"kubeproof.dev/ignore": "pss-privileged",

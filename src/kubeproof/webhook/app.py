@@ -144,7 +144,7 @@ async def _read_body(request: Request) -> bytes:
 
 def _failed(judge: Judge, req: AdmissionRequest, endpoint: str, reason: str) -> Decision:
     metrics.INTERNAL_ERRORS.labels(endpoint, reason).inc()
-    return judge.failure(req, reason)
+    return judge.failure(req, reason, mutating=endpoint == "mutate")
 
 
 def _count(endpoint: str, decision: Decision) -> None:

@@ -6,7 +6,10 @@ scope only (set, registry and report rules need more than one object; see
 DESIGN.md), run by :class:`kubeproof.engine.ObjectChecker` with the same
 annotation exemptions, config exemptions and severities.
 
-Not judged (allowed at once): DELETE and CONNECT; subresources; namespaces the
+Not judged (allowed at once): DELETE and CONNECT; subresources other than
+``pods/ephemeralcontainers`` (what ``kubectl debug`` adds: the request carries
+the whole Pod, and its new ephemeral container is judged even when a
+controller owns the Pod, as no owner template holds it); namespaces the
 policy leaves out; Pods and ReplicaSets whose controller is judged instead
 (exactly the owners ``audit`` rolls up, ``sources.cluster.judged_elsewhere``;
 ``judgeControlled: true`` judges them too). On UPDATE only findings that the
@@ -37,6 +40,7 @@ from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPo
 
 # rules about manifests in files that mean nothing for an object sent to the API
 WEBHOOK_EXCLUDED = frozenset({"KP0003", "KP1004"})
+EPHEMERAL = "ephemeralcontainers"  # the subresource kubectl debug writes
 MAX_WARNING = 256  # the API server may truncate longer warnings
 MAX_MESSAGE = 8192
 MAX_ANNOTATION = 2048
@@ -145,15 +149,22 @@ class Judge:
         event["fixed"] = changed
         return Decision(resp, event, "patched", fixed=changed)
 
-    def failure(self, req: AdmissionRequest, reason: str) -> Decision:
-        """The answer when judging failed (``reason``: deadline, exception, rule_error)."""
+    def failure(self, req: AdmissionRequest, reason: str, *, mutating: bool = False
+                ) -> Decision:
+        """The answer when judging failed (``reason``: deadline, exception, rule_error).
+
+        A failed mutation never denies: the object goes on unpatched, and the
+        validating webhook, which applies ``failurePolicy``, still judges it.
+        """
         text = {"deadline": "took longer than its deadline",
                 "rule_error": "hit an internal error in a rule",
                 "exception": "hit an internal error"}.get(reason, reason)
-        allowed = self.policy.failure_policy == FAIL_ALLOW
+        allowed = mutating or self.policy.failure_policy == FAIL_ALLOW
         resp = AdmissionResponse(uid=req.uid, allowed=allowed)
-        note = f"kubeproof could not judge this request: it {text}"
-        if allowed:
+        note = f"kubeproof could not {'fix' if mutating else 'judge'} this request: it {text}"
+        if mutating:
+            resp.warnings = [f"{note}; allowed without changes"]
+        elif allowed:
             resp.warnings = [f"{note}; allowed by failurePolicy allow"]
         else:
             resp.code = 500
@@ -166,12 +177,14 @@ class Judge:
             resp = AdmissionResponse(uid=req.uid, allowed=False, code=400, message=req.problem)
             return Decision(resp, None, "invalid")
         obj = req.object
-        if req.operation not in JUDGED_OPERATIONS or req.sub_resource or obj is None:
+        debug = req.sub_resource == EPHEMERAL and str(obj.get("kind") if obj else "") == "Pod"
+        if req.operation not in JUDGED_OPERATIONS or (req.sub_resource and not debug) \
+                or obj is None:
             return Decision(AdmissionResponse(uid=req.uid), None, "skipped")
         if not self.policy.judges_namespace(req.namespace or _namespace(obj)):
             return Decision(AdmissionResponse(uid=req.uid), None, "skipped")
         meta = obj.get("metadata")
-        if not self.policy.judge_controlled and isinstance(meta, dict) and \
+        if not self.policy.judge_controlled and not debug and isinstance(meta, dict) and \
                 judged_elsewhere(str(obj.get("kind") or req.kind), meta):
             return Decision(AdmissionResponse(uid=req.uid), None, "skipped")
         return None

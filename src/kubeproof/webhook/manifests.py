@@ -82,6 +82,8 @@ WORKLOAD_RESOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("apps", ("deployments", "statefulsets", "daemonsets", "replicasets")),
     ("batch", ("jobs", "cronjobs")),
 )
+# kubectl debug adds ephemeral containers through this subresource (UPDATE)
+DEBUG_RESOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (("", ("pods/ephemeralcontainers",)),)
 OTHER_NAMESPACED_RESOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("", ("services", "configmaps", "serviceaccounts")),
     ("networking.k8s.io", ("ingresses", "networkpolicies")),
@@ -342,8 +344,8 @@ def _webhook_configs(o: InstallOptions, ca_pem: bytes | None) -> list[dict[str, 
                    if o.cert_manager else {})
     namespaced = _webhook(
         o, "validate.kubeproof.dev", "/validate", o.failure_policy,
-        _rules(WORKLOAD_RESOURCES + OTHER_NAMESPACED_RESOURCES, ["CREATE", "UPDATE"],
-               "Namespaced"), ca_pem)
+        _rules(WORKLOAD_RESOURCES + OTHER_NAMESPACED_RESOURCES + DEBUG_RESOURCES,
+               ["CREATE", "UPDATE"], "Namespaced"), ca_pem)
     namespaced["namespaceSelector"] = _excluding_namespaces(o)
     cluster = _webhook(o, "validate-cluster.kubeproof.dev", "/validate", o.failure_policy,
                        _rules(CLUSTER_RESOURCES, ["CREATE", "UPDATE"], "Cluster"), ca_pem)
