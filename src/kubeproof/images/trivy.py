@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from kubeproof.images.vulns import ReportError, VulnReport, parse_report
 
 CONCURRENCY = 4
-DEFAULT_TIMEOUT = 300.0
+DEFAULT_TIMEOUT = 300.0  # vulnfacts.VulnInputs.scan_timeout repeats it (lazy import)
 _LOCK_ERROR = "cache may be in use by another process"
 _USERINFO = re.compile(r"(://)[^/@\s]+@")
 

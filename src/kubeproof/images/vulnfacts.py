@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kubeproof.images.trivy import DEFAULT_TIMEOUT, find_trivy, scan_images
 from kubeproof.images.vulns import (
     Lookup,
     ReportError,
@@ -79,7 +78,7 @@ class VulnInputs:
 
     report_paths: list[str] = field(default_factory=list)
     scan_images: bool = False
-    scan_timeout: float = DEFAULT_TIMEOUT
+    scan_timeout: float = 300.0  # seconds per trivy run (trivy.DEFAULT_TIMEOUT)
     now: dt.datetime | None = None  # tests pin the clock
     errors: list[InputError] = field(default_factory=list)
     warnings: list[InputError] = field(default_factory=list)
@@ -129,6 +128,9 @@ class VulnInputs:
                 todo.append(image)
         if not todo:
             return []
+        # imported here: subprocess and thread pools cost every scan's start-up
+        from kubeproof.images.trivy import find_trivy, scan_images
+
         trivy = find_trivy()
         if trivy is None:
             self.errors.append(InputError(
