@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -163,6 +162,9 @@ class ImageCheck:
             pairs.setdefault((ref.canonical(), auth.key), auth.credentials)
         if not pairs:
             return
+        # imported here, as are thread pools: they cost every scan's start-up
+        from concurrent.futures import ThreadPoolExecutor
+
         from kubeproof.images.credentials import api_host
         from kubeproof.images.registry import RegistryClient
 
