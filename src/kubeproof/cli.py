@@ -10,12 +10,12 @@ Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
 from __future__ import annotations
 
 import sys
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import click
 
 from kubeproof import __version__
-from kubeproof.images.options import registry_options, registry_settings
+from kubeproof.images.options import registry_options, registry_settings_or_exit
 
 FORMATS = ("text", "json", "sarif", "junit")
 SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
@@ -25,7 +25,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [t.strip() for v in values for t in v.split(",") if t.strip()]
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
+    """End a command with one error line and exit code 2 (every command uses it)."""
     click.echo(f"kubeproof: error: {message}", err=True)
     sys.exit(2)
 
@@ -147,21 +148,21 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     from kubeproof.sources.files import DEFAULT_MAX_FILE_BYTES, LoadOptions
 
     if len(outputs) > max(len(formats), 1):
-        _fail("more --output files than --format options")
+        fail("more --output files than --format options")
     try:
         found = None if no_config else (config_path or find_config())
         config = load_config(found)
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     settings: dict[str, Any] = config.scan
     try:
         version = parse_kube_version(kube_version or str(settings.get("kubeVersion", ""))) \
             if (kube_version or settings.get("kubeVersion")) else DEFAULT_KUBE_VERSION
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     level = pss_level or settings.get("pssLevel", "restricted")
     if level not in ("baseline", "restricted"):
-        _fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
+        fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
     fail_text = fail_on or settings.get("failOn", "high")
     threshold = Severity.CRITICAL + 1 if fail_text == "none" else Severity.parse(fail_text)
     baseline = None
@@ -169,25 +170,20 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
         try:
             baseline = read_baseline(baseline_path)
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     max_mib = max_file_size or settings.get("maxFileSizeMiB")
     opts = LoadOptions(
         max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
         helm_values=helm_values, helm_set=helm_set)
     vulns = vuln_inputs(vuln_reports, scan_images, scan_timeout)
-    try:
-        checks, notes = registry_settings(check_images, platform, registry_ca,
-                                          insecure_registries, registry_auth, image_cache)
-    except ValueError as exc:
-        _fail(str(exc))
-    for note in notes:
-        click.echo(f"kubeproof: warning: {note}", err=True)
+    checks = registry_settings_or_exit(check_images, platform, registry_ca,
+                                       insecure_registries, registry_auth, image_cache)
     try:
         result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
                            _split(ignore) + list(settings.get("ignore", [])), version, level,
                            opts, baseline, quiet, jobs, vulns, checks)
     except SelectionError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if vulns is not None:
         vulns.add_to(result)
     print_problems(result)
@@ -270,7 +266,7 @@ def _write_reports(result: Any, formats: tuple[str, ...], outputs: tuple[str, ..
             with open(target, "wb") as fh:
                 reports.write(fmt, result, fh, color=False, quiet=quiet)
         except OSError as exc:
-            _fail(f"{target}: cannot write report: {exc.strerror or exc}")
+            fail(f"{target}: cannot write report: {exc.strerror or exc}")
 
 
 @cli.command()
@@ -288,7 +284,7 @@ def rules(rule: str | None, fmt: str) -> None:
     if rule:
         chosen = lookup(rule)
         if not chosen:
-            _fail(unknown_rule_message(rule))
+            fail(unknown_rule_message(rule))
     if fmt == "json":
         click.echo(json.dumps([
             {"code": r.code, "name": r.name, "practice": r.practice,
@@ -327,7 +323,7 @@ def config_init(path: str, force: bool) -> None:
     from kubeproof.config import STARTER
 
     if os.path.exists(path) and not force:
-        _fail(f"{path} exists (use --force to overwrite)")
+        fail(f"{path} exists (use --force to overwrite)")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(STARTER)
     click.echo(f"wrote {path}")

@@ -19,13 +19,15 @@ from __future__ import annotations
 import base64
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kubeproof.model import ObjectRef, Path, Resource
+from kubeproof.model import InputError, ObjectRef, Path, Resource
 
 if TYPE_CHECKING:
     from kubeproof.images.credentials import Credentials
+    from kubeproof.sources.files import LoadOptions, Located
 
 SECRET_KINDS = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
 
@@ -337,3 +339,27 @@ _ADDERS: dict[str, Any] = {
     "ServiceMonitor": _adder("monitors"),
     "PodMonitor": _adder("monitors"),
 }
+
+
+def load_index(paths: list[str], opts: LoadOptions | None = None, *,
+               keep_credentials: bool = False,
+               visit: Callable[[Located], None] | None = None,
+               ) -> tuple[Index, list[InputError]]:
+    """The index of every object under ``paths`` (no rule runs), and the inputs
+    that could not be read; ``visit`` sees each object as it is read (the image
+    inventory collects its containers so)."""
+    from kubeproof.sources.files import LoadOptions, discover, load_path
+
+    opts = opts or LoadOptions()
+    index = Index(keep_credentials=keep_credentials)
+    errors: list[InputError] = []
+    for source_input in discover(paths, opts):
+        loaded = load_path(*source_input, opts)
+        errors.extend(loaded.errors)
+        for seq, located in enumerate(loaded.objects):
+            res = located.resource
+            index.add(res, ObjectRef(source_input, seq, res.origin.file, res.origin.line,
+                                     res.api_version, res.kind, res.namespace, res.name))
+            if visit is not None:
+                visit(located)
+    return index, errors

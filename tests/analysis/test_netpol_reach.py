@@ -24,11 +24,11 @@ from kubeproof.analysis.netpol import (
     Endpoint,
     Network,
     Reach,
-    load_index,
     parse_network,
     parse_port,
     workload_label,
 )
+from kubeproof.index import load_index
 
 FIXTURES = Path(__file__).parent / "fixtures" / "netpol"
 MODEL = FIXTURES / "model.yaml"

@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubeproof.analysis.netpol import Network, load_index
+from kubeproof.analysis.netpol import Network
 from kubeproof.config import Config
+from kubeproof.index import load_index
 from kubeproof.netpol import (
     EGRESS,
     INGRESS,

@@ -49,7 +49,6 @@ from itertools import pairwise
 from typing import Any
 
 from kubeproof.index import Index, Record, WorkloadRec
-from kubeproof.model import InputError, ObjectRef
 from kubeproof.netpol import (
     EGRESS,
     INGRESS,
@@ -65,7 +64,6 @@ from kubeproof.netpol import (
     parse_policy,
 )
 from kubeproof.selectors import SelectorError
-from kubeproof.sources.files import LoadOptions, discover, load_path
 
 EXTERNAL = "external"
 EXTERNAL_NETWORK: IPNetwork = ipaddress.ip_network("0.0.0.0/0")
@@ -609,18 +607,3 @@ def _collapse(decisions: list[Decision]) -> list[Decision]:
 # ---------------------------------------------------------------- loading
 
 
-def load_index(paths: list[str], opts: LoadOptions | None = None
-               ) -> tuple[Index, list[InputError]]:
-    """The index of every object under ``paths`` (no rule runs), and the
-    inputs that could not be read."""
-    opts = opts or LoadOptions()
-    index = Index()
-    errors: list[InputError] = []
-    for source_input in discover(paths, opts):
-        loaded = load_path(*source_input, opts)
-        errors.extend(loaded.errors)
-        for seq, located in enumerate(loaded.objects):
-            res = located.resource
-            index.add(res, ObjectRef(source_input, seq, res.origin.file, res.origin.line,
-                                     res.api_version, res.kind, res.namespace, res.name))
-    return index, errors

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import _fail, _split, _write_reports, report_options, vuln_inputs
+from kubeproof.cli import _split, _write_reports, fail, report_options, vuln_inputs
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -183,19 +183,19 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
     from kubeproof.sources.cluster import ClusterError
 
     if len(outputs) > max(len(formats), 1):
-        _fail("more --output files than --format options")
+        fail("more --output files than --format options")
     try:
         config = load_config(None if no_config else (config_path or find_config()))
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     settings: dict[str, Any] = config.scan
     try:
         version = parse_kube_version(kube_version) if kube_version else None
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     level = pss_level or settings.get("pssLevel", "restricted")
     if level not in ("baseline", "restricted"):
-        _fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
+        fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
     fail_text = fail_on or settings.get("failOn", "high")
     threshold = Severity.CRITICAL + 1 if fail_text == "none" else Severity.parse(fail_text)
     opts = AuditOptions(
@@ -208,7 +208,7 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
     try:
         result = run_audit(opts, config)
     except (SelectionError, ClusterError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for err in result.errors:
         click.echo(str(err), err=True)
     for warn in result.warnings:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kubeproof.cli import fail
 from kubeproof.images.options import registry_options
 
 if TYPE_CHECKING:
@@ -33,9 +34,6 @@ _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 _RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
 
 
-def _fail(message: str) -> None:
-    click.echo(f"kubeproof: error: {message}", err=True)
-    sys.exit(2)
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -85,9 +83,9 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         found = None if no_config else (config_path or find_config())
         config = load_config(found)
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
-        _fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
+        fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
               "digits and '-', at most 63)")
     resolver = _digest_resolver(pin_digests, platform, registry_ca, insecure_registries,
                                 registry_auth, image_cache)
@@ -126,9 +124,9 @@ def _fixer_codes(select: list[str], ignore: list[str], config: Config,
     dropped, unknown_ignored = resolve_selection(
         [*ignore, *(str(t) for t in config.scan.get("ignore", []))])
     for token in unknown + unknown_ignored:
-        _fail(unknown_rule_message(token))
+        fail(unknown_rule_message(token))
     if select and not chosen & set(FIXERS):
-        _fail(f"no fixer for {', '.join(select)} (fixable: {', '.join(sorted(FIXERS))})")
+        fail(f"no fixer for {', '.join(select)} (fixable: {', '.join(sorted(FIXERS))})")
     codes = (chosen & set(FIXERS)) - dropped
     if not settings.namespace:
         codes.discard("KP0402")
@@ -141,17 +139,11 @@ def _digest_resolver(pin_digests: bool, platform: str, registry_ca: str | None,
                      insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
                      image_cache: str | None) -> DigestResolver | None:
     """The registry-backed digest resolver of ``--pin-digests`` (None without it)."""
-    from kubeproof.images.options import registry_settings
+    from kubeproof.images.options import registry_settings_or_exit
     from kubeproof.images.pin import DigestResolver
 
-    try:
-        checks, notes = registry_settings(pin_digests, platform, registry_ca,
-                                          insecure_registries, registry_auth, image_cache,
-                                          flag="--pin-digests")
-    except ValueError as exc:
-        _fail(str(exc))
-    for note in notes:
-        click.echo(f"kubeproof: warning: {note}", err=True)
+    checks = registry_settings_or_exit(pin_digests, platform, registry_ca, insecure_registries,
+                                       registry_auth, image_cache, flag="--pin-digests")
     return DigestResolver(checks) if checks is not None else None
 
 
@@ -191,7 +183,7 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
     try:
         version = parse_kube_version(wanted) if wanted else DEFAULT_KUBE_VERSION
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     level = str(config.scan.get("pssLevel", "restricted"))
     changed = 0
     errors: list[str] = []

@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from kubeproof.model import InputError
 
 
-def _fail(message: str) -> None:
-    click.echo(f"kubeproof: error: {message}", err=True)
-    sys.exit(2)
 
 
 @click.command()
@@ -50,17 +47,12 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     from kubeproof.config import Config
     from kubeproof.images.check import IMAGE_FACTS, ImageCheck
     from kubeproof.images.inventory import inventory
-    from kubeproof.images.options import registry_settings
+    from kubeproof.images.options import registry_settings_or_exit
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
     from kubeproof.model import Context
 
-    try:
-        checks, notes = registry_settings(check_images, platform, registry_ca,
-                                          insecure_registries, registry_auth, image_cache)
-    except ValueError as exc:
-        _fail(str(exc))
-    for note in notes:
-        click.echo(f"kubeproof: warning: {note}", err=True)
+    checks = registry_settings_or_exit(check_images, platform, registry_ca,
+                                       insecure_registries, registry_auth, image_cache)
     index, entries, errors = inventory(list(paths), keep_credentials=checks is not None)
     for err in errors:
         click.echo(str(err), err=True)

@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kubeproof.cli import fail
+
 if TYPE_CHECKING:
     from kubeproof.analysis.netpol import Endpoint, Network, QueryPort, Reach
     from kubeproof.index import Index
 
 
-def _fail(message: str) -> None:
-    click.echo(f"kubeproof: error: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group()
@@ -44,14 +43,15 @@ def netpol() -> None:
 def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[str, ...],
           port: str | None, fmt: str) -> None:
     """Which workloads may open connections to which, under the set's NetworkPolicies."""
-    from kubeproof.analysis.netpol import Network, load_index, parse_port
+    from kubeproof.analysis.netpol import Network, parse_port
+    from kubeproof.index import load_index
 
     query = None
     if port is not None:
         try:
             query = parse_port(port)
         except ValueError as exc:
-            _fail(f"--port: {exc}")
+            fail(f"--port: {exc}")
     index, errors = load_index(list(paths))
     for err in errors:
         click.echo(str(err), err=True)
@@ -60,7 +60,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
     srcs = _endpoints(index, _split(sources),
                       default_external=not any(d.external for d in dsts))
     if any(s.external and d.external for s in srcs for d in dsts):
-        _fail("traffic between two external endpoints is not governed by NetworkPolicies: "
+        fail("traffic between two external endpoints is not governed by NetworkPolicies: "
               "give a workload on one side")
     cells = [[network.reach(s, d, query) for d in dsts] for s in srcs]
     notes = _notes(network, srcs + dsts)
@@ -118,7 +118,7 @@ def _resolve(index: Index, labels: dict[int, str], text: str) -> list[Endpoint]:
                if w.ref.name == name and (not ns or (w.ref.namespace or "") == ns)]
     if not matches:
         where = f" in namespace {ns!r}" if ns else ""
-        _fail(f"no workload named {name!r}{where} in the scanned set "
+        fail(f"no workload named {name!r}{where} in the scanned set "
               f"(give ns/name, name, 'external' or a CIDR)")
     return [Endpoint.of_workload(w, labels[id(w)]) for w in matches]
 

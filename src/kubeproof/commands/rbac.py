@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kubeproof.cli import fail
+
 if TYPE_CHECKING:
     from kubeproof.analysis.rbac import Grant, Power, RbacSet
 
@@ -23,9 +25,6 @@ SA_LEGEND = ("A ServiceAccount <ns>/<name> also authenticates as User "
              "system:serviceaccounts:<ns> and system:authenticated.")
 
 
-def _fail(message: str) -> None:
-    click.echo(f"kubeproof: error: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group()
@@ -59,7 +58,7 @@ def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace:
         req = make_request(verb, resource, subresource=subresource, group=api_group,
                            namespace=namespace, name=name)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     rbac_set = load_rbac(paths)
     _report_input(rbac_set)
     grants = who_can(rbac_set, req)
@@ -113,7 +112,7 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, fmt: str) ->
     try:
         version = parse_kube_version(kube_version) if kube_version else DEFAULT_KUBE_VERSION
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     rbac_set = load_rbac(paths)
     _report_input(rbac_set)
     powers = risky(rbac_set, version)

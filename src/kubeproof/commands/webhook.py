@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from kubeproof.cli import _fail
+from kubeproof.cli import fail
 from kubeproof.webhook.install import install_command
 
 
@@ -72,15 +72,15 @@ def _serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
         policy = load_policy(config, namespace)
         build_context(config, policy)
     except (ConfigError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     audit = policy.audit
     if audit.sink == "hec" and not os.environ.get(audit.token_env):
-        _fail(f"webhook.audit.sink is hec but ${audit.token_env} is not set "
+        fail(f"webhook.audit.sink is hec but ${audit.token_env} is not set "
               f"(the HEC token; set webhook.audit.tokenEnv to use another variable)")
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(tls_cert, tls_key)
     except (ssl.SSLError, OSError) as exc:
-        _fail(f"{tls_cert}, {tls_key}: cannot load the certificate and key: "
+        fail(f"{tls_cert}, {tls_key}: cannot load the certificate and key: "
               f"{getattr(exc, 'reason', None) or exc}")
     path = os.path.abspath(str(found)) if found else None
     run_server(ServeOptions(cert_file=tls_cert, key_file=tls_key, host=host, port=port,

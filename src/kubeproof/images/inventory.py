@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from kubeproof.images.registry import ImageInfo
     from kubeproof.index import Index
     from kubeproof.model import InputError
+    from kubeproof.sources.files import Located
 
 
 @dataclass(slots=True)
@@ -43,31 +44,24 @@ def inventory(paths: list[str], *, keep_credentials: bool = False
               ) -> tuple[Index, dict[str, Entry], list[InputError]]:
     """The index of the set (pull secrets' credentials kept when asked), every
     image reference with its uses in order of appearance, and the input errors."""
-    from kubeproof.index import Index
-    from kubeproof.model import ObjectRef
-    from kubeproof.sources.files import LoadOptions, discover, load_path
+    from kubeproof.index import load_index
 
-    opts = LoadOptions()
-    index = Index(keep_credentials=keep_credentials)
     entries: dict[str, Entry] = {}
-    errors: list[InputError] = []
-    for source_input in discover(paths, opts):
-        loaded = load_path(*source_input, opts)
-        errors.extend(loaded.errors)
-        for seq, located in enumerate(loaded.objects):
-            res = located.resource
-            index.add(res, ObjectRef(source_input, seq, res.origin.file, res.origin.line,
-                                     res.api_version, res.kind, res.namespace, res.name))
-            pod = res.pod
-            if pod is None:
+
+    def visit(located: Located) -> None:
+        res = located.resource
+        pod = res.pod
+        if pod is None:
+            return
+        for c in pod.containers:
+            image = c.data.get("image")
+            if not isinstance(image, str) or not image:
                 continue
-            for c in pod.containers:
-                image = c.data.get("image")
-                if not isinstance(image, str) or not image:
-                    continue
-                locator = res.origin.locator
-                line = locator.locate(res.origin, located.node, located.line_offset,
-                                      (*c.path, "image"))[0] if locator else res.origin.line
-                entries.setdefault(image, Entry(image)).uses.append(
-                    Use(res.origin.file, line, res.kind, res.namespace, res.name, c.name))
+            locator = res.origin.locator
+            line = locator.locate(res.origin, located.node, located.line_offset,
+                                  (*c.path, "image"))[0] if locator else res.origin.line
+            entries.setdefault(image, Entry(image)).uses.append(
+                Use(res.origin.file, line, res.kind, res.namespace, res.name, c.name))
+
+    index, errors = load_index(paths, keep_credentials=keep_credentials, visit=visit)
     return index, entries, errors

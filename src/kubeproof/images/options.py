@@ -62,6 +62,24 @@ def registry_settings(enabled: bool, platform: str, registry_ca: str | None,
     return None, unused_flag_warnings(flag, *flags)
 
 
+def registry_settings_or_exit(enabled: bool, platform: str, registry_ca: str | None,
+                              insecure_registries: tuple[str, ...],
+                              registry_auth: tuple[str, ...], image_cache: str | None,
+                              flag: str = "--check-images") -> CheckSettings | None:
+    """:func:`registry_settings` for a command: warnings printed, and flags that
+    cannot be used end the command with one line and exit code 2."""
+    from kubeproof.cli import fail
+
+    try:
+        checks, notes = registry_settings(enabled, platform, registry_ca, insecure_registries,
+                                          registry_auth, image_cache, flag)
+    except ValueError as exc:
+        fail(str(exc))
+    for note in notes:
+        click.echo(f"kubeproof: warning: {note}", err=True)
+    return checks
+
+
 def unused_flag_warnings(flag: str, platform: str, registry_ca: str | None,
                          insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
                          image_cache: str | None) -> list[str]:
