@@ -297,7 +297,12 @@ class Engine:
             self.result.findings = [f for f in self.result.findings if f.rule.code != code
                                     or not withdrawn(f.namespace, f.kind, f.name)]
         for prepare in self.ctx.prepare:
-            prepare(index, self.ctx)
+            try:
+                prepare(index, self.ctx)
+            except Exception as exc:  # a bug in a fact step must not lose the scan
+                self.result.errors.append(InputError(
+                    "<set>", None, f"internal error gathering facts for the index rules: "
+                    f"{type(exc).__name__} (please report it)"))
         by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}
         checks = [(r, r.check) for r in self.set_rules]
         checks += [(r, r.index_check) for r in self.index_halves if r.index_check is not None]
