@@ -1,0 +1,35 @@
+"""Prepare steps (Context.prepare) gather facts for the index rules once per run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kubeproof.api import scan
+from kubeproof.engine import INDEX_SCOPES, SCAN_SCOPES
+from kubeproof.model import Context
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD = str(ROOT / "examples" / "bad")
+
+
+def test_a_step_sees_the_finished_index_once_before_the_index_rules() -> None:
+    seen: list[int] = []
+
+    def count(index: Any, ctx: Context) -> None:
+        seen.append(index.objects)
+        ctx.facts["seen"] = True
+
+    result = scan([BAD], prepare=[count])
+    assert seen == [result.objects] and result.objects >= 5
+    assert any(f.rule.scope in INDEX_SCOPES for f in result.findings)
+
+
+def test_a_failing_step_is_one_input_error_and_the_scan_goes_on() -> None:
+    def broken(index: Any, ctx: Context) -> None:
+        raise KeyError("a secret value must not show")
+
+    result = scan([BAD], prepare=[broken], scopes=SCAN_SCOPES)
+    assert [str(e) for e in result.errors] == [
+        "<set>: internal error gathering facts for the index rules: KeyError (please report it)"]
+    assert len(result.findings) == len(scan([BAD]).findings)
