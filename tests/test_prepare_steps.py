@@ -22,7 +22,7 @@ def test_a_step_sees_the_finished_index_once_before_the_index_rules() -> None:
 
     result = scan([BAD], prepare=[count])
     assert seen == [result.objects] and result.objects >= 5
-    assert any(f.rule.scope in INDEX_SCOPES for f in result.findings)
+    assert any(r.scope in INDEX_SCOPES for r in result.rules)
 
 
 def test_a_failing_step_is_one_input_error_and_the_scan_goes_on() -> None:
