@@ -44,7 +44,7 @@ def scan(
     result then lists each registry's status.
     """
     config = config or Config()
-    _apply_workload_paths(config)
+    apply_workload_paths(config)
     steps = list(prepare)
     if check_images is not None:
         from kubeproof.images.check import ImageCheck
@@ -64,7 +64,7 @@ def scan(
     return result
 
 
-def _apply_workload_paths(config: Config) -> None:
+def apply_workload_paths(config: Config) -> None:
     from kubeproof.workloads import CUSTOM_TEMPLATE_PATHS
 
     CUSTOM_TEMPLATE_PATHS.clear()

@@ -140,7 +140,6 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
          registry_ca: str | None, insecure_registries: tuple[str, ...],
          registry_auth: tuple[str, ...], image_cache: str | None) -> None:
     """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin."""
-    from kubeproof.config import ConfigError, find_config, load_config
     from kubeproof.engine import SelectionError, exit_code, read_baseline
     from kubeproof.engine import write_baseline as save_baseline
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
@@ -149,11 +148,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
 
     if len(outputs) > max(len(formats), 1):
         fail("more --output files than --format options")
-    try:
-        found = None if no_config else (config_path or find_config())
-        config = load_config(found)
-    except ConfigError as exc:
-        fail(str(exc))
+    config = config_or_exit(config_path, no_config)
     settings: dict[str, Any] = config.scan
     try:
         version = parse_kube_version(kube_version or str(settings.get("kubeVersion", ""))) \
@@ -239,6 +234,17 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
     finally:
         if bar is not None:
             bar.stop()
+
+
+def config_or_exit(config_path: str | None, no_config: bool) -> Any:
+    """The ``--config`` file, the ``.kubeproof.yaml`` found upward, or (``--no-config``)
+    the defaults; a config that cannot be used ends the command (exit code 2)."""
+    from kubeproof.config import ConfigError, find_config, load_config
+
+    try:
+        return load_config(None if no_config else (config_path or find_config()))
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def print_problems(result: Any) -> None:

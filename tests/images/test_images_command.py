@@ -136,3 +136,21 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     [entry] = doc["images"]
     assert entry["image"] == "Not/Valid:Image" and "lowercase" in entry["error"]
     assert len(doc["errors"]) == 2
+
+
+def test_custom_pod_template_kinds_come_from_the_config(tmp_path: Path) -> None:
+    (tmp_path / "rollout.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n"
+        "        - name: web\n          image: ghcr.io/acme/web:1.0\n")
+    (tmp_path / ".kubeproof.yaml").write_text(
+        "workloads:\n  podTemplatePaths:\n    Rollout: spec.template\n")
+    proc = run_cli("images", "rollout.yaml", "-f", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    [entry] = json.loads(proc.stdout)["images"]
+    assert entry["image"] == "ghcr.io/acme/web:1.0"
+    assert [(u["line"], u["kind"]) for u in entry["uses"]] == [(9, "Rollout")]
+    plain = run_cli("images", "rollout.yaml", "-f", "json", "--no-config", cwd=tmp_path)
+    assert json.loads(plain.stdout)["images"] == []
+    broken = run_cli("images", "rollout.yaml", "--config", "nope.yaml", cwd=tmp_path)
+    assert broken.returncode == 2 and broken.stderr.startswith("kubeproof: error: nope.yaml")

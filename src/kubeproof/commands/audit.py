@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import _split, _write_reports, fail, report_options, vuln_inputs
+from kubeproof.cli import (
+    _split,
+    _write_reports,
+    config_or_exit,
+    fail,
+    report_options,
+    vuln_inputs,
+)
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -65,7 +72,7 @@ class AuditOptions:
 def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     """Audit the cluster; raises ``ClusterError`` (no credentials) and
     ``SelectionError`` (unknown rule), reports everything else in the result."""
-    from kubeproof.api import _apply_workload_paths
+    from kubeproof.api import apply_workload_paths
     from kubeproof.config import Config
     from kubeproof.engine import SCAN_SCOPES, Engine, select_rules
     from kubeproof.gcpause import gc_paused
@@ -74,7 +81,7 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     from kubeproof.sources import cluster
 
     config = config or Config()
-    _apply_workload_paths(config)
+    apply_workload_paths(config)
     vulns = opts.vulns
     scopes = vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES
     rules = [r for r in select_rules(config, opts.select, opts.ignore, scopes)
@@ -176,7 +183,6 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
           no_color: bool, quiet: bool, vuln_reports: tuple[str, ...], scan_images: bool,
           scan_timeout: float) -> None:
     """Audit a live cluster, read-only (list calls only), with the rules of scan."""
-    from kubeproof.config import ConfigError, find_config, load_config
     from kubeproof.engine import SelectionError, exit_code
     from kubeproof.kubeversions import parse_kube_version
     from kubeproof.model import Severity
@@ -184,10 +190,7 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
 
     if len(outputs) > max(len(formats), 1):
         fail("more --output files than --format options")
-    try:
-        config = load_config(None if no_config else (config_path or find_config()))
-    except ConfigError as exc:
-        fail(str(exc))
+    config = config_or_exit(config_path, no_config)
     settings: dict[str, Any] = config.scan
     try:
         version = parse_kube_version(kube_version) if kube_version else None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeproof.cli import fail
+from kubeproof.cli import config_or_exit, fail
 from kubeproof.images.options import registry_options
 
 if TYPE_CHECKING:
@@ -76,14 +76,9 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     --diff/--dry-run when something would change; 2 usage error or a file that
     could not be read, parsed or written (the other files are still fixed).
     """
-    from kubeproof.config import ConfigError, find_config, load_config
     from kubeproof.fixes import FixSettings
 
-    try:
-        found = None if no_config else (config_path or find_config())
-        config = load_config(found)
-    except ConfigError as exc:
-        fail(str(exc))
+    config = config_or_exit(config_path, no_config)
     if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
         fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
               "digits and '-', at most 63)")

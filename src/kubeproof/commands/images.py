@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kubeproof.cli import config_or_exit
 from kubeproof.images.options import registry_options
 
 if TYPE_CHECKING:
@@ -39,18 +40,25 @@ if TYPE_CHECKING:
 @click.option("--check-images", is_flag=True,
               help="Resolve each image at its registry (digest, OS, size, user).")
 @registry_options
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Config file [default: .kubeproof.yaml found upward]: custom pod-template "
+                   "kinds (workloads.podTemplatePaths) and image settings.")
+@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
            registry_ca: str | None, insecure_registries: tuple[str, ...],
-           registry_auth: tuple[str, ...], image_cache: str | None, no_color: bool) -> None:
+           registry_auth: tuple[str, ...], image_cache: str | None, config_path: str | None,
+           no_config: bool, no_color: bool) -> None:
     """List every container image of the manifests and where it is used."""
-    from kubeproof.config import Config
+    from kubeproof.api import apply_workload_paths
     from kubeproof.images.check import IMAGE_FACTS, ImageCheck
     from kubeproof.images.inventory import inventory
     from kubeproof.images.options import registry_settings_or_exit
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
     from kubeproof.model import Context
 
+    config = config_or_exit(config_path, no_config)
+    apply_workload_paths(config)
     checks = registry_settings_or_exit(check_images, platform, registry_ca,
                                        insecure_registries, registry_auth, image_cache)
     index, entries, errors = inventory(list(paths), keep_credentials=checks is not None)
@@ -58,7 +66,7 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
         click.echo(str(err), err=True)
     registries: list[Any] = []
     if checks is not None:
-        ctx = Context(config=Config(), kube_version=DEFAULT_KUBE_VERSION)
+        ctx = Context(config=config, kube_version=DEFAULT_KUBE_VERSION)
         ImageCheck(checks)(index, ctx)
         facts = ctx.facts[IMAGE_FACTS]
         _attach(index, entries, facts)

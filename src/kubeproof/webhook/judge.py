@@ -74,9 +74,9 @@ def build_context(config: Config, policy: WebhookPolicy) -> Context:
 class Judge:
     def __init__(self, config: Config, policy: WebhookPolicy,
                  extra_rules: tuple[Rule, ...] = ()) -> None:
-        from kubeproof.api import _apply_workload_paths
+        from kubeproof.api import apply_workload_paths
 
-        _apply_workload_paths(config)
+        apply_workload_paths(config)
         self.policy = policy
         rules = [r for r in select_rules(config) if r.code not in WEBHOOK_EXCLUDED]
         self.checker = ObjectChecker(build_context(config, policy), [*rules, *extra_rules])
