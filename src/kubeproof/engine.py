@@ -30,7 +30,6 @@ from kubeproof.model import (
     Rule,
     Scope,
     SetViolation,
-    Severity,
     Violation,
     format_path,
 )
@@ -558,7 +557,9 @@ def run_scan(inputs: list[tuple[str, str]], opts: LoadOptions, ctx: Context, rul
         return engine.finish(ctx.pss_level, baseline=baseline)
 
 
-def exit_code(result: ScanResult, fail_on: Severity) -> int:
+def exit_code(result: ScanResult, fail_on: int) -> int:
+    """2 for input errors, else 1 when a finding is at or above ``fail_on`` (a
+    :class:`Severity`, or one above critical for ``--fail-on none``), else 0."""
     if result.errors:
         return 2
     return 1 if any(f.severity >= fail_on for f in result.findings) else 0

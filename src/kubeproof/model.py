@@ -137,6 +137,9 @@ class Context:
 CheckFn = Callable[["Resource", Context], Iterator[Violation]]
 # an index-phase check: (Index, Context) -> SetViolations
 IndexCheckFn = Callable[[Any, Context], Iterator["SetViolation"]]
+# a rule's check: a CheckFn for object and cluster scopes, an IndexCheckFn for
+# the index-phase scopes (set, registry, report); the scope tells which
+RuleFn = Callable[[Any, Context], Iterator[Any]]
 
 
 @dataclass(slots=True)
@@ -147,7 +150,7 @@ class Rule:
     severity: Severity
     scope: str
     kinds: frozenset[str] | None
-    check: CheckFn
+    check: RuleFn
     summary: str
     what: str
     why: str

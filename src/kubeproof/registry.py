@@ -35,9 +35,11 @@ import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
-from kubeproof.model import CheckFn, IndexCheckFn, Rule, Scope, Severity
+from kubeproof.model import IndexCheckFn, Rule, RuleFn, Scope, Severity
+
+F = TypeVar("F", bound=RuleFn)
 
 RULES: dict[str, Rule] = {}
 _BY_NAME: dict[str, Rule] = {}
@@ -96,10 +98,10 @@ def rule(
     kinds: Iterable[str] | None = None,
     pods: bool = False,
     fixable: bool = False,
-) -> Callable[[CheckFn], CheckFn]:
+) -> Callable[[F], F]:
     """Register a rule. ``pods=True`` means it applies to every kind with a pod spec."""
 
-    def register(fn: CheckFn) -> CheckFn:
+    def register(fn: F) -> F:
         doc = inspect.getdoc(fn) or ""
         summary, sections = _parse_doc(doc, code)
         family = fn.__module__.rsplit(".", 1)[-1]

@@ -37,4 +37,4 @@ def report(reports: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     print_problems(result)
     _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet)
     threshold = Severity.CRITICAL + 1 if fail_on == "none" else Severity.parse(fail_on)
-    sys.exit(exit_code(result, threshold))  # type: ignore[arg-type]
+    sys.exit(exit_code(result, threshold))

@@ -85,7 +85,7 @@ def _add(result: ScanResult, doc: dict[str, Any], path: str, rules: dict[str, Ru
     known = {r.host for r in result.registries}
     result.registries.extend(r for r in _registries(doc.get("registries"))
                              if r.host not in known)
-    summary = doc.get("summary") if isinstance(doc.get("summary"), dict) else {}
+    summary = _dict(doc.get("summary"))
     result.objects += _int(summary.get("objects"))
     result.files += _int(summary.get("files"))
     result.skipped_documents += _int(summary.get("skippedDocuments"))
@@ -132,7 +132,7 @@ def _registries(rows: Any) -> list[Any]:
 def _finding(item: Any, rules: dict[str, Rule]) -> Finding | None:
     if not isinstance(item, dict) or item.get("code") not in rules:
         return None
-    obj = item.get("object") if isinstance(item.get("object"), dict) else {}
+    obj = _dict(item.get("object"))
     try:
         severity = Severity.parse(str(item.get("severity")))
     except ValueError as exc:
@@ -168,3 +168,7 @@ def _int(value: Any) -> int:
 
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
