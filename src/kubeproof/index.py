@@ -213,8 +213,8 @@ def _workload(res: Resource, ref: ObjectRef) -> WorkloadRec:
         replicas = value if isinstance(value, int) and not isinstance(value, bool) else None
     sa = spec.get("serviceAccountName") or spec.get("serviceAccount")
     automount = spec.get("automountServiceAccountToken")
-    pull = [p.get("name") for p in spec.get("imagePullSecrets") or []
-            if isinstance(p, dict) and isinstance(p.get("name"), str)] \
+    pull: list[str] = [p["name"] for p in spec.get("imagePullSecrets") or []
+                       if isinstance(p, dict) and isinstance(p.get("name"), str)] \
         if isinstance(spec.get("imagePullSecrets"), list) else []
     containers = [
         ContainerRec(

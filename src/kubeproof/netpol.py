@@ -419,15 +419,16 @@ class LabelIndex(Generic[T]):
         if isinstance(match_labels, dict):
             for k, v in match_labels.items():
                 if _hashable(v):
-                    bucket = self._by_pair.get((k, v), [])
-                    if best is None or len(bucket) < len(best):
-                        best = bucket
+                    pairs = self._by_pair.get((k, v), [])
+                    if best is None or len(pairs) < len(best):
+                        best = pairs
         expressions = selector.get("matchExpressions")
         for expr in expressions if isinstance(expressions, list) else ():
             if not isinstance(expr, dict):
                 continue
-            key, op, values = expr.get("key"), expr.get("operator"), expr.get("values")
-            bucket = None
+            key: Any = expr.get("key")
+            op, values = expr.get("operator"), expr.get("values")
+            bucket: list[tuple[dict[str, Any], T]] | None = None
             if op == "Exists":
                 bucket = self._by_key.get(key, [])
             elif op == "In" and isinstance(values, list) and all(map(_hashable, values)):

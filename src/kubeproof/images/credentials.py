@@ -85,9 +85,9 @@ def _entry(entry: Any, source: str, key: str) -> Credentials | None:
             raise CredentialsError(
                 f"{source}: the 'auth' field for {key!r} is not of the form user:password")
         return Credentials(username, password, source)
-    username, password = entry.get("username"), entry.get("password")
-    if isinstance(username, str) and isinstance(password, str) and (username or password):
-        return Credentials(username, password, source)
+    user, secret = entry.get("username"), entry.get("password")
+    if isinstance(user, str) and isinstance(secret, str) and (user or secret):
+        return Credentials(user, secret, source)
     if "identitytoken" in entry or "registrytoken" in entry:
         raise CredentialsError(
             f"{source}: the entry for {key!r} holds an identity token, which is not supported")

@@ -778,7 +778,7 @@ def _read_config(info: ImageInfo, doc: dict[str, Any]) -> None:
     info.architecture = (doc.get("architecture")
                          if isinstance(doc.get("architecture"), str) else None)
     info.created = doc.get("created") if isinstance(doc.get("created"), str) else None
-    config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+    config: dict[str, Any] = doc["config"] if isinstance(doc.get("config"), dict) else {}
     user = config.get("User")
     info.user = user if isinstance(user, str) else None
     labels = config.get("Labels")

@@ -89,12 +89,12 @@ def junit_tree(result: ScanResult, *, tool_version: str,
     root = ET.Element("testsuites", name="kubeproof")
     total_tests = total_failures = total_errors = 0
     for fam in sorted(families, key=lambda fam: (families[fam], fam)):
-        per = cases.get(fam)
-        if not per:
+        in_family = cases.get(fam)
+        if not in_family:
             continue
         suite = ET.SubElement(root, "testsuite", name=f"kubeproof.{fam}")
         failures = 0
-        for case in sorted(per.values(), key=lambda c: (c.file, c.line, c.key)):
+        for case in sorted(in_family.values(), key=lambda c: (c.file, c.line, c.key)):
             label = _label(case.key, case.line)
             tc = ET.SubElement(suite, "testcase", name=_clean(f"{label} [{fam}]"),
                                classname=_clean(case.file), file=_clean(case.file),
@@ -117,8 +117,8 @@ def junit_tree(result: ScanResult, *, tool_version: str,
             if informational:
                 out = ET.SubElement(tc, "system-out")
                 out.text = _clean("\n".join(_finding_line(f) for f in informational))
-        _counts(suite, len(per), failures, 0)
-        total_tests += len(per)
+        _counts(suite, len(in_family), failures, 0)
+        total_tests += len(in_family)
         total_failures += failures
 
     if result.errors or result.warnings:

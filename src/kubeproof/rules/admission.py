@@ -59,8 +59,8 @@ def _excludes_system(selector: Any) -> bool:
     """Whether a label selector fails for kube-system, assumed to carry only its
     automatic `kubernetes.io/metadata.name` label."""
     sel = as_dict(selector)
-    for key, value in as_dict(sel.get("matchLabels")).items():
-        if key != NAME_LABEL or value != SYSTEM_NS:
+    for label, value in as_dict(sel.get("matchLabels")).items():
+        if label != NAME_LABEL or value != SYSTEM_NS:
             return True
     for expr in as_list(sel.get("matchExpressions")):
         if not isinstance(expr, dict):

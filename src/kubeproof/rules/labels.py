@@ -150,7 +150,7 @@ def _without(selector: dict[str, Any], keys: frozenset[str], label: bool) -> dic
 def _selector_keys(selector: dict[str, Any], label: bool) -> set[Any]:
     if not label:
         return set(selector)
-    keys = set(as_dict(selector.get("matchLabels")))
+    keys: set[Any] = set(as_dict(selector.get("matchLabels")))
     keys.update(as_dict(e).get("key") for e in as_list(selector.get("matchExpressions")))
     return keys
 

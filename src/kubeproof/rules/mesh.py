@@ -186,7 +186,7 @@ def namespace_not_meshed(index: Index, ctx: Context) -> Iterator[SetViolation]:
         return
     for ns, workloads in index.workloads_by_namespace().items():
         record = index.namespaces.get(ns) if ns else None
-        if record is None or _mesh_infrastructure(ns, record):
+        if ns is None or record is None or _mesh_infrastructure(ns, record):
             continue
         labels = as_dict(record.data.get("labels"))
         annotations = as_dict(record.data.get("annotations"))

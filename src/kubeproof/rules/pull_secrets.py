@@ -185,9 +185,9 @@ def pull_secret_not_found(index: Index, ctx: Context) -> Iterator[SetViolation]:
     if not shown:
         return
     elsewhere: dict[str, list[str]] = defaultdict(list)
-    for ns, name in index.secrets:
-        if ns:
-            elsewhere[name].append(ns)
+    for secret_ns, secret_name in index.secrets:
+        if secret_ns:
+            elsewhere[secret_name].append(secret_ns)
     for ref, path, ns, name, who in _references(index):
         if ns is None or ns not in shown or (ns, name) in index.secrets:
             continue

@@ -564,15 +564,16 @@ def _canary_differences(svc: Record, stable: WorkloadRec, canary: WorkloadRec,
         other = stable_by_name.get(x.name)
         if other is None:
             continue
-        was, now = _probe_text(other.readiness), _probe_text(x.readiness)
-        if was == now:
+        before, after = _probe_text(other.readiness), _probe_text(x.readiness)
+        if before == after:
             continue
-        if now is None:
+        if after is None:
             what = f"has a readinessProbe in {s} but none in {c}"
-        elif was is None:
+        elif before is None:
             what = f"has a readinessProbe in {c} but none in {s}"
         else:
-            what = f"probes readiness with {_show_probe(was)} in {s} but {_show_probe(now)} in {c}"
+            what = (f"probes readiness with {_show_probe(before)} in {s} "
+                    f"but {_show_probe(after)} in {c}")
         yield (*x.path, "readinessProbe"), f"container {quote(x.name)} {what}"
     for a, b in ((stable, canary), (canary, stable)):
         sel = a.selector
@@ -668,10 +669,10 @@ def canary_mismatch(index: Index, ctx: Context) -> Iterator[SetViolation]:
             if not _same_app(stable, canary):
                 continue
             for path, detail in _canary_differences(svc, stable, canary):
-                key = (canary.ref, stable.ref.name, path, detail)
-                if key in seen:
+                found = (canary.ref, stable.ref.name, path, detail)
+                if found in seen:
                     continue
-                seen.add(key)
+                seen.add(found)
                 yield SetViolation(canary.ref, path,
                                    f"canary Deployment {quote(canary.ref.name)} differs from "
                                    f"{quote(stable.ref.name)} behind Service "

@@ -262,9 +262,9 @@ def _too_deep(text: str) -> int | None:
             if depth > MAX_DEPTH:
                 return text.count("\n", 0, m.start()) + 1
     for pattern in (_DEEP_DASHES, _DEEP_INDENT):
-        m = pattern.search(text) if ("- " * 8 in text or pattern is _DEEP_INDENT) else None
-        if m:
-            return text.count("\n", 0, m.start()) + 1
+        deep = pattern.search(text) if ("- " * 8 in text or pattern is _DEEP_INDENT) else None
+        if deep:
+            return text.count("\n", 0, deep.start()) + 1
     return None
 
 
