@@ -38,13 +38,16 @@ from kubeproof.cli import (
     _write_reports,
     config_or_exit,
     fail,
+    print_problems,
     report_options,
     vuln_inputs,
 )
+from kubeproof.images.options import registry_options, registry_settings_or_exit
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
     from kubeproof.engine import ScanResult
+    from kubeproof.images.check import CheckSettings
     from kubeproof.images.vulnfacts import VulnInputs
     from kubeproof.model import Finding
 
@@ -67,6 +70,10 @@ class AuditOptions:
     request_timeout: float = 30.0
     page_size: int = 500
     vulns: VulnInputs | None = None  # --vuln-report / --scan-images
+    # --check-images: the registry rules with anonymous pulls and the user's own
+    # credentials (Secret values never reach the index in an audit, so KP0304,
+    # which needs a pull secret's credentials, cannot fire)
+    check_images: CheckSettings | None = None
 
 
 def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
@@ -77,13 +84,19 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     from kubeproof.engine import SCAN_SCOPES, Engine, select_rules
     from kubeproof.gcpause import gc_paused
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN
-    from kubeproof.model import Context, InputError
+    from kubeproof.model import Context, InputError, Scope
     from kubeproof.sources import cluster
 
     config = config or Config()
     apply_workload_paths(config)
     vulns = opts.vulns
     scopes = vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES
+    steps: list[Any] = [vulns.prepare] if vulns else []
+    if opts.check_images is not None:
+        from kubeproof.images.check import ImageCheck
+
+        scopes = scopes | {Scope.REGISTRY}
+        steps.append(ImageCheck(opts.check_images))
     rules = [r for r in select_rules(config, opts.select, opts.ignore, scopes)
              if r.code not in AUDIT_EXCLUDED]
     conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
@@ -105,8 +118,8 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     if version is None:
         version = min(served, NEWEST_KNOWN) if served and served[0] == 1 \
             else DEFAULT_KUBE_VERSION
-    engine = Engine(Context(config=config, kube_version=version, pss_level=opts.pss_level,
-                            prepare=[vulns.prepare] if vulns else []), rules)
+    ctx = Context(config=config, kube_version=version, pss_level=opts.pss_level, prepare=steps)
+    engine = Engine(ctx, rules)
     result = engine.result
     result.errors.extend(errors)
     reader = cluster.ClusterReader(conn, max_requests=opts.max_requests,
@@ -137,6 +150,11 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     if vulns is not None:
         vulns.add_to(result)
     result.files = len(reader.summary.listed)  # in an audit: the kinds read completely
+    if opts.check_images is not None:
+        from kubeproof.images.check import image_facts
+
+        facts = image_facts(ctx)
+        result.registries = list(facts.registries.values()) if facts is not None else []
     return result
 
 
@@ -175,13 +193,20 @@ def _keep(f: Finding, namespace: str | None) -> bool:
               help="Objects per list call (limit).")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")
+@click.option("--check-images", is_flag=True,
+              help="Ask the registries of the images the cluster runs: KP0203, KP0204 and the "
+                   "registry halves of KP0103 and KP0301 (anonymous pulls and your own "
+                   "credentials; pull-secret values are never read).")
+@registry_options
 def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
           formats: tuple[str, ...], outputs: tuple[str, ...], fail_on: str | None,
           select: tuple[str, ...], ignore: tuple[str, ...], config_path: str | None,
           no_config: bool, kube_version: str | None, pss_level: str | None,
           read_secrets: bool, max_requests: int, request_timeout: float, page_size: int,
           no_color: bool, quiet: bool, vuln_reports: tuple[str, ...], scan_images: bool,
-          scan_timeout: float) -> None:
+          scan_timeout: float, check_images: bool, platform: str, registry_ca: str | None,
+          insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
+          image_cache: str | None) -> None:
     """Audit a live cluster, read-only (list calls only), with the rules of scan."""
     from kubeproof.engine import SelectionError, exit_code
     from kubeproof.kubeversions import parse_kube_version
@@ -207,14 +232,14 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
         ignore=tuple(_split(ignore) + list(settings.get("ignore", []))),
         kube_version=version, pss_level=level, read_secrets=read_secrets,
         max_requests=max_requests, request_timeout=request_timeout, page_size=page_size,
-        vulns=vuln_inputs(vuln_reports, scan_images, scan_timeout))
+        vulns=vuln_inputs(vuln_reports, scan_images, scan_timeout),
+        check_images=registry_settings_or_exit(check_images, platform, registry_ca,
+                                               insecure_registries, registry_auth,
+                                               image_cache))
     try:
         result = run_audit(opts, config)
     except (SelectionError, ClusterError) as exc:
         fail(str(exc))
-    for err in result.errors:
-        click.echo(str(err), err=True)
-    for warn in result.warnings:
-        click.echo(f"{warn.file}: warning: {warn.message}", err=True)
+    print_problems(result)
     _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet)
     sys.exit(exit_code(result, threshold))
