@@ -1,0 +1,17 @@
+"""The package type-checks: mypy over src/kubeproof, as the style guide asks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_mypy_finds_no_error_in_the_package(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "src/kubeproof", "--ignore-missing-imports",
+         "--cache-dir", str(tmp_path / "mypy-cache"), "--no-error-summary"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
