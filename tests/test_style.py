@@ -1,4 +1,4 @@
-"""The package type-checks: mypy over src/kubeproof, as the style guide asks."""
+"""The code meets the style guide: mypy over the package, ruff over everything."""
 
 from __future__ import annotations
 
@@ -14,4 +14,10 @@ def test_mypy_finds_no_error_in_the_package(tmp_path: Path) -> None:
         [sys.executable, "-m", "mypy", "src/kubeproof", "--ignore-missing-imports",
          "--cache-dir", str(tmp_path / "mypy-cache"), "--no-error-summary"],
         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_finds_nothing() -> None:
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "bench"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
