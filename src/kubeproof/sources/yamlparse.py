@@ -78,7 +78,11 @@ class Loader(yaml.CSafeLoader):
 
 # PyYAML resolves a bare ``=`` to the legacy ``!!value`` tag (yaml/pyyaml#89);
 # Go YAML (kubectl) reads it as a string, as we do.
-Loader.add_constructor(VALUE, yaml.SafeLoader.construct_yaml_str)
+def _construct_str(loader: Loader, node: yaml.Node) -> Any:
+    return loader.construct_yaml_str(node)
+
+
+Loader.add_constructor(VALUE, _construct_str)
 _scalar = yaml.SafeLoader("")
 
 

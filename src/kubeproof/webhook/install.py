@@ -39,7 +39,7 @@ def to_yaml(objects: list[dict[str, Any]]) -> str:
     class Dumper(yaml.CSafeDumper):
         pass
 
-    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    def text(dumper: Dumper, value: str) -> yaml.Node:
         style = "|" if "\n" in value else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
