@@ -215,6 +215,10 @@ _TOKEN_FORMATS: dict[str, tuple[tuple[str, ...], re.Pattern[str]]] = {
     "stripe": (("_live_",), re.compile(r"\b[sr]k_live_[0-9A-Za-z]{20,}")),
     "huggingface": (("hf_",), re.compile(r"\bhf_[A-Za-z]{34}\b")),
 }
+# Any hint of any token format: one search that rules them all out for most values
+# (env values, flags) instead of a substring test per hint.
+_ANY_TOKEN_HINT = re.compile("|".join(
+    re.escape(h) for hints, _ in _TOKEN_FORMATS.values() for h in hints))
 # scheme://user:password@host; the password is checked for placeholders.
 _URL_PASSWORD = re.compile(r"://[^\s/:@'\"<>{}]+:([^\s/@'\"]+)@")
 _TOKEN_NAMES = {
@@ -371,7 +375,8 @@ def _named_secret(name: str, value: str) -> str | None:
 
 def _token_kinds(text: str) -> list[str]:
     kinds = [kind for kind, (hints, pattern) in _TOKEN_FORMATS.items()
-             if any(h in text for h in hints) and pattern.search(text)]
+             if any(h in text for h in hints) and pattern.search(text)] \
+        if _ANY_TOKEN_HINT.search(text) else []
     if "://" in text and "@" in text:
         for m in _URL_PASSWORD.finditer(text):
             if not _PLACEHOLDER.match(m[1]):
