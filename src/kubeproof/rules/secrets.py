@@ -6,6 +6,7 @@ env var or the field, and the kind of credential it looks like.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -316,10 +317,13 @@ def _words(name: str) -> list[str]:
     return [w for w in _SPLIT.split(spaced.lower()) if w]
 
 
+@functools.lru_cache(maxsize=4096)
 def _name_strength(name: str) -> tuple[int, str]:
     """How secret-like a name is, and its head word.
 
     2: the name says secret; 1: it may hold one (key, salt); 0: neither.
+    Memoised (bounded): the same env var and flag names come back in every
+    object, and splitting them into words was a twentieth of admission judging.
     """
     words = _words(name)
     if not _NOT_SECRET.isdisjoint(words):
