@@ -9,6 +9,7 @@ suppressions, and the baseline are applied as filters.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import re
@@ -162,6 +163,17 @@ class Engine:
         # inputs that cannot be read twice (stdin), kept for set-rule locations
         self._kept: dict[tuple[str, str], LoadedFile] = {}
         self._by_kind: dict[tuple[str, bool], _KindRules] = {}
+
+    def fresh(self) -> Engine:
+        """A new engine with this one's rules, options and per-kind cache but an
+        empty result (with an index only when this one has one): what the webhook
+        builds per request, without partitioning the rules again (that was ~3% of
+        judging one object)."""
+        engine = copy.copy(self)
+        engine.result = ScanResult(rules=self.result.rules)
+        engine.result.index = self.new_index() if self.result.index is not None else None
+        engine._kept = {}
+        return engine
 
     @property
     def needs_index(self) -> bool:
@@ -457,13 +469,12 @@ class ObjectChecker:
     def __init__(self, ctx: Context, rules: list[Rule]) -> None:
         self.ctx = ctx
         self.rules = [r for r in rules if r.scope not in INDEX_SCOPES]
-        self._by_kind: dict[tuple[str, bool], _KindRules] = {}
+        self._engine = Engine(ctx, self.rules)  # copied per object (Engine.fresh)
+        self._engine.result.index = None  # one object: nothing for the set to withdraw
 
     def check(self, obj: dict[str, Any], label: str, source: str = "admission") -> ScanResult:
         """Run the rules on ``obj``; ``label`` names it where findings name a file."""
-        engine = Engine(self.ctx, self.rules)
-        engine._by_kind = self._by_kind
-        engine.result.index = None  # one object: nothing for the set to withdraw
+        engine = self._engine.fresh()
         origin = Origin(label, 0, 1, 1, source, ORIGIN_LOCATOR)
         loaded = LoadedFile(path=label, source=source, locator=ORIGIN_LOCATOR)
         loaded.objects.append(Located(Resource(obj, origin), None, 0))
