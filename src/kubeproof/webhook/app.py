@@ -69,7 +69,7 @@ def create_app(judge: Judge, sink: AuditSink) -> Starlette:
         except BadReview as exc:
             metrics.BAD_REQUESTS.labels(endpoint, "not_admission_review").inc()
             return JSONResponse({"error": str(exc)}, 400)
-        metrics.REQUESTS.labels(endpoint, req.operation or "unknown").inc()
+        metrics.labelled(metrics.REQUESTS, endpoint, req.operation or "unknown").inc()
         loop = asyncio.get_running_loop()
         try:
             decision = await asyncio.wait_for(loop.run_in_executor(pool, judge_fn, req),
@@ -86,7 +86,7 @@ def create_app(judge: Judge, sink: AuditSink) -> Starlette:
         _count(endpoint, decision)
         if decision.event is not None:
             sink.emit(decision.event)
-        metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        metrics.labelled(metrics.LATENCY, endpoint).observe(time.perf_counter() - started)
         return Response(decision.response.encode(), media_type="application/json")
 
     async def validate(request: Request) -> Response:
@@ -148,10 +148,10 @@ def _failed(judge: Judge, req: AdmissionRequest, endpoint: str, reason: str) -> 
 
 
 def _count(endpoint: str, decision: Decision) -> None:
-    metrics.DECISIONS.labels(endpoint, decision.outcome).inc()
+    metrics.labelled(metrics.DECISIONS, endpoint, decision.outcome).inc()
     if decision.outcome == "invalid":
         metrics.BAD_REQUESTS.labels(endpoint, "invalid_request").inc()
     for finding, mode in decision.findings:
-        metrics.FINDINGS.labels(finding.rule.code, mode).inc()
+        metrics.labelled(metrics.FINDINGS, finding.rule.code, mode).inc()
     for code in decision.fixed:
-        metrics.FINDINGS.labels(code, "fixed").inc()
+        metrics.labelled(metrics.FINDINGS, code, "fixed").inc()
