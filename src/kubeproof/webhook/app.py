@@ -7,20 +7,19 @@ kind, no ``request``, no ``uid``: 400). Never a 500: an exception while judging,
 a rule error, or a judgement slower than the deadline (``webhook.deadlineMs``)
 is answered by the failure policy (``webhook.failurePolicy``) and counted.
 
-Judging runs in a small thread pool so the event loop can keep the deadline;
-a rule that never returns keeps its thread, and once every thread is stuck
-each request is answered by the failure policy at its deadline.
+Judging runs in a few threads (:mod:`kubeproof.webhook.judgepool`) so the
+event loop can keep the deadline; a rule that never returns keeps its thread,
+and once every thread is stuck each request is answered by the failure policy
+at its deadline.
 ``GET /healthz`` (alive), ``GET /readyz`` (serving), ``GET /metrics``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +30,7 @@ from kubeproof.webhook import metrics
 from kubeproof.webhook.admission import MAX_BODY_BYTES, AdmissionRequest, BadReview, decode
 from kubeproof.webhook.events import AuditSink
 from kubeproof.webhook.judge import Decision, Judge, JudgementError
+from kubeproof.webhook.judgepool import JudgePool
 from kubeproof.webhook.settings import AppSettings
 
 LOG = logging.getLogger("kubeproof.webhook")
@@ -53,7 +53,7 @@ def app_from_env() -> Starlette:
 
 
 def create_app(judge: Judge, sink: AuditSink) -> Starlette:
-    pool = ThreadPoolExecutor(max_workers=JUDGE_THREADS, thread_name_prefix="kubeproof-judge")
+    pool = JudgePool(JUDGE_THREADS, "kubeproof-judge")
     deadline = judge.policy.deadline_ms / 1000
     state = {"ready": False}
 
@@ -70,10 +70,8 @@ def create_app(judge: Judge, sink: AuditSink) -> Starlette:
             metrics.BAD_REQUESTS.labels(endpoint, "not_admission_review").inc()
             return JSONResponse({"error": str(exc)}, 400)
         metrics.labelled(metrics.REQUESTS, endpoint, req.operation or "unknown").inc()
-        loop = asyncio.get_running_loop()
         try:
-            decision = await asyncio.wait_for(loop.run_in_executor(pool, judge_fn, req),
-                                              deadline)
+            decision = await pool.run(judge_fn, req, deadline)
         except TimeoutError:
             decision = _failed(judge, req, endpoint, "deadline")
         except JudgementError:
@@ -116,7 +114,7 @@ def create_app(judge: Judge, sink: AuditSink) -> Starlette:
         finally:
             state["ready"] = False
             sink.stop()
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
 
     return Starlette(routes=[
         Route("/validate", validate, methods=["POST"]),
