@@ -242,25 +242,28 @@ class Engine:
         res = located.resource
         origin = res.origin
         result = self.result
+        # the object's identity, read once for its record and every finding
+        api_version, kind, namespace, name = res.api_version, res.kind, res.namespace, res.name
         result.objects += 1
-        result.kinds[res.kind] += 1
-        if res.kind == "Namespace":
+        result.kinds[kind] += 1
+        if kind == "Namespace":
             labels = res.metadata.get("labels")
             if isinstance(labels, dict) and isinstance(labels.get(PSS_ENFORCE_LABEL), str):
-                result.namespaces_pss[res.name] = labels[PSS_ENFORCE_LABEL]
+                result.namespaces_pss[name] = labels[PSS_ENFORCE_LABEL]
         applicable = self._rules_for(res)
         result.checked.append(CheckedObject(
-            origin.file, origin.line, res.api_version, res.kind, res.namespace, res.name,
+            origin.file, origin.line, api_version, kind, namespace, name,
             applicable.families, applicable.practices))
         ctx = self.ctx
         ignored = self._annotation_ignores(res)
+        rendered_from = loaded.path if loaded.source in RENDERED else None
         if result.index is not None:
             node = located.node
             end_line = node.end_mark.line + located.line_offset + 1 if (
                 node is not None and origin.item is None and loaded.source == "file") else 0
             result.index.add(res, ObjectRef(
-                source_input, seq, origin.file, origin.line, res.api_version, res.kind,
-                res.namespace, res.name, frozenset(ignored) if ignored else None, end_line))
+                source_input, seq, origin.file, origin.line, api_version, kind,
+                namespace, name, frozenset(ignored) if ignored else None, end_line))
         for rule in applicable.rules:
             try:
                 violations = list(rule.check(res, ctx))
@@ -268,17 +271,16 @@ class Engine:
                 # the exception's text is not shown: it could hold a value from the object
                 result.errors.append(InputError(
                     origin.file, origin.line,
-                    f"internal error in rule {rule.code} on {res.kind}/{res.name}: "
+                    f"internal error in rule {rule.code} on {kind}/{name}: "
                     f"{type(exc).__name__} (please report it)"))
                 continue
             if violations and _ignores(ignored, rule):
                 result.suppressed["annotation"] += len(violations)
                 continue
-            rendered_from = loaded.path if loaded.source in RENDERED else None
             for v in violations:
-                self._add_finding(rule, v, res.origin, located.node, located.line_offset,
-                                  loaded.source, rendered_from, res.api_version, res.kind,
-                                  res.namespace, res.name)
+                self._add_finding(rule, v, origin, located.node, located.line_offset,
+                                  loaded.source, rendered_from, api_version, kind,
+                                  namespace, name)
 
     def _add_finding(self, rule: Rule, v: Violation | SetViolation, origin: Origin,
                      node: Any, line_offset: int, source: str, rendered_from: str | None,
