@@ -292,6 +292,7 @@ _SECRET_NAME = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*/)?[a-z0-9][a-z0-9.]*-[a-z0-9
 # `key = value`, `key: value`, `"key": "value"` or `--key=value`.
 _HINTS = ("pass", "secret", "token", "cred", "key", "salt", "seed", "signature", "cookie",
           "auth")
+_ANY_HINT = re.compile("|".join(_HINTS))  # one search rules out most values at once
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ASSIGN_VALUE = re.compile(
@@ -394,6 +395,8 @@ def _embedded(text: str) -> list[str]:
     low = text.lower()
     if len(low) != len(text):  # a few non-ASCII characters change length when lowered
         low = text.translate(_ASCII_LOWER)
+    if _ANY_HINT.search(low) is None:
+        return []
     keys: list[str] = []
     seen: set[int] = set()
     n = len(text)
