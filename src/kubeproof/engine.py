@@ -9,6 +9,7 @@ suppressions, and the baseline are applied as filters.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import re
@@ -163,6 +164,17 @@ class Engine:
         self._kept: dict[tuple[str, str], LoadedFile] = {}
         self._by_kind: dict[tuple[str, bool], _KindRules] = {}
 
+    def fresh(self) -> Engine:
+        """A new engine with this one's rules, options and per-kind cache but an
+        empty result (with an index only when this one has one): what the webhook
+        builds per request, without partitioning the rules again (that was ~3% of
+        judging one object)."""
+        engine = copy.copy(self)
+        engine.result = ScanResult(rules=self.result.rules)
+        engine.result.index = self.new_index() if self.result.index is not None else None
+        engine._kept = {}
+        return engine
+
     @property
     def needs_index(self) -> bool:
         return bool(self.set_rules or self.withdrawable or self.index_halves)
@@ -230,25 +242,28 @@ class Engine:
         res = located.resource
         origin = res.origin
         result = self.result
+        # the object's identity, read once for its record and every finding
+        api_version, kind, namespace, name = res.api_version, res.kind, res.namespace, res.name
         result.objects += 1
-        result.kinds[res.kind] += 1
-        if res.kind == "Namespace":
+        result.kinds[kind] += 1
+        if kind == "Namespace":
             labels = res.metadata.get("labels")
             if isinstance(labels, dict) and isinstance(labels.get(PSS_ENFORCE_LABEL), str):
-                result.namespaces_pss[res.name] = labels[PSS_ENFORCE_LABEL]
+                result.namespaces_pss[name] = labels[PSS_ENFORCE_LABEL]
         applicable = self._rules_for(res)
         result.checked.append(CheckedObject(
-            origin.file, origin.line, res.api_version, res.kind, res.namespace, res.name,
+            origin.file, origin.line, api_version, kind, namespace, name,
             applicable.families, applicable.practices))
         ctx = self.ctx
         ignored = self._annotation_ignores(res)
+        rendered_from = loaded.path if loaded.source in RENDERED else None
         if result.index is not None:
             node = located.node
             end_line = node.end_mark.line + located.line_offset + 1 if (
                 node is not None and origin.item is None and loaded.source == "file") else 0
             result.index.add(res, ObjectRef(
-                source_input, seq, origin.file, origin.line, res.api_version, res.kind,
-                res.namespace, res.name, frozenset(ignored) if ignored else None, end_line))
+                source_input, seq, origin.file, origin.line, api_version, kind,
+                namespace, name, frozenset(ignored) if ignored else None, end_line))
         for rule in applicable.rules:
             try:
                 violations = list(rule.check(res, ctx))
@@ -256,17 +271,16 @@ class Engine:
                 # the exception's text is not shown: it could hold a value from the object
                 result.errors.append(InputError(
                     origin.file, origin.line,
-                    f"internal error in rule {rule.code} on {res.kind}/{res.name}: "
+                    f"internal error in rule {rule.code} on {kind}/{name}: "
                     f"{type(exc).__name__} (please report it)"))
                 continue
             if violations and _ignores(ignored, rule):
                 result.suppressed["annotation"] += len(violations)
                 continue
-            rendered_from = loaded.path if loaded.source in RENDERED else None
             for v in violations:
-                self._add_finding(rule, v, res.origin, located.node, located.line_offset,
-                                  loaded.source, rendered_from, res.api_version, res.kind,
-                                  res.namespace, res.name)
+                self._add_finding(rule, v, origin, located.node, located.line_offset,
+                                  loaded.source, rendered_from, api_version, kind,
+                                  namespace, name)
 
     def _add_finding(self, rule: Rule, v: Violation | SetViolation, origin: Origin,
                      node: Any, line_offset: int, source: str, rendered_from: str | None,
@@ -457,13 +471,12 @@ class ObjectChecker:
     def __init__(self, ctx: Context, rules: list[Rule]) -> None:
         self.ctx = ctx
         self.rules = [r for r in rules if r.scope not in INDEX_SCOPES]
-        self._by_kind: dict[tuple[str, bool], _KindRules] = {}
+        self._engine = Engine(ctx, self.rules)  # copied per object (Engine.fresh)
+        self._engine.result.index = None  # one object: nothing for the set to withdraw
 
     def check(self, obj: dict[str, Any], label: str, source: str = "admission") -> ScanResult:
         """Run the rules on ``obj``; ``label`` names it where findings name a file."""
-        engine = Engine(self.ctx, self.rules)
-        engine._by_kind = self._by_kind
-        engine.result.index = None  # one object: nothing for the set to withdraw
+        engine = self._engine.fresh()
         origin = Origin(label, 0, 1, 1, source, ORIGIN_LOCATOR)
         loaded = LoadedFile(path=label, source=source, locator=ORIGIN_LOCATOR)
         loaded.objects.append(Located(Resource(obj, origin), None, 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -236,6 +237,13 @@ def label_key_problem(key: Any) -> str | None:
     """Why ``key`` is not a valid label key (a qualified name), or None."""
     if not isinstance(key, str):
         return "must be a string"
+    return _key_problem(key)
+
+
+# The label checks are memoised (bounded): the same keys and values come back in
+# every object, three times each (metadata, pod template, selector).
+@functools.lru_cache(maxsize=4096)
+def _key_problem(key: str) -> str | None:
     if _templated(key):
         return None
     prefix, sep, name = key.rpartition("/")
@@ -271,6 +279,11 @@ def label_value_problem(value: Any) -> str | None:
     if not isinstance(value, str):
         return (f"has the {type(value).__name__} value {_yaml_scalar(value)}: label values "
                 "must be strings (quote it)")
+    return _value_problem(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _value_problem(value: str) -> str | None:
     if value == "" or _templated(value):
         return None
     shown = quote(value[:80])

@@ -6,6 +6,7 @@ env var or the field, and the kind of credential it looks like.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -215,6 +216,10 @@ _TOKEN_FORMATS: dict[str, tuple[tuple[str, ...], re.Pattern[str]]] = {
     "stripe": (("_live_",), re.compile(r"\b[sr]k_live_[0-9A-Za-z]{20,}")),
     "huggingface": (("hf_",), re.compile(r"\bhf_[A-Za-z]{34}\b")),
 }
+# Any hint of any token format: one search that rules them all out for most values
+# (env values, flags) instead of a substring test per hint.
+_ANY_TOKEN_HINT = re.compile("|".join(
+    re.escape(h) for hints, _ in _TOKEN_FORMATS.values() for h in hints))
 # scheme://user:password@host; the password is checked for placeholders.
 _URL_PASSWORD = re.compile(r"://[^\s/:@'\"<>{}]+:([^\s/@'\"]+)@")
 _TOKEN_NAMES = {
@@ -287,6 +292,7 @@ _SECRET_NAME = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*/)?[a-z0-9][a-z0-9.]*-[a-z0-9
 # `key = value`, `key: value`, `"key": "value"` or `--key=value`.
 _HINTS = ("pass", "secret", "token", "cred", "key", "salt", "seed", "signature", "cookie",
           "auth")
+_ANY_HINT = re.compile("|".join(_HINTS))  # one search rules out most values at once
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ASSIGN_VALUE = re.compile(
@@ -312,10 +318,13 @@ def _words(name: str) -> list[str]:
     return [w for w in _SPLIT.split(spaced.lower()) if w]
 
 
+@functools.lru_cache(maxsize=4096)
 def _name_strength(name: str) -> tuple[int, str]:
     """How secret-like a name is, and its head word.
 
     2: the name says secret; 1: it may hold one (key, salt); 0: neither.
+    Memoised (bounded): the same env var and flag names come back in every
+    object, and splitting them into words was a twentieth of admission judging.
     """
     words = _words(name)
     if not _NOT_SECRET.isdisjoint(words):
@@ -371,7 +380,8 @@ def _named_secret(name: str, value: str) -> str | None:
 
 def _token_kinds(text: str) -> list[str]:
     kinds = [kind for kind, (hints, pattern) in _TOKEN_FORMATS.items()
-             if any(h in text for h in hints) and pattern.search(text)]
+             if any(h in text for h in hints) and pattern.search(text)] \
+        if _ANY_TOKEN_HINT.search(text) else []
     if "://" in text and "@" in text:
         for m in _URL_PASSWORD.finditer(text):
             if not _PLACEHOLDER.match(m[1]):
@@ -385,6 +395,8 @@ def _embedded(text: str) -> list[str]:
     low = text.lower()
     if len(low) != len(text):  # a few non-ASCII characters change length when lowered
         low = text.translate(_ASCII_LOWER)
+    if _ANY_HINT.search(low) is None:
+        return []
     keys: list[str] = []
     seen: set[int] = set()
     n = len(text)

@@ -7,20 +7,19 @@ kind, no ``request``, no ``uid``: 400). Never a 500: an exception while judging,
 a rule error, or a judgement slower than the deadline (``webhook.deadlineMs``)
 is answered by the failure policy (``webhook.failurePolicy``) and counted.
 
-Judging runs in a small thread pool so the event loop can keep the deadline;
-a rule that never returns keeps its thread, and once every thread is stuck
-each request is answered by the failure policy at its deadline.
+Judging runs in a few threads (:mod:`kubeproof.webhook.judgepool`) so the
+event loop can keep the deadline; a rule that never returns keeps its thread,
+and once every thread is stuck each request is answered by the failure policy
+at its deadline.
 ``GET /healthz`` (alive), ``GET /readyz`` (serving), ``GET /metrics``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +30,7 @@ from kubeproof.webhook import metrics
 from kubeproof.webhook.admission import MAX_BODY_BYTES, AdmissionRequest, BadReview, decode
 from kubeproof.webhook.events import AuditSink
 from kubeproof.webhook.judge import Decision, Judge, JudgementError
+from kubeproof.webhook.judgepool import JudgePool
 from kubeproof.webhook.settings import AppSettings
 
 LOG = logging.getLogger("kubeproof.webhook")
@@ -53,7 +53,7 @@ def app_from_env() -> Starlette:
 
 
 def create_app(judge: Judge, sink: AuditSink) -> Starlette:
-    pool = ThreadPoolExecutor(max_workers=JUDGE_THREADS, thread_name_prefix="kubeproof-judge")
+    pool = JudgePool(JUDGE_THREADS, "kubeproof-judge")
     deadline = judge.policy.deadline_ms / 1000
     state = {"ready": False}
 
@@ -69,11 +69,9 @@ def create_app(judge: Judge, sink: AuditSink) -> Starlette:
         except BadReview as exc:
             metrics.BAD_REQUESTS.labels(endpoint, "not_admission_review").inc()
             return JSONResponse({"error": str(exc)}, 400)
-        metrics.REQUESTS.labels(endpoint, req.operation or "unknown").inc()
-        loop = asyncio.get_running_loop()
+        metrics.labelled(metrics.REQUESTS, endpoint, req.operation or "unknown").inc()
         try:
-            decision = await asyncio.wait_for(loop.run_in_executor(pool, judge_fn, req),
-                                              deadline)
+            decision = await pool.run(judge_fn, req, deadline)
         except TimeoutError:
             decision = _failed(judge, req, endpoint, "deadline")
         except JudgementError:
@@ -86,7 +84,7 @@ def create_app(judge: Judge, sink: AuditSink) -> Starlette:
         _count(endpoint, decision)
         if decision.event is not None:
             sink.emit(decision.event)
-        metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        metrics.labelled(metrics.LATENCY, endpoint).observe(time.perf_counter() - started)
         return Response(decision.response.encode(), media_type="application/json")
 
     async def validate(request: Request) -> Response:
@@ -116,7 +114,7 @@ def create_app(judge: Judge, sink: AuditSink) -> Starlette:
         finally:
             state["ready"] = False
             sink.stop()
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
 
     return Starlette(routes=[
         Route("/validate", validate, methods=["POST"]),
@@ -148,10 +146,10 @@ def _failed(judge: Judge, req: AdmissionRequest, endpoint: str, reason: str) -> 
 
 
 def _count(endpoint: str, decision: Decision) -> None:
-    metrics.DECISIONS.labels(endpoint, decision.outcome).inc()
+    metrics.labelled(metrics.DECISIONS, endpoint, decision.outcome).inc()
     if decision.outcome == "invalid":
         metrics.BAD_REQUESTS.labels(endpoint, "invalid_request").inc()
     for finding, mode in decision.findings:
-        metrics.FINDINGS.labels(finding.rule.code, mode).inc()
+        metrics.labelled(metrics.FINDINGS, finding.rule.code, mode).inc()
     for code in decision.fixed:
-        metrics.FINDINGS.labels(code, "fixed").inc()
+        metrics.labelled(metrics.FINDINGS, code, "fixed").inc()

@@ -13,6 +13,7 @@ variable (the app embedded in another process) the default registry is used.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -49,6 +50,21 @@ BAD_REQUESTS = Counter("kubeproof_webhook_bad_requests",
 AUDIT_SENT = Counter("kubeproof_webhook_audit_events_sent", "Audit events written or sent.")
 AUDIT_DROPPED = Counter("kubeproof_webhook_audit_events_dropped",
                         "Audit events lost: queue_full or send_failed.", ["reason"])
+
+
+# (metric, *label values) -> the labelled child; every label value on the request
+# path comes from a small fixed set (endpoints, operations, outcomes, rule codes)
+_CHILDREN: dict[tuple[Any, ...], Any] = {}
+
+
+def labelled(metric: Any, *values: str) -> Any:
+    """``metric.labels(*values)``, cached: a request counts a dozen findings, and
+    ``labels()`` (string conversion, lock, lookup) costs as much as ``inc()``."""
+    key = (metric, *values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child
 
 
 def exposition() -> tuple[bytes, str]:
