@@ -143,7 +143,6 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     from kubeproof.engine import SelectionError, exit_code, read_baseline
     from kubeproof.engine import write_baseline as save_baseline
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
-    from kubeproof.model import Severity
     from kubeproof.sources.files import DEFAULT_MAX_FILE_BYTES, LoadOptions
 
     if len(outputs) > max(len(formats), 1):
@@ -155,11 +154,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
             if (kube_version or settings.get("kubeVersion")) else DEFAULT_KUBE_VERSION
     except ValueError as exc:
         fail(str(exc))
-    level = pss_level or settings.get("pssLevel", "restricted")
-    if level not in ("baseline", "restricted"):
-        fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
-    fail_text = fail_on or settings.get("failOn", "high")
-    threshold = Severity.CRITICAL + 1 if fail_text == "none" else Severity.parse(fail_text)
+    level, threshold = level_and_threshold(config, pss_level, fail_on)
     baseline = None
     if baseline_path:
         try:
@@ -245,6 +240,24 @@ def config_or_exit(config_path: str | None, no_config: bool) -> Any:
         return load_config(None if no_config else (config_path or find_config()))
     except ConfigError as exc:
         fail(str(exc))
+
+
+def fail_threshold(fail_on: str) -> int:
+    """``--fail-on`` as the lowest severity that makes the exit code 1 (``none``:
+    one above critical, so nothing does)."""
+    from kubeproof.model import Severity
+
+    return Severity.CRITICAL + 1 if fail_on == "none" else Severity.parse(fail_on)
+
+
+def level_and_threshold(config: Any, pss_level: str | None, fail_on: str | None
+                        ) -> tuple[str, int]:
+    """The Pod Security level and the fail threshold: flags over ``scan:`` in the
+    config over the defaults (restricted, high); a bad level ends the command."""
+    level = pss_level or config.scan.get("pssLevel", "restricted")
+    if level not in ("baseline", "restricted"):
+        fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
+    return level, fail_threshold(fail_on or config.scan.get("failOn", "high"))
 
 
 def print_problems(result: Any) -> None:

@@ -38,6 +38,7 @@ from kubeproof.cli import (
     _write_reports,
     config_or_exit,
     fail,
+    level_and_threshold,
     print_problems,
     report_options,
     vuln_inputs,
@@ -210,7 +211,6 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
     """Audit a live cluster, read-only (list calls only), with the rules of scan."""
     from kubeproof.engine import SelectionError, exit_code
     from kubeproof.kubeversions import parse_kube_version
-    from kubeproof.model import Severity
     from kubeproof.sources.cluster import ClusterError
 
     if len(outputs) > max(len(formats), 1):
@@ -221,11 +221,7 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
         version = parse_kube_version(kube_version) if kube_version else None
     except ValueError as exc:
         fail(str(exc))
-    level = pss_level or settings.get("pssLevel", "restricted")
-    if level not in ("baseline", "restricted"):
-        fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
-    fail_text = fail_on or settings.get("failOn", "high")
-    threshold = Severity.CRITICAL + 1 if fail_text == "none" else Severity.parse(fail_text)
+    level, threshold = level_and_threshold(config, pss_level, fail_on)
     opts = AuditOptions(
         kubeconfig=kubeconfig, context=context, namespace=namespace,
         select=tuple(_split(select) or settings.get("select", [])),

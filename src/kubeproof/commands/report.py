@@ -28,13 +28,11 @@ def report(reports: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     """Render JSON reports of scan or audit (merged when several) in any format."""
     import sys
 
-    from kubeproof.cli import _write_reports, print_problems
+    from kubeproof.cli import _write_reports, fail_threshold, print_problems
     from kubeproof.engine import exit_code
-    from kubeproof.model import Severity
     from kubeproof.reports.from_json import load_reports
 
     result = load_reports(list(reports))
     print_problems(result)
     _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet)
-    threshold = Severity.CRITICAL + 1 if fail_on == "none" else Severity.parse(fail_on)
-    sys.exit(exit_code(result, threshold))
+    sys.exit(exit_code(result, fail_threshold(fail_on)))
