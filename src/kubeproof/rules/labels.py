@@ -228,6 +228,19 @@ class TemplateLookup:
         return self._select(group, selector, as_dict(selector.get("matchLabels")), label=True)
 
 
+_LOOKUP = "labels.template_lookup"  # key in Context.facts
+
+
+def namespace_lookup(index: Index, ctx: Context) -> TemplateLookup:
+    """The set's pod templates by namespace, built once per run for every rule
+    that asks (kept in ``ctx.facts`` with the index it was built from)."""
+    kept = ctx.facts.get(_LOOKUP)
+    if kept is None or kept[0] is not index:
+        kept = ctx.facts[_LOOKUP] = (index, TemplateLookup(index.workloads))
+    lookup: TemplateLookup = kept[1]
+    return lookup
+
+
 def pdb_selector(pdb: Record) -> dict[str, Any] | None:
     """The LabelSelector of a PodDisruptionBudget, or None when it selects no
     pods: a null selector (every version) or an empty one in policy/v1beta1
@@ -305,7 +318,7 @@ def service_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation
               labels: {app: web}
         ```
     """
-    lookup = TemplateLookup(index.workloads)
+    lookup = namespace_lookup(index, ctx)
     for svc in index.services:
         ns = svc.ref.namespace
         spec = as_dict(svc.data.get("spec"))
@@ -360,7 +373,7 @@ def pdb_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]:
             matchLabels: {app: web}
         ```
     """
-    lookup = TemplateLookup(index.workloads)
+    lookup = namespace_lookup(index, ctx)
     for pdb in index.pdbs:
         ns = pdb.ref.namespace
         name = quote(pdb.ref.name)
