@@ -486,7 +486,7 @@ class ObjectChecker:
     def annotation_ignores(self, obj: dict[str, Any]) -> set[str] | None:
         """The rule codes (or ``*``/``all``) the object's exemption annotation names;
         None when it has none or the config does not honour them."""
-        return Engine(self.ctx, [])._annotation_ignores(Resource(obj, Origin("", 0, 1)))
+        return self._engine._annotation_ignores(Resource(obj, Origin("", 0, 1)))
 
 
 def _ignores(ignored: set[str] | frozenset[str] | None, rule: Rule) -> bool:
