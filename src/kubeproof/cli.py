@@ -174,8 +174,6 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
                            opts, baseline, quiet, jobs, vulns, checks)
     except SelectionError as exc:
         fail(str(exc))
-    if vulns is not None:
-        vulns.add_to(result)
     print_problems(result)
     if write_baseline:
         save_baseline(write_baseline, result.findings)

@@ -316,6 +316,8 @@ class Engine:
                 self.result.errors.append(InputError(
                     "<set>", None, f"internal error gathering facts for the index rules: "
                     f"{type(exc).__name__} (please report it)"))
+        self.result.errors.extend(self.ctx.errors)
+        self.result.warnings.extend(self.ctx.warnings)
         by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}
         checks = [(r, r.check) for r in self.set_rules]
         checks += [(r, r.index_check) for r in self.index_halves if r.index_check is not None]

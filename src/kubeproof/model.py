@@ -133,6 +133,10 @@ class Context:
     # resolved images (``--check-images``) or vulnerability reports, into ``facts``.
     prepare: list[Callable[[Any, Context], None]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    # what those steps could not gather (a file that is not a report, a tool
+    # missing) and what they warn of: the engine adds both to the result
+    errors: list[InputError] = field(default_factory=list)
+    warnings: list[InputError] = field(default_factory=list)
 
 
 CheckFn = Callable[["Resource", Context], Iterator[Violation]]

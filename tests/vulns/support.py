@@ -42,7 +42,6 @@ def run(reports: list[str], *, paths: tuple[str, ...] = (str(SHOP),),
     vin = VulnInputs(reports, scan_images, timeout, now=now)
     result = scan(list(paths), config=cfg, select=select, scopes=vin.scopes(SCAN_SCOPES),
                   prepare=[vin.prepare])
-    vin.add_to(result)
     return result
 
 

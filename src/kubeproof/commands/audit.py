@@ -148,8 +148,6 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
                           or (c.kind == "Namespace" and c.name == opts.namespace)]
     result = engine.finish(opts.pss_level)
     result.warnings.extend(warnings)
-    if vulns is not None:
-        vulns.add_to(result)
     result.files = len(reader.summary.listed)  # in an audit: the kinds read completely
     if opts.check_images is not None:
         from kubeproof.images.check import image_facts

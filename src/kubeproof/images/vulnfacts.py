@@ -8,8 +8,8 @@ Trivy for the images of the set that no report covers; then it stores a
 built is what lets ``--scan-images`` know which images to scan.
 
 Files that are not reports, Trivy failures and a missing ``trivy`` are input
-errors (:attr:`VulnInputs.errors`): the caller adds them to the scan result,
-so the exit code is 2 and every other report is still used. A missing
+errors (``ctx.errors``, which the engine adds to the scan result), so the
+exit code is 2 and every other report is still used. A missing
 ``trivy`` is one error for the run, not one per image: the images it would
 have scanned are then reported by KP1102 (not scanned), which is the truth.
 Expired ``vulnerabilities.ignore`` entries become warnings, as expired
@@ -35,7 +35,6 @@ from kubeproof.images.vulns import (
 from kubeproof.model import Context, InputError, Scope
 
 if TYPE_CHECKING:
-    from kubeproof.engine import ScanResult
     from kubeproof.index import ContainerRec, Index, WorkloadRec
 
 FACTS_KEY = "vulnerabilities"
@@ -80,8 +79,6 @@ class VulnInputs:
     scan_images: bool = False
     scan_timeout: float = 300.0  # seconds per trivy run (trivy.DEFAULT_TIMEOUT)
     now: dt.datetime | None = None  # tests pin the clock
-    errors: list[InputError] = field(default_factory=list)
-    warnings: list[InputError] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -91,11 +88,6 @@ class VulnInputs:
         """The rule scopes to run: ``base``, plus ``report`` when there are reports."""
         return base | {Scope.REPORT} if self.active else base
 
-    def add_to(self, result: ScanResult) -> None:
-        """Put what went wrong while gathering the reports into the scan result."""
-        result.errors.extend(self.errors)
-        result.warnings.extend(self.warnings)
-
     def prepare(self, index: Index, ctx: Context) -> None:
         now = self.now or dt.datetime.now(dt.UTC)
         config = ctx.config
@@ -104,14 +96,14 @@ class VulnInputs:
             try:
                 reports.append(read_report(path))
             except ReportError as exc:
-                self.errors.append(InputError(exc.source, exc.line, exc.message))
+                ctx.errors.append(InputError(exc.source, exc.line, exc.message))
         found = ReportSet(reports)
         if self.scan_images:
-            found = ReportSet(reports + self._scan(index, found))
+            found = ReportSet(reports + self._scan(index, found, ctx))
         ignored: set[str] = set()
         for entry in config.vuln_ignore:
             if entry.expired(now.date()):
-                self.warnings.append(InputError(
+                ctx.warnings.append(InputError(
                     config.path or ".kubeproof.yaml", entry.line,
                     f"vulnerabilities.ignore entry {entry.id} expired on {entry.expires} "
                     f"and no longer applies: {entry.reason}"))
@@ -119,7 +111,7 @@ class VulnInputs:
                 ignored.add(entry.id)
         ctx.facts[FACTS_KEY] = VulnFacts(found, frozenset(ignored), now)
 
-    def _scan(self, index: Index, known: ReportSet) -> list[VulnReport]:
+    def _scan(self, index: Index, known: ReportSet, ctx: Context) -> list[VulnReport]:
         """Trivy reports for the valid images no given report covers."""
         todo = []
         for _, _, image in image_uses(index):
@@ -133,7 +125,7 @@ class VulnInputs:
 
         trivy = find_trivy()
         if trivy is None:
-            self.errors.append(InputError(
+            ctx.errors.append(InputError(
                 SCAN_IMAGES, None, f"trivy is not on PATH, so {len(set(todo))} image(s) were "
                 "not scanned (install trivy, or pass reports with --vuln-report)"))
             return []
@@ -142,6 +134,6 @@ class VulnInputs:
             if outcome.report is not None:
                 out.append(outcome.report)
             else:
-                self.errors.append(InputError(SCAN_IMAGES, None, outcome.error or "failed"))
+                ctx.errors.append(InputError(SCAN_IMAGES, None, outcome.error or "failed"))
         return out
 
