@@ -216,17 +216,43 @@ def test_recursive_alias_is_refused(tmp_path: Path) -> None:
     assert [("YAML bomb" in e.message, e.line) for e in result.errors] == [(True, 1)]
 
 
-@pytest.mark.parametrize("text", [
-    "[" * 100_000 + "]" * 100_000,          # crashes libyaml (SIGSEGV) unguarded
-    "- " * 30_000 + "a\n",
-    "x: 1\n" + "[" * 300 + "]" * 300 + "\n",
+DEEP = "refused: nesting deeper than 200 levels"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[" * 100_000 + "]" * 100_000, DEEP),          # crashes libyaml (SIGSEGV) unguarded
+    ("- " * 30_000 + "a\n", DEEP),
+    ("a:\n" + "".join(" " * i + "- b:\n" for i in range(0, 2000, 2)), DEEP),
+    ("? " * 5_000 + "a\n", DEEP),
+    # a flow sequence where a mapping key is due: libyaml stops before nesting it
+    ("x: 1\n" + "[" * 300 + "]" * 300 + "\n",
+     "invalid YAML: while scanning a simple key, could not find expected ':'"),
 ])
-def test_absurd_nesting_is_refused_not_crashed(tmp_path: Path, text: str) -> None:
+def test_absurd_nesting_is_refused_not_crashed(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, "deep.yaml", text)
     good = write(tmp_path, "good.yaml", CM.format(name="ok"))
     result = scan([path, good], select=["KP0401"])
-    assert [e.message for e in result.errors] == ["refused: nesting deeper than 200 levels"]
+    assert [e.message for e in result.errors] == [message]
     assert located(result) == [("ok", 5, 3)]
+
+
+def test_nesting_is_counted_from_the_parser_not_from_characters(tmp_path: Path) -> None:
+    # brackets and "- " inside strings do not nest: the file is read, not refused
+    value = "[- {" * 5_000
+    path = write(tmp_path, "strings.yaml", CM.format(name="ok")
+                 + f"data:\n  a: '{value}'\n  b: \"{value}\"\n  c: |\n    {value}\n")
+    result = scan([path], select=["KP0401"])
+    assert result.errors == []
+    assert located(result) == [("ok", 5, 3)]
+
+
+def test_a_deep_document_loses_only_itself(tmp_path: Path) -> None:
+    deep = "kind: ConfigMap\ndata: {a: " + "[" * 300 + "]" * 300 + "}\n"
+    path = write(tmp_path, "mixed.yaml", CM.format(name="a") + "---\n" + deep + "---\n"
+                 + CM.format(name="b"))
+    result = scan([path], select=["KP0401"])
+    assert [e.message for e in result.errors] == [DEEP]
+    assert [name for name, _line, _col in located(result)] == ["a", "b"]
 
 
 def test_helm_chart_is_rendered_with_values_and_sets(tmp_path: Path,

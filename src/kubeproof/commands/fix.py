@@ -161,6 +161,8 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
             errors.append(f"{path}: fix edits files in place and cannot read stdin")
         elif kind == "missing":
             errors.append(f"{path}: no such file or directory")
+        elif kind == "not-regular":
+            errors.append(f"{path}: not read: not a regular file (a FIFO, socket or device)")
         elif kind == "empty-dir":
             errors.append(f"{path}: no manifests found (*.yaml, *.yml) in this directory")
     for err in errors:

@@ -15,8 +15,9 @@ limit and binary files are refused by the caller before parsing.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +28,17 @@ MAX_EXPANDED_NODES = 1_000_000
 # libyaml's composer recurses in C and crashes the process (SIGSEGV) past
 # ~20,000 levels; Kubernetes objects nest a few dozen (CRD schemas ~40).
 MAX_DEPTH = 200
+# Cheap triggers for the exact depth check below: only text that could nest
+# this deep (many brackets, long runs of compact "- - -" / "? " / ": "
+# indicators, very deep indentation) pays for a pass over the parser's events.
 _BRACKETS = re.compile(r"[\[\]{}]")
-_DEEP_DASHES = re.compile(rf"(?:-[ \t]+){{{MAX_DEPTH}}}")
-_DEEP_INDENT = re.compile(rf"^ {{{MAX_DEPTH * 50}}}", re.M)
+_MANY_INDICATORS = re.compile(rf"(?:[-?:][ \t]+){{{MAX_DEPTH // 10}}}")
+_DEEP_INDENT = re.compile(rf"^[ \t]{{{MAX_DEPTH}}}", re.M)
+# Integers are refused past what the API server's decoder keeps (int64 and
+# uint64); their text is checked before Python converts it (its int/str
+# conversion is quadratic and refuses more than 4,300 digits).
+MAX_INT_TEXT = 40
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 
 _T = "tag:yaml.org,2002:"
 STR, MAP, SEQ = _T + "str", _T + "map", _T + "seq"
@@ -113,15 +122,52 @@ def _scalar_value(node: ScalarNode) -> Any:
     if tag == NULL:
         return None
     if tag in (INT, FLOAT):
-        try:
-            if tag == INT:
-                return _scalar.construct_yaml_int(node)
-            return _scalar.construct_yaml_float(node)
-        except ValueError:
-            # never echo the value: it may be a secret
-            raise YamlError(f"a value does not match its YAML tag {tag.rsplit(':', 1)[-1]!r}",
-                            node.start_mark.line + 1) from None
-    raise YamlError(f"unsupported YAML tag {tag!r}", node.start_mark.line + 1)
+        return _number(node, tag)
+    raise YamlError(_tag_problem(tag), node.start_mark.line + 1)
+
+
+def _number(node: ScalarNode, tag: str) -> int | float:
+    """An int or float scalar, refused (never echoed: it may be a secret) where
+    the API server would refuse it: integers out of int64/uint64, infinities and
+    NaN (JSON has none), or text that does not match its explicit tag."""
+    line = node.start_mark.line + 1
+    kind = tag.rsplit(":", 1)[-1]
+    if len(node.value) > MAX_INT_TEXT and tag == INT:
+        raise YamlError("an integer is out of range (the API server accepts 64 bits)", line)
+    try:
+        value = (_scalar.construct_yaml_int(node) if tag == INT
+                 else _scalar.construct_yaml_float(node))
+    except ValueError:
+        raise YamlError(f"a value does not match its YAML tag !!{kind}", line) from None
+    if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+        raise YamlError("an integer is out of range (the API server accepts 64 bits)", line)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise YamlError("a number is infinite or not a number (JSON, and so the API server, "
+                        "has neither)", line)
+    return value
+
+
+def _tag_problem(tag: str) -> str:
+    """What is wrong with an explicit tag, without its text (``!Sup3rS3cret``
+    is as likely a password written unquoted as a tag)."""
+    if tag.startswith(_T):
+        return "unsupported YAML tag (a !! standard tag kubeproof does not construct)"
+    return "unsupported YAML tag (a local or custom ! tag; quote the value if it is text)"
+
+
+def _key(node: Node, built: Any) -> str:
+    """A mapping key as the API server reads it (sigs.k8s.io/yaml turns int,
+    float and bool keys into their text and refuses every other kind)."""
+    if isinstance(built, str):
+        return built
+    if isinstance(built, bool):
+        return "true" if built else "false"
+    if isinstance(built, (int, float)):
+        return node.value if isinstance(node, ScalarNode) else str(built)
+    what = "null" if built is None else "a " + type(built).__name__.replace("dict", "mapping")\
+        .replace("list", "sequence")
+    raise YamlError(f"a mapping key must be a string, number or boolean, not {what}",
+                    node.start_mark.line + 1)
 
 
 class _Aliased(Exception):
@@ -144,23 +190,21 @@ def _build(node: Node, budget: list[int]) -> Any:
         raise _Aliased
     if cls is MappingNode:
         if node.tag != MAP:
-            raise YamlError(f"unsupported YAML tag {node.tag!r}", node.start_mark.line + 1)
+            raise YamlError(_tag_problem(node.tag), node.start_mark.line + 1)
         out: dict[Any, Any] = {}
         merges: list[Node] = []
         for k, v in node.value:
             if k.tag == MERGE:
                 merges.append(v)
                 continue
-            key = k.value if k.tag == STR else _build(k, budget)
-            if isinstance(key, (dict, list)):
-                raise YamlError("a mapping key must be a scalar", k.start_mark.line + 1)
+            key = k.value if k.tag == STR else _key(k, _build(k, budget))
             out[key] = _build(v, budget)
         if merges:
             _merge(out, merges, lambda n: _build(n, budget))
         return out
     if cls is SequenceNode:
         if node.tag not in (SEQ, _T + "set", _T + "omap"):
-            raise YamlError(f"unsupported YAML tag {node.tag!r}", node.start_mark.line + 1)
+            raise YamlError(_tag_problem(node.tag), node.start_mark.line + 1)
         return [_build(x, budget) for x in node.value]
     raise YamlError("unsupported YAML node", node.start_mark.line + 1)
 
@@ -232,10 +276,7 @@ def _build_shared(node: Node, memo: dict[int, Any]) -> Any:
             if k.tag == MERGE:
                 merges.append(v)
                 continue
-            kv = _build_shared(k, memo)
-            if isinstance(kv, (dict, list)):
-                raise YamlError("a mapping key must be a scalar", k.start_mark.line + 1)
-            value[kv] = _build_shared(v, memo)
+            value[_key(k, _build_shared(k, memo))] = _build_shared(v, memo)
         if merges:
             _merge(value, merges, lambda n: _build_shared(n, memo))
     elif cls is SequenceNode:
@@ -248,88 +289,141 @@ def _build_shared(node: Node, memo: dict[int, Any]) -> Any:
     return value
 
 
-def _problem(exc: yaml.YAMLError) -> tuple[str, int | None]:
+def _problem(exc: yaml.YAMLError, chunk: str) -> tuple[str, int]:
+    """One line saying what is wrong, and the 1-based line in ``chunk``.
+
+    libyaml's own text has continuation lines (``in "<unicode string>", ...``);
+    the reader's errors carry a character position and no line.
+    """
+    if isinstance(exc, yaml.reader.ReaderError):
+        position = max(0, min(int(exc.position), len(chunk)))
+        char = exc.character
+        code = ord(char) if isinstance(char, str) else int(char)
+        return (f"invalid YAML: control character U+{code:04X} is not allowed (quote it as "
+                f"an escape in a double-quoted string)", chunk.count("\n", 0, position) + 1)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
+    problem = getattr(exc, "problem", None) or "the text is not YAML"
     context = getattr(exc, "context", None)
     text = f"{context}, {problem}" if context and problem and context not in problem else problem
-    return f"invalid YAML: {text}", (mark.line + 1 if mark is not None else None)
+    return f"invalid YAML: {' '.join(str(text).split())}", (mark.line + 1 if mark else 1)
 
 
-def _too_deep(text: str) -> int | None:
-    """The line where nesting passes :data:`MAX_DEPTH`, checked before libyaml
-    sees the text (flow brackets, compact ``- - -`` sequences, indentation)."""
-    if text.count("[") + text.count("{") > MAX_DEPTH:
-        depth = 0
-        for m in _BRACKETS.finditer(text):
-            depth += 1 if m.group() in "[{" else -1
-            if depth > MAX_DEPTH:
-                return text.count("\n", 0, m.start()) + 1
-    for pattern in (_DEEP_DASHES, _DEEP_INDENT):
-        deep = pattern.search(text) if ("- " * 8 in text or pattern is _DEEP_INDENT) else None
-        if deep:
-            return text.count("\n", 0, deep.start()) + 1
+def _brackets_may_nest(chunk: str) -> bool:
+    """Whether the running balance of flow brackets passes :data:`MAX_DEPTH`
+    (brackets inside strings count too: this only decides whether to count
+    exactly)."""
+    if chunk.count("[") + chunk.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for m in _BRACKETS.finditer(chunk):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            return True
+    return False
+
+
+def _too_deep(chunk: str) -> int | None:
+    """The line where nesting passes :data:`MAX_DEPTH`, counted from the parser's
+    events (brackets and dashes inside strings do not nest), or None.
+
+    libyaml's composer recurses in C and crashes the process far deeper than
+    any object nests, so this runs before composing, and only on text that
+    could nest this deep at all. A syntax error stops the count: composing
+    reports it.
+    """
+    if (not _brackets_may_nest(chunk) and not _MANY_INDICATORS.search(chunk)
+            and not _DEEP_INDENT.search(chunk)):
+        return None
+    loader = Loader(chunk)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return int(event.start_mark.line) + 1
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
     return None
 
 
 def parse_yaml(text: str) -> Iterator[Document | YamlError]:
-    """Yield every document of a YAML stream, or an error for each broken one.
+    """Yield every document of a YAML stream, or one error for each broken one.
 
-    A syntax error ends libyaml's stream, so we restart after the next
-    ``---`` marker: the documents after a broken one are still scanned.
+    The whole stream is parsed in one go while it is well formed. A syntax
+    error ends libyaml's stream, so from the first problem on the rest is cut
+    at its document markers (``---`` at the start of a line always starts a
+    document in YAML) and each part is parsed on its own: every broken
+    document gives exactly one error, the loader always moves forward, and the
+    work stays linear in the text however many documents are broken.
     """
-    deep = _too_deep(text)
-    if deep is not None:
-        yield YamlError(f"refused: nesting deeper than {MAX_DEPTH} levels", deep)
+    resume = yield from _parse_part(text, 0)
+    if resume is None:
         return
-    offset = 0  # line offset of the current chunk within the file
-    chunk = text
-    while True:
-        loader = Loader(chunk)
+    line = text.count("\n", 0, resume)
+    starts = [resume] + [m.start() for m in _DOC_START.finditer(text, resume + 1)]
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        yield from _parse_part(text[start:end], line)
+        line += text.count("\n", start, end)
+
+
+def _parse_part(chunk: str, offset: int) -> Generator[Document | YamlError, None, int | None]:
+    """Parse ``chunk`` (its first line is line ``offset + 1`` of the file).
+
+    Returns None when the chunk was read to its end, else the index in the
+    chunk from which the rest must be read one document at a time: the start
+    of the first document marker after the error (or the chunk's start when
+    nothing of it was read yet).
+    """
+    deep = _too_deep(chunk)
+    if deep is not None:
+        if _DOC_START.search(chunk, 1) is not None:
+            return 0  # several documents: refuse only the deep one, judging each alone
+        yield YamlError(f"refused: nesting deeper than {MAX_DEPTH} levels", deep + offset)
+        return None
+    loader = Loader(chunk)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            doc = _document(node, chunk, offset)
+            yield doc
+        return None
+    except yaml.YAMLError as exc:
+        message, line = _problem(exc, chunk)
+        yield YamlError(message, line + offset)
+        m = _DOC_START.search(chunk, max(_nth_line_start(chunk, line), 1))
+        return None if m is None else m.start()
+    finally:
+        loader.dispose()
+
+
+def _document(node: Node, chunk: str, offset: int) -> Document | YamlError:
+    """Build one composed document into plain data, or the one error it has."""
+    line = node.start_mark.line + offset + 1
+    try:
         try:
-            while loader.check_node():
-                node = loader.get_node()
-                if node is None:
-                    continue
-                line = node.start_mark.line + offset + 1
-                try:
-                    try:
-                        data = _build(node, [len(chunk) + 16])
-                    except _Aliased:
-                        if _expanded_size(node) > MAX_EXPANDED_NODES:
-                            yield YamlError(
-                                "refused: alias expansion exceeds "
-                                f"{MAX_EXPANDED_NODES:,} nodes (YAML bomb?)", line)
-                            continue
-                        data = _build_shared(node, {})
-                except YamlError as err:
-                    if err.line is not None:
-                        err.line += offset
-                    yield err
-                    continue
-                except (ValueError, yaml.YAMLError):
-                    # never echo the value: it may be a secret
-                    yield YamlError("a value does not match its explicit YAML tag", line)
-                    continue
-                except RecursionError:
-                    yield YamlError(f"refused: nesting deeper than {MAX_DEPTH} levels", line)
-                    continue
-                yield Document(data, node, line, node.start_mark.column + 1, offset)
-            return
-        except yaml.YAMLError as exc:
-            message, line = _problem(exc)
-            err_line = (line or 1) + offset
-            yield YamlError(message, err_line)
-            # resume at the first document marker after the error
-            lines_before = err_line - offset
-            pos = _nth_line_start(chunk, lines_before)
-            m = _DOC_START.search(chunk, pos)
-            if m is None:
-                return
-            offset += chunk.count("\n", 0, m.start())
-            chunk = chunk[m.start():]
-        finally:
-            loader.dispose()
+            data = _build(node, [len(chunk) + 16])
+        except _Aliased:
+            if _expanded_size(node) > MAX_EXPANDED_NODES:
+                return YamlError("refused: alias expansion exceeds "
+                                 f"{MAX_EXPANDED_NODES:,} nodes (YAML bomb?)", line)
+            data = _build_shared(node, {})
+    except YamlError as err:
+        err.line = (err.line or 1) + offset
+        return err
+    except (ValueError, yaml.YAMLError):
+        # never echo the value: it may be a secret
+        return YamlError("a value does not match its explicit YAML tag", line)
+    except RecursionError:
+        return YamlError(f"refused: nesting deeper than {MAX_DEPTH} levels", line)
+    return Document(data, node, line, node.start_mark.column + 1, offset)
 
 
 def _nth_line_start(text: str, n: int) -> int:
