@@ -1,7 +1,8 @@
 """The fast loader builds exactly what PyYAML's safe loader builds, on real manifests.
 
-Two deliberate differences, both to match how kubectl (Go YAML) reads:
-timestamps stay strings and a bare ``=`` is a string.
+Three deliberate differences, all to match how kubectl and the API server
+(Go YAML, then JSON) read: timestamps stay strings, a bare ``=`` is a string,
+and int, float and bool mapping keys become their text.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 class Reference(yaml.CSafeLoader):
-    pass
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        out = super().construct_mapping(node, deep=deep)
+        if all(isinstance(k, str) for k in out):
+            return out
+        texts = {id(v): k.value for k, v in node.value}  # the key's text, as Go keeps it
+        return {k if isinstance(k, str) else _key_text(k): v for k, v in out.items()} \
+            if texts else out
+
+
+def _key_text(key: object) -> str:
+    return ("true" if key else "false") if isinstance(key, bool) else str(key)
 
 
 Reference.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)

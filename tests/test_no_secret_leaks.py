@@ -43,7 +43,7 @@ def test_tagged_value_errors_do_not_echo_the_value(tmp_path: Path) -> None:
                     "data:\n  port: !!int Sup3rS3cret!\n")
     result = scan([str(path)])
     assert [str(e) for e in result.errors] == [
-        f"{path}:6: a value does not match its YAML tag 'int'"]
+        f"{path}:6: a value does not match its YAML tag !!int"]
 
 
 def test_fix_diff_masks_secret_values_in_its_context_lines(tmp_path: Path) -> None:
