@@ -78,8 +78,8 @@ spec:
 
 def kp_process(*args: str) -> subprocess.CompletedProcess[str]:
     """A real ``kubeproof fix`` process."""
-    return subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config", "--unsafe-fixes",
-                           *args],
+    return subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config",
+                           "--unsafe-fixes", *args],
                           capture_output=True, text=True, timeout=120)
 
 
