@@ -221,3 +221,129 @@ def test_hostile_values_never_raise_and_stated_values_stay(
         assert obj["spec"]["securityContext"]["runAsNonRoot"] == pod_stated
     # and with --unsafe-fixes everything goes too, without an exception
     fix_object(copy.deepcopy(pod), unsafe(image_info=lambda ref: info), set(FIXERS))
+
+
+# ---------------------------------------------------------------- image facts
+
+def image(user: str | None, exposed: list[str] | None = None, outcome: str = "ok"
+          ) -> ImageInfo:
+    return ImageInfo("r/x:1", "r", "x", "1", None, outcome, user=user,
+                     exposed_ports=exposed or [])
+
+
+def three_containers() -> dict[str, Any]:
+    """A pod whose images run as 1000 (port 80 exposed), root and a named user."""
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "s"},
+            "spec": {"containers": [
+                {"name": "uid", "image": "r/uid:1"},
+                {"name": "root", "image": "r/root:1", "ports": [{"containerPort": 8443}]},
+                {"name": "named", "image": "r/named:1"}]}}
+
+
+FACTS = {"r/uid:1": image("1000:1000", ["80/tcp"]), "r/root:1": image(""),
+         "r/named:1": image("nginx")}
+
+
+def with_facts(facts: dict[str, ImageInfo]) -> FixSettings:
+    return unsafe(image_info=facts.get)
+
+
+def test_run_as_non_root_only_where_the_image_user_is_a_numeric_non_root_uid() -> None:
+    pod = three_containers()
+    assert fix_object(pod, with_facts(FACTS), {"KP0814"}) == ["KP0814"]
+    assert "securityContext" not in pod["spec"]  # not at pod level: root would fail
+    cs = pod["spec"]["containers"]
+    assert cs[0]["securityContext"] == {"runAsNonRoot": True}
+    assert "securityContext" not in cs[1] and "securityContext" not in cs[2]
+    # a non-zero runAsUser makes any image fit; every container fits: pod level
+    pod = three_containers()
+    pod["spec"]["securityContext"] = {"runAsUser": 10001}
+    assert fix_object(pod, with_facts(FACTS), {"KP0814"}) == ["KP0814"]
+    assert pod["spec"]["securityContext"] == {"runAsUser": 10001, "runAsNonRoot": True}
+    # runAsUser: 0 on a container is root whatever the image says
+    pod = three_containers()
+    pod["spec"]["containers"][0]["securityContext"] = {"runAsUser": 0}
+    assert fix_object(pod, with_facts(FACTS), {"KP0814"}) == []
+
+
+def test_without_image_facts_or_for_an_unread_image_the_manifest_alone_decides() -> None:
+    pod = three_containers()
+    assert fix_object(pod, unsafe(), {"KP0814", "KP0817", "KP0821"}) == [
+        "KP0814", "KP0817", "KP0821"]
+    assert pod["spec"]["securityContext"] == {"runAsNonRoot": True}
+    assert "volumes" not in pod["spec"]
+    assert all("add" not in c["securityContext"]["capabilities"]
+               for c in pod["spec"]["containers"])
+    failed = {ref: image("", ["80/tcp"], outcome="not-found") for ref in FACTS}
+    pod2 = three_containers()
+    fix_object(pod2, with_facts(failed), {"KP0814", "KP0817", "KP0821"})
+    assert pod2 == pod
+
+
+def test_net_bind_service_is_kept_for_ports_below_1024() -> None:
+    pod = three_containers()
+    pod["spec"]["containers"][2]["ports"] = [{"containerPort": 443}]
+    assert fix_object(pod, with_facts(FACTS), {"KP0817"}) == ["KP0817"]
+    caps = [c["securityContext"]["capabilities"] for c in pod["spec"]["containers"]]
+    assert caps[0] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}  # the image exposes 80
+    assert caps[1] == {"drop": ["ALL"]}  # 8443 needs nothing
+    assert caps[2] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}  # containerPort 443
+    assert fix_object(pod, with_facts(FACTS), {"KP0817"}) == []  # a second run: nothing
+
+
+def test_a_read_only_root_gets_an_empty_dir_at_tmp_unless_tmp_is_mounted() -> None:
+    pod = three_containers()
+    cs = pod["spec"]["containers"]
+    cs[1]["volumeMounts"] = [{"name": "scratch", "mountPath": "/tmp"}]
+    pod["spec"]["volumes"] = [{"name": "scratch", "emptyDir": {}},
+                              {"name": "tmp", "configMap": {"name": "tmp"}}]
+    assert fix_object(pod, with_facts(FACTS), {"KP0821"}) == ["KP0821"]
+    assert pod["spec"]["volumes"][2] == {"name": "tmp-2", "emptyDir": {}}  # "tmp" is taken
+    assert len(pod["spec"]["volumes"]) == 3  # one volume, shared
+    assert cs[0]["volumeMounts"] == [{"name": "tmp-2", "mountPath": "/tmp"}]
+    assert cs[1]["volumeMounts"] == [{"name": "scratch", "mountPath": "/tmp"}]
+    assert cs[2]["volumeMounts"] == [{"name": "tmp-2", "mountPath": "/tmp"}]
+    assert all(c["securityContext"] == {"readOnlyRootFilesystem": True} for c in cs)
+    assert fix_object(pod, with_facts(FACTS), {"KP0821"}) == []
+
+
+def test_check_images_end_to_end_against_a_real_registry(tmp_path: Path) -> None:
+    """``fix --unsafe-fixes --check-images`` reads the images from a real registry
+    (docker-registry, as the image tests run it) and fits the unsafe fixes to them."""
+    from tests.images.registry_server import Pusher, build_image, start_registry, stop_registry
+
+    reg = start_registry(tmp_path / "registry")
+    try:
+        pusher = Pusher(reg)
+        try:
+            pusher.image("team/web", "1.0", build_image("web", user="101",
+                                                        exposed_ports=("80/tcp",)))
+            pusher.image("team/tool", "1.0", build_image("tool", user="root"))
+        finally:
+            pusher.close()
+        target = tmp_path / "pod.yaml"
+        target.write_text(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\n"
+            "  labels: {app.kubernetes.io/name: web}\nspec:\n  containers:\n"
+            f"  - name: web\n    image: {reg.host}/team/web:1.0\n"
+            f"  - name: tool\n    image: {reg.host}/team/tool:1.0\n")
+        run = kubeproof("fix", "--no-config", "--unsafe-fixes", "--check-images",
+                        "--insecure-registry", reg.host, "--select", "KP0814,KP0817,KP0821",
+                        str(target), cwd=tmp_path)
+    finally:
+        stop_registry(reg)
+    assert run.returncode == 0, run.stderr
+    assert "warning" not in run.stderr
+    from ruamel.yaml import YAML
+
+    spec = YAML(typ="safe").load(target.read_text())["spec"]
+    web, tool = spec["containers"]
+    assert "securityContext" not in spec  # the tool image runs as root
+    assert web["securityContext"]["runAsNonRoot"] is True
+    assert "runAsNonRoot" not in tool["securityContext"]
+    assert web["securityContext"]["capabilities"] == {"drop": ["ALL"],
+                                                      "add": ["NET_BIND_SERVICE"]}
+    assert tool["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+    assert web["volumeMounts"] == tool["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert "KP0814" in run.stdout  # still found on the root container: not fixed, said so

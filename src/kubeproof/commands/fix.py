@@ -98,7 +98,9 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
               "digits and '-', at most 63)")
     registry = (platform, registry_ca, insecure_registries, registry_auth, image_cache)
-    resolver = _digest_resolver(pin_digests, *registry)
+    # the registry flags serve either; without both, say they do nothing (once)
+    resolver = _digest_resolver(pin_digests, *registry) if pin_digests or not check_images \
+        else None
     images = _image_configs(*registry) if check_images and unsafe_fixes else None
     if check_images and not unsafe_fixes:
         click.echo("kubeproof: warning: --check-images does nothing without --unsafe-fixes "
