@@ -28,9 +28,10 @@ With image facts (``FixSettings.image_info``, from ``kubeproof fix
 only for containers whose image runs as a numeric non-root user (or that set
 a non-zero ``runAsUser``; a named user cannot be verified by the kubelet and
 its UID is unknown, so it is left), ``NET_BIND_SERVICE`` kept (added) for
-containers that listen below 1024 (``containerPort`` or the image's
-``ExposedPorts``), and an ``emptyDir`` mounted at ``/tmp`` next to a read-only
-root filesystem. Without them the fixers act on the manifest alone.
+containers whose image exposes a port below 1024 (as for a ``containerPort``
+below 1024, with or without image facts), and an ``emptyDir`` mounted at
+``/tmp`` next to a read-only root filesystem. Without them the fixers act on
+the manifest alone.
 
 Fixers of set rules (KP0708) need the set's verdict, and KP0707's needs an
 object created next to the one it fixes: they run only when the caller names
@@ -471,8 +472,8 @@ def _map_like(like: Any, **items: Any) -> MutableMapping[str, Any]:
 def drop_all_capabilities(res: Resource, settings: FixSettings) -> bool:
     """Drop `ALL` capabilities and remove added ones other than `NET_BIND_SERVICE`
     (capabilities outside the default set are KP0804's and stay; added ones stay
-    without `--unsafe-fixes`; with image facts, `NET_BIND_SERVICE` is added for
-    containers that listen below 1024)."""
+    without `--unsafe-fixes`; `NET_BIND_SERVICE` is added for containers that listen
+    below 1024: a `containerPort`, or with image facts an exposed port)."""
     pod = _linux_pod(res)
     if pod is None:
         return False
@@ -505,13 +506,11 @@ _PORT = re.compile(r"([0-9]{1,5})(?:/[a-z]+)?")
 
 def _listens_below_1024(c: ContainerView, settings: FixSettings) -> bool:
     """Whether the container listens on a privileged port, by its ``containerPort``s
-    or its image's ``ExposedPorts`` ("80/tcp"); only with image facts (without
-    them the fixer keeps to what it did before them)."""
+    (the manifest says so: dropping the capability would stop it binding) or,
+    with image facts, its image's ``ExposedPorts`` ("80/tcp")."""
     info = _image_info(c, settings)
-    if info is None:
-        return False
     ports: list[Any] = [as_dict(p).get("containerPort") for p in as_list(c.data.get("ports"))]
-    for exposed in info.exposed_ports:
+    for exposed in info.exposed_ports if info is not None else ():
         m = _PORT.fullmatch(str(exposed)[:16])
         ports.append(int(m.group(1)) if m else None)
     return any(isinstance(p, int) and not isinstance(p, bool) and 0 < p < _PRIVILEGED_PORTS

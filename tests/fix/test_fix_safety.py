@@ -274,6 +274,12 @@ def test_without_image_facts_or_for_an_unread_image_the_manifest_alone_decides()
     assert "volumes" not in pod["spec"]
     assert all("add" not in c["securityContext"]["capabilities"]
                for c in pod["spec"]["containers"])
+    # a containerPort below 1024 is in the manifest: NET_BIND_SERVICE stays without facts
+    web = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "w"}, "spec": {"containers": [
+        {"name": "web", "image": "nginx:1", "ports": [{"containerPort": 80}]}]}}
+    assert fix_object(web, unsafe(), {"KP0817"}) == ["KP0817"]
+    assert web["spec"]["containers"][0]["securityContext"]["capabilities"] == {
+        "drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
     failed = {ref: image("", ["80/tcp"], outcome="not-found") for ref in FACTS}
     pod2 = three_containers()
     fix_object(pod2, with_facts(failed), {"KP0814", "KP0817", "KP0821"})
