@@ -353,3 +353,15 @@ def test_check_images_end_to_end_against_a_real_registry(tmp_path: Path) -> None
     assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}]
     assert web["volumeMounts"] == tool["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
     assert "KP0814" in run.stdout  # still found on the root container: not fixed, said so
+
+
+def test_check_images_without_unsafe_fixes_says_it_does_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "pod.yaml"
+    target.write_text(POD)
+    result = CliRunner().invoke(cli, ["fix", "--no-config", "--check-images",
+                                      "--insecure-registry", "127.0.0.1:9", str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (
+        "kubeproof: warning: --check-images does nothing without --unsafe-fixes "
+        "(only unsafe fixes read the image config)")
+    assert "app.kubernetes.io/name: web" in target.read_text()  # the safe fixes still apply
