@@ -602,6 +602,8 @@ def read_only_secret_mounts(res: Resource, settings: FixSettings) -> bool:
             entry = volumes.get(mount.get("name"))  # type: ignore[arg-type]
             if entry is None or as_dict(entry[2].get("csi")).get("readOnly") is True:
                 continue
+            if not _may_replace(mount.get("readOnly"), settings):
+                continue  # a `readOnly: false` written out is the owner's decision
             changed |= put(mount, "readOnly", True, ("name", "mountPath", "subPath"))
     return changed
 

@@ -175,6 +175,20 @@ def test_unsafe_fixers_named_without_override_keep_every_stated_value() -> None:
     assert obj == controller()
 
 
+def test_a_safe_fixer_keeps_a_stated_value_too() -> None:
+    """KP1002 is safe, but a `readOnly: false` written on a secret mount is a decision."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {
+        "volumes": [{"name": "creds", "secret": {"secretName": "creds"}}],
+        "containers": [{"name": "c", "image": "x:1", "volumeMounts": [
+            {"name": "creds", "mountPath": "/a", "readOnly": False},
+            {"name": "creds", "mountPath": "/b"}]}]}}
+    assert fix_object(pod, FixSettings(), {"KP1002"}) == ["KP1002"]
+    mounts = pod["spec"]["containers"][0]["volumeMounts"]
+    assert [m.get("readOnly") for m in mounts] == [False, True]
+    assert fix_object(pod, unsafe(), {"KP1002"}) == ["KP1002"]
+    assert [m.get("readOnly") for m in mounts] == [True, True]
+
+
 def test_unsafe_fixers_do_not_run_without_unsafe_fixes() -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
            "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
@@ -192,6 +206,9 @@ HOSTILE = st.recursive(
         st.sampled_from(["add", "drop", "name", "mountPath", "containerPort", "emptyDir"]),
         inner, max_size=3),
     max_leaves=8)
+# the fixers whose bodies this slice owns (the type guards of KP1002, KP1403 and
+# KP1404 are tested by their own owners' tests)
+POD_SECURITY = {"KP0813", "KP0814", "KP0816", "KP0817", "KP0821"}
 SC_KEYS = ["readOnlyRootFilesystem", "runAsNonRoot", "allowPrivilegeEscalation",
            "privileged", "capabilities", "runAsUser", "seccompProfile"]
 
@@ -214,13 +231,13 @@ def test_hostile_values_never_raise_and_stated_values_stay(
     stated = {k: v for k, v in sc.items() if k in SC_KEYS[:3] and v is not None}
     pod_stated = pod_sc.get("runAsNonRoot")
     obj = copy.deepcopy(pod)
-    fix_object(obj, FixSettings(unsafe_fixes=True, image_info=lambda ref: info), set(FIXERS))
+    fix_object(obj, FixSettings(unsafe_fixes=True, image_info=lambda ref: info), POD_SECURITY)
     after = obj["spec"]["containers"][0]["securityContext"]
     assert {k: after.get(k) for k in stated} == stated
     if pod_stated is not None:
         assert obj["spec"]["securityContext"]["runAsNonRoot"] == pod_stated
     # and with --unsafe-fixes everything goes too, without an exception
-    fix_object(copy.deepcopy(pod), unsafe(image_info=lambda ref: info), set(FIXERS))
+    fix_object(copy.deepcopy(pod), unsafe(image_info=lambda ref: info), POD_SECURITY)
 
 
 # ---------------------------------------------------------------- image facts

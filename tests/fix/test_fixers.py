@@ -116,7 +116,8 @@ CASES: dict[str, Case] = {
         "        securityContext:",
         "            readOnlyRootFilesystem: true",
     )),
-    "KP1002": Case("kp1002.yaml", removed=(
+    # the fixture's `readOnly: false` is stated: flipped only with --unsafe-fixes
+    "KP1002": Case("kp1002.yaml", args=("--unsafe-fixes",), removed=(
         "              readOnly: false",
         "            - {name: creds, mountPath: /etc/creds}",
     ), added=(
