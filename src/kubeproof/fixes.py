@@ -365,7 +365,7 @@ def service_account_for(obj: MutableMapping[str, Any], settings: FixSettings
 
 
 @fixer("KP0813", safety=UNSAFE,
-        why="setuid binaries and file capabilities (sudo, ping, su) stop working")
+        why="setuid binaries and file capabilities, such as sudo and ping, stop working")
 def no_privilege_escalation(res: Resource, settings: FixSettings) -> bool:
     """Set `allowPrivilegeEscalation: false` on every container (not on privileged
     ones or those adding CAP_SYS_ADMIN, which the API server would then reject;
@@ -387,7 +387,7 @@ def no_privilege_escalation(res: Resource, settings: FixSettings) -> bool:
 
 
 @fixer("KP0814", safety=UNSAFE,
-        why="an image that runs as root (or a named user) no longer starts")
+        why="an image that runs as root or as a named user no longer starts")
 def run_as_non_root(res: Resource, settings: FixSettings) -> bool:
     """Set `runAsNonRoot: true` at pod level (inherited) and on containers that say `false`
     (not in pods with `hostUsers: false`, whose root is unprivileged on the node; an
@@ -468,7 +468,7 @@ def _map_like(like: Any, **items: Any) -> MutableMapping[str, Any]:
 
 
 @fixer("KP0817", safety=UNSAFE,
-        why="a program that needs a capability (binding a port below 1024, chown) fails")
+        why="a program that needs a capability, to bind a port below 1024 or chown, fails")
 def drop_all_capabilities(res: Resource, settings: FixSettings) -> bool:
     """Drop `ALL` capabilities and remove added ones other than `NET_BIND_SERVICE`
     (capabilities outside the default set are KP0804's and stay; added ones stay
@@ -532,7 +532,7 @@ def _keep_net_bind(c: ContainerView) -> bool:
 
 
 @fixer("KP0821", safety=UNSAFE,
-        why="a program that writes outside its volumes (/tmp, caches, pid files) fails")
+        why="a program that writes outside its volumes, to /tmp or a cache, fails")
 def read_only_root(res: Resource, settings: FixSettings) -> bool:
     """Set `readOnlyRootFilesystem: true` on every container (an explicit `false`
     only with `--unsafe-fixes`; with image facts, with an `emptyDir` at `/tmp`)."""
