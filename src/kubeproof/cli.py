@@ -307,13 +307,16 @@ def rules(rule: str | None, fmt: str) -> None:
             {"code": r.code, "name": r.name, "practice": r.practice,
              "practiceName": PRACTICES[r.practice], "severity": r.severity.label,
              "scope": r.scope, "summary": r.summary, "what": r.what, "why": r.why,
-             "how": r.how, "example": r.example, "fixable": r.fixable}
+             "how": r.how, "example": r.example, "fixable": r.fixable,
+             "fixSafety": r.fix_safety, "fixSafetyReason": r.fix_safety_reason or None}
             for r in chosen], indent=2))
         return
     if rule and len(chosen) == 1:
         r = chosen[0]
         click.echo(f"{r.code} {r.name} ({r.severity.label}, practice {r.practice}: "
                    f"{PRACTICES[r.practice]}, scope {r.scope})\n\n{r.summary}\n")
+        if r.fix_safety is not None:
+            click.echo(f"Fix: {r.fix_safety} ({r.fix_safety_reason})\n")
         for title, body in (("What", r.what), ("Why", r.why), ("How", r.how),
                             ("Example", r.example)):
             click.echo(f"{title}:\n{body}\n")
@@ -321,7 +324,7 @@ def rules(rule: str | None, fmt: str) -> None:
     width = max(len(r.name) for r in chosen)
     for r in chosen:
         click.echo(f"{r.code}  {r.name:<{width}}  {r.practice:>2}  {r.severity.label:<8}  "
-                   f"{r.scope:<8}  {r.summary}")
+                   f"{r.scope:<8}  {r.fix_safety or '-':<6}  {r.summary}")
 
 
 @cli.group()

@@ -19,6 +19,9 @@ CONFIG_NAMES = (".kubeproof.yaml", ".kubeproof.yml")
 # what ``kubeproof fix`` gives containers without requests / a memory limit
 FIX_REQUESTS = {"cpu": "100m", "memory": "128Mi"}
 FIX_LIMITS = {"memory": "256Mi"}
+# webhook.fixers: the safe fixers (the default), every object fixer, or a list of rules
+FIX_SAFE, FIX_ALL = "safe", "all"
+FIX_SELECTIONS = (FIX_SAFE, FIX_ALL)
 
 
 class ConfigError(Exception):
@@ -90,7 +93,8 @@ class Config:
 
 
 # key -> type, or a nested schema. Types: "str", "int", "bool", "list[str]",
-# "severity", "severity-map", "exemptions", "date", "str-map".
+# "severity", "severity-map", "exemptions", "date", "str-map", "fix-selection"
+# (``safe``, ``all`` or a list of rules: which fixers the webhook's /mutate applies).
 SCHEMA: dict[str, Any] = {
     "rules": {"disable": "list[str]", "enable": "list[str]", "severity": "severity-map"},
     "labels": {"required": "list[str]"},
@@ -126,7 +130,7 @@ SCHEMA: dict[str, Any] = {
         "judgeControlled": "bool",
         "failurePolicy": "str",
         "deadlineMs": "int",
-        "fixers": "list[str]",
+        "fixers": "fix-selection",
         "audit": {
             "sink": "str",
             "file": "str",
@@ -222,15 +226,21 @@ def _check(p: str, data: dict[str, Any], schema: dict[str, Any], prefix: tuple[s
             "str-map": isinstance(value, dict)
             and all(isinstance(v, str) for v in value.values()),
             "exemptions": isinstance(value, list),
+            "fix-selection": value in FIX_SELECTIONS
+            or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
         }[expected]
         if not ok:
             human = {"list[str]": "a list of strings", "int": "a non-negative integer",
                      "bool": "true or false", "str": "a string", "severity": "a severity",
                      "severity-map": "a mapping of rule to severity", "list": "a list",
-                     "str-map": "a mapping of strings", "exemptions": "a list of exemptions"}
+                     "str-map": "a mapping of strings", "exemptions": "a list of exemptions",
+                     "fix-selection": f"{' or '.join(FIX_SELECTIONS)} or a list of rules, "
+                                      f"not {str(value)[:40]!r}"}
             raise ConfigError(f"{p}:{line(*where)}: {dotted} must be {human[expected]}")
         if expected == "severity":
             _severity(p, value, line(*where))
+        if expected == "fix-selection" and isinstance(value, list):
+            _rule_codes(p, value, line(*where))
 
 
 def _severity(p: str, value: Any, line: int) -> Severity:

@@ -19,6 +19,11 @@ inline comments. Severity is the default; `rules.severity` in `.kubeproof.yaml`
 overrides it. Scope says what a rule needs: `object` (the object alone),
 `set` (other objects), `cluster` (control-plane manifests or a live cluster),
 `registry` (`--check-images`), `report` (`--vuln-report`).
+
+Fix says what `kubeproof fix` does, as ruff separates fixes: `safe` fixes
+cannot stop a correct workload from running and are applied by default;
+`unsafe` ones may (a read-only root, dropped capabilities, resources) and are
+applied only with `--unsafe-fixes`; `-` means no fixer.
 """
 
 
@@ -26,21 +31,29 @@ def _indent_example(example: str) -> str:
     return example.strip() + "\n"
 
 
+def _fix_note(safety: str | None, reason: str) -> str:
+    """The sentence on a rule's fix: whether it is safe, why, and how to apply it."""
+    if safety is None:
+        return ""
+    how = "`kubeproof fix`" if safety == "safe" else "`kubeproof fix --unsafe-fixes`"
+    return f" Fixable with {how}: the fix is *{safety}* ({reason})."
+
+
 def render_markdown() -> str:
     rules = load_rules()
     out = [HEADER]
-    out.append("\n## Index\n\n| code | name | practice | severity | scope | summary |\n"
-               "|---|---|---|---|---|---|")
+    out.append("\n## Index\n\n| code | name | practice | severity | scope | fix | summary |\n"
+               "|---|---|---|---|---|---|---|")
     for r in rules.values():
         out.append(f"| [{r.code}](#{r.code.lower()}-{r.name}) | `{r.name}` | {r.practice} "
-                   f"| {r.severity.label} | {r.scope} | {r.summary} |")
+                   f"| {r.severity.label} | {r.scope} | {r.fix_safety or '-'} | {r.summary} |")
     current = None
     for r in rules.values():
         if r.practice != current:
             current = r.practice
             out.append(f"\n## {current} — {PRACTICES[current]}\n")
         out.append(f"### {r.code} {r.name}\n")
-        fix = " Fixable with `kubeproof fix`." if r.fixable else ""
+        fix = _fix_note(r.fix_safety, r.fix_safety_reason)
         out.append(f"*Severity* `{r.severity.label}` · *scope* `{r.scope}` · "
                    f"*family* `{r.family}`.{fix}\n")
         out.append(f"{r.summary}\n")

@@ -183,6 +183,23 @@ class Rule:
     def applies_to(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
 
+    @property
+    def fix_safety(self) -> str | None:
+        """``"safe"`` or ``"unsafe"``, as the rule's fixer declares it (see
+        :mod:`kubeproof.fixes`); None when the rule has no fixer."""
+        from kubeproof.registry import fixer_of
+
+        fx = fixer_of(self.code)
+        return fx.safety if fx is not None else None
+
+    @property
+    def fix_safety_reason(self) -> str:
+        """Why the fix is safe or unsafe (one line; empty without a fixer)."""
+        from kubeproof.registry import fixer_of
+
+        fx = fixer_of(self.code)
+        return fx.why if fx is not None else ""
+
 
 @dataclass(slots=True)
 class Origin:

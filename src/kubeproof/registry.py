@@ -35,9 +35,12 @@ import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kubeproof.model import IndexCheckFn, Rule, RuleFn, Scope, Severity
+
+if TYPE_CHECKING:
+    from kubeproof.fixes import Fixer
 
 F = TypeVar("F", bound=RuleFn)
 
@@ -176,6 +179,14 @@ def load_rules() -> dict[str, Rule]:
         RULES.clear()
         RULES.update(ordered)
     return RULES
+
+
+def fixer_of(code: str) -> Fixer | None:
+    """The fixer of rule ``code`` (None: not fixable). The fixers are imported on
+    first use only: they pull in ruamel.yaml, which a scan never needs."""
+    from kubeproof.fixes import FIXERS
+
+    return FIXERS.get(code)
 
 
 def rule_by_code(code: str) -> Rule:

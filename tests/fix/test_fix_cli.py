@@ -11,9 +11,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from kubeproof.cli import cli
-from kubeproof.fixes import FixSettings
 from kubeproof.fixfile import detect_indent, fix_text, replay
 from kubeproof.sources.yamlparse import Document, parse_yaml
+from tests.fix.test_fixers import unsafe
 
 POD = """\
 apiVersion: v1
@@ -78,7 +78,8 @@ spec:
 
 def kp_process(*args: str) -> subprocess.CompletedProcess[str]:
     """A real ``kubeproof fix`` process."""
-    return subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config", *args],
+    return subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config",
+                           "--unsafe-fixes", *args],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -91,7 +92,7 @@ class Run:
 
 def kp(*args: str) -> Run:
     """``kubeproof fix`` in this process (click's runner), to keep the tests fast."""
-    result = CliRunner().invoke(cli, ["fix", "--no-config", *args])
+    result = CliRunner().invoke(cli, ["fix", "--no-config", "--unsafe-fixes", *args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Run(result.exit_code, result.stdout, result.stderr)
@@ -220,7 +221,7 @@ def test_indentation_is_detected() -> None:
 def test_four_space_mappings_get_four_space_keys() -> None:
     text = ("apiVersion: v1\nkind: Pod\nmetadata:\n    name: p\nspec:\n    containers:\n"
             "    -   name: c\n        image: x:1\n")
-    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0821": {None}}).text
+    fixed = fix_text(text, unsafe(), lambda first, end: {"KP0821": {None}}).text
     assert fixed == text + "        securityContext:\n            readOnlyRootFilesystem: true\n"
 
 
@@ -237,7 +238,7 @@ def test_replay_keeps_what_ruamel_rewrote_and_falls_back_when_it_must() -> None:
 def test_an_odd_line_that_is_edited_takes_ruamels_spacing_the_rest_stays() -> None:
     text = POD.replace("  - name: web\n", "  - name:    web\n    securityContext:\n"
                        "      readOnlyRootFilesystem:    false   # was writable\n")
-    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0821": {None}})
+    fixed = fix_text(text, unsafe(), lambda first, end: {"KP0821": {None}})
     assert not fixed.whole
     assert fixed.text == text.replace("readOnlyRootFilesystem:    false   #",
                                       "readOnlyRootFilesystem: true       #")  # comment column kept
@@ -275,7 +276,7 @@ def test_mixed_sequence_indentation_still_gets_a_minimal_edit() -> None:
             "  containers:\n  - name: c\n    image: x:1\n    volumeMounts:\n"
             "      - name: v\n        mountPath: /v\n  volumes:\n    - name: v\n"
             "      emptyDir: {}")
-    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0816": {None}})
+    fixed = fix_text(text, unsafe(), lambda first, end: {"KP0816": {None}})
     assert not fixed.whole
     assert fixed.text == text + ("\n  securityContext:\n    seccompProfile:\n"
                                  "      type: RuntimeDefault")
@@ -286,7 +287,7 @@ def test_an_edit_inside_a_reindented_block_is_never_misplaced() -> None:
             "  containers:\n  - name: c\n    image: x:1\n    volumeMounts:\n"
             "      - name: s\n        mountPath: /s\n  - name: d\n    image: x:1\n"
             "  volumes:\n  - name: s\n    secret: {secretName: s}\n")
-    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP1002": {None}})
+    fixed = fix_text(text, unsafe(), lambda first, end: {"KP1002": {None}})
     [doc] = list(parse_yaml(fixed.text))
     assert isinstance(doc, Document)
     mounts = doc.data["spec"]["containers"][0]["volumeMounts"]
@@ -303,7 +304,8 @@ def test_custom_kinds_with_a_configured_pod_template_are_fixed(tmp_path: Path) -
             "        image: x:1\n")
     target = tmp_path / "rollout.yaml"
     target.write_text(text)
-    result = CliRunner().invoke(cli, ["fix", "--config", str(tmp_path / "kp.yaml"),
+    result = CliRunner().invoke(cli, ["fix", "--unsafe-fixes", "--config",
+                                      str(tmp_path / "kp.yaml"),
                                       "--select", "KP0821", str(target)])
     assert result.exit_code == 0, result.output
     assert target.read_text() == text + ("        securityContext:\n"
@@ -315,7 +317,8 @@ def test_config_scan_ignore_and_disabled_rules_are_not_fixed(tmp_path: Path) -> 
                                       "scan:\n  ignore: [writable-root-filesystem]\n")
     target = tmp_path / "pod.yaml"
     target.write_text(POD)
-    result = CliRunner().invoke(cli, ["fix", "--config", str(tmp_path / "kp.yaml"),
+    result = CliRunner().invoke(cli, ["fix", "--unsafe-fixes", "--config",
+                                      str(tmp_path / "kp.yaml"),
                                       "--select", "KP0813,KP0821,KP0816", str(target)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{target}: fixed KP0816\n")
@@ -324,7 +327,7 @@ def test_config_scan_ignore_and_disabled_rules_are_not_fixed(tmp_path: Path) -> 
 def test_blank_lines_between_blocks_stay_between_them() -> None:
     text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n\nspec:\n  containers:\n"
             "  - name: a\n    image: x:1\n\n  - name: b\n    image: y:1\n\n# end\n")
-    fixed = fix_text(text, FixSettings(namespace="s"),
+    fixed = fix_text(text, unsafe(namespace="s"),
                      lambda first, end: {"KP0821": {None}, "KP0402": {None}})
     sc = "    securityContext:\n      readOnlyRootFilesystem: true\n"
     assert fixed.text == (

@@ -14,6 +14,7 @@ from kubeproof.config import Config, ConfigError, load_config
 from kubeproof.fixes import FixSettings, fix_object, quantity
 from kubeproof.model import Context, Origin, Resource
 from kubeproof.registry import load_rules
+from tests.fix.test_fixers import unsafe
 
 DEPLOYMENT = """{
   "apiVersion": "apps/v1", "kind": "Deployment",
@@ -41,7 +42,7 @@ def violations(obj: dict[str, Any], code: str, config: Config | None = None) -> 
 def test_plain_json_dict_gives_a_json_patch_that_fixes_every_object_rule() -> None:
     original = json.loads(DEPLOYMENT)
     fixed = copy.deepcopy(original)
-    settings = FixSettings(namespace="shop", resolve_digest=lambda ref: "sha256:" + "0" * 64)
+    settings = unsafe(namespace="shop", resolve_digest=lambda ref: "sha256:" + "0" * 64)
     applied = fix_object(fixed, settings)
     assert applied == ["KP0101", "KP0402", "KP0501", "KP0813", "KP0814", "KP0816", "KP0817",
                        "KP0821", "KP1002", "KP1403", "KP1404"]
@@ -60,21 +61,21 @@ def test_plain_json_dict_gives_a_json_patch_that_fixes_every_object_rule() -> No
 
 def test_set_rule_fixer_runs_only_when_named() -> None:
     obj = json.loads(DEPLOYMENT)
-    assert "KP0708" not in fix_object(obj, FixSettings())
+    assert "KP0708" not in fix_object(obj, unsafe())
     assert "automountServiceAccountToken" not in obj["spec"]["template"]["spec"]
-    assert fix_object(obj, FixSettings(), codes=["KP0708"]) == ["KP0708"]
+    assert fix_object(obj, unsafe(), codes=["KP0708"]) == ["KP0708"]
     assert obj["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
 
 def test_explicit_automount_true_is_left_alone() -> None:
     obj = json.loads(DEPLOYMENT)
     obj["spec"]["template"]["spec"]["automountServiceAccountToken"] = True
-    assert fix_object(obj, FixSettings(), codes=["KP0708"]) == []
+    assert fix_object(obj, unsafe(), codes=["KP0708"]) == []
 
 
 def test_codes_limit_the_fixers() -> None:
     obj = json.loads(DEPLOYMENT)
-    assert fix_object(obj, FixSettings(), codes={"KP0821"}) == ["KP0821"]
+    assert fix_object(obj, unsafe(), codes={"KP0821"}) == ["KP0821"]
     container = obj["spec"]["template"]["spec"]["containers"][0]
     assert container["securityContext"] == {"readOnlyRootFilesystem": True}
 
@@ -86,7 +87,7 @@ def test_privileged_and_sys_admin_containers_keep_privilege_escalation() -> None
             {"name": "admin", "image": "x:1",
              "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}},
             {"name": "plain", "image": "x:1"}]}}
-    assert fix_object(pod, FixSettings(), codes={"KP0813"}) == ["KP0813"]
+    assert fix_object(pod, unsafe(), codes={"KP0813"}) == ["KP0813"]
     c = pod["spec"]["containers"]
     assert "allowPrivilegeEscalation" not in c[0]["securityContext"]
     assert "allowPrivilegeEscalation" not in c[1]["securityContext"]
@@ -96,7 +97,7 @@ def test_privileged_and_sys_admin_containers_keep_privilege_escalation() -> None
 def test_windows_pods_get_no_linux_only_fields() -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "w"}, "spec": {
         "os": {"name": "windows"}, "containers": [{"name": "c", "image": "x:1"}]}}
-    applied = fix_object(pod, FixSettings(), codes={"KP0813", "KP0816", "KP0817", "KP0821"})
+    applied = fix_object(pod, unsafe(), codes={"KP0813", "KP0816", "KP0817", "KP0821"})
     assert applied == []
     assert pod["spec"]["containers"][0] == {"name": "c", "image": "x:1"}
 
@@ -108,13 +109,13 @@ def test_what_passes_is_not_touched() -> None:
                                             "seccompProfile": {"type": "Localhost",
                                                                "localhostProfile": "p.json"}}}]}}
     before = copy.deepcopy(pod)
-    assert fix_object(pod, FixSettings(), codes={"KP0814", "KP0816"}) == []
+    assert fix_object(pod, unsafe(), codes={"KP0814", "KP0816"}) == []
     assert pod == before
 
 
 def test_label_without_a_value_is_not_invented() -> None:
     obj = json.loads(DEPLOYMENT)
-    settings = FixSettings(required_labels=["app.kubernetes.io/name", "team"])
+    settings = unsafe(required_labels=["app.kubernetes.io/name", "team"])
     assert fix_object(obj, settings, codes={"KP0501"}) == ["KP0501"]
     assert obj["metadata"]["labels"] == {"app.kubernetes.io/name": "web"}
     config = Config(required_labels=["app.kubernetes.io/name", "team"])
@@ -126,7 +127,7 @@ def test_memory_limit_is_never_below_the_request() -> None:
     obj = json.loads(DEPLOYMENT)
     container = obj["spec"]["template"]["spec"]["containers"][0]
     container["resources"] = {"requests": {"memory": "2Gi"}}
-    assert fix_object(obj, FixSettings(), codes={"KP1404"}) == ["KP1404"]
+    assert fix_object(obj, unsafe(), codes={"KP1404"}) == ["KP1404"]
     assert container["resources"]["limits"] == {"memory": "2Gi"}
 
 
@@ -165,11 +166,11 @@ def test_generated_or_long_names_are_not_label_values() -> None:
     for meta in ({"generateName": "web-"}, {"name": "a" * 64}):
         obj = json.loads(DEPLOYMENT)
         obj["metadata"] = dict(meta)
-        assert fix_object(obj, FixSettings(), codes={"KP0501"}) == []
+        assert fix_object(obj, unsafe(), codes={"KP0501"}) == []
         assert "labels" not in obj["metadata"]
 
 
 def test_user_namespaced_pods_keep_their_root() -> None:
     obj = json.loads(DEPLOYMENT)
     obj["spec"]["template"]["spec"]["hostUsers"] = False
-    assert fix_object(obj, FixSettings(), codes={"KP0814"}) == []
+    assert fix_object(obj, unsafe(), codes={"KP0814"}) == []

@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from kubeproof.api import scan
 from kubeproof.cli import cli
 from kubeproof.config import Config, load_config
-from kubeproof.fixes import FixSettings, fix_object
+from kubeproof.fixes import fix_object
 from kubeproof.fixfile import ServiceAccounts, fix_text
 from kubeproof.model import Severity
 from kubeproof.sources.yamlparse import Document, parse_yaml
-from tests.fix.test_fixers import FIXTURES, changed_lines
+from tests.fix.test_fixers import FIXTURES, changed_lines, unsafe
 
 WORKER = """\
 apiVersion: apps/v1
@@ -50,7 +50,7 @@ def service_account(name: str, namespace: str = "shop") -> str:
 def fix(*args: str, config: Path | None = None) -> tuple[int, str]:
     """``kubeproof fix --select KP0707`` in this process (exit code, output)."""
     conf = ["--config", str(config)] if config else ["--no-config"]
-    result = CliRunner().invoke(cli, ["fix", "--select", "KP0707", *conf, *args])
+    result = CliRunner().invoke(cli, ["fix", "--unsafe-fixes", "--select", "KP0707", *conf, *args])
     assert "Traceback" not in result.output
     return result.exit_code, result.output
 
@@ -167,7 +167,7 @@ def test_labels_follow_the_workload_and_the_config(tmp_path: Path) -> None:
 def test_appended_text_keeps_indentation_line_ends_and_bom() -> None:
     text = ("\ufeffapiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n    name: web\r\n"
             "spec:\r\n    containers:\r\n    -   name: web\r\n        image: nginx:1.0")
-    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0707": {None}})
+    fixed = fix_text(text, unsafe(), lambda first, end: {"KP0707": {None}})
     assert fixed.added == ["ServiceAccount web"]
     assert fixed.text == (
         "\ufeffapiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n    name: web\r\n"
@@ -179,11 +179,11 @@ def test_appended_text_keeps_indentation_line_ends_and_bom() -> None:
 
 def test_an_account_in_the_same_text_or_the_book_is_not_added_again() -> None:
     text = service_account("web") + "---\n" + worker("web")
-    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0707": {None}})
+    fixed = fix_text(text, unsafe(), lambda first, end: {"KP0707": {None}})
     assert fixed.added == []
     assert fixed.text == text.replace("    spec:\n", "    spec:\n      serviceAccountName: web\n")
     book = ServiceAccounts({("shop", "api")})
-    fixed = fix_text(worker("api"), FixSettings(), lambda first, end: {"KP0707": {None}}, book)
+    fixed = fix_text(worker("api"), unsafe(), lambda first, end: {"KP0707": {None}}, book)
     assert fixed.added == [] and "serviceAccountName: api" in fixed.text
 
 
@@ -191,11 +191,11 @@ def test_fix_object_runs_it_only_when_named_and_skips_static_pods() -> None:
     deployment = json.loads(json.dumps({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}))
-    assert "KP0707" not in fix_object(deployment, FixSettings())
+    assert "KP0707" not in fix_object(deployment, unsafe())
     assert "serviceAccountName" not in deployment["spec"]["template"]["spec"]
-    assert fix_object(deployment, FixSettings(), {"KP0707"}) == ["KP0707"]
+    assert fix_object(deployment, unsafe(), {"KP0707"}) == ["KP0707"]
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "web"
-    assert fix_object(deployment, FixSettings(), {"KP0707"}) == []
+    assert fix_object(deployment, unsafe(), {"KP0707"}) == []
 
     mirror = {"apiVersion": "v1", "kind": "Pod", "metadata": {
         "name": "etcd-node1", "namespace": "kube-system",
@@ -208,7 +208,7 @@ def test_fix_object_runs_it_only_when_named_and_skips_static_pods() -> None:
     unnamed = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "job-"},
                "spec": {"containers": [{"name": "job", "image": "busybox"}]}}
     for pod in (mirror, control_plane, unnamed):
-        assert fix_object(pod, FixSettings(), {"KP0707"}) == []
+        assert fix_object(pod, unsafe(), {"KP0707"}) == []
         assert "serviceAccountName" not in pod["spec"]
 
 
@@ -216,7 +216,8 @@ def test_diff_and_dry_run_in_a_real_process(tmp_path: Path) -> None:
     target = tmp_path / "w.yaml"
     target.write_text(worker("web"))
     before = target.read_text()
-    run = subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config", "--select",
+    run = subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config",
+                          "--unsafe-fixes", "--select",
                           "KP0707", "--diff", str(target)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr
@@ -236,7 +237,7 @@ def test_diff_and_dry_run_in_a_real_process(tmp_path: Path) -> None:
 
 def test_a_comment_above_the_first_key_stays_above_it() -> None:
     text = worker("web").replace("    spec:\n", "    spec:\n      # the app\n")
-    fixed = fix_text(text, FixSettings(), lambda first, end: {"KP0707": {None}})
+    fixed = fix_text(text, unsafe(), lambda first, end: {"KP0707": {None}})
     # ruamel keeps such a comment with the mapping, not the key: inserting before
     # `containers` would put it above serviceAccountName, so it goes at the end
     assert fixed.text.startswith(text + "      serviceAccountName: web\n---\n")

@@ -9,6 +9,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -115,7 +116,8 @@ CASES: dict[str, Case] = {
         "        securityContext:",
         "            readOnlyRootFilesystem: true",
     )),
-    "KP1002": Case("kp1002.yaml", removed=(
+    # the fixture's `readOnly: false` is stated: flipped only with --unsafe-fixes
+    "KP1002": Case("kp1002.yaml", args=("--unsafe-fixes",), removed=(
         "              readOnly: false",
         "            - {name: creds, mountPath: /etc/creds}",
     ), added=(
@@ -136,6 +138,12 @@ CASES: dict[str, Case] = {
         "              memory: 256Mi",
     )),
 }
+
+
+def unsafe(**overrides: Any) -> FixSettings:
+    """The settings of ``kubeproof fix --unsafe-fixes``: every fixer runs and may
+    override values the manifest states."""
+    return FixSettings(unsafe_fixes=True, override_explicit=True, **overrides)
 
 
 def test_every_fixer_has_a_case_and_its_rule_says_fixable() -> None:
@@ -169,7 +177,8 @@ def run_fix(code: str, case: Case, target: Path, tmp_path: Path) -> None:
     if case.config:
         (tmp_path / "kp.yaml").write_text(case.config)
         config = ("--config", str(tmp_path / "kp.yaml"))
-    result = CliRunner().invoke(cli, ["fix", "--select", code, *config, *case.args,
+    unsafe = () if FIXERS[code].safe else ("--unsafe-fixes",)
+    result = CliRunner().invoke(cli, ["fix", "--select", code, *config, *case.args, *unsafe,
                                       str(target)])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output

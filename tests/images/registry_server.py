@@ -331,7 +331,8 @@ def build_image(name: str, *, platform: str = "linux/amd64", oci: bool = True,
                 history: tuple[str, ...] = ("/bin/sh -c #(nop) ADD file:x in / ",
                                             "RUN apk add --no-cache tini"),
                 created: str = "2024-05-01T12:00:00Z", layer_count: int = 2,
-                layer_media_type: str | None = None) -> BuiltImage:
+                layer_media_type: str | None = None,
+                exposed_ports: tuple[str, ...] = ()) -> BuiltImage:
     os_, arch, *variant = platform.split("/")
     layer_type = layer_media_type or (OCI_LAYER if oci else DOCKER_LAYER)
     layers, diff_ids = [], []
@@ -344,6 +345,8 @@ def build_image(name: str, *, platform: str = "linux/amd64", oci: bool = True,
         "config": {"User": user, "Labels": labels or {}, "Cmd": ["/bin/app"]},
         "history": [{"created": created, "created_by": line} for line in history],
         "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    if exposed_ports:
+        config_doc["config"]["ExposedPorts"] = {port: {} for port in exposed_ports}
     if variant:
         config_doc["variant"] = variant[0]
     config = Blob(OCI_CONFIG if oci else DOCKER_CONFIG,

@@ -1,5 +1,10 @@
 """/mutate: the fixers of fixes.py as a JSONPatch that applies to the original object
-and makes the rules it claims to fix pass."""
+and makes the rules it claims to fix pass; only the safe ones unless ``webhook.fixers``
+says ``all`` or lists rules, and never over a value the object states.
+
+The server tests go through the real webhook over TLS (default config: safe
+fixes); the ``webhook.fixers`` variants run the real Judge in this process,
+fed real AdmissionReview bodies, to spare a server start per config."""
 
 from __future__ import annotations
 
@@ -9,11 +14,16 @@ import json
 from typing import Any
 
 import jsonpatch
+import pytest
 
-from kubeproof.config import Config
+from kubeproof.config import Config, ConfigError, load_config
 from kubeproof.engine import ObjectChecker, select_rules
+from kubeproof.fixes import FIXERS
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context
+from kubeproof.webhook.admission import decode
+from kubeproof.webhook.judge import Judge
+from kubeproof.webhook.policy import load_policy
 from tests.webhook.support import Webhook, containers, good_deployment, review
 
 
@@ -35,10 +45,45 @@ def patch_of(resp: dict[str, Any]) -> list[dict[str, Any]]:
     return json.loads(base64.b64decode(resp["patch"]))  # type: ignore[no-any-return]
 
 
-def test_patch_applies_and_fixes_what_it_claims(hook: Webhook) -> None:
+def judge_with(fixers: Any) -> Judge:
+    """The real Judge of a config whose ``webhook.fixers`` is ``fixers``."""
+    config = Config()
+    config.webhook = {"fixers": fixers}
+    return Judge(config, load_policy(config))
+
+
+def mutate(judge: Judge, obj: dict[str, Any]) -> dict[str, Any]:
+    """The AdmissionReview response the judge gives ``obj``, as the server sends it."""
+    decision = judge.mutate(decode(json.dumps(review(obj)).encode()))
+    return decision.response.review()["response"]  # type: ignore[no-any-return]
+
+
+def unlabelled(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object without its own labels (KP0501, a safe fix)."""
+    obj = copy.deepcopy(obj)
+    del obj["metadata"]["labels"]
+    return obj
+
+
+def test_default_applies_only_safe_fixes(hook: Webhook) -> None:
+    original = unlabelled(bare(good_deployment()))
+    before = codes_found(original)
+    assert {"KP0501", "KP0813", "KP0821", "KP1403"} <= before
+    resp = hook.post("/mutate", review(original))
+    assert resp["allowed"] is True
+    assert resp["auditAnnotations"] == {"fixed": "KP0501"}
+    patched = jsonpatch.JsonPatch(patch_of(resp)).apply(copy.deepcopy(original))
+    assert "KP0501" not in codes_found(patched)
+    # the unsafe ones are left for the owner (or webhook.fixers: all)
+    assert codes_found(patched) == before - {"KP0501"}
+    assert containers(patched) == containers(original)
+
+
+def test_all_applies_unsafe_fixes_and_the_patch_fixes_what_it_claims() -> None:
+    judge = judge_with("all")
     original = bare(good_deployment())
     before = codes_found(original)
-    resp = hook.post("/mutate", review(original))
+    resp = mutate(judge, original)
     assert resp["allowed"] is True
     fixed = resp["auditAnnotations"]["fixed"].split(",")
     assert fixed == ["KP0813", "KP0814", "KP0816", "KP0817", "KP0821", "KP1403", "KP1404"]
@@ -47,8 +92,26 @@ def test_patch_applies_and_fixes_what_it_claims(hook: Webhook) -> None:
     assert not set(fixed) & codes_found(patched)
     assert [w.split()[6] for w in resp["warnings"]] == fixed
     # the API server next sends the patched object to /validate: it passes
-    verdict = hook.post("/validate", review(patched, uid="after-mutate"))
-    assert verdict == {"uid": "after-mutate", "allowed": True}
+    verdict = judge.validate(decode(json.dumps(review(patched, uid="after")).encode()))
+    assert verdict.response.allowed is True and not verdict.findings
+
+
+@pytest.mark.parametrize("fixers", ["all", ["KP0813", "KP0814", "KP0817", "KP0821"]])
+def test_values_the_object_states_are_never_flipped(fixers: Any) -> None:
+    """ingress-nginx says readOnlyRootFilesystem: false and adds NET_BIND_SERVICE
+    and SYS_CHROOT: a decision the webhook keeps, whatever it may fix."""
+    original = bare(good_deployment())
+    original["spec"]["template"]["spec"]["securityContext"] = {"runAsNonRoot": False}
+    containers(original)[0]["securityContext"] = {
+        "readOnlyRootFilesystem": False, "allowPrivilegeEscalation": True,
+        "capabilities": {"add": ["NET_BIND_SERVICE", "SYS_CHROOT"], "drop": ["ALL"]}}
+    resp = mutate(judge_with(fixers), original)
+    fixed = resp.get("auditAnnotations", {}).get("fixed", "").split(",")
+    assert not {"KP0813", "KP0814", "KP0817", "KP0821"} & set(fixed)
+    patched = jsonpatch.JsonPatch(patch_of(resp) if "patch" in resp else []).apply(
+        copy.deepcopy(original))
+    assert containers(patched)[0]["securityContext"] == containers(original)[0]["securityContext"]
+    assert patched["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is False
 
 
 def test_nothing_to_fix_means_no_patch(hook: Webhook) -> None:
@@ -56,10 +119,10 @@ def test_nothing_to_fix_means_no_patch(hook: Webhook) -> None:
     assert hook.post("/mutate", body) == {"uid": body["request"]["uid"], "allowed": True}
 
 
-def test_exempted_rules_are_not_fixed(hook: Webhook) -> None:
+def test_exempted_rules_are_not_fixed() -> None:
     original = bare(good_deployment())
     original["metadata"]["annotations"] = {"kubeproof.dev/ignore": "KP0821,KP1403"}
-    resp = hook.post("/mutate", review(original))
+    resp = mutate(judge_with("all"), original)
     fixed = resp["auditAnnotations"]["fixed"].split(",")
     assert "KP0821" not in fixed and "KP1403" not in fixed and "KP0813" in fixed
     patched = jsonpatch.JsonPatch(patch_of(resp)).apply(copy.deepcopy(original))
@@ -82,3 +145,30 @@ def test_delete_and_excluded_namespaces_are_not_patched(hook: Webhook) -> None:
     assert hook.post("/mutate", body) == {"uid": body["request"]["uid"], "allowed": True}
     delete = review(None, "DELETE", old=bare(good_deployment()))
     assert hook.post("/mutate", delete) == {"uid": delete["request"]["uid"], "allowed": True}
+
+
+def test_safe_and_all_select_the_fixers_by_their_safety() -> None:
+    safe = load_policy(Config()).fix_codes()
+    assert safe == {c for c, fx in FIXERS.items() if fx.safe and not fx.set_scoped}
+    assert {"KP0501", "KP1002"} <= safe and not {"KP0821", "KP0817", "KP1403"} & safe
+    assert judge_with("all").fixers == {c for c, fx in FIXERS.items() if not fx.set_scoped}
+    assert judge_with(["KP0707", "writable-root-filesystem"]).fixers == {"KP0707", "KP0821"}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("unsafe", "webhook.fixers must be safe or all or a list of rules, not 'unsafe'"),
+    ("[KP0821, no-such-rule]", "unknown rule 'no-such-rule'"),
+    ("{safe: true}", "webhook.fixers must be safe or all or a list of rules"),
+    ("7", "webhook.fixers must be safe or all or a list of rules, not '7'"),
+])
+def test_a_bad_fixers_value_is_an_error_naming_its_line(tmp_path: Any, value: str,
+                                                        message: str) -> None:
+    path = tmp_path / ".kubeproof.yaml"
+    path.write_text(f"webhook:\n  failurePolicy: allow\n  fixers: {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}:3: ")
+    assert message in str(caught.value)
+    for good in ("safe", "all", "[KP0821, KP08]"):
+        path.write_text(f"webhook:\n  fixers: {good}\n")
+        load_policy(load_config(path))

@@ -6,6 +6,11 @@ object gets the fixers of the rules that fired on it, nothing else. The
 edit itself is :mod:`kubeproof.fixfile` (ruamel round trip replayed onto the
 original text, so comments and layout survive).
 
+Fixes are safe or unsafe (:mod:`kubeproof.fixes`): only safe ones are applied
+unless ``--unsafe-fixes`` is given, and the run says how many unsafe fixes it
+left out. ``--check-images`` lets the unsafe fixers read each image's config
+(user, exposed ports) from its registry.
+
 Only plain YAML files are rewritten: Helm charts and Kustomize folders are
 rendered output (fix their templates or bases instead) and JSON files are
 skipped with a note, since re-serializing JSON would reformat all of it.
@@ -28,7 +33,8 @@ from kubeproof.images.options import registry_options
 if TYPE_CHECKING:
     from kubeproof.config import Config
     from kubeproof.fixes import FixSettings
-    from kubeproof.images.pin import DigestResolver
+    from kubeproof.fixfile import FixedText
+    from kubeproof.images.pin import DigestResolver, ImageConfigs
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 _RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
@@ -59,16 +65,25 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--pin-digests", is_flag=True,
               help="Pin images to the digest their registry gives their tag (KP0101, "
                    "KP0102), with the registry options below.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="Also apply unsafe fixes (they can stop a workload from running: a "
+                   "read-only root, runAsNonRoot, dropped capabilities, resources...) and "
+                   "override values the manifests state explicitly.")
+@click.option("--check-images", is_flag=True,
+              help="Read each image's config (user, exposed ports) from its registry so that "
+                   "unsafe fixes fit it, with the registry options below.")
 @registry_options
 def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...],
         show_diff: bool, dry_run: bool, namespace: str | None, kube_version: str | None,
-        config_path: str | None, no_config: bool, pin_digests: bool, platform: str,
-        registry_ca: str | None, insecure_registries: tuple[str, ...],
-        registry_auth: tuple[str, ...], image_cache: str | None) -> None:
+        config_path: str | None, no_config: bool, pin_digests: bool, unsafe_fixes: bool,
+        check_images: bool, platform: str, registry_ca: str | None,
+        insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
+        image_cache: str | None) -> None:
     """Fix manifests in place: files and folders of plain YAML.
 
     Each object gets the fixers of the fixable rules that `scan` reports on
-    it (same config, exemptions and inline ignores); comments, key order,
+    it (same config, exemptions and inline ignores): safe fixes only, unless
+    --unsafe-fixes; comments, key order,
     quoting and indentation of everything else are kept. Helm charts,
     Kustomize folders and JSON files are skipped with a note.
 
@@ -82,11 +97,26 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
         fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
               "digits and '-', at most 63)")
-    resolver = _digest_resolver(pin_digests, platform, registry_ca, insecure_registries,
-                                registry_auth, image_cache)
-    settings = FixSettings.from_config(config, namespace=namespace, resolve_digest=resolver)
+    registry = (platform, registry_ca, insecure_registries, registry_auth, image_cache)
+    # the registry flags serve either; without both, say they do nothing (once)
+    resolver = _digest_resolver(pin_digests, *registry) if pin_digests or not check_images \
+        else None
+    images = _image_configs(*registry) if check_images and unsafe_fixes else None
+    if check_images and not unsafe_fixes:
+        click.echo("kubeproof: warning: --check-images does nothing without --unsafe-fixes "
+                   "(only unsafe fixes read the image config)", err=True)
+    settings = FixSettings.from_config(
+        config, namespace=namespace, resolve_digest=resolver, unsafe_fixes=unsafe_fixes,
+        override_explicit=unsafe_fixes, image_info=images.info if images else None)
     codes = _fixer_codes(_split(select), _split(ignore), config, settings)
     files, errors = _discover(list(paths))
+    if images is not None and codes & _IMAGE_FIXERS:
+        from kubeproof.images.inventory import inventory
+
+        images.prefetch(inventory(files)[1])
+        for image, why in images.failures.items():
+            click.echo(f"kubeproof: warning: {image}: its config could not be read, unsafe "
+                       f"fixes go by the manifest alone ({why})", err=True)
     if resolver is not None and codes & {"KP0101", "KP0102"}:
         from kubeproof.images.inventory import inventory
 
@@ -94,12 +124,16 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         for image, why in resolver.failures.items():
             click.echo(f"kubeproof: warning: {image}: not pinned, its digest could not be "
                        f"resolved ({why})", err=True)
-    changed, failed = _run(files, codes, config, settings, kube_version,
-                           write=not (show_diff or dry_run), show_diff=show_diff)
+    changed, failed, hidden = _run(files, codes, config, settings, kube_version,
+                                   write=not (show_diff or dry_run), show_diff=show_diff)
     errors += failed
     if not show_diff:
         verb = "would fix" if dry_run else "fixed"
         click.echo(f"{verb} {changed} of {len(files)} file{'s' if len(files) != 1 else ''}")
+    if hidden:
+        click.echo(f"{hidden} unsafe fix{'es' if hidden != 1 else ''} not applied (they can "
+                   "stop a workload from running); review and apply them with --unsafe-fixes",
+                   err=show_diff)
     if errors:
         sys.exit(2)
     sys.exit(1 if changed and (show_diff or dry_run) else 0)
@@ -128,6 +162,31 @@ def _fixer_codes(select: list[str], ignore: list[str], config: Config,
     if settings.resolve_digest is None:
         codes -= {"KP0101", "KP0102"}
     return codes
+
+
+# the unsafe fixers that read image facts (``--check-images``)
+_IMAGE_FIXERS = {"KP0814", "KP0817", "KP0821"}
+
+
+def _image_configs(platform: str, registry_ca: str | None,
+                   insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
+                   image_cache: str | None) -> ImageConfigs | None:
+    """The registry-backed image facts of ``--check-images``."""
+    from kubeproof.images.options import registry_settings_or_exit
+    from kubeproof.images.pin import ImageConfigs
+
+    checks = registry_settings_or_exit(True, platform, registry_ca, insecure_registries,
+                                       registry_auth, image_cache, flag="--check-images")
+    return ImageConfigs(checks) if checks is not None else None
+
+
+def _hidden(fixed: FixedText, settings: FixSettings) -> list[str]:
+    """The codes found on the file's objects whose fixers did not run for being
+    unsafe (without ``--unsafe-fixes``), one entry per object."""
+    from kubeproof.fixes import FIXERS, runs
+
+    return sorted(c for o in fixed.objects for c in o.wanted
+                  if c in FIXERS and not runs(FIXERS[c], settings))
 
 
 def _digest_resolver(pin_digests: bool, platform: str, registry_ca: str | None,
@@ -171,8 +230,10 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _run(files: list[str], codes: set[str], config: Config, settings: FixSettings,
-         kube_version: str | None, *, write: bool, show_diff: bool) -> tuple[int, list[str]]:
-    """Fix, print and (when ``write``) save every file: (files changed, errors)."""
+         kube_version: str | None, *, write: bool, show_diff: bool
+         ) -> tuple[int, list[str], int]:
+    """Fix, print and (when ``write``) save every file: (files changed, errors,
+    unsafe fixes left out)."""
     from kubeproof.fixfile import fix_files
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
 
@@ -182,7 +243,7 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
     except ValueError as exc:
         fail(str(exc))
     level = str(config.scan.get("pssLevel", "restricted"))
-    changed = 0
+    changed = hidden = 0
     errors: list[str] = []
     for item in fix_files(files, codes, config, settings, kube_version=version,
                           pss_level=level if level == "baseline" else "restricted"):
@@ -192,9 +253,14 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
             continue
         if item.fixed is None:
             continue
+        unsafe = _hidden(item.fixed, settings)
+        hidden += len(unsafe)
+        not_fixed = [c for c in item.fixed.not_fixed if c not in unsafe]
+        left = (f"; not fixed: {', '.join(not_fixed)}" if not_fixed else "") + \
+            (f"; unsafe, not applied: {', '.join(dict.fromkeys(unsafe))}" if unsafe else "")
         if item.fixed.text == item.original:
-            if item.fixed.not_fixed and not show_diff:
-                click.echo(f"{item.path}: not fixed: {', '.join(item.fixed.not_fixed)}")
+            if left and not show_diff:
+                click.echo(f"{item.path}: {left[2:]}")
             continue
         changed += 1
         if item.fixed.whole:
@@ -212,11 +278,10 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
                 continue
         summary = ", ".join(f"{code} x{n}" if n > 1 else code
                             for code, n in sorted(item.fixed.applied.items()))
-        left = f"; not fixed: {', '.join(item.fixed.not_fixed)}" if item.fixed.not_fixed else ""
         verb = ("added" if write else "would add") if item.fixed.added else ""
         added = f"; {verb} {', '.join(item.fixed.added)}" if item.fixed.added else ""
         click.echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{added}{left}")
-    return changed, errors
+    return changed, errors, hidden
 
 
 def _write(path: str, text: str) -> None:

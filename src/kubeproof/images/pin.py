@@ -15,9 +15,13 @@ An image that cannot be resolved is left as it is and reported once in
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from kubeproof.imageref import parse_image
 from kubeproof.images.check import CheckSettings
+
+if TYPE_CHECKING:
+    from kubeproof.images.registry import ImageInfo
 
 
 class DigestResolver:
@@ -50,3 +54,38 @@ class DigestResolver:
         if image not in self.digests and image not in self.failures:
             self.prefetch([image])
         return self.digests.get(image)
+
+
+class ImageConfigs:
+    """``image reference -> ImageInfo`` (user, exposed ports) for ``kubeproof fix
+    --check-images``: the unsafe fixers read it (``FixSettings.image_info``).
+    Every image of the files is resolved once, all together, before any file is
+    edited, with the user's credentials; one that cannot be read is ``None``
+    (the fixers then go by the manifest alone) and reported in ``failures``."""
+
+    def __init__(self, settings: CheckSettings) -> None:
+        self.settings = settings
+        self.infos: dict[str, ImageInfo] = {}
+        self.failures: dict[str, str] = {}
+
+    def prefetch(self, images: Iterable[str]) -> None:
+        """Resolve every valid reference of ``images`` not resolved yet, in one batch."""
+        from kubeproof.images.registry import RegistryClient
+
+        wanted = [i for i in dict.fromkeys(images) if not parse_image(i).invalid
+                  and i not in self.infos and i not in self.failures]
+        if not wanted:
+            return
+        with RegistryClient(self.settings.options, self.settings.user_credentials) as client:
+            answers = client.resolve_many((image, ()) for image in wanted)
+        for image in wanted:
+            info = answers[(image, ())]
+            if info.ok:
+                self.infos[image] = info
+            else:
+                self.failures[image] = f"{info.outcome}: {info.error or 'no config'}"
+
+    def info(self, image: str) -> ImageInfo | None:
+        if image not in self.infos and image not in self.failures:
+            self.prefetch([image])
+        return self.infos.get(image)

@@ -140,6 +140,7 @@ class ImageInfo:
     os: str | None = None
     architecture: str | None = None
     user: str | None = None
+    exposed_ports: list[str] = field(default_factory=list)  # "80/tcp", as the config says
     labels: dict[str, str] = field(default_factory=dict)
     created: str | None = None
     history: list[str] = field(default_factory=list)
@@ -781,6 +782,9 @@ def _read_config(info: ImageInfo, doc: dict[str, Any]) -> None:
     config: dict[str, Any] = doc["config"] if isinstance(doc.get("config"), dict) else {}
     user = config.get("User")
     info.user = user if isinstance(user, str) else None
+    exposed = config.get("ExposedPorts")
+    if isinstance(exposed, dict):  # {"80/tcp": {}}; bounded, an image config is untrusted
+        info.exposed_ports = [str(port)[:32] for port in list(exposed)[:256]]
     labels = config.get("Labels")
     if isinstance(labels, dict):
         info.labels = {str(k): str(v) for k, v in labels.items()}

@@ -81,10 +81,11 @@ class Judge:
         rules = [r for r in select_rules(config) if r.code not in WEBHOOK_EXCLUDED]
         self.checker = ObjectChecker(build_context(config, policy), [*rules, *extra_rules])
         self.codes = {r.code for r in rules}
-        self.fixers = policy.fixers
-        # no digest lookups (KP0101 needs the registry: too slow for admission) and
-        # no namespace (KP0402: the API server sets it)
-        self.fix_settings = FixSettings.from_config(config)
+        self.fixers = policy.fix_codes()
+        # no digest lookups (KP0101 needs the registry: too slow for admission), no
+        # namespace (KP0402: the API server sets it), and values the object states
+        # are never flipped (override_explicit stays off)
+        self.fix_settings = FixSettings.from_config(config, unsafe_fixes=policy.unsafe_fixes)
 
     # ------------------------------------------------------------ validate
 
@@ -121,7 +122,8 @@ class Judge:
     # ------------------------------------------------------------ mutate
 
     def mutate(self, req: AdmissionRequest) -> Decision:
-        """Apply the configured fixers to the object; the change as a JSONPatch.
+        """Apply the fixers ``webhook.fixers`` names (default: the safe ones) to the
+        object; the change as a JSONPatch.
 
         Codes the object's exemption annotation names are not fixed (the owner
         asked for that setting), nor are rules the config disabled.
@@ -130,9 +132,7 @@ class Judge:
         if skipped is not None:
             return skipped
         assert req.object is not None
-        codes = set(self.fixers) if self.fixers is not None else \
-            {c for c, fx in FIXERS.items() if not fx.set_scoped}
-        codes &= self.codes
+        codes = self.fixers & self.codes
         ignored = self.checker.annotation_ignores(req.object) or set()
         codes = set() if {"*", "all"} & ignored else codes - ignored
         fixed = copy.deepcopy(req.object)

@@ -20,6 +20,13 @@ configuration's ``namespaceSelector`` instead. The webhook's own namespace
 (``--namespace``, else ``$POD_NAMESPACE``) is always excluded: a webhook that
 judged its own pods could not be restarted while it is down. Cluster-scoped
 objects are always judged.
+
+What ``/mutate`` fixes: ``fixers`` names it, ``safe`` (the default: the fixes
+that cannot stop a correct workload from running, see :mod:`kubeproof.fixes`),
+``all`` (every object fixer, unsafe ones too) or a list of rules (codes, names,
+prefixes; unsafe ones among them run). Whatever it names, a value the object
+states (``readOnlyRootFilesystem: false``...) is never flipped at admission:
+that needs ``kubeproof fix --unsafe-fixes`` on the manifests.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeproof.config import Config, ConfigError
+from kubeproof.config import FIX_ALL, FIX_SAFE, FIX_SELECTIONS, Config, ConfigError
 from kubeproof.model import Severity
 
 ENFORCE, WARN, AUDIT = "enforce", "warn", "audit"
@@ -79,7 +86,8 @@ class WebhookPolicy:
     judge_controlled: bool = False
     failure_policy: str = FAIL_ALLOW
     deadline_ms: int = DEFAULT_DEADLINE_MS
-    fixers: tuple[str, ...] | None = None  # rule codes /mutate fixes; None: every fixer
+    # what /mutate fixes: FIX_SAFE, FIX_ALL or the rule codes the config lists
+    fixers: str | tuple[str, ...] = FIX_SAFE
     audit: AuditSettings = field(default_factory=AuditSettings)
 
     def judges_namespace(self, namespace: str | None) -> bool:
@@ -91,6 +99,20 @@ class WebhookPolicy:
         if any(fnmatch.fnmatchcase(namespace, p) for p in self.exclude):
             return False
         return any(fnmatch.fnmatchcase(namespace, p) for p in self.include)
+
+    @property
+    def unsafe_fixes(self) -> bool:
+        """Whether /mutate may run unsafe fixers (``all`` or a list names them)."""
+        return self.fixers != FIX_SAFE
+
+    def fix_codes(self) -> set[str]:
+        """The rule codes whose fixers /mutate runs (set-scoped ones only when listed)."""
+        from kubeproof.fixes import FIXERS
+
+        if isinstance(self.fixers, tuple):
+            return set(self.fixers)
+        return {c for c, fx in FIXERS.items()
+                if not fx.set_scoped and (fx.safe or self.fixers == FIX_ALL)}
 
     def mode_for(self, code: str, severity: Severity, namespace: str | None) -> str:
         for entry in self.namespace_modes:
@@ -114,7 +136,10 @@ def load_policy(config: Config, own_namespace: str | None = None) -> WebhookPoli
     failure = raw.get("failurePolicy", FAIL_ALLOW)
     if failure not in (FAIL_ALLOW, FAIL_DENY):
         raise ConfigError(f"{where}: webhook.failurePolicy must be allow or deny, not {failure!r}")
-    fixers = raw.get("fixers")
+    fixers = raw.get("fixers", FIX_SAFE)
+    if not isinstance(fixers, list) and fixers not in FIX_SELECTIONS:
+        raise ConfigError(f"{where}: webhook.fixers must be {' or '.join(FIX_SELECTIONS)} or a "
+                          f"list of rules, not {str(fixers)[:40]!r}")
     return WebhookPolicy(
         modes=modes,
         rule_modes=_rule_modes(where, "webhook.ruleModes", raw.get("ruleModes") or {}),
@@ -126,8 +151,8 @@ def load_policy(config: Config, own_namespace: str | None = None) -> WebhookPoli
         judge_controlled=raw.get("judgeControlled", False),
         failure_policy=failure,
         deadline_ms=raw.get("deadlineMs", DEFAULT_DEADLINE_MS),
-        fixers=tuple(sorted(_codes(where, "webhook.fixers", fixers))) if fixers is not None
-        else None,
+        fixers=tuple(sorted(_codes(where, "webhook.fixers", fixers)))
+        if isinstance(fixers, list) else str(fixers),
         audit=_audit(where, raw.get("audit") or {}),
     )
 
