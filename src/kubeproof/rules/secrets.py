@@ -469,7 +469,8 @@ def _embedded(text: str) -> list[str]:
         if pos < run_end:
             continue
         start = run_end + len(text[run_end:pos].rstrip(_KEY_CHAR_SET))
-        end = _KEY_TAIL.match(text, hit.end()).end()
+        tail = _KEY_TAIL.match(text, hit.end())
+        end = tail.end() if tail else hit.end()
         run_end = end
         m = _ASSIGN_VALUE.match(text, end, min(n, end + MAX_ASSIGNED_VALUE))
         if m is None:
