@@ -227,13 +227,15 @@ def _write(path: str, text: str) -> None:
 
 
 def _print_diff(path: str, before: str, after: str) -> None:
-    """The unified diff, with secret values in its lines masked (kubeproof.redact)."""
-    from kubeproof.redact import redact, secret_values
+    """The unified diff, with secret values masked by position in both texts
+    (kubeproof.redact) before diffing, so no hunk shows one."""
+    from kubeproof.redact import masked
 
-    values = secret_values(path, before)
+    old, hid_old = masked(before)
+    new, hid_new = masked(after)
     sys.stdout.write("".join(difflib.unified_diff(
-        redact(before.splitlines(keepends=True), values),
-        redact(after.splitlines(keepends=True), values), f"a/{path}", f"b/{path}")))
-    if values:
+        old.splitlines(keepends=True), new.splitlines(keepends=True),
+        f"a/{path}", f"b/{path}")))
+    if hid_old or hid_new:
         click.echo(f"{path}: note: secret values are masked in this diff; run without --diff "
                    "to apply the fixes", err=True)
