@@ -24,6 +24,7 @@ import click
 
 from kubeproof.cli import config_or_exit, fail
 from kubeproof.images.options import registry_options
+from kubeproof.terminal import echo, safe
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -92,7 +93,7 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
 
         resolver.prefetch(inventory(files)[1])
         for image, why in resolver.failures.items():
-            click.echo(f"kubeproof: warning: {image}: not pinned, its digest could not be "
+            echo(f"kubeproof: warning: {image}: not pinned, its digest could not be "
                        f"resolved ({why})", err=True)
     changed, failed = _run(files, codes, config, settings, kube_version,
                            write=not (show_diff or dry_run), show_diff=show_diff)
@@ -152,10 +153,9 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
         if kind == "file" and path.endswith((".yaml", ".yml")):
             files.append(path)
         elif kind == "file":
-            click.echo(f"{path}: note: skipped, fix rewrites YAML files only (not JSON)",
-                       err=True)
+            echo(f"{path}: note: skipped, fix rewrites YAML files only (not JSON)", err=True)
         elif kind in _RENDERED:
-            click.echo(f"{path}: note: skipped, {_RENDERED[kind]} is rendered output; "
+            echo(f"{path}: note: skipped, {_RENDERED[kind]} is rendered output; "
                        "fix its templates or bases", err=True)
         elif kind == "stdin":
             errors.append(f"{path}: fix edits files in place and cannot read stdin")
@@ -164,7 +164,7 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
         elif kind == "empty-dir":
             errors.append(f"{path}: no manifests found (*.yaml, *.yml) in this directory")
     for err in errors:
-        click.echo(err, err=True)
+        echo(err, err=True)
     return files, errors
 
 
@@ -186,17 +186,17 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
                           pss_level=level if level == "baseline" else "restricted"):
         if item.error is not None:
             errors.append(item.error)
-            click.echo(item.error, err=True)
+            echo(item.error, err=True)
             continue
         if item.fixed is None:
             continue
         if item.fixed.text == item.original:
             if item.fixed.not_fixed and not show_diff:
-                click.echo(f"{item.path}: not fixed: {', '.join(item.fixed.not_fixed)}")
+                echo(f"{item.path}: not fixed: {', '.join(item.fixed.not_fixed)}")
             continue
         changed += 1
         if item.fixed.whole:
-            click.echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
+            echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
                        "it, the layout around the edits could not be kept", err=True)
         if show_diff:
             _print_diff(item.path, item.original, item.fixed.text)
@@ -206,14 +206,14 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
                 _write(item.path, item.fixed.text)
             except OSError as exc:
                 errors.append(f"{item.path}: cannot write: {exc.strerror or exc}")
-                click.echo(errors[-1], err=True)
+                echo(errors[-1], err=True)
                 continue
         summary = ", ".join(f"{code} x{n}" if n > 1 else code
                             for code, n in sorted(item.fixed.applied.items()))
         left = f"; not fixed: {', '.join(item.fixed.not_fixed)}" if item.fixed.not_fixed else ""
         verb = ("added" if write else "would add") if item.fixed.added else ""
         added = f"; {verb} {', '.join(item.fixed.added)}" if item.fixed.added else ""
-        click.echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{added}{left}")
+        echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{added}{left}")
     return changed, errors
 
 
@@ -228,14 +228,15 @@ def _write(path: str, text: str) -> None:
 
 def _print_diff(path: str, before: str, after: str) -> None:
     """The unified diff, with secret values masked by position in both texts
-    (kubeproof.redact) before diffing, so no hunk shows one."""
+    (kubeproof.redact) before diffing, so no hunk shows one, and each line
+    escaped for the terminal (kubeproof.terminal)."""
     from kubeproof.redact import masked
 
     old, hid_old = masked(before)
     new, hid_new = masked(after)
-    sys.stdout.write("".join(difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True),
-        f"a/{path}", f"b/{path}")))
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(),
+                                     f"a/{path}", f"b/{path}", lineterm=""):
+        sys.stdout.write(safe(line) + "\n")  # file content can hold escape sequences
     if hid_old or hid_new:
-        click.echo(f"{path}: note: secret values are masked in this diff; run without --diff "
+        echo(f"{path}: note: secret values are masked in this diff; run without --diff "
                    "to apply the fixes", err=True)
