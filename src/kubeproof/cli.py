@@ -346,6 +346,16 @@ def config_init(path: str, force: bool) -> None:
     echo(f"wrote {path}")
 
 
+def _show_escaped(exc: click.ClickException) -> None:
+    """click's usage error, each line escaped: it quotes the arguments given."""
+    from io import StringIO
+
+    buf = StringIO()
+    exc.show(file=buf)
+    for line in buf.getvalue().splitlines():
+        echo(line, err=True)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=False)
@@ -355,7 +365,7 @@ def main() -> None:
         click.echo("kubeproof: aborted", err=True)
         sys.exit(2)
     except click.ClickException as exc:
-        exc.show()
+        _show_escaped(exc)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
