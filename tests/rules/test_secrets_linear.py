@@ -93,3 +93,18 @@ def test_three_mib_configmap_scans_in_bounded_time(tmp_path: Path) -> None:
     assert benign_result.findings == []
     assert [f.rule.code for f in result.findings] == ["KP1003"]
     assert hostile_time <= max(5 * benign_time, 2.0), (benign_time, hostile_time)
+
+
+def test_many_large_values_share_one_budget_per_object(tmp_path: Path) -> None:
+    """48 env values of 64 KiB of decoy assignments (a 3 MiB AdmissionReview's
+    worth): the work is bounded per object, and what was not inspected is said."""
+    env = "".join(f"            - name: K{i}\n              value: '{'key=' * (1 << 14)}'\n"
+                  for i in range(48))
+    path = tmp_path / "deploy.yaml"
+    path.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: big\nspec:\n"
+                    "  template:\n    spec:\n      containers:\n        - name: app\n"
+                    f"          image: nginx:1.27\n          env:\n{env}")
+    result = scan([str(path)], select=("KP1003",))
+    messages = [f.message for f in result.findings]
+    assert messages and all("not all inspected" in m for m in messages)
+    assert len(messages) < 48  # the first values were inspected in full

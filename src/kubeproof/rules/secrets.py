@@ -330,9 +330,10 @@ MIN_LITERAL = 4
 MAX_NAME = 256
 MAX_ASSIGNED_VALUE = 128
 MAX_KEYS_SHOWN = 3
-# Assignments to secret-like keys judged in one value. Real config files have a
-# few dozen; past this the value is reported as not fully inspected (a finding,
-# so a credential hidden behind thousands of decoys is not silently passed).
+# Assignments to secret-like keys judged in one object (all its values). Real
+# config files have a few dozen; past this the value where the budget ran out is
+# reported as not fully inspected (a finding, so a credential hidden behind
+# thousands of decoys is not silently passed).
 MAX_ASSIGNMENTS = 20_000
 TOO_MANY = "__too_many__"
 MIN_ENTROPY_LEN = 20
@@ -444,7 +445,17 @@ def _token_kinds(text: str) -> list[str]:
     return kinds
 
 
-def _embedded(text: str) -> list[str]:
+class Budget:
+    """Assignments to secret-like keys still to judge for one object (shared by
+    all its values, so a request of many large values is bounded as a whole)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int = MAX_ASSIGNMENTS) -> None:
+        self.left = left
+
+
+def _embedded(text: str, budget: Budget) -> list[str]:
     """Secret-like keys assigned literal values inside ``text`` (config files, flags).
 
     One pass over the hint words in text order: each run of key characters
@@ -452,8 +463,9 @@ def _embedded(text: str) -> list[str]:
     and a value is read up to :data:`MAX_ASSIGNED_VALUE` characters, so the
     work is linear in ``text`` even when every value holds further keys
     (``key=key=key=...``). Stops once more keys are found than a message names,
-    and after :data:`MAX_ASSIGNMENTS` assignments (then :data:`TOO_MANY` ends
-    the list, so the value is reported as not fully inspected).
+    and once the object's ``budget`` of assignments is spent (then
+    :data:`TOO_MANY` ends the list, so the value is reported as not fully
+    inspected).
     """
     low = text.lower()
     if len(low) != len(text):  # a few non-ASCII characters change length when lowered
@@ -463,7 +475,6 @@ def _embedded(text: str) -> list[str]:
     run_end = 0  # end of the last key judged: hints before it are in that key
     line = 0  # start of the line of the current key
     line_scanned = 0  # text[:line_scanned] has been searched for newlines
-    budget = MAX_ASSIGNMENTS
     for hit in _ANY_HINT.finditer(low):
         pos = hit.start()
         if pos < run_end:
@@ -475,8 +486,8 @@ def _embedded(text: str) -> list[str]:
         m = _ASSIGN_VALUE.match(text, end, min(n, end + MAX_ASSIGNED_VALUE))
         if m is None:
             continue
-        budget -= 1
-        if budget < 0:
+        budget.left -= 1
+        if budget.left < 0:
             keys[TOO_MANY] = None
             break
         newline = text.rfind("\n", line_scanned, start)
@@ -512,19 +523,19 @@ def _describe(kinds: list[str], keys: list[str]) -> str:
             " ..." if len(keys) > MAX_KEYS_SHOWN else "")
         parts.append(f"a literal credential for {shown}")
     if too_many:
-        parts.append(f"more than {MAX_ASSIGNMENTS} assignments to secret-like keys,"
-                     " not all inspected")
+        parts.append("more assignments to secret-like keys than are inspected per object"
+                     f" ({MAX_ASSIGNMENTS}), not all inspected")
     return " and ".join(parts)
 
 
-def _scan_value(text: str) -> str | None:
+def _scan_value(text: str, budget: Budget | None = None) -> str | None:
     """Token formats and embedded assignments in one value, described."""
     kinds = _token_kinds(text)
-    keys = _embedded(text)
+    keys = _embedded(text, budget if budget is not None else Budget())
     return _describe(kinds, keys) if kinds or keys else None
 
 
-def _container_findings(c: ContainerView) -> Iterator[Violation]:
+def _container_findings(c: ContainerView, budget: Budget) -> Iterator[Violation]:
     who = f"container {quote(c.name)}"
     for i, env in enumerate(as_list(c.data.get("env"))):
         if not isinstance(env, dict):
@@ -534,7 +545,7 @@ def _container_findings(c: ContainerView) -> Iterator[Violation]:
             continue
         name = env.get("name")
         name = name if isinstance(name, str) else ""
-        found = _scan_value(value) or _named_secret(name, value)
+        found = _scan_value(value, budget) or _named_secret(name, value)
         if found:
             yield Violation((*c.path, "env", i, "value"),
                             f"{who} env var {_s(name)} holds {found}", container=c.name)
@@ -544,7 +555,7 @@ def _container_findings(c: ContainerView) -> Iterator[Violation]:
         for i, arg in enumerate(items):
             if not isinstance(arg, str) or i == done:
                 continue
-            found = _scan_value(arg)
+            found = _scan_value(arg, budget)
             if not found and i + 1 < len(items) and isinstance(items[i + 1], str):
                 flag = _FLAG.match(arg)
                 nxt = items[i + 1]
@@ -559,13 +570,14 @@ def _container_findings(c: ContainerView) -> Iterator[Violation]:
                                 f"{who} {field}[{i}] contains {found}", container=c.name)
 
 
-def _annotation_findings(ann: Any, meta_path: Path, where: str) -> Iterator[Violation]:
+def _annotation_findings(ann: Any, meta_path: Path, where: str,
+                         budget: Budget) -> Iterator[Violation]:
     if not isinstance(ann, dict):
         return
     for key, value in ann.items():
         if not isinstance(value, str) or not value or not isinstance(key, str):
             continue
-        found = _scan_value(value)
+        found = _scan_value(value, budget)
         if not found:
             found = _named_secret(key, value)
         if found:
@@ -598,8 +610,8 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
         The finding names the field and the kind of credential, never the value.
         The work is linear in the input: a name is judged by its last 256
         characters, a value assigned inside text by its first 128, and a value
-        with more than 20000 assignments to secret-like keys is reported as not
-        fully inspected.
+        where an object's values hold more than 20000 assignments to
+        secret-like keys in all is reported as not fully inspected.
 
     Why:
         Manifests live in Git, CI logs, Helm release history and every
@@ -627,14 +639,17 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
         ```
     """
     where = f"{res.kind} {quote(res.name)}"
-    yield from _annotation_findings(res.metadata.get("annotations"), ("metadata",), where)
+    budget = Budget()
+    yield from _annotation_findings(res.metadata.get("annotations"), ("metadata",), where,
+                                    budget)
     pod = res.pod
     if pod is not None:
         if pod.metadata_path != ("metadata",):
             yield from _annotation_findings(pod.metadata.get("annotations"),
-                                            pod.metadata_path, f"the pod template of {where}")
+                                            pod.metadata_path, f"the pod template of {where}",
+                                            budget)
         for c in pod.containers:
-            yield from _container_findings(c)
+            yield from _container_findings(c, budget)
     if res.kind == "ConfigMap":
         data = res.obj.get("data")
         if isinstance(data, dict):
@@ -642,7 +657,7 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
                 if not isinstance(value, str) or not value:
                     continue
                 key = str(key)
-                found = _scan_value(value)
+                found = _scan_value(value, budget)
                 if not found and "\n" not in value.strip():
                     found = _named_secret(key, value)
                 if found:
