@@ -286,8 +286,8 @@ _PLACEHOLDER = re.compile(
 _TEMPLATE = re.compile(r"\$\(|\$\{|\{\{|\{%|<%")
 _PLACEHOLDER_WORDS = ("KEY", "TOKEN", "SECRET", "PASS", "CREDENTIAL")
 # An upper-case word naming the secret stands for it: HF_TOKEN, nvapi-NVKEY, SECRET.
-# An all-capitals word (a maximal run of ASCII letters) holding one of the words;
-# tried once per word: the lookahead checks the run, the lazy scan finds the word.
+# That is a maximal run of ASCII letters, all capitals, holding one of the words;
+# tried once per run: the lookahead checks the run, the lazy scan finds the word.
 _NAMED_PLACEHOLDER = re.compile(
     r"(?<![A-Za-z])(?=[A-Z]*+(?![a-z]))[A-Z]*?(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIAL)")
 _PATHLIKE = re.compile(r"^(?:~?\.{0,2}/|[A-Za-z]:\\|\\\\|file:)")
