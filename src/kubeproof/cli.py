@@ -320,8 +320,8 @@ def rules(rule: str | None, fmt: str) -> None:
         return
     width = max(len(r.name) for r in chosen)
     for r in chosen:
-        click.echo(f"{r.code}  {r.name:<{width}}  {r.practice:>2}  {r.severity.label:<8}  "
-                   f"{r.scope:<8}  {r.summary}")
+        echo(f"{r.code}  {r.name:<{width}}  {r.practice:>2}  {r.severity.label:<8}  "
+             f"{r.scope:<8}  {r.summary}")
 
 
 @cli.group()
