@@ -137,3 +137,12 @@ def test_fix_diff_cli_masks_by_position(tmp_path: Path) -> None:
     assert "image: mysql:8.0" in proc.stdout
     assert "secret values are masked" in proc.stderr
     assert path.read_text() == LIST_OF_SECRET_AND_DEPLOYMENT  # --diff changes nothing
+
+
+def test_values_merged_into_a_secret_with_yaml_merge_keys_are_masked_where_written() -> None:
+    text = ("defaults: &base\n  password: Merged-S3cret-Val\n"
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n"
+            "  <<: *base\n  user: Own-S3cret-Val\n")
+    out, hid = masked(text)
+    assert hid and "Merged-S3cret-Val" not in out and "Own-S3cret-Val" not in out
+    assert "defaults: &base" in out and "name: s" in out

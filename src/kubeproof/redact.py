@@ -130,22 +130,42 @@ def _kp1003_paths(obj: dict[str, Any]) -> Iterator[Path]:
 
 
 def _node_at(node: Node, path: Path) -> Node | None:
-    """The node at ``path`` (keys compared as text), or None."""
-    cur = node
+    """The node at ``path`` (keys compared as text, ``<<`` merges followed), or None."""
+    cur: Node | None = node
     for seg in path:
         if isinstance(cur, MappingNode):
-            for key, value in cur.value:
-                if isinstance(key, ScalarNode) and key.value == str(seg):
-                    cur = value
-                    break
-            else:
-                return None
+            cur = _value_of(cur, str(seg))
         elif isinstance(cur, SequenceNode) and isinstance(seg, int) \
                 and 0 <= seg < len(cur.value):
             cur = cur.value[seg]
         else:
             return None
+        if cur is None:
+            return None
     return cur
+
+
+def _value_of(mapping: MappingNode, key: str) -> Node | None:
+    """The value node of ``key``: its own entry first, else the mappings merged in
+    with ``<<`` (in order), as the loader builds it. Bounded: each node once."""
+    pending: list[MappingNode] = [mapping]
+    seen: set[int] = set()
+    while pending:
+        cur = pending.pop(0)
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        merges: list[MappingNode] = []
+        for k, value in cur.value:
+            if not isinstance(k, ScalarNode):
+                continue
+            if k.value == key and k.tag != "tag:yaml.org,2002:merge":
+                return value
+            if k.tag == "tag:yaml.org,2002:merge" or k.value == "<<":
+                items = value.value if isinstance(value, SequenceNode) else [value]
+                merges.extend(m for m in items if isinstance(m, MappingNode))
+        pending.extend(merges)
+    return None
 
 
 def _scalar_spans(node: Node) -> Iterator[Span]:
