@@ -108,3 +108,10 @@ def test_many_large_values_share_one_budget_per_object(tmp_path: Path) -> None:
     messages = [f.message for f in result.findings]
     assert messages and all("not all inspected" in m for m in messages)
     assert len(messages) < 48  # the first values were inspected in full
+
+
+def test_a_megabyte_key_is_shortened_in_the_message() -> None:
+    key = "a" * (1 << 20) + "_password"
+    found = secrets._scan_value(f"{key}=hunter22")
+    assert found is not None and len(found) < 300 and found.endswith('_password"')
+    assert '...' in found

@@ -514,12 +514,18 @@ def _bare_key(key: str) -> str:
     return key.lstrip("-.")
 
 
+def _shorten(key: str) -> str:
+    """A key found inside text as a message shows it: a run of key characters can
+    be megabytes long, its head and its end say enough."""
+    return key if len(key) <= MAX_NAME else f"{key[:64]}...{key[-64:]}"
+
+
 def _describe(kinds: list[str], keys: list[str]) -> str:
     parts = [_TOKEN_NAMES[k] for k in kinds]
     too_many = TOO_MANY in keys
     keys = [k for k in keys if k != TOO_MANY]
     if keys:
-        shown = ", ".join(quote(k) for k in keys[:MAX_KEYS_SHOWN]) + (
+        shown = ", ".join(quote(_shorten(k)) for k in keys[:MAX_KEYS_SHOWN]) + (
             " ..." if len(keys) > MAX_KEYS_SHOWN else "")
         parts.append(f"a literal credential for {shown}")
     if too_many:
