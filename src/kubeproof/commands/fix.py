@@ -93,7 +93,7 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
 
         resolver.prefetch(inventory(files)[1])
         for image, why in resolver.failures.items():
-            echo(f"kubeproof: warning: {image}: not pinned, its digest could not be "
+            click.echo(f"kubeproof: warning: {image}: not pinned, its digest could not be "
                        f"resolved ({why})", err=True)
     changed, failed = _run(files, codes, config, settings, kube_version,
                            write=not (show_diff or dry_run), show_diff=show_diff)
@@ -153,9 +153,10 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
         if kind == "file" and path.endswith((".yaml", ".yml")):
             files.append(path)
         elif kind == "file":
-            echo(f"{path}: note: skipped, fix rewrites YAML files only (not JSON)", err=True)
+            click.echo(f"{path}: note: skipped, fix rewrites YAML files only (not JSON)",
+                       err=True)
         elif kind in _RENDERED:
-            echo(f"{path}: note: skipped, {_RENDERED[kind]} is rendered output; "
+            click.echo(f"{path}: note: skipped, {_RENDERED[kind]} is rendered output; "
                        "fix its templates or bases", err=True)
         elif kind == "stdin":
             errors.append(f"{path}: fix edits files in place and cannot read stdin")
@@ -164,7 +165,7 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
         elif kind == "empty-dir":
             errors.append(f"{path}: no manifests found (*.yaml, *.yml) in this directory")
     for err in errors:
-        echo(err, err=True)
+        click.echo(err, err=True)
     return files, errors
 
 
@@ -186,17 +187,17 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
                           pss_level=level if level == "baseline" else "restricted"):
         if item.error is not None:
             errors.append(item.error)
-            echo(item.error, err=True)
+            click.echo(item.error, err=True)
             continue
         if item.fixed is None:
             continue
         if item.fixed.text == item.original:
             if item.fixed.not_fixed and not show_diff:
-                echo(f"{item.path}: not fixed: {', '.join(item.fixed.not_fixed)}")
+                click.echo(f"{item.path}: not fixed: {', '.join(item.fixed.not_fixed)}")
             continue
         changed += 1
         if item.fixed.whole:
-            echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
+            click.echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
                        "it, the layout around the edits could not be kept", err=True)
         if show_diff:
             _print_diff(item.path, item.original, item.fixed.text)
@@ -206,14 +207,14 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
                 _write(item.path, item.fixed.text)
             except OSError as exc:
                 errors.append(f"{item.path}: cannot write: {exc.strerror or exc}")
-                echo(errors[-1], err=True)
+                click.echo(errors[-1], err=True)
                 continue
         summary = ", ".join(f"{code} x{n}" if n > 1 else code
                             for code, n in sorted(item.fixed.applied.items()))
         left = f"; not fixed: {', '.join(item.fixed.not_fixed)}" if item.fixed.not_fixed else ""
         verb = ("added" if write else "would add") if item.fixed.added else ""
         added = f"; {verb} {', '.join(item.fixed.added)}" if item.fixed.added else ""
-        echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{added}{left}")
+        click.echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{added}{left}")
     return changed, errors
 
 
@@ -239,4 +240,4 @@ def _print_diff(path: str, before: str, after: str) -> None:
         sys.stdout.write(safe(line) + "\n")  # file content can hold escape sequences
     if hid_old or hid_new:
         echo(f"{path}: note: secret values are masked in this diff; run without --diff "
-                   "to apply the fixes", err=True)
+             "to apply the fixes", err=True)
