@@ -16,6 +16,7 @@ import click
 
 from kubeproof import __version__
 from kubeproof.images.options import registry_options, registry_settings_or_exit
+from kubeproof.terminal import echo
 
 FORMATS = ("text", "json", "sarif", "junit")
 SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
@@ -27,7 +28,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 def fail(message: str) -> NoReturn:
     """End a command with one error line and exit code 2 (every command uses it)."""
-    click.echo(f"kubeproof: error: {message}", err=True)
+    echo(f"kubeproof: error: {message}", err=True)
     sys.exit(2)
 
 
@@ -177,8 +178,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     print_problems(result)
     if write_baseline:
         save_baseline(write_baseline, result.findings)
-        click.echo(f"wrote {len(result.findings)} findings to baseline {write_baseline}",
-                   err=True)
+        echo(f"wrote {len(result.findings)} findings to baseline {write_baseline}", err=True)
         sys.exit(2 if result.errors else 0)
     _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet)
     sys.exit(exit_code(result, threshold))
@@ -261,10 +261,10 @@ def level_and_threshold(config: Any, pss_level: str | None, fail_on: str | None
 def print_problems(result: Any) -> None:
     """Input errors and warnings on stderr, one line each."""
     for err in result.errors:
-        click.echo(str(err), err=True)
+        echo(err, err=True)
     for warn in result.warnings:
         where = f"{warn.file}:{warn.line}" if warn.line else warn.file
-        click.echo(f"{where}: warning: {warn.message}", err=True)
+        echo(f"{where}: warning: {warn.message}", err=True)
 
 
 def _write_reports(result: Any, formats: tuple[str, ...], outputs: tuple[str, ...], *,
@@ -323,8 +323,8 @@ def rules(rule: str | None, fmt: str) -> None:
         return
     width = max(len(r.name) for r in chosen)
     for r in chosen:
-        click.echo(f"{r.code}  {r.name:<{width}}  {r.practice:>2}  {r.severity.label:<8}  "
-                   f"{r.scope:<8}  {r.fix_safety or '-':<6}  {r.summary}")
+        echo(f"{r.code}  {r.name:<{width}}  {r.practice:>2}  {r.severity.label:<8}  "
+             f"{r.scope:<8}  {r.fix_safety or '-':<6}  {r.summary}")
 
 
 @cli.group()
@@ -346,7 +346,17 @@ def config_init(path: str, force: bool) -> None:
         fail(f"{path} exists (use --force to overwrite)")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(STARTER)
-    click.echo(f"wrote {path}")
+    echo(f"wrote {path}")
+
+
+def _show_escaped(exc: click.ClickException) -> None:
+    """click's usage error, each line escaped: it quotes the arguments given."""
+    from io import StringIO
+
+    buf = StringIO()
+    exc.show(file=buf)
+    for line in buf.getvalue().splitlines():
+        echo(line, err=True)
 
 
 def main() -> None:
@@ -358,13 +368,13 @@ def main() -> None:
         click.echo("kubeproof: aborted", err=True)
         sys.exit(2)
     except click.ClickException as exc:
-        exc.show()
+        _show_escaped(exc)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # never a traceback for the user
-        click.echo(f"kubeproof: internal error: {type(exc).__name__}: {exc}", err=True)
+        echo(f"kubeproof: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
 

@@ -2,63 +2,194 @@
 
 Reports never hold values (rules name keys), but ``kubeproof fix --diff``
 prints lines of the user's file as diff context, and a hunk next to a
-hard-coded credential or a Secret's ``data`` would show it in a CI log. The
-values to hide are those the secret rules know: every string under a Secret's
-``data`` / ``stringData``, and every value KP1003 (hard-coded credential)
-flags. Each line holding one of them is printed with the value replaced by
-:data:`MASK`; the diff is then for reading, not for ``patch`` (the note says so).
+hard-coded credential or a Secret's ``data`` would show it in a CI log.
+
+Masking is by position, from the parsed structure, never by searching the
+text for the values: a search misses values written differently from how they
+parse (block and folded scalars, numbers, escapes) and hides every innocent
+occurrence of a short password (``mysql`` in image and object names). The
+spans masked are exactly those of
+
+- every scalar under a Secret's ``data`` / ``stringData`` (Secrets inside a
+  ``kind: List`` too, whatever the scalar's type or style), and
+- every value KP1003 (hard-coded credential) flags, run on the text itself
+  (inline ignores and config do not apply: masking more is the safe side).
+
+Each masked line keeps its indentation and its text before the value; the
+value becomes :data:`MASK`. The diff is then for reading, not for ``patch``
+(the note printed with it says so).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from kubeproof.model import Path
+
 MASK = "********"
-_MIN = 4  # shorter strings would mask innocent lines (and are no credential)
-_KEY_VALUE = re.compile(r"^(\s*(?:-\s+)?[^\s:#][^:#]*:\s+)\S.*$")
+Span = tuple[int, int]
 
 
-def secret_values(path: str, text: str) -> set[str]:
-    """The secret values in ``text`` (the file at ``path``, already readable)."""
-    from kubeproof.api import scan
+def secret_spans(text: str) -> list[Span]:
+    """Character spans (start, end) in ``text`` of every secret value, sorted, disjoint."""
     from kubeproof.sources.yamlparse import Document, parse_yaml
 
-    values: set[str] = set()
+    spans: list[Span] = []
     for doc in parse_yaml(text):
-        obj = doc.data if isinstance(doc, Document) else None
-        if isinstance(obj, dict) and obj.get("kind") == "Secret":
-            for key in ("data", "stringData"):
-                section = obj.get(key)
-                if isinstance(section, dict):
-                    values.update(_strings(section.values()))
-    lines = text.splitlines()
-    for f in scan([path], select=("KP1003",)).findings:
-        if 0 < f.line <= len(lines):
-            m = _KEY_VALUE.match(lines[f.line - 1])
-            if m:
-                values.add(lines[f.line - 1][m.end(1):].strip().strip("'\""))
-    return {v for v in values if len(v) >= _MIN}
+        if not isinstance(doc, Document) or doc.node is None:
+            continue
+        base = _line_start(text, doc.line_offset)  # parse_yaml restarts chunks at a line
+        for obj, node in _objects(doc.data, doc.node):
+            for path in _secret_paths(obj):
+                target = _node_at(node, path)
+                if target is not None:
+                    spans.extend((base + a, base + b) for a, b in _scalar_spans(target))
+    return _merged(spans)
 
 
-def _strings(items: Iterable[Any]) -> Iterable[str]:
-    for item in items:
-        if isinstance(item, str):
-            yield item
-            yield from (line.strip() for line in item.splitlines() if line.strip())
+def mask(text: str, spans: list[Span]) -> str:
+    """``text`` with each span's value replaced by :data:`MASK`, line by line:
+    newlines and the indentation of continuation lines are kept."""
+    out: list[str] = []
+    pos = 0
+    for start, end in spans:
+        out.append(text[pos:start])
+        out.append(_mask_segment(text[start:end]))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
-def redact(lines: list[str], values: set[str]) -> list[str]:
-    """``lines`` with every line that holds one of ``values`` masked."""
-    if not values:
-        return lines
-    out = []
-    for line in lines:
-        if any(v in line for v in values):
-            end = "\n" if line.endswith("\n") else ""
-            m = _KEY_VALUE.match(line.rstrip("\r\n"))
-            head = m.group(1) if m else line[:len(line) - len(line.lstrip())]
-            line = f"{head}{MASK}{end}"
-        out.append(line)
+def masked(text: str) -> tuple[str, bool]:
+    """``text`` with its secret values masked, and whether anything was."""
+    spans = secret_spans(text)
+    return (mask(text, spans), True) if spans else (text, False)
+
+
+def _mask_segment(segment: str) -> str:
+    lines = segment.split("\n")
+    for i, line in enumerate(lines):
+        body = line.lstrip(" \t")
+        if body.strip():
+            lines[i] = line[:len(line) - len(body)] + MASK
+    return "\n".join(lines)
+
+
+def _line_start(text: str, lines_before: int) -> int:
+    """Index where line ``lines_before + 1`` starts (0 for the first line)."""
+    pos = 0
+    for _ in range(lines_before):
+        nxt = text.find("\n", pos)
+        if nxt < 0:
+            return len(text)
+        pos = nxt + 1
+    return pos
+
+
+def _objects(data: Any, node: Node) -> Iterator[tuple[dict[str, Any], Node]]:
+    """The document's object, or the items of a ``kind: List``, with their nodes."""
+    if not isinstance(data, dict):
+        return
+    kind = data.get("kind")
+    items = data.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        items_node = _node_at(node, ("items",))
+        if isinstance(items_node, SequenceNode):
+            for item, item_node in zip(items, items_node.value, strict=False):
+                if isinstance(item, dict):
+                    yield item, item_node
+        return
+    yield data, node
+
+
+def _secret_paths(obj: dict[str, Any]) -> Iterator[Path]:
+    """Paths of the values to mask in one object."""
+    if obj.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            values = obj.get(field)
+            if isinstance(values, dict):
+                yield from ((field, key) for key in values)
+            elif values is not None:
+                yield (field,)  # hostile shapes: mask the whole section
+    yield from _kp1003_paths(obj)
+
+
+def _kp1003_paths(obj: dict[str, Any]) -> Iterator[Path]:
+    from kubeproof.config import Config
+    from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+    from kubeproof.model import Context, Origin, Resource
+    from kubeproof.rules.secrets import hardcoded_secret
+
+    ctx = Context(config=Config(), kube_version=DEFAULT_KUBE_VERSION)
+    res = Resource(obj, Origin("<redact>", 0, 0))  # type: ignore[arg-type]
+    for violation in hardcoded_secret(res, ctx):
+        yield violation.path
+
+
+def _node_at(node: Node, path: Path) -> Node | None:
+    """The node at ``path`` (keys compared as text, ``<<`` merges followed), or None."""
+    cur: Node | None = node
+    for seg in path:
+        if isinstance(cur, MappingNode):
+            cur = _value_of(cur, str(seg))
+        elif isinstance(cur, SequenceNode) and isinstance(seg, int) \
+                and 0 <= seg < len(cur.value):
+            cur = cur.value[seg]
+        else:
+            return None
+        if cur is None:
+            return None
+    return cur
+
+
+def _value_of(mapping: MappingNode, key: str) -> Node | None:
+    """The value node of ``key``: its own entry first, else the mappings merged in
+    with ``<<`` (in order), as the loader builds it. Bounded: each node once."""
+    pending: list[MappingNode] = [mapping]
+    seen: set[int] = set()
+    while pending:
+        cur = pending.pop(0)
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        merges: list[MappingNode] = []
+        for k, value in cur.value:
+            if not isinstance(k, ScalarNode):
+                continue
+            if k.value == key and k.tag != "tag:yaml.org,2002:merge":
+                return value
+            if k.tag == "tag:yaml.org,2002:merge" or k.value == "<<":
+                items = value.value if isinstance(value, SequenceNode) else [value]
+                merges.extend(m for m in items if isinstance(m, MappingNode))
+        pending.extend(merges)
+    return None
+
+
+def _scalar_spans(node: Node) -> Iterator[Span]:
+    """Spans of every scalar at or under ``node`` (iterative: depth is hostile)."""
+    stack = [node]
+    seen: set[int] = set()
+    while stack:
+        cur = stack.pop()
+        if id(cur) in seen:  # aliases share nodes
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, ScalarNode):
+            yield cur.start_mark.index, cur.end_mark.index
+        elif isinstance(cur, MappingNode):
+            stack.extend(v for _, v in cur.value)
+        elif isinstance(cur, SequenceNode):
+            stack.extend(cur.value)
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
     return out

@@ -68,7 +68,7 @@ def test_text_shows_container_and_neutralises_control_characters() -> None:
                  tool_version="1", color=False)
     assert "\x1b" not in out
     assert "Deployment/shop/web  container: app" in out
-    assert 'd.yaml:4:9  container "app" sets privileged: true ?[2J' in out
+    assert 'd.yaml:4:9  container "app" sets privileged: true \\x1b[2J' in out
     assert "fix: Fix pss-privileged like this." in out
 
 

@@ -29,6 +29,7 @@ import click
 
 from kubeproof.cli import config_or_exit, fail
 from kubeproof.images.options import registry_options
+from kubeproof.terminal import echo, safe
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -294,13 +295,16 @@ def _write(path: str, text: str) -> None:
 
 
 def _print_diff(path: str, before: str, after: str) -> None:
-    """The unified diff, with secret values in its lines masked (kubeproof.redact)."""
-    from kubeproof.redact import redact, secret_values
+    """The unified diff, with secret values masked by position in both texts
+    (kubeproof.redact) before diffing, so no hunk shows one, and each line
+    escaped for the terminal (kubeproof.terminal)."""
+    from kubeproof.redact import masked
 
-    values = secret_values(path, before)
-    sys.stdout.write("".join(difflib.unified_diff(
-        redact(before.splitlines(keepends=True), values),
-        redact(after.splitlines(keepends=True), values), f"a/{path}", f"b/{path}")))
-    if values:
-        click.echo(f"{path}: note: secret values are masked in this diff; run without --diff "
-                   "to apply the fixes", err=True)
+    old, hid_old = masked(before)
+    new, hid_new = masked(after)
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(),
+                                     f"a/{path}", f"b/{path}", lineterm=""):
+        sys.stdout.write(safe(line) + "\n")  # file content can hold escape sequences
+    if hid_old or hid_new:
+        echo(f"{path}: note: secret values are masked in this diff; run without --diff "
+             "to apply the fixes", err=True)

@@ -23,6 +23,7 @@ import click
 
 from kubeproof.cli import config_or_exit
 from kubeproof.images.options import registry_options
+from kubeproof.terminal import echo
 
 if TYPE_CHECKING:
     from kubeproof.images.check import ImageFacts
@@ -63,7 +64,7 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
                                        insecure_registries, registry_auth, image_cache)
     index, entries, errors = inventory(list(paths), keep_credentials=checks is not None)
     for err in errors:
-        click.echo(str(err), err=True)
+        echo(err, err=True)
     registries: list[Any] = []
     if checks is not None:
         ctx = Context(config=config, kube_version=DEFAULT_KUBE_VERSION)
@@ -145,7 +146,8 @@ def _text(entries: dict[str, Entry], registries: list[Any], color: bool, resolve
     from rich.text import Text
 
     from kubeproof.reports import object_label
-    from kubeproof.reports.text import _safe, console_text, make_console, registries_table
+    from kubeproof.reports.text import console_text, make_console, registries_table
+    from kubeproof.terminal import safe
 
     table = Table(title=f"Images ({len(entries)})", box=box.SIMPLE_HEAD, title_justify="left")
     for column in ("image", "registry", "tag", "digest", "base", "used at"):
@@ -155,8 +157,8 @@ def _text(entries: dict[str, Entry], registries: list[Any], color: bool, resolve
             table.add_column(column)
     for e in entries.values():
         d = describe(e.image)
-        uses = "\n".join(f"{u.file}:{u.line} {object_label(u.kind, u.namespace, u.name)} "
-                         f"[{u.container}]" for u in e.uses)
+        uses = "\n".join(safe(f"{u.file}:{u.line} {object_label(u.kind, u.namespace, u.name)} "
+                              f"[{u.container}]") for u in e.uses)
         if "error" in d:
             row = [e.image, "-", "-", "-", f"invalid: {d['error']}", uses]
         else:
@@ -164,8 +166,10 @@ def _text(entries: dict[str, Entry], registries: list[Any], color: bool, resolve
             row = [e.image, d["registry"], d["tag"] or "-", _short(d["digest"]), base, uses]
         if resolved:
             row += _resolved_cells(e.info)
-        # cells are plain text: manifest content is never read as rich markup
-        table.add_row(*(Text(_safe(cell)) for cell in row))
+        # cells are plain text: manifest content is never read as rich markup; each
+        # line of a cell is escaped (the line breaks between uses are ours)
+        table.add_row(*(Text("\n".join(safe(part) for part in str(c).split("\n")))
+                        for c in row))
     console, buf = make_console(color, width=200)
     console.print(table)
     if registries:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubeproof.cli import fail
+from kubeproof.terminal import echo, safe
 
 if TYPE_CHECKING:
     from kubeproof.analysis.netpol import Endpoint, Network, QueryPort, Reach
@@ -54,7 +55,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
             fail(f"--port: {exc}")
     index, errors = load_index(list(paths))
     for err in errors:
-        click.echo(str(err), err=True)
+        echo(err, err=True)
     network = Network.from_index(index)
     dsts = _endpoints(index, _split(destinations), default_external=False)
     srcs = _endpoints(index, _split(sources),
@@ -147,13 +148,18 @@ def _cell(r: Reach) -> str:
 
 def _text(srcs: list[Endpoint], dsts: list[Endpoint], cells: list[list[Reach]],
           notes: list[str]) -> str:
+    """The matrix and the decisions; every label escaped (kubeproof.terminal)
+    before widths are measured, every line escaped again as a whole."""
     corner = "from \\ to"
-    first = max([len(corner), *(len(s.label) for s in srcs)])
-    widths = [max(len(d.label), len("allowed")) for d in dsts]
+    src_labels = [safe(s.label) for s in srcs]
+    dst_labels = [safe(d.label) for d in dsts]
+    first = max([len(corner), *(len(label) for label in src_labels)])
+    widths = [max(len(label), len("allowed")) for label in dst_labels]
     lines = ["  ".join([corner.ljust(first),
-                        *(d.label.ljust(w) for d, w in zip(dsts, widths, strict=True))]).rstrip()]
-    for s, row in zip(srcs, cells, strict=True):
-        lines.append("  ".join([s.label.ljust(first),
+                        *(label.ljust(w) for label, w in zip(dst_labels, widths, strict=True))
+                        ]).rstrip()]
+    for label, row in zip(src_labels, cells, strict=True):
+        lines.append("  ".join([label.ljust(first),
                                 *(_cell(r).ljust(w) for r, w in zip(row, widths, strict=True))
                                 ]).rstrip())
     lines.append("")
@@ -164,7 +170,7 @@ def _text(srcs: list[Endpoint], dsts: list[Endpoint], cells: list[list[Reach]],
     if notes:
         lines.append("")
         lines.extend(f"note: {n}" for n in notes)
-    return "\n".join(lines)
+    return "\n".join(safe(line) for line in lines)
 
 
 def _json(srcs: list[Endpoint], dsts: list[Endpoint], query: QueryPort | None,

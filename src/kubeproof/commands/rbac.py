@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeproof.cli import fail
+from kubeproof.cli import fail, print_problems
+from kubeproof.terminal import safe
 
 if TYPE_CHECKING:
     from kubeproof.analysis.rbac import Grant, Power, RbacSet
@@ -74,11 +75,11 @@ def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace:
 
 def _who_can_text(request: str, grants: Sequence[Grant]) -> str:
     if not grants:
-        return f"No subject in the scanned set can {request}."
+        return safe(f"No subject in the scanned set can {request}.")
     rows = [[g.subject.kind, g.subject.name, g.subject.namespace or "-", g.binding.text(),
              g.role_text(), g.rule_text(), g.binding.scope(), _grant_note(g)] for g in grants]
     header = ["KIND", "NAME", "NAMESPACE", "BINDING", "ROLE", "RULE", "SCOPE", "NOTE"]
-    lines = [f"Who can {request}:", "", _table(header, rows)]
+    lines = [safe(f"Who can {request}:"), "", _table(header, rows)]
     if any(g.names for g in grants):
         lines += ["", "Rows with \"only names\" grant the request only for those object names "
                       "(ask with --name NAME)."]
@@ -141,16 +142,13 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     """Left-aligned columns; a last column empty in every row is dropped."""
     if all(not r[-1] for r in rows):
         header, rows = header[:-1], [r[:-1] for r in rows]
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    cells = [[safe(c) for c in r] for r in [header, *rows]]  # names come from manifests
+    widths = [max(len(c) for c in col) for col in zip(*cells, strict=True)]
     out = []
-    for r in [header, *rows]:
-        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for r in cells:
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     return "\n".join(out)
 
 
 def _report_input(rbac_set: RbacSet) -> None:
-    for err in rbac_set.errors:
-        click.echo(str(err), err=True)
-    for warn in rbac_set.warnings:
-        where = f"{warn.file}:{warn.line}" if warn.line else warn.file
-        click.echo(f"{where}: warning: {warn.message}", err=True)
+    print_problems(rbac_set)

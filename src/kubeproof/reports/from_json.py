@@ -29,18 +29,43 @@ class ReportError(Exception):
 
 
 def load_reports(paths: list[str]) -> ScanResult:
-    """Merge the JSON reports at ``paths``; unreadable ones become input errors."""
+    """Merge the JSON reports at ``paths``; unreadable ones become input errors.
+
+    Each file is read whole into its own result first and merged only when it
+    is valid, so a malformed file adds one error line and nothing else.
+    """
     result = ScanResult()
     rules = load_rules()
     ran: dict[str, Rule] = {}
     for path in paths:
+        part = ScanResult()
+        part_ran: dict[str, Rule] = {}
         try:
             doc = _read(path)
-            _add(result, doc, path, rules, ran)
+            _add(part, doc, path, rules, part_ran)
         except ReportError as exc:
             result.errors.append(InputError(path, None, str(exc)))
+            continue
+        _merge(result, part)
+        for code, rule_ in part_ran.items():
+            ran.setdefault(code, rule_)
     result.rules = sorted(ran.values(), key=lambda r: r.code)
     return result
+
+
+def _merge(into: ScanResult, part: ScanResult) -> None:
+    into.findings.extend(part.findings)
+    into.errors.extend(part.errors)
+    into.warnings.extend(part.warnings)
+    known = {r.host for r in into.registries}
+    into.registries.extend(r for r in part.registries if r.host not in known)
+    into.objects += part.objects
+    into.files += part.files
+    into.skipped_documents += part.skipped_documents
+    into.baselined += part.baselined
+    into.suppressed.update(part.suppressed)
+    into.checked.extend(part.checked)
+    into.kinds.update(part.kinds)
 
 
 def _read(path: str) -> dict[str, Any]:
@@ -64,111 +89,185 @@ def _stdin() -> bytes:
     return sys.stdin.buffer.read()
 
 
+# ----------------------------------------------------------- typed field reads
+#
+# A report is input like any other: each field is checked for the type the
+# JSON report writes as it is read, and a wrong one is a ReportError naming the
+# field (``findings[3].file: expected a string, got a list``), never the value.
+
+_TYPE_NAMES = {str: "a string", int: "an integer", dict: "an object", list: "a list",
+               bool: "true or false", float: "a number"}
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    for t in (bool, str, int, float, dict, list):
+        if isinstance(value, t):
+            return _TYPE_NAMES[t]
+    return type(value).__name__
+
+
+def _wrong(where: str, expected: str, value: Any) -> ReportError:
+    return ReportError(f"{where}: expected {expected}, got {_kind_of(value)}")
+
+
+def _str(obj: dict[str, Any], key: str, where: str, default: str = "") -> str:
+    value = obj.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise _wrong(f"{where}.{key}", "a string", value)
+    return value
+
+
+def _opt_str(obj: dict[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _wrong(f"{where}.{key}", "a string or null", value)
+    return value
+
+
+def _count(obj: dict[str, Any], key: str, where: str) -> int:
+    value = obj.get(key, 0)
+    if value is None:
+        return 0
+    if not _is_int(value):
+        raise _wrong(f"{where}.{key}", "an integer", value)
+    return int(value)
+
+
+def _opt_int(obj: dict[str, Any], key: str, where: str) -> int | None:
+    value = obj.get(key)
+    if value is not None and not _is_int(value):
+        raise _wrong(f"{where}.{key}", "an integer or null", value)
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _section(doc: dict[str, Any], key: str, kind: type, where: str = "") -> Any:
+    """``doc[key]`` when it is a ``kind`` (dict or list), empty when missing or null."""
+    value = doc.get(key)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise _wrong(f"{where}{key}", _TYPE_NAMES[kind], value)
+    return value
+
+
 def _add(result: ScanResult, doc: dict[str, Any], path: str, rules: dict[str, Rule],
          ran: dict[str, Rule]) -> None:
     unknown: Counter[str] = Counter()
-    for item in doc["findings"]:
-        finding = _finding(item, rules)
-        if finding is None:
-            unknown[str(item.get("code") if isinstance(item, dict) else item)] += 1
+    for i, item in enumerate(doc["findings"]):
+        where = f"findings[{i}]"
+        if not isinstance(item, dict):
+            raise _wrong(where, "an object", item)
+        code = _str(item, "code", where)
+        if code not in rules:
+            unknown[code] += 1
             continue
+        finding = _finding(item, rules[code], where)
         result.findings.append(finding)
-        ran.setdefault(finding.rule.code, finding.rule)
+        ran.setdefault(code, finding.rule)
     for code, n in sorted(unknown.items()):
         result.warnings.append(InputError(
             path, None, f"{n} finding(s) of rule {code}, unknown to this kubeproof, left out"))
     for key, into in (("errors", result.errors), ("warnings", result.warnings)):
-        for item in doc.get(key) or ():
-            if isinstance(item, dict):
-                into.append(InputError(str(item.get("file", path)), _int_or_none(item.get("line")),
-                                       str(item.get("message", ""))))
-    known = {r.host for r in result.registries}
-    result.registries.extend(r for r in _registries(doc.get("registries"))
-                             if r.host not in known)
-    summary = _dict(doc.get("summary"))
-    result.objects += _int(summary.get("objects"))
-    result.files += _int(summary.get("files"))
-    result.skipped_documents += _int(summary.get("skippedDocuments"))
-    result.baselined += _int(summary.get("baselined"))
-    suppressed = summary.get("suppressed")
-    if isinstance(suppressed, dict):
-        result.suppressed.update({str(k): _int(v) for k, v in suppressed.items()})
+        for i, item in enumerate(_section(doc, key, list)):
+            where = f"{key}[{i}]"
+            if not isinstance(item, dict):
+                raise _wrong(where, "an object", item)
+            into.append(InputError(_str(item, "file", where, path),
+                                   _opt_int(item, "line", where),
+                                   _str(item, "message", where)))
+    result.registries.extend(_registries(_section(doc, "registries", list)))
+    summary = _section(doc, "summary", dict)
+    result.objects += _count(summary, "objects", "summary")
+    result.files += _count(summary, "files", "summary")
+    result.skipped_documents += _count(summary, "skippedDocuments", "summary")
+    result.baselined += _count(summary, "baselined", "summary")
+    suppressed = _section(summary, "suppressed", dict, "summary.")
+    result.suppressed.update({str(k): _count(suppressed, k, "summary.suppressed")
+                              for k in suppressed})
     run = doc.get("run")
-    if not isinstance(run, dict):
+    if run is None:
         result.warnings.append(InputError(
             path, None, "report without 'run' (older kubeproof): passing checks and scores "
                         "are not known"))
         return
-    for code in run.get("rules") or ():
+    if not isinstance(run, dict):
+        raise _wrong("run", "an object", run)
+    for code in _section(run, "rules", list, "run."):
         if isinstance(code, str) and code in rules:
             ran.setdefault(code, rules[code])
-    for row in run.get("checked") or ():
-        checked = _checked(row)
-        if checked is None:
-            raise ReportError("malformed 'run.checked' entry")
+    for i, row in enumerate(_section(run, "checked", list, "run.")):
+        checked = _checked(row, f"run.checked[{i}]")
         result.checked.append(checked)
         result.kinds[checked.kind] += 1
 
 
-def _registries(rows: Any) -> list[Any]:
+def _registries(rows: list[Any]) -> list[Any]:
     """The registries a ``--check-images`` run asked (``registries``), as statuses."""
-    if not isinstance(rows, list) or not rows:
+    if not rows:
         return []
     from kubeproof.images.registry import RegistryStatus
 
     out = []
-    for row in rows:
-        if not isinstance(row, dict) or not isinstance(row.get("host"), str):
-            raise ReportError("malformed 'registries' entry")
+    for i, row in enumerate(rows):
+        where = f"registries[{i}]"
+        if not isinstance(row, dict):
+            raise _wrong(where, "an object", row)
+        host = _str(row, "host", where)
+        if not host:
+            raise ReportError(f"{where}.host: missing")
         latency = row.get("latencyMs")
+        if latency is not None and (isinstance(latency, bool)
+                                    or not isinstance(latency, int | float)):
+            raise _wrong(f"{where}.latencyMs", "a number or null", latency)
         out.append(RegistryStatus(
-            row["host"], row.get("reachable") is True, _int_or_none(row.get("status")),
-            float(latency) if isinstance(latency, int | float) else None,
-            str(row.get("auth") or "none"),
-            row["error"] if isinstance(row.get("error"), str) else None))
+            host, row.get("reachable") is True, _opt_int(row, "status", where),
+            float(latency) if latency is not None else None,
+            _str(row, "auth", where, "none") or "none", _opt_str(row, "error", where)))
     return out
 
 
-def _finding(item: Any, rules: dict[str, Rule]) -> Finding | None:
-    if not isinstance(item, dict) or item.get("code") not in rules:
-        return None
-    obj = _dict(item.get("object"))
+def _finding(item: dict[str, Any], rule_: Rule, where: str) -> Finding:
+    obj = _section(item, "object", dict, f"{where}.")
     try:
-        severity = Severity.parse(str(item.get("severity")))
-    except ValueError as exc:
-        raise ReportError(str(exc)) from None
+        severity = Severity.parse(_str(item, "severity", where))
+    except ValueError:
+        raise ReportError(f"{where}.severity: not a severity "
+                          "(critical, high, medium, low, info)") from None
+    owhere = f"{where}.object"
     return Finding(
-        rule=rules[item["code"]], severity=severity, file=str(item.get("file", "")),
-        line=_int(item.get("line")), column=_int(item.get("column")),
-        api_version=str(obj.get("apiVersion") or ""), kind=str(obj.get("kind") or ""),
-        namespace=obj.get("namespace") if isinstance(obj.get("namespace"), str) else None,
-        name=str(obj.get("name") or ""),
-        container=item.get("container") if isinstance(item.get("container"), str) else None,
-        path=str(item.get("path") or ""), message=str(item.get("message") or ""),
-        source=str(item.get("source") or "file"),
-        rendered_from=item.get("renderedFrom") if isinstance(item.get("renderedFrom"), str)
-        else None)
+        rule=rule_, severity=severity, file=_str(item, "file", where),
+        line=_count(item, "line", where), column=_count(item, "column", where),
+        api_version=_str(obj, "apiVersion", owhere), kind=_str(obj, "kind", owhere),
+        namespace=_opt_str(obj, "namespace", owhere), name=_str(obj, "name", owhere),
+        container=_opt_str(item, "container", where),
+        path=_str(item, "path", where), message=_str(item, "message", where),
+        source=_str(item, "source", where, "file") or "file",
+        rendered_from=_opt_str(item, "renderedFrom", where))
 
 
-def _checked(row: Any) -> CheckedObject | None:
+def _checked(row: Any, where: str) -> CheckedObject:
     if not isinstance(row, list) or len(row) != 8:
-        return None
+        raise ReportError(f"{where}: expected a list of 8 fields")
     file, line, api_version, kind, namespace, name, families, practices = row
-    if not isinstance(families, list) or not isinstance(practices, list):
-        return None
-    return CheckedObject(str(file), _int(line), str(api_version), str(kind),
-                         namespace if isinstance(namespace, str) else None, str(name),
-                         frozenset(str(f) for f in families),
-                         frozenset(p for p in practices if isinstance(p, int)))
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+    fields = {"file": file, "apiVersion": api_version, "kind": kind, "name": name}
+    for label, value in fields.items():
+        if not isinstance(value, str):
+            raise _wrong(f"{where} {label}", "a string", value)
+    if not _is_int(line):
+        raise _wrong(f"{where} line", "an integer", line)
+    if namespace is not None and not isinstance(namespace, str):
+        raise _wrong(f"{where} namespace", "a string or null", namespace)
+    if not isinstance(families, list) or not all(isinstance(f, str) for f in families):
+        raise ReportError(f"{where} families: expected a list of strings")
+    if not isinstance(practices, list) or not all(_is_int(p) for p in practices):
+        raise ReportError(f"{where} practices: expected a list of integers")
+    return CheckedObject(file, line, api_version, kind, namespace, name,
+                         frozenset(families), frozenset(practices))

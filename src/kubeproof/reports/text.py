@@ -14,7 +14,6 @@ only input errors, the summary and the scorecard.
 
 from __future__ import annotations
 
-import re
 from io import StringIO
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ from rich.text import Text
 from kubeproof.model import Finding, Severity
 from kubeproof.reports import SEVERITY_ORDER, iter_by_file, object_label, registry_rows
 from kubeproof.reports.scorecard import scorecard
+from kubeproof.terminal import cell, safe
 
 if TYPE_CHECKING:
     from kubeproof.engine import ScanResult
@@ -55,14 +55,6 @@ GRADE_STYLES = {"A": "bold green", "B": "green", "C": "yellow", "D": "yellow", "
 SEVERITY_LABELS: dict[Severity, str] = {s: s.label for s in Severity}
 INDENT = "  "
 BODY = " " * 11  # under the code, after "  " + severity padded to 8 + " "
-
-# Terminal control characters from manifest content must not reach the terminal.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _safe(text: str) -> str:
-    return _CONTROL.sub("?", text) if _CONTROL.search(text) else text
-
 
 def make_console(color: bool, width: int = 100) -> tuple[Console, StringIO]:
     """A rich console writing to a buffer; plain text unless ``color``."""
@@ -95,12 +87,12 @@ def finding_lines(f: Finding, color: bool) -> str:
     where = f"{f.file}:{f.line}:{f.column}"
     if color:
         head = (f"{INDENT}{ANSI[label]}{sev}{RESET} {ANSI['code']}{f.rule.code}{RESET} "
-                f"{f.rule.name}{_safe(extra)}")
+                f"{f.rule.name}{safe(extra)}")
         fix = f"{BODY}{ANSI['dim']}fix: {f.rule.remediation}{RESET}"
     else:
-        head = f"{INDENT}{sev} {f.rule.code} {f.rule.name}{_safe(extra)}"
+        head = f"{INDENT}{sev} {f.rule.code} {f.rule.name}{safe(extra)}"
         fix = f"{BODY}fix: {f.rule.remediation}"
-    return f"{head}\n{BODY}{_safe(where)}  {_safe(f.message)}\n{fix}"
+    return f"{head}\n{BODY}{safe(where)}  {safe(f.message)}\n{fix}"
 
 
 def summary_table(result: ScanResult) -> Table:
@@ -152,10 +144,10 @@ def registries_table(registries: list[Any]) -> Table:
     table.add_column("auth")
     for row in registry_rows(registries):
         state = Text("ok", style="green") if row["reachable"] else \
-            Text(_safe(row["error"] or "unavailable"), style="bold red")
+            cell(row["error"] or "unavailable", "bold red")
         latency = row["latencyMs"]
-        table.add_row(_safe(row["host"]), state, str(row["status"] or "-"),
-                      "-" if latency is None else f"{latency:.0f} ms", row["auth"])
+        table.add_row(cell(row["host"]), state, cell(row["status"] or "-"),
+                      "-" if latency is None else f"{latency:.0f} ms", cell(row["auth"]))
     return table
 
 
@@ -186,13 +178,13 @@ def render(result: ScanResult, *, tool_version: str, color: bool = False, width:
     out: list[str] = []
     if not quiet:
         for file, group in iter_by_file(result.findings):
-            out.append(_paint(color, "file", _safe(file)))
+            out.append(_paint(color, "file", safe(file)))
             out.extend(finding_lines(f, color) for f in group)
             out.append("")
         for w in result.warnings:
-            out.append(_paint(color, "warning", "warning:") + " " + _safe(str(w)))
+            out.append(_paint(color, "warning", "warning:") + " " + safe(str(w)))
     for e in result.errors:
-        out.append(_paint(color, "error", "error:") + " " + _safe(str(e)))
+        out.append(_paint(color, "error", "error:") + " " + safe(str(e)))
     if result.errors or (result.warnings and not quiet):
         out.append("")
 
@@ -202,6 +194,6 @@ def render(result: ScanResult, *, tool_version: str, color: bool = False, width:
     console.print(summary_table(result))
     if show_scorecard:
         console.print(scorecard_table(scorecard(result)))
-    console.print(Text(_stats_line(result, tool_version), style="dim"))
+    console.print(cell(_stats_line(result, tool_version), "dim"))
     out.append(console_text(buf, color).rstrip("\n"))
     return "\n".join(out) + "\n"

@@ -211,8 +211,12 @@ _TOKEN_FORMATS: dict[str, tuple[tuple[str, ...], re.Pattern[str]]] = {
     "pem": (("PRIVATE KEY",),
             re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
     "google": (("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    # Tried once per run of token characters, from its first "eyJ" (atomic group,
+    # possessive runs): a later "eyJ" of the run ends at the same dot with fewer
+    # characters, and retrying each one was quadratic on "eyJ-eyJ-eyJ-...".
     "jwt": (("eyJ",), re.compile(
-        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}")),
+        r"(?<![A-Za-z0-9_-])(?>[A-Za-z0-9_-]*?\beyJ)[A-Za-z0-9_-]{8,}+"
+        r"\.eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{16}")),
     "stripe": (("_live_",), re.compile(r"\b[sr]k_live_[0-9A-Za-z]{20,}")),
     "huggingface": (("hf_",), re.compile(r"\bhf_[A-Za-z]{34}\b")),
 }
@@ -261,8 +265,7 @@ _SPLIT = re.compile(r"[^A-Za-z0-9]+")
 
 _PLACEHOLDER = re.compile(
     r"""^(?:
-        .*(?:\$\(|\$\{|\{\{|\{%|<%).*      # $(VAR) ${VAR} {{ tpl }} {% tpl %} <% erb %>
-      | \$[A-Za-z_][A-Za-z0-9_]*           # $VAR
+        \$[A-Za-z_][A-Za-z0-9_]*           # $VAR
       | %[A-Za-z_][A-Za-z0-9_]*%           # %VAR%
       | <[^<>]*>                           # <your-password>
       | \[[^\[\]]*\]                       # [password]
@@ -278,9 +281,15 @@ _PLACEHOLDER = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
+# $(VAR) ${VAR} {{ tpl }} {% tpl %} <% erb %> anywhere in a value (searched, not
+# matched as `^.*(...).*$`, which backtracks over the whole value).
+_TEMPLATE = re.compile(r"\$\(|\$\{|\{\{|\{%|<%")
+_PLACEHOLDER_WORDS = ("KEY", "TOKEN", "SECRET", "PASS", "CREDENTIAL")
 # An upper-case word naming the secret stands for it: HF_TOKEN, nvapi-NVKEY, SECRET.
+# That is a maximal run of ASCII letters, all capitals, holding one of the words;
+# tried once per run: the lookahead checks the run, the lazy scan finds the word.
 _NAMED_PLACEHOLDER = re.compile(
-    r"(?:^|[^A-Za-z])[A-Z]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?)[A-Z]*(?:$|[^A-Za-z])")
+    r"(?<![A-Za-z])(?=[A-Z]*+(?![a-z]))[A-Z]*?(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIAL)")
 _PATHLIKE = re.compile(r"^(?:~?\.{0,2}/|[A-Za-z]:\\|\\\\|file:)")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # `auth-secret: basic-auth`, `existingSecret: db-credentials`: under a name
@@ -293,29 +302,57 @@ _SECRET_NAME = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*/)?[a-z0-9][a-z0-9.]*-[a-z0-9
 _HINTS = ("pass", "secret", "token", "cred", "key", "salt", "seed", "signature", "cookie",
           "auth")
 _ANY_HINT = re.compile("|".join(_HINTS))  # one search rules out most values at once
-_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_KEY_CHAR_SET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
+_KEY_TAIL = re.compile(r"[A-Za-z0-9_.-]*+")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# Matched with an end bound (MAX_ASSIGNED_VALUE past the key), so a quoted value
+# cut by the bound still counts as quoted (`\Z`).
 _ASSIGN_VALUE = re.compile(
-    r"""["']?[ \t]*(?:=|:(?![/\\]))[ \t]*(?P<val>"[^"\n]*"|'[^'\n]*'|[^\s,;)}\]'"#]*)""")
-# An unquoted value that is code, not data: os.environ["X"], self.token, getenv("X").
-_EXPRESSION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$|.*[({\[]")
+    r"""["']?[ \t]*+(?:=|:(?![/\\]))[ \t]*+"""
+    r"""(?P<val>"[^"\n]*+(?:"|\Z)|'[^'\n]*+(?:'|\Z)|[^\s,;)}\]'"#]*+)""")
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*+(?:\.[A-Za-z_][A-Za-z0-9_]*+)+$")
+_CALL_OR_INDEX = re.compile(r"[({\[]")
 # nsswitch.conf: `passwd: files systemd` names a database, not a password.
 _NSSWITCH = frozenset({"files", "compat", "db", "nis", "nisplus", "sss", "ldap", "systemd",
                        "winbind", "dns", "myhostname", "resolve", "mymachines"})
 _COMMENT = re.compile(r"[ \t]*(?:#|;|//|--\s)")
 _FLAG = re.compile(r"^--?([A-Za-z][A-Za-z0-9_.-]*)$")
-_ENTROPY_CHARS = re.compile(r"^(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9+/=_-]+$")
+_TOKEN_ALPHABET = re.compile(r"[A-Za-z0-9+/=_-]+")
+_DIGIT = re.compile(r"[0-9]")
+_LETTER = re.compile(r"[A-Za-z]")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 MIN_LITERAL = 4
+# Bounds that keep KP1003 linear in its input whatever the input: a name is
+# judged by its last MAX_NAME characters, an assigned value inside text by its
+# first MAX_ASSIGNED_VALUE (a longer literal is still a literal), and one value
+# stops being read once it has shown more keys than a message names.
+MAX_NAME = 256
+MAX_ASSIGNED_VALUE = 128
+MAX_KEYS_SHOWN = 3
+# Assignments to secret-like keys judged in one object (all its values). Real
+# config files have a few dozen; past this the value where the budget ran out is
+# reported as not fully inspected (a finding, so a credential hidden behind
+# thousands of decoys is not silently passed).
+MAX_ASSIGNMENTS = 20_000
+TOO_MANY = "__too_many__"
 MIN_ENTROPY_LEN = 20
 MIN_ENTROPY = 4.0  # bits per character; random base64 is about 5-6, English about 3
 MIN_ENTROPY_HEX = 3.0  # random hex is about 3.7-4
 
 
 def _words(name: str) -> list[str]:
-    spaced = _CAMEL.sub(lambda m: f"{m[1] or m[3]} {m[2] or m[4]}", name)
-    return [w for w in _SPLIT.split(spaced.lower()) if w]
+    """The lower-case words of a name (camelCase, snake_case, kebab-case ...).
+
+    Only the last :data:`MAX_NAME` characters count (the first, cut word is
+    dropped): the head word ends the name, real names are far shorter, and
+    splitting a long capital run is quadratic in its length.
+    """
+    cut = len(name) > MAX_NAME
+    tail = name[-MAX_NAME:] if cut else name
+    spaced = _CAMEL.sub(lambda m: f"{m[1] or m[3]} {m[2] or m[4]}", tail)
+    words = [w for w in _SPLIT.split(spaced.lower()) if w]
+    return words[1:] if cut else words
 
 
 @functools.lru_cache(maxsize=4096)
@@ -349,7 +386,8 @@ def _entropy(value: str) -> float:
 
 def _high_entropy(value: str) -> bool:
     """Long, token-shaped (letters and digits, base64 or hex alphabet) and random."""
-    if len(value) < MIN_ENTROPY_LEN or _ENTROPY_CHARS.match(value) is None:
+    if len(value) < MIN_ENTROPY_LEN or _TOKEN_ALPHABET.fullmatch(value) is None \
+            or _DIGIT.search(value) is None or _LETTER.search(value) is None:
         return False
     return _entropy(value) >= (MIN_ENTROPY_HEX if _HEX.match(value) else MIN_ENTROPY)
 
@@ -361,8 +399,25 @@ def _literal(value: str) -> bool:
         v = v[1:-1].strip()
     if len(v) < MIN_LITERAL or "\n" in v:
         return False
-    return not (_PLACEHOLDER.match(v) or _NAMED_PLACEHOLDER.search(v)
+    return not (_placeholder(v) or _named_placeholder(v)
                 or _PATHLIKE.match(v) or _URL.match(v))
+
+
+def _placeholder(value: str) -> bool:
+    """A reference or stand-in (``${VAR}``, ``<password>``, ``changeme``), one line."""
+    return _TEMPLATE.search(value) is not None or _PLACEHOLDER.match(value) is not None
+
+
+def _named_placeholder(value: str) -> bool:
+    """An upper-case word naming the secret (``HF_TOKEN``); substring tests first,
+    since most values have none of the words."""
+    return any(w in value for w in _PLACEHOLDER_WORDS) \
+        and _NAMED_PLACEHOLDER.search(value) is not None
+
+
+def _expression(value: str) -> bool:
+    """An unquoted value that is code, not data: os.environ["X"], self.token, getenv("X")."""
+    return _CALL_OR_INDEX.search(value) is not None or _DOTTED_NAME.match(value) is not None
 
 
 def _named_secret(name: str, value: str) -> str | None:
@@ -384,71 +439,109 @@ def _token_kinds(text: str) -> list[str]:
         if _ANY_TOKEN_HINT.search(text) else []
     if "://" in text and "@" in text:
         for m in _URL_PASSWORD.finditer(text):
-            if not _PLACEHOLDER.match(m[1]):
+            if not _placeholder(m[1]):
                 kinds.append("url")
                 break
     return kinds
 
 
-def _embedded(text: str) -> list[str]:
-    """Secret-like keys assigned literal values inside ``text`` (config files, flags)."""
+class Budget:
+    """Assignments to secret-like keys still to judge for one object (shared by
+    all its values, so a request of many large values is bounded as a whole)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int = MAX_ASSIGNMENTS) -> None:
+        self.left = left
+
+
+def _embedded(text: str, budget: Budget) -> list[str]:
+    """Secret-like keys assigned literal values inside ``text`` (config files, flags).
+
+    One pass over the hint words in text order: each run of key characters
+    around a hint is judged once, the current line start only moves forward,
+    and a value is read up to :data:`MAX_ASSIGNED_VALUE` characters, so the
+    work is linear in ``text`` even when every value holds further keys
+    (``key=key=key=...``). Stops once more keys are found than a message names,
+    and once the object's ``budget`` of assignments is spent (then
+    :data:`TOO_MANY` ends the list, so the value is reported as not fully
+    inspected).
+    """
     low = text.lower()
     if len(low) != len(text):  # a few non-ASCII characters change length when lowered
         low = text.translate(_ASCII_LOWER)
-    if _ANY_HINT.search(low) is None:
-        return []
-    keys: list[str] = []
-    seen: set[int] = set()
+    keys: dict[str, None] = {}
     n = len(text)
-    for hint in _HINTS:
-        pos = low.find(hint)
-        while pos >= 0:
-            start = pos
-            while start > 0 and text[start - 1] in _KEY_CHARS:
-                start -= 1
-            end = pos + len(hint)
-            while end < n and text[end] in _KEY_CHARS:
-                end += 1
-            pos = low.find(hint, end)
-            if start in seen:
-                continue
-            seen.add(start)
-            m = _ASSIGN_VALUE.match(text, end)
-            if m is None:
-                continue
-            key = text[start:end]
-            if key.startswith("-D") and key[2:3].isalpha():  # java -Dprop=value
-                key = key[2:]
-            key = key.lstrip("-.")
-            line = text.rfind("\n", 0, start) + 1
-            if key in keys or _COMMENT.match(text, line):
-                continue
-            value = m["val"]
-            if value[:1] not in "\"'" and (
-                    _EXPRESSION.match(value)
-                    or value in _NSSWITCH):
-                continue
-            if _named_secret(key, value):
-                keys.append(key)
-    return keys
+    run_end = 0  # end of the last key judged: hints before it are in that key
+    line = 0  # start of the line of the current key
+    line_scanned = 0  # text[:line_scanned] has been searched for newlines
+    for hit in _ANY_HINT.finditer(low):
+        pos = hit.start()
+        if pos < run_end:
+            continue
+        start = run_end + len(text[run_end:pos].rstrip(_KEY_CHAR_SET))
+        tail = _KEY_TAIL.match(text, hit.end())
+        end = tail.end() if tail else hit.end()
+        run_end = end
+        m = _ASSIGN_VALUE.match(text, end, min(n, end + MAX_ASSIGNED_VALUE))
+        if m is None:
+            continue
+        budget.left -= 1
+        if budget.left < 0:
+            keys[TOO_MANY] = None
+            break
+        newline = text.rfind("\n", line_scanned, start)
+        line_scanned = start
+        if newline >= 0:
+            line = newline + 1
+        key = _bare_key(text[start:end])
+        if key in keys or not _name_strength(key)[0] or _COMMENT.match(text, line):
+            continue
+        value = m["val"]
+        if value[:1] not in "\"'" and (_expression(value) or value in _NSSWITCH):
+            continue
+        if _named_secret(key, value):
+            keys[key] = None
+            if len(keys) > MAX_KEYS_SHOWN:
+                break
+    return list(keys)
+
+
+def _bare_key(key: str) -> str:
+    """A key without its flag dashes or ``-D`` (java ``-Dprop=value``)."""
+    if key.startswith("-D") and key[2:3].isalpha():
+        key = key[2:]
+    return key.lstrip("-.")
+
+
+def _shorten(key: str) -> str:
+    """A key found inside text as a message shows it: a run of key characters can
+    be megabytes long, its head and its end say enough."""
+    return key if len(key) <= MAX_NAME else f"{key[:64]}...{key[-64:]}"
 
 
 def _describe(kinds: list[str], keys: list[str]) -> str:
     parts = [_TOKEN_NAMES[k] for k in kinds]
+    too_many = TOO_MANY in keys
+    keys = [k for k in keys if k != TOO_MANY]
     if keys:
-        shown = ", ".join(quote(k) for k in keys[:3]) + (" ..." if len(keys) > 3 else "")
+        shown = ", ".join(quote(_shorten(k)) for k in keys[:MAX_KEYS_SHOWN]) + (
+            " ..." if len(keys) > MAX_KEYS_SHOWN else "")
         parts.append(f"a literal credential for {shown}")
+    if too_many:
+        parts.append("more assignments to secret-like keys than are inspected per object"
+                     f" ({MAX_ASSIGNMENTS}), not all inspected")
     return " and ".join(parts)
 
 
-def _scan_value(text: str) -> str | None:
+def _scan_value(text: str, budget: Budget | None = None) -> str | None:
     """Token formats and embedded assignments in one value, described."""
     kinds = _token_kinds(text)
-    keys = _embedded(text)
+    keys = _embedded(text, budget if budget is not None else Budget())
     return _describe(kinds, keys) if kinds or keys else None
 
 
-def _container_findings(c: ContainerView) -> Iterator[Violation]:
+def _container_findings(c: ContainerView, budget: Budget) -> Iterator[Violation]:
     who = f"container {quote(c.name)}"
     for i, env in enumerate(as_list(c.data.get("env"))):
         if not isinstance(env, dict):
@@ -458,7 +551,7 @@ def _container_findings(c: ContainerView) -> Iterator[Violation]:
             continue
         name = env.get("name")
         name = name if isinstance(name, str) else ""
-        found = _scan_value(value) or _named_secret(name, value)
+        found = _scan_value(value, budget) or _named_secret(name, value)
         if found:
             yield Violation((*c.path, "env", i, "value"),
                             f"{who} env var {_s(name)} holds {found}", container=c.name)
@@ -468,7 +561,7 @@ def _container_findings(c: ContainerView) -> Iterator[Violation]:
         for i, arg in enumerate(items):
             if not isinstance(arg, str) or i == done:
                 continue
-            found = _scan_value(arg)
+            found = _scan_value(arg, budget)
             if not found and i + 1 < len(items) and isinstance(items[i + 1], str):
                 flag = _FLAG.match(arg)
                 nxt = items[i + 1]
@@ -483,13 +576,14 @@ def _container_findings(c: ContainerView) -> Iterator[Violation]:
                                 f"{who} {field}[{i}] contains {found}", container=c.name)
 
 
-def _annotation_findings(ann: Any, meta_path: Path, where: str) -> Iterator[Violation]:
+def _annotation_findings(ann: Any, meta_path: Path, where: str,
+                         budget: Budget) -> Iterator[Violation]:
     if not isinstance(ann, dict):
         return
     for key, value in ann.items():
         if not isinstance(value, str) or not value or not isinstance(key, str):
             continue
-        found = _scan_value(value)
+        found = _scan_value(value, budget)
         if not found:
             found = _named_secret(key, value)
         if found:
@@ -520,6 +614,10 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
         `checksum/secret`), a Secret's name under a `*secret` key
         (`auth-secret: basic-auth`), commented lines and code expressions.
         The finding names the field and the kind of credential, never the value.
+        The work is linear in the input: a name is judged by its last 256
+        characters, a value assigned inside text by its first 128, and a value
+        where an object's values hold more than 20000 assignments to
+        secret-like keys in all is reported as not fully inspected.
 
     Why:
         Manifests live in Git, CI logs, Helm release history and every
@@ -547,14 +645,17 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
         ```
     """
     where = f"{res.kind} {quote(res.name)}"
-    yield from _annotation_findings(res.metadata.get("annotations"), ("metadata",), where)
+    budget = Budget()
+    yield from _annotation_findings(res.metadata.get("annotations"), ("metadata",), where,
+                                    budget)
     pod = res.pod
     if pod is not None:
         if pod.metadata_path != ("metadata",):
             yield from _annotation_findings(pod.metadata.get("annotations"),
-                                            pod.metadata_path, f"the pod template of {where}")
+                                            pod.metadata_path, f"the pod template of {where}",
+                                            budget)
         for c in pod.containers:
-            yield from _container_findings(c)
+            yield from _container_findings(c, budget)
     if res.kind == "ConfigMap":
         data = res.obj.get("data")
         if isinstance(data, dict):
@@ -562,7 +663,7 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
                 if not isinstance(value, str) or not value:
                     continue
                 key = str(key)
-                found = _scan_value(value)
+                found = _scan_value(value, budget)
                 if not found and "\n" not in value.strip():
                     found = _named_secret(key, value)
                 if found:
