@@ -4,8 +4,9 @@ ruamel.yaml loads ``memory: 1e400`` as a float infinity and dumps it back as
 ``.inf``: a document ``kubeproof fix`` rewrites would change a value it never
 touched (and the API server reads ``1e400`` as a quantity, ``.inf`` as nothing).
 :func:`keep_number_text` makes one :class:`~ruamel.yaml.YAML` instance load
-such a literal as an :class:`OverflowFloat` (still an infinite float to the
-fixers, which leave non-finite numbers alone) that is dumped as written.
+such a literal, and every other non-finite one (``.Inf``, ``.NaN``), as an
+:class:`OverflowFloat`: still a non-finite float to the fixers, which leave
+those alone, and dumped as written.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.representer import RoundTripRepresenter
 
 FLOAT_TAG = "tag:yaml.org,2002:float"
-# the YAML spellings of infinity and not-a-number, which ruamel dumps as written
-_SPECIAL = frozenset({".inf", ".nan"})
 
 
 class OverflowFloat(float):
-    """A float literal whose value overflowed (``1e400`` is inf), with its text."""
+    """A non-finite float literal (``1e400``, ``.Inf``, ``.NaN``) with its text."""
 
     text: str
 
@@ -36,10 +35,8 @@ class OverflowFloat(float):
 class _Constructor(RoundTripConstructor):
     def construct_overflow_float(self, node: Any) -> Any:
         value = self.construct_yaml_float(node)
-        text = str(node.value)
-        if (isinstance(value, float) and not math.isfinite(value)
-                and text.lstrip("+-").lower() not in _SPECIAL):
-            return OverflowFloat(value, text)
+        if isinstance(value, float) and not math.isfinite(value):
+            return OverflowFloat(value, str(node.value))
         return value
 
 
