@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeproof.fixfile import _dump, _yaml
 from kubeproof.fixes import FixSettings, fix_object
+from kubeproof.fixfile import _dump, _yaml
 from kubeproof.quantity import (
     MAX_VALUE,
     Quantity,
