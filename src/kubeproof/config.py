@@ -147,7 +147,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "images.maxSizeMiB": (0, 1 << 20),            # up to 1 TiB
     "images.maxLatencyMs": (1, 600_000),          # up to 10 minutes
     "rollouts.minReplicas": (0, 10_000),
-    "vulnerabilities.maxAgeDays": (0, 36_500),    # up to 100 years
+    "vulnerabilities.maxAgeDays": (0, 1_000_000),  # "never stale" in practice
     "scan.maxFileSizeMiB": (1, 4096),             # as --max-file-size
     "webhook.deadlineMs": (1, 30_000),            # the API server waits 30 s at most
     "webhook.audit.batchSize": (1, 10_000),
