@@ -19,10 +19,12 @@ from kubeproof.quantity import (
     MAX_VALUE,
     Quantity,
     QuantityError,
+    decimal_int,
     parse_quantity,
     quantity_or_none,
 )
 from kubeproof.sources.yamlparse import parse_yaml
+from tests.helpers import hits
 
 NANO = 10**9
 
@@ -217,3 +219,66 @@ def test_fix_on_hostile_quantities_is_fast_and_keeps_them(tmp_path: Path) -> Non
     # only the valid container got a limit, equal to its larger request
     assert fixed.count("limits:") == 1 and fixed.count("memory: 1Gi") == 2
     assert all(not isinstance(d, Exception) for d in parse_yaml(fixed))
+
+
+# ---------------------------------------------------------------- other numbers
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("80", 80), ("0080", 80), ("0", 0), ("9" * 5000, MAX_VALUE), ("²", None), ("١", None),
+    ("", None), ("-1", None), ("8080 ", None), ("http", None)])
+def test_decimal_int_is_ascii_and_clamped(text: str, expected: int | None) -> None:
+    assert decimal_int(text) == expected
+    assert decimal_int("250", ceiling=100) == 100
+
+
+NUMERIC_STRINGS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: shop}}
+spec:
+  strategy: {{rollingUpdate: {{maxUnavailable: "{big}%"}}}}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers: [{{name: app, image: nginx:1.0, ports: [{{containerPort: 80}}]}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: shop}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: "²"}}, {{port: 81, targetPort: "{big}"}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: web, namespace: shop}}
+spec:
+  rules:
+    - http:
+        paths:
+          - {{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{name: "²"}}}}}}}}
+          - {{path: /b, pathType: Prefix,
+             backend: {{service: {{name: web, port: {{name: "{big}"}}}}}}}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: web, namespace: shop}}
+spec:
+  minAvailable: "{big}%"
+  selector: {{matchLabels: {{app: web}}}}
+"""
+
+
+@pytest.mark.parametrize(("code", "lines"), [
+    ("KP0504", [26, 28]),  # routes to ports the Service does not expose
+    ("KP1302", [5]),       # maxUnavailable of more than 100%
+    ("KP1305", [34]),      # minAvailable of more than 100%
+])
+def test_rules_read_digit_strings_without_crashing(tmp_path: Path, code: str,
+                                                  lines: list[int]) -> None:
+    """``"²"`` passes ``str.isdigit`` but not ``int``; 5000 digits pass neither
+    ``int`` (its digit limit) nor any sane bound: the rules judge both."""
+    path = tmp_path / "numbers.yaml"
+    path.write_text(NUMERIC_STRINGS.format(big="9" * 5000))
+    assert [line for _, line in hits(path, code)] == lines  # hits: no internal errors

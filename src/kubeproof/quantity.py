@@ -89,6 +89,18 @@ def parse_quantity(value: Any) -> Quantity:
     return _parse_text(value.strip())
 
 
+def decimal_int(text: str, ceiling: int = MAX_VALUE) -> int | None:
+    """``text`` as an int when it is a run of ASCII digits (``str.isdigit`` also
+    takes ``"²"``, which ``int`` refuses), at most ``ceiling``: a longer number
+    is clamped to it without being converted. None for anything else."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(ceiling)):
+        return ceiling
+    return min(int(digits), ceiling)
+
+
 def quantity_or_none(value: Any) -> Quantity | None:
     """The quantity ``value`` holds, or None when it holds none (see KP0002)."""
     try:
