@@ -31,6 +31,10 @@ value never means what it says; refusing it before any arithmetic is what keeps
 ``1e2147483647`` from costing a ``10**2147483647``. Values with more than
 :data:`MAX_DIGITS` significant digits are refused too, for the same reason
 (the API server accepts them, but no real manifest holds one).
+
+:func:`decimal_int` is the bounded reading of the other numbers manifests spell
+as text (a ``targetPort: "8080"``, the digits of ``"25%"``): ASCII digits only,
+clamped before ``int`` sees a digit string it would refuse.
 """
 
 from __future__ import annotations
