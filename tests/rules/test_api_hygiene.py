@@ -147,6 +147,20 @@ def test_valid_quantities_pass() -> None:
     assert hits(fx("quantities_pass.yaml"), "KP0002") == []
 
 
+def test_invalid_storage_and_quota_quantities() -> None:
+    assert hits(fx("claims_fail.yaml"), "KP0002") == [
+        ("KP0002", 8),   # PVC storage 10GB (no such suffix)
+        ("KP0002", 25),  # ephemeral volume claim: negative
+        ("KP0002", 31),  # claim template: exponent beyond 32 bits
+        ("KP0002", 39),  # ResourceQuota hard requests.memory 16GiB
+    ]
+
+
+def test_valid_storage_and_quota_quantities_pass() -> None:
+    # a PVC's storage limit below its request is not KP0002's to judge
+    assert hits(fx("claims_pass.yaml"), "KP0002") == []
+
+
 def test_invalid_label_keys_and_values_on_object_and_template() -> None:
     assert hits(fx("labels_fail.yaml"), "KP0002") == [
         ("KP0002", 7), ("KP0002", 8), ("KP0002", 9), ("KP0002", 10), ("KP0002", 11),

@@ -529,18 +529,44 @@ def _check_resources(res: Resource) -> Iterator[Violation]:
     yield from _check_requirements(pod.spec.get("resources"), (*spec_path, "resources"),
                                    "pod", None)
     for i, volume in enumerate(as_list(pod.spec.get("volumes"))):
+        path, name = (*spec_path, "volumes", i), quote(str(as_dict(volume).get("name")))
         size = as_dict(as_dict(volume).get("emptyDir")).get("sizeLimit")
         if size is not None:
-            name = as_dict(volume).get("name")
             why = _quantity_problem(size)
             if why:
-                yield Violation((*spec_path, "volumes", i, "emptyDir", "sizeLimit"),
-                                f"volume {quote(str(name))} emptyDir.sizeLimit {why}")
+                yield Violation((*path, "emptyDir", "sizeLimit"),
+                                f"volume {name} emptyDir.sizeLimit {why}")
+        claim = as_dict(as_dict(as_dict(volume).get("ephemeral")).get("volumeClaimTemplate"))
+        yield from _check_requirements(
+            as_dict(claim.get("spec")).get("resources"),
+            (*path, "ephemeral", "volumeClaimTemplate", "spec", "resources"),
+            f"volume {name} claim", None, ordered=False)
 
 
-def _check_requirements(resources: Any, path: Path, where: str,
-                        container: str | None) -> Iterator[Violation]:
-    """Invalid quantities in one ``resources`` block, and limits below their requests."""
+def _check_claims(res: Resource) -> Iterator[Violation]:
+    """Storage amounts of PersistentVolumeClaims and StatefulSet claim templates,
+    and a ResourceQuota's ``hard`` limits."""
+    spec = as_dict(res.obj.get("spec"))
+    if res.kind == "PersistentVolumeClaim":
+        yield from _check_requirements(spec.get("resources"), ("spec", "resources"),
+                                       "PersistentVolumeClaim", None, ordered=False)
+    elif res.kind == "StatefulSet":
+        for i, template in enumerate(as_list(spec.get("volumeClaimTemplates"))):
+            yield from _check_requirements(
+                as_dict(as_dict(template).get("spec")).get("resources"),
+                ("spec", "volumeClaimTemplates", i, "spec", "resources"),
+                f"volumeClaimTemplates[{i}]", None, ordered=False)
+    elif res.kind == "ResourceQuota" and isinstance(spec.get("hard"), dict):
+        for name, value in spec["hard"].items():
+            why = _quantity_problem(value) if value is not None else None
+            if why:
+                yield Violation(("spec", "hard", name), f"ResourceQuota hard {name} {why}")
+
+
+def _check_requirements(resources: Any, path: Path, where: str, container: str | None,
+                        *, ordered: bool = True) -> Iterator[Violation]:
+    """Invalid quantities in one ``resources`` block, and (``ordered``: a
+    container's or pod's) limits below their requests."""
     if resources is None:
         return
     if not isinstance(resources, dict):
@@ -564,7 +590,7 @@ def _check_requirements(resources: Any, path: Path, where: str,
                                 container=container)
             else:
                 parsed[name] = parse_quantity(value)
-    for name, limit in valid["limits"].items():
+    for name, limit in valid["limits"].items() if ordered else ():
         request = valid["requests"].get(name)
         if request is not None and limit < request:
             yield Violation((*path, "limits", name),
@@ -610,7 +636,9 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         PodDisruptionBudget label selector with an invalid operator or
         values (set rules skip such objects; this is where they are reported).
         A resource quantity (container or pod-level `resources.requests` and
-        `resources.limits`, `emptyDir.sizeLimit`) that is not a Kubernetes
+        `resources.limits`, `emptyDir.sizeLimit`, the storage of
+        PersistentVolumeClaims, claim templates and ephemeral volumes, a
+        ResourceQuota's `hard` limits) that is not a Kubernetes
         quantity (`128Mi`, `1.5Gi`, `500m`, `2`, `1e3`), is negative, is
         larger than 2^63-1 (the most the API server keeps; `1e400`, `8Ei`),
         has an exponent beyond 32 bits or over 1000 significant digits, or a
@@ -657,6 +685,7 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
     yield from _check_label_selectors(res)
     yield from _check_containers(res)
     yield from _check_resources(res)
+    yield from _check_claims(res)
 
 
 # ---------------------------------------------------------------- KP0003
