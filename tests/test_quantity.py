@@ -3,18 +3,24 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubeproof.config import Config
+from kubeproof.engine import ObjectChecker, select_rules
 from kubeproof.fixes import FixSettings, fix_object
 from kubeproof.fixfile import _dump, _yaml
+from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.model import Context
 from kubeproof.quantity import (
     MAX_VALUE,
     Quantity,
@@ -282,3 +288,36 @@ def test_rules_read_digit_strings_without_crashing(tmp_path: Path, code: str,
     path = tmp_path / "numbers.yaml"
     path.write_text(NUMERIC_STRINGS.format(big="9" * 5000))
     assert [line for _, line in hits(path, code)] == lines  # hits: no internal errors
+
+
+ANY_VALUE = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=30),
+    st.from_regex(r"[+-]?[0-9]{0,25}(\.[0-9]{0,5})?([eE][+-]?[0-9]{1,11}|[KMGTPE]i|[numkMGTPE])?",
+                  fullmatch=True),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                         max_size=2))
+
+
+@settings(max_examples=150, deadline=None)
+@given(ANY_VALUE, ANY_VALUE, ANY_VALUE)
+def test_any_resource_values_are_judged_and_never_derived_from(
+        request_memory: object, limit_cpu: object, size: object) -> None:
+    """KP0002 judges any value without an internal error; KP1403/KP1404 write only
+    valid quantities, and never a memory limit below the request."""
+    obj = _pod(request_memory)
+    spec: Any = obj["spec"]
+    spec["containers"][0]["resources"]["limits"] = {"cpu": limit_cpu}
+    spec["volumes"] = [{"name": "tmp", "emptyDir": {"sizeLimit": size}}]
+    checker = ObjectChecker(Context(Config(), DEFAULT_KUBE_VERSION), select_rules(Config()))
+    result = checker.check(copy.deepcopy(obj), "test")
+    assert not result.errors
+    fix_object(obj, FixSettings(), codes={"KP1403", "KP1404"})
+    resources = spec["containers"][0]["resources"]
+    limit = resources["limits"].get("memory")
+    if limit is not None:
+        written = parse_quantity(limit)
+        assert not written.negative
+        assert written >= parse_quantity(resources["requests"]["memory"])
+    else:
+        assert quantity_or_none(request_memory) is None or \
+            parse_quantity(request_memory).negative
