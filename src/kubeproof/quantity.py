@@ -18,7 +18,9 @@ Grammar: exactly upstream's ``resource.Quantity`` serialization format
 with upstream's parser limits: the exponent must be an integer that fits an
 int32 (``ParseInt(.., 10, 32)``), surrounding spaces are ignored (as
 ``Quantity.UnmarshalJSON`` trims them) and a non-zero value smaller than one
-nano-unit rounds up to it. JSON/YAML numbers are read from their decimal text,
+nano-unit rounds up to it. Strings outside the documented grammar (``.``,
+``+``, a bare suffix such as ``m``, ``1K``, ``1e1.5``) are refused, even where
+upstream's hand-written parser is more lenient. JSON/YAML numbers are read from their decimal text,
 as the API server reads an unquoted number; ``nan``, infinities and booleans
 are not quantities.
 
