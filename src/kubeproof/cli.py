@@ -9,6 +9,7 @@ Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any, ClassVar, NoReturn
 
@@ -30,6 +31,25 @@ def fail(message: str) -> NoReturn:
     """End a command with one error line and exit code 2 (every command uses it)."""
     echo(f"kubeproof: error: {message}", err=True)
     sys.exit(2)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A bounded float option that also refuses ``nan`` and infinities: ``nan``
+    passes every comparison, so click's own range check lets it through."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+# Upper bounds of numeric options: beyond them a value is a typo, and would
+# overflow (a file size in bytes), sleep for ages or start a process per unit.
+MAX_FILE_SIZE_MIB = 4096
+MAX_JOBS = 256
+MAX_TIMEOUT_S = 86_400.0
 
 
 class _LazyGroup(click.Group):
@@ -89,7 +109,7 @@ VULN_OPTIONS = (
                       "image; repeatable. Turns on the KP11 rules."),
     click.option("--scan-images", is_flag=True,
                  help="Run trivy on PATH for every image no --vuln-report covers."),
-    click.option("--scan-timeout", type=click.FloatRange(min=1), default=300.0,
+    click.option("--scan-timeout", type=FiniteFloatRange(1, MAX_TIMEOUT_S), default=300.0,
                  show_default=True, help="Seconds each trivy run may take."),
 )
 
@@ -121,9 +141,9 @@ def vuln_inputs(reports: tuple[str, ...], scan_images: bool, timeout: float) -> 
 @click.option("--helm-values", multiple=True, type=click.Path(dir_okay=False),
               help="Values file for Helm charts (repeatable).")
 @click.option("--helm-set", multiple=True, help="KEY=VALUE for Helm charts (repeatable).")
-@click.option("--max-file-size", type=click.IntRange(min=1), default=None,
+@click.option("--max-file-size", type=click.IntRange(1, MAX_FILE_SIZE_MIB), default=None,
               help="Refuse files larger than this many MiB [default: 16].")
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+@click.option("--jobs", "-j", type=click.IntRange(0, MAX_JOBS), default=0,
               help="Worker processes for large scans [default: 0 = one per core].")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")

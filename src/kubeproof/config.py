@@ -145,6 +145,19 @@ SCHEMA: dict[str, Any] = {
     },
     "fix": {"resources": {"requests": "str-map", "limits": "str-map"}, "labels": "str-map"},
 }
+# The range of each "int" setting (dotted key -> lowest, highest): a huge value
+# would overflow a file size, sleep for ages or allocate a queue without end.
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "images.maxSizeMiB": (0, 1 << 20),            # up to 1 TiB
+    "images.maxLatencyMs": (1, 600_000),          # up to 10 minutes
+    "rollouts.minReplicas": (0, 10_000),
+    "vulnerabilities.maxAgeDays": (0, 1_000_000),  # "never stale" in practice
+    "scan.maxFileSizeMiB": (1, 4096),             # as --max-file-size
+    "webhook.deadlineMs": (1, 30_000),            # the API server waits 30 s at most
+    "webhook.audit.batchSize": (1, 10_000),
+    "webhook.audit.flushMs": (1, 3_600_000),
+    "webhook.audit.queueSize": (1, 1_000_000),
+}
 EXEMPTION_KEYS = {"rules", "namespace", "kind", "name", "reason", "expires"}
 VULN_IGNORE_KEYS = {"id", "reason", "expires"}
 
@@ -241,6 +254,27 @@ def _check(p: str, data: dict[str, Any], schema: dict[str, Any], prefix: tuple[s
             _severity(p, value, line(*where))
         if expected == "fix-selection" and isinstance(value, list):
             _rule_codes(p, value, line(*where))
+        if expected == "int":
+            lowest, highest = INT_RANGES[dotted]
+            if not lowest <= value <= highest:
+                raise ConfigError(f"{p}:{line(*where)}: {dotted} must be an integer from "
+                                  f"{lowest} to {highest}")
+        if dotted in ("fix.resources.requests", "fix.resources.limits"):
+            _check_quantities(p, dotted, value, line, where)
+
+
+def _check_quantities(p: str, dotted: str, amounts: dict[str, Any], line: _LineFinder,
+                      where: tuple[str, ...]) -> None:
+    """The values ``kubeproof fix`` writes must be quantities the API server takes."""
+    from kubeproof.quantity import QuantityError, parse_quantity
+
+    for name, value in amounts.items():
+        try:
+            negative = parse_quantity(value).negative
+        except QuantityError as exc:
+            raise ConfigError(f"{p}:{line(*where, name)}: {dotted}.{name} {exc}") from None
+        if negative:
+            raise ConfigError(f"{p}:{line(*where, name)}: {dotted}.{name} must not be negative")
 
 
 def _severity(p: str, value: Any, line: int) -> Severity:

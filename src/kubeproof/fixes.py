@@ -50,6 +50,7 @@ from kubeproof.config import FIX_LIMITS, FIX_REQUESTS
 from kubeproof.imageref import parse_image
 from kubeproof.kinds import is_namespaced_builtin
 from kubeproof.model import Origin, Resource
+from kubeproof.quantity import quantity_or_none
 from kubeproof.rules.common import as_dict, as_list, is_dns_subdomain
 from kubeproof.rules.pod_security import (
     CAPABILITIES_BASELINE,
@@ -618,6 +619,12 @@ def _has(mapping: Any, key: str) -> bool:
     return value is not None and value != ""
 
 
+def _invalid_default(value: Any) -> bool:
+    """A configured default that is unset, or not a valid non-negative quantity."""
+    parsed = quantity_or_none(value)
+    return parsed is None or parsed.negative
+
+
 @fixer("KP1403", safety=UNSAFE,
         why="requests larger than a node's free capacity leave pods Pending")
 def default_requests(res: Resource, settings: FixSettings) -> bool:
@@ -632,7 +639,7 @@ def default_requests(res: Resource, settings: FixSettings) -> bool:
         cres = as_dict(c.data.get("resources"))
         for name in ("cpu", "memory"):
             value = settings.requests.get(name)
-            if value is None or any(_has(m.get(kind), name) for m in (cres, pod_res)
+            if _invalid_default(value) or any(_has(m.get(kind), name) for m in (cres, pod_res)
                                     for kind in ("requests", "limits")):
                 continue
             changed |= set_in(c.data, ("resources", "requests", name), value,
@@ -656,30 +663,23 @@ def default_memory_limit(res: Resource, settings: FixSettings) -> bool:
         cres = as_dict(c.data.get("resources"))
         if _has(cres.get("limits"), "memory"):
             continue
-        limit: Any = default
-        request = as_dict(cres.get("requests")).get("memory")
-        req_bytes, def_bytes = quantity(request), quantity(default)
-        if req_bytes is not None and (def_bytes is None or req_bytes > def_bytes):
-            limit = request
-        changed |= set_in(c.data, ("resources", "limits", "memory"), limit, _RESOURCES_AFTER)
+        limit = _memory_limit(as_dict(cres.get("requests")).get("memory"), default)
+        if limit is not None:
+            changed |= set_in(c.data, ("resources", "limits", "memory"), limit,
+                              _RESOURCES_AFTER)
     return changed
 
 
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([-+]?[0-9]+))?"
-                       r"(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-           "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-           "P": 1e15, "E": 1e18, None: 1}
-
-
-def quantity(value: Any) -> float | None:
-    """A Kubernetes resource quantity (``128Mi``, ``1G``, ``0.5``) as a number."""
-    if isinstance(value, bool):
+def _memory_limit(request: Any, default: Any) -> Any:
+    """The limit KP1404 writes: ``default``, or ``request`` when that is larger.
+    None when either is not a valid, non-negative quantity: nothing derived from
+    an invalid value is written (KP0002 reports it)."""
+    default_q = quantity_or_none(default)
+    if default_q is None or default_q.negative:
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = _QUANTITY.match(str(value).strip()) if value is not None else None
-    if m is None:
+    if request is None or request == "":
+        return default
+    request_q = quantity_or_none(request)
+    if request_q is None or request_q.negative:
         return None
-    number = float(m.group(1)) * 10 ** int(m.group(2) or 0)
-    return number * _SUFFIX[m.group(3)]
+    return request if request_q > default_q else default

@@ -38,6 +38,7 @@ from kubeproof.fixes import FixSettings, fix_object, service_account_for
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Origin, Resource
 from kubeproof.sources.yamlparse import Document, YamlError, parse_yaml
+from kubeproof.yamlnumbers import keep_number_text
 
 if TYPE_CHECKING:
     from kubeproof.config import Config
@@ -321,7 +322,7 @@ def _problem(exc: YAMLError, offset: int) -> str:
 # ---------------------------------------------------------------- ruamel
 
 def _yaml(text: str) -> YAML:
-    yaml = YAML(typ="rt")
+    yaml = keep_number_text(YAML(typ="rt"))
     yaml.preserve_quotes = True
     yaml.width = 1 << 16  # never fold long lines
     yaml.allow_duplicate_keys = True

@@ -498,6 +498,10 @@ def test_cli_cidrs_and_external_destinations() -> None:
     (("--from", "nope"), "no workload named 'nope'"),
     (("--to", "shop/gw"), "no workload named 'gw' in namespace 'shop'"),
     (("--port", "99999"), "--port: port 99999 is out of range"),
+    (("--port", "99999999999999999999"), "--port: port 99999999999999999999 is out of range"),
+    (("--port", "9" * 5000), "--port: port 99999999999999999999... is out of range"),
+    (("--port", "\u00b2"), "--port: port \u00b2 is out of range"),  # isdigit, not a number
+    (("--port", "-1"), "--port: '-1' is not a port number (1-65535) or name"),
     (("--from", "external", "--to", "10.0.0.0/8"), "two external endpoints"),
 ])
 def test_cli_usage_errors(args: tuple[str, ...], message: str) -> None:

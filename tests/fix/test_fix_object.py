@@ -11,7 +11,7 @@ import jsonpatch
 import pytest
 
 from kubeproof.config import Config, ConfigError, load_config
-from kubeproof.fixes import FixSettings, fix_object, quantity
+from kubeproof.fixes import FixSettings, fix_object
 from kubeproof.model import Context, Origin, Resource
 from kubeproof.registry import load_rules
 from tests.fix.test_fixers import unsafe
@@ -130,13 +130,6 @@ def test_memory_limit_is_never_below_the_request() -> None:
     assert fix_object(obj, unsafe(), codes={"KP1404"}) == ["KP1404"]
     assert container["resources"]["limits"] == {"memory": "2Gi"}
 
-
-def test_quantities() -> None:
-    assert quantity("128Mi") == 128 * 2**20
-    assert quantity("1G") == 1e9
-    assert quantity("500m") == 0.5
-    assert quantity(2) == 2.0
-    assert quantity("lots") is None and quantity(True) is None
 
 
 def test_fix_settings_from_config(tmp_path: Any) -> None:

@@ -122,6 +122,45 @@ def test_valid_containers_pass() -> None:
     assert hits(fx("containers_pass.yaml"), "KP0002") == []
 
 
+def test_invalid_quantities_and_limits_below_requests() -> None:
+    assert hits(fx("quantities_fail.yaml"), "KP0002") == [
+        ("KP0002", 15),  # pod-level limits cpu: lots
+        ("KP0002", 21),  # init container: exponent beyond 32 bits (never computed)
+        ("KP0002", 27),  # negative cpu request
+        ("KP0002", 28),  # 1e400: beyond 2^63-1
+        ("KP0002", 30),  # 8Ei: beyond 2^63-1
+        ("KP0002", 31),  # a boolean
+        ("KP0002", 38),  # limit 256Mi below the request 512Mi
+        ("KP0002", 44),  # ephemeral container: a list
+        ("KP0002", 48),  # emptyDir.sizeLimit 1K (no such suffix)
+    ]
+    by_line = {f.line: f for f in findings(fx("quantities_fail.yaml"), "KP0002")}
+    assert by_line[21].container == "migrate"
+    assert by_line[21].path == "spec.template.spec.initContainers[0].resources.requests.memory"
+    assert by_line[38].message == ('container "sidecar" limits memory to 256Mi, below its '
+                                   "request of 512Mi")
+    assert by_line[15].container is None and by_line[15].message.startswith("pod resources")
+    assert by_line[48].path == "spec.template.spec.volumes[0].emptyDir.sizeLimit"
+
+
+def test_valid_quantities_pass() -> None:
+    assert hits(fx("quantities_pass.yaml"), "KP0002") == []
+
+
+def test_invalid_storage_and_quota_quantities() -> None:
+    assert hits(fx("claims_fail.yaml"), "KP0002") == [
+        ("KP0002", 8),   # PVC storage 10GB (no such suffix)
+        ("KP0002", 25),  # ephemeral volume claim: negative
+        ("KP0002", 31),  # claim template: exponent beyond 32 bits
+        ("KP0002", 39),  # ResourceQuota hard requests.memory 16GiB
+    ]
+
+
+def test_valid_storage_and_quota_quantities_pass() -> None:
+    # a PVC's storage limit below its request is not KP0002's to judge
+    assert hits(fx("claims_pass.yaml"), "KP0002") == []
+
+
 def test_invalid_label_keys_and_values_on_object_and_template() -> None:
     assert hits(fx("labels_fail.yaml"), "KP0002") == [
         ("KP0002", 7), ("KP0002", 8), ("KP0002", 9), ("KP0002", 10), ("KP0002", 11),

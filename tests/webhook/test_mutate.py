@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 from typing import Any
 
 import jsonpatch
@@ -172,3 +173,25 @@ def test_a_bad_fixers_value_is_an_error_naming_its_line(tmp_path: Any, value: st
     for good in ("safe", "all", "[KP0821, KP08]"):
         path.write_text(f"webhook:\n  fixers: {good}\n")
         load_policy(load_config(path))
+
+
+def test_hostile_quantities_are_never_computed_or_patched(hook: Webhook) -> None:
+    """``1e9999999999`` once made KP1404 compute ``10**9999999999`` while holding
+    the interpreter lock: the deadline never fired and /healthz stopped answering."""
+    original = bare(good_deployment())
+    original["spec"]["template"]["spec"]["containers"].append(
+        {**containers(bare(good_deployment()))[0], "name": "float"})
+    huge, floaty = containers(original)
+    huge["resources"] = {"requests": {"memory": "1e9999999999"}}
+    floaty["resources"] = {"requests": {"memory": "1e400"}}
+    client = hook.client()
+    start = time.monotonic()
+    resp = client.post("/mutate", json=review(original)).json()["response"]
+    assert time.monotonic() - start < 5
+    assert resp["allowed"] is True
+    patched = jsonpatch.JsonPatch(patch_of(resp)).apply(copy.deepcopy(original))
+    for container in containers(patched):  # no limit derived from an invalid request
+        assert "limits" not in container["resources"]
+    assert client.get("/healthz").status_code == 200
+    verdict = hook.post("/validate", review(original))
+    assert verdict["allowed"] is False and "KP0002" in verdict["status"]["message"]

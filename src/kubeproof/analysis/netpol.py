@@ -63,6 +63,8 @@ from kubeproof.netpol import (
     namespace_labels,
     parse_policy,
 )
+from kubeproof.quantity import decimal_int
+from kubeproof.rules.api_hygiene import port_name_problem
 from kubeproof.selectors import SelectorError
 
 EXTERNAL = "external"
@@ -149,13 +151,14 @@ def parse_port(text: str) -> QueryPort:
     protocol = proto.upper() if proto else "TCP"
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {proto!r} (expected TCP, UDP or SCTP)")
-    if value.isdigit():
-        number = int(value)
-        if not 1 <= number <= MAX_PORT:
-            raise ValueError(f"port {value} is out of range 1-{MAX_PORT}")
+    if value.isdigit():  # any digits, "²" too: only ASCII ones make a number
+        number = decimal_int(value, MAX_PORT + 1)
+        if number is None or not 1 <= number <= MAX_PORT:
+            shown = value if len(value) <= 20 else value[:20] + "..."
+            raise ValueError(f"port {shown} is out of range 1-{MAX_PORT}")
         return QueryPort(protocol, number)
-    if not value or not value.replace("-", "").isalnum():
-        raise ValueError(f"{text!r} is not a port number or name")
+    if not value or port_name_problem(value) is not None:  # "-1" is neither
+        raise ValueError(f"{text[:40]!r} is not a port number (1-{MAX_PORT}) or name")
     return QueryPort(protocol, value)
 
 

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubeproof.cli import (
+    MAX_TIMEOUT_S,
+    FiniteFloatRange,
     _split,
     _write_reports,
     config_or_exit,
@@ -186,7 +188,7 @@ def _keep(f: Finding, namespace: str | None) -> bool:
                    "their values are dropped on arrival.")
 @click.option("--max-requests", type=click.IntRange(1, 64), default=4, show_default=True,
               help="API requests in flight at most.")
-@click.option("--request-timeout", type=click.FloatRange(min=0.1), default=30.0,
+@click.option("--request-timeout", type=FiniteFloatRange(0.1, MAX_TIMEOUT_S), default=30.0,
               show_default=True, help="Seconds to wait for each API answer.")
 @click.option("--page-size", type=click.IntRange(1, 10000), default=500, show_default=True,
               help="Objects per list call (limit).")

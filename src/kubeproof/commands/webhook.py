@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from kubeproof.cli import fail
-from kubeproof.webhook.install import install_command
+from kubeproof.webhook.install import MAX_WORKERS, install_command
 
 
 @click.group()
@@ -26,7 +26,7 @@ def webhook() -> None:
               help="Private key of the certificate (PEM); reloaded with it.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, MAX_WORKERS),
               help="Worker processes.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Config file [default: .kubeproof.yaml found upward].")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from kubeproof.model import Context, Path, Resource, Severity, Violation
+from kubeproof.quantity import Quantity, QuantityError, parse_quantity
 from kubeproof.registry import rule
 from kubeproof.rules.common import DNS_SUBDOMAIN, as_dict, as_list, quote
 from kubeproof.selectors import SelectorError, validate_label_selector
@@ -514,6 +515,101 @@ def _check_env(env: Any, cpath: Path, cname: str) -> Iterator[Violation]:
                             container=cname, severity=Severity.MEDIUM)
 
 
+def _check_resources(res: Resource) -> Iterator[Violation]:
+    """Resource quantities the API server rejects: in every container's
+    ``resources`` (init and ephemeral ones too), the pod-level ``spec.resources``
+    and ``emptyDir.sizeLimit``."""
+    pod = res.pod
+    if pod is None:
+        return
+    for c in pod.containers:
+        yield from _check_requirements(c.data.get("resources"), (*c.path, "resources"),
+                                       f"container {quote(c.name)}", c.name)
+    spec_path = pod.spec_path
+    yield from _check_requirements(pod.spec.get("resources"), (*spec_path, "resources"),
+                                   "pod", None)
+    for i, volume in enumerate(as_list(pod.spec.get("volumes"))):
+        path, name = (*spec_path, "volumes", i), quote(str(as_dict(volume).get("name")))
+        size = as_dict(as_dict(volume).get("emptyDir")).get("sizeLimit")
+        if size is not None:
+            why = _quantity_problem(size)
+            if why:
+                yield Violation((*path, "emptyDir", "sizeLimit"),
+                                f"volume {name} emptyDir.sizeLimit {why}")
+        claim = as_dict(as_dict(as_dict(volume).get("ephemeral")).get("volumeClaimTemplate"))
+        yield from _check_requirements(
+            as_dict(claim.get("spec")).get("resources"),
+            (*path, "ephemeral", "volumeClaimTemplate", "spec", "resources"),
+            f"volume {name} claim", None, ordered=False)
+
+
+def _check_claims(res: Resource) -> Iterator[Violation]:
+    """Storage amounts of PersistentVolumeClaims and StatefulSet claim templates,
+    and a ResourceQuota's ``hard`` limits."""
+    spec = as_dict(res.obj.get("spec"))
+    if res.kind == "PersistentVolumeClaim":
+        yield from _check_requirements(spec.get("resources"), ("spec", "resources"),
+                                       "PersistentVolumeClaim", None, ordered=False)
+    elif res.kind == "StatefulSet":
+        for i, template in enumerate(as_list(spec.get("volumeClaimTemplates"))):
+            yield from _check_requirements(
+                as_dict(as_dict(template).get("spec")).get("resources"),
+                ("spec", "volumeClaimTemplates", i, "spec", "resources"),
+                f"volumeClaimTemplates[{i}]", None, ordered=False)
+    elif res.kind == "ResourceQuota" and isinstance(spec.get("hard"), dict):
+        for name, value in spec["hard"].items():
+            why = _quantity_problem(value) if value is not None else None
+            if why:
+                yield Violation(("spec", "hard", name), f"ResourceQuota hard {name} {why}")
+
+
+def _check_requirements(resources: Any, path: Path, where: str, container: str | None,
+                        *, ordered: bool = True) -> Iterator[Violation]:
+    """Invalid quantities in one ``resources`` block, and (``ordered``: a
+    container's or pod's) limits below their requests."""
+    if resources is None:
+        return
+    if not isinstance(resources, dict):
+        yield Violation(path, f"{where} resources must be a mapping", container=container)
+        return
+    valid: dict[str, dict[Any, Quantity]] = {"requests": {}, "limits": {}}
+    for kind, parsed in valid.items():
+        amounts = resources.get(kind)
+        if amounts is None:
+            continue
+        if not isinstance(amounts, dict):
+            yield Violation((*path, kind), f"{where} resources.{kind} must be a mapping of "
+                            "resource names to quantities", container=container)
+            continue
+        for name, value in amounts.items():
+            if value is None:  # null: the field is unset
+                continue
+            why = _quantity_problem(value)
+            if why:
+                yield Violation((*path, kind, name), f"{where} resources.{kind}.{name} {why}",
+                                container=container)
+            else:
+                parsed[name] = parse_quantity(value)
+    for name, limit in valid["limits"].items() if ordered else ():
+        request = valid["requests"].get(name)
+        if request is not None and limit < request:
+            yield Violation((*path, "limits", name),
+                            f"{where} limits {name} to "
+                            f"{_yaml_scalar(resources['limits'][name])}, below its request "
+                            f"of {_yaml_scalar(resources['requests'][name])}",
+                            container=container)
+
+
+def _quantity_problem(value: Any) -> str | None:
+    """Why ``value`` is not a quantity the API server accepts for a resource
+    amount (they must not be negative), or None."""
+    try:
+        parsed = parse_quantity(value)
+    except QuantityError as exc:
+        return str(exc)
+    return "must not be negative" if parsed.negative else None
+
+
 @rule("KP0002", "invalid-object", practice=0, severity="high")
 def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Object the API server would reject.
@@ -539,6 +635,14 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         placeholders (`{{`, `${`) are not judged. A NetworkPolicy or
         PodDisruptionBudget label selector with an invalid operator or
         values (set rules skip such objects; this is where they are reported).
+        A resource quantity (container or pod-level `resources.requests` and
+        `resources.limits`, `emptyDir.sizeLimit`, the storage of
+        PersistentVolumeClaims, claim templates and ephemeral volumes, a
+        ResourceQuota's `hard` limits) that is not a Kubernetes
+        quantity (`128Mi`, `1.5Gi`, `500m`, `2`, `1e3`), is negative, is
+        larger than 2^63-1 (the most the API server keeps; `1e400`, `8Ei`),
+        has an exponent beyond 32 bits or over 1000 significant digits, or a
+        limit below its request.
 
     Why:
         These manifests fail at `kubectl apply` or admission time, usually in
@@ -580,6 +684,8 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
     yield from _check_selector(res)
     yield from _check_label_selectors(res)
     yield from _check_containers(res)
+    yield from _check_resources(res)
+    yield from _check_claims(res)
 
 
 # ---------------------------------------------------------------- KP0003

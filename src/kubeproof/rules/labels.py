@@ -9,6 +9,7 @@ from typing import Any
 
 from kubeproof.index import Index, Record, WorkloadRec
 from kubeproof.model import Context, ObjectRef, Path, Resource, Scope, SetViolation, Violation
+from kubeproof.quantity import decimal_int
 from kubeproof.registry import rule
 from kubeproof.rules.common import as_dict, as_list, quote
 from kubeproof.selectors import (
@@ -425,7 +426,7 @@ class _Exposed:
             return True
         if isinstance(port, int):
             return port in self.numbers
-        return port in self.names or (port.isdigit() and int(port) in self.numbers)
+        return port in self.names or decimal_int(port) in self.numbers
 
 
 def ingress_backends(spec: dict[str, Any]) -> Iterator[tuple[Path, Any, Any, Path]]:

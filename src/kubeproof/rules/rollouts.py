@@ -8,12 +8,13 @@ from typing import Any
 
 from kubeproof.index import ContainerRec, Index, Record, WorkloadRec
 from kubeproof.model import Context, Path, Resource, Scope, SetViolation, Violation
+from kubeproof.quantity import decimal_int
 from kubeproof.registry import rule, withdrawn_by_set
 from kubeproof.rules.common import as_dict, as_list, quote
 from kubeproof.rules.labels import TemplateLookup, comparison_group, pdb_selects, shown
 from kubeproof.selectors import SelectorError, is_empty_selector, label_selector_matches
 
-_PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
+_PERCENT = re.compile(r"^\s*([0-9]+)\s*%\s*$")
 
 
 
@@ -58,7 +59,7 @@ def _all_unavailable(max_unavailable: Any, replicas: int | None) -> str | None:
         return None
     if isinstance(max_unavailable, str):
         m = _PERCENT.match(max_unavailable)
-        if m and int(m.group(1)) >= 100:
+        if m and (decimal_int(m.group(1)) or 0) >= 100:
             return f"maxUnavailable: {max_unavailable.strip()}"
     return None
 
@@ -360,7 +361,7 @@ def _percent(value: Any) -> int | None:
     if isinstance(value, str):
         m = _PERCENT.match(value)
         if m:
-            return int(m.group(1))
+            return decimal_int(m.group(1))
     return None
 
 
@@ -544,8 +545,8 @@ def _canary_differences(svc: Record, stable: WorkloadRec, canary: WorkloadRec,
     for p in as_list(as_dict(svc.data.get("spec")).get("ports")):
         p = as_dict(p)
         target = p.get("targetPort", p.get("port"))
-        if isinstance(target, str) and target.isdigit():
-            target = int(target)
+        if isinstance(target, str) and decimal_int(target) is not None:
+            target = decimal_int(target)
         if isinstance(target, str):
             in_s, in_c = _named_port(stable, target), _named_port(canary, target)
             if (in_s is None and in_c is None) or (in_s and in_c and in_s[0] == in_c[0]):
