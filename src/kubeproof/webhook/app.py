@@ -113,7 +113,7 @@ def create_app(judge: Judge, sink: AuditSink, judges: int = JUDGE_PROCESSES) -> 
             return _refused(endpoint, "body_timeout", 408,
                             "request body not received within the deadline")
         except ClientDisconnect:
-            LOG.info("client disconnected from /%s before sending the whole body", endpoint)
+            LOG.warning("client disconnected from /%s before sending the whole body", endpoint)
             metrics.BAD_REQUESTS.labels(endpoint, "disconnected").inc()
             return Response(status_code=400)
         metrics.labelled(metrics.REQUESTS, endpoint, req.operation or "unknown").inc()
