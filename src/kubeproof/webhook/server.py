@@ -59,21 +59,32 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
+    _in_body = False  # between a head and the end of its body (even once answered)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_head_timer()
 
     def data_received(self, data: bytes) -> None:
-        if self._awaiting_head():
+        super().data_received(data)  # parse first: one read may hold a head and a body
+        if self.transport.is_closing() or not self._awaiting_head():
+            self._disarm_head_timer()
+            return
+        if not self._in_body:  # a head still incomplete (not the rest of an answered body)
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEADER_BYTES:
                 self._drop(f"sent a request head over {MAX_HEADER_BYTES} bytes")
                 return
-            self._arm_head_timer()
-        super().data_received(data)
-        if not self._awaiting_head():
-            self._disarm_head_timer()
+        self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._in_body = True
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
