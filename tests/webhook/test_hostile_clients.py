@@ -214,7 +214,14 @@ def test_a_client_that_leaves_mid_body_is_one_log_line(spinner: SpinServer) -> N
     assert spinner.validate()[0]["allowed"] is True
 
 
-def test_judge_processes_are_children_of_the_server(spinner: SpinServer) -> None:
+def test_judge_processes_hold_no_connection_of_the_server(spinner: SpinServer) -> None:
+    """A judge forked while clients are connected keeps none of their sockets (nor
+    the listening one): else a connection the server closes stays open."""
+    with spinner.tls_socket():  # open while the replacement judges are forked
+        spinner.validate({"test/spin": "yes"})
     children = spinner.children()
     assert len(children) >= 2
-    assert all(os.path.exists(f"/proc/{pid}") for pid in children)
+    for pid in children:
+        fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        sockets = [fd for fd, target in fds.items() if fd > 2 and target.startswith("socket:")]
+        assert len(sockets) == 1, fds  # its own line to the server

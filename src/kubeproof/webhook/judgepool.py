@@ -160,14 +160,11 @@ class JudgePool:
         server_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the server
-            parent_sock.close()
             code = 0
             try:
-                for sibling in self._workers:  # its socket is the server's business
-                    with contextlib.suppress(OSError):
-                        os.close(sibling.conn.fileno())
-                _detach_from_server(server_pid)
-                _worker_main(Connection(child_sock.detach()), self._handlers)
+                fd = child_sock.detach()
+                _detach_from_server(server_pid, fd)
+                _worker_main(Connection(fd), self._handlers)
             except BaseException:  # the worker must never unwind into the server
                 code = 1
             finally:
@@ -250,10 +247,15 @@ def _worker_main(conn: Connection, handlers: Mapping[str, Callable[[Any], Any]])
         conn.send(answer)
 
 
-def _detach_from_server(server_pid: int) -> None:
-    """In a fresh worker: die with the server, leave its signals to it."""
+def _detach_from_server(server_pid: int, keep_fd: int) -> None:
+    """In a fresh worker: die with the server, leave its signals to it, and close
+    every inherited descriptor but stdio and its own socket: a copy of a client
+    connection (or the listening socket) held here would keep it open after the
+    server closed it, and the client would never see the close."""
     with contextlib.suppress(ValueError):
         signal.set_wakeup_fd(-1)
+    os.closerange(3, keep_fd)
+    os.closerange(keep_fd + 1, os.sysconf("SC_OPEN_MAX"))
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):
