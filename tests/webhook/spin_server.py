@@ -1,8 +1,9 @@
 """A real webhook server process whose judge has one extra rule that spins for
 ever (a pure-Python loop) on objects annotated ``test/spin``: only killing the
 judge process stops it. Run as ``python -m tests.webhook.spin_server CERT KEY
-PORT``; the server is the production app and uvicorn options, with a 1 s
-request-head timeout (production: 5 s) and a 500 ms judging deadline.
+PORT [MAX_CONNECTIONS]``; the server is the production app and uvicorn
+options, with a 1 s request-head timeout (production: 5 s) and a 500 ms
+judging deadline.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ SPIN_RULE = Rule(code="KP9903", name="test-spin", practice=0, severity=Severity.
                  what="test", why="test", how="test", example="", family="test")
 
 
-def main(cert: str, key: str, port: int) -> None:
+def main(cert: str, key: str, port: int, max_connections: int | None = None) -> None:
     server.HEADER_TIMEOUT = HEADER_TIMEOUT
+    if max_connections is not None:
+        server.MAX_CONNECTIONS = max_connections
     config = Config()
     config.webhook = {"failurePolicy": "deny", "deadlineMs": DEADLINE_MS}
     judge = Judge(config, load_policy(config), extra_rules=(SPIN_RULE,))
@@ -50,4 +53,5 @@ def main(cert: str, key: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]),
+         int(sys.argv[4]) if len(sys.argv) > 4 else None)

@@ -29,14 +29,14 @@ DEADLINE = DEADLINE_MS / 1000
 
 
 class SpinServer:
-    def __init__(self, pki: Pki, workdir: Path) -> None:
+    def __init__(self, pki: Pki, workdir: Path, *extra: str) -> None:
         self.pki = pki
         self.port = free_port()
         self.stderr = workdir / f"stderr-{self.port}.log"
         with open(self.stderr, "wb") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tests.webhook.spin_server", pki.cert_file,
-                 pki.key_file, str(self.port)], stdout=err, stderr=err, cwd=ROOT)
+                 pki.key_file, str(self.port), *extra], stdout=err, stderr=err, cwd=ROOT)
         self.client = httpx.Client(base_url=f"https://localhost:{self.port}",
                                    verify=pki.context(), timeout=10)
         deadline = time.monotonic() + 30
@@ -171,6 +171,24 @@ def test_stalled_clients_are_closed_and_others_still_served(spinner: SpinServer)
         sock.close()
     assert time.monotonic() - opened < HEADER_TIMEOUT + 3
     assert spinner.client.get("/healthz").text == "ok"
+
+
+def test_past_the_connection_limit_requests_get_503(pki: Pki, tmp_path: Path) -> None:
+    srv = SpinServer(pki, tmp_path, "12")
+    try:
+        srv.client.close()  # its keep-alive connection would count
+        held = [srv.tls_socket() for _ in range(12)]
+        with httpx.Client(base_url=f"https://localhost:{srv.port}", verify=pki.context(),
+                          timeout=10) as client:
+            assert client.get("/healthz").status_code == 503
+        for sock in held:
+            sock.close()
+        wait_for(lambda: httpx.get(f"https://localhost:{srv.port}/healthz",
+                                   verify=pki.context(), timeout=5).status_code == 200, 5)
+        assert srv.validate()[0]["allowed"] is True
+        assert "Traceback" not in srv.stderr.read_text()
+    finally:
+        srv.stop()
 
 
 def test_an_oversized_request_head_is_closed(spinner: SpinServer) -> None:
