@@ -143,3 +143,22 @@ def test_any_review_over_real_tls(tls_server: SpinServer, body: bytes) -> None:
 
 def test_no_traceback_in_the_server_log(tls_server: SpinServer) -> None:
     assert "Traceback" not in Path(tls_server.stderr).read_text()
+
+
+def test_an_object_nested_too_deep_to_pass_is_answered_by_the_failure_policy(
+        client: TestClient) -> None:
+    """1000 levels (orjson reads up to 1024, pickle goes less deep): the failure
+    policy answers at once, and the next request is judged as usual."""
+    dep = good_deployment()
+    dep["spec"]["template"]["spec"]["x"] = "DEEP"
+    body = json.dumps(review(dep)).encode().replace(b'"DEEP"', b"[" * 1000 + b"]" * 1000)
+    for path, verb in (("/validate", "judge"), ("/mutate", "fix")):
+        started = time.monotonic()
+        resp = client.post(path, content=body)
+        assert time.monotonic() - started < APP_DEADLINE_MS / 1000
+        assert resp.status_code == 200
+        warning = resp.json()["response"]["warnings"][0]
+        assert warning.startswith(f"kubeproof could not {verb} this request: it hit an "
+                                  "internal error")
+    assert client.post("/validate", json=review(good_deployment())).json()[
+        "response"]["allowed"] is True

@@ -30,6 +30,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import pickle
 import signal
 import socket
 import threading
@@ -90,13 +91,17 @@ class JudgePool:
             self.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        try:  # before taking a worker: an argument that cannot cross fails alone
+            message = pickle.dumps((name, arg), pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # e.g. RecursionError: nested deeper than pickle goes
+            raise JudgementFailed(type(exc).__name__) from None
         self._fill()
         worker = await self._acquire(deadline)
         future: asyncio.Future[Any] = loop.create_future()
         worker.future, worker.deadline = future, deadline
         worker.timer = loop.call_at(deadline, self._expire, worker)
         try:
-            worker.conn.send((name, arg))
+            worker.conn.send_bytes(message)
         except OSError:
             self._discard(worker)
             raise WorkerDied("the judge process is gone") from None
@@ -241,10 +246,10 @@ def _worker_main(conn: Connection, handlers: Mapping[str, Callable[[Any], Any]])
         except (EOFError, OSError):
             return
         try:
-            answer: tuple[str, Any] = ("ok", handlers[name](arg))
+            answer = pickle.dumps(("ok", handlers[name](arg)), pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # reported by type only: the text may quote the object
-            answer = ("error", type(exc).__name__)
-        conn.send(answer)
+            answer = pickle.dumps(("error", type(exc).__name__))
+        conn.send_bytes(answer)
 
 
 def _detach_from_server(server_pid: int, keep_fd: int) -> None:
