@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 with warnings.catch_warnings():  # starlette suggests httpx2, not installed here
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", UserWarning)
     from starlette.testclient import TestClient
 
 from kubeproof.config import Config
