@@ -119,7 +119,7 @@ def test_a_spinning_judgement_is_killed_at_its_deadline(spinner: SpinServer) -> 
     time.sleep(0.1)
     took = time.monotonic()
     assert spinner.client.get("/healthz").text == "ok"  # the event loop is free
-    assert time.monotonic() - took < 0.3
+    assert time.monotonic() - took < 1.0
     for t in threads:
         t.join(10)
     assert len(answers) == 3
