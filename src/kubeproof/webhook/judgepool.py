@@ -103,6 +103,7 @@ class JudgePool:
         try:
             worker.conn.send_bytes(message)
         except OSError:
+            worker.future = None  # answered here, not through the future
             self._discard(worker)
             raise WorkerDied("the judge process is gone") from None
         return await future
@@ -138,6 +139,10 @@ class JudgePool:
         timer = self._loop.call_at(deadline, _expire_waiter, waiter)
         try:
             return await waiter
+        except asyncio.CancelledError:  # handed a worker just as the request was cancelled
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._release(waiter.result())
+            raise
         finally:
             timer.cancel()
 
