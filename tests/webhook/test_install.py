@@ -29,9 +29,15 @@ KUBECTL = "kubectl"
 SERVICE_DNS = "kubeproof-webhook.kubeproof.svc"
 
 
-def install(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", "webhook", "install", *args],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+# an image the user built and pushed (no kubeproof image is published yet)
+IMAGE = "registry.example.com/platform/kubeproof:0.9.0@sha256:" + "5e" * 32
+
+
+def install(*args: str, image: str | None = IMAGE) -> subprocess.CompletedProcess[str]:
+    """``webhook install``; ``--image IMAGE`` unless ``args`` name one or ``image`` is None."""
+    given = ["--image", image] if image is not None and "--image" not in args else []
+    return subprocess.run([sys.executable, "-m", "kubeproof", "webhook", "install", *given,
+                           *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
 def scan(*args: str) -> subprocess.CompletedProcess[str]:
@@ -84,12 +90,15 @@ def test_cert_manager_output_scans_clean(cert_manager_out: Path) -> None:
 def test_the_two_exemptions_are_the_only_suppressed_findings(default_out: Path,
                                                             tmp_path: Path) -> None:
     """Without annotation exemptions exactly KP1004 (the key, on the Secret) and
-    KP1602 (mutation fails open) fire, and neither prints a secret value."""
+    KP1602 (mutation fails open; in the default audit mode validation too, as
+    it denies nothing) fire, and neither prints a secret value."""
     config = tmp_path / "no-annotations.yaml"
     config.write_text("exemptions:\n  allowAnnotations: false\n")
     got = findings(default_out, "--config", str(config))
     assert sorted((f["code"], f["object"]["kind"]) for f in got) == [
-        ("KP1004", "Secret"), ("KP1602", "MutatingWebhookConfiguration")]
+        ("KP1004", "Secret"), ("KP1602", "MutatingWebhookConfiguration"),
+        ("KP1602", "ValidatingWebhookConfiguration"),
+        ("KP1602", "ValidatingWebhookConfiguration")]
     secret = one(docs(default_out.read_text()), "Secret")
     key_pem = base64.b64decode(secret["data"]["tls.key"]).decode()
     key_body = "".join(key_pem.splitlines()[1:-1])
@@ -182,7 +191,7 @@ def test_webhook_configurations(default_out: Path) -> None:
         service = wh["clientConfig"]["service"]
         assert (service["name"], service["namespace"], service["port"]) == (
             "kubeproof-webhook", "kubeproof", 443)
-    assert [wh["failurePolicy"] for wh in validating] == ["Fail", "Fail"]
+    assert [wh["failurePolicy"] for wh in validating] == ["Ignore", "Ignore"]  # audit mode
     assert [wh["failurePolicy"] for wh in mutating] == ["Ignore"]
     assert {wh["clientConfig"]["service"]["path"] for wh in validating} == {"/validate"}
     assert mutating[0]["clientConfig"]["service"]["path"] == "/mutate"
@@ -258,6 +267,54 @@ def test_bad_options_give_one_line_and_exit_2(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and text in proc.stderr
     proc = install("--image", "ghcr.io/example/kubeproof:1.0")
     assert proc.returncode == 0 and "not pinned by digest" in proc.stderr
+
+
+def test_without_image_it_is_a_usage_error_naming_what_to_do(tmp_path: Path) -> None:
+    out = tmp_path / "webhook.yaml"
+    proc = install("--output", str(out), image=None)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and not out.exists()
+    assert proc.stderr == ("kubeproof: error: --image is required: no kubeproof image is "
+                           "published yet; build and push your own (docs/webhook-install.md) "
+                           "and pass --image REGISTRY/kubeproof:TAG@sha256:DIGEST\n")
+
+
+def test_no_made_up_image_anywhere(default_out: Path) -> None:
+    """Every image in the output is the one the user named."""
+    images = set(re.findall(r"image: (\S+)", default_out.read_text()))
+    assert images == {IMAGE}
+    assert "ghcr.io/kubeproof" not in default_out.read_text()
+
+
+def test_default_is_audit_mode_that_denies_nothing(default_out: Path) -> None:
+    objects = docs(default_out.read_text())
+    config = yaml.safe_load(one(objects, "ConfigMap")["data"]["kubeproof.yaml"])["webhook"]
+    assert set(config["modes"].values()) == {"audit"}
+    assert config["failurePolicy"] == "allow"
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        assert {wh["failurePolicy"] for wh in one(objects, kind)["webhooks"]} == {"Ignore"}
+
+
+@pytest.mark.parametrize(("mode", "step"), [
+    ("audit", "Next step: re-run with --mode warn"),
+    ("warn", "Next step: re-run with --mode enforce"),
+])
+def test_the_next_rollout_step_is_printed_on_stderr(mode: str, step: str) -> None:
+    proc = install("--mode", mode)
+    assert proc.returncode == 0
+    assert step in proc.stderr and "nothing is denied" in proc.stderr
+    assert step not in proc.stdout
+
+
+def test_enforce_is_opt_in_and_fails_closed() -> None:
+    proc = install("--mode", "enforce")
+    assert proc.returncode == 0 and "Next step" not in proc.stderr
+    objects = docs(proc.stdout)
+    config = yaml.safe_load(one(objects, "ConfigMap")["data"]["kubeproof.yaml"])["webhook"]
+    assert config["modes"]["critical"] == "enforce" and config["failurePolicy"] == "deny"
+    validating = one(objects, "ValidatingWebhookConfiguration")
+    assert {wh["failurePolicy"] for wh in validating["webhooks"]} == {"Fail"}
+    assert "kubeproof.io/ignore" not in validating["metadata"].get("annotations", {})
 
 
 def test_kubectl_decodes_every_object(default_out: Path, cert_manager_out: Path,

@@ -45,68 +45,120 @@ class AdmissionRequest:
 
 
 def decode(body: bytes) -> AdmissionRequest:
-    """Parse and check an AdmissionReview body; raises BadReview."""
+    """Parse and check an AdmissionReview body; raises BadReview.
+
+    No message quotes a value of the body (it may hold a secret or control
+    characters): each names the field and what it must be.
+    """
     try:
         doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadReview(f"request body is not valid JSON: {exc}") from None
+    except orjson.JSONDecodeError:
+        raise BadReview("request body is not valid JSON") from None
     if not isinstance(doc, dict):
         raise BadReview("request body must be a JSON object (an AdmissionReview)")
     if doc.get("apiVersion") != API_VERSION or doc.get("kind") != KIND:
-        raise BadReview(f"expected apiVersion {API_VERSION} and kind {KIND}, got "
-                        f"{_short(doc.get('apiVersion'))} and {_short(doc.get('kind'))}")
+        raise BadReview(f"expected apiVersion {API_VERSION} and kind {KIND}")
     req = doc.get("request")
     if not isinstance(req, dict):
         raise BadReview("AdmissionReview has no 'request' object")
     uid = req.get("uid")
     if not isinstance(uid, str) or not uid:
         raise BadReview("AdmissionReview request has no 'uid'")
+    if len(uid) > MAX_UID or not uid.isprintable():
+        raise BadReview(f"AdmissionReview request.uid must be printable text of at most "
+                        f"{MAX_UID} characters")
     out = AdmissionRequest(uid=uid, operation="", kind="", namespace=None, name="",
                            username="", object=None, old_object=None)
-    out.problem = _fill(out, req)
+    out.problem = _shape_problem(req) or _fill(out, req)
     return out
 
 
-def _fill(out: AdmissionRequest, req: dict[str, Any]) -> str | None:
-    """Copy the fields the webhook uses; the first problem found, if any."""
+MAX_UID = 256  # the API server sends a UUID (36 characters)
+TEXT_FIELDS = ("namespace", "name", "subResource", "requestSubResource")
+GVK_FIELDS = ("kind", "resource", "requestKind", "requestResource")
+MAP_FIELDS = ("object", "oldObject", "options")
+
+
+def _shape_problem(req: dict[str, Any]) -> str | None:
+    """The first field of ``request`` whose type is not what the API server sends.
+
+    Checked before any field is used, so no later step meets an unhashable
+    operation, a list for a name or a map for ``dryRun``.
+    """
     operation = req.get("operation")
-    if operation not in OPERATIONS:
-        return f"request.operation must be one of {', '.join(sorted(OPERATIONS))}, " \
-               f"not {_short(operation)}"
-    out.operation = operation
-    for key in ("object", "oldObject"):
+    if not isinstance(operation, str) or operation not in OPERATIONS:
+        return f"request.operation must be one of {', '.join(sorted(OPERATIONS))}"
+    for key in TEXT_FIELDS:
+        if not isinstance(req.get(key), str | None):
+            return f"request.{key} must be a string"
+    for key in GVK_FIELDS:
         value = req.get(key)
-        if value is not None and not isinstance(value, dict):
+        if value is not None and not _map_of(value, str):
+            return f"request.{key} must be an object of strings"
+    for key in MAP_FIELDS:
+        if not isinstance(req.get(key), dict | None):
             return f"request.{key} must be an object or null"
+    if not isinstance(req.get("dryRun"), bool | None):
+        return "request.dryRun must be true or false"
+    return _user_problem(req.get("userInfo"))
+
+
+def _user_problem(user: Any) -> str | None:
+    if user is None:
+        return None
+    if not isinstance(user, dict):
+        return "request.userInfo must be an object"
+    for key in ("username", "uid"):
+        if not isinstance(user.get(key), str | None):
+            return f"request.userInfo.{key} must be a string"
+    groups = user.get("groups")
+    if groups is not None and not _list_of_text(groups):
+        return "request.userInfo.groups must be a list of strings"
+    extra = user.get("extra")
+    if extra is not None and not (isinstance(extra, dict) and
+                                  all(_list_of_text(v) for v in extra.values())):
+        return "request.userInfo.extra must map keys to lists of strings"
+    return None
+
+
+def _map_of(value: Any, kind: type) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, kind) for v in value.values())
+
+
+def _list_of_text(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _fill(out: AdmissionRequest, req: dict[str, Any]) -> str | None:
+    """Copy the fields the webhook uses (their types checked already); the
+    first problem found, if any."""
+    operation = req["operation"]
+    out.operation = operation
     out.object = req.get("object")
     out.old_object = req.get("oldObject")
     if operation in JUDGED_OPERATIONS and out.object is None:
         return f"request.object is required for {operation}"
-    namespace = req.get("namespace")
-    out.namespace = namespace if isinstance(namespace, str) and namespace else None
-    name = req.get("name")
-    out.name = name if isinstance(name, str) else ""
-    kind = req.get("kind")
-    kind_name = kind.get("kind") if isinstance(kind, dict) else None
-    if not isinstance(kind_name, str) and out.object is not None:
+    out.namespace = req.get("namespace") or None
+    out.name = req.get("name") or ""
+    kind = req.get("kind") or {}
+    kind_name = kind.get("kind")
+    if kind_name is None and out.object is not None:
         kind_name = out.object.get("kind")
     out.kind = kind_name if isinstance(kind_name, str) else ""
-    if isinstance(kind, dict) and isinstance(kind.get("version"), str):
+    if isinstance(kind.get("version"), str):
         group = kind.get("group")
-        out.api_version = f"{group}/{kind['version']}" if isinstance(group, str) and group \
-            else kind["version"]
-    user = req.get("userInfo")
-    username = user.get("username") if isinstance(user, dict) else None
-    out.username = username if isinstance(username, str) else ""
+        out.api_version = f"{group}/{kind['version']}" if group else kind["version"]
+    user = req.get("userInfo") or {}
+    out.username = user.get("username") or ""
     out.dry_run = req.get("dryRun") is True
-    sub = req.get("subResource")
-    out.sub_resource = sub if isinstance(sub, str) else ""
+    out.sub_resource = req.get("subResource") or ""
     return None
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def log_safe(text: str, limit: int = 200) -> str:
+    """``text`` for one log line: control characters escaped, capped in length."""
+    escaped = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return escaped if len(escaped) <= limit else escaped[:limit - 3] + "..."
 
 
 @dataclass(slots=True)

@@ -3,42 +3,75 @@
 ``POST /validate`` and ``POST /mutate`` take an AdmissionReview and always
 answer with one, or with a 4xx and a one-line JSON ``error`` when the body is
 not an AdmissionReview at all (over 3 MiB: 413; not JSON, wrong apiVersion or
-kind, no ``request``, no ``uid``: 400). Never a 500: an exception while judging,
-a rule error, or a judgement slower than the deadline (``webhook.deadlineMs``)
-is answered by the failure policy (``webhook.failurePolicy``) and counted.
+kind, no ``request``, no ``uid``: 400; not all received by the deadline: 408).
+A request whose fields have the wrong types gets a well-formed AdmissionReview
+that refuses it (code 400, the field named, no value quoted). Each of these is
+one log line. Never a 500: an exception while judging, a rule error, a judge
+process that died, a judgement slower than the deadline (``webhook.deadlineMs``,
+counted from the request's arrival, body read included) or any unexpected
+error is answered by the failure policy (``webhook.failurePolicy``) and counted.
 
-Judging runs in a few threads (:mod:`kubeproof.webhook.judgepool`) so the
-event loop can keep the deadline; a rule that never returns keeps its thread,
-and once every thread is stuck each request is answered by the failure policy
-at its deadline.
-``GET /healthz`` (alive), ``GET /readyz`` (serving), ``GET /metrics``.
+Judging runs in forked worker processes (:mod:`kubeproof.webhook.judgepool`):
+one that is not done by the deadline is killed and replaced, so a rule that
+never returns cannot wedge the server.
+``GET /healthz`` (alive: the event loop answers), ``GET /readyz`` (serving: 503
+while a judge process is stuck or missing), ``GET /metrics``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from kubeproof.webhook import metrics
-from kubeproof.webhook.admission import MAX_BODY_BYTES, AdmissionRequest, BadReview, decode
+from kubeproof.webhook.admission import (
+    MAX_BODY_BYTES,
+    AdmissionRequest,
+    AdmissionResponse,
+    BadReview,
+    decode,
+    log_safe,
+)
 from kubeproof.webhook.events import AuditSink
-from kubeproof.webhook.judge import Decision, Judge, JudgementError
-from kubeproof.webhook.judgepool import JudgePool
+from kubeproof.webhook.judge import Decision, Judge
+from kubeproof.webhook.judgepool import JudgementFailed, JudgePool, WorkerDied
 from kubeproof.webhook.settings import AppSettings
 
 LOG = logging.getLogger("kubeproof.webhook")
-JUDGE_THREADS = 4
+JUDGE_PROCESSES = 2
 
 
 class TooLarge(Exception):
     pass
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What a judge process sends back: the decision without its rule objects
+    (they hold functions; only what the answer and the metrics need crosses)."""
+
+    response: AdmissionResponse
+    event: dict[str, Any] | None
+    outcome: str
+    modes: list[tuple[str, str]] = field(default_factory=list)  # (rule code, mode)
+    fixed: list[str] = field(default_factory=list)
+    exempted: int = 0
+
+    @classmethod
+    def of(cls, decision: Decision) -> Verdict:
+        return cls(decision.response, decision.event, decision.outcome,
+                   [(f.rule.code, mode) for f, mode in decision.findings],
+                   decision.fixed, decision.exempted)
 
 
 def app_from_env() -> Starlette:
@@ -52,52 +85,78 @@ def app_from_env() -> Starlette:
     return create_app(Judge(config, policy), AuditSink(policy.audit))
 
 
-def create_app(judge: Judge, sink: AuditSink) -> Starlette:
-    pool = JudgePool(JUDGE_THREADS, "kubeproof-judge")
+def create_app(judge: Judge, sink: AuditSink, judges: int = JUDGE_PROCESSES) -> Starlette:
+    pool = JudgePool({"validate": lambda req: Verdict.of(judge.validate(req)),
+                      "mutate": lambda req: Verdict.of(judge.mutate(req))}, judges)
     deadline = judge.policy.deadline_ms / 1000
     state = {"ready": False}
 
-    async def answer(request: Request, endpoint: str,
-                     judge_fn: Callable[[AdmissionRequest], Decision]) -> Response:
+    async def answer(request: Request, endpoint: str) -> Response:
         started = time.perf_counter()
         try:
-            body = await _read_body(request)
+            return await _answer(request, endpoint, started)
+        except Exception as exc:  # never a 500, never a traceback in the log
+            LOG.error("internal error answering /%s: %s", endpoint, type(exc).__name__)
+            metrics.INTERNAL_ERRORS.labels(endpoint, "exception").inc()
+            return JSONResponse({"error": "internal error reading the request"}, 400)
+
+    async def _answer(request: Request, endpoint: str, started: float) -> Response:
+        try:
+            body = await asyncio.wait_for(_read_body(request), deadline)
             req = decode(body)
         except TooLarge:
-            metrics.BAD_REQUESTS.labels(endpoint, "too_large").inc()
-            return JSONResponse({"error": f"request body is over {MAX_BODY_BYTES} bytes"}, 413)
+            return _refused(endpoint, "too_large", 413,
+                            f"request body is over {MAX_BODY_BYTES} bytes")
         except BadReview as exc:
-            metrics.BAD_REQUESTS.labels(endpoint, "not_admission_review").inc()
-            return JSONResponse({"error": str(exc)}, 400)
-        metrics.labelled(metrics.REQUESTS, endpoint, req.operation or "unknown").inc()
-        try:
-            decision = await pool.run(judge_fn, req, deadline)
+            return _refused(endpoint, "not_admission_review", 400, str(exc))
         except TimeoutError:
-            decision = _failed(judge, req, endpoint, "deadline")
-        except JudgementError:
-            decision = _failed(judge, req, endpoint, "rule_error")
-        except Exception as exc:  # never a 500: the failure policy answers
-            # the exception text is not logged: it could quote a value of the object
-            LOG.error("internal error judging %s (uid %s): %s", endpoint, req.uid,
-                      type(exc).__name__)
-            decision = _failed(judge, req, endpoint, "exception")
-        _count(endpoint, decision)
-        if decision.event is not None:
-            sink.emit(decision.event)
+            return _refused(endpoint, "body_timeout", 408,
+                            "request body not received within the deadline")
+        except ClientDisconnect:
+            LOG.warning("client disconnected from /%s before sending the whole body", endpoint)
+            metrics.BAD_REQUESTS.labels(endpoint, "disconnected").inc()
+            return Response(status_code=400)
+        metrics.labelled(metrics.REQUESTS, endpoint, req.operation or "unknown").inc()
+        verdict = await _judge(req, endpoint, deadline - (time.perf_counter() - started))
+        _count(endpoint, verdict)
+        if verdict.event is not None:
+            sink.emit(verdict.event)
         metrics.labelled(metrics.LATENCY, endpoint).observe(time.perf_counter() - started)
-        return Response(decision.response.encode(), media_type="application/json")
+        return Response(verdict.response.encode(), media_type="application/json")
+
+    async def _judge(req: AdmissionRequest, endpoint: str, remaining: float) -> Verdict:
+        if req.problem is not None:
+            LOG.warning("refused an AdmissionReview on /%s (uid %s): %s", endpoint,
+                        log_safe(req.uid), req.problem)
+            resp = AdmissionResponse(uid=req.uid, allowed=False, code=400, message=req.problem)
+            return Verdict(resp, None, "invalid")
+        reason = "deadline"
+        try:
+            if remaining > 0:
+                verdict: Verdict = await pool.run(endpoint, req, remaining)
+                return verdict
+        except TimeoutError:
+            pass
+        except JudgementFailed as exc:
+            reason = "rule_error" if exc.args[0] == "JudgementError" else "exception"
+            LOG.error("judging /%s (uid %s) failed: %s", endpoint, log_safe(req.uid),
+                      exc.args[0])
+        except WorkerDied:
+            reason = "exception"
+            LOG.error("the judge process for /%s (uid %s) died", endpoint, log_safe(req.uid))
+        return Verdict.of(_failed(judge, req, endpoint, reason))
 
     async def validate(request: Request) -> Response:
-        return await answer(request, "validate", judge.validate)
+        return await answer(request, "validate")
 
     async def mutate(request: Request) -> Response:
-        return await answer(request, "mutate", judge.mutate)
+        return await answer(request, "mutate")
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def readyz(request: Request) -> Response:
-        if state["ready"]:
+        if state["ready"] and pool.ready():
             return PlainTextResponse("ready")
         return PlainTextResponse("not ready", status_code=503)
 
@@ -108,13 +167,14 @@ def create_app(judge: Judge, sink: AuditSink) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sink.start()
+        pool.start()
         state["ready"] = True
         try:
             yield
         finally:
             state["ready"] = False
-            sink.stop()
             pool.shutdown()
+            sink.stop()
 
     return Starlette(routes=[
         Route("/validate", validate, methods=["POST"]),
@@ -123,6 +183,13 @@ def create_app(judge: Judge, sink: AuditSink) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ], lifespan=lifespan)
+
+
+def _refused(endpoint: str, reason: str, status: int, message: str) -> Response:
+    """A body that is not an answerable AdmissionReview: one log line, one JSON error."""
+    LOG.warning("refused a request to /%s (HTTP %d): %s", endpoint, status, message)
+    metrics.BAD_REQUESTS.labels(endpoint, reason).inc()
+    return JSONResponse({"error": message}, status)
 
 
 async def _read_body(request: Request) -> bytes:
@@ -145,11 +212,13 @@ def _failed(judge: Judge, req: AdmissionRequest, endpoint: str, reason: str) -> 
     return judge.failure(req, reason, mutating=endpoint == "mutate")
 
 
-def _count(endpoint: str, decision: Decision) -> None:
-    metrics.labelled(metrics.DECISIONS, endpoint, decision.outcome).inc()
-    if decision.outcome == "invalid":
+def _count(endpoint: str, verdict: Verdict) -> None:
+    metrics.labelled(metrics.DECISIONS, endpoint, verdict.outcome).inc()
+    if verdict.outcome == "invalid":
         metrics.BAD_REQUESTS.labels(endpoint, "invalid_request").inc()
-    for finding, mode in decision.findings:
-        metrics.labelled(metrics.FINDINGS, finding.rule.code, mode).inc()
-    for code in decision.fixed:
+    for code, mode in verdict.modes:
+        metrics.labelled(metrics.FINDINGS, code, mode).inc()
+    for code in verdict.fixed:
         metrics.labelled(metrics.FINDINGS, code, "fixed").inc()
+    if verdict.exempted:
+        metrics.FINDINGS.labels("-", "exempted").inc(verdict.exempted)

@@ -34,7 +34,6 @@ from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
 from kubeproof.model import Context, Finding, Rule
 from kubeproof.registry import load_rules
 from kubeproof.sources.cluster import as_judged, judged_elsewhere
-from kubeproof.webhook import metrics
 from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
 from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPolicy
 
@@ -59,6 +58,7 @@ class Decision:
     outcome: str = "allowed"  # metrics: allowed, denied, skipped, invalid, failure_*
     findings: list[tuple[Finding, str]] = field(default_factory=list)  # (finding, mode)
     fixed: list[str] = field(default_factory=list)  # /mutate: rule codes fixed
+    exempted: int = 0  # findings left out by exemptions (counted by the app)
 
 
 def build_context(config: Config, policy: WebhookPolicy) -> Context:
@@ -97,9 +97,8 @@ class Judge:
         namespace = req.namespace or _namespace(req.object)
         result = self._check(req.object, req)
         findings = result.findings
+        # the engine counts these without naming their rules
         exempted = result.suppressed["annotation"] + result.suppressed["exemption"]
-        if exempted:  # the engine counts these without naming their rules
-            metrics.FINDINGS.labels("-", "exempted").inc(exempted)
         if req.operation == "UPDATE" and req.old_object is not None:
             before = {_key(f) for f in self._check(req.old_object, req).findings}
             findings = [f for f in findings if _key(f) not in before]
@@ -117,7 +116,8 @@ class Judge:
             resp.audit_annotations["audit-findings"] = _cap(
                 "; ".join(_one_line(f) for f in audited), MAX_ANNOTATION)
         decision = "allowed" if resp.allowed else "denied"
-        return Decision(resp, self._event(req, decision, moded), decision, moded)
+        return Decision(resp, self._event(req, decision, moded), decision, moded,
+                        exempted=exempted)
 
     # ------------------------------------------------------------ mutate
 

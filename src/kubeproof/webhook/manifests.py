@@ -50,13 +50,11 @@ from kubeproof import __version__
 from kubeproof.engine import IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION
 from kubeproof.model import Severity
 from kubeproof.webhook.certs import make_ca, make_serving_cert, service_dns_names
-from kubeproof.webhook.policy import DEFAULT_MODES, ENFORCE, FAIL_ALLOW, FAIL_DENY, MODES
+from kubeproof.webhook.policy import AUDIT, DEFAULT_MODES, ENFORCE, FAIL_ALLOW, FAIL_DENY, MODES
 
 NAME = "kubeproof-webhook"
-# No image is published yet: the release process replaces this digest with the
-# one of the image it pushes. Pinned by digest so that KP0101/KP0102 pass.
-DEFAULT_IMAGE = (f"ghcr.io/kubeproof/kubeproof:{__version__}@sha256:"
-                 "6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b")
+# No image is published yet: there is no default image (never a made-up digest
+# that no registry holds); the user builds and pushes one and names it.
 CONTAINER_PORT = 8443
 TLS_DIR = "/etc/kubeproof/tls"
 CONFIG_DIR = "/etc/kubeproof/config"
@@ -99,14 +97,19 @@ BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
 
 @dataclass(frozen=True, slots=True)
 class InstallOptions:
-    """What ``kubeproof webhook install`` lets a user choose."""
+    """What ``kubeproof webhook install`` lets a user choose.
 
+    ``failure_policy`` None: by the mode, ``Ignore`` for audit and warn (a
+    rollout stage that denies nothing must not deny when the server is down),
+    ``Fail`` for enforce.
+    """
+
+    image: str
     namespace: str = "kubeproof"
-    image: str = DEFAULT_IMAGE
     replicas: int = 2
-    failure_policy: str = "Fail"
+    failure_policy: str | None = None
     mutate_failure_policy: str = "Ignore"
-    mode: str = ENFORCE
+    mode: str = AUDIT
     cert_manager: bool = False
     workers: int = 2
 
@@ -179,12 +182,19 @@ def severity_modes(mode: str) -> dict[str, str]:
             for sev in sorted(Severity, reverse=True)}
 
 
+def validating_failure_policy(o: InstallOptions) -> str:
+    """The chosen failure policy, or the mode's: only enforce fails closed."""
+    if o.failure_policy is not None:
+        return o.failure_policy
+    return "Fail" if o.mode == ENFORCE else "Ignore"
+
+
 def server_config(o: InstallOptions) -> dict[str, Any]:
     """The ``.kubeproof.yaml`` the server reads: its ``webhook:`` section."""
     return {"webhook": {
         "modes": severity_modes(o.mode),
         "deadlineMs": SERVER_DEADLINE_MS,
-        "failurePolicy": FAIL_DENY if o.failure_policy == "Fail" else FAIL_ALLOW,
+        "failurePolicy": FAIL_DENY if validating_failure_policy(o) == "Fail" else FAIL_ALLOW,
         "excludeNamespaces": ["kube-system"],
     }}
 
@@ -342,12 +352,17 @@ def _excluding_namespaces(o: InstallOptions) -> dict[str, Any]:
 def _webhook_configs(o: InstallOptions, ca_pem: bytes | None) -> list[dict[str, Any]]:
     annotations = ({"cert-manager.io/inject-ca-from": f"{o.namespace}/{NAME}"}
                    if o.cert_manager else {})
+    policy = validating_failure_policy(o)
+    if o.failure_policy is None and policy == "Ignore":  # the mode chose it
+        annotations = {**annotations, IGNORE_ANNOTATION: "KP1602",
+                       IGNORE_REASON_ANNOTATION: f"{o.mode} mode denies nothing, so it fails "
+                       "open too; kubeproof webhook install --mode enforce sets Fail"}
     namespaced = _webhook(
-        o, "validate.kubeproof.dev", "/validate", o.failure_policy,
+        o, "validate.kubeproof.dev", "/validate", policy,
         _rules(WORKLOAD_RESOURCES + OTHER_NAMESPACED_RESOURCES + DEBUG_RESOURCES,
                ["CREATE", "UPDATE"], "Namespaced"), ca_pem)
     namespaced["namespaceSelector"] = _excluding_namespaces(o)
-    cluster = _webhook(o, "validate-cluster.kubeproof.dev", "/validate", o.failure_policy,
+    cluster = _webhook(o, "validate-cluster.kubeproof.dev", "/validate", policy,
                        _rules(CLUSTER_RESOURCES, ["CREATE", "UPDATE"], "Cluster"), ca_pem)
     cluster["objectSelector"] = {"matchExpressions": [
         {"key": BOOTSTRAP_LABEL, "operator": "DoesNotExist"}]}
@@ -355,7 +370,7 @@ def _webhook_configs(o: InstallOptions, ca_pem: bytes | None) -> list[dict[str, 
                       _rules(WORKLOAD_RESOURCES, ["CREATE"], "Namespaced"), ca_pem)
     mutate["namespaceSelector"] = _excluding_namespaces(o)
     mutate["reinvocationPolicy"] = "IfNeeded"
-    mutate_annotations = dict(annotations)
+    mutate_annotations = {k: v for k, v in annotations.items() if k.startswith("cert-manager")}
     if o.mutate_failure_policy == "Ignore":
         mutate_annotations[IGNORE_ANNOTATION] = "KP1602"
         mutate_annotations[IGNORE_REASON_ANNOTATION] = (
