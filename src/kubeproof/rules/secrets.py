@@ -125,7 +125,7 @@ def secret_volumes(pod: PodView) -> dict[str, tuple[int, str, dict[str, Any]]]:
     return found
 
 
-@rule("KP1002", "secret-volume-writable", practice=10, severity="low", pods=True, fixable=True)
+@rule("KP1002", "secret-volume-writable", practice=10, severity="info", pods=True, fixable=True)
 def secret_volume_writable(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Secret volume mounted without `readOnly: true`.
 
@@ -138,7 +138,8 @@ def secret_volume_writable(res: Resource, ctx: Context) -> Iterator[Violation]:
     Why:
         Since Kubernetes 1.10 the kubelet mounts `secret` and `projected`
         volumes read-only whatever the mount says, so for those the flag changes
-        nothing at runtime today. Say it anyway: it keeps the manifest honest
+        nothing at runtime today: hence `info`, not a risk to fix first. Say it
+        anyway: it keeps the manifest honest
         for reviewers and policy engines that cannot know kubelet internals,
         it holds on runtimes and virtual kubelets that do not enforce it, and
         CSI drivers make no such promise, so there a writable mount lets a
