@@ -34,6 +34,8 @@ from tests.helpers import hits
 
 NANO = 10**9
 
+UNSAFE = FixSettings(unsafe_fixes=True)  # KP1403 and KP1404 are unsafe fixes
+
 
 @pytest.mark.parametrize(("text", "nano"), [
     ("128Mi", 128 * 2**20 * NANO),
@@ -152,23 +154,23 @@ def _pod(memory: object) -> dict[str, object]:
                                     "-1Gi", True, ["1Gi"], "lots"])
 def test_memory_limit_fixer_leaves_invalid_requests_alone(memory: object) -> None:
     obj = _pod(memory)
-    assert fix_object(obj, FixSettings(), codes={"KP1404"}) == []
+    assert fix_object(obj, UNSAFE, codes={"KP1404"}) == []
     assert obj == _pod(memory) or memory != memory  # nan is not equal to itself
 
 
 def test_memory_limit_fixer_compares_exactly() -> None:
     obj = _pod("268435457")  # one byte over the 256Mi default
-    assert fix_object(obj, FixSettings(), codes={"KP1404"}) == ["KP1404"]
+    assert fix_object(obj, UNSAFE, codes={"KP1404"}) == ["KP1404"]
     assert obj["spec"]["containers"][0]["resources"]["limits"] == {"memory": "268435457"}
     obj = _pod("0.25Gi")  # 256Mi spelt otherwise: the default stays
-    fix_object(obj, FixSettings(), codes={"KP1404"})
+    fix_object(obj, UNSAFE, codes={"KP1404"})
     assert obj["spec"]["containers"][0]["resources"]["limits"] == {"memory": "256Mi"}
 
 
 @pytest.mark.parametrize("default", ["1e400", "-1", "lots", ""])
 def test_invalid_defaults_are_never_written(default: str) -> None:
     obj = _pod("64Mi")
-    settings = FixSettings(limits={"memory": default}, requests={"cpu": default})
+    settings = FixSettings(unsafe_fixes=True, limits={"memory": default}, requests={"cpu": default})
     assert fix_object(obj, settings, codes={"KP1403", "KP1404"}) == []
 
 
@@ -213,7 +215,7 @@ def test_fix_on_hostile_quantities_is_fast_and_keeps_them(tmp_path: Path) -> Non
     target.write_text(HOSTILE)
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config",
-                           "--select", "KP1404", str(target)],
+                           "--unsafe-fixes", "--select", "KP1404", str(target)],
                           capture_output=True, text=True, timeout=60)
     assert time.monotonic() - start < 5  # the fix itself: well under a second
     assert proc.returncode == 0, proc.stderr
@@ -311,7 +313,7 @@ def test_any_resource_values_are_judged_and_never_derived_from(
     checker = ObjectChecker(Context(Config(), DEFAULT_KUBE_VERSION), select_rules(Config()))
     result = checker.check(copy.deepcopy(obj), "test")
     assert not result.errors
-    fix_object(obj, FixSettings(), codes={"KP1403", "KP1404"})
+    fix_object(obj, UNSAFE, codes={"KP1403", "KP1404"})
     resources = spec["containers"][0]["resources"]
     limit = resources["limits"].get("memory")
     if limit is not None:

@@ -189,7 +189,8 @@ def test_hostile_quantities_are_never_computed_or_patched(hook: Webhook) -> None
     resp = client.post("/mutate", json=review(original)).json()["response"]
     assert time.monotonic() - start < 5
     assert resp["allowed"] is True
-    patched = jsonpatch.JsonPatch(patch_of(resp)).apply(copy.deepcopy(original))
+    patched = (jsonpatch.JsonPatch(patch_of(resp)).apply(copy.deepcopy(original))
+               if "patch" in resp else original)
     for container in containers(patched):  # no limit derived from an invalid request
         assert "limits" not in container["resources"]
     assert client.get("/healthz").status_code == 200

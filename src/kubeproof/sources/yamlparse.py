@@ -126,7 +126,7 @@ def _scalar_value(node: ScalarNode) -> Any:
     raise YamlError(_tag_problem(tag), node.start_mark.line + 1)
 
 
-def _number(node: ScalarNode, tag: str) -> int | float:
+def _number(node: ScalarNode, tag: str) -> int | float | str:
     """An int or float scalar, refused (never echoed: it may be a secret) where
     the API server would refuse it: integers out of int64/uint64, infinities and
     NaN (JSON has none), or text that does not match its explicit tag."""
@@ -142,6 +142,10 @@ def _number(node: ScalarNode, tag: str) -> int | float:
     if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
         raise YamlError("an integer is out of range (the API server accepts 64 bits)", line)
     if isinstance(value, float) and not math.isfinite(value):
+        if node.value.lower().lstrip("+-") not in (".inf", ".nan"):
+            # Go YAML (the API server's reader) keeps a float that overflows as
+            # its text: "1e400" is then a string (a valid quantity, say)
+            return node.value
         raise YamlError("a number is infinite or not a number (JSON, and so the API server, "
                         "has neither)", line)
     return value
