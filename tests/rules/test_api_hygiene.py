@@ -1,3 +1,4 @@
+from pathlib import Path
 
 from kubeproof.model import Severity
 from kubeproof.registry import load_rules
@@ -223,3 +224,19 @@ def test_invalid_label_selectors_of_policies_and_budgets_are_reported() -> None:
         (23, "spec.selector")]
     assert "invalid operator 'Equals'" in found[0].message
     assert hits(fixture("api_hygiene", "selector_valid_pass.yaml"), "KP0002") == []
+
+
+def test_quantity_placeholders_are_not_judged(tmp_path: Path) -> None:
+    text = """apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  containers:
+    - name: c
+      image: ghcr.io/acme/web:1.0
+      resources:
+        requests: {nvidia.com/gpu: "${GPUS}", memory: "{{ .Values.memory }}"}
+        limits: {nvidia.com/gpu: "${GPUS}"}
+"""
+    (tmp_path / "p.yaml").write_text(text)
+    assert hits(tmp_path / "p.yaml", "KP0002") == []

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from kubeproof.model import Context, Path, Resource, Severity, Violation
-from kubeproof.quantity import Quantity, QuantityError, parse_quantity
+from kubeproof.quantity import Quantity, QuantityError, parse_quantity, quantity_or_none
 from kubeproof.registry import rule
 from kubeproof.rules.common import DNS_SUBDOMAIN, as_dict, as_list, quote
 from kubeproof.selectors import SelectorError, validate_label_selector
@@ -588,8 +588,8 @@ def _check_requirements(resources: Any, path: Path, where: str, container: str |
             if why:
                 yield Violation((*path, kind, name), f"{where} resources.{kind}.{name} {why}",
                                 container=container)
-            else:
-                parsed[name] = parse_quantity(value)
+            elif (amount := quantity_or_none(value)) is not None:  # not a placeholder
+                parsed[name] = amount
     for name, limit in valid["limits"].items() if ordered else ():
         request = valid["requests"].get(name)
         if request is not None and limit < request:
@@ -602,7 +602,10 @@ def _check_requirements(resources: Any, path: Path, where: str, container: str |
 
 def _quantity_problem(value: Any) -> str | None:
     """Why ``value`` is not a quantity the API server accepts for a resource
-    amount (they must not be negative), or None."""
+    amount (they must not be negative), or None. Placeholders (``${GPUS}``)
+    are not judged, as everywhere in KP0002."""
+    if isinstance(value, str) and _templated(value):
+        return None
     try:
         parsed = parse_quantity(value)
     except QuantityError as exc:
