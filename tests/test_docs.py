@@ -8,9 +8,9 @@ from pathlib import Path
 
 from kubeproof.docs import render_markdown
 from kubeproof.registry import load_rules
+from tests.helpers import DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 
 
 def test_docs_rules_md_is_generated_and_current() -> None:
@@ -20,7 +20,7 @@ def test_docs_rules_md_is_generated_and_current() -> None:
 
 
 def test_codes_names_severities_match_the_catalogue() -> None:
-    catalogue = (SHARED / "RULES.md").read_text(encoding="utf-8")
+    catalogue = (DATA / "RULES.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (KP\d{4}) \| ([a-z0-9-]+) \| "
                       r"(critical|high|medium|low|info|from report) \| "
                       r"([a-z /]+) \|",

@@ -16,9 +16,10 @@ checked at its own level and version:
   KP0810 rather than KP0816.
 
 The files of each (level, version) are scanned together once, in-process, as
-upstream's version directory would be, and the per-file findings are cached. The v1.37 fixtures are also re-checked wrapped in a
-Deployment and a CronJob (as upstream's runner does with a controller), which
-must give the same codes as the bare Pod.
+upstream's version directory would be, and the per-file findings are cached.
+The v1.37 fixtures are also re-checked wrapped in a Deployment and a CronJob
+(as upstream's runner does with a controller), which must give the same codes
+as the bare Pod.
 """
 
 from __future__ import annotations

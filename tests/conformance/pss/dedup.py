@@ -1,7 +1,7 @@
 """Re-vendor upstream's PSS fixtures, each distinct file stored once.
 
 Usage: python tests/conformance/pss/dedup.py SRC  (SRC: a copy of upstream's
-``test/testdata`` plus its index.csv, e.g. ``../shared/conformance/pss``).
+``test/testdata`` plus its index.csv, e.g. the workspace copy it came from).
 
 Upstream repeats every fixture in each of the 38 version directories of both
 levels (4537 files, 380 distinct). Each distinct file is written once as
