@@ -1,6 +1,6 @@
 """Re-select the vendored corpus subset from the full corpus.
 
-Usage: python tests/data/corpus/select.py FULL  (FULL: the full corpus, with its
+Usage: python tests/data/corpus/subset.py FULL  (FULL: the full corpus, with its
 ``index.csv``, e.g. the workspace copy it came from).
 
 Byte-identical files are taken once (``sha256`` in the full index). The subset
