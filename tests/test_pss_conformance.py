@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,9 @@ def test_fixture_index_is_complete() -> None:
     assert INDEX.is_file(), f"missing {INDEX}"
     assert len(ROWS) == EXPECTED_FIXTURES
     assert {r["check_id"] for r in ROWS if r["check_id"]} == set(CHECK_CODES)
-    assert all((PSS_DIR / r["blob"]).is_file() for r in ROWS)
+    for blob in {r["blob"] for r in ROWS}:  # content-addressed: name says the bytes
+        digest = hashlib.sha256((PSS_DIR / blob).read_bytes()).hexdigest()
+        assert blob.endswith(f"-{digest[:12]}.yaml"), blob
     # within one (level, version) each fixture has its own content (metadata.name is
     # the file stem), so findings map back to exactly one row
     keys = {(r["level"], r["version"], r["blob"]) for r in ROWS}
