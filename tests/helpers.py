@@ -12,7 +12,10 @@ from kubeproof.model import Finding
 
 TESTS = Path(__file__).parent
 FIXTURES = TESTS / "rules" / "fixtures"
-SHARED = TESTS.parent.parent / "shared"
+# vendored test data (corpus subset, schemas, rule catalogue): see tests/data/README.md
+DATA = TESTS / "data"
+CORPUS = DATA / "corpus"
+SHARED = DATA  # the old name: tests/audit/test_corpus.py reads SHARED / "corpus"
 
 
 def fixture(family: str, name: str) -> str:

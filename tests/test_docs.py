@@ -8,9 +8,9 @@ from pathlib import Path
 
 from kubeproof.docs import render_markdown
 from kubeproof.registry import load_rules
+from tests.helpers import DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 
 
 def test_docs_rules_md_is_generated_and_current() -> None:
@@ -20,7 +20,7 @@ def test_docs_rules_md_is_generated_and_current() -> None:
 
 
 def test_codes_names_severities_match_the_catalogue() -> None:
-    catalogue = (SHARED / "RULES.md").read_text(encoding="utf-8")
+    catalogue = (DATA / "RULES.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (KP\d{4}) \| ([a-z0-9-]+) \| "
                       r"(critical|high|medium|low|info|from report) \| "
                       r"([a-z /]+) \|",
@@ -56,3 +56,39 @@ def test_readme_names_every_rule_and_ci_runs_its_test_command() -> None:
         capture_output=True, text=True, cwd=ROOT, check=True)
     assert proc.stdout.strip() == test_cmd
     assert "pytest" in test_cmd
+
+
+def test_tests_read_nothing_outside_the_repository() -> None:
+    """A clean clone runs the suite: test data is vendored, not read from the workspace."""
+    outside = re.compile(r"\.\./shared|parents\[\d\]\s*/\s*\"shared\"|/\s*\"shared\"\s*/")
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in (ROOT / "tests").rglob("*.py")
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if outside.search(line)]
+    assert offenders == []
+
+
+def test_design_doc_is_linked_and_names_real_modules() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/design.md)" in readme and "DESIGN.md" not in readme
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    layout = design.split("## Layout", 1)[1].split("```")[1]
+    named = re.findall(r"^  ([a-z_]+(?:\.py|/))", layout, re.M)
+    assert len(named) > 20
+    missing = [n for n in named if not (ROOT / "src" / "kubeproof" / n).exists()]
+    assert missing == [], f"docs/design.md names modules that do not exist: {missing}"
+
+
+def test_licence_file_is_the_one_pyproject_declares() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = { text = "Apache-2.0" }' in pyproject
+    licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert "END OF TERMS AND CONDITIONS" in licence
+
+
+def test_no_runtime_files_are_tracked() -> None:
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT,
+                             check=True).stdout.splitlines()
+    assert tracked, "not a git checkout"
+    assert [t for t in tracked if t.endswith(".pid")] == []
+    assert "*.pid" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()

@@ -1,5 +1,7 @@
 """The fast loader builds exactly what PyYAML's safe loader builds, on real manifests.
 
+The manifests are the vendored corpus subset in ``tests/data/corpus``.
+
 Three deliberate differences, all to match how kubectl and the API server
 (Go YAML, then JSON) read: timestamps stay strings, a bare ``=`` is a string,
 and int, float and bool mapping keys become their text.
@@ -7,14 +9,14 @@ and int, float and bool mapping keys become their text.
 
 from __future__ import annotations
 
-from pathlib import Path
+import csv
+import hashlib
 
 import pytest
 import yaml
 
 from kubeproof.sources.yamlparse import Document, parse_yaml
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from tests.helpers import CORPUS
 
 
 class Reference(yaml.CSafeLoader):
@@ -37,8 +39,19 @@ Reference.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_y
 FILES = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".yaml", ".yml", ".golden"))
 
 
-def test_corpus_is_there() -> None:
-    assert len(FILES) > 1000
+def test_corpus_is_there_as_its_index_lists_it() -> None:
+    """Every vendored file is the one its provenance row names (same bytes), and each
+    repository's licence came along."""
+    with (CORPUS / "index.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) > 300
+    assert sorted(CORPUS / r["repo"] / r["path"] for r in rows) == FILES
+    for r in rows:
+        data = (CORPUS / r["repo"] / r["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == r["sha256"], r["path"]
+        assert len(r["commit"]) == 40, r["path"]
+    for repo in {r["repo"] for r in rows}:
+        assert "Apache License" in (CORPUS / repo / "LICENSE").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("chunk", range(4))

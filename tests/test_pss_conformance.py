@@ -1,8 +1,11 @@
 """Conformance with upstream pod-security-admission, fixture for fixture.
 
-``shared/conformance/pss`` holds upstream's 4537 test fixtures: one Pod each,
+``tests/conformance/pss`` holds upstream's 4537 test fixtures: one Pod each,
 allowed or denied at one level (baseline/restricted) and one policy version
-(v1.0 … v1.37). Every fixture is checked at its own level and version:
+(v1.0 … v1.37). Upstream repeats each fixture in every version directory, so
+each distinct file is stored once (``blobs/``) and ``index.csv`` names the blob
+of each (level, version, path) row (see that folder's README). Every fixture is
+checked at its own level and version:
 
 * ``allow``: no Pod Security finding at all (KP0801–KP0819, after the engine's
   level filter);
@@ -12,25 +15,26 @@ allowed or denied at one level (baseline/restricted) and one policy version
   fixture that sets, e.g., ``seccompProfile.type: Unconfined`` may be reported as
   KP0810 rather than KP0816.
 
-Each (level, version) directory is scanned once, in-process, and the per-file
-findings are cached. The v1.37 fixtures are also re-checked wrapped in a
-Deployment and a CronJob (as upstream's runner does with a controller), which
-must give the same codes as the bare Pod.
+The files of each (level, version) are scanned together once, in-process, as
+upstream's version directory would be, and the per-file findings are cached.
+The v1.37 fixtures are also re-checked wrapped in a Deployment and a CronJob
+(as upstream's runner does with a controller), which must give the same codes
+as the bare Pod.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import run
+from kubeproof.api import scan
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-PSS_DIR = SHARED / "conformance" / "pss"
+PSS_DIR = Path(__file__).resolve().parent / "conformance" / "pss"
 INDEX = PSS_DIR / "index.csv"
 EXPECTED_FIXTURES = 4537
 
@@ -76,9 +80,10 @@ def _minor(version: str) -> int:
 
 @functools.cache
 def _codes_by_file(level: str, version: str) -> dict[str, set[str]]:
-    """Scan one level/version directory; PSS codes found per (resolved) file."""
-    result = run(PSS_DIR / level / version, select=PSS, kube_version=(1, _minor(version)),
-                 pss_level=level)
+    """Scan the files of one level/version together; PSS codes found per (resolved) blob."""
+    blobs = [str(PSS_DIR / r["blob"]) for r in ROWS
+             if r["level"] == level and r["version"] == version]
+    result = scan(blobs, select=PSS, kube_version=(1, _minor(version)), pss_level=level)
     assert not result.errors, result.errors
     out: dict[str, set[str]] = {}
     for f in result.findings:
@@ -86,19 +91,27 @@ def _codes_by_file(level: str, version: str) -> dict[str, set[str]]:
     return out
 
 
-def _codes(level: str, version: str, rel: str) -> set[str]:
-    return _codes_by_file(level, version).get(str((PSS_DIR / rel).resolve()), set())
+def _codes(row: dict[str, str]) -> set[str]:
+    by_file = _codes_by_file(row["level"], row["version"])
+    return by_file.get(str((PSS_DIR / row["blob"]).resolve()), set())
 
 
 def test_fixture_index_is_complete() -> None:
     assert INDEX.is_file(), f"missing {INDEX}"
     assert len(ROWS) == EXPECTED_FIXTURES
     assert {r["check_id"] for r in ROWS if r["check_id"]} == set(CHECK_CODES)
+    for blob in {r["blob"] for r in ROWS}:  # content-addressed: name says the bytes
+        digest = hashlib.sha256((PSS_DIR / blob).read_bytes()).hexdigest()
+        assert blob.endswith(f"-{digest[:12]}.yaml"), blob
+    # within one (level, version) each fixture has its own content (metadata.name is
+    # the file stem), so findings map back to exactly one row
+    keys = {(r["level"], r["version"], r["blob"]) for r in ROWS}
+    assert len(keys) == EXPECTED_FIXTURES
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["path"] for r in ROWS])
 def test_fixture(row: dict[str, str]) -> None:
-    codes = _codes(row["level"], row["version"], row["path"])
+    codes = _codes(row)
     if row["expected"] == "allow":
         assert codes == set(), f"{row['path']} must be allowed, got {sorted(codes)}"
         return
@@ -135,13 +148,13 @@ def wrapped_codes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, s
         for row in LATEST:
             if row["level"] != level:
                 continue
-            pod = yaml.safe_load((PSS_DIR / row["path"]).read_text(encoding="utf-8"))
+            pod = yaml.safe_load((PSS_DIR / row["blob"]).read_text(encoding="utf-8"))
             for kind in ("Deployment", "CronJob"):
                 target = root / f"{kind}-{row['path'].replace('/', '-')}"
                 target.write_text(yaml.safe_dump(_wrap(pod, kind)), encoding="utf-8")
                 sources[str(target.resolve())] = row["path"]
                 out[(row["path"], kind, level)] = set()
-        result = run(root, select=PSS, kube_version=(1, 37), pss_level=level)
+        result = scan([str(root)], select=PSS, kube_version=(1, 37), pss_level=level)
         assert not result.errors, result.errors
         for f in result.findings:
             resolved = str(Path(f.file).resolve())
@@ -153,5 +166,5 @@ def wrapped_codes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, s
 @pytest.mark.parametrize("row", LATEST, ids=[r["path"] for r in LATEST])
 def test_fixture_as_workload_template(row: dict[str, str], kind: str,
                                       wrapped_codes: dict[tuple[str, str, str], set]) -> None:
-    bare = _codes(row["level"], row["version"], row["path"])
+    bare = _codes(row)
     assert wrapped_codes[(row["path"], kind, row["level"])] == bare

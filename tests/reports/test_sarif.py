@@ -8,6 +8,7 @@ import pytest
 from kubeproof.model import InputError
 from kubeproof.reports import render
 from kubeproof.reports.sarif import pascal_case
+from tests.helpers import DATA
 from tests.reports.helpers import (
     FIXTURES,
     TRICKY_NAME,
@@ -18,7 +19,7 @@ from tests.reports.helpers import (
     make_rule,
 )
 
-SCHEMA_PATH = Path(__file__).parents[3] / "shared" / "schemas" / "sarif-2.1.0.json"
+SCHEMA_PATH = DATA / "schemas" / "sarif-2.1.0.json"
 
 
 @pytest.fixture(scope="module")
