@@ -128,7 +128,8 @@ def test_fix_diff_cli_masks_by_position(tmp_path: Path) -> None:
     path = tmp_path / "app.yaml"
     path.write_text(LIST_OF_SECRET_AND_DEPLOYMENT)
     proc = subprocess.run(
-        [sys.executable, "-m", "kubeproof", "fix", str(path), "--no-config", "--diff"],
+        [sys.executable, "-m", "kubeproof", "fix", str(path), "--no-config", "--diff",
+         "--unsafe-fixes"],  # the unsafe fixes edit next to the env var
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout + proc.stderr
