@@ -21,6 +21,7 @@ file's indentation and line ends.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from collections import Counter, defaultdict
@@ -32,6 +33,8 @@ from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.anchor import Anchor
+from ruamel.yaml.comments import CommentedBase
 from ruamel.yaml.error import YAMLError
 
 from kubeproof.fixes import FixSettings, fix_object, service_account_for
@@ -200,8 +203,10 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
             if not plan:
                 continue
             before = _dump(yaml, docs)
+            shared = unshare(docs)
             fixes = [ObjectFix(line, str(obj.get("kind", "")), _name(obj), sorted(codes or ()),
                                fix_object(obj, here, codes)) for line, obj, here, codes in plan]
+            reshare(shared)
             result.objects += fixes
             if not any(f.applied for f in fixes):
                 continue
@@ -213,7 +218,7 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
         merged = replay(segment, before, after)
         if merged is None or not _same_data(merged, after):
             result.whole = True
-            merged = after
+            merged = _keep_marker(segment, after)
         edits.append((lo, hi, merged))
     if not edits:
         return result
@@ -230,6 +235,9 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
             "---\n" + _dump(yaml, [doc]) for doc in added)
         result.added = [f"ServiceAccount {_where(doc)}" for doc in added]
     result.text = bom + (joined.replace("\n", newline) if newline != "\n" else joined)
+    problem = verify(text, result.text, len(added), settings.namespace)
+    if problem is not None:
+        raise EditError(f"not written, the fixed text failed verification: {problem}")
     return result
 
 
@@ -258,6 +266,20 @@ def _same_data(text: str, expected: str) -> bool:
 
 
 _DOC_START = re.compile(r"^---(?=\s|$)")
+
+
+def _keep_marker(segment: str, dump: str) -> str:
+    """ruamel's dump of a whole document, behind the segment's own ``---`` line.
+
+    ruamel prints no ``---`` for a single document; without it a rewritten
+    document after the first would merge into the one before it (and that
+    object would vanish from the file)."""
+    if not _DOC_START.match(segment) or _DOC_START.match(dump):
+        return dump
+    marker = segment.split("\n", 1)[0].rstrip()
+    rest = marker[3:].strip()
+    head = marker if not rest or rest.startswith("#") else "---"
+    return head + "\n" + dump
 
 
 def _segments(lines: list[str]) -> list[tuple[int, int]]:
@@ -317,6 +339,145 @@ def _problem(exc: YAMLError, offset: int) -> str:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     where = f"line {mark.line + 1 + offset}: " if mark is not None else ""
     return f"{where}{problem}"
+
+
+# ---------------------------------------------------------------- aliases
+
+# (container, key or index, the shared node, its private copy)
+Shared = list[tuple[Any, Any, Any, Any]]
+
+
+def unshare(docs: list[Any]) -> Shared:
+    """Give every place that repeats a node (``*alias`` of an ``&anchor``) a
+    private copy of it, so that an edit reaches only the place it was made in.
+
+    With ``labels: &l {...}`` and ``selector: {matchLabels: *l}`` a label added
+    to the labels would otherwise change the immutable selector too. The
+    copies are returned for :func:`reshare`. Bounded: each node is walked once."""
+    seen: set[int] = set()
+    shared: Shared = []
+    stack: list[Any] = [d for d in docs if isinstance(d, (MutableMapping, list))]
+    for doc in stack:
+        seen.add(id(doc))
+    while stack:
+        node = stack.pop()
+        keys = list(node) if isinstance(node, MutableMapping) else range(len(node))
+        for key in keys:
+            child = node[key]
+            if not isinstance(child, (MutableMapping, list)):
+                continue
+            if id(child) in seen:
+                private = copy.deepcopy(child)
+                _drop_anchors(private)
+                node[key] = private
+                shared.append((node, key, child, private))
+                continue
+            seen.add(id(child))
+            stack.append(child)
+    return shared
+
+
+def reshare(shared: Shared) -> None:
+    """Put the alias back wherever the fixes left both places equal (the file
+    keeps its ``*alias``); where they now differ the copy stays, written out."""
+    for container, key, node, private in reversed(shared):
+        if private == node:
+            container[key] = node
+
+
+def _drop_anchors(node: Any) -> None:
+    """Clear the anchors of a copied tree (a second ``&l`` would clash)."""
+    stack = [node]
+    while stack:
+        here = stack.pop()
+        if isinstance(here, CommentedBase):
+            setattr(here, Anchor.attrib, Anchor())
+        if isinstance(here, MutableMapping):
+            stack.extend(v for v in here.values() if isinstance(v, (MutableMapping, list)))
+        elif isinstance(here, list):
+            stack.extend(v for v in here if isinstance(v, (MutableMapping, list)))
+
+
+# ---------------------------------------------------------------- verification
+
+# Keys whose values select objects: changing them breaks ``kubectl apply``
+# (immutable) or silently re-targets a Service, PDB or NetworkPolicy.
+_SELECTOR_KEYS = frozenset({"selector", "matchLabels", "matchExpressions", "podSelector",
+                            "namespaceSelector", "labelSelector"})
+_MAX_WALK = 1_000_000  # nodes visited per document: bounded on any input
+
+
+def verify(original: str, fixed: str, appended: int, namespace: str | None) -> str | None:
+    """Why ``fixed`` must not replace ``original``, or None when it may.
+
+    The fixed text must parse, hold the same documents in the same order
+    (apiVersion, kind, name; the namespace may only be set where it was
+    missing, to ``namespace``), plus ``appended`` new documents at the end,
+    and every selector that was there must be unchanged. The message names
+    positions and kinds, never values (they may be secrets)."""
+    before = [d for d in parse_yaml(original)]
+    after = [d for d in parse_yaml(fixed)]
+    broken = next((d for d in after if isinstance(d, YamlError)), None)
+    if broken is not None and not any(isinstance(d, YamlError) for d in before):
+        return f"it does not parse (line {broken.line})" if broken.line else "it does not parse"
+    if len(after) != len(before) + appended:
+        return f"{len(before)} documents became {len(after) - appended}"
+    for index, (old, new) in enumerate(zip(before, after, strict=False), start=1):
+        if isinstance(old, YamlError) or isinstance(new, YamlError):
+            if type(old) is not type(new):
+                return f"document {index} changed from parsed to broken"
+            continue
+        problem = _same_object(old.data, new.data, namespace)
+        if problem is not None:
+            return f"document {index} (line {new.line}): {problem}"
+    return None
+
+
+def _same_object(old: Any, new: Any, namespace: str | None) -> str | None:
+    """What differs in identity or selectors between two versions of a document."""
+    if type(old) is not type(new):
+        return "its type changed"
+    if not isinstance(old, dict):
+        return None if old == new else "it changed"
+    for key in ("apiVersion", "kind"):
+        if old.get(key) != new.get(key):
+            return f"its {key} changed"
+    old_meta, new_meta = old.get("metadata"), new.get("metadata")
+    old_meta = old_meta if isinstance(old_meta, dict) else {}
+    new_meta = new_meta if isinstance(new_meta, dict) else {}
+    if old_meta.get("name") != new_meta.get("name"):
+        return "its metadata.name changed"
+    if old_meta.get("namespace") != new_meta.get("namespace") and not (
+            old_meta.get("namespace") is None and new_meta.get("namespace") == namespace):
+        return "its metadata.namespace changed"
+    new_selectors = dict(_selectors(new))
+    for path, value in _selectors(old):
+        if new_selectors.get(path, _MISSING) != value:
+            return f"the selector at {'.'.join(map(str, path))} changed"
+    if isinstance(old.get("items"), list) and isinstance(new.get("items"), list) \
+            and len(old["items"]) != len(new["items"]):
+        return "its items were added or removed"
+    return None
+
+
+_MISSING = object()
+
+
+def _selectors(data: Any) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """(path, value) of every selector in ``data`` (at any depth, in List items too)."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+    visited = 0
+    while stack and visited < _MAX_WALK:
+        path, here = stack.pop()
+        visited += 1
+        if isinstance(here, dict):
+            for key, value in here.items():
+                if key in _SELECTOR_KEYS:
+                    yield (*path, key), value
+                else:
+                    stack.append(((*path, key), value))
+        elif isinstance(here, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(here))
 
 
 # ---------------------------------------------------------------- ruamel
