@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 from ruamel.yaml.anchor import Anchor
 from ruamel.yaml.comments import CommentedBase
+from ruamel.yaml.constructor import ConstructorError
 from ruamel.yaml.error import YAMLError
 
 from kubeproof.fixes import FixSettings, fix_object, service_account_for
@@ -164,8 +165,9 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
             yield FileFix(path, error=f"{path}: not valid UTF-8")
         except EditError as exc:
             yield FileFix(path, error=f"{path}: cannot edit: {exc}")
-        except Exception as exc:  # a ruamel failure on odd input: one line, go on
-            yield FileFix(path, error=f"{path}: cannot edit: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a ruamel failure on odd input: one line, go on; its
+            # message may quote a value, so only its kind is said
+            yield FileFix(path, error=f"{path}: cannot edit: {type(exc).__name__}")
 
 
 # The fixers to run on the object spanning lines [first, end) (1-based), each
@@ -335,10 +337,14 @@ def _name(obj: MutableMapping[str, Any]) -> str:
 
 
 def _problem(exc: YAMLError, offset: int) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    """Where and what kind of YAML problem, never the text around it: ruamel
+    quotes values and tags (``failed to construct timestamp from "..."``) and
+    a value may be a secret."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f"line {mark.line + 1 + offset}: " if mark is not None else ""
-    return f"{where}{problem}"
+    if isinstance(exc, ConstructorError):
+        return f"{where}a value does not match its YAML tag"
+    return f"{where}invalid YAML ({type(exc).__name__})"
 
 
 # ---------------------------------------------------------------- aliases
