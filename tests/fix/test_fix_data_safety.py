@@ -26,16 +26,18 @@ SELECTOR_KEYS = {"selector", "matchLabels", "matchExpressions", "podSelector",
 
 
 def fix_in_process(*args: str) -> tuple[int, str, str]:
-    """``kubeproof fix`` through click's runner: (exit code, stdout, stderr)."""
-    result = CliRunner().invoke(cli, ["fix", "--no-config", *args])
+    """``kubeproof fix`` through click's runner, every fixer on (unsafe ones too:
+    the more edits, the more to get wrong): (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(cli, ["fix", "--no-config", "--unsafe-fixes", *args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr
 
 
 def fix_process(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """A real ``kubeproof fix`` process."""
-    return subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config", *args],
+    """A real ``kubeproof fix`` process, every fixer on."""
+    return subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config",
+                           "--unsafe-fixes", *args],
                           capture_output=True, text=True, timeout=120, check=False, **kwargs)
 
 
@@ -110,6 +112,7 @@ def test_a_document_rewritten_in_full_keeps_its_separator(tmp_path: Path) -> Non
     code, _, err = fix_in_process("--select", "KP0821", str(target))
     assert code == 0, err
     fixed = target.read_text()
+    assert "readOnlyRootFilesystem: true" in fixed
     assert fixed.startswith(first + "---\n")
     assert [identity(d)[2] for d in documents(fixed)] == ["first", "grafana"]
 
@@ -136,7 +139,9 @@ def test_an_untouched_alias_stays_an_alias(tmp_path: Path) -> None:
     target = tmp_path / "web.yaml"
     target.write_text(text)
     assert fix_in_process("--select", "KP0821", str(target))[0] == 0
-    assert "  selector: {matchLabels: *l}\n" in target.read_text()
+    fixed = target.read_text()
+    assert "readOnlyRootFilesystem: true" in fixed
+    assert "  selector: {matchLabels: *l}\n" in fixed
 
 
 def test_a_planted_temporary_link_is_never_followed(tmp_path: Path) -> None:
@@ -151,6 +156,7 @@ def test_a_planted_temporary_link_is_never_followed(tmp_path: Path) -> None:
     run = fix_process(str(tree))
     assert run.returncode == 0, run.stderr
     assert victim.read_text() == "keep me\n"
+    assert "fixed 1 of 1 file" in run.stdout
     assert (tree / ".web.yaml.kubeproof-fix").is_symlink()
     assert target.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tree.iterdir()) == [".web.yaml.kubeproof-fix", "web.yaml"]
