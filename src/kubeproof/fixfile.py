@@ -463,6 +463,39 @@ def _same_object(old: Any, new: Any, namespace: str | None) -> str | None:
     if isinstance(old.get("items"), list) and isinstance(new.get("items"), list) \
             and len(old["items"]) != len(new["items"]):
         return "its items were added or removed"
+    return _lost(old, new)
+
+
+# The one place a fixer removes list items: baseline capabilities a manifest
+# adds (KP0817 with --unsafe-fixes).
+_SHRINKABLE = ("capabilities", "add")
+
+
+def _lost(old: Any, new: Any) -> str | None:
+    """Where ``new`` lost data ``old`` had: fixers add keys and items and
+    change values, they never remove a key, empty a mapping or shorten a list
+    (but for :data:`_SHRINKABLE`). Bounded by :data:`_MAX_WALK` nodes."""
+    stack: list[tuple[tuple[Any, ...], Any, Any]] = [((), old, new)]
+    visited = 0
+    while stack and visited < _MAX_WALK:
+        path, was, now = stack.pop()
+        visited += 1
+        where = ".".join(map(str, path)) or "the top"
+        if isinstance(was, dict):
+            if not isinstance(now, dict):
+                return f"the mapping at {where} was replaced"
+            gone = next((i for i, key in enumerate(was) if key not in now), None)
+            if gone is not None:
+                return f"a key (number {gone + 1}) of the mapping at {where} was removed"
+            stack.extend(((*path, k), v, now[k]) for k, v in was.items())
+        elif isinstance(was, list):
+            if not isinstance(now, list):
+                return f"the list at {where} was replaced"
+            if len(now) < len(was):
+                if path[-2:] != _SHRINKABLE:
+                    return f"items of the list at {where} were removed"
+                continue
+            stack.extend(((*path, i), v, now[i]) for i, v in enumerate(was))
     return None
 
 

@@ -328,3 +328,16 @@ def test_property_fix_keeps_documents_and_selectors_and_is_idempotent(text: str)
         code, out, err = fix_in_process(str(target))
         assert code == 0, err
         assert target.read_text() == fixed
+
+
+def test_verification_refuses_lost_keys_and_list_items() -> None:
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n"
+            "  - name: a\n    image: x:1\n    args: [one, two]\n  - name: b\n    image: y:1\n")
+    assert verify(text, text.replace("    args: [one, two]\n", ""), 0, None) is not None
+    assert verify(text, text.replace("[one, two]", "[one]"), 0, None) is not None
+    assert verify(text, text.replace("  - name: b\n    image: y:1\n", ""), 0, None) \
+        is not None
+    problem = verify(text, text.replace("[one, two]", "SECRETX"), 0, None)
+    assert problem is not None and "SECRETX" not in problem
+    assert verify(text, text.replace("[one, two]", "[one, two, three]"), 0, None) is None
+    assert verify(text, text.replace("image: x:1", "image: x:2"), 0, None) is None
