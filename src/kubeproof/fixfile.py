@@ -17,6 +17,12 @@ The KP0707 fix points a workload at a ServiceAccount of its own name; the ones
 the fixed files do not hold yet are appended to the workload's file as new
 documents (once per namespace and name across the whole run), dumped with the
 file's indentation and line ends.
+
+Nothing is lost on the way: a node an ``*alias`` shares is copied before an
+edit reaches it (:func:`unshare`), a document rewritten in full keeps its
+``---``, and the fixed text is parsed again and compared with the original
+(:func:`verify`: same documents in order, selectors unchanged, no key or list
+item removed) before it is handed back; a file that fails is an error.
 """
 
 from __future__ import annotations

@@ -11,6 +11,11 @@ unless ``--unsafe-fixes`` is given, and the run says how many unsafe fixes it
 left out. ``--check-images`` lets the unsafe fixers read each image's config
 (user, exposed ports) from its registry.
 
+Scan and fix rounds repeat until nothing changes (bounded), so a second run
+changes nothing. Files are replaced atomically through an exclusively created
+temporary file, never through a symbolic link (a linked manifest is skipped
+with a note), and only files actually written are counted as fixed.
+
 Only plain YAML files are rewritten: Helm charts and Kustomize folders are
 rendered output (fix their templates or bases instead) and JSON files are
 skipped with a note, since re-serializing JSON would reformat all of it.
