@@ -315,17 +315,18 @@ def manifest(draw: st.DrawFn) -> str:
 
 @settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(manifest())
-def test_property_fix_keeps_documents_and_selectors_and_is_idempotent(text: str) -> None:
+@given(manifest(), st.sampled_from([(), ("-n", "shop")]))
+def test_property_fix_keeps_documents_and_selectors_and_is_idempotent(
+        text: str, namespace: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "m.yaml"
         target.write_text(text)
-        code, out, err = fix_in_process(str(target))
+        code, out, err = fix_in_process(*namespace, str(target))
         assert code == 0, err
         fixed = target.read_text()
         assert_kept(text, fixed)
         assert "Zq9-not-to-print" not in out + err
-        code, out, err = fix_in_process(str(target))
+        code, out, err = fix_in_process(*namespace, str(target))
         assert code == 0, err
         assert target.read_text() == fixed
 
