@@ -227,6 +227,7 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
         if merged is None or not _same_data(merged, after):
             result.whole = True
             merged = _keep_marker(segment, after)
+        _refuse_if_lost(segment, merged, lo, settings.namespace)
         edits.append((lo, hi, merged))
     if not edits:
         return result
@@ -239,14 +240,29 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
         book = accounts if accounts is not None else ServiceAccounts.in_text(text)
         added = [a for obj, here in repointed for a in _new_account(obj, here, book)]
     if added:
-        joined += ("" if joined.endswith("\n") or not joined else "\n") + "".join(
-            "---\n" + _dump(yaml, [doc]) for doc in added)
+        appended = "".join("---\n" + _dump(yaml, [doc]) for doc in added)
+        problem = verify("", appended, len(added), settings.namespace)
+        if problem is not None:
+            raise EditError(f"not written, the appended objects failed verification: {problem}")
+        joined += ("" if joined.endswith("\n") or not joined else "\n") + appended
         result.added = [f"ServiceAccount {_where(doc)}" for doc in added]
     result.text = bom + (joined.replace("\n", newline) if newline != "\n" else joined)
-    problem = verify(text, result.text, len(added), settings.namespace)
+    return result
+
+
+def _refuse_if_lost(segment: str, merged: str, lo: int, namespace: str | None) -> None:
+    """Raise EditError when the fixed document ``merged`` would lose data of
+    ``segment`` (lines from ``lo``, 0-based): see :func:`verify`. Only edited
+    documents are checked (the others are kept byte for byte), so the cost
+    follows the edits, not the file; the ``---`` and the final line end that
+    keep it apart from its neighbours are checked too."""
+    problem = verify(segment, merged, 0, namespace, line_offset=lo)
+    if problem is None and bool(_DOC_START.match(segment)) != bool(_DOC_START.match(merged)):
+        problem = f"the --- separator at line {lo + 1} was lost"
+    if problem is None and segment.endswith("\n") and not merged.endswith("\n"):
+        problem = f"the line end of the document at line {lo + 1} was lost"
     if problem is not None:
         raise EditError(f"not written, the fixed text failed verification: {problem}")
-    return result
 
 
 def _new_account(obj: MutableMapping[str, Any], settings: FixSettings,
@@ -419,19 +435,22 @@ _SELECTOR_KEYS = frozenset({"selector", "matchLabels", "matchExpressions", "podS
 _MAX_WALK = 1_000_000  # nodes visited per document: bounded on any input
 
 
-def verify(original: str, fixed: str, appended: int, namespace: str | None) -> str | None:
+def verify(original: str, fixed: str, appended: int, namespace: str | None, *,
+           line_offset: int = 0) -> str | None:
     """Why ``fixed`` must not replace ``original``, or None when it may.
 
     The fixed text must parse, hold the same documents in the same order
     (apiVersion, kind, name; the namespace may only be set where it was
     missing, to ``namespace``), plus ``appended`` new documents at the end,
     and every selector that was there must be unchanged. The message names
-    positions and kinds, never values (they may be secrets)."""
+    positions and kinds, never values (they may be secrets); ``line_offset``
+    is added to the lines it names (a document cut from a longer file)."""
     before = [d for d in parse_yaml(original)]
     after = [d for d in parse_yaml(fixed)]
     broken = next((d for d in after if isinstance(d, YamlError)), None)
     if broken is not None and not any(isinstance(d, YamlError) for d in before):
-        return f"it does not parse (line {broken.line})" if broken.line else "it does not parse"
+        return f"it does not parse (line {broken.line + line_offset})" if broken.line \
+            else "it does not parse"
     if len(after) != len(before) + appended:
         return f"{len(before)} documents became {len(after) - appended}"
     for index, (old, new) in enumerate(zip(before, after, strict=False), start=1):
@@ -441,7 +460,7 @@ def verify(original: str, fixed: str, appended: int, namespace: str | None) -> s
             continue
         problem = _same_object(old.data, new.data, namespace)
         if problem is not None:
-            return f"document {index} (line {new.line}): {problem}"
+            return f"document {index} (line {new.line + line_offset}): {problem}"
     return None
 
 
