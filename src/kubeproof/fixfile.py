@@ -17,10 +17,17 @@ The KP0707 fix points a workload at a ServiceAccount of its own name; the ones
 the fixed files do not hold yet are appended to the workload's file as new
 documents (once per namespace and name across the whole run), dumped with the
 file's indentation and line ends.
+
+Nothing is lost on the way: a node an ``*alias`` shares is copied before an
+edit reaches it (:func:`unshare`), a document rewritten in full keeps its
+``---``, and the fixed text is parsed again and compared with the original
+(:func:`verify`: same documents in order, selectors unchanged, no key or list
+item removed) before it is handed back; a file that fails is an error.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from collections import Counter, defaultdict
@@ -32,6 +39,9 @@ from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.anchor import Anchor
+from ruamel.yaml.comments import CommentedBase
+from ruamel.yaml.constructor import ConstructorError
 from ruamel.yaml.error import YAMLError
 
 from kubeproof.fixes import FixSettings, fix_object, service_account_for
@@ -161,8 +171,9 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
             yield FileFix(path, error=f"{path}: not valid UTF-8")
         except EditError as exc:
             yield FileFix(path, error=f"{path}: cannot edit: {exc}")
-        except Exception as exc:  # a ruamel failure on odd input: one line, go on
-            yield FileFix(path, error=f"{path}: cannot edit: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a ruamel failure on odd input: one line, go on; its
+            # message may quote a value, so only its kind is said
+            yield FileFix(path, error=f"{path}: cannot edit: {type(exc).__name__}")
 
 
 # The fixers to run on the object spanning lines [first, end) (1-based), each
@@ -200,8 +211,10 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
             if not plan:
                 continue
             before = _dump(yaml, docs)
+            shared = unshare(docs)
             fixes = [ObjectFix(line, str(obj.get("kind", "")), _name(obj), sorted(codes or ()),
                                fix_object(obj, here, codes)) for line, obj, here, codes in plan]
+            reshare(shared)
             result.objects += fixes
             if not any(f.applied for f in fixes):
                 continue
@@ -213,7 +226,8 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
         merged = replay(segment, before, after)
         if merged is None or not _same_data(merged, after):
             result.whole = True
-            merged = after
+            merged = _keep_marker(segment, after)
+        _refuse_if_lost(segment, merged, lo, settings.namespace)
         edits.append((lo, hi, merged))
     if not edits:
         return result
@@ -226,11 +240,29 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
         book = accounts if accounts is not None else ServiceAccounts.in_text(text)
         added = [a for obj, here in repointed for a in _new_account(obj, here, book)]
     if added:
-        joined += ("" if joined.endswith("\n") or not joined else "\n") + "".join(
-            "---\n" + _dump(yaml, [doc]) for doc in added)
+        appended = "".join("---\n" + _dump(yaml, [doc]) for doc in added)
+        problem = verify("", appended, len(added), settings.namespace)
+        if problem is not None:
+            raise EditError(f"not written, the appended objects failed verification: {problem}")
+        joined += ("" if joined.endswith("\n") or not joined else "\n") + appended
         result.added = [f"ServiceAccount {_where(doc)}" for doc in added]
     result.text = bom + (joined.replace("\n", newline) if newline != "\n" else joined)
     return result
+
+
+def _refuse_if_lost(segment: str, merged: str, lo: int, namespace: str | None) -> None:
+    """Raise EditError when the fixed document ``merged`` would lose data of
+    ``segment`` (lines from ``lo``, 0-based): see :func:`verify`. Only edited
+    documents are checked (the others are kept byte for byte), so the cost
+    follows the edits, not the file; the ``---`` and the final line end that
+    keep it apart from its neighbours are checked too."""
+    problem = verify(segment, merged, 0, namespace, line_offset=lo)
+    if problem is None and bool(_DOC_START.match(segment)) != bool(_DOC_START.match(merged)):
+        problem = f"the --- separator at line {lo + 1} was lost"
+    if problem is None and segment.endswith("\n") and not merged.endswith("\n"):
+        problem = f"the line end of the document at line {lo + 1} was lost"
+    if problem is not None:
+        raise EditError(f"not written, the fixed text failed verification: {problem}")
 
 
 def _new_account(obj: MutableMapping[str, Any], settings: FixSettings,
@@ -258,6 +290,20 @@ def _same_data(text: str, expected: str) -> bool:
 
 
 _DOC_START = re.compile(r"^---(?=\s|$)")
+
+
+def _keep_marker(segment: str, dump: str) -> str:
+    """ruamel's dump of a whole document, behind the segment's own ``---`` line.
+
+    ruamel prints no ``---`` for a single document; without it a rewritten
+    document after the first would merge into the one before it (and that
+    object would vanish from the file)."""
+    if not _DOC_START.match(segment) or _DOC_START.match(dump):
+        return dump
+    marker = segment.split("\n", 1)[0].rstrip()
+    rest = marker[3:].strip()
+    head = marker if not rest or rest.startswith("#") else "---"
+    return head + "\n" + dump
 
 
 def _segments(lines: list[str]) -> list[tuple[int, int]]:
@@ -313,10 +359,189 @@ def _name(obj: MutableMapping[str, Any]) -> str:
 
 
 def _problem(exc: YAMLError, offset: int) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    """Where and what kind of YAML problem, never the text around it: ruamel
+    quotes values and tags (``failed to construct timestamp from "..."``) and
+    a value may be a secret."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f"line {mark.line + 1 + offset}: " if mark is not None else ""
-    return f"{where}{problem}"
+    if isinstance(exc, ConstructorError):
+        return f"{where}a value does not match its YAML tag"
+    return f"{where}invalid YAML ({type(exc).__name__})"
+
+
+# ---------------------------------------------------------------- aliases
+
+# (container, key or index, the shared node, its private copy)
+Shared = list[tuple[Any, Any, Any, Any]]
+
+
+def unshare(docs: list[Any]) -> Shared:
+    """Give every place that repeats a node (``*alias`` of an ``&anchor``) a
+    private copy of it, so that an edit reaches only the place it was made in.
+
+    With ``labels: &l {...}`` and ``selector: {matchLabels: *l}`` a label added
+    to the labels would otherwise change the immutable selector too. The
+    copies are returned for :func:`reshare`. Bounded: each node is walked once."""
+    seen: set[int] = set()
+    shared: Shared = []
+    stack: list[Any] = [d for d in docs if isinstance(d, (MutableMapping, list))]
+    for doc in stack:
+        seen.add(id(doc))
+    while stack:
+        node = stack.pop()
+        keys = list(node) if isinstance(node, MutableMapping) else range(len(node))
+        for key in keys:
+            child = node[key]
+            if not isinstance(child, (MutableMapping, list)):
+                continue
+            if id(child) in seen:
+                private = copy.deepcopy(child)
+                _drop_anchors(private)
+                node[key] = private
+                shared.append((node, key, child, private))
+                continue
+            seen.add(id(child))
+            stack.append(child)
+    return shared
+
+
+def reshare(shared: Shared) -> None:
+    """Put the alias back wherever the fixes left both places equal (the file
+    keeps its ``*alias``); where they now differ the copy stays, written out."""
+    for container, key, node, private in reversed(shared):
+        if private == node:
+            container[key] = node
+
+
+def _drop_anchors(node: Any) -> None:
+    """Clear the anchors of a copied tree (a second ``&l`` would clash)."""
+    stack = [node]
+    while stack:
+        here = stack.pop()
+        if isinstance(here, CommentedBase):
+            setattr(here, Anchor.attrib, Anchor())
+        if isinstance(here, MutableMapping):
+            stack.extend(v for v in here.values() if isinstance(v, (MutableMapping, list)))
+        elif isinstance(here, list):
+            stack.extend(v for v in here if isinstance(v, (MutableMapping, list)))
+
+
+# ---------------------------------------------------------------- verification
+
+# Keys whose values select objects: changing them breaks ``kubectl apply``
+# (immutable) or silently re-targets a Service, PDB or NetworkPolicy.
+_SELECTOR_KEYS = frozenset({"selector", "matchLabels", "matchExpressions", "podSelector",
+                            "namespaceSelector", "labelSelector"})
+_MAX_WALK = 1_000_000  # nodes visited per document: bounded on any input
+
+
+def verify(original: str, fixed: str, appended: int, namespace: str | None, *,
+           line_offset: int = 0) -> str | None:
+    """Why ``fixed`` must not replace ``original``, or None when it may.
+
+    The fixed text must parse, hold the same documents in the same order
+    (apiVersion, kind, name; the namespace may only be set where it was
+    missing, to ``namespace``), plus ``appended`` new documents at the end,
+    and every selector that was there must be unchanged. The message names
+    positions and kinds, never values (they may be secrets); ``line_offset``
+    is added to the lines it names (a document cut from a longer file)."""
+    before = [d for d in parse_yaml(original)]
+    after = [d for d in parse_yaml(fixed)]
+    broken = next((d for d in after if isinstance(d, YamlError)), None)
+    if broken is not None and not any(isinstance(d, YamlError) for d in before):
+        return f"it does not parse (line {broken.line + line_offset})" if broken.line \
+            else "it does not parse"
+    if len(after) != len(before) + appended:
+        return f"{len(before)} documents became {len(after) - appended}"
+    for index, (old, new) in enumerate(zip(before, after, strict=False), start=1):
+        if isinstance(old, YamlError) or isinstance(new, YamlError):
+            if type(old) is not type(new):
+                return f"document {index} changed from parsed to broken"
+            continue
+        problem = _same_object(old.data, new.data, namespace)
+        if problem is not None:
+            return f"document {index} (line {new.line + line_offset}): {problem}"
+    return None
+
+
+def _same_object(old: Any, new: Any, namespace: str | None) -> str | None:
+    """What differs in identity or selectors between two versions of a document."""
+    if type(old) is not type(new):
+        return "its type changed"
+    if not isinstance(old, dict):
+        return None if old == new else "it changed"
+    for key in ("apiVersion", "kind"):
+        if old.get(key) != new.get(key):
+            return f"its {key} changed"
+    old_meta, new_meta = old.get("metadata"), new.get("metadata")
+    old_meta = old_meta if isinstance(old_meta, dict) else {}
+    new_meta = new_meta if isinstance(new_meta, dict) else {}
+    if old_meta.get("name") != new_meta.get("name"):
+        return "its metadata.name changed"
+    if old_meta.get("namespace") != new_meta.get("namespace") and not (
+            old_meta.get("namespace") is None and new_meta.get("namespace") == namespace):
+        return "its metadata.namespace changed"
+    new_selectors = dict(_selectors(new))
+    for path, value in _selectors(old):
+        if new_selectors.get(path, _MISSING) != value:
+            return f"the selector at {'.'.join(map(str, path))} changed"
+    if isinstance(old.get("items"), list) and isinstance(new.get("items"), list) \
+            and len(old["items"]) != len(new["items"]):
+        return "its items were added or removed"
+    return _lost(old, new)
+
+
+# The one place a fixer removes list items: baseline capabilities a manifest
+# adds (KP0817 with --unsafe-fixes).
+_SHRINKABLE = ("capabilities", "add")
+
+
+def _lost(old: Any, new: Any) -> str | None:
+    """Where ``new`` lost data ``old`` had: fixers add keys and items and
+    change values, they never remove a key, empty a mapping or shorten a list
+    (but for :data:`_SHRINKABLE`). Bounded by :data:`_MAX_WALK` nodes."""
+    stack: list[tuple[tuple[Any, ...], Any, Any]] = [((), old, new)]
+    visited = 0
+    while stack and visited < _MAX_WALK:
+        path, was, now = stack.pop()
+        visited += 1
+        where = ".".join(map(str, path)) or "the top"
+        if isinstance(was, dict):
+            if not isinstance(now, dict):
+                return f"the mapping at {where} was replaced"
+            gone = next((i for i, key in enumerate(was) if key not in now), None)
+            if gone is not None:
+                return f"a key (number {gone + 1}) of the mapping at {where} was removed"
+            stack.extend(((*path, k), v, now[k]) for k, v in was.items())
+        elif isinstance(was, list):
+            if not isinstance(now, list):
+                return f"the list at {where} was replaced"
+            if len(now) < len(was):
+                if path[-2:] != _SHRINKABLE:
+                    return f"items of the list at {where} were removed"
+                continue
+            stack.extend(((*path, i), v, now[i]) for i, v in enumerate(was))
+    return None
+
+
+_MISSING = object()
+
+
+def _selectors(data: Any) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """(path, value) of every selector in ``data`` (at any depth, in List items too)."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+    visited = 0
+    while stack and visited < _MAX_WALK:
+        path, here = stack.pop()
+        visited += 1
+        if isinstance(here, dict):
+            for key, value in here.items():
+                if key in _SELECTOR_KEYS:
+                    yield (*path, key), value
+                else:
+                    stack.append(((*path, key), value))
+        elif isinstance(here, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(here))
 
 
 # ---------------------------------------------------------------- ruamel

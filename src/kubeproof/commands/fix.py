@@ -11,6 +11,11 @@ unless ``--unsafe-fixes`` is given, and the run says how many unsafe fixes it
 left out. ``--check-images`` lets the unsafe fixers read each image's config
 (user, exposed ports) from its registry.
 
+Scan and fix rounds repeat until nothing changes (bounded), so a second run
+changes nothing. Files are replaced atomically through an exclusively created
+temporary file, never through a symbolic link (a linked manifest is skipped
+with a note), and only files actually written are counted as fixed.
+
 Only plain YAML files are rewritten: Helm charts and Kustomize folders are
 rendered output (fix their templates or bases instead) and JSON files are
 skipped with a note, since re-serializing JSON would reformat all of it.
@@ -18,11 +23,14 @@ skipped with a note, since re-serializing JSON would reformat all of it.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
+import stat
 import sys
-from pathlib import Path as FsPath
+import tempfile
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -39,8 +47,7 @@ if TYPE_CHECKING:
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 _RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
-
-
+MAX_ROUNDS = 3  # scan-fix rounds per run: a fix can make another rule decidable
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -209,7 +216,10 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
     files: list[str] = []
     errors: list[str] = []
     for kind, path in discover(paths, LoadOptions()):
-        if kind == "file" and path.endswith((".yaml", ".yml")):
+        if kind == "file" and os.path.islink(path):
+            click.echo(f"{path}: note: skipped, it is a symbolic link and fix never writes "
+                       "through one (fix the file it points to)", err=True)
+        elif kind == "file" and path.endswith((".yaml", ".yml")):
             files.append(path)
         elif kind == "file":
             click.echo(f"{path}: note: skipped, fix rewrites YAML files only (not JSON)",
@@ -234,8 +244,12 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
          kube_version: str | None, *, write: bool, show_diff: bool
          ) -> tuple[int, list[str], int]:
     """Fix, print and (when ``write``) save every file: (files changed, errors,
-    unsafe fixes left out)."""
-    from kubeproof.fixfile import fix_files
+    unsafe fixes left out).
+
+    When writing, scan and fix rounds repeat until nothing changes (at most
+    MAX_ROUNDS): a fix can make a rule decidable that was not before (KP0708
+    once KP0402 set the namespaces), and a second ``fix`` run must change
+    nothing. --diff and --dry-run show the first round."""
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
 
     wanted = kube_version or str(config.scan.get("kubeVersion") or "")
@@ -244,39 +258,83 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
     except ValueError as exc:
         fail(str(exc))
     level = str(config.scan.get("pssLevel", "restricted"))
-    changed = hidden = 0
+    scan = _Scan(codes, config, settings, version, level if level == "baseline" else "restricted")
+    written: set[str] = set()
     errors: list[str] = []
-    for item in fix_files(files, codes, config, settings, kube_version=version,
-                          pss_level=level if level == "baseline" else "restricted"):
+    pending = list(files)
+    hidden = 0
+    for number in range(MAX_ROUNDS if write else 1):
+        changed, failed, unsafe = _round(pending, scan, write=write, show_diff=show_diff,
+                                         notes=number == 0)
+        errors += failed
+        hidden = hidden or unsafe  # the first round's count: later rounds repeat it
+        written |= set(changed)
+        if not changed or not write:
+            return len(changed) if not write else len(written), errors, hidden
+        pending = [f for f in pending if not any(e.startswith(f"{f}:") for e in failed)]
+    if _round(pending, scan, write=False, show_diff=False, notes=False, quiet=True)[0]:
+        click.echo(f"kubeproof: warning: not at a fixed point after {MAX_ROUNDS} rounds; "
+                   "run fix again", err=True)
+    return len(written), errors, hidden
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What every round scans and fixes with."""
+
+    codes: set[str]
+    config: Config
+    settings: FixSettings
+    version: tuple[int, int]
+    pss_level: str
+
+
+def _round(files: list[str], scan: _Scan, *, write: bool, show_diff: bool, notes: bool,
+           quiet: bool = False) -> tuple[list[str], list[str], int]:
+    """One scan-fix pass: (files changed, or written when ``write``; errors;
+    unsafe fixes left out). ``notes``: say what is left unfixed in unchanged
+    files (first round only); ``quiet``: print nothing, only count."""
+    from kubeproof.fixfile import fix_files
+
+    changed: list[str] = []
+    errors: list[str] = []
+    hidden = 0
+    for item in fix_files(files, scan.codes, scan.config, scan.settings,
+                          kube_version=scan.version, pss_level=scan.pss_level):
         if item.error is not None:
-            errors.append(item.error)
-            click.echo(item.error, err=True)
+            if not quiet:
+                errors.append(item.error)
+                click.echo(item.error, err=True)
             continue
         if item.fixed is None:
             continue
-        unsafe = _hidden(item.fixed, settings)
+        unsafe = _hidden(item.fixed, scan.settings)
         hidden += len(unsafe)
         not_fixed = [c for c in item.fixed.not_fixed if c not in unsafe]
         left = (f"; not fixed: {', '.join(not_fixed)}" if not_fixed else "") + \
             (f"; unsafe, not applied: {', '.join(dict.fromkeys(unsafe))}" if unsafe else "")
         if item.fixed.text == item.original:
-            if left and not show_diff:
+            if left and not show_diff and notes and not quiet:
                 click.echo(f"{item.path}: {left[2:]}")
             continue
-        changed += 1
+        if quiet:
+            changed.append(item.path)
+            continue
         if item.fixed.whole:
             click.echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
                        "it, the layout around the edits could not be kept", err=True)
         if show_diff:
+            changed.append(item.path)
             _print_diff(item.path, item.original, item.fixed.text)
             continue
         if write:
             try:
-                _write(item.path, item.fixed.text)
+                write_file(item.path, item.original, item.fixed.text)
             except OSError as exc:
                 errors.append(f"{item.path}: cannot write: {exc.strerror or exc}")
                 click.echo(errors[-1], err=True)
                 continue
+        changed.append(item.path)
         summary = ", ".join(f"{code} x{n}" if n > 1 else code
                             for code, n in sorted(item.fixed.applied.items()))
         verb = ("added" if write else "would add") if item.fixed.added else ""
@@ -285,13 +343,33 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
     return changed, errors, hidden
 
 
-def _write(path: str, text: str) -> None:
-    """Replace the file atomically, keeping its permissions (through symlinks)."""
-    target = FsPath(path).resolve()
-    tmp = target.with_name(f".{target.name}.kubeproof-fix")
-    tmp.write_bytes(text.encode("utf-8"))
-    os.chmod(tmp, target.stat().st_mode & 0o7777)
-    os.replace(tmp, target)
+def write_file(path: str, expected: str, text: str) -> None:
+    """Replace the file atomically with ``text``, keeping its permissions.
+
+    Never follows a symbolic link (the file itself is refused; the temporary
+    file is created exclusively under a random name in the same folder, so a
+    planted ``.NAME...`` link cannot redirect the write), and refuses a file
+    that changed since it was read (``expected``). The data is fsynced before
+    ``os.replace``; on any failure the temporary file is removed."""
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        raise OSError(0, "not a regular file (symbolic links are not written through)")
+    with open(path, "rb") as current:
+        if current.read() != expected.encode("utf-8"):
+            raise OSError(0, "the file changed while it was being fixed")
+    folder, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".kubeproof-fix", dir=folder or ".")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(text.encode("utf-8"))
+            out.flush()
+            os.fsync(out.fileno())
+            os.fchmod(out.fileno(), info.st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _print_diff(path: str, before: str, after: str) -> None:
