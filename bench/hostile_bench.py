@@ -250,14 +250,18 @@ WEBHOOK_INPUTS: dict[str, tuple[Callable[[int], bytes], str]] = {
 }
 
 
-def _post(port: int, ca: Path, path: str, body: bytes, timeout: float) -> tuple[float, str]:
+def _post(port: int, ca: Path, path: str, body: bytes | None, timeout: float
+          ) -> tuple[float, str]:
     import http.client
 
     ctx = ssl.create_default_context(cafile=str(ca))
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout)
     start = time.monotonic()
     try:
-        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        if body is None:
+            conn.request("GET", path)
+        else:
+            conn.request("POST", path, body, {"Content-Type": "application/json"})
         resp = conn.getresponse()
         data = resp.read()
         status = str(resp.status)
@@ -294,7 +298,7 @@ def bench_webhook(timeout: float) -> None:
                     base.setdefault(endpoint, max(wall, 1e-6))
                     print(f"{name:30} {endpoint:9} {len(body) / MiB:5.2f} {status:>12} "
                           f"{wall:7.2f} {cpu:7.2f} {wall / base[endpoint]:7.1f}")
-            wall, status = _post(port, ca, "/healthz", b"", 10)
+            wall, status = _post(port, ca, "/healthz", None, 10)
             print(f"\n/healthz afterwards: {status.split()[0]} in {wall * 1000:.0f} ms")
         finally:
             stop_server(proc)
