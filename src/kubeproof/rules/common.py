@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from kubeproof.model import Path
@@ -31,6 +32,27 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def one_of(value: Any, choices: Collection[str]) -> bool:
+    """Whether ``value`` is one of the string ``choices``. A wrong-typed value
+    (a list or map where a string belongs) is none of them, not a TypeError
+    from hashing it."""
+    return isinstance(value, str) and value in choices
+
+
+# a whole number as the API server reads an IntOrString: ASCII digits only (not
+# str.isdigit(), which accepts "²"), and short enough that int() is cheap and
+# cannot hit Python's digit limit
+_DECIMAL = re.compile(r"[0-9]{1,18}")
+
+
+def decimal(value: Any) -> int | None:
+    """``value`` as a non-negative whole number when it is one written in ASCII
+    digits, else None (the rule then judges nothing for that field)."""
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return int(value)
+    return None
 
 
 def quote(value: Any) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from kubeproof.index import Index, Record, WorkloadRec
 from kubeproof.model import Context, ObjectRef, Path, Resource, Scope, SetViolation, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.rules.common import as_dict, as_list, decimal, quote
 from kubeproof.selectors import (
     SelectorError,
     is_empty_selector,
@@ -425,7 +425,7 @@ class _Exposed:
             return True
         if isinstance(port, int):
             return port in self.numbers
-        return port in self.names or (port.isdigit() and int(port) in self.numbers)
+        return port in self.names or decimal(port) in self.numbers
 
 
 def ingress_backends(spec: dict[str, Any]) -> Iterator[tuple[Path, Any, Any, Path]]:

@@ -9,11 +9,11 @@ from typing import Any
 from kubeproof.index import ContainerRec, Index, Record, WorkloadRec
 from kubeproof.model import Context, Path, Resource, Scope, SetViolation, Violation
 from kubeproof.registry import rule, withdrawn_by_set
-from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.rules.common import as_dict, as_list, decimal, quote
 from kubeproof.rules.labels import TemplateLookup, comparison_group, pdb_selects, shown
 from kubeproof.selectors import SelectorError, is_empty_selector, label_selector_matches
 
-_PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
+_PERCENT = re.compile(r"^\s*([0-9]{1,18})\s*%\s*$")  # ASCII digits: int() stays cheap
 
 
 
@@ -544,8 +544,8 @@ def _canary_differences(svc: Record, stable: WorkloadRec, canary: WorkloadRec,
     for p in as_list(as_dict(svc.data.get("spec")).get("ports")):
         p = as_dict(p)
         target = p.get("targetPort", p.get("port"))
-        if isinstance(target, str) and target.isdigit():
-            target = int(target)
+        if decimal(target) is not None:
+            target = decimal(target)
         if isinstance(target, str):
             in_s, in_c = _named_port(stable, target), _named_port(canary, target)
             if (in_s is None and in_c is None) or (in_s and in_c and in_s[0] == in_c[0]):
