@@ -63,6 +63,7 @@ from kubeproof.netpol import (
     namespace_labels,
     parse_policy,
 )
+from kubeproof.rules.common import decimal
 from kubeproof.selectors import SelectorError
 
 EXTERNAL = "external"
@@ -149,12 +150,12 @@ def parse_port(text: str) -> QueryPort:
     protocol = proto.upper() if proto else "TCP"
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {proto!r} (expected TCP, UDP or SCTP)")
-    if value.isdigit():
-        number = int(value)
-        if not 1 <= number <= MAX_PORT:
-            raise ValueError(f"port {value} is out of range 1-{MAX_PORT}")
+    if value.isascii() and value.isdigit():  # "²" and "٣" are no port numbers
+        number = decimal(value)
+        if number is None or not 1 <= number <= MAX_PORT:
+            raise ValueError(f"port {value[:20]} is out of range 1-{MAX_PORT}")
         return QueryPort(protocol, number)
-    if not value or not value.replace("-", "").isalnum():
+    if not value.isascii() or not value.replace("-", "").isalnum():
         raise ValueError(f"{text!r} is not a port number or name")
     return QueryPort(protocol, value)
 
