@@ -8,8 +8,10 @@ that stays in seconds, and each kept path gets every hostile value.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,3 +99,69 @@ def mutant_files(out: Path, files: list[Path]) -> list[Path]:
             docs = originals + [mutated(obj, path, value) for obj, path in sites]
             written.append(write_documents(out / f"{n:03d}-{f.stem}-h{h}.yaml", docs))
     return written
+
+
+SOURCES = REPO / "src" / "kubeproof"
+_KEY_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_.:/-]{0,62}")
+
+
+def field_names_read() -> list[str]:
+    """Every string constant of the rule, analysis and fixer code that could be
+    a field name: fixtures leave most optional fields out, so the sweep also
+    adds each of these, with a hostile value, to the mappings it mutates."""
+    names: set[str] = set()
+    files = [*SOURCES.glob("rules/*.py"), *SOURCES.glob("analysis/*.py"),
+             *(SOURCES / f for f in ("index.py", "workloads.py", "selectors.py", "netpol.py",
+                                    "fixes.py", "images/inventory.py"))]
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and _KEY_LIKE.fullmatch(node.value):
+                names.add(node.value)
+    return sorted(names)
+
+
+def mapping_sites(files: list[Path]) -> list[tuple[dict[str, Any], tuple[Step, ...]]]:
+    """(object, path) of the first mapping of each (kind, path shape), the root included."""
+    seen: set[tuple[Any, ...]] = set()
+    sites = []
+    for f in files:
+        for obj in objects_of(f):
+            for path in ((), *paths(obj)):
+                node: Any = obj
+                for step in path:
+                    node = node[step]
+                shape = _shape(obj, path)
+                if isinstance(node, dict) and shape not in seen:
+                    seen.add(shape)
+                    sites.append((obj, path))
+    return sites
+
+
+# the values added fields get: HOSTILE with a shorter long string (a thousand
+# added fields of 10 kB would be a file over the loader's size limit)
+ADDED_VALUES: tuple[Any, ...] = (*HOSTILE[:-1], "x" * 256)
+
+
+def with_fields(obj: dict[str, Any], path: tuple[Step, ...], names: list[str],
+                offset: int) -> dict[str, Any]:
+    """``obj`` with every field of ``names`` its mapping at ``path`` lacks added,
+    the n-th holding ``ADDED_VALUES[(offset + n) % len(ADDED_VALUES)]``."""
+    out = copy.deepcopy(obj)
+    node: Any = out
+    for step in path:
+        node = node[step]
+    for n, name in enumerate(names):
+        node.setdefault(name, copy.deepcopy(ADDED_VALUES[(offset + n) % len(ADDED_VALUES)]))
+    return out
+
+
+def added_field_files(out: Path, files: list[Path], per_file: int = 40) -> list[Path]:
+    """Each mapping site with every field name the code reads added there. The
+    values rotate with the site, so every name meets every hostile value at
+    some site; ``per_file`` objects per file keep the sets small."""
+    names = field_names_read()
+    docs = [with_fields(obj, path, names, i) for i, (obj, path) in
+            enumerate(mapping_sites(files))]
+    return [write_documents(out / f"added-{k:03d}.yaml", docs[k:k + per_file])
+            for k in range(0, len(docs), per_file)]
