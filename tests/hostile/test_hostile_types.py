@@ -300,3 +300,38 @@ def test_decimal_accepts_only_ascii_digits(value: object) -> None:
 def test_one_of_never_raises(value: object) -> None:
     choices = frozenset({"None", "NoneOnDryRun"})
     assert one_of(value, choices) == (isinstance(value, str) and value in choices)
+
+
+# ---------------------------------------------------------------- KP0002 reports the types
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
+       "spec": {"containers": [{"name": "c", "image": "registry.example/app:1.0"}]}}
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("spec", "containers"), "c"),
+    (("spec", "containers", 0), ["c"]),
+    (("spec", "hostNetwork"), 1),
+    (("spec", "volumes"), {"a": {}}),
+    (("spec", "containers", 0, "name"), {"a": {}}),
+    (("spec", "containers", 0, "image"), 10**30),
+    (("spec", "containers", 0, "env"), "FOO=bar"),
+    (("spec", "containers", 0, "securityContext"), [{}]),
+    (("spec", "containers", 0, "volumeMounts"), [{"name": ["data"], "mountPath": "/d"}]),
+])
+def test_invalid_object_reports_a_wrong_typed_field(tmp_path: Path, path: tuple[str | int, ...],
+                                                    value: object) -> None:
+    """The rules judge nothing for a field of the wrong type; KP0002 says so, once,
+    at that field."""
+    doc = write(tmp_path, "pod.json", json.dumps(mutated(POD, path, value)))
+    fs = [f for f in scan([str(doc)]).findings if f.rule.code == "KP0002"]
+    assert len(fs) == 1, [f.message for f in fs]
+    assert fs[0].path.startswith(".".join(str(s) for s in path).replace(".0", "[0]"))
+    assert "must be" in fs[0].message
+
+
+def test_invalid_object_leaves_templated_and_null_fields_alone(tmp_path: Path) -> None:
+    obj = mutated(mutated(POD, ("spec", "volumes"), "{{ .Values.volumes }}"),
+                  ("spec", "containers", 0, "env"), None)
+    doc = write(tmp_path, "pod.json", json.dumps(obj))
+    assert [f for f in scan([str(doc)]).findings if f.rule.code == "KP0002"] == []
