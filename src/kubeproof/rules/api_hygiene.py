@@ -505,7 +505,7 @@ def _check_field_types(fields: dict[str, Any], base: Path, types: dict[str, type
             yield Violation((*base, key), f"{format_path((*base, key))} must be "
                             f"{_JSON_TYPE_NAMES[expected]}, not {_json_type(value)}")
         elif key in _LISTS_OF_MAPPINGS:
-            for i, item in enumerate(value):
+            for i, item in enumerate(as_list(value)):
                 if not isinstance(item, dict):
                     yield Violation((*base, key, i), f"{format_path((*base, key, i))} must be "
                                     f"a mapping, not {_json_type(item)}")

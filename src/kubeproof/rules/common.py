@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from typing import Any
+from typing import Any, TypeGuard
 
 from kubeproof.model import Path
 from kubeproof.workloads import ContainerView, PodView
@@ -34,7 +34,7 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def one_of(value: Any, choices: Collection[str]) -> bool:
+def one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:
     """Whether ``value`` is one of the string ``choices``. A wrong-typed value
     (a list or map where a string belongs) is none of them, not a TypeError
     from hashing it."""
