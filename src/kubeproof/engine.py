@@ -33,6 +33,7 @@ from kubeproof.model import (
     SetViolation,
     Violation,
     format_path,
+    short_message,
 )
 from kubeproof.registry import (
     WITHDRAWN_BY_SET,
@@ -295,7 +296,7 @@ class Engine:
             rule=rule, severity=self.ctx.config.severity.get(rule.code, sev),
             file=origin.file, line=line, column=col, api_version=api_version, kind=kind,
             namespace=namespace, name=name, container=v.container, path=format_path(v.path),
-            message=v.message, source=source, rendered_from=rendered_from))
+            message=short_message(v.message), source=source, rendered_from=rendered_from))
 
     # ------------------------------------------------------------ set rules
 

@@ -26,7 +26,7 @@ from kubeproof.cli import cli
 from kubeproof.config import Config
 from kubeproof.fixes import FixSettings, fix_object
 from kubeproof.registry import load_rules
-from kubeproof.rules.common import decimal, one_of
+from kubeproof.rules.common import decimal, one_of, quote
 from tests.hostile.mutants import (
     ANALYSIS_FIXTURES,
     EXAMPLES,
@@ -68,6 +68,9 @@ def test_every_rule_survives_hostile_values_in_every_field(tmp_path: Path) -> No
         assert internal_errors([str(e) for e in result.errors]) == [], path.read_text()[:3000]
         objects += result.objects
         codes.update(f.rule.code for f in result.findings)
+        # hostile values (10 kB, U+202E) leave every message one short, readable line
+        assert [f.message for f in result.findings
+                if len(f.message) > 1000 or not f.message.isprintable()] == [], path
     assert objects > 1000 * len(HOSTILE)
     assert codes >= {"KP0002", "KP0801", "KP0504", "KP0904", "KP1604"}
 
@@ -335,3 +338,10 @@ def test_invalid_object_leaves_templated_and_null_fields_alone(tmp_path: Path) -
                   ("spec", "containers", 0, "env"), None)
     doc = write(tmp_path, "pod.json", json.dumps(obj))
     assert [f for f in scan([str(doc)]).findings if f.rule.code == "KP0002"] == []
+
+
+def test_quote_keeps_hostile_values_short_and_readable() -> None:
+    assert quote("a\u202eb") == '"a\\u202eb"'
+    assert quote("x" * 10240).endswith('… (10240 characters)"') and len(quote("x" * 10240)) < 100
+    assert quote(["x"] * 5000).startswith("['x'") and len(quote(["x"] * 5000)) < 100
+    assert quote("web") == '"web"' and quote(None) == "None"

@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection
 from typing import Any, TypeGuard
 
-from kubeproof.model import Path
+from kubeproof.model import Path, printable
 from kubeproof.workloads import ContainerView, PodView
 
 
@@ -55,9 +55,19 @@ def decimal(value: Any) -> int | None:
     return None
 
 
+QUOTE_LIMIT = 80  # characters of a value a message shows
+
+
 def quote(value: Any) -> str:
-    """A value as messages show it: strings in double quotes, others as Python shows them."""
-    return f'"{value}"' if isinstance(value, str) else repr(value)
+    """A value as messages show it: strings in double quotes, others as Python
+    shows them. Hostile values stay one short line: control and bidi characters
+    (U+202E would reorder the terminal line) are escaped, and a long value is
+    cut to its start and its length."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > QUOTE_LIMIT:
+        text = f"{text[:QUOTE_LIMIT - 20]}… ({len(text)} characters)"
+    text = printable(text)
+    return f'"{text}"' if isinstance(value, str) else text
 
 
 # a DNS-1123 subdomain: what most object names must be (at most 253 characters)
