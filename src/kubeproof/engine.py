@@ -231,7 +231,13 @@ class Engine:
         for err in loaded.errors:
             self._input_error_finding(loaded, err)
         for seq, located in enumerate(loaded.objects):
-            self._check(located, loaded, source_input, seq)
+            try:
+                self._check(located, loaded, source_input, seq)
+            except Exception as exc:  # a bug outside the rules (a view, the index)
+                origin = located.resource.origin  # loses this object, not the run
+                result.errors.append(InputError(
+                    origin.file, origin.line, f"internal error checking {located.resource.kind}"
+                    f"/{located.resource.name}: {type(exc).__name__} (please report it)"))
         if result.index is not None and source_input[0] in NOT_REREADABLE:
             self._kept[source_input] = loaded
         else:

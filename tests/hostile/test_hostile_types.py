@@ -345,3 +345,34 @@ def test_quote_keeps_hostile_values_short_and_readable() -> None:
     assert quote("x" * 10240).endswith('… (10240 characters)"') and len(quote("x" * 10240)) < 100
     assert quote(["x"] * 5000).startswith("['x'") and len(quote(["x"] * 5000)) < 100
     assert quote("web") == '"web"' and quote(None) == "None"
+
+
+def test_a_failure_outside_the_rules_loses_only_that_object(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pod view or the index failing on one object: one error line for it,
+    the other objects still checked and reported."""
+    import kubeproof.workloads as workloads
+
+    path = write(tmp_path, "pods.yaml", """\
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: boom}
+        spec: {containers: [{name: c, image: "nginx:latest"}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: fine}
+        spec: {containers: [{name: c, image: "nginx:latest"}]}
+        """)
+    real = workloads.pod_view
+
+    def fails_on_boom(res):  # type: ignore[no-untyped-def]
+        if res.name == "boom":
+            raise KeyError("x")
+        return real(res)
+
+    monkeypatch.setattr(workloads, "pod_view", fails_on_boom)
+    result = scan([str(path)])
+    assert [str(e) for e in result.errors] == [
+        f"{path}:1: internal error checking Pod/boom: KeyError (please report it)"]
+    assert "fine" in {f.name for f in result.findings if f.rule.code == "KP0101"}
