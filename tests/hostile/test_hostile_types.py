@@ -100,10 +100,9 @@ def test_every_fixer_survives_hostile_values_in_every_field() -> None:
 
 
 RBAC_FIXTURES = (RULE_FIXTURES / "rbac", ANALYSIS_FIXTURES, EXAMPLES)
-NETPOL_FIXTURES = (RULE_FIXTURES / "network", ANALYSIS_FIXTURES / "netpol", EXAMPLES)
+NETPOL_FIXTURES = (RULE_FIXTURES / "network", ANALYSIS_FIXTURES / "netpol")
 IMAGE_FIXTURES = (RULE_FIXTURES / "images", RULE_FIXTURES / "pull_secrets", EXAMPLES)
 COMMANDS = (
-    (("rbac", "who-can", "get", "secrets"), RBAC_FIXTURES),
     (("rbac", "who-can", "create", "pods/exec", "-n", "default", "--name", "x"), RBAC_FIXTURES),
     (("rbac", "risky", "-f", "json"), RBAC_FIXTURES),
     (("netpol", "reach", "--port", "80"), NETPOL_FIXTURES),
