@@ -23,9 +23,9 @@ RULE_FIXTURES = REPO / "tests" / "rules" / "fixtures"
 ANALYSIS_FIXTURES = REPO / "tests" / "analysis" / "fixtures"
 EXAMPLES = REPO / "examples"
 
-# what a hostile manifest may put in any field (JSON has no NaN, so no NaN)
+# what a hostile manifest may put in any field (YAML's .nan and .inf included)
 HOSTILE: tuple[Any, ...] = (None, [], [{}], {}, {"a": {}}, True, 10**30, -1, 1e308,
-                            "²", "\u202e", "", "x" * 10240)
+                            float("nan"), float("-inf"), "²", "\u202e", "", "x" * 10240)
 Step = str | int
 
 
@@ -82,7 +82,10 @@ def mutated(obj: dict[str, Any], path: tuple[Step, ...], value: Any) -> dict[str
 
 def write_documents(path: Path, objects: list[dict[str, Any]]) -> Path:
     """A multi-document YAML file (JSON documents: YAML reads them, fast to write)."""
-    path.write_text("\n---\n".join(json.dumps(o) for o in objects) + "\n", encoding="utf-8")
+    text = "\n---\n".join(json.dumps(o) for o in objects)
+    # json writes NaN and -Infinity, YAML reads .nan and -.inf (the fixtures hold neither)
+    text = text.replace("-Infinity", "-.inf").replace("NaN", ".nan")
+    path.write_text(text + "\n", encoding="utf-8")
     return path
 
 

@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -86,7 +87,7 @@ def test_rules_and_fixers_survive_hostile_values_in_fields_fixtures_lack(
         assert internal_errors([str(e) for e in result.errors]) == [], path
         objects += result.objects
         for doc in path.read_text(encoding="utf-8").split("\n---\n"):
-            fix_object(json.loads(doc), fix_settings)
+            fix_object(yaml.load(doc, Loader=yaml.CSafeLoader), fix_settings)
     assert objects > 400
 
 
