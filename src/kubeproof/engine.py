@@ -33,6 +33,7 @@ from kubeproof.model import (
     SetViolation,
     Violation,
     format_path,
+    short_message,
 )
 from kubeproof.registry import (
     WITHDRAWN_BY_SET,
@@ -230,7 +231,13 @@ class Engine:
         for err in loaded.errors:
             self._input_error_finding(loaded, err)
         for seq, located in enumerate(loaded.objects):
-            self._check(located, loaded, source_input, seq)
+            try:
+                self._check(located, loaded, source_input, seq)
+            except Exception as exc:  # a bug outside the rules (a view, the index)
+                origin = located.resource.origin  # loses this object, not the run
+                result.errors.append(InputError(
+                    origin.file, origin.line, f"internal error checking {located.resource.kind}"
+                    f"/{located.resource.name}: {type(exc).__name__} (please report it)"))
         if result.index is not None and source_input[0] in NOT_REREADABLE:
             self._kept[source_input] = loaded
         else:
@@ -295,7 +302,7 @@ class Engine:
             rule=rule, severity=self.ctx.config.severity.get(rule.code, sev),
             file=origin.file, line=line, column=col, api_version=api_version, kind=kind,
             namespace=namespace, name=name, container=v.container, path=format_path(v.path),
-            message=v.message, source=source, rendered_from=rendered_from))
+            message=short_message(v.message), source=source, rendered_from=rendered_from))
 
     # ------------------------------------------------------------ set rules
 

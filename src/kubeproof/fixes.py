@@ -600,7 +600,8 @@ def read_only_secret_mounts(res: Resource, settings: FixSettings) -> bool:
         for mount in as_list(c.data.get("volumeMounts")):
             if not isinstance(mount, MutableMapping) or mount.get("readOnly") is True:
                 continue
-            entry = volumes.get(mount.get("name"))  # type: ignore[arg-type]
+            name = mount.get("name")  # a list or map here names no volume
+            entry = volumes.get(name) if isinstance(name, str) else None
             if entry is None or as_dict(entry[2].get("csi")).get("readOnly") is True:
                 continue
             if not _may_replace(mount.get("readOnly"), settings):

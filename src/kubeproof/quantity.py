@@ -95,11 +95,12 @@ def parse_quantity(value: Any) -> Quantity:
     return _parse_text(value.strip())
 
 
-def decimal_int(text: str, ceiling: int = MAX_VALUE) -> int | None:
-    """``text`` as an int when it is a run of ASCII digits (``str.isdigit`` also
-    takes ``"²"``, which ``int`` refuses), at most ``ceiling``: a longer number
-    is clamped to it without being converted. None for anything else."""
-    if not text or not text.isascii() or not text.isdigit():
+def decimal_int(text: Any, ceiling: int = MAX_VALUE) -> int | None:
+    """``text`` as an int when it is a string of ASCII digits (``str.isdigit``
+    also takes ``"²"``, which ``int`` refuses), at most ``ceiling``: a longer
+    number is clamped to it without being converted. None for anything else
+    (other types included: the caller then judges nothing for that field)."""
+    if not isinstance(text, str) or not text or not text.isascii() or not text.isdigit():
         return None
     digits = text.lstrip("0") or "0"
     if len(digits) > len(str(ceiling)):

@@ -176,8 +176,13 @@ def test_valid_empty_and_templated_labels_pass() -> None:
 
 
 def test_wrong_types_do_not_crash() -> None:
-    # only the non-mapping selector is an error the API server would report
-    assert hits(fx("malformed.yaml"), "KP0002") == [("KP0002", 7)]
+    # the API server rejects each of these types; the rules that read the
+    # fields judge nothing for them, KP0002 reports them
+    fs = findings(fx("malformed.yaml"), "KP0002")
+    assert [f.line for f in fs] == [7, 13, 14, 15, 16]
+    assert fs[1].message == "spec.template.spec.containers[0] must be a mapping, not a string"
+    assert fs[4].message == "spec.template.spec.containers[1].ports must be a list, " \
+        "not a mapping"
 
 
 def test_qualified_name_helpers() -> None:

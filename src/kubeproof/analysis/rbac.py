@@ -39,7 +39,7 @@ from typing import Any
 
 from kubeproof.config import Config
 from kubeproof.model import Context, InputError, Origin, Path, Resource, Violation
-from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.rules.common import as_dict, as_list, one_of, quote
 from kubeproof.rules.rbac import (
     BINDING_KINDS,
     RBAC_GROUP,
@@ -394,7 +394,7 @@ class RbacSet:
             self.warn(res, "has no roleRef: it grants nothing", ("roleRef",))
             return None
         kind, name = ref.get("kind"), ref.get("name")
-        if kind not in ROLE_KINDS or not isinstance(name, str) or not name:
+        if not one_of(kind, ROLE_KINDS) or not isinstance(name, str) or not name:
             self.warn(res, f"roleRef needs kind Role or ClusterRole and a name (got kind "
                            f"{quote(kind)}, name {quote(name)}): it grants nothing", ("roleRef",))
             return None
@@ -423,7 +423,7 @@ class RbacSet:
             self.warn(res, f"subject {j} is not a mapping: ignored", where)
             return None
         kind, name = s.get("kind"), s.get("name")
-        if kind not in SUBJECT_KINDS or not isinstance(name, str) or not name:
+        if not one_of(kind, SUBJECT_KINDS) or not isinstance(name, str) or not name:
             self.warn(res, f"subject {j} needs kind User, Group or ServiceAccount and a name "
                            f"(got kind {quote(kind)}, name {quote(name)}): ignored", where)
             return None

@@ -15,7 +15,7 @@ from typing import Any
 
 from kubeproof.model import Context, Resource, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.rules.common import as_dict, as_list, one_of, quote
 
 WEBHOOK_KINDS = frozenset({"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"})
 NAME_LABEL = "kubernetes.io/metadata.name"
@@ -233,7 +233,7 @@ def webhook_side_effects(res: Resource, ctx: Context) -> Iterator[Violation]:
     """
     for i, wh, name in _webhooks(res):
         effects = wh.get("sideEffects")
-        if effects in SAFE_SIDE_EFFECTS:
+        if one_of(effects, SAFE_SIDE_EFFECTS):
             continue
         if effects is None:
             why = ("defaults to Unknown in v1beta1" if _v1beta1(res)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from kubeproof.model import Context, Path, Resource, Severity, Violation
+from kubeproof.model import Context, Path, Resource, Severity, Violation, format_path
 from kubeproof.quantity import Quantity, QuantityError, parse_quantity, quantity_or_none
 from kubeproof.registry import rule
 from kubeproof.rules.common import DNS_SUBDOMAIN, as_dict, as_list, quote
@@ -462,12 +462,66 @@ def _show(labels: dict[str, Any], key: str) -> str:
     return f"template has no label {key}"
 
 
+# The JSON type the API server requires for the pod spec and container fields
+# the rules read. Rules judge nothing for a field of another type (they cannot
+# tell what it means): this is where such a field is reported, once.
+_POD_FIELD_TYPES: dict[str, type] = {
+    "containers": list, "initContainers": list, "ephemeralContainers": list,
+    "volumes": list, "imagePullSecrets": list, "tolerations": list,
+    "securityContext": dict, "nodeSelector": dict, "serviceAccountName": str,
+    "hostNetwork": bool, "hostPID": bool, "hostIPC": bool,
+    "automountServiceAccountToken": bool,
+}
+_CONTAINER_FIELD_TYPES: dict[str, type] = {
+    "name": str, "image": str, "imagePullPolicy": str, "command": list, "args": list,
+    "ports": list, "env": list, "envFrom": list, "volumeMounts": list,
+    "securityContext": dict, "resources": dict, "livenessProbe": dict,
+    "readinessProbe": dict, "startupProbe": dict, "lifecycle": dict,
+}
+# lists whose every item must be a mapping
+_LISTS_OF_MAPPINGS = frozenset({"containers", "initContainers", "ephemeralContainers",
+                                "volumes", "imagePullSecrets", "tolerations", "ports", "env",
+                                "envFrom", "volumeMounts"})
+_JSON_TYPE_NAMES = {list: "a list", dict: "a mapping", str: "a string", bool: "true or false"}
+
+
+def _json_type(value: Any) -> str:
+    """How a message names the YAML type of ``value``."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _check_field_types(fields: dict[str, Any], base: Path, types: dict[str, type],
+                       ) -> Iterator[Violation]:
+    """A field of ``fields`` whose value is not of the type the API server requires
+    (null is an absent field; template placeholders are not judged)."""
+    for key, expected in types.items():
+        value = fields.get(key)
+        if value is None or (isinstance(value, str) and _templated(value)):
+            continue
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            yield Violation((*base, key), f"{format_path((*base, key))} must be "
+                            f"{_JSON_TYPE_NAMES[expected]}, not {_json_type(value)}")
+        elif key in _LISTS_OF_MAPPINGS:
+            for i, item in enumerate(as_list(value)):
+                if not isinstance(item, dict):
+                    yield Violation((*base, key, i), f"{format_path((*base, key, i))} must be "
+                                    f"a mapping, not {_json_type(item)}")
+                elif key in ("volumeMounts", "volumes"):
+                    yield from _check_field_types(item, (*base, key, i), {"name": str})
+
+
 def _check_containers(res: Resource) -> Iterator[Violation]:
     pod = res.pod
     if pod is None:
         return
+    yield from _check_field_types(pod.spec, pod.spec_path, _POD_FIELD_TYPES)
     seen: dict[str, str] = {}
     for c in pod.containers:
+        yield from _check_field_types(c.data, c.path, _CONTAINER_FIELD_TYPES)
         name = c.data.get("name")
         where = f"{c.list_name}[{c.index}]"
         if isinstance(name, str):
@@ -646,6 +700,10 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         larger than 2^63-1 (the most the API server keeps; `1e400`, `8Ei`),
         has an exponent beyond 32 bits or over 1000 significant digits, or a
         limit below its request.
+        A pod spec or container field the rules read that holds a type the
+        API server rejects (a string for `containers` or `env`, a mapping
+        for a container `name`, a number for `hostNetwork`): the rules judge
+        nothing for such a field, so it is reported here.
 
     Why:
         These manifests fail at `kubectl apply` or admission time, usually in

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Collection
+from typing import Any, TypeGuard
 
-from kubeproof.model import Path
+from kubeproof.model import Path, printable
 from kubeproof.workloads import ContainerView, PodView
 
 
@@ -33,9 +34,31 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:
+    """Whether ``value`` is one of the string ``choices``. A wrong-typed value
+    (a list or map where a string belongs) is none of them, not a TypeError
+    from hashing it."""
+    return isinstance(value, str) and value in choices
+
+
+# a whole number as the API server reads an IntOrString: ASCII digits only (not
+# str.isdigit(), which accepts "²"), and short enough that int() is cheap and
+# cannot hit Python's digit limit
+
+
+QUOTE_LIMIT = 80  # characters of a value a message shows
+
+
 def quote(value: Any) -> str:
-    """A value as messages show it: strings in double quotes, others as Python shows them."""
-    return f'"{value}"' if isinstance(value, str) else repr(value)
+    """A value as messages show it: strings in double quotes, others as Python
+    shows them. Hostile values stay one short line: control and bidi characters
+    (U+202E would reorder the terminal line) are escaped, and a long value is
+    cut to its start and its length."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > QUOTE_LIMIT:
+        text = f"{text[:QUOTE_LIMIT - 20]}… ({len(text)} characters)"
+    text = printable(text)
+    return f'"{text}"' if isinstance(value, str) else text
 
 
 # a DNS-1123 subdomain: what most object names must be (at most 253 characters)

@@ -44,7 +44,7 @@ from kubeproof.netpol import (
     parse_policy,
 )
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.rules.common import as_dict, as_list, one_of, quote
 from kubeproof.rules.labels import ingress_backends
 from kubeproof.selectors import SelectorError, label_selector_matches
 
@@ -57,7 +57,7 @@ def _peer_admits_all(peer: dict[str, Any]) -> str | None:
     pod_sel = peer.get("podSelector")
     ip = as_dict(peer.get("ipBlock"))
     if ip:
-        if ip.get("cidr") in _ANY_CIDRS and not as_list(ip.get("except")):
+        if one_of(ip.get("cidr"), _ANY_CIDRS) and not as_list(ip.get("except")):
             return f"ipBlock {ip.get('cidr')} with no except"
         return None
     if isinstance(ns_sel, dict) and not _selects_something_specific(ns_sel) and (
@@ -463,7 +463,7 @@ def _exposing_services(index: Index) -> Iterator[tuple[Record, str]]:
                 routed.setdefault((ns, name), f"Ingress {quote(ing.ref.name)}")
     for key, svc in services.items():
         type_ = as_dict(svc.data.get("spec")).get("type")
-        if type_ in _EXPOSING_TYPES:
+        if one_of(type_, _EXPOSING_TYPES):
             yield svc, f"{type_} Service {quote(svc.ref.name)}"
         elif key in routed:
             yield svc, f"{routed[key]} via Service {quote(svc.ref.name)}"
@@ -536,6 +536,16 @@ def _selector_values(node: Any, key: str, out: set[str]) -> None:
             _selector_values(value, key, out)
 
 
+def _spec_key(spec: Any) -> bytes:
+    """A policy spec as bytes, equal for equal specs. orjson refuses integers
+    beyond 64 bits and non-string keys (hostile input): such a spec falls back
+    to its repr, which only costs sharing answers with look-alike namespaces."""
+    try:
+        return orjson.dumps(spec, option=orjson.OPT_SORT_KEYS, default=repr)
+    except TypeError:
+        return repr(spec).encode()
+
+
 def _namespace_fingerprints(index: Index, net: Network) -> Callable[[str], Hashable]:
     """What decides reachability about a namespace: its policies (their specs,
     not their names) and its labels. Namespaces alike (copies of one
@@ -547,8 +557,7 @@ def _namespace_fingerprints(index: Index, net: Network) -> Callable[[str], Hasha
     for record in index.network_policies:
         spec = record.data.get("spec")
         _selector_values(spec, _NAME_LABEL, named)
-        specs[ns_key(record.ref.namespace)].append(
-            orjson.dumps(spec, option=orjson.OPT_SORT_KEYS, default=repr))
+        specs[ns_key(record.ref.namespace)].append(_spec_key(spec))
     memo: dict[str, Hashable] = {}
 
     def fingerprint(ns: str) -> Hashable:

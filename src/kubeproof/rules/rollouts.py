@@ -545,7 +545,7 @@ def _canary_differences(svc: Record, stable: WorkloadRec, canary: WorkloadRec,
     for p in as_list(as_dict(svc.data.get("spec")).get("ports")):
         p = as_dict(p)
         target = p.get("targetPort", p.get("port"))
-        if isinstance(target, str) and decimal_int(target) is not None:
+        if decimal_int(target) is not None:
             target = decimal_int(target)
         if isinstance(target, str):
             in_s, in_c = _named_port(stable, target), _named_port(canary, target)
