@@ -26,8 +26,8 @@ from kubeproof.api import scan
 from kubeproof.cli import cli
 from kubeproof.config import Config
 from kubeproof.fixes import FixSettings, fix_object
-from kubeproof.registry import load_rules
 from kubeproof.quantity import MAX_VALUE, decimal_int
+from kubeproof.registry import load_rules
 from kubeproof.rules.common import one_of, quote
 from tests.hostile.mutants import (
     ANALYSIS_FIXTURES,
