@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubeproof.sources.files import MAX_DOCUMENTS_PER_FILE
+from kubeproof.sources.files import MAX_OBJECTS_PER_FILE
 from kubeproof.sources.yamlparse import Document, YamlError, parse_yaml
 from tests.test_loader import CM, located, scan, write
 
@@ -128,13 +128,24 @@ def test_special_files_are_never_read(tmp_path: Path) -> None:
 
 def test_documents_past_the_limit_are_one_error(tmp_path: Path) -> None:
     one = "---\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: default}}\n"
-    text = "".join(one.format(i=i) for i in range(MAX_DOCUMENTS_PER_FILE + 50))
+    text = "".join(one.format(i=i) for i in range(MAX_OBJECTS_PER_FILE + 50))
     path = write(tmp_path, "many.yaml", text)
     result = scan([path], select=["KP0401"])
     [err] = result.errors
-    assert err.line == MAX_DOCUMENTS_PER_FILE * 3 + 2
-    assert "more than 10,000 documents" in err.message
-    assert len(located(result)) == MAX_DOCUMENTS_PER_FILE
+    assert err.line == MAX_OBJECTS_PER_FILE * 3 + 2
+    assert "more than 10,000 documents or objects" in err.message
+    assert len(located(result)) == MAX_OBJECTS_PER_FILE
+
+
+def test_list_items_count_towards_the_limit(tmp_path: Path) -> None:
+    item = "- {{kind: ConfigMap, apiVersion: v1, metadata: {{name: c{i}, namespace: default}}}}\n"
+    text = "apiVersion: v1\nkind: List\nitems:\n" + "".join(
+        item.format(i=i) for i in range(MAX_OBJECTS_PER_FILE + 50))
+    path = write(tmp_path, "list.yaml", text)
+    result = scan([path], select=["KP0401"])
+    [err] = result.errors
+    assert "more than 10,000 documents or objects" in err.message
+    assert len(located(result)) == MAX_OBJECTS_PER_FILE
 
 
 def test_work_is_linear_in_broken_documents() -> None:

@@ -40,11 +40,12 @@ from kubeproof.sources.yamlparse import (
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
-# Documents read from one file. Memory grows ~4 KiB per object checked (its
-# node tree, findings and index entry): 300,000 one-line ConfigMaps in a
-# 13 MiB file took 1.26 GB. The largest file of the corpus holds 84 documents;
-# at this limit one file costs at most ~100 MiB of RSS (measured: README).
-MAX_DOCUMENTS_PER_FILE = 10_000
+# Documents, and objects (List items count one each), read from one file.
+# Memory grows ~4 KiB per object checked (its node tree, findings and index
+# entry): 300,000 one-line ConfigMaps in a 13 MiB file took 1.26 GB. The
+# largest file of the corpus holds 84 documents; at this limit one file costs
+# at most ~110 MiB of RSS (measured: README).
+MAX_OBJECTS_PER_FILE = 10_000
 STDIN = "-"
 
 
@@ -316,15 +317,22 @@ def load_text(path: str, text: str, raw: bytes, source: str = "file",
     is_json = force_json if force_json is not None else path.endswith(".json")
     docs = _parse_json(path, text) if is_json else parse_yaml(text)
     for index, doc in enumerate(docs):
-        if index == MAX_DOCUMENTS_PER_FILE:
+        if index == MAX_OBJECTS_PER_FILE or len(out.objects) >= MAX_OBJECTS_PER_FILE:
+            del out.objects[MAX_OBJECTS_PER_FILE:]
             out.errors.append(InputError(
-                path, doc.line, f"refused: more than {MAX_DOCUMENTS_PER_FILE:,} documents in "
-                "one file; the rest of the file is not scanned (split it)"))
+                path, doc.line, f"refused: more than {MAX_OBJECTS_PER_FILE:,} documents or "
+                "objects in one file; the rest of the file is not scanned (split it)"))
             break
         if isinstance(doc, YamlError):
             out.errors.append(InputError(path, doc.line, doc.message))
             continue
         _add_document(out, doc, index, source)
+    else:
+        if len(out.objects) > MAX_OBJECTS_PER_FILE:  # the last document was a long List
+            del out.objects[MAX_OBJECTS_PER_FILE:]
+            out.errors.append(InputError(
+                path, None, f"refused: more than {MAX_OBJECTS_PER_FILE:,} documents or "
+                "objects in one file; the rest of the file is not scanned (split it)"))
     if not text.strip():
         out.warnings.append(InputError(path, None, "empty file, nothing to scan"))
     return out
