@@ -249,3 +249,23 @@ def test_judge_processes_hold_no_connection_of_the_server(spinner: SpinServer) -
     # a judge just forked closes what it inherited as it starts: give it that time
     wait_for(lambda: len(inherited_sockets()) >= 2
              and all(len(s) == 1 for s in inherited_sockets().values()), 5)
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"99999999999999999999999999", b"-1", b"1e3"])
+def test_an_odd_content_length_is_never_a_500(spinner: SpinServer, length: bytes) -> None:
+    body = orjson.dumps(review(good_deployment()))
+    sock = spinner.tls_socket()
+    sock.settimeout(10)
+    sock.sendall(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+                 b"application/json\r\nContent-Length: " + length + b"\r\n\r\n" + body)
+    answer = b""
+    with contextlib.suppress(OSError):
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    sock.close()
+    assert not answer.startswith(b"HTTP/1.1 500")
+    assert spinner.validate()[0]["allowed"] is True
+    assert "Traceback" not in spinner.stderr.read_text()

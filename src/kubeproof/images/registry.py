@@ -50,6 +50,7 @@ import httpx
 from kubeproof.imageref import ImageRef, parse_image, split_registry_prefix
 from kubeproof.images.cache import DiskCache, TagEntry, account_key, content_digest
 from kubeproof.images.credentials import Credentials, api_host, normalise_host
+from kubeproof.quantity import decimal_int
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -424,8 +425,8 @@ class RegistryClient:
             if last or not (resp.status_code >= 500 or resp.status_code == 429):
                 return resp
             delay = self.options.backoff * 2 ** attempt
-            retry_after = resp.headers.get("retry-after", "")
-            if retry_after.isdigit():
+            retry_after = decimal_int(resp.headers.get("retry-after", ""), 3600)
+            if retry_after is not None:  # seconds in ASCII digits ("²" is not a number)
                 delay = max(delay, float(retry_after))
             time.sleep(min(delay, _MAX_BACKOFF))
         raise AssertionError("unreachable")  # pragma: no cover

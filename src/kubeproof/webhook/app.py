@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from kubeproof.quantity import decimal_int
 from kubeproof.webhook import metrics
 from kubeproof.webhook.admission import (
     MAX_BODY_BYTES,
@@ -194,8 +195,8 @@ def _refused(endpoint: str, reason: str, status: int, message: str) -> Response:
 
 async def _read_body(request: Request) -> bytes:
     """The body, refused as soon as it is known to be over the limit."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+    length = decimal_int(request.headers.get("content-length", ""))  # "²" is no length
+    if length is not None and length > MAX_BODY_BYTES:
         raise TooLarge
     chunks: list[bytes] = []
     size = 0
