@@ -196,3 +196,14 @@ def test_scan_of_any_bytes_ends_and_still_reports_the_other_files(tmp_path: Path
             if f["object"]["name"] == "ok"] == [("good.yaml", 5)]
     for line in proc.stderr.splitlines():
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", line)
+
+
+@pytest.mark.parametrize("text", ['a: !!int ""\n', 'a: !!float ""\n', "a: !!int\n"])
+def test_an_empty_tagged_number_is_one_error(text: str) -> None:
+    [err] = list(parse_yaml(text))
+    assert isinstance(err, YamlError) and err.line == 1 and "!!" in err.message
+
+
+def test_documents_after_an_error_are_found_with_cr_line_breaks() -> None:
+    out = list(parse_yaml("---\r\x08\r---\rb: 1\r"))
+    assert [type(o).__name__ for o in out] == ["YamlError", "Document"]

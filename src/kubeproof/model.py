@@ -282,7 +282,8 @@ def printable(text: str) -> str:
                    for ch in text)
 
 
-MESSAGE_WORD_LIMIT = 120  # characters of one word (a value) a finding message shows
+MESSAGE_WORD_LIMIT = 512  # characters of one word (a value: an image reference may
+# hold ~460) a finding message shows
 MESSAGE_LIMIT = 1000
 
 

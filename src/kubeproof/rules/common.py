@@ -46,7 +46,7 @@ def one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:
 # cannot hit Python's digit limit
 
 
-QUOTE_LIMIT = 80  # characters of a value a message shows
+QUOTE_LIMIT = 512  # characters of a value a message shows (image references run to ~460)
 
 
 def quote(value: Any) -> str:

@@ -47,7 +47,8 @@ MERGE, VALUE, TIMESTAMP, BINARY = _T + "merge", _T + "value", _T + "timestamp", 
 _STRINGISH = frozenset({STR, VALUE, TIMESTAMP, BINARY})
 _BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False,
           "y": True, "n": False}
-_DOC_START = re.compile(r"^---(?=\s|$)", re.M)
+# A document marker starts a line; a line may end in "\r" alone (old Mac files).
+_DOC_START = re.compile(r"(?:^|(?<=\r))---(?=\s|$)", re.M)
 
 
 _base_resolve = yaml.resolver.Resolver.resolve
@@ -137,7 +138,7 @@ def _number(node: ScalarNode, tag: str) -> int | float | str:
     try:
         value = (_scalar.construct_yaml_int(node) if tag == INT
                  else _scalar.construct_yaml_float(node))
-    except ValueError:
+    except (ValueError, IndexError):  # IndexError: PyYAML on an empty !!int or !!float
         raise YamlError(f"a value does not match its YAML tag !!{kind}", line) from None
     if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
         raise YamlError("an integer is out of range (the API server accepts 64 bits)", line)
