@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from kubeproof.config import Config
     from kubeproof.fixes import FixSettings
     from kubeproof.fixfile import FixedText
-    from kubeproof.images.pin import DigestResolver, ImageConfigs
+    from kubeproof.images.pin import RegistryImages
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 _RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
@@ -105,33 +105,33 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
         fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
               "digits and '-', at most 63)")
-    registry = (platform, registry_ca, insecure_registries, registry_auth, image_cache)
-    # the registry flags serve either; without both, say they do nothing (once)
-    resolver = _digest_resolver(pin_digests, *registry) if pin_digests or not check_images \
-        else None
-    images = _image_configs(*registry) if check_images and unsafe_fixes else None
     if check_images and not unsafe_fixes:
         click.echo("kubeproof: warning: --check-images does nothing without --unsafe-fixes "
                    "(only unsafe fixes read the image config)", err=True)
+    read_configs = check_images and unsafe_fixes
+    # the registry flags serve either option; without both, say they do nothing (once)
+    registry = _registry_images(pin_digests, read_configs, platform, registry_ca,
+                                insecure_registries, registry_auth, image_cache)
     settings = FixSettings.from_config(
-        config, namespace=namespace, resolve_digest=resolver, unsafe_fixes=unsafe_fixes,
-        override_explicit=unsafe_fixes, image_info=images.info if images else None)
+        config, namespace=namespace, unsafe_fixes=unsafe_fixes, override_explicit=unsafe_fixes,
+        resolve_digest=registry.digest if registry and pin_digests else None,
+        image_info=registry.info if registry and read_configs else None)
     codes = _fixer_codes(_split(select), _split(ignore), config, settings)
     files, errors = _discover(list(paths))
-    if images is not None and codes & _IMAGE_FIXERS:
+    pins = pin_digests and bool(codes & {"KP0101", "KP0102"})
+    configs = read_configs and bool(codes & _IMAGE_FIXERS)
+    if registry is not None and (pins or configs):
         from kubeproof.images.inventory import inventory
 
-        images.prefetch(inventory(files)[1])
-        for image, why in images.failures.items():
-            click.echo(f"kubeproof: warning: {image}: its config could not be read, unsafe "
-                       f"fixes go by the manifest alone ({why})", err=True)
-    if resolver is not None and codes & {"KP0101", "KP0102"}:
-        from kubeproof.images.inventory import inventory
-
-        resolver.prefetch(inventory(files)[1])
-        for image, why in resolver.failures.items():
-            click.echo(f"kubeproof: warning: {image}: not pinned, its digest could not be "
-                       f"resolved ({why})", err=True)
+        registry.prefetch(inventory(files)[1], unpinned_only=not configs)
+        if configs:
+            for image, why in registry.failures.items():
+                echo(f"kubeproof: warning: {image}: its config could not be read, unsafe "
+                     f"fixes go by the manifest alone ({why})", err=True)
+        if pins:
+            for image, why in registry.unpinned_failures().items():
+                echo(f"kubeproof: warning: {image}: not pinned, its digest could not be "
+                     f"resolved ({why})", err=True)
     changed, failed, hidden = _run(files, codes, config, settings, kube_version,
                                    write=not (show_diff or dry_run), show_diff=show_diff)
     errors += failed
@@ -176,18 +176,6 @@ def _fixer_codes(select: list[str], ignore: list[str], config: Config,
 _IMAGE_FIXERS = {"KP0814", "KP0817", "KP0821"}
 
 
-def _image_configs(platform: str, registry_ca: str | None,
-                   insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
-                   image_cache: str | None) -> ImageConfigs | None:
-    """The registry-backed image facts of ``--check-images``."""
-    from kubeproof.images.options import registry_settings_or_exit
-    from kubeproof.images.pin import ImageConfigs
-
-    checks = registry_settings_or_exit(True, platform, registry_ca, insecure_registries,
-                                       registry_auth, image_cache, flag="--check-images")
-    return ImageConfigs(checks) if checks is not None else None
-
-
 def _hidden(fixed: FixedText, settings: FixSettings) -> list[str]:
     """The codes found on the file's objects whose fixers did not run for being
     unsafe (without ``--unsafe-fixes``), one entry per object."""
@@ -197,16 +185,20 @@ def _hidden(fixed: FixedText, settings: FixSettings) -> list[str]:
                   if c in FIXERS and not runs(FIXERS[c], settings))
 
 
-def _digest_resolver(pin_digests: bool, platform: str, registry_ca: str | None,
-                     insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
-                     image_cache: str | None) -> DigestResolver | None:
-    """The registry-backed digest resolver of ``--pin-digests`` (None without it)."""
+def _registry_images(pin_digests: bool, read_configs: bool, platform: str,
+                     registry_ca: str | None, insecure_registries: tuple[str, ...],
+                     registry_auth: tuple[str, ...], image_cache: str | None
+                     ) -> RegistryImages | None:
+    """The registry lookups of ``--pin-digests`` and ``--check-images`` (None without
+    either; the registry flags alone are then a warning)."""
     from kubeproof.images.options import registry_settings_or_exit
-    from kubeproof.images.pin import DigestResolver
+    from kubeproof.images.pin import RegistryImages
 
-    checks = registry_settings_or_exit(pin_digests, platform, registry_ca, insecure_registries,
-                                       registry_auth, image_cache, flag="--pin-digests")
-    return DigestResolver(checks) if checks is not None else None
+    flag = "--pin-digests" if pin_digests or not read_configs else "--check-images"
+    checks = registry_settings_or_exit(pin_digests or read_configs, platform, registry_ca,
+                                       insecure_registries, registry_auth, image_cache,
+                                       flag=flag)
+    return RegistryImages(checks) if checks is not None else None
 
 
 def _discover(paths: list[str]) -> tuple[list[str], list[str]]:

@@ -1,12 +1,14 @@
-"""The digest resolver behind ``kubeproof fix --pin-digests``.
+"""The registry lookups behind ``kubeproof fix --pin-digests`` and ``--check-images``.
 
 The KP0101 and KP0102 fixers append ``@sha256:...`` to an image through
-``FixSettings.resolve_digest``; this is that callable, backed by the registry
-client. Every unpinned image of the files is resolved once, all together
-(``RegistryClient.resolve_many``) before any file is edited, with the user's
-credentials (``--registry-auth``, ``~/.docker/config.json``). The digest is
-what the tag resolves to: for a multi-platform image the index digest, so the
-pin keeps every platform.
+``FixSettings.resolve_digest``, and the unsafe pod-security fixers read the
+image's config (user, exposed ports) through ``FixSettings.image_info``: both
+are views of one :class:`RegistryImages`, so an image is asked of its registry
+once even when both options are given. Every image of the files is resolved
+once, all together (``RegistryClient.resolve_many``) before any file is edited,
+with the user's credentials (``--registry-auth``, ``~/.docker/config.json``).
+The digest is what the tag resolves to: for a multi-platform image the index
+digest, so the pin keeps every platform.
 
 An image that cannot be resolved is left as it is and reported once in
 ``failures`` (its error never holds a credential).
@@ -24,55 +26,21 @@ if TYPE_CHECKING:
     from kubeproof.images.registry import ImageInfo
 
 
-class DigestResolver:
-    """``image reference -> "sha256:..."`` (``None`` when it could not be resolved)."""
-
-    def __init__(self, settings: CheckSettings) -> None:
-        self.settings = settings
-        self.digests: dict[str, str] = {}
-        self.failures: dict[str, str] = {}
-
-    def prefetch(self, images: Iterable[str]) -> None:
-        """Resolve every valid unpinned reference of ``images`` in one batch."""
-        from kubeproof.images.registry import RegistryClient
-
-        wanted = [i for i in dict.fromkeys(images)
-                  if not parse_image(i).invalid and not parse_image(i).pinned
-                  and i not in self.digests and i not in self.failures]
-        if not wanted:
-            return
-        with RegistryClient(self.settings.options, self.settings.user_credentials) as client:
-            answers = client.resolve_many((image, ()) for image in wanted)
-        for image in wanted:
-            info = answers[(image, ())]
-            if info.ok and info.digest:
-                self.digests[image] = info.digest
-            else:
-                self.failures[image] = f"{info.outcome}: {info.error or 'no digest'}"
-
-    def __call__(self, image: str) -> str | None:
-        if image not in self.digests and image not in self.failures:
-            self.prefetch([image])
-        return self.digests.get(image)
-
-
-class ImageConfigs:
-    """``image reference -> ImageInfo`` (user, exposed ports) for ``kubeproof fix
-    --check-images``: the unsafe fixers read it (``FixSettings.image_info``).
-    Every image of the files is resolved once, all together, before any file is
-    edited, with the user's credentials; one that cannot be read is ``None``
-    (the fixers then go by the manifest alone) and reported in ``failures``."""
+class RegistryImages:
+    """``image reference -> ImageInfo`` from its registry, each asked once."""
 
     def __init__(self, settings: CheckSettings) -> None:
         self.settings = settings
         self.infos: dict[str, ImageInfo] = {}
         self.failures: dict[str, str] = {}
 
-    def prefetch(self, images: Iterable[str]) -> None:
-        """Resolve every valid reference of ``images`` not resolved yet, in one batch."""
+    def prefetch(self, images: Iterable[str], *, unpinned_only: bool = False) -> None:
+        """Resolve, in one batch, every valid reference of ``images`` not asked yet
+        (``unpinned_only``: those without a digest, all that pinning needs)."""
         from kubeproof.images.registry import RegistryClient
 
-        wanted = [i for i in dict.fromkeys(images) if not parse_image(i).invalid
+        wanted = [i for i in dict.fromkeys(images)
+                  if not parse_image(i).invalid and not (unpinned_only and parse_image(i).pinned)
                   and i not in self.infos and i not in self.failures]
         if not wanted:
             return
@@ -83,9 +51,22 @@ class ImageConfigs:
             if info.ok:
                 self.infos[image] = info
             else:
-                self.failures[image] = f"{info.outcome}: {info.error or 'no config'}"
+                self.failures[image] = f"{info.outcome}: {info.error or 'no answer'}"
 
     def info(self, image: str) -> ImageInfo | None:
+        """The image's facts (``FixSettings.image_info``); None when unknown."""
         if image not in self.infos and image not in self.failures:
             self.prefetch([image])
         return self.infos.get(image)
+
+    def digest(self, image: str) -> str | None:
+        """The digest its tag resolves to (``FixSettings.resolve_digest``)."""
+        info = self.info(image)
+        return info.digest if info is not None and info.digest else None
+
+    def unpinned_failures(self) -> dict[str, str]:
+        """Why each image that pinning needed got no digest."""
+        out = {i: why for i, why in self.failures.items() if not parse_image(i).pinned}
+        out.update((i, "no digest") for i, info in self.infos.items()
+                   if not info.digest and not parse_image(i).pinned)
+        return out
