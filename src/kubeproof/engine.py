@@ -120,6 +120,22 @@ class ScanResult:
     # with --check-images: each registry's /v2/ answer (images.registry.RegistryStatus)
     registries: list[Any] = field(default_factory=list)
 
+    def add(self, part: ScanResult) -> None:
+        """Add what ``part`` (a worker's files, another saved report) found."""
+        self.findings.extend(part.findings)
+        self.errors.extend(part.errors)
+        self.warnings.extend(part.warnings)
+        self.checked.extend(part.checked)
+        self.objects += part.objects
+        self.files += part.files
+        self.skipped_documents += part.skipped_documents
+        self.baselined += part.baselined
+        self.suppressed.update(part.suppressed)
+        self.kinds.update(part.kinds)
+        self.namespaces_pss.update(part.namespaces_pss)
+        known = {r.host for r in self.registries}
+        self.registries.extend(r for r in part.registries if r.host not in known)
+
 
 @dataclass(frozen=True, slots=True)
 class CheckedObject:
@@ -207,16 +223,7 @@ class Engine:
     def merge(self, part: ScanResult) -> None:
         """Add what another engine (a worker process) found in its files."""
         r = self.result
-        r.findings.extend(part.findings)
-        r.errors.extend(part.errors)
-        r.warnings.extend(part.warnings)
-        r.checked.extend(part.checked)
-        r.objects += part.objects
-        r.files += part.files
-        r.skipped_documents += part.skipped_documents
-        r.suppressed.update(part.suppressed)
-        r.kinds.update(part.kinds)
-        r.namespaces_pss.update(part.namespaces_pss)
+        r.add(part)
         if r.index is not None and part.index is not None:
             r.index.merge(part.index)
 

@@ -46,26 +46,11 @@ def load_reports(paths: list[str]) -> ScanResult:
         except ReportError as exc:
             result.errors.append(InputError(path, None, str(exc)))
             continue
-        _merge(result, part)
+        result.add(part)
         for code, rule_ in part_ran.items():
             ran.setdefault(code, rule_)
     result.rules = sorted(ran.values(), key=lambda r: r.code)
     return result
-
-
-def _merge(into: ScanResult, part: ScanResult) -> None:
-    into.findings.extend(part.findings)
-    into.errors.extend(part.errors)
-    into.warnings.extend(part.warnings)
-    known = {r.host for r in into.registries}
-    into.registries.extend(r for r in part.registries if r.host not in known)
-    into.objects += part.objects
-    into.files += part.files
-    into.skipped_documents += part.skipped_documents
-    into.baselined += part.baselined
-    into.suppressed.update(part.suppressed)
-    into.checked.extend(part.checked)
-    into.kinds.update(part.kinds)
 
 
 def _read(path: str) -> dict[str, Any]:
