@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from kubeproof.terminal import safe
+
 if TYPE_CHECKING:
     from kubeproof.config import Config
     from kubeproof.workloads import PodView
@@ -272,16 +274,6 @@ class Resource:
         return f"{self.api_version}/{self.kind}/{ns}/{self.name}"
 
 
-def printable(text: str) -> str:
-    """``text`` with control and format characters escaped (``\\u202e``): a
-    message stays one line that reads as it is stored, whatever a manifest's
-    values hold (a bidi override would reorder the terminal line)."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-                   for ch in text)
-
-
 MESSAGE_WORD_LIMIT = 512  # characters of one word (a value: an image reference may
 # hold ~460) a finding message shows
 MESSAGE_LIMIT = 1000
@@ -291,7 +283,7 @@ def short_message(text: str) -> str:
     """A finding message as reports show it: printable, each overlong word (a
     hostile 10 kB value a rule put in its message) cut to its start and
     length, the whole at most ``MESSAGE_LIMIT`` characters."""
-    text = printable(text)
+    text = safe(text)
     if len(text) <= MESSAGE_WORD_LIMIT:
         return text
     words = [w if len(w) <= MESSAGE_WORD_LIMIT else f"{w[:MESSAGE_WORD_LIMIT - 40]}… "

@@ -9,6 +9,9 @@ warning lines, the tables of ``rbac``, ``netpol``, ``images`` and ``rules``).
 Machine formats (JSON, SARIF, JUnit) keep exact values: their own escaping
 applies there.
 
+Finding messages are made with :func:`safe` too (``model.short_message``), so a
+report shows a value that a manifest holds as one readable line in any format.
+
 Rich markup is a second channel: data put in a rich table must be a
 ``rich.text.Text`` (never a markup string), which :func:`cell` builds.
 """
@@ -17,8 +20,6 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
-
-import click
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -45,6 +46,8 @@ def safe(text: object) -> str:
 
 def echo(line: object, err: bool = False) -> None:
     """Print one line of data-bearing text, escaped (``click.echo`` otherwise)."""
+    import click  # here, not at the top: finding messages use safe() in every process
+
     click.echo(safe(line), err=err)
 
 

@@ -6,7 +6,8 @@ import re
 from collections.abc import Collection
 from typing import Any, TypeGuard
 
-from kubeproof.model import Path, printable
+from kubeproof.model import Path
+from kubeproof.terminal import safe
 from kubeproof.workloads import ContainerView, PodView
 
 
@@ -57,7 +58,7 @@ def quote(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     if len(text) > QUOTE_LIMIT:
         text = f"{text[:QUOTE_LIMIT - 20]}… ({len(text)} characters)"
-    text = printable(text)
+    text = safe(text)
     return f'"{text}"' if isinstance(value, str) else text
 
 
