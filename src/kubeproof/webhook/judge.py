@@ -3,7 +3,7 @@
 Built once per worker (rules selected, per-kind rule lists cached, policy
 parsed), then called per request. The rules are those of ``scan``, object
 scope only (set, registry and report rules need more than one object; see
-DESIGN.md), run by :class:`kubeproof.engine.ObjectChecker` with the same
+docs/design.md), run by :class:`kubeproof.engine.ObjectChecker` with the same
 annotation exemptions, config exemptions and severities.
 
 Not judged (allowed at once): DELETE and CONNECT; subresources other than
