@@ -19,6 +19,7 @@ the answer and the server's CPU time for it. The baseline is a 3 MiB review of a
 benign ConfigMap (plain text data).
 
 Usage: python bench/hostile_bench.py [--mib 1] [--timeout 120] [--only NAME,...] [--no-webhook]
+       [--no-scan]
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def _post(port: int, ca: Path, path: str, body: bytes | None, timeout: float
         resp = conn.getresponse()
         data = resp.read()
         status = str(resp.status)
-        if resp.status == 200:
+        if resp.status == 200 and body is not None:
             allowed = json.loads(data).get("response", {}).get("allowed")
             status += " allowed" if allowed else " denied"
     except OSError as exc:
@@ -310,9 +311,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--only", default="", help="comma-separated scan input names")
     parser.add_argument("--no-webhook", action="store_true")
+    parser.add_argument("--no-scan", action="store_true")
     args = parser.parse_args()
     only = {n.strip() for n in args.only.split(",") if n.strip()} or None
-    bench_scan(args.mib, args.timeout, only)
+    if not args.no_scan:
+        bench_scan(args.mib, args.timeout, only)
     if not args.no_webhook:
         bench_webhook(args.timeout)
 
