@@ -227,6 +227,8 @@ class Resource:
     obj: dict[str, Any]
     origin: Origin
     _pod: PodView | bool | None = field(default=False, repr=False)
+    # paths of keys its source gave twice in one mapping (KP0002); the later wins
+    duplicate_keys: tuple[Path, ...] = ()
 
     @property
     def api_version(self) -> str:

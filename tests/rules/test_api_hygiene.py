@@ -245,3 +245,17 @@ spec:
 """
     (tmp_path / "p.yaml").write_text(text)
     assert hits(tmp_path / "p.yaml", "KP0002") == []
+
+
+def test_a_key_given_twice_is_invalid_at_the_second_key() -> None:
+    assert hits(fx("duplicate_keys_fail.yaml"), "KP0002") == [
+        ("KP0002", 6), ("KP0002", 13), ("KP0002", 23)]
+    [privileged] = [f for f in findings(fx("duplicate_keys_fail.yaml"), "KP0002")
+                    if f.line == 13]
+    assert privileged.message.startswith('key "privileged" is given twice in one mapping')
+    assert hits(fx("duplicate_keys_pass.yaml"), "KP0002") == []
+
+
+def test_rules_judge_and_locate_the_later_value_of_a_key_given_twice() -> None:
+    # privileged: true then false: the later value applies, so KP0803 is silent
+    assert hits(fx("duplicate_keys_fail.yaml"), "KP0803") == []

@@ -692,6 +692,8 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         placeholders (`{{`, `${`) are not judged. A NetworkPolicy or
         PodDisruptionBudget label selector with an invalid operator or
         values (set rules skip such objects; this is where they are reported).
+        A key given twice in one mapping (`privileged: true`, then
+        `privileged: false`), at the second key.
         A resource quantity (container or pod-level `resources.requests` and
         `resources.limits`, `emptyDir.sizeLimit`, the storage of
         PersistentVolumeClaims, claim templates and ephemeral volumes, a
@@ -735,6 +737,10 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         ```
     """
     yield from _check_identity(res)
+    for path in res.duplicate_keys:
+        yield Violation(path, f"key {quote(path[-1])} is given twice in one mapping: the API "
+                        "server's strict decoding rejects it, and tools disagree on which "
+                        "value applies (kubeproof judges the later one)")
     meta = res.obj.get("metadata")
     if isinstance(meta, dict):
         yield from _check_labels(meta.get("labels"), ("metadata", "labels"), "metadata")

@@ -414,10 +414,13 @@ def _add_document(out: LoadedFile, doc: Document, index: int, source: str) -> No
             line, col = ((node.start_mark.line + 1 + doc.line_offset, node.start_mark.column + 1)
                          if node is not None else (doc.line, doc.column))
             origin = Origin(out.path, index, line, col, source, out.locator, item=i)
-            out.objects.append(Located(Resource(item, origin), node, doc.line_offset))
+            dups = tuple(p[2:] for p in doc.duplicate_keys if p[:2] == ("items", i))
+            out.objects.append(Located(Resource(item, origin, duplicate_keys=dups), node,
+                                       doc.line_offset))
         return
     origin = Origin(out.path, index, doc.line, doc.column, source, out.locator)
-    out.objects.append(Located(Resource(data, origin), doc.node, doc.line_offset))
+    out.objects.append(Located(Resource(data, origin, duplicate_keys=doc.duplicate_keys),
+                               doc.node, doc.line_offset))
 
 
 def _list_item_nodes(node: Any) -> list[Any] | None:

@@ -112,6 +112,9 @@ class Document:
     line: int
     column: int
     line_offset: int
+    # JSON paths of keys given twice in one mapping (at the later key; the data
+    # keeps the later value, as every YAML reader here does)
+    duplicate_keys: tuple[tuple[str | int, ...], ...] = ()
 
 
 def _scalar_value(node: ScalarNode) -> Any:
@@ -179,7 +182,7 @@ class _Aliased(Exception):
     """Raised when a document builds more containers than its text could hold."""
 
 
-def _build(node: Node, budget: list[int]) -> Any:
+def _build(node: Node, budget: list[int], dups: list[Node]) -> Any:
     """Plain builder (the fast path): aliases are copied out.
 
     ``budget`` counts down the containers built. A document without aliases
@@ -202,15 +205,17 @@ def _build(node: Node, budget: list[int]) -> Any:
             if k.tag == MERGE:
                 merges.append(v)
                 continue
-            key = k.value if k.tag == STR else _key(k, _build(k, budget))
-            out[key] = _build(v, budget)
+            key = k.value if k.tag == STR else _key(k, _build(k, budget, dups))
+            out[key] = _build(v, budget, dups)
+        if len(out) + len(merges) < len(node.value):
+            dups.append(node)  # a key given twice: found by path afterwards (rare)
         if merges:
-            _merge(out, merges, lambda n: _build(n, budget))
+            _merge(out, merges, lambda n: _build(n, budget, dups))
         return out
     if cls is SequenceNode:
         if node.tag not in (SEQ, _T + "set", _T + "omap"):
             raise YamlError(_tag_problem(node.tag), node.start_mark.line + 1)
-        return [_build(x, budget) for x in node.value]
+        return [_build(x, budget, dups) for x in node.value]
     raise YamlError("unsupported YAML node", node.start_mark.line + 1)
 
 
@@ -265,7 +270,7 @@ def _expanded_size(root: Node) -> int:
     return sizes.get(id(root), 1)
 
 
-def _build_shared(node: Node, memo: dict[int, Any]) -> Any:
+def _build_shared(node: Node, memo: dict[int, Any], dups: list[Node]) -> Any:
     """Builder for documents with anchors: each aliased node is built once."""
     key = id(node)
     if key in memo:
@@ -281,13 +286,15 @@ def _build_shared(node: Node, memo: dict[int, Any]) -> Any:
             if k.tag == MERGE:
                 merges.append(v)
                 continue
-            value[_key(k, _build_shared(k, memo))] = _build_shared(v, memo)
+            value[_key(k, _build_shared(k, memo, dups))] = _build_shared(v, memo, dups)
+        if len(value) + len(merges) < len(node.value):
+            dups.append(node)
         if merges:
-            _merge(value, merges, lambda n: _build_shared(n, memo))
+            _merge(value, merges, lambda n: _build_shared(n, memo, dups))
     elif cls is SequenceNode:
         value = []
         memo[key] = value
-        value.extend(_build_shared(x, memo) for x in node.value)
+        value.extend(_build_shared(x, memo, dups) for x in node.value)
     else:
         raise YamlError("unsupported YAML node", node.start_mark.line + 1)
     memo[key] = value
@@ -413,14 +420,16 @@ def _parse_part(chunk: str, offset: int) -> Generator[Document | YamlError, None
 def _document(node: Node, chunk: str, offset: int) -> Document | YamlError:
     """Build one composed document into plain data, or the one error it has."""
     line = node.start_mark.line + offset + 1
+    dups: list[Node] = []
     try:
         try:
-            data = _build(node, [len(chunk) + 16])
+            data = _build(node, [len(chunk) + 16], dups)
         except _Aliased:
             if _expanded_size(node) > MAX_EXPANDED_NODES:
                 return YamlError("refused: alias expansion exceeds "
                                  f"{MAX_EXPANDED_NODES:,} nodes (YAML bomb?)", line)
-            data = _build_shared(node, {})
+            dups.clear()
+            data = _build_shared(node, {}, dups)
     except YamlError as err:
         err.line = (err.line or 1) + offset
         return err
@@ -429,7 +438,34 @@ def _document(node: Node, chunk: str, offset: int) -> Document | YamlError:
         return YamlError("a value does not match its explicit YAML tag", line)
     except RecursionError:
         return YamlError(f"refused: nesting deeper than {MAX_DEPTH} levels", line)
-    return Document(data, node, line, node.start_mark.column + 1, offset)
+    return Document(data, node, line, node.start_mark.column + 1, offset,
+                    _duplicate_key_paths(node, dups) if dups else ())
+
+
+def _duplicate_key_paths(root: Node, dups: list[Node]) -> tuple[tuple[str | int, ...], ...]:
+    """The path of each key given again in a mapping of ``dups`` (each node is
+    walked once, aliases included, so the walk is linear in the document)."""
+    wanted = {id(n) for n in dups}
+    found: list[tuple[str | int, ...]] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, tuple[str | int, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            keys: set[str] = set()
+            for k, v in node.value:
+                if not isinstance(k, ScalarNode) or k.tag == MERGE:
+                    continue
+                if id(node) in wanted and k.value in keys:
+                    found.append((*path, k.value))
+                keys.add(k.value)
+                stack.append((v, (*path, k.value)))
+        elif isinstance(node, SequenceNode):
+            stack.extend((v, (*path, i)) for i, v in enumerate(node.value))
+    return tuple(sorted(found, key=lambda p: tuple(map(str, p))))
 
 
 def _nth_line_start(text: str, n: int) -> int:
@@ -477,7 +513,8 @@ def locate(node: Node | None, path: tuple[str | int, ...], line_offset: int = 0
     cur: Node = node
     for seg in path:
         if isinstance(cur, MappingNode):
-            for k, v in cur.value:
+            # the last occurrence: a key given twice keeps its later value
+            for k, v in reversed(cur.value):
                 if k.value == seg or (isinstance(seg, str) and str(k.value) == seg):
                     best = k.start_mark
                     cur = v
