@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.webhook.support import HecReceiver, Pki, Webhook, make_pki, start_webhook
+from tests.webhook.support import HecReceiver, Pki, SpinServer, Webhook, make_pki, start_webhook
 
 MAIN_CONFIG = """\
 webhook:
@@ -97,3 +97,12 @@ def strict(pki: Pki, hec: HecReceiver, tmp_path_factory: pytest.TempPathFactory
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def spinner(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpinServer]:
+    srv = SpinServer(pki, tmp_path_factory.mktemp("spin"))
+    try:
+        yield srv
+    finally:
+        srv.stop()

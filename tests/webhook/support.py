@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from kubeproof.webhook.certs import KeyPair, make_ca, make_serving_cert
+from tests.webhook.spin_server import DEADLINE_MS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -331,3 +332,66 @@ def audit_event(path: Path, uid: str, timeout: float = 10.0) -> dict[str, Any]:
     wait_for(present, timeout)
     assert len(found) == 1, found
     return found[0]
+
+
+# ---------------------------------------------------------------- spinning server
+
+DEADLINE = DEADLINE_MS / 1000
+
+
+class SpinServer:
+    def __init__(self, pki: Pki, workdir: Path, *extra: str) -> None:
+        self.pki = pki
+        self.port = free_port()
+        self.stderr = workdir / f"stderr-{self.port}.log"
+        with open(self.stderr, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.webhook.spin_server", pki.cert_file,
+                 pki.key_file, str(self.port), *extra], stdout=err, stderr=err, cwd=ROOT)
+        self.client = httpx.Client(base_url=f"https://localhost:{self.port}",
+                                   verify=pki.context(), timeout=10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.stderr.read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if self.client.get("/readyz").status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"not ready: {self.stderr.read_text()}")
+
+    def validate(self, annotations: dict[str, str] | None = None) -> tuple[dict[str, Any], float]:
+        dep = good_deployment()
+        dep["metadata"]["annotations"] = annotations or {}
+        started = time.monotonic()
+        with httpx.Client(base_url=f"https://localhost:{self.port}",
+                          verify=self.pki.context(), timeout=10) as client:
+            resp = client.post("/validate", json=review(dep))
+        assert resp.status_code == 200, resp.text
+        return resp.json()["response"], time.monotonic() - started
+
+    def tls_socket(self) -> ssl.SSLSocket:
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        return self.pki.context().wrap_socket(raw, server_hostname="localhost")
+
+    def children(self) -> list[int]:
+        """The judge processes (reaped ones excepted)."""
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        pids = [int(p) for p in path.read_text().split()] if path.exists() else []
+        return [p for p in pids if not is_zombie(p)]
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True

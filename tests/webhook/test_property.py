@@ -31,8 +31,7 @@ from kubeproof.webhook.app import create_app
 from kubeproof.webhook.events import AuditSink
 from kubeproof.webhook.judge import Judge
 from kubeproof.webhook.policy import AuditSettings, load_policy
-from tests.webhook.support import Pki, good_deployment, review
-from tests.webhook.test_hostile_clients import DEADLINE, SpinServer
+from tests.webhook.support import DEADLINE, SpinServer, good_deployment, review
 
 APP_DEADLINE_MS = 1000
 BASE = review(good_deployment(), uid="3c1f1f2e-6b7a-4b8e-9d3f-0a1b2c3d4e5f")
@@ -120,29 +119,20 @@ def test_any_review_is_answered_without_500_within_the_deadline(
                  APP_DEADLINE_MS / 1000)
 
 
-@pytest.fixture(scope="module")
-def tls_server(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpinServer]:
-    srv = SpinServer(pki, tmp_path_factory.mktemp("property"))
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large])
 @given(body=bodies())
-def test_any_review_over_real_tls(tls_server: SpinServer, body: bytes) -> None:
+def test_any_review_over_real_tls(spinner: SpinServer, body: bytes) -> None:
     started = time.monotonic()
     try:
-        resp = tls_server.client.post("/validate", content=body)
+        resp = spinner.client.post("/validate", content=body)
     except httpx.HTTPError as exc:  # pragma: no cover - reported with the body
         raise AssertionError(f"no answer: {exc!r}") from exc
     check_answer(resp.status_code, resp.content, time.monotonic() - started, DEADLINE)
 
 
-def test_no_traceback_in_the_server_log(tls_server: SpinServer) -> None:
-    assert "Traceback" not in Path(tls_server.stderr).read_text()
+def test_no_traceback_in_the_server_log(spinner: SpinServer) -> None:
+    assert "Traceback" not in Path(spinner.stderr).read_text()
 
 
 def test_an_object_nested_too_deep_to_pass_is_answered_by_the_failure_policy(
