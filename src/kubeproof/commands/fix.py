@@ -106,7 +106,7 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
               "digits and '-', at most 63)")
     if check_images and not unsafe_fixes:
-        click.echo("kubeproof: warning: --check-images does nothing without --unsafe-fixes "
+        echo("kubeproof: warning: --check-images does nothing without --unsafe-fixes "
                    "(only unsafe fixes read the image config)", err=True)
     read_configs = check_images and unsafe_fixes
     # the registry flags serve either option; without both, say they do nothing (once)
@@ -137,9 +137,9 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     errors += failed
     if not show_diff:
         verb = "would fix" if dry_run else "fixed"
-        click.echo(f"{verb} {changed} of {len(files)} file{'s' if len(files) != 1 else ''}")
+        echo(f"{verb} {changed} of {len(files)} file{'s' if len(files) != 1 else ''}")
     if hidden:
-        click.echo(f"{hidden} unsafe fix{'es' if hidden != 1 else ''} not applied (they can "
+        echo(f"{hidden} unsafe fix{'es' if hidden != 1 else ''} not applied (they can "
                    "stop a workload from running); review and apply them with --unsafe-fixes",
                    err=show_diff)
     if errors:
@@ -209,15 +209,15 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
     errors: list[str] = []
     for kind, path in discover(paths, LoadOptions()):
         if kind == "file" and os.path.islink(path):
-            click.echo(f"{path}: note: skipped, it is a symbolic link and fix never writes "
+            echo(f"{path}: note: skipped, it is a symbolic link and fix never writes "
                        "through one (fix the file it points to)", err=True)
         elif kind == "file" and path.endswith((".yaml", ".yml")):
             files.append(path)
         elif kind == "file":
-            click.echo(f"{path}: note: skipped, fix rewrites YAML files only (not JSON)",
+            echo(f"{path}: note: skipped, fix rewrites YAML files only (not JSON)",
                        err=True)
         elif kind in _RENDERED:
-            click.echo(f"{path}: note: skipped, {_RENDERED[kind]} is rendered output; "
+            echo(f"{path}: note: skipped, {_RENDERED[kind]} is rendered output; "
                        "fix its templates or bases", err=True)
         elif kind == "stdin":
             errors.append(f"{path}: fix edits files in place and cannot read stdin")
@@ -228,7 +228,7 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
         elif kind == "empty-dir":
             errors.append(f"{path}: no manifests found (*.yaml, *.yml) in this directory")
     for err in errors:
-        click.echo(err, err=True)
+        echo(err, err=True)
     return files, errors
 
 
@@ -265,7 +265,7 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
             return len(changed) if not write else len(written), errors, hidden
         pending = [f for f in pending if not any(e.startswith(f"{f}:") for e in failed)]
     if _round(pending, scan, write=False, show_diff=False, notes=False, quiet=True)[0]:
-        click.echo(f"kubeproof: warning: not at a fixed point after {MAX_ROUNDS} rounds; "
+        echo(f"kubeproof: warning: not at a fixed point after {MAX_ROUNDS} rounds; "
                    "run fix again", err=True)
     return len(written), errors, hidden
 
@@ -296,7 +296,7 @@ def _round(files: list[str], scan: _Scan, *, write: bool, show_diff: bool, notes
         if item.error is not None:
             if not quiet:
                 errors.append(item.error)
-                click.echo(item.error, err=True)
+                echo(item.error, err=True)
             continue
         if item.fixed is None:
             continue
@@ -307,13 +307,13 @@ def _round(files: list[str], scan: _Scan, *, write: bool, show_diff: bool, notes
             (f"; unsafe, not applied: {', '.join(dict.fromkeys(unsafe))}" if unsafe else "")
         if item.fixed.text == item.original:
             if left and not show_diff and notes and not quiet:
-                click.echo(f"{item.path}: {left[2:]}")
+                echo(f"{item.path}: {left[2:]}")
             continue
         if quiet:
             changed.append(item.path)
             continue
         if item.fixed.whole:
-            click.echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
+            echo(f"{item.path}: note: a document was rewritten as ruamel.yaml prints "
                        "it, the layout around the edits could not be kept", err=True)
         if show_diff:
             changed.append(item.path)
@@ -324,14 +324,14 @@ def _round(files: list[str], scan: _Scan, *, write: bool, show_diff: bool, notes
                 write_file(item.path, item.original, item.fixed.text)
             except OSError as exc:
                 errors.append(f"{item.path}: cannot write: {exc.strerror or exc}")
-                click.echo(errors[-1], err=True)
+                echo(errors[-1], err=True)
                 continue
         changed.append(item.path)
         summary = ", ".join(f"{code} x{n}" if n > 1 else code
                             for code, n in sorted(item.fixed.applied.items()))
         verb = ("added" if write else "would add") if item.fixed.added else ""
         added = f"; {verb} {', '.join(item.fixed.added)}" if item.fixed.added else ""
-        click.echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{added}{left}")
+        echo(f"{item.path}: {'fixed' if write else 'would fix'} {summary}{added}{left}")
     return changed, errors, hidden
 
 
