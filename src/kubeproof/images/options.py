@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kubeproof.terminal import echo
+
 if TYPE_CHECKING:
     from kubeproof.images.check import CheckSettings
 
@@ -76,7 +78,7 @@ def registry_settings_or_exit(enabled: bool, platform: str, registry_ca: str | N
     except ValueError as exc:
         fail(str(exc))
     for note in notes:
-        click.echo(f"kubeproof: warning: {note}", err=True)
+        echo(f"kubeproof: warning: {note}", err=True)
     return checks
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from kubeproof.cli import fail
+from kubeproof.terminal import echo
 from kubeproof.webhook.manifests import (
     FAILURE_POLICIES,
     InstallOptions,
@@ -153,7 +154,7 @@ def install_command(namespace: str, image: str | None, replicas: int,
     except OSError as exc:
         fail(f"{output}: cannot write: {exc.strerror}")
     for path in written:
-        click.echo(f"wrote {path}", err=True)
+        echo(f"wrote {path}", err=True)
     if mode != ENFORCE:
         click.echo(NEXT_STEP[mode], err=True)
     if validating_failure_policy(opts) == "Fail" and mode != ENFORCE:
