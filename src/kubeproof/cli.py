@@ -19,7 +19,7 @@ from kubeproof import __version__
 from kubeproof.images.options import registry_options, registry_settings_or_exit
 from kubeproof.terminal import echo
 
-FORMATS = ("text", "json", "sarif", "junit")
+FORMATS = ("text", "json", "sarif", "junit", "html")
 SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
 
 

@@ -24,8 +24,8 @@ def test_tool_version_defaults_to_the_package_version() -> None:
 
 def test_unknown_format_and_option_are_errors() -> None:
     result = fixture_scan()
-    with pytest.raises(ValueError, match=r"unknown report format 'html'.*sarif"):
-        render("html", result)
+    with pytest.raises(ValueError, match=r"unknown report format 'pdf'.*sarif"):
+        render("pdf", result)
     with pytest.raises(TypeError):
         render("json", result, colour=True)
 

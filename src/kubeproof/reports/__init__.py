@@ -5,7 +5,8 @@
 
 Formats: ``text`` (rich, for people), ``json`` (stable contract for scripts),
 ``sarif`` (SARIF 2.1.0, GitHub code scanning), ``junit`` (JUnit XML for CI
-test tabs) and ``scorecard`` (the per-practice score table alone). Each
+test tabs), ``scorecard`` (the per-practice score table alone) and ``html``
+(one self-contained page: scorecard, filterable findings, excerpts). Each
 format module exposes ``render(result, *, tool_version, color=False, ...)``
 returning a string, and is imported only when asked for.
 
@@ -34,6 +35,7 @@ FORMATS: dict[str, str] = {
     "sarif": "sarif",
     "junit": "junit",
     "scorecard": "scorecard",
+    "html": "html",
 }
 
 # Options the CLI may pass to every format; a format that does not take one

@@ -54,7 +54,13 @@ def pascal_case(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
 
 
-def _strip_fence(example: str) -> str:
+def help_uri(rule: Rule) -> str:
+    """The rule's section of docs/rules.md (what SARIF viewers and the HTML report link)."""
+    return f"{RULES_DOC_URI}#{rule.code.lower()}-{rule.name}"
+
+
+def strip_fence(example: str) -> str:
+    """A rule's example without its Markdown code fence."""
     lines = example.strip().splitlines()
     if lines and lines[0].startswith("```"):
         lines = lines[1:]
@@ -67,7 +73,7 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
     example = rule.example.strip()
     fenced = example if example.startswith("```") else f"```yaml\n{example}\n```"
     text = (f"{rule.summary}\n\nWhat: {rule.what}\n\nWhy: {rule.why}\n\nHow: {rule.how}\n\n"
-            f"Example:\n{_strip_fence(example)}")
+            f"Example:\n{strip_fence(example)}")
     markdown = (f"**{rule.code} {rule.name}**: {rule.summary}\n\n**What.** {rule.what}\n\n"
                 f"**Why.** {rule.why}\n\n**How.** {rule.how}\n\n**Example**\n\n{fenced}")
     return {
@@ -76,7 +82,7 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.what or rule.summary},
         "help": {"text": text, "markdown": markdown},
-        "helpUri": f"{RULES_DOC_URI}#{rule.code.lower()}-{rule.name}",
+        "helpUri": help_uri(rule),
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {
             "name": rule.name,
