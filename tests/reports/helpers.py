@@ -25,6 +25,10 @@ WEB = str(FIXTURES / "app" / "web.yaml")
 TRICKY = str(FIXTURES / "app" / "tricky.yaml")
 BAD = str(FIXTURES / "broken" / "bad.yaml")
 TRICKY_NAME = 'quote"s<&>ünï'
+HTML_FIXTURES = FIXTURES / "html"
+HTML_SELECT = ("KP0101", "KP0401", "KP0501", "KP0802", "KP0803", "KP1003", "KP1004", "KP1301")
+SECRET_VALUE = "c3VwZXJzZWNyZXRwdw=="  # html/shop.yaml: the Secret's data.password
+TOKEN = "ghp_Zq8vR2mK5tW9xY3bN7cF1hJ4lP6sD0gA2eUi"  # html/shop.yaml: a hard-coded env value
 
 
 def fixture_scan() -> ScanResult:
@@ -33,6 +37,15 @@ def fixture_scan() -> ScanResult:
     (KP0401 at 5:3 on a Secret with XML/JSON special characters in its name) and
     broken/bad.yaml (an input error at line 6)."""
     return scan([str(FIXTURES / "app"), BAD], select=SELECT)
+
+
+def html_fixture_scan() -> ScanResult:
+    """html/shop.yaml and html/payments.yaml, :data:`HTML_SELECT` rules: 10 findings,
+    4 in namespace shop (KP0501 3:1, KP1301 17:9, KP0101 18:9, KP1003 21:11 on the
+    :data:`TOKEN` line), 2 in default (KP0401 27:3 and KP1004 29:1 on the Secret
+    whose value is :data:`SECRET_VALUE`, on line 30), 4 in payments (KP0501 3:1,
+    KP0802 16:7, KP1301 18:9, KP0803 21:11)."""
+    return scan([str(HTML_FIXTURES)], select=HTML_SELECT)
 
 
 def _no_check(res: Resource, ctx: Context) -> Iterator[Violation]:

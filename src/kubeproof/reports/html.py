@@ -26,7 +26,8 @@ Excerpts are read from the files when the report is made (or re-made from a
 saved JSON report, when the files are still readable; else there is none),
 for findings of files only (not stdin, the cluster or rendered charts). Each
 file's text has its secret values masked by :mod:`kubeproof.redact` before any
-line of it is kept, and only the lines some finding shows are kept, each once
+line of it is kept (a file with a document that does not parse, whose values
+could not be masked, shows none), and only the lines some finding shows are kept, each once
 per file, cut at :data:`MAX_LINE` characters: the file size is bounded by the
 findings, not by the manifests. A file that cannot be read, decoded or parsed
 for masking gives no excerpt. Every string passes :func:`terminal.safe`, so
@@ -234,6 +235,7 @@ def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
     each cut at :data:`MAX_LINE` characters and escaped; empty when the file cannot
     be read, decoded or parsed for masking (never an unmasked line)."""
     from kubeproof.redact import masked
+    from kubeproof.sources.yamlparse import YamlError, parse_yaml
 
     try:
         if not os.path.isfile(path) or os.path.getsize(path) > MAX_SOURCE_BYTES:
@@ -245,10 +247,16 @@ def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
     if len(raw) > MAX_SOURCE_BYTES or b"\x00" in raw:
         return {}
     try:
-        text, _ = masked(raw.decode("utf-8-sig"))
+        text = raw.decode("utf-8-sig")
+        # a broken document cannot be masked: its file shows no line at all
+        if any(isinstance(doc, YamlError) for doc in parse_yaml(text)):
+            return {}
+        text, _ = masked(text)
     except Exception:  # any failure to mask: show nothing rather than a secret
         return {}
     lines = text.split("\n")
+    if lines[-1] == "":  # the newline ending the last line starts none
+        lines.pop()
     out: dict[str, str] = {}
     for n in sorted(wanted):
         if n > len(lines):
