@@ -129,7 +129,9 @@ class Page:
                  height: int) -> None:
         self.browser, self.target, self.session = browser, target, session
         self.requests: list[str] = []
+        self.log: list[dict[str, Any]] = []
         self.send("Page.enable")
+        self.send("Log.enable")  # CSP violations and script errors are log entries
         self.send("Network.enable")
         self.send("Network.emulateNetworkConditions", {
             "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
@@ -142,11 +144,20 @@ class Page:
     def _collect_requests(self) -> None:
         keep = []
         for ev in self.browser.events:
-            if ev.get("sessionId") == self.session and ev["method"] == "Network.requestWillBeSent":
+            mine = ev.get("sessionId") == self.session
+            if mine and ev["method"] == "Network.requestWillBeSent":
                 self.requests.append(ev["params"]["request"]["url"])
+            elif mine and ev["method"] == "Log.entryAdded":
+                self.log.append(ev["params"]["entry"])
             else:
                 keep.append(ev)
         self.browser.events[:] = keep
+
+    def problems(self) -> list[dict[str, Any]]:
+        """Log entries of level warning or error so far (CSP violations, script errors)."""
+        self.js("0")  # a round trip: events sent before it are in
+        self._collect_requests()
+        return [e for e in self.log if e.get("level") in ("warning", "error")]
 
     def open(self, path: Path) -> float:
         """Load the file; the seconds from navigation to the load event."""
@@ -174,12 +185,32 @@ class Page:
             self.send("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1],
                                                    "button": "left", "clickCount": 1})
 
-    def choose(self, select_id: str, value: str) -> None:
-        """Pick ``value`` in a ``<select>`` as a user does (value set, change fired)."""
+    def choose(self, select_id: str, label: str) -> None:
+        """Pick the option of a ``<select>`` whose text is ``label`` or starts with it and a space
+        (the filters add names and counts), as a user does: value set, change fired."""
         self.js(f"(() => {{ const s = document.getElementById({json.dumps(select_id)});"
-                f"s.value = {json.dumps(value)};"
-                "if (s.value !== " + json.dumps(value) + ") throw new Error('no such option');"
+                f"const want = {json.dumps(label)};"
+                "const o = Array.from(s.options).find(o => o.text === want"
+                " || o.text.startsWith(want + ' '));"
+                "if (!o) throw new Error('no option ' + want);"
+                "s.value = o.value;"
                 "s.dispatchEvent(new Event('change', {bubbles: true})); })()")
+
+    def type_text(self, selector: str, text: str) -> None:
+        """Focus ``selector`` and type ``text`` (input events as from a keyboard)."""
+        self.js(f"document.querySelector({json.dumps(selector)}).focus()")
+        self.send("Input.insertText", {"text": text})
+
+    def wait_for(self, expression: str, timeout: float = 5.0) -> Any:
+        """Poll ``expression`` until it is truthy; its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.js(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise CdpError(f"still false after {timeout} s: {expression}")
+            time.sleep(0.03)
 
     def screenshot(self) -> bytes:
         return base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"])

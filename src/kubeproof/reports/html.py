@@ -340,8 +340,8 @@ vertical-align:top}.grid th{background:#f1f5f9;font-size:12px;color:#374151}
 #kp-first tbody tr,.findings tr.f{cursor:pointer}
 #kp-first tbody tr:hover,.findings tr.f:hover{background:#eff6ff}
 .findings tr.open{background:#eff6ff}
-.findings td{word-break:break-word}.findings td:nth-child(2){white-space:nowrap}.findings td.loc{font-family:ui-monospace,Menlo,Consolas,
-monospace;font-size:12px}
+.findings td{word-break:break-word}.findings td:nth-child(2){white-space:nowrap}
+.findings td.loc{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .filters{display:flex;flex-wrap:wrap;gap:8px 14px;align-items:end;margin-bottom:8px}
 .filters label{display:flex;flex-direction:column;font-size:12px;color:var(--muted)}
 .filters select,.filters input{font:inherit;padding:3px 4px;max-width:260px}
