@@ -35,11 +35,27 @@ Span = tuple[int, int]
 
 def secret_spans(text: str) -> list[Span]:
     """Character spans (start, end) in ``text`` of every secret value, sorted, disjoint."""
+    return _secret_spans(text)[0]
+
+
+def masked_if_parsed(text: str) -> str | None:
+    """``text`` with its secret values masked, or None when a document of it does not
+    parse: the values in that document cannot be found, so no line is safe to show."""
+    spans, broken = _secret_spans(text)
+    return None if broken else mask(text, spans)
+
+
+def _secret_spans(text: str) -> tuple[list[Span], bool]:
+    """The spans, and whether some document did not parse."""
     from kubeproof.sources.yamlparse import Document, parse_yaml
 
     spans: list[Span] = []
+    broken = False
     for doc in parse_yaml(text):
-        if not isinstance(doc, Document) or doc.node is None:
+        if not isinstance(doc, Document):
+            broken = True
+            continue
+        if doc.node is None:
             continue
         base = _line_start(text, doc.line_offset)  # parse_yaml restarts chunks at a line
         for obj, node in _objects(doc.data, doc.node):
@@ -47,7 +63,7 @@ def secret_spans(text: str) -> list[Span]:
                 target = _node_at(node, path)
                 if target is not None:
                     spans.extend((base + a, base + b) for a, b in _scalar_spans(target))
-    return _merged(spans)
+    return _merged(spans), broken
 
 
 def mask(text: str, spans: list[Span]) -> str:

@@ -234,8 +234,7 @@ def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
     """The ``wanted`` lines (1-based) of the file at ``path``, secret values masked,
     each cut at :data:`MAX_LINE` characters and escaped; empty when the file cannot
     be read, decoded or parsed for masking (never an unmasked line)."""
-    from kubeproof.redact import masked
-    from kubeproof.sources.yamlparse import YamlError, parse_yaml
+    from kubeproof.redact import masked_if_parsed
 
     try:
         if not os.path.isfile(path) or os.path.getsize(path) > MAX_SOURCE_BYTES:
@@ -247,12 +246,10 @@ def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
     if len(raw) > MAX_SOURCE_BYTES or b"\x00" in raw:
         return {}
     try:
-        text = raw.decode("utf-8-sig")
-        # a broken document cannot be masked: its file shows no line at all
-        if any(isinstance(doc, YamlError) for doc in parse_yaml(text)):
-            return {}
-        text, _ = masked(text)
+        text = masked_if_parsed(raw.decode("utf-8-sig"))
     except Exception:  # any failure to mask: show nothing rather than a secret
+        return {}
+    if text is None:  # a document that does not parse could not be masked
         return {}
     lines = text.split("\n")
     if lines[-1] == "":  # the newline ending the last line starts none
