@@ -2,7 +2,8 @@
 
 Reports never hold values (rules name keys), but ``kubeproof fix --diff``
 prints lines of the user's file as diff context, and a hunk next to a
-hard-coded credential or a Secret's ``data`` would show it in a CI log.
+hard-coded credential or a Secret's ``data`` would show it in a CI log; the
+HTML report shows the lines around each finding (:func:`masked_if_parsed`).
 
 Masking is by position, from the parsed structure, never by searching the
 text for the values: a search misses values written differently from how they
