@@ -196,6 +196,13 @@ class Page:
                 "s.value = o.value;"
                 "s.dispatchEvent(new Event('change', {bubbles: true})); })()")
 
+    def press_enter(self, selector: str) -> None:
+        """Focus ``selector`` and press Enter on the keyboard."""
+        self.js(f"document.querySelector({json.dumps(selector)}).focus()")
+        for kind in ("keyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", {"type": kind, "key": "Enter", "code": "Enter",
+                                                 "windowsVirtualKeyCode": 13})
+
     def type_text(self, selector: str, text: str) -> None:
         """Focus ``selector`` and type ``text`` (input events as from a keyboard)."""
         self.js(f"document.querySelector({json.dumps(selector)}).focus()")

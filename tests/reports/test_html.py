@@ -110,6 +110,10 @@ def test_header_scorecard_and_fix_first_table() -> None:
     # scorecard: every practice, with its grade class
     assert page.count('class="card ') == 17
     assert re.search(r'class="card g-F" data-practice="8"', page)
+    # a practice without findings is no button: there would be nothing to show
+    assert re.search(r'<div class="card g-na"><div class="grade">n/a</div><div class="body">'
+                     r'<div class="pname">9 · Network policies</div>', page)
+    assert "not scored · 0 finding(s)" in page
     # fix first: by severity, then count: KP1003 (critical) first, then KP1301 (2 high)
     first = re.findall(r'<tr data-rule="(KP\d{4})"', page)
     assert first[:2] == ["KP1003", "KP1301"]

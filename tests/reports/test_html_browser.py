@@ -130,13 +130,15 @@ def test_each_filter_shows_only_its_findings(page: Page) -> None:
     assert rows(page) == ["KP1003"]
 
 
-def test_fix_first_rows_and_scorecard_cards_filter_when_clicked(page: Page) -> None:
+def test_fix_first_rows_and_scorecard_cards_filter_when_chosen(page: Page) -> None:
     page.click('#kp-first tr[data-rule="KP1301"]')
     assert rows(page) == ["KP1301", "KP1301"]
     assert page.js("document.getElementById('kp-rule').value") == "KP1301"
     page.click('.card[data-practice="10"]')
     assert sorted(rows(page)) == ["KP1003", "KP1004"]
     assert page.js("document.getElementById('kp-rule').value") == ""
+    page.press_enter('#kp-first tr[data-rule="KP0101"]')  # the keyboard works too
+    assert rows(page) == ["KP0101"]
 
 
 def test_an_expanded_finding_shows_its_excerpt_masked_remediation_and_docs(page: Page) -> None:

@@ -140,17 +140,20 @@ def _scorecard(result: ScanResult) -> str:
         score = entry.get("score")
         grade = entry.get("grade", "n/a")
         width = max(0, min(100, score)) if isinstance(score, int) else 0
-        shown = f"{score}" if isinstance(score, int) else "n/a"
+        shown = f"{score}/100" if isinstance(score, int) else "not scored"
         note = entry.get("note")
         detail = (f"{entry.get('findings', 0)} finding(s) · {entry.get('objects', 0)} object(s)"
                   f" · {entry.get('rules', 0)} rule(s)")
+        # a practice with findings is a button filtering them
+        button = (f' data-practice="{_e(key)}" tabindex="0" role="button"'
+                  ' title="Show the findings of this practice"'
+                  if entry.get("findings") else "")
         cells.append(
-            f'<div class="card {_grade_class(grade)}" data-practice="{_e(key)}" tabindex="0"'
-            f' role="button" title="Show the findings of this practice">'
+            f'<div class="card {_grade_class(grade)}"{button}>'
             f'<div class="grade">{_e(grade)}</div><div class="body">'
             f'<div class="pname">{_e(key)} · {_e(entry.get("name", ""))}</div>'
             f'<div class="bar"><i style="width:{width}%"></i></div>'
-            f'<div class="pdetail">{shown}/100 · {_e(detail)}</div>'
+            f'<div class="pdetail">{shown} · {_e(detail)}</div>'
             + (f'<div class="note">{_e(note)}</div>' if note else "")
             + "</div></div>")
     overall = card.get("score")
@@ -316,8 +319,9 @@ height:38px;line-height:38px;text-align:center;border-radius:8px;color:#fff;font
 font-size:20px;margin-right:6px}.overall small{color:var(--muted)}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:10px}
 .card{display:flex;gap:10px;background:var(--card);border:1px solid var(--line);
-border-left:6px solid #9ca3af;border-radius:8px;padding:8px 10px;cursor:pointer}
-.card:hover,.card:focus{outline:2px solid #93c5fd}
+border-left:6px solid #9ca3af;border-radius:8px;padding:8px 10px}
+.card[role=button]{cursor:pointer}
+.card[role=button]:hover,.card[role=button]:focus{outline:2px solid #93c5fd}
 .card .grade{width:34px;height:34px;line-height:34px;text-align:center;border-radius:6px;
 color:#fff;font-weight:700;font-size:17px;flex:none}
 .card .body{flex:1;min-width:0}.pname{font-weight:600;overflow:hidden;text-overflow:ellipsis;
@@ -521,12 +525,15 @@ function only(key, value) {
   apply();
   document.getElementById("kp-findings").scrollIntoView();
 }
-document.querySelectorAll("#kp-first tr[data-rule]").forEach(function (tr) {
-  tr.addEventListener("click", function () { only("rule", tr.dataset.rule); });
-});
-document.querySelectorAll(".card[data-practice]").forEach(function (card) {
-  card.addEventListener("click", function () { only("practice", card.dataset.practice); });
-});
+function clickable(selector, key, attr) {
+  document.querySelectorAll(selector).forEach(function (e) {
+    function go() { only(key, e.dataset[attr]); }
+    e.addEventListener("click", go);
+    e.addEventListener("keydown", function (ev) { if (ev.key === "Enter") go(); });
+  });
+}
+clickable("#kp-first tr[data-rule]", "rule", "rule");
+clickable(".card[data-practice]", "practice", "practice");
 Object.keys(S).forEach(function (k) { S[k].addEventListener("change", apply); });
 var timer = 0;
 search.addEventListener("input", function () {
