@@ -168,22 +168,35 @@ def test_excerpt_lines_are_shared_cut_and_escaped(tmp_path: Path) -> None:
         "7": '  tab: "a\\x09b\\u202ec"'}}
 
 
-def test_files_not_readable_or_not_parsed_give_no_excerpt(tmp_path: Path) -> None:
+def test_files_not_readable_parsed_or_maskable_give_no_excerpt(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     # the second document does not parse: its secret could not be masked
     broken.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n"
                       "kind: Secret\nstringData:\n  token: [hunter2-but-longer\n")
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"kind: ConfigMap\n\x00\x01")
+    # a kubeconfig: its token is in a field no rule names, so nothing masks it
+    kubeconfig = tmp_path / "kubeconfig.yaml"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config  # admin\nusers:\n- name: a\n"
+                          "  user:\n    token: kubeconfig-token-value\n")
+    # files that are not manifests: a saved report may name any file
+    other = tmp_path / "notes.txt"
+    other.write_text("kind: ConfigMap\npassword: plain-text-value\n")
+    dockerfile = tmp_path / "Dockerfile.yaml"
+    dockerfile.write_text("FROM alpine\nENV TOKEN=dockerfile-token-value\n")
     rule = make_rule("KP9001", "demo", 4)
     findings = [make_finding(rule, file=str(broken), line=4),
                 make_finding(rule, file=str(binary), line=1),
+                make_finding(rule, file=str(kubeconfig), line=6),
+                make_finding(rule, file=str(other), line=2),
+                make_finding(rule, file=str(dockerfile), line=2, kind="Dockerfile"),
                 make_finding(rule, file=str(tmp_path / "gone.yaml"), line=1),
                 make_finding(rule, file=str(tmp_path), line=1),
                 make_finding(rule, file="<stdin>", line=1)]
     page = render("html", make_result([rule], findings), tool_version="1")
     assert data_of(page)["src"] == {}
-    assert "hunter2" not in page
+    for value in ("hunter2", "kubeconfig-token", "plain-text", "dockerfile-token"):
+        assert value not in page
 
 
 def test_hostile_strings_are_escaped_everywhere() -> None:

@@ -24,14 +24,16 @@ a report of 10,000 findings opens in well under a second.
 
 Excerpts are read from the files when the report is made (or re-made from a
 saved JSON report, when the files are still readable; else there is none),
-for findings of files only (not stdin, the cluster or rendered charts). Each
-file's text has its secret values masked by :mod:`kubeproof.redact` before any
-line of it is kept (a file with a document that does not parse, whose values
-could not be masked, shows none), and only the lines some finding shows are kept, each once
-per file, cut at :data:`MAX_LINE` characters: the file size is bounded by the
-findings, not by the manifests. A file that cannot be read, decoded or parsed
-for masking gives no excerpt. Every string passes :func:`terminal.safe`, so
-control characters and bidi overrides show as escapes.
+for findings of manifest files only (``.yaml``, ``.yml``, ``.json``; not
+Dockerfiles, stdin, the cluster or rendered charts). A saved report names the
+files it quotes: re-render only reports you trust where you publish the page.
+Each file's text has its secret values masked by :mod:`kubeproof.redact`
+before any line of it is kept; a file with a document that does not parse
+(whose values could not be masked), a kubeconfig, or a file that cannot be
+read or decoded gives no excerpt. Only the lines some finding shows are kept,
+each once per file, cut at :data:`MAX_LINE` characters: the file size is
+bounded by the findings, not by the manifests. Every string passes
+:func:`terminal.safe`, so control characters and bidi overrides show as escapes.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import hashlib
 import html
 import json
 import os
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -49,6 +52,7 @@ from kubeproof.model import PRACTICES, Finding, InputError, Rule
 from kubeproof.reports import SEVERITY_ORDER, object_label, severity_counts
 from kubeproof.reports.sarif import help_uri, strip_fence
 from kubeproof.reports.scorecard import scorecard
+from kubeproof.sources.files import MANIFEST_SUFFIXES
 from kubeproof.terminal import safe
 
 if TYPE_CHECKING:
@@ -59,6 +63,9 @@ MAX_LINE = 400  # characters kept of an excerpt line
 MAX_SOURCE_BYTES = 16 * 1024 * 1024  # larger files give no excerpt (the scan refuses them too)
 PAGE = 200  # findings rendered at a time
 MAX_INPUTS_LISTED = 500
+# a kubeconfig (YAML or JSON) holds tokens and keys in fields no rule names
+_KUBECONFIG = re.compile(r"^kind:[ \t]*([\"']?)Config\1[ \t]*(#.*)?$|\"kind\"\s*:\s*\"Config\"",
+                         re.MULTILINE)
 
 
 def render(result: ScanResult, *, tool_version: str, now: datetime | None = None) -> str:
@@ -219,7 +226,7 @@ def _data(findings: list[Finding]) -> dict[str, Any]:
         obj = object_label(f.kind, f.namespace, f.name) if f.kind or f.name else ""
         rows.append([r.code, SEVERITY_ORDER.index(f.severity.label), fi, f.line, f.column, ni,
                      safe(obj), safe(f.message), safe(f.container or ""), safe(f.path)])
-        if f.source == "file" and f.line >= 1:
+        if f.source == "file" and f.line >= 1 and _excerpt_file(f):
             wanted.setdefault(f.file, set()).update(
                 range(max(1, f.line - CONTEXT), f.line + CONTEXT + 1))
     sources: dict[str, dict[str, str]] = {}
@@ -231,6 +238,12 @@ def _data(findings: list[Finding]) -> dict[str, Any]:
             "rules": rules, "files": [safe(p) for p in files],
             "ns": [safe(n) for n in namespaces], "src": sources, "f": rows,
             "context": CONTEXT}
+
+
+def _excerpt_file(f: Finding) -> bool:
+    """Whether the file of ``f`` may be quoted: a manifest (by its name), not a
+    Dockerfile, whose secrets :mod:`kubeproof.redact` does not know."""
+    return f.kind != "Dockerfile" and f.file.lower().endswith(MANIFEST_SUFFIXES)
 
 
 def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
@@ -252,7 +265,7 @@ def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
         text = masked_if_parsed(raw.decode("utf-8-sig"))
     except Exception:  # any failure to mask: show nothing rather than a secret
         return {}
-    if text is None:  # a document that does not parse could not be masked
+    if text is None or _KUBECONFIG.search(text):  # could not be masked; a kubeconfig
         return {}
     lines = text.split("\n")
     if lines[-1] == "":  # the newline ending the last line starts none
