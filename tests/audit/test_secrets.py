@@ -91,7 +91,7 @@ def test_kept_objects_hold_no_secret_value(api: Api) -> None:
     assert regcred["data"] == {".dockerconfigjson": b64('{"auths":{}}')}  # the stand-in
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit"])
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "html"])
 def test_no_report_shows_a_secret_value(api: Api, tmp_path: Path, fmt: str) -> None:
     add_pull_cases(api)
     out = tmp_path / f"report.{fmt}"

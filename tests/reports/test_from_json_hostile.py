@@ -73,5 +73,5 @@ def test_any_field_of_any_type_is_rendered_or_one_input_error(
     if errors:
         assert len(errors) == 1 and result.findings == [] and result.checked == []
         assert "\n" not in errors[0].message
-    for fmt in ("text", "json", "sarif", "junit", "scorecard"):
+    for fmt in ("text", "json", "sarif", "junit", "scorecard", "html"):
         render(fmt, result, tool_version="1")
