@@ -107,6 +107,10 @@ def test_header_scorecard_and_fix_first_table() -> None:
     assert '<div class="stat"><b>10</b><span>findings</span></div>' in page
     assert '<span class="sev critical">1 critical</span>' in page
     assert '<span class="sev high">6 high</span>' in page
+    assert "<summary>2 input file(s)</summary>" in page
+    assert f"<li>{HTML_FIXTURES / 'payments.yaml'}</li><li>{HTML_FIXTURES / 'shop.yaml'}</li>" \
+        in page
+    assert re.search(r"generated \d{4}-\d\d-\d\d \d\d:\d\d UTC", page)
     # scorecard: every practice, with its grade class
     assert page.count('class="card ') == 17
     assert re.search(r'class="card g-F" data-practice="8"', page)

@@ -351,6 +351,7 @@ table.grid{border-collapse:collapse;width:100%;background:var(--card);border:1px
 .grid th,.grid td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);
 vertical-align:top}.grid th{background:#f1f5f9;font-size:12px;color:#374151}
 .grid td.num{text-align:right}
+.findings thead th{position:sticky;top:0;z-index:1}
 #kp-first tbody tr,.findings tr.f{cursor:pointer}
 #kp-first tbody tr:hover,.findings tr.f:hover{background:#eff6ff}
 .findings tr.open{background:#eff6ff}
