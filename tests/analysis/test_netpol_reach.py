@@ -435,7 +435,7 @@ def kp(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_matrix_of_the_bundled_example() -> None:
-    proc = kp("examples/good")
+    proc = kp("examples/good", "--matrix")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "from \\ to  shop/web",
@@ -451,7 +451,7 @@ def test_cli_matrix_of_the_bundled_example() -> None:
 
 
 def test_cli_matrix_rows_and_columns() -> None:
-    proc = kp(str(FIXTURES / "dns.yaml"), "--port", "53/UDP")
+    proc = kp(str(FIXTURES / "dns.yaml"), "--port", "53/UDP", "--matrix")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[:5] == [
