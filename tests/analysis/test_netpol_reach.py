@@ -525,3 +525,130 @@ def test_cli_notes_invalid_policies(tmp_path: Path) -> None:
     proc = kp(str(tmp_path), "--from", "worker", "--to", "gw")
     assert proc.returncode == 0, proc.stderr
     assert "note: " in proc.stdout and "NetworkPolicy 'bad' is invalid" in proc.stdout
+
+
+# ---------------------------------------------------------------- the exposed paths
+
+
+def sensitive_config(tmp_path: Path) -> str:
+    (tmp_path / "kp.yaml").write_text("network:\n  sensitiveLabels: [tier=data]\n")
+    return str(tmp_path / "kp.yaml")
+
+
+def test_cli_default_prints_the_exposed_paths(tmp_path: Path) -> None:
+    proc = kp(str(FIXTURES / "paths.yaml"), "--config", sensitive_config(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "external may connect to 4 of 6 workloads:",
+        "  every workload of namespace ops; shop/cache: any port (ingress not isolated)",
+        "  shop/web: http(8080)/TCP (ingress allowed by web-from-outside rule 0)",
+        "",
+        "2 sensitive workloads, and what may connect to them:",
+        "  shop/cache (label tier=data)",
+        "    <- every workload (5): any port (ingress not isolated)",
+        "  shop/db (postgres image)",
+        "    <- shop/api: 5432/TCP (ingress allowed by db-from-api rule 0)",
+    ]
+
+
+def test_cli_default_json_carries_the_same_paths(tmp_path: Path) -> None:
+    proc = kp(str(FIXTURES / "paths.yaml"), "--no-config", "-f", "json", "--port", "5432")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["port"], out["workloads"], out["skippedSensitive"], out["notes"]) == \
+        ("5432/TCP", 6, 0, [])
+    assert out["external"] == [
+        {"verdict": "allowed", "ports": ["5432/TCP"], "reason": "ingress not isolated",
+         "every": False, "namespaces": ["ops"], "workloads": ["shop/cache"], "count": 3}]
+    assert out["sensitive"] == [{"workload": "shop/db", "why": "postgres image", "reachedBy": [
+        {"verdict": "allowed", "ports": ["5432/TCP"],
+         "reason": "ingress allowed by db-from-api rule 0", "every": False,
+         "namespaces": [], "workloads": ["shop/api"], "count": 1}]}]
+    assert "matrix" not in out
+
+
+def test_cli_matrix_flag_and_endpoints_print_the_matrix() -> None:
+    proc = kp(str(FIXTURES / "paths.yaml"), "--no-config", "--matrix", "-f", "json")
+    out = json.loads(proc.stdout)
+    assert out["sources"] == ["external", "ops/tool1", "ops/tool2", "shop/api", "shop/cache",
+                              "shop/db", "shop/web"]
+    assert len(out["matrix"]) == 7 and all(len(row) == 6 for row in out["matrix"])
+    proc = kp(str(FIXTURES / "paths.yaml"), "--no-config", "--to", "db")
+    assert proc.stdout.splitlines()[:2] == ["from \\ to   shop/db", "external    denied"]
+
+
+def test_cli_matrix_is_capped(tmp_path: Path) -> None:
+    many = "---\n".join(
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: n}}\n"
+        f"spec: {{containers: [{{name: c, image: ghcr.io/acme/c:1.0}}]}}\n" for i in range(320))
+    (tmp_path / "many.yaml").write_text(many)
+    proc = kp(str(tmp_path), "--matrix")
+    assert proc.returncode == 2
+    assert "the matrix would have 321 x 320 = 102,720 cells, more than 100,000" in proc.stderr
+    assert kp(str(tmp_path), "--from", "p1").returncode == 0
+
+
+def pod(name: str, ns: str | None, labels: str = "{app: x}",
+        image: str = "ghcr.io/acme/c:1.0") -> str:
+    where = f", namespace: '{ns}'" if ns is not None else ""
+    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}{where}, labels: {labels}}}\n"
+            f"spec: {{containers: [{{name: c, image: {image}}}]}}\n")
+
+
+def test_placeholder_namespaces_are_no_namespace(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("---\n".join([
+        pod("web", "${NAMESPACE:-default}"), pod("db", "{{ .Release.Namespace }}",
+                                                 image="redis:7"),
+        pod("job", "$(NS)"), pod("real", "shop"),
+        policy("deny", "shop", "podSelector: {}\npolicyTypes: [Ingress]"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: '${NAMESPACE}'}\n"]))
+    proc = kp(str(tmp_path), "--no-config", "--matrix", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["sources"] == ["external", "db", "job", "shop/real", "web"]
+    proc = kp(str(tmp_path), "--no-config")
+    assert proc.stdout.splitlines()[:2] == [
+        "external may connect to 3 of 4 workloads:",
+        "  every workload without a namespace: any port (ingress not isolated)"]
+
+
+def test_same_names_get_distinct_labels_and_copies_merge(tmp_path: Path) -> None:
+    deploy = (FIXTURES / "paths.yaml").read_text().split("---\n")[2]  # shop/api
+    (tmp_path / "a.yaml").write_text(deploy)
+    (tmp_path / "b.yaml").write_text(deploy)  # the same manifest again: one workload
+    (tmp_path / "c.yaml").write_text(deploy.replace("{app: api}", "{app: api2}"))
+    (tmp_path / "d.yaml").write_text(pod("api", "shop"))
+    proc = kp(str(tmp_path), "--no-config", "--matrix", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    labels = json.loads(proc.stdout)["destinations"]
+    assert labels == [f"shop/Deployment/api ({tmp_path / 'a.yaml'}:1)",
+                      f"shop/Deployment/api ({tmp_path / 'c.yaml'}:1)", "shop/Pod/api"]
+    assert len(set(labels)) == len(labels)
+    # a label selects its endpoint
+    proc = kp(str(tmp_path), "--no-config", "--to", "shop/Pod/api", "-f", "json")
+    assert json.loads(proc.stdout)["destinations"] == ["shop/Pod/api"]
+
+
+def test_thousands_of_workloads_answer_in_bounded_time(tmp_path: Path) -> None:
+    """2,000 workloads in 40 namespaces, each isolated by a default deny and
+    an allow rule, one datastore per namespace: seconds, a screenful."""
+    docs = []
+    for n in range(40):
+        docs.append(policy("deny", f"ns{n}", "podSelector: {}\npolicyTypes: [Ingress, Egress]"))
+        docs.append(policy("db-clients", f"ns{n}",
+                           "podSelector: {matchLabels: {app: db}}\ningress:\n"
+                           "- from:\n  - podSelector: {matchLabels: {tier: front}}\n"
+                           "    namespaceSelector: {}\n"))
+        docs.append(policy("front-out", f"ns{n}",
+                           "podSelector: {matchLabels: {tier: front}}\npolicyTypes: [Egress]\n"
+                           "egress:\n- to:\n  - podSelector: {matchLabels: {app: db}}\n"
+                           "    namespaceSelector: {}\n"))
+        docs.append(pod("db", f"ns{n}", "{app: db}", "postgres:16"))
+        docs += [pod(f"w{i}", f"ns{n}", f"{{app: w{i}, tier: {'front' if i % 7 else 'back'}}}")
+                 for i in range(49)]
+    (tmp_path / "big.yaml").write_text("---\n".join(docs))
+    proc = kp(str(tmp_path), "--no-config")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "external may connect to 0 of 2000 workloads."
+    assert "40 sensitive workloads, and what may connect to them:" in lines
+    assert len(lines) < 60
