@@ -41,11 +41,17 @@ from kubeproof.analysis.netpol import (
     QueryPort,
     Reach,
     SideDecision,
+    ns_key,
     workload_label,
 )
-from kubeproof.index import WorkloadRec
+from kubeproof.index import Index, WorkloadRec
 from kubeproof.netpol import EGRESS, INGRESS, PROTOCOLS, LabelIndex
-from kubeproof.rules.network import _peers_of, _profile, _why_sensitive
+from kubeproof.rules.network import (  # KP0905's definitions, shared
+    _namespace_fingerprints,
+    _peers_of,
+    _profile,
+    _why_sensitive,
+)
 
 # (source, sensitive) pairs examined at most: beyond it only the first
 # sensitive workloads are (a note says so); the set's size bounds the rest
@@ -208,12 +214,22 @@ def _pods(endpoints: list[Endpoint]) -> dict[str, LabelIndex[WorkloadRec]]:
 
 
 class _Asker:
-    """Reachability questions, one per pair of (namespace, profile): workloads
-    alike in a namespace (labels, ports) are answered alike."""
+    """Reachability questions, one per pair of profiles: workloads alike
+    (labels, ports) in namespaces alike (KP0905's fingerprint: policy specs
+    and labels, plus here the policies' names, which the answer shows) are
+    answered alike, as are pairs alike in sharing a namespace or not."""
 
-    def __init__(self, net: Network, query: QueryPort | None) -> None:
+    def __init__(self, net: Network, index: Index, query: QueryPort | None) -> None:
         self.net, self.query = net, query
-        self.memo: dict[tuple[Hashable, Hashable], Passage | None] = {}
+        fingerprint = _namespace_fingerprints(index, net)
+        names: dict[str, list[str]] = {}
+        for record in index.network_policies:
+            names.setdefault(ns_key(record.ref.namespace), []).append(record.ref.name)
+        self.namespaces: dict[str, Hashable] = {}
+        for ns, found in names.items():
+            self.namespaces[ns] = (fingerprint(ns), tuple(sorted(found)))
+        self.fingerprint = fingerprint
+        self.memo: dict[Hashable, Passage | None] = {}
         self.profiles: dict[int, Hashable] = {}
 
     def _key(self, e: Endpoint) -> Hashable:
@@ -221,29 +237,35 @@ class _Asker:
             return e.label
         found = self.profiles.get(id(e.workload))
         if found is None:
-            found = self.profiles[id(e.workload)] = (e.namespace, _profile(e.workload))
+            ns = e.namespace
+            if ns not in self.namespaces:
+                self.namespaces[ns] = (self.fingerprint(ns), ())
+            found = self.profiles[id(e.workload)] = (self.namespaces[ns],
+                                                     _profile(e.workload))
         return found
 
     def passage(self, source: Endpoint, destination: Endpoint) -> Passage | None:
-        key = (self._key(source), self._key(destination))
+        key = (source.namespace == destination.namespace, self._key(source),
+               self._key(destination))
         if key not in self.memo:
             self.memo[key] = Passage.of(self.net.reach(source, destination, self.query))
         return self.memo[key]
 
 
-def exposed_paths(net: Network, endpoints: list[Endpoint],
+def exposed_paths(net: Network, index: Index, endpoints: list[Endpoint],
                   query: QueryPort | None = None) -> list[Group]:
     """The workloads among ``endpoints`` that addresses outside the cluster
     may connect to, grouped."""
-    asker = _Asker(net, query)
+    asker = _Asker(net, index, query)
     outside = Endpoint.of_network(EXTERNAL_NETWORK, EXTERNAL)
     found = [(e, p) for e in endpoints
              if e.workload is not None and (p := asker.passage(outside, e)) is not None]
     return group(found, Counter(e.namespace for e in endpoints if e.workload is not None))
 
 
-def sensitive_paths(net: Network, endpoints: list[Endpoint], sensitive_labels: list[str],
-                    query: QueryPort | None = None) -> tuple[list[Target], int]:
+def sensitive_paths(net: Network, index: Index, endpoints: list[Endpoint],
+                    sensitive_labels: list[str], query: QueryPort | None = None
+                    ) -> tuple[list[Target], int]:
     """Each sensitive workload among ``endpoints`` with the groups of
     workloads that may connect to it, and how many sensitive workloads were
     left out to keep within :data:`MAX_PAIRS`."""
@@ -257,7 +279,7 @@ def sensitive_paths(net: Network, endpoints: list[Endpoint], sensitive_labels: l
     all_pods = _pods(workloads)
     sensitive_pods = _pods([e for e, _ in sensitive])
     population = Counter(e.namespace for e in workloads)
-    asker = _Asker(net, query)
+    asker = _Asker(net, index, query)
     reachable: dict[int, set[int] | None] = {}  # a source's egress peers among the targets
 
     def egress_peers(w: WorkloadRec) -> set[int] | None:
@@ -291,9 +313,9 @@ def sensitive_paths(net: Network, endpoints: list[Endpoint], sensitive_labels: l
     return targets, skipped
 
 
-def paths(net: Network, endpoints: list[Endpoint], sensitive_labels: list[str],
+def paths(net: Network, index: Index, endpoints: list[Endpoint], sensitive_labels: list[str],
           query: QueryPort | None = None) -> Paths:
     """Both kinds of path over ``endpoints`` (workloads; others are ignored)."""
-    targets, skipped = sensitive_paths(net, endpoints, sensitive_labels, query)
+    targets, skipped = sensitive_paths(net, index, endpoints, sensitive_labels, query)
     return Paths(sum(1 for e in endpoints if e.workload is not None),
-                 exposed_paths(net, endpoints, query), targets, skipped)
+                 exposed_paths(net, index, endpoints, query), targets, skipped)

@@ -54,6 +54,7 @@ from kubeproof.terminal import echo, safe
 if TYPE_CHECKING:
     from kubeproof.analysis.netpol import Endpoint, Network, QueryPort, Reach
     from kubeproof.analysis.paths import Group, Paths, Target
+    from kubeproof.index import Index
 
 # the most cells a matrix may have (the whole corpus would have half a million)
 MAX_CELLS = 100_000
@@ -115,7 +116,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
     if matrix or sources or destinations:
         _print_matrix(network, workloads, sources, destinations, query, fmt)
     else:
-        _print_paths(network, workloads, config.sensitive_labels, query, fmt)
+        _print_paths(network, index, workloads, config.sensitive_labels, query, fmt)
     sys.exit(2 if errors else 0)
 
 
@@ -139,11 +140,11 @@ def _print_matrix(network: Network, workloads: list[Endpoint], sources: tuple[st
         click.echo(_text(srcs, dsts, cells, notes))
 
 
-def _print_paths(network: Network, workloads: list[Endpoint], sensitive_labels: list[str],
-                 query: QueryPort | None, fmt: str) -> None:
+def _print_paths(network: Network, index: Index, workloads: list[Endpoint],
+                 sensitive_labels: list[str], query: QueryPort | None, fmt: str) -> None:
     from kubeproof.analysis.paths import paths
 
-    found = paths(network, workloads, sensitive_labels, query)
+    found = paths(network, index, workloads, sensitive_labels, query)
     notes = _notes(network, workloads)
     if found.skipped:
         notes.append(f"{found.skipped} sensitive workloads were left out: the set has too "
