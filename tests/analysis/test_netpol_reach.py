@@ -559,11 +559,12 @@ def test_cli_default_json_carries_the_same_paths(tmp_path: Path) -> None:
         ("5432/TCP", 6, 0, [])
     assert out["external"] == [
         {"verdict": "allowed", "ports": ["5432/TCP"], "reason": "ingress not isolated",
-         "every": False, "namespaces": ["ops"], "workloads": ["shop/cache"], "count": 3}]
+         "every": False, "namespaces": ["ops"], "but": [], "workloads": ["shop/cache"],
+         "count": 3}]
     assert out["sensitive"] == [{"workload": "shop/db", "why": "postgres image", "reachedBy": [
         {"verdict": "allowed", "ports": ["5432/TCP"],
          "reason": "ingress allowed by db-from-api rule 0", "every": False,
-         "namespaces": [], "workloads": ["shop/api"], "count": 1}]}]
+         "namespaces": [], "but": [], "workloads": ["shop/api"], "count": 1}]}]
     assert "matrix" not in out
 
 
@@ -620,8 +621,8 @@ def test_same_names_get_distinct_labels_and_copies_merge(tmp_path: Path) -> None
     proc = kp(str(tmp_path), "--no-config", "--matrix", "-f", "json")
     assert proc.returncode == 0, proc.stderr
     labels = json.loads(proc.stdout)["destinations"]
-    assert labels == [f"shop/Deployment/api ({tmp_path / 'a.yaml'}:1)",
-                      f"shop/Deployment/api ({tmp_path / 'c.yaml'}:1)", "shop/Pod/api"]
+    assert labels == ["shop/Deployment/api (a.yaml:1)", "shop/Deployment/api (c.yaml:1)",
+                      "shop/Pod/api"]
     assert len(set(labels)) == len(labels)
     # a label selects its endpoint
     proc = kp(str(tmp_path), "--no-config", "--to", "shop/Pod/api", "-f", "json")
@@ -652,3 +653,22 @@ def test_thousands_of_workloads_answer_in_bounded_time(tmp_path: Path) -> None:
     assert lines[0] == "external may connect to 0 of 2000 workloads."
     assert "40 sensitive workloads, and what may connect to them:" in lines
     assert len(lines) < 60
+
+
+def test_groups_name_every_workload_but_a_few(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("---\n".join([
+        *(pod(f"p{i}", "a", f"{{app: p{i}}}") for i in range(6)), pod("solo", "b"),
+        policy("deny-p0", "a", "podSelector: {matchLabels: {app: p0}}"),
+        policy("deny", "b", "podSelector: {}")]))
+    proc = kp(str(tmp_path), "--no-config")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[:2] == [
+        "external may connect to 5 of 7 workloads:",
+        "  every workload of namespace a but a/p0: any port (ingress not isolated)"]
+    # without the deny in b: 7 of the set's 8, all but one
+    (tmp_path / "a.yaml").write_text("---\n".join([
+        *(pod(f"p{i}", "a", f"{{app: p{i}}}") for i in range(6)), pod("solo", "b"),
+        pod("p6", "b"), policy("deny-p0", "a", "podSelector: {matchLabels: {app: p0}}")]))
+    proc = kp(str(tmp_path), "--no-config", "-f", "json")
+    group = json.loads(proc.stdout)["external"][0]
+    assert (group["every"], group["but"], group["count"]) == (True, ["a/p0"], 7)

@@ -56,6 +56,8 @@ from kubeproof.rules.network import (  # KP0905's definitions, shared
 # (source, sensitive) pairs examined at most: beyond it only the first
 # sensitive workloads are (a note says so); the set's size bounds the rest
 MAX_PAIRS = 2_000_000
+# "every workload (of namespace X) but ...": at most this many left out
+MAX_BUT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,20 +118,21 @@ def _port_labels(ranges: list[PortRange]) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """Endpoints a path passes alike: every workload of the set (``every``),
-    every workload of ``namespaces``, and ``workloads`` by label; ``count``
-    in all."""
+    """Endpoints a path passes alike: every workload of the set (``every``)
+    or of ``namespaces``, ``but`` some of those (by label), and
+    ``workloads`` by label; ``count`` in all."""
 
     passage: Passage
     every: bool
     namespaces: tuple[str, ...]
+    but: tuple[str, ...]
     workloads: tuple[str, ...]
     count: int
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.passage.to_dict(), "every": self.every,
-                "namespaces": list(self.namespaces), "workloads": list(self.workloads),
-                "count": self.count}
+                "namespaces": list(self.namespaces), "but": list(self.but),
+                "workloads": list(self.workloads), "count": self.count}
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,44 +156,70 @@ class Paths:
     skipped: int = 0
 
 
-def group(found: list[tuple[Endpoint, Passage]], population: Counter[str]) -> list[Group]:
-    """``found`` grouped by passage; ``population`` counts the candidate
-    endpoints per namespace (what "every workload" means here). Largest
-    groups first."""
+def group(found: list[tuple[Endpoint, Passage]], population: dict[str, list[Endpoint]],
+          skip: Endpoint | None = None) -> list[Group]:
+    """``found`` grouped by passage. ``population`` holds the candidate
+    endpoints by namespace (``skip`` is not one): what "every workload" means
+    here. A group names every workload (of the set, or of namespaces) when
+    it holds them all, or all but at most :data:`MAX_BUT` of a namespace (or
+    of the set) and at least five and three quarters of it. Largest groups
+    first."""
     by_passage: dict[Passage, list[Endpoint]] = {}
     for e, p in found:
         by_passage.setdefault(p, []).append(e)
-    total = sum(population.values())
+
+    def candidates(ns: str) -> list[Endpoint]:
+        return [e for e in population.get(ns, ()) if e is not skip]
+
+    total = sum(len(es) for es in population.values()) - (skip is not None)
     out: list[Group] = []
     for passage, members in by_passage.items():
-        if len(members) == total and total > 1:
-            out.append(Group(passage, True, (), (), total))
+        ids = {id(e) for e in members}
+        if _most(len(members), total):
+            but = [e.label for ns in population for e in candidates(ns) if id(e) not in ids]
+            out.append(Group(passage, True, (), tuple(sorted(but)), (), len(members)))
             continue
         per_ns = Counter(e.namespace for e in members)
-        whole = {ns for ns, n in per_ns.items() if n == population[ns] and n > 1}
+        whole = sorted(ns for ns, n in per_ns.items() if _most(n, len(candidates(ns))))
+        but = [e.label for ns in whole for e in candidates(ns) if id(e) not in ids]
         rest = tuple(sorted(e.label for e in members if e.namespace not in whole))
-        out.append(Group(passage, False, tuple(sorted(whole)), rest, len(members)))
+        out.append(Group(passage, False, tuple(whole), tuple(sorted(but)), rest, len(members)))
     return sorted(out, key=lambda g: (-g.count, g.passage.reason, g.workloads))
+
+
+def _most(members: int, population: int) -> bool:
+    """Whether ``members`` of ``population`` are to be named "every ... but"."""
+    missing = population - members
+    if missing == 0:
+        return population > 1
+    return missing <= MAX_BUT and members >= max(5, 3 * missing)
 
 
 def workload_endpoints(workloads: list[WorkloadRec]) -> list[Endpoint]:
     """One endpoint per workload, sorted by label, every label distinct:
     ``ns/name``; ``ns/Kind/name`` where names collide; copies alike
     (same kind and name, labels and ports: one manifest in several files)
-    merged into the first; ``ns/Kind/name (file:line)`` for the others."""
+    merged into the first; ``ns/Kind/name (file:line)`` for the others, the
+    file shortened to the last components of its path that tell them apart."""
     first: dict[Hashable, WorkloadRec] = {}
     for w in workloads:
         first.setdefault((w.ref.kind, w.ref.namespace, w.ref.name, _profile(w)), w)
     kept = list(first.values())
     plain = Counter(workload_label(w) for w in kept)
-    kinded = Counter(_kinded(w) for w in kept)
+    kinded: dict[str, list[WorkloadRec]] = {}
+    for w in kept:
+        kinded.setdefault(_kinded(w), []).append(w)
+    where: dict[int, str] = {}
+    for same in kinded.values():
+        if len(same) > 1:
+            where.update(_places(same))
     out = []
     for w in kept:
         label = workload_label(w)
         if plain[label] > 1:
             label = _kinded(w)
-            if kinded[label] > 1:
-                label = f"{label} ({w.ref.file}:{w.ref.line})"
+            if id(w) in where:
+                label = f"{label} ({where[id(w)]})"
         out.append(Endpoint.of_workload(w, label))
     seen: Counter[str] = Counter()
     for i, e in enumerate(out):  # one file and line holding two (a List): numbered
@@ -200,9 +229,29 @@ def workload_endpoints(workloads: list[WorkloadRec]) -> list[Endpoint]:
     return sorted(out, key=lambda e: e.label)
 
 
+def _places(same: list[WorkloadRec]) -> dict[int, str]:
+    """``file:line`` of each workload, the file shortened to its last path
+    components as long as that tells them apart."""
+    parts = [w.ref.file.replace("\\", "/").split("/") for w in same]
+    depth = max(len(p) for p in parts)
+    for keep in range(1, depth + 1):
+        places = ["/".join(p[-keep:]) + f":{w.ref.line}" for p, w in zip(parts, same, strict=True)]
+        if len(set(places)) == len(places) or keep == depth:
+            return {id(w): place for w, place in zip(same, places, strict=True)}
+    return {}
+
+
 def _kinded(w: WorkloadRec) -> str:
     ns = w.ref.namespace
     return f"{ns}/{w.ref.kind}/{w.ref.name}" if ns is not None else f"{w.ref.kind}/{w.ref.name}"
+
+
+def _by_namespace(endpoints: list[Endpoint]) -> dict[str, list[Endpoint]]:
+    out: dict[str, list[Endpoint]] = {}
+    for e in endpoints:
+        if e.workload is not None:
+            out.setdefault(e.namespace, []).append(e)
+    return out
 
 
 def _pods(endpoints: list[Endpoint]) -> dict[str, LabelIndex[WorkloadRec]]:
@@ -260,7 +309,7 @@ def exposed_paths(net: Network, index: Index, endpoints: list[Endpoint],
     outside = Endpoint.of_network(EXTERNAL_NETWORK, EXTERNAL)
     found = [(e, p) for e in endpoints
              if e.workload is not None and (p := asker.passage(outside, e)) is not None]
-    return group(found, Counter(e.namespace for e in endpoints if e.workload is not None))
+    return group(found, _by_namespace(endpoints))
 
 
 def sensitive_paths(net: Network, index: Index, endpoints: list[Endpoint],
@@ -278,7 +327,7 @@ def sensitive_paths(net: Network, index: Index, endpoints: list[Endpoint],
     by_id = {id(e.workload): e for e in workloads}
     all_pods = _pods(workloads)
     sensitive_pods = _pods([e for e, _ in sensitive])
-    population = Counter(e.namespace for e in workloads)
+    population = _by_namespace(workloads)
     asker = _Asker(net, index, query)
     reachable: dict[int, set[int] | None] = {}  # a source's egress peers among the targets
 
@@ -307,9 +356,7 @@ def sensitive_paths(net: Network, index: Index, endpoints: list[Endpoint],
                 found.append((s, OPEN))
             elif (p := asker.passage(s, t)) is not None:
                 found.append((s, p))
-        others = population.copy()
-        others[t.namespace] -= 1
-        targets.append(Target(t, why, tuple(group(found, others))))
+        targets.append(Target(t, why, tuple(group(found, population, skip=t))))
     return targets, skipped
 
 

@@ -24,6 +24,7 @@ JSON (``-f json``) of the default answer::
              "reason": "egress not isolated; ingress allowed by db rule 0",
              "every": false,             # true: every workload of the set
              "namespaces": ["shop"],     # every workload of these ("": none)
+             "but": ["shop/db"],         # except these (of the set or those namespaces)
              "workloads": ["web/front"], # and these
              "count": 4}
 
@@ -269,13 +270,16 @@ def _members(g: Group) -> str:
     """Who a group holds: every workload, every workload of namespaces, names."""
     from kubeproof.analysis.netpol import UNNAMED
 
+    but = f" but {_listed(list(g.but))}" if g.but else ""
     if g.every:
-        return f"every workload ({g.count})"
+        return f"every workload ({g.count}){but}"
     parts = ["every workload without a namespace"] if UNNAMED in g.namespaces else []
     named = [ns for ns in g.namespaces if ns != UNNAMED]
     if named:
         parts.append(f"every workload of namespace{'s' if len(named) > 1 else ''} "
                      f"{_listed(named)}")
+    if parts:
+        parts = [" and ".join(parts) + but]
     if g.workloads:
         parts.append(_listed(list(g.workloads)))
     return "; ".join(parts)
@@ -309,6 +313,7 @@ def _paths_text(found: Paths, notes: list[str]) -> str:
     alike: dict[tuple[object, ...], list[Target]] = {}
     for t in found.targets:
         key = tuple((g.passage, g.every, g.namespaces,
+                     tuple(w for w in g.but if w not in names),
                      tuple(w for w in g.workloads if w not in names)) for g in t.sources)
         alike.setdefault(key, []).append(t)
     unreached = [f"{t.endpoint.label} ({t.why})" for t in alike.pop((), [])]
