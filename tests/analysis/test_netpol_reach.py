@@ -672,3 +672,22 @@ def test_groups_name_every_workload_but_a_few(tmp_path: Path) -> None:
     proc = kp(str(tmp_path), "--no-config", "-f", "json")
     group = json.loads(proc.stdout)["external"][0]
     assert (group["every"], group["but"], group["count"]) == (True, ["a/p0"], 7)
+
+
+def test_hostile_values_never_break_the_paths(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: odd\n  namespace: x\n"
+        "  labels: {app: [1, 2], n: 9.5, '': ~}\nspec:\n  containers:\n"
+        "  - {name: c, image: [redis], ports: [{containerPort: '5432'}, {containerPort: 1e99},"
+        " 7, {containerPort: 80, protocol: [TCP]}]}\n  - redis:7\n---\n"
+        + pod("db", "x", "{app: db}", "redis:7") + "---\n"
+        + policy("p", "x", "podSelector: {matchLabels: {app: db}}\ningress:\n"
+                 "- from: [{podSelector: {matchLabels: {app: [1, 2]}}}, 7, {ipBlock: 9}]\n"
+                 "  ports: [{port: {}}, {port: 70000}, 'x']\n")
+        + "".join(f"---\n{policy(f'bad{i}', 'x', 'podSelector: 7')}" for i in range(12)))
+    for args in ((), ("--matrix",), ("-f", "json"), ("--port", "5432")):
+        proc = kp(str(tmp_path), "--no-config", *args)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
+    proc = kp(str(tmp_path), "--no-config")
+    assert proc.stdout.splitlines()[-1] == "note: ... 5 more notes"

@@ -328,6 +328,8 @@ def _paths_text(found: Paths, notes: list[str]) -> str:
         lines.append(f"  ... {_count(rest, 'more sensitive workload')}")
     if unreached:
         lines.append(f"  no workload may connect to {_listed(unreached)}")
+    if len(notes) > MAX_GROUPS:
+        notes = [*notes[:MAX_GROUPS], f"... {_count(len(notes) - MAX_GROUPS, 'more note')}"]
     if any("..." in line or " more" in line for line in lines):
         lines += ["", "(-f json lists every path; --to W shows what reaches W, "
                       "--matrix the whole matrix)"]
