@@ -26,8 +26,10 @@ from kubeproof.analysis.netpol import (
     Reach,
     parse_network,
     parse_port,
+    without_placeholder_namespaces,
     workload_label,
 )
+from kubeproof.analysis.paths import Group, Passage, paths, workload_endpoints
 from kubeproof.index import load_index
 
 FIXTURES = Path(__file__).parent / "fixtures" / "netpol"
@@ -691,3 +693,41 @@ def test_hostile_values_never_break_the_paths(tmp_path: Path) -> None:
         assert "Traceback" not in proc.stderr
     proc = kp(str(tmp_path), "--no-config")
     assert proc.stdout.splitlines()[-1] == "note: ... 5 more notes"
+
+
+def _members(group: Group, endpoints: list[Endpoint], skip: Endpoint | None = None) -> set[str]:
+    return {e.label for e in endpoints if e is not skip and e.label not in group.but
+            and (group.every or e.namespace in group.namespaces or e.label in group.workloads)}
+
+
+def test_paths_agree_with_the_matrix() -> None:
+    """Every path the grouped answer names is the matrix's cell, and no other:
+    the shortcuts (candidates by peer, no isolation, profiles alike) change
+    nothing."""
+    index, _ = load_index([str(FIXTURES), str(ROOT / "tests" / "rules" / "fixtures" / "network"),
+                           str(ROOT / "examples")])
+    index = without_placeholder_namespaces(index)
+    net = Network.from_index(index)
+    endpoints = workload_endpoints(index.workloads)
+    found = paths(net, index, endpoints, ["tier=data"])
+    outside = Endpoint.of_network(EXTERNAL_NETWORK, "external")
+
+    def expected(source: Endpoint, targets: list[Endpoint], skip: Endpoint | None = None
+                 ) -> dict[str, Passage]:
+        return {e.label: p for e in targets if e is not skip
+                and (p := Passage.of(net.reach(source, e) if source is outside
+                                     else net.reach(e, source))) is not None}
+
+    def answered(groups: tuple[Group, ...] | list[Group], skip: Endpoint | None = None
+                 ) -> dict[str, Passage]:
+        out: dict[str, Passage] = {}
+        for g in groups:
+            for label in _members(g, endpoints, skip):
+                assert label not in out
+                out[label] = g.passage
+        return out
+
+    assert answered(found.exposed) == expected(outside, endpoints)
+    assert len(found.targets) >= 5
+    for t in found.targets:
+        assert answered(t.sources, t.endpoint) == expected(t.endpoint, endpoints, t.endpoint)
