@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from kubeproof.analysis.paths import Group, Paths, Target
     from kubeproof.index import Index
 
-# the most cells a matrix may have (the whole corpus would have half a million)
+# the most cells a matrix may have (the whole corpus would have 264,710)
 MAX_CELLS = 100_000
 # the most names a line lists, groups a section shows, ports a path shows
 MAX_NAMES = 6
