@@ -26,8 +26,10 @@ from kubeproof.analysis.netpol import (
     Reach,
     parse_network,
     parse_port,
+    without_placeholder_namespaces,
     workload_label,
 )
+from kubeproof.analysis.paths import Group, Passage, paths, workload_endpoints
 from kubeproof.index import load_index
 
 FIXTURES = Path(__file__).parent / "fixtures" / "netpol"
@@ -435,7 +437,7 @@ def kp(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_matrix_of_the_bundled_example() -> None:
-    proc = kp("examples/good")
+    proc = kp("examples/good", "--matrix")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "from \\ to  shop/web",
@@ -451,7 +453,7 @@ def test_cli_matrix_of_the_bundled_example() -> None:
 
 
 def test_cli_matrix_rows_and_columns() -> None:
-    proc = kp(str(FIXTURES / "dns.yaml"), "--port", "53/UDP")
+    proc = kp(str(FIXTURES / "dns.yaml"), "--port", "53/UDP", "--matrix")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[:5] == [
@@ -525,3 +527,207 @@ def test_cli_notes_invalid_policies(tmp_path: Path) -> None:
     proc = kp(str(tmp_path), "--from", "worker", "--to", "gw")
     assert proc.returncode == 0, proc.stderr
     assert "note: " in proc.stdout and "NetworkPolicy 'bad' is invalid" in proc.stdout
+
+
+# ---------------------------------------------------------------- the exposed paths
+
+
+def sensitive_config(tmp_path: Path) -> str:
+    (tmp_path / "kp.yaml").write_text("network:\n  sensitiveLabels: [tier=data]\n")
+    return str(tmp_path / "kp.yaml")
+
+
+def test_cli_default_prints_the_exposed_paths(tmp_path: Path) -> None:
+    proc = kp(str(FIXTURES / "paths.yaml"), "--config", sensitive_config(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "external may connect to 4 of 6 workloads:",
+        "  every workload of namespace ops; shop/cache: any port (ingress not isolated)",
+        "  shop/web: http(8080)/TCP (ingress allowed by web-from-outside rule 0)",
+        "",
+        "2 sensitive workloads, and what may connect to them:",
+        "  shop/cache (label tier=data)",
+        "    <- every workload (5): any port (ingress not isolated)",
+        "  shop/db (postgres image)",
+        "    <- shop/api: 5432/TCP (ingress allowed by db-from-api rule 0)",
+    ]
+
+
+def test_cli_default_json_carries_the_same_paths(tmp_path: Path) -> None:
+    proc = kp(str(FIXTURES / "paths.yaml"), "--no-config", "-f", "json", "--port", "5432")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["port"], out["workloads"], out["skippedSensitive"], out["notes"]) == \
+        ("5432/TCP", 6, 0, [])
+    assert out["external"] == [
+        {"verdict": "allowed", "ports": ["5432/TCP"], "reason": "ingress not isolated",
+         "every": False, "namespaces": ["ops"], "but": [], "workloads": ["shop/cache"],
+         "count": 3}]
+    assert out["sensitive"] == [{"workload": "shop/db", "why": "postgres image", "reachedBy": [
+        {"verdict": "allowed", "ports": ["5432/TCP"],
+         "reason": "ingress allowed by db-from-api rule 0", "every": False,
+         "namespaces": [], "but": [], "workloads": ["shop/api"], "count": 1}]}]
+    assert "matrix" not in out
+
+
+def test_cli_matrix_flag_and_endpoints_print_the_matrix() -> None:
+    proc = kp(str(FIXTURES / "paths.yaml"), "--no-config", "--matrix", "-f", "json")
+    out = json.loads(proc.stdout)
+    assert out["sources"] == ["external", "ops/tool1", "ops/tool2", "shop/api", "shop/cache",
+                              "shop/db", "shop/web"]
+    assert len(out["matrix"]) == 7 and all(len(row) == 6 for row in out["matrix"])
+    proc = kp(str(FIXTURES / "paths.yaml"), "--no-config", "--to", "db")
+    assert proc.stdout.splitlines()[:2] == ["from \\ to   shop/db", "external    denied"]
+
+
+def test_cli_matrix_is_capped(tmp_path: Path) -> None:
+    many = "---\n".join(
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: n}}\n"
+        f"spec: {{containers: [{{name: c, image: ghcr.io/acme/c:1.0}}]}}\n" for i in range(320))
+    (tmp_path / "many.yaml").write_text(many)
+    proc = kp(str(tmp_path), "--matrix")
+    assert proc.returncode == 2
+    assert "the matrix would have 321 x 320 = 102,720 cells, more than 100,000" in proc.stderr
+    assert kp(str(tmp_path), "--from", "p1").returncode == 0
+
+
+def pod(name: str, ns: str | None, labels: str = "{app: x}",
+        image: str = "ghcr.io/acme/c:1.0") -> str:
+    where = f", namespace: '{ns}'" if ns is not None else ""
+    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}{where}, labels: {labels}}}\n"
+            f"spec: {{containers: [{{name: c, image: {image}}}]}}\n")
+
+
+def test_placeholder_namespaces_are_no_namespace(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("---\n".join([
+        pod("web", "${NAMESPACE:-default}"), pod("db", "{{ .Release.Namespace }}",
+                                                 image="redis:7"),
+        pod("job", "$(NS)"), pod("real", "shop"),
+        policy("deny", "shop", "podSelector: {}\npolicyTypes: [Ingress]"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: '${NAMESPACE}'}\n"]))
+    proc = kp(str(tmp_path), "--no-config", "--matrix", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["sources"] == ["external", "db", "job", "shop/real", "web"]
+    proc = kp(str(tmp_path), "--no-config")
+    assert proc.stdout.splitlines()[:2] == [
+        "external may connect to 3 of 4 workloads:",
+        "  every workload without a namespace: any port (ingress not isolated)"]
+
+
+def test_same_names_get_distinct_labels_and_copies_merge(tmp_path: Path) -> None:
+    deploy = (FIXTURES / "paths.yaml").read_text().split("---\n")[2]  # shop/api
+    (tmp_path / "a.yaml").write_text(deploy)
+    (tmp_path / "b.yaml").write_text(deploy)  # the same manifest again: one workload
+    (tmp_path / "c.yaml").write_text(deploy.replace("{app: api}", "{app: api2}"))
+    (tmp_path / "d.yaml").write_text(pod("api", "shop"))
+    proc = kp(str(tmp_path), "--no-config", "--matrix", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    labels = json.loads(proc.stdout)["destinations"]
+    assert labels == ["shop/Deployment/api (a.yaml:1)", "shop/Deployment/api (c.yaml:1)",
+                      "shop/Pod/api"]
+    assert len(set(labels)) == len(labels)
+    # a label selects its endpoint
+    proc = kp(str(tmp_path), "--no-config", "--to", "shop/Pod/api", "-f", "json")
+    assert json.loads(proc.stdout)["destinations"] == ["shop/Pod/api"]
+
+
+def test_thousands_of_workloads_answer_in_bounded_time(tmp_path: Path) -> None:
+    """2,000 workloads in 40 namespaces, each isolated by a default deny and
+    an allow rule, one datastore per namespace: seconds, a screenful."""
+    docs = []
+    for n in range(40):
+        docs.append(policy("deny", f"ns{n}", "podSelector: {}\npolicyTypes: [Ingress, Egress]"))
+        docs.append(policy("db-clients", f"ns{n}",
+                           "podSelector: {matchLabels: {app: db}}\ningress:\n"
+                           "- from:\n  - podSelector: {matchLabels: {tier: front}}\n"
+                           "    namespaceSelector: {}\n"))
+        docs.append(policy("front-out", f"ns{n}",
+                           "podSelector: {matchLabels: {tier: front}}\npolicyTypes: [Egress]\n"
+                           "egress:\n- to:\n  - podSelector: {matchLabels: {app: db}}\n"
+                           "    namespaceSelector: {}\n"))
+        docs.append(pod("db", f"ns{n}", "{app: db}", "postgres:16"))
+        docs += [pod(f"w{i}", f"ns{n}", f"{{app: w{i}, tier: {'front' if i % 7 else 'back'}}}")
+                 for i in range(49)]
+    (tmp_path / "big.yaml").write_text("---\n".join(docs))
+    proc = kp(str(tmp_path), "--no-config")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "external may connect to 0 of 2000 workloads."
+    assert "40 sensitive workloads, and what may connect to them:" in lines
+    assert len(lines) < 60
+
+
+def test_groups_name_every_workload_but_a_few(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("---\n".join([
+        *(pod(f"p{i}", "a", f"{{app: p{i}}}") for i in range(6)), pod("solo", "b"),
+        policy("deny-p0", "a", "podSelector: {matchLabels: {app: p0}}"),
+        policy("deny", "b", "podSelector: {}")]))
+    proc = kp(str(tmp_path), "--no-config")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[:2] == [
+        "external may connect to 5 of 7 workloads:",
+        "  every workload of namespace a but a/p0: any port (ingress not isolated)"]
+    # without the deny in b: 7 of the set's 8, all but one
+    (tmp_path / "a.yaml").write_text("---\n".join([
+        *(pod(f"p{i}", "a", f"{{app: p{i}}}") for i in range(6)), pod("solo", "b"),
+        pod("p6", "b"), policy("deny-p0", "a", "podSelector: {matchLabels: {app: p0}}")]))
+    proc = kp(str(tmp_path), "--no-config", "-f", "json")
+    group = json.loads(proc.stdout)["external"][0]
+    assert (group["every"], group["but"], group["count"]) == (True, ["a/p0"], 7)
+
+
+def test_hostile_values_never_break_the_paths(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: odd\n  namespace: x\n"
+        "  labels: {app: [1, 2], n: 9.5, '': ~}\nspec:\n  containers:\n"
+        "  - {name: c, image: [redis], ports: [{containerPort: '5432'}, {containerPort: 1e99},"
+        " 7, {containerPort: 80, protocol: [TCP]}]}\n  - redis:7\n---\n"
+        + pod("db", "x", "{app: db}", "redis:7") + "---\n"
+        + policy("p", "x", "podSelector: {matchLabels: {app: db}}\ningress:\n"
+                 "- from: [{podSelector: {matchLabels: {app: [1, 2]}}}, 7, {ipBlock: 9}]\n"
+                 "  ports: [{port: {}}, {port: 70000}, 'x']\n")
+        + "".join(f"---\n{policy(f'bad{i}', 'x', 'podSelector: 7')}" for i in range(12)))
+    for args in ((), ("--matrix",), ("-f", "json"), ("--port", "5432")):
+        proc = kp(str(tmp_path), "--no-config", *args)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
+    proc = kp(str(tmp_path), "--no-config")
+    assert proc.stdout.splitlines()[-1] == "note: ... 5 more notes"
+
+
+def _members(group: Group, endpoints: list[Endpoint], skip: Endpoint | None = None) -> set[str]:
+    return {e.label for e in endpoints if e is not skip and e.label not in group.but
+            and (group.every or e.namespace in group.namespaces or e.label in group.workloads)}
+
+
+def test_paths_agree_with_the_matrix() -> None:
+    """Every path the grouped answer names is the matrix's cell, and no other:
+    the shortcuts (candidates by peer, no isolation, profiles alike) change
+    nothing."""
+    index, _ = load_index([str(FIXTURES), str(ROOT / "tests" / "rules" / "fixtures" / "network"),
+                           str(ROOT / "examples")])
+    index = without_placeholder_namespaces(index)
+    net = Network.from_index(index)
+    endpoints = workload_endpoints(index.workloads)
+    found = paths(net, index, endpoints, ["tier=data"])
+    outside = Endpoint.of_network(EXTERNAL_NETWORK, "external")
+
+    def expected(source: Endpoint, targets: list[Endpoint], skip: Endpoint | None = None
+                 ) -> dict[str, Passage]:
+        return {e.label: p for e in targets if e is not skip
+                and (p := Passage.of(net.reach(source, e) if source is outside
+                                     else net.reach(e, source))) is not None}
+
+    def answered(groups: tuple[Group, ...] | list[Group], skip: Endpoint | None = None
+                 ) -> dict[str, Passage]:
+        out: dict[str, Passage] = {}
+        for g in groups:
+            for label in _members(g, endpoints, skip):
+                assert label not in out
+                out[label] = g.passage
+        return out
+
+    assert answered(found.exposed) == expected(outside, endpoints)
+    assert len(found.targets) >= 5
+    for t in found.targets:
+        assert answered(t.sources, t.endpoint) == expected(t.endpoint, endpoints, t.endpoint)

@@ -44,11 +44,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from copy import copy
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
 from kubeproof.index import Index, Record, WorkloadRec
+from kubeproof.model import ObjectRef
 from kubeproof.netpol import (
     EGRESS,
     INGRESS,
@@ -63,6 +65,7 @@ from kubeproof.netpol import (
     namespace_labels,
     parse_policy,
 )
+from kubeproof.placeholders import is_placeholder
 from kubeproof.quantity import decimal_int
 from kubeproof.rules.api_hygiene import port_name_problem
 from kubeproof.selectors import SelectorError
@@ -303,10 +306,11 @@ class SideDecision:
         if not self.isolated:
             return f"{what} not isolated"
         if self.allowed_by:
-            rules = ", ".join(f"{p.name} rule {i}" for p, i in self.allowed_by)
+            # copies of one policy (in several files) name the same rule
+            rules = ", ".join(dict.fromkeys(f"{p.name} rule {i}" for p, i in self.allowed_by))
             prefix = "partly allowed" if self.verdict == PARTIAL else "allowed"
             return f"{what} {prefix} by {rules}"
-        return f"{what} isolated by {', '.join(p.name for p in self.isolated_by)}"
+        return f"{what} isolated by {', '.join(dict.fromkeys(p.name for p in self.isolated_by))}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -610,3 +614,29 @@ def _collapse(decisions: list[Decision]) -> list[Decision]:
 # ---------------------------------------------------------------- loading
 
 
+
+
+def without_placeholder_namespaces(index: Index) -> Index:
+    """``index`` where an object whose ``metadata.namespace`` is a template
+    placeholder (``${NAMESPACE:-default}``, ``{{ .Release.Namespace }}``,
+    ``$(NS)``: :func:`kubeproof.placeholders.is_placeholder`) has no
+    namespace: it lands wherever it is applied, like any namespace-less
+    object. A Namespace object so named describes no namespace. The index
+    given is not changed; records are copied only where they change."""
+
+    def fix_ref(ref: ObjectRef) -> ObjectRef:
+        return replace(ref, namespace=None) if is_placeholder(ref.namespace) else ref
+
+    def fix(records: list[Record]) -> list[Record]:
+        return [r if not is_placeholder(r.ref.namespace) else Record(fix_ref(r.ref), r.data)
+                for r in records]
+
+    out = copy(index)
+    out.workloads = [w if not is_placeholder(w.ref.namespace) else replace(w, ref=fix_ref(w.ref))
+                     for w in index.workloads]
+    out.network_policies = fix(index.network_policies)
+    out.services = fix(index.services)
+    out.ingresses = fix(index.ingresses)
+    out.namespaces = {name: r for name, r in index.namespaces.items()
+                      if not is_placeholder(name)}
+    return out
