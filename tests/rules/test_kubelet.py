@@ -61,3 +61,12 @@ def test_kubelet_flags() -> None:
 
 def test_hardened_flags_and_lookalikes_pass() -> None:
     assert hits(kl("flags_pass.yaml"), "KP0711") == []
+
+
+def test_hostile_shapes_never_raise() -> None:
+    # wrong types everywhere (a string for authentication, a list for the mode, 1e400
+    # for a port, a mapping for env), embedded YAML with a refused tag: no error
+    result = run(kl("hostile.yaml"), select=("KP0709", "KP0710", "KP0711", "KP1006", "KP0906"))
+    assert not result.errors
+    codes = {f.rule.code for f in result.findings}
+    assert codes == {"KP0709", "KP0710", "KP0711", "KP1006"}

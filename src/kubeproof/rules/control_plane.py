@@ -117,10 +117,11 @@ _APISERVER_ETCD_FILES = ("etcd-certfile", "etcd-keyfile", "etcd-cafile")
 
 
 def _cluster_etcd(res: Resource) -> bool:
-    """Whether an etcd in ``res`` is the cluster's: a (static or mirror) Pod, or a
-    workload in kube-system; an application's etcd (a chart's StatefulSet in
-    its own namespace) is not judged here."""
-    return res.kind == "Pod" or res.namespace == "kube-system"
+    """Whether an etcd in ``res`` is the cluster's: anything in kube-system (the
+    mirror pod, a self-hosted etcd), or a Pod with no namespace (a static pod
+    manifest); an application's etcd (a chart's StatefulSet in its own
+    namespace) is not judged here."""
+    return res.namespace == "kube-system" or (res.kind == "Pod" and not res.namespace)
 
 
 def _plain_urls(found: Flags, name: str) -> list[tuple[str, Path]]:
@@ -135,8 +136,9 @@ def etcd_not_tls(res: Resource, ctx: Context) -> Iterator[Violation]:
     What:
         A kube-apiserver without `--etcd-certfile`, `--etcd-keyfile` or
         `--etcd-cafile`, or with an `http://` URL in `--etcd-servers`. An
-        etcd container (a static or mirror Pod, or a workload in
-        `kube-system`; an application's etcd elsewhere is not judged) whose
+        etcd container (in `kube-system`, or a Pod without a namespace as a
+        static pod manifest may be; an application's etcd in its own
+        namespace is not judged) whose
         `--client-cert-auth` or `--peer-client-cert-auth` is not true, that
         lacks `--cert-file`/`--key-file` or `--peer-cert-file`/
         `--peer-key-file`, that sets `--auto-tls=true` or
