@@ -153,7 +153,8 @@ def _start(binary: Binary, tokens: list[tuple[str, Path]]) -> int | None:
     met elsewhere (the `etcd` of `nc -z etcd 2379`) is an argument."""
     at_command, wrapped = True, False
     for k, (w, _) in enumerate(tokens):
-        base = basename(w)
+        # a flag or VAR=value is no program (`--kubelet-service=kube-system/kubelet`)
+        base = "" if w.startswith("-") or "=" in w else basename(w)
         if at_command:
             if base == binary.name:
                 return k + 1
@@ -161,7 +162,7 @@ def _start(binary: Binary, tokens: list[tuple[str, Path]]) -> int | None:
                     and tokens[k + 1][0] in binary.hyperkube:
                 return k + 2
             # a wrapper's options and VAR=value words keep the program position
-            wrapped = base in _WRAPPERS or (wrapped and (w.startswith("-") or "=" in w))
+            wrapped = base in _WRAPPERS or (wrapped and not base)
         at_command = (at_command and wrapped) or w.endswith(_SEPARATORS) or w in _KEYWORDS
     return None
 
