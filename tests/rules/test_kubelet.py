@@ -70,3 +70,10 @@ def test_hostile_shapes_never_raise() -> None:
     assert not result.errors
     codes = {f.rule.code for f in result.findings}
     assert codes == {"KP0709", "KP0710", "KP0711", "KP1006"}
+
+
+def test_partial_configs_are_judged_on_what_they_set() -> None:
+    path = kl("partial_fail.yaml")
+    found = findings(path, "KP0711")
+    assert [f.line for f in found] == marked(path, "KP0711") == [20]
+    assert "read-only port 10255" in found[0].message

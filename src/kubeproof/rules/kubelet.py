@@ -13,6 +13,13 @@ empty, `rotateCertificates` false, `serverTLSBootstrap` false. The command-line
 flags: `--anonymous-auth` true, `--authorization-mode` AlwaysAllow,
 `--read-only-port` 10255, `--rotate-certificates` false. With `--config` the
 file's defaults apply and only the flags given explicitly override them.
+
+A KubeletConfiguration that sets neither `authentication` nor `authorization`
+is read as a partial one: a drop-in for `kubelet --config-dir` (1.28+, merged
+over the base file) or the KubeletConfiguration of a kubeadm `--config` file,
+which kubeadm completes with the cluster CA as `clientCAFile` and a hard-coded
+`rotateCertificates: true` (`cmd/kubeadm/app/componentconfigs/kubelet.go`).
+Only the values such a document sets are judged, not what it leaves out.
 """
 
 from __future__ import annotations
@@ -57,6 +64,8 @@ def _config_problems(conf: dict[str, Any]) -> list[tuple[Path, str]]:
     port = _port(conf.get("readOnlyPort"))
     if port:
         problems.append((("readOnlyPort",), f"opens the unauthenticated read-only port {port}"))
+    if "authentication" not in conf and "authorization" not in conf:
+        return problems  # a partial one: only the values it sets count (module doc)
     ca = as_dict(authn.get("x509")).get("clientCAFile")
     if not isinstance(ca, str) or not ca.strip():
         problems.append((("authentication", "x509", "clientCAFile"),
@@ -145,7 +154,11 @@ def kubelet_insecure(res: Resource, ctx: Context) -> Iterator[Violation]:
         `tlsCertFile`/`tlsPrivateKeyFile`. In v1beta1 anonymous access is off,
         the mode is Webhook and the read-only port is 0 by default, so only
         values set explicitly count for those; `rotateCertificates` and
-        `serverTLSBootstrap` default to false. A container running the
+        `serverTLSBootstrap` default to false. A KubeletConfiguration that
+        sets neither `authentication` nor `authorization` is a partial one (a
+        `--config-dir` drop-in, or the section of a kubeadm `--config` file
+        that kubeadm completes with the cluster CA and certificate rotation):
+        only the values it sets are judged. A container running the
         kubelet is judged on its flags, whose defaults are the insecure ones:
         `--anonymous-auth` (default true), `--authorization-mode` (default
         AlwaysAllow), `--read-only-port` (default 10255), `--client-ca-file`,
