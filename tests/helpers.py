@@ -42,3 +42,9 @@ def findings(path: str | Path, code: str, **kw: object) -> list[Finding]:
     result = run(path, select=(code,), **kw)  # type: ignore[arg-type]
     assert not result.errors, result.errors
     return [f for f in result.findings if f.rule.code == code]
+
+
+def marked(path: str | Path, code: str) -> list[int]:
+    """Lines of fixture ``path`` marked with a ``# CODE`` comment (the offending lines)."""
+    text = Path(path).read_text(encoding="utf-8")
+    return [n for n, line in enumerate(text.splitlines(), 1) if f"# {code}" in line]

@@ -58,6 +58,7 @@ RULE_MODULES = (
     "pod_security",
     "host_access",
     "network",
+    "ingress",
     "secrets",
     "vulnerabilities",
     "rollouts",
@@ -65,6 +66,7 @@ RULE_MODULES = (
     "mesh",
     "admission",
     "control_plane",
+    "kubelet",
     "registry_checks",  # after images and pull_secrets: it adds their index halves
 )
 

@@ -82,10 +82,14 @@ def test_bare_replicaset_and_pods_of_custom_controllers_are_judged(api: Api) -> 
 
 
 def test_cluster_rules_read_the_apiserver_mirror_pod(api: Api) -> None:
-    result = api.audit(select=("KP0709", "KP1406", "KP1605"))
+    result = api.audit(select=("KP0709", "KP0710", "KP1006", "KP1406", "KP1605"))
     assert not result.errors
+    # KP0709: AlwaysAllow at its item, the missing hardening flags at the command list
     assert sorted((f.rule.code, f.file) for f in result.findings) == [
         ("KP0709", "fake/kube-system/Pod/kube-apiserver-node-1"),
+        ("KP0709", "fake/kube-system/Pod/kube-apiserver-node-1"),
+        ("KP0710", "fake/kube-system/Pod/kube-apiserver-node-1"),
+        ("KP1006", "fake/kube-system/Pod/kube-apiserver-node-1"),
         ("KP1406", "fake/kube-system/Pod/kube-apiserver-node-1"),
         ("KP1605", "fake/kube-system/Pod/kube-apiserver-node-1"),
     ]
@@ -202,6 +206,7 @@ def test_json_report_of_an_audit(api: Api, tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert sorted((f["code"], f["file"], f["line"]) for f in report["findings"]) == [
         ("KP0401", "fake/default/Deployment/hello", 1),
+        ("KP0709", "fake/kube-system/Pod/kube-apiserver-node-1", 1),
         ("KP0709", "fake/kube-system/Pod/kube-apiserver-node-1", 1)]
     assert report["errors"] == []
     assert proc.stdout == ""

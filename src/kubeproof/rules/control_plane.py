@@ -1,178 +1,29 @@
-"""Rules on the kube-apiserver's own flags (KP0709, KP1406, KP1605).
+"""Rules on the control plane's own configuration (KP0709, KP0710, KP1006,
+KP1406, KP1605).
 
-They apply to a kube-apiserver container found among the scanned objects: the
-static pod manifest (`/etc/kubernetes/manifests/kube-apiserver.yaml`), or in
-audit the mirror pod in `kube-system`. A container is the kube-apiserver when
-its command (or, without a command, its args) runs a `kube-apiserver` binary
-(also `hyperkube kube-apiserver` and `sh -c "... kube-apiserver ..."`), or when
-it has no command and its image is `kube-apiserver`.
-
-Flags are read from command and args in both `--flag=value` and `--flag value`
-forms. As in the apiserver's flag parser, the last occurrence of a scalar flag
-wins and list flags (`--authorization-mode`, the admission plugin lists)
-accumulate. Each finding points at the list item that holds the flag, or at the
-`command`/`args` list that would hold it when the flag is missing.
+They apply to a kube-apiserver or etcd container found among the scanned
+objects: the static pod manifests (`/etc/kubernetes/manifests/*.yaml`), or in
+audit the mirror pods in `kube-system`; and to an `EncryptionConfiguration`
+file (KP1006). How a container is recognised as the kube-apiserver or etcd and
+how its flags are read is in :mod:`kubeproof.rules.component_flags`. Each
+finding points at the list item that holds the flag, or at the
+`command`/`args` list that would hold it when the flag is missing; the
+problems found at one place are joined into one finding.
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import Any
 
 from kubeproof.model import Context, Path, Resource, Scope, Violation
 from kubeproof.registry import rule
-from kubeproof.rules.common import as_list, quote
-from kubeproof.workloads import ContainerView
-
-BINARY = "kube-apiserver"
-_IMAGE = re.compile(r"(?:^|/)kube-apiserver(?:-(?:amd64|arm64|arm|ppc64le|s390x))?(?:[:@]|$)")
-# Programs that run the binary named later in their arguments.
-_WRAPPERS = frozenset({"sh", "bash", "ash", "dash", "exec", "env", "tini", "dumb-init"})
-# Flags that take no separate value (a bare `--anonymous-auth` means true).
-BOOL_FLAGS = frozenset({"anonymous-auth"})
-LIST_FLAGS = frozenset({"authorization-mode", "enable-admission-plugins",
-                        "disable-admission-plugins", "admission-control"})
-_TRUE = frozenset({"1", "t", "true"})
+from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.rules.component_flags import APISERVER, ETCD, Flags, components, grouped
 
 
-@dataclass(slots=True)
-class ApiServer:
-    """The flags of one kube-apiserver container: name -> [(value, item path)]."""
-
-    container: ContainerView
-    flags: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)
-    list_path: Path = ()
-
-    def last(self, name: str) -> tuple[str, Path] | None:
-        seen = self.flags.get(name)
-        return seen[-1] if seen else None
-
-    def is_set(self, name: str) -> bool:
-        found = self.last(name)
-        return found is not None and found[0].strip() != ""
-
-    def items(self, name: str) -> list[tuple[str, Path]]:
-        """Every comma-separated value of a list flag, with its item path."""
-        out: list[tuple[str, Path]] = []
-        for value, path in self.flags.get(name, []):
-            out.extend((v.strip(), path) for v in value.split(",") if v.strip())
-        return out
-
-    def where(self, name: str) -> Path:
-        found = self.last(name)
-        return found[1] if found else self.list_path
-
-    def label(self) -> str:
-        return f"kube-apiserver container {quote(self.container.name)}"
-
-
-def _basename(token: str) -> str:
-    return token.rsplit("/", 1)[-1]
-
-
-def _tokens(c: ContainerView) -> tuple[list[tuple[str, Path]], list[str] | None]:
-    """Every word of command then args with the path of its list item, and the
-    command words (None when no command is set)."""
-    tokens: list[tuple[str, Path]] = []
-    command: list[str] | None = None
-    for key in ("command", "args"):
-        items = as_list(c.data.get(key))
-        if key == "command" and items:
-            command = []
-        for j, item in enumerate(items):
-            if not isinstance(item, str):
-                continue
-            path: Path = (*c.path, key, j)
-            words = [item]
-            if any(ch.isspace() for ch in item.strip()):
-                try:
-                    words = shlex.split(item)
-                except ValueError:
-                    words = item.split()
-            for w in words:
-                tokens.append((w, path))
-                if command is not None and key == "command":
-                    command.append(w)
-    return tokens, command
-
-
-def _mentions_binary(c: ContainerView) -> bool:
-    """Cheap pre-check before any parsing: most containers are not apiservers."""
-    image = c.data.get("image")
-    if isinstance(image, str) and _IMAGE.search(image):
-        return True
-    for key in ("command", "args"):
-        for item in as_list(c.data.get(key)):
-            if isinstance(item, str) and ("kube-apiserver" in item or "hyperkube" in item):
-                return True
-    return False
-
-
-def _apiserver(c: ContainerView) -> ApiServer | None:
-    if not _mentions_binary(c):
-        return None
-    tokens, command = _tokens(c)
-    start: int | None = None
-    if tokens:
-        base = _basename(tokens[0][0])
-        if base == BINARY:
-            start = 1
-        elif base == "hyperkube" and len(tokens) > 1 and tokens[1][0] in (BINARY, "apiserver"):
-            start = 2
-        elif base in _WRAPPERS:
-            for k, (w, _) in enumerate(tokens[1:], 1):
-                if not w.startswith("-") and _basename(w) == BINARY:
-                    start = k + 1
-                    break
-    if start is None:
-        image = c.data.get("image")
-        if command or not isinstance(image, str) or not _IMAGE.search(image):
-            return None
-        start = 0
-    api = ApiServer(container=c)
-    rest = tokens[start:]
-    k = 0
-    while k < len(rest):
-        w, path = rest[k]
-        k += 1
-        if not w.startswith("--") or len(w) == 2:
-            continue
-        name, sep, value = w[2:].partition("=")
-        if not sep:
-            if name in BOOL_FLAGS:
-                value = "true"
-            elif k < len(rest) and not rest[k][0].startswith("-"):
-                value = rest[k][0]
-                k += 1
-        api.flags.setdefault(name, []).append((value, path))
-    # where a missing flag would go: the list holding the last flag, else the
-    # list naming the binary, else command
-    anchor = rest[-1][1] if rest else (tokens[start - 1][1] if start > 0 else None)
-    key = anchor[len(c.path)] if anchor else "command"
-    api.list_path = (*c.path, key)
-    return api
-
-
-def _apiservers(res: Resource) -> Iterator[ApiServer]:
-    pod = res.pod
-    if pod is None:
-        return
-    for c in pod.containers:
-        api = _apiserver(c)
-        if api is not None:
-            yield api
-
-
-def _grouped(api: ApiServer, problems: list[tuple[Path, str]]) -> Iterator[Violation]:
-    """One violation per path, joining the problems found at the same item."""
-    by_path: dict[Path, list[str]] = {}
-    for path, text in problems:
-        by_path.setdefault(path, []).append(text)
-    for path, texts in by_path.items():
-        yield Violation(path, f"{api.label()} {' and '.join(texts)}",
-                        container=api.container.name)
+def _apiservers(res: Resource) -> Iterator[Flags]:
+    return components(res, APISERVER)
 
 
 # ------------------------------------------------------------------ KP0709
@@ -180,26 +31,40 @@ def _grouped(api: ApiServer, problems: list[tuple[Path, str]]) -> Iterator[Viola
 @rule("KP0709", "apiserver-authorization", practice=7, severity="critical",
       scope=Scope.CLUSTER, pods=True)
 def apiserver_authorization(res: Resource, ctx: Context) -> Iterator[Violation]:
-    """kube-apiserver that authorizes without RBAC, allows everything, or allows anonymous access.
+    """kube-apiserver without RBAC, with anonymous access, static tokens or debug endpoints.
 
     What:
         A kube-apiserver whose `--authorization-mode` does not include `RBAC`
         (an unset flag means the default, `AlwaysAllow`), or includes
-        `AlwaysAllow`, or that sets `--anonymous-auth=true` explicitly. When
+        `AlwaysAllow`; that does not set `--anonymous-auth=false` (anonymous
+        requests are allowed by default); that sets `--token-auth-file`
+        (static tokens); whose `--profiling` is not false (it defaults to
+        true); or that sets no `--kubelet-certificate-authority`. When
         `--authorization-config` is set (structured authorization, 1.29+),
-        the authorizer chain is defined in that file and only the anonymous
-        check applies.
+        the authorizer chain is defined in that file and the mode is not
+        judged. When `--authentication-config` is set (structured
+        authentication), anonymous access is configured in that file (1.32+:
+        it can limit anonymous requests to the health endpoints, and the flag
+        may not be given with it): a missing `--anonymous-auth` is then not a
+        finding, an explicit `--anonymous-auth=true` still is.
 
     Why:
         Without RBAC no Role or binding means anything; with `AlwaysAllow`
         anywhere in the chain every authenticated request is allowed.
         Anonymous requests run as `system:anonymous`, so any grant made to
-        `system:unauthenticated` is open to the network.
+        `system:unauthenticated` is open to the network. Static tokens never
+        expire and can only be revoked by restarting the apiserver. The
+        profiling endpoints (`/debug/pprof`) reveal internals and cost CPU.
+        Without `--kubelet-certificate-authority` the apiserver does not
+        verify the kubelet's serving certificate on `exec`, `logs` and
+        `port-forward`, so a man in the middle sees the streams.
 
     How:
-        Set `--authorization-mode=Node,RBAC` and `--anonymous-auth=false` (or
+        Set `--authorization-mode=Node,RBAC`, `--anonymous-auth=false` (or
         limit anonymous access to the health endpoints with an
-        AuthenticationConfiguration file).
+        AuthenticationConfiguration file), `--profiling=false` and
+        `--kubelet-certificate-authority`; remove `--token-auth-file` and use
+        client certificates, OIDC or service account tokens.
 
     Example:
         ```yaml
@@ -207,6 +72,8 @@ def apiserver_authorization(res: Resource, ctx: Context) -> Iterator[Violation]:
         - kube-apiserver
         - --authorization-mode=Node,RBAC
         - --anonymous-auth=false
+        - --profiling=false
+        - --kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt
         ```
     """
     for api in _apiservers(res):
@@ -224,10 +91,200 @@ def apiserver_authorization(res: Resource, ctx: Context) -> Iterator[Violation]:
                 if "RBAC" not in names:
                     problems.append((modes[-1][1], "does not include RBAC in "
                                      f"--authorization-mode ({','.join(names)})"))
-        anon = api.last("anonymous-auth")
-        if anon is not None and anon[0].strip().lower() in _TRUE:
-            problems.append((anon[1], "sets --anonymous-auth=true"))
-        yield from _grouped(api, problems)
+        if api.is_true("anonymous-auth"):
+            problems.append((api.where("anonymous-auth"), "sets --anonymous-auth=true"))
+        elif not api.is_false("anonymous-auth") and not api.is_set("authentication-config"):
+            problems.append((api.where("anonymous-auth"), "does not set --anonymous-auth=false "
+                             "(anonymous requests are allowed by default)"))
+        if api.is_set("token-auth-file"):
+            problems.append((api.where("token-auth-file"),
+                             "sets --token-auth-file (static tokens that never expire)"))
+        if not api.is_false("profiling"):
+            problems.append((api.where("profiling"), "does not set --profiling=false "
+                             "(profiling is on by default)"))
+        if not api.is_set("kubelet-certificate-authority"):
+            problems.append((api.where("kubelet-certificate-authority"),
+                             "sets no --kubelet-certificate-authority (kubelet serving "
+                             "certificates are not verified)"))
+        yield from grouped(api, problems)
+
+
+# ------------------------------------------------------------------ KP0710
+
+# etcd flags that must name a file (client and peer TLS)
+_ETCD_FILES = ("cert-file", "key-file", "peer-cert-file", "peer-key-file")
+_APISERVER_ETCD_FILES = ("etcd-certfile", "etcd-keyfile", "etcd-cafile")
+
+
+def _cluster_etcd(res: Resource) -> bool:
+    """Whether an etcd in ``res`` is the cluster's: anything in kube-system (the
+    mirror pod, a self-hosted etcd), or a Pod with no namespace (a static pod
+    manifest); an application's etcd (a chart's StatefulSet in its own
+    namespace) is not judged here."""
+    return res.namespace == "kube-system" or (res.kind == "Pod" and not res.namespace)
+
+
+def _plain_urls(found: Flags, name: str) -> list[tuple[str, Path]]:
+    return [(u, p) for u, p in found.items(name) if u.lower().startswith("http://")]
+
+
+@rule("KP0710", "etcd-not-tls", practice=7, severity="critical",
+      scope=Scope.CLUSTER, pods=True)
+def etcd_not_tls(res: Resource, ctx: Context) -> Iterator[Violation]:
+    """kube-apiserver or etcd that talks to etcd without mutual TLS.
+
+    What:
+        A kube-apiserver without `--etcd-certfile`, `--etcd-keyfile` or
+        `--etcd-cafile`, or with an `http://` URL in `--etcd-servers`. An
+        etcd container (in `kube-system`, or a Pod without a namespace as a
+        static pod manifest may be; an application's etcd in its own
+        namespace is not judged) whose
+        `--client-cert-auth` or `--peer-client-cert-auth` is not true, that
+        lacks `--cert-file`/`--key-file` or `--peer-cert-file`/
+        `--peer-key-file`, that sets `--auto-tls=true` or
+        `--peer-auto-tls=true` (self-signed certificates nobody verifies), or
+        that listens on an `http://` client or peer URL. etcd reads its flags
+        from `ETCD_*` environment variables too (`ETCD_CLIENT_CERT_AUTH`);
+        with `--config-file` it ignores both, so such an etcd is not judged.
+
+    Why:
+        etcd holds every Secret of the cluster and is the cluster's state:
+        whoever can reach it without a client certificate can read every
+        token and rewrite any object, bypassing authentication, RBAC and
+        admission. Without TLS the traffic between apiserver and etcd, and
+        between etcd members, can be read and altered on the network.
+
+    How:
+        Give the apiserver a client certificate for etcd and the etcd CA, and
+        run etcd with server and peer certificates and client certificate
+        authentication, as kubeadm does.
+
+    Example:
+        ```yaml
+        command:
+        - etcd
+        - --cert-file=/etc/kubernetes/pki/etcd/server.crt
+        - --key-file=/etc/kubernetes/pki/etcd/server.key
+        - --client-cert-auth=true
+        - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
+        - --peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt
+        - --peer-key-file=/etc/kubernetes/pki/etcd/peer.key
+        - --peer-client-cert-auth=true
+        - --peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
+        ```
+    """
+    for api in _apiservers(res):
+        problems: list[tuple[Path, str]] = []
+        missing = [f"--{f}" for f in _APISERVER_ETCD_FILES if not api.is_set(f)]
+        if missing:
+            problems.append((api.list_path, f"sets no {'/'.join(missing)} (no mutual TLS "
+                             "to etcd)"))
+        for url, path in _plain_urls(api, "etcd-servers")[:1]:
+            problems.append((path, f"reaches etcd over plain HTTP ({quote(url)})"))
+        yield from grouped(api, problems)
+    if not _cluster_etcd(res):
+        return
+    for etcd in components(res, ETCD):
+        if etcd.is_set("config-file"):
+            continue
+        problems = []
+        for flag in ("client-cert-auth", "peer-client-cert-auth"):
+            if not etcd.is_true(flag):
+                problems.append((etcd.where(flag), f"does not set --{flag}=true"))
+        missing = [f"--{f}" for f in _ETCD_FILES if not etcd.is_set(f)]
+        if missing:
+            problems.append((etcd.list_path, f"sets no {'/'.join(missing)}"))
+        for flag in ("auto-tls", "peer-auto-tls"):
+            if etcd.is_true(flag):
+                problems.append((etcd.where(flag), f"sets --{flag}=true (self-signed "
+                                 "certificates nobody verifies)"))
+        for flag in ("listen-client-urls", "listen-peer-urls"):
+            for url, path in _plain_urls(etcd, flag)[:1]:
+                problems.append((path, f"listens on plain HTTP in --{flag} ({quote(url)})"))
+        yield from grouped(etcd, problems)
+
+
+# ------------------------------------------------------------------ KP1006
+
+ENCRYPTION_KINDS = frozenset({"EncryptionConfiguration", "EncryptionConfig"})
+# resource names of an EncryptionConfiguration entry that cover Secrets
+_COVERS_SECRETS = frozenset({"secrets", "secrets.", "*.", "*.*"})
+
+
+def _first_provider(entry: dict[str, Any]) -> tuple[str, Path] | None:
+    providers = as_list(entry.get("providers"))
+    if not providers or not isinstance(providers[0], dict) or not providers[0]:
+        return None
+    return str(next(iter(providers[0]))), ("providers", 0)
+
+
+def _encryption_config(res: Resource) -> Iterator[Violation]:
+    entries = as_list(res.obj.get("resources"))
+    for i, entry in enumerate(entries[:10_000]):
+        entry = as_dict(entry)
+        names = [n.strip().lower() for n in as_list(entry.get("resources"))
+                 if isinstance(n, str)]
+        if not _COVERS_SECRETS.intersection(names):
+            continue
+        first = _first_provider(entry)
+        if first is None:
+            yield Violation(("resources", i, "providers"),
+                            f"{res.kind} lists no provider for secrets")
+        elif first[0] == "identity":
+            yield Violation(("resources", i, *first[1]),
+                            f"{res.kind}: the first provider for secrets is identity, so "
+                            "new and updated Secrets are stored in plain text")
+        return
+    yield Violation(("resources",), f"{res.kind} has no entry covering secrets, so they "
+                    "are stored in plain text")
+
+
+@rule("KP1006", "secrets-not-encrypted-at-rest", practice=10, severity="high",
+      scope=Scope.CLUSTER, pods=True, kinds=ENCRYPTION_KINDS)
+def secrets_not_encrypted_at_rest(res: Resource, ctx: Context) -> Iterator[Violation]:
+    """Secrets stored in etcd without encryption.
+
+    What:
+        A kube-apiserver without `--encryption-provider-config`; or an
+        `EncryptionConfiguration` (apiserver.config.k8s.io/v1, also the
+        legacy `EncryptionConfig`) whose first entry covering Secrets
+        (`secrets`, or the wildcards `*.` and `*.*`: the first matching
+        entry applies) has `identity` as its first provider (the provider
+        that writes), or that has no entry covering Secrets at all.
+
+    Why:
+        Without encryption at rest every Secret is stored in plain text in
+        etcd, its snapshots and backups: a stolen backup or etcd disk is
+        every credential of the cluster. `identity` later in the list is
+        fine (it reads data written before encryption was turned on).
+
+    How:
+        Write an EncryptionConfiguration with a KMS v2 provider (or
+        `aesgcm`/`secretbox`) first for `secrets`, pass it with
+        `--encryption-provider-config`, then rewrite the existing Secrets
+        (`kubectl get secrets -A -o json | kubectl replace -f -`).
+
+    Example:
+        ```yaml
+        apiVersion: apiserver.config.k8s.io/v1
+        kind: EncryptionConfiguration
+        resources:
+        - resources: [secrets]
+          providers:
+          - kms:
+              apiVersion: v2
+              name: vault
+              endpoint: unix:///var/run/kms/socket.sock
+          - identity: {}
+        ```
+    """
+    if res.kind in ENCRYPTION_KINDS:
+        yield from _encryption_config(res)
+        return
+    for api in _apiservers(res):
+        if not api.is_set("encryption-provider-config"):
+            yield from grouped(api, [(api.list_path, "sets no --encryption-provider-config "
+                                      "(Secrets are stored in plain text in etcd)")])
 
 
 # ------------------------------------------------------------------ KP1406
@@ -276,7 +333,7 @@ def apiserver_audit_log(res: Resource, ctx: Context) -> Iterator[Violation]:
             text = ("sets --audit-policy-file but neither --audit-log-path nor "
                     "--audit-webhook-config-file")
         path = api.where("audit-policy-file") if not policy else api.list_path
-        yield from _grouped(api, [(path, text)])
+        yield from grouped(api, [(path, text)])
 
 
 # ------------------------------------------------------------------ KP1605
@@ -324,4 +381,4 @@ def apiserver_admission_plugins(res: Resource, ctx: Context) -> Iterator[Violati
         elif not any(n == "NodeRestriction" for n, _ in enabled):
             path = enabled[-1][1] if enabled else api.list_path
             problems.append((path, "does not enable NodeRestriction"))
-        yield from _grouped(api, problems)
+        yield from grouped(api, problems)
