@@ -740,7 +740,8 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         Fix the field named in the finding: add the missing identity field,
         make the selector a subset of the template labels, rename the
         duplicate container, env var or port, quote numeric and boolean label
-        values.
+        values, write the image reference as the kubelet reads it (a
+        lowercase repository, a valid tag and `sha256` digest, no spaces).
 
     Example:
         ```yaml
