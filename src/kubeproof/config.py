@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+from kubeproof.imageref import DEFAULT_MUTABLE_TAGS
 from kubeproof.model import Severity
 
 CONFIG_NAMES = (".kubeproof.yaml", ".kubeproof.yml")
@@ -71,6 +72,7 @@ class Config:
     required_annotations: list[str] = field(default_factory=list)
     allowed_registries: list[str] = field(default_factory=list)
     private_registries: list[str] = field(default_factory=list)
+    mutable_tags: list[str] = field(default_factory=lambda: list(DEFAULT_MUTABLE_TAGS))
     max_image_size_mib: int = 300
     max_registry_latency_ms: int = 2000
     min_replicas: int = 2
@@ -102,6 +104,7 @@ SCHEMA: dict[str, Any] = {
     "images": {
         "allowedRegistries": "list[str]",
         "privateRegistries": "list[str]",
+        "mutableTags": "list[str]",
         "maxSizeMiB": "int",
         "maxLatencyMs": "int",
     },
@@ -309,6 +312,7 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     images = data.get("images") or {}
     cfg.allowed_registries = list(images.get("allowedRegistries", []))
     cfg.private_registries = list(images.get("privateRegistries", []))
+    cfg.mutable_tags = list(images.get("mutableTags", cfg.mutable_tags))
     cfg.max_image_size_mib = images.get("maxSizeMiB", cfg.max_image_size_mib)
     cfg.max_registry_latency_ms = images.get("maxLatencyMs", cfg.max_registry_latency_ms)
     cfg.min_replicas = (data.get("rollouts") or {}).get("minReplicas", cfg.min_replicas)
@@ -420,6 +424,8 @@ annotations:
 images:
   allowedRegistries: []  # KP0202, e.g. [registry.example.com, ghcr.io/my-org]
   privateRegistries: []  # KP0301
+  mutableTags: [latest, main, master, head, develop, dev, edge, nightly, stable, canary]
+                         # KP0101: tags that move (and any ending in -latest)
   maxSizeMiB: 300        # KP0103 with --check-images
   maxLatencyMs: 2000     # KP0203 with --check-images
 

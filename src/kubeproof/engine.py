@@ -301,7 +301,12 @@ class Engine:
                      api_version: str, kind: str, namespace: str | None, name: str) -> None:
         result = self.result
         line, col = origin.locator.locate(origin, node, line_offset, v.path)
-        if self._inline_ignored(origin.locator, line, rule):
+        key_line = line
+        if isinstance(v, Violation) and v.value_offset is not None:  # inside a long value
+            line, col = origin.locator.locate(origin, node, line_offset, v.path,
+                                              value_offset=v.value_offset)
+        if self._inline_ignored(origin.locator, line, rule) or (
+                key_line != line and self._inline_ignored(origin.locator, key_line, rule)):
             result.suppressed["comment"] += 1
             return
         sev = v.severity if v.severity is not None else rule.severity

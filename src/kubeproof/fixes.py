@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kubeproof.config import FIX_LIMITS, FIX_REQUESTS
-from kubeproof.imageref import parse_image
+from kubeproof.imageref import DEFAULT_MUTABLE_TAGS, DEFAULT_TAG, parse_image
 from kubeproof.kinds import is_namespaced_builtin
 from kubeproof.model import Origin, Resource
 from kubeproof.quantity import quantity_or_none
@@ -82,6 +82,8 @@ class FixSettings:
     # KP0101/KP0102: image reference -> "sha256:..." digest, None when unknown (it
     # must not raise); None = fixers off (``fix --pin-digests`` sets it)
     resolve_digest: Callable[[str], str | None] | None = None
+    # KP0101: tags that move besides "latest" (``images.mutableTags``)
+    mutable_tags: tuple[str, ...] = DEFAULT_MUTABLE_TAGS
     requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))  # KP1403
     limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))  # KP1404
     required_labels: list[str] = field(default_factory=lambda: [NAME_LABEL])  # KP0501
@@ -102,7 +104,8 @@ class FixSettings:
     def from_config(cls, config: Config, **overrides: Any) -> FixSettings:
         """Settings from ``.kubeproof.yaml`` (``fix:`` and ``labels.required``)."""
         base = cls(requests=dict(config.fix_requests), limits=dict(config.fix_limits),
-                   required_labels=list(config.required_labels), labels=dict(config.fix_labels))
+                   required_labels=list(config.required_labels), labels=dict(config.fix_labels),
+                   mutable_tags=tuple(config.mutable_tags))
         return replace(base, **overrides)
 
 
@@ -199,8 +202,8 @@ def _set_container(c: ContainerView, key: str, value: Any) -> bool:
 @fixer("KP0101", safety=SAFE,
         why="the digest is the one the tag resolves to now: the same image is pulled")
 def pin_digest(res: Resource, settings: FixSettings) -> bool:
-    """Pin images on `latest` (written or implied) to their digest, keeping the tag
-    (`nginx` becomes `nginx:latest@sha256:...`)."""
+    """Pin images on `latest` (written or implied) or a branch-like tag to their
+    digest, keeping the tag (`nginx` becomes `nginx:latest@sha256:...`)."""
     return _pin(res, settings, "KP0101", mutable_only=True)
 
 
@@ -225,7 +228,8 @@ def _pin(res: Resource, settings: FixSettings, code: str, *, mutable_only: bool)
         if not isinstance(image, str):
             continue
         ref = parse_image(image)
-        if ref.invalid or ref.pinned or (mutable_only and not ref.mutable_tag):
+        if ref.invalid or ref.pinned or (
+                mutable_only and not ref.moving_tag((DEFAULT_TAG, *settings.mutable_tags))):
             continue
         digest = resolve(image)
         if digest and re.fullmatch(r"sha256:[0-9a-f]{64}", digest):

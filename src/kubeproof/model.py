@@ -83,12 +83,17 @@ class Violation:
     when the field is missing, give the path it would have: the location falls
     back to the closest existing parent. ``severity`` overrides the rule default
     for this one violation (e.g. deprecated rather than removed API).
+    ``value_offset`` is the index, in the string value at ``path``, of the
+    character the finding is about: when that value spans several lines of
+    the source, the finding is placed on that character's line (when the
+    source shows exactly where it is; else at ``path``).
     """
 
     path: Path
     message: str
     container: str | None = None
     severity: Severity | None = None
+    value_offset: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,9 +40,11 @@ CASES: dict[str, Case] = {
     "KP0101": Case("kp0101.yaml", removed=(
         '                image: "busybox:latest"   # quoted on purpose',
         "                image: nginx",
+        "                image: ghcr.io/acme/web:main",
     ), added=(
         f'                image: "busybox:latest@{DIGEST}" # quoted on purpose',
         f"                image: nginx:latest@{DIGEST}",
+        f"                image: ghcr.io/acme/web:main@{DIGEST}",
     )),
     "KP0102": Case("kp0102.yaml", removed=(
         "          image: ghcr.io/acme/api:1.4.2   # the release",
@@ -211,3 +213,25 @@ def test_fixer(code: str, tmp_path: Path) -> None:
 
     run_fix(code, case, target, tmp_path)
     assert target.read_text() == fixed, "a second run must change nothing"
+
+
+def test_pinning_never_touches_placeholders(tmp_path: Path) -> None:
+    target = tmp_path / "templated.yaml"
+    target.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "    - {name: a, image: '${REGISTRY}/app:latest'}\n"
+        "    - {name: b, image: 'gcr.io/PROJECT_ID/app:main'}\n"
+        "    - {name: c, image: $IMAGE}\n")
+    asked: list[str] = []
+
+    def resolve(ref: str) -> str:
+        asked.append(ref)
+        return DIGEST
+
+    for code in ("KP0101", "KP0102"):
+        items = list(fix_files([str(target)], {code}, Config(),
+                               FixSettings(resolve_digest=resolve)))
+        assert all(item.error is None for item in items)
+        assert all(item.fixed is None or item.fixed.text == target.read_text()
+                   for item in items)
+    assert asked == []

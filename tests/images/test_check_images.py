@@ -395,3 +395,24 @@ def test_credentials_are_kept_only_under_check_images(tmp_path: Path,
     [creds] = right.credentials[basic_registry.reg.host]
     assert creds.username == USER and PASSWORD not in repr(right)
     assert checked.index.secrets[("shop", "corrupt")].credentials is None
+
+
+def test_placeholders_never_reach_a_registry(tmp_path: Path, replica: object) -> None:
+    host = replica.host  # type: ignore[attr-defined]
+    (tmp_path / "templated.yaml").write_text(f"""apiVersion: v1
+kind: Pod
+metadata: {{name: p, namespace: shop}}
+spec:
+  containers:
+    - {{name: org, image: "{host}/${{ORG}}/app:1.0"}}
+    - {{name: tag, image: "{host}/team/app:${{TAG}}"}}
+    - {{name: docs, image: "{host}/PROJECT_ID/app:latest"}}
+""")
+    from kubeproof.api import scan
+
+    count = replica.requests  # type: ignore[attr-defined]
+    pings = count("GET /v2/ ")
+    result = scan([str(tmp_path)], check_images=settings(insecure=(host,)),
+                  select=("KP0203", "KP0204", "KP0304", "KP0101"))
+    assert {f.rule.code for f in result.findings} == {"KP0101"}  # the literal tag, offline
+    assert count("GET /v2/ ") == pings and count("/manifests/") == 0

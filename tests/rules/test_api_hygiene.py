@@ -123,6 +123,48 @@ def test_valid_containers_pass() -> None:
     assert hits(fx("containers_pass.yaml"), "KP0002") == []
 
 
+def test_images_the_kubelet_cannot_parse() -> None:
+    assert hits(fx("images_fail.yaml"), "KP0002") == [
+        ("KP0002", 15), ("KP0002", 18), ("KP0002", 20), ("KP0002", 22), ("KP0002", 24)]
+    fs = findings(fx("images_fail.yaml"), "KP0002")
+    assert fs[0].message == ('container "init" image "Nginx:latest" cannot be pulled: '
+                             "repository name 'Nginx' must be lowercase")
+    assert fs[0].path == "spec.template.spec.initContainers[0].image"
+    assert [f.container for f in fs] == ["init", "web", "pinned", "templated", "spaced"]
+    assert "invalid tag" in fs[1].message and "invalid digest" in fs[2].message
+    assert "whitespace" in fs[4].message
+
+
+def test_images_the_kubelet_cannot_parse_are_left_to_kp0002() -> None:
+    result = run(fx("images_fail.yaml"))
+    image_codes = {f.rule.code for f in result.findings if f.path.endswith(".image")}
+    assert image_codes == {"KP0002"}
+
+
+def test_placeholders_and_valid_images_pass() -> None:
+    assert hits(fx("images_pass.yaml"), "KP0002") == []
+
+
+def test_hostile_image_references_are_judged_on_one_short_line(tmp_path: Path) -> None:
+    import json
+
+    images = ["\u202eA" * 3000, "a\x1bb", "N" + "x" * 100_000, "${" * 2000 + "X",
+              "{{" * 3000, "<" * 5000 + "a", "Ünïcode:latest", "${R}/a:" + "b" * 300]
+    docs = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}"},
+             "spec": {"containers": [{"name": "c", "image": image}]}}
+            for i, image in enumerate(images)]
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+    result = run(path)
+    assert not result.errors
+    for f in result.findings:
+        assert "\n" not in f.message and "\x1b" not in f.message and "\u202e" not in f.message
+        assert len(f.message) < 1000
+    invalid = [f for f in result.findings if f.rule.code == "KP0002"]
+    assert len(invalid) == 7  # all but the unclosed ${ placeholder
+
+
+
 def test_invalid_quantities_and_limits_below_requests() -> None:
     assert hits(fx("quantities_fail.yaml"), "KP0002") == [
         ("KP0002", 15),  # pod-level limits cpu: lots

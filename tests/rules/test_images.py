@@ -1,9 +1,10 @@
 import inspect
+from pathlib import Path
 
 import pytest
 
 from kubeproof.api import scan
-from kubeproof.config import Config
+from kubeproof.config import Config, ConfigError, load_config
 from kubeproof.imageref import parse_image
 from kubeproof.rules import images
 from kubeproof.sources.dockerfile import instructions, load_dockerfile, parse_dockerfile
@@ -37,6 +38,60 @@ def test_tag_mutable_flags_ephemeral_containers_and_registry_ports() -> None:
 
 def test_tag_mutable_passes_digests_versions_placeholders_and_missing_images() -> None:
     assert hits(f("tag_pass.yaml"), "KP0101") == []
+
+
+def test_tag_mutable_flags_branch_like_tags() -> None:
+    got = findings(f("branch_tags_fail.yaml"), "KP0101")
+    assert [(x.line, x.container) for x in got] == [
+        (9, "main"), (11, "master"), (13, "nightly"), (15, "channel")]
+    assert got[0].message == ('container "main" image "ghcr.io/acme/web:main" uses the '
+                              'branch-like tag "main", which is moved to each new build '
+                              "pushed under it")
+
+
+def test_tag_mutable_reads_images_mutable_tags() -> None:
+    cfg = Config(mutable_tags=["release"])
+    assert hits(f("branch_tags_fail.yaml"), "KP0101", config=cfg) == [("KP0101", 15)]
+    # latest (written or implied) stays mutable whatever the list says
+    assert hits(f("tag_fail.yaml"), "KP0101", config=Config(mutable_tags=[])) == [
+        ("KP0101", 15), ("KP0101", 18)]
+
+
+def test_images_mutable_tags_config_is_type_checked(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("images:\n  mutableTags: [main, rc]\n")
+    assert load_config(good).mutable_tags == ["main", "rc"]
+    assert "stable" in load_config(None).mutable_tags
+    for bad in ("mutableTags: main", "mutableTags: [main, 1]", "mutableTags: {a: b}"):
+        path = tmp_path / "bad.yaml"
+        path.write_text(f"images:\n  {bad}\n")
+        with pytest.raises(ConfigError, match="mutableTags"):
+            load_config(path)
+
+
+# ---------------------------------------------------------------- placeholders
+
+PLACEHOLDER_HITS = {
+    "KP0101": [15, 17, 23],
+    "KP0102": [15, 17, 19, 21, 23],
+    "KP0201": [21],
+    "KP0202": [17, 21, 23, 25, 29],
+    "KP0103": [],
+}
+
+
+@pytest.mark.parametrize("code", sorted(PLACEHOLDER_HITS))
+def test_placeholders_are_judged_on_their_literal_parts(code: str) -> None:
+    cfg = Config(allowed_registries=["quay.io"])
+    assert hits(f("placeholder_fail.yaml"), code, config=cfg) == [
+        (code, line) for line in PLACEHOLDER_HITS[code]]
+
+
+def test_placeholder_messages_show_the_reference() -> None:
+    got = findings(f("placeholder_fail.yaml"), "KP0101")
+    assert got[0].message == ('container "env-registry" image "${REGISTRY}/app:latest" '
+                              'uses the mutable tag "latest"')
+    assert got[2].message.endswith('has no tag, so it pulls the mutable tag "latest"')
 
 
 # ---------------------------------------------------------------- KP0102

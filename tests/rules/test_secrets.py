@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from tests.helpers import findings, fixture, hits
 
 
@@ -66,7 +68,8 @@ def test_hardcoded_secret_passes_references_placeholders_and_settings() -> None:
 def test_hardcoded_secret_in_configmap_data() -> None:
     path = fixture("secrets", "hardcoded_configmap_fail.yaml")
     # binaryData is not scanned
-    assert hits(path, "KP1003") == [("KP1003", 7), ("KP1003", 9), ("KP1003", 13), ("KP1003", 17)]
+    # inside a block scalar: the line of the credential, not of the key
+    assert hits(path, "KP1003") == [("KP1003", 7), ("KP1003", 12), ("KP1003", 14), ("KP1003", 17)]
     messages = [f.message for f in findings(path, "KP1003")]
     assert messages[0] == 'ConfigMap "app-config" key "api_key" holds a literal credential'
     assert messages[1].endswith('holds a literal credential for "spring.datasource.password"')
@@ -128,3 +131,71 @@ def test_secret_file_mode_reads_json_decimal_modes() -> None:
 
 def test_secret_file_mode_passes_strict_modes_and_non_secret_volumes() -> None:
     assert hits(fixture("secrets", "mode_pass.yaml"), "KP1005") == []
+
+
+# ----------------------------------------------------------------- KP1003 lines
+
+def _marked_lines(path: str) -> list[int]:
+    """Lines the fixture marks: '# KP1003 line N' or '# KP1003 at the key, line N'."""
+    import re
+
+    text = Path(path).read_text()
+    return [int(m) for m in re.findall(r"# KP1003 (?:at the key, )?line (\d+)", text)]
+
+
+def test_hardcoded_secret_in_a_multi_line_value_is_on_its_line() -> None:
+    path = fixture("secrets", "block_scalar_lines_fail.yaml")
+    got = hits(path, "KP1003")
+    assert [line for _, line in got] == _marked_lines(path)
+    for f in findings(path, "KP1003"):
+        assert "tiger123" not in f.message and "s3cr3t" not in f.message
+        assert "abcdef" not in f.message and "9f8e7d" not in f.message
+
+
+def test_hardcoded_secret_columns_inside_block_scalars() -> None:
+    got = {f.line: f.column for f in findings(fixture("secrets", "block_scalar_lines_fail.yaml"),
+                                               "KP1003")}
+    assert got[15] == 5 and got[24] == 5 and got[59] == 13 and got[39] == 9
+    assert got[44] == 3  # one line: the key's position as before
+
+
+def test_hardcoded_secret_lines_with_crlf_line_ends(tmp_path: Path) -> None:
+    src = Path(fixture("secrets", "block_scalar_lines_fail.yaml")).read_text()
+    crlf = tmp_path / "crlf.yaml"
+    crlf.write_bytes(src.replace("\n", "\r\n").encode())
+    assert [line for _, line in hits(str(crlf), "KP1003")] == _marked_lines(str(crlf))
+
+
+def test_inline_ignore_on_the_key_line_still_applies(tmp_path: Path) -> None:
+    path = tmp_path / "ignored.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndata:\n"
+        "  app.ini: |  # kubeproof:ignore KP1003 test credentials\n"
+        "    a = 1\n    password = tiger123\n"
+        "  other.ini: |\n"
+        "    # kubeproof:ignore KP1003 on the line before\n"
+        "    password = tiger123\n"
+        "  third.ini: |\n    password = tiger123\n")
+    assert hits(str(path), "KP1003") == [("KP1003", 12)]
+
+
+def test_json_and_sarif_reports_carry_the_line_inside_the_value() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from kubeproof.cli import cli
+
+    path = fixture("secrets", "block_scalar_lines_fail.yaml")
+    want = _marked_lines(path)
+    out = CliRunner().invoke(cli, ["scan", "--no-config", "--select", "KP1003", "-f", "json",
+                                   path])
+    lines = [f["line"] for f in json.loads(out.output)["findings"]]
+    assert lines == want
+    out = CliRunner().invoke(cli, ["scan", "--no-config", "--select", "KP1003", "-f", "sarif",
+                                   path])
+    sarif = json.loads(out.output)
+    got = [r["locations"][0]["physicalLocation"]["region"]["startLine"]
+           for r in sarif["runs"][0]["results"]]
+    assert got == want
+    assert "tiger123" not in out.output

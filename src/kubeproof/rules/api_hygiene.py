@@ -7,11 +7,13 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from kubeproof.imageref import parse_image
 from kubeproof.model import Context, Path, Resource, Severity, Violation, format_path
 from kubeproof.quantity import Quantity, QuantityError, parse_quantity, quantity_or_none
 from kubeproof.registry import rule
 from kubeproof.rules.common import DNS_SUBDOMAIN, as_dict, as_list, quote
 from kubeproof.selectors import SelectorError, validate_label_selector
+from kubeproof.workloads import ContainerView
 
 # ---------------------------------------------------------------- KP0001 table
 
@@ -532,6 +534,7 @@ def _check_containers(res: Resource) -> Iterator[Violation]:
             else:
                 seen[name] = where
         yield from _check_env(c.data.get("env"), c.path, c.name)
+        yield from _check_image(c)
         if c.list_name == "ephemeralContainers":
             continue
         for i, port in enumerate(as_list(c.data.get("ports"))):
@@ -542,6 +545,18 @@ def _check_containers(res: Resource) -> Iterator[Violation]:
                     yield Violation((*c.path, "ports", i, "name"),
                                     f"container {quote(c.name)} port name {quote(pname)} {why}",
                                     container=c.name)
+
+
+def _check_image(c: ContainerView) -> Iterator[Violation]:
+    """An image reference the kubelet cannot parse (one with placeholders is
+    judged on its literal parts: :mod:`kubeproof.imageref`)."""
+    image = c.data.get("image")
+    if not isinstance(image, str) or not image:
+        return
+    ref = parse_image(image)
+    if ref.invalid and not ref.placeholder:
+        yield Violation((*c.path, "image"), f"container {quote(c.name)} image {quote(image)} "
+                        f"cannot be pulled: {ref.error}", container=c.name)
 
 
 def _check_env(env: Any, cpath: Path, cname: str) -> Iterator[Violation]:
@@ -706,6 +721,12 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         API server rejects (a string for `containers` or `env`, a mapping
         for a container `name`, a number for `hostNetwork`): the rules judge
         nothing for such a field, so it is reported here.
+        An image reference the kubelet cannot parse (`Nginx:latest`: an
+        uppercase repository; a bad tag or digest, whitespace, control
+        characters), with the reason; the image rules do not judge it. A
+        reference that is only partly a placeholder (`${REGISTRY}/app:1.0`)
+        is judged on its literal parts (`${REGISTRY}/App:1.0` is reported);
+        one that is wholly a placeholder (`$IMAGE`) is not judged.
 
     Why:
         These manifests fail at `kubectl apply` or admission time, usually in
@@ -719,7 +740,8 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
         Fix the field named in the finding: add the missing identity field,
         make the selector a subset of the template labels, rename the
         duplicate container, env var or port, quote numeric and boolean label
-        values.
+        values, write the image reference as the kubelet reads it (a
+        lowercase repository, a valid tag and `sha256` digest, no spaces).
 
     Example:
         ```yaml

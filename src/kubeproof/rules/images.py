@@ -1,9 +1,12 @@
 """Rules for practices 1 and 2: minimal, pinned images from a trusted registry.
 
 Image references are parsed with :mod:`kubeproof.imageref` exactly as the
-kubelet does. References nobody can resolve (``${IMAGE}``, ``{{ .Values }}``,
-``<image>``) and invalid ones are never judged here, and neither is a missing
-or empty ``image`` (controllers and config tools may fill it in).
+kubelet does. A reference with placeholders is judged on its literal parts
+only: its tag and digest when they are literal (``${REGISTRY}/app:latest``),
+its registry when that is literal (``gcr.io/${PROJECT}/app``); a reference
+that is only a placeholder (``$IMAGE``, ``{{ .Values.image }}``) is never
+judged, and neither is a missing or empty ``image`` (controllers and config
+tools may fill it in). References the kubelet cannot parse are KP0002's.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from kubeproof.imageref import DOCKER_HUB, ImageRef, parse_image
+from kubeproof.imageref import DEFAULT_TAG, DOCKER_HUB, ImageRef, parse_image
 from kubeproof.model import Context, Resource, Violation
 from kubeproof.registry import rule
+from kubeproof.rules.common import quote
 from kubeproof.workloads import ContainerView
 
 # Hosts that serve Docker Hub itself, and mirrors of Docker Hub's official
@@ -133,6 +137,8 @@ def classify_base(ref: ImageRef) -> tuple[str, str]:
 
 
 def _images(res: Resource) -> Iterator[tuple[ContainerView, ImageRef]]:
+    """Containers whose image is valid or has literal parts to judge (each rule
+    checks ``registry_known``/``tag_known`` for the part it judges)."""
     pod = res.pod
     if pod is None:
         return
@@ -141,30 +147,42 @@ def _images(res: Resource) -> Iterator[tuple[ContainerView, ImageRef]]:
         if image is None or image == "":
             continue
         ref = parse_image(image)
-        if not ref.invalid:
+        if not ref.invalid or ref.registry_known or ref.tag_known:
             yield c, ref
+
+
+def _about(c: ContainerView, ref: ImageRef) -> str:
+    return f"container {quote(c.name)} image {quote(ref.original)}"
 
 
 @rule("KP0101", "image-tag-mutable", practice=1, severity="high", pods=True, fixable=True)
 def image_tag_mutable(res: Resource, ctx: Context) -> Iterator[Violation]:
-    """Image with no tag or the tag `latest`, and no digest.
+    """Image with no tag, the tag `latest` or a branch-like tag, and no digest.
 
     What:
-        A container (init, regular or ephemeral) whose `image` has no tag, or
-        the tag `latest`, and is not pinned by `@sha256:` digest. A reference
-        without tag and digest pulls `latest`.
+        A container (init, regular or ephemeral) whose `image` has no tag, the
+        tag `latest`, or a branch-like tag, and is not pinned by `@sha256:`
+        digest. A reference without tag and digest pulls `latest`. Branch-like
+        tags are those of `images.mutableTags` (default `latest`, `main`,
+        `master`, `head`, `develop`, `dev`, `edge`, `nightly`, `stable`,
+        `canary`) and any tag ending in `-latest`, compared ignoring case.
 
     Why:
-        `latest` moves. Two nodes pulling at different times run different
-        code, a rollback re-pulls whatever is current, and nobody can say
-        from the manifest what is deployed. With `imagePullPolicy` defaulting
-        to `Always` for `latest`, every pod start also depends on the registry.
+        These tags move: CI pushes each new build of a branch, a nightly or a
+        channel under the same tag. Two nodes pulling at different times run
+        different code, a rollback re-pulls whatever is current, and nobody
+        can say from the manifest what is deployed. With `imagePullPolicy`
+        defaulting to `Always` for `latest`, every pod start also depends on
+        the registry.
 
     How:
         Use an immutable version tag (`nginx:1.27.2`), ideally with its digest
         (`nginx:1.27.2@sha256:...`).
 
-        Placeholders such as `${IMAGE}` or `{{ .Values.image }}` are not judged.
+        References with placeholders are judged on their literal tag
+        (`${REGISTRY}/app:latest` is flagged); a tag that is a placeholder,
+        or a reference that is one (`${IMAGE}`, `{{ .Values.image }}`), is
+        not judged.
 
     Example:
         ```yaml
@@ -173,12 +191,18 @@ def image_tag_mutable(res: Resource, ctx: Context) -> Iterator[Violation]:
             image: ghcr.io/acme/web:1.4.2
         ```
     """
+    tags = ctx.config.mutable_tags if isinstance(ctx.config.mutable_tags, list) else []
     for c, ref in _images(res):
-        if ref.mutable_tag:
-            how = ('uses the mutable tag "latest"' if ref.explicit_tag
-                   else 'has no tag, so it pulls the mutable tag "latest"')
-            yield Violation((*c.path, "image"), f'container "{c.name}" image '
-                            f'"{ref.original}" {how}', container=c.name)
+        if not ref.moving_tag([DEFAULT_TAG, *tags]):
+            continue
+        if not ref.explicit_tag:
+            how = 'has no tag, so it pulls the mutable tag "latest"'
+        elif ref.tag == DEFAULT_TAG:
+            how = 'uses the mutable tag "latest"'
+        else:
+            how = (f"uses the branch-like tag {quote(ref.tag)}, which is moved to each new "
+                   "build pushed under it")
+        yield Violation((*c.path, "image"), f"{_about(c, ref)} {how}", container=c.name)
 
 
 @rule("KP0102", "image-not-pinned", practice=1, severity="low", pods=True, fixable=True)
@@ -199,6 +223,9 @@ def image_not_pinned(res: Resource, ctx: Context) -> Iterator[Violation]:
         digest app:1.4.2` or `docker buildx imagetools inspect` prints it,
         and Renovate or Dependabot keep it current.
 
+        A reference with placeholders is judged when its tag and digest are
+        literal (`${REGISTRY}/app:1.4.2` is flagged, `app:${TAG}` is not).
+
     Example:
         ```yaml
         containers:
@@ -207,9 +234,9 @@ def image_not_pinned(res: Resource, ctx: Context) -> Iterator[Violation]:
         ```
     """
     for c, ref in _images(res):
-        if not ref.pinned:
-            yield Violation((*c.path, "image"), f'container "{c.name}" image '
-                            f'"{ref.original}" is not pinned by digest', container=c.name)
+        if ref.tag_known and not ref.pinned:
+            yield Violation((*c.path, "image"), f"{_about(c, ref)} is not pinned by digest",
+                            container=c.name)
 
 
 @rule("KP0103", "image-base-not-minimal", practice=1, severity="medium", pods=True)
@@ -272,11 +299,12 @@ def image_base_not_minimal(res: Resource, ctx: Context) -> Iterator[Violation]:
         ```
     """
     for c, ref in _images(res):
+        if ref.invalid:
+            continue
         verdict, label = classify_base(ref)
         if verdict == FULL:
-            yield Violation((*c.path, "image"), f'container "{c.name}" image '
-                            f'"{ref.original}" is the {label}; use a slim, alpine, '
-                            f"minimal or distroless variant", container=c.name)
+            yield Violation((*c.path, "image"), f"{_about(c, ref)} is the {label}; use a "
+                            "slim, alpine, minimal or distroless variant", container=c.name)
 
 
 @rule("KP0201", "image-registry-implicit", practice=2, severity="medium", pods=True)
@@ -307,10 +335,9 @@ def image_registry_implicit(res: Resource, ctx: Context) -> Iterator[Violation]:
         ```
     """
     for c, ref in _images(res):
-        if not ref.explicit_registry:
-            yield Violation((*c.path, "image"), f'container "{c.name}" image '
-                            f'"{ref.original}" names no registry and is pulled from '
-                            f"Docker Hub ({DOCKER_HUB})", container=c.name)
+        if ref.registry_known and not ref.explicit_registry:
+            yield Violation((*c.path, "image"), f"{_about(c, ref)} names no registry and is "
+                            f"pulled from Docker Hub ({DOCKER_HUB})", container=c.name)
 
 
 @rule("KP0202", "image-registry-not-allowed", practice=2, severity="high", pods=True)
@@ -324,7 +351,10 @@ def image_registry_not_allowed(res: Resource, ctx: Context) -> Iterator[Violatio
         (`ghcr.io/acme`), matched on whole path components (`ghcr.io/acme`
         does not admit `ghcr.io/acme-evil`). An image without a registry host
         is on `docker.io` (official images under `docker.io/library`).
-        Without the setting the rule does nothing.
+        Without the setting the rule does nothing. A registry that is a
+        placeholder (`${REGISTRY}/app`) is not judged, nor a path placeholder
+        an entry's path prefix depends on (`ghcr.io/${ORG}/app` against
+        `ghcr.io/acme`).
 
     Why:
         Pulling only from registries you trust and monitor is what makes
@@ -347,11 +377,12 @@ def image_registry_not_allowed(res: Resource, ctx: Context) -> Iterator[Violatio
     if not allowed:
         return
     for c, ref in _images(res):
-        if not any(ref.in_registry(a) for a in allowed):
+        answers = [ref.registry_match(a) for a in allowed]
+        if ref.registry_known and not any(answers) and None not in answers:
             where = ref.registry if ref.explicit_registry else f"{ref.registry} (implicit)"
-            yield Violation((*c.path, "image"), f'container "{c.name}" image '
-                            f'"{ref.original}" comes from registry {where}, which is not in '
-                            f"images.allowedRegistries", container=c.name)
+            yield Violation((*c.path, "image"), f"{_about(c, ref)} comes from registry "
+                            f"{where}, which is not in images.allowedRegistries",
+                            container=c.name)
 
 
 # ---------------------------------------------------------------- Dockerfiles

@@ -434,14 +434,17 @@ def _named_secret(name: str, value: str) -> str | None:
     return "a literal credential"
 
 
-def _token_kinds(text: str) -> list[str]:
-    kinds = [kind for kind, (hints, pattern) in _TOKEN_FORMATS.items()
-             if any(h in text for h in hints) and pattern.search(text)] \
-        if _ANY_TOKEN_HINT.search(text) else []
+def _token_kinds(text: str) -> dict[str, int]:
+    """Known token formats in ``text``: kind -> where the first one starts."""
+    kinds: dict[str, int] = {}
+    if _ANY_TOKEN_HINT.search(text):
+        for kind, (hints, pattern) in _TOKEN_FORMATS.items():
+            if any(h in text for h in hints) and (m := pattern.search(text)):
+                kinds[kind] = m.start()
     if "://" in text and "@" in text:
         for m in _URL_PASSWORD.finditer(text):
             if not _placeholder(m[1]):
-                kinds.append("url")
+                kinds["url"] = m.start()
                 break
     return kinds
 
@@ -456,8 +459,9 @@ class Budget:
         self.left = left
 
 
-def _embedded(text: str, budget: Budget) -> list[str]:
-    """Secret-like keys assigned literal values inside ``text`` (config files, flags).
+def _embedded(text: str, budget: Budget) -> dict[str, int]:
+    """Secret-like keys assigned literal values inside ``text`` (config files,
+    flags), each with where it starts.
 
     One pass over the hint words in text order: each run of key characters
     around a hint is judged once, the current line start only moves forward,
@@ -465,13 +469,13 @@ def _embedded(text: str, budget: Budget) -> list[str]:
     work is linear in ``text`` even when every value holds further keys
     (``key=key=key=...``). Stops once more keys are found than a message names,
     and once the object's ``budget`` of assignments is spent (then
-    :data:`TOO_MANY` ends the list, so the value is reported as not fully
+    :data:`TOO_MANY` ends them, so the value is reported as not fully
     inspected).
     """
     low = text.lower()
     if len(low) != len(text):  # a few non-ASCII characters change length when lowered
         low = text.translate(_ASCII_LOWER)
-    keys: dict[str, None] = {}
+    keys: dict[str, int] = {}
     n = len(text)
     run_end = 0  # end of the last key judged: hints before it are in that key
     line = 0  # start of the line of the current key
@@ -489,7 +493,7 @@ def _embedded(text: str, budget: Budget) -> list[str]:
             continue
         budget.left -= 1
         if budget.left < 0:
-            keys[TOO_MANY] = None
+            keys[TOO_MANY] = start
             break
         newline = text.rfind("\n", line_scanned, start)
         line_scanned = start
@@ -502,10 +506,10 @@ def _embedded(text: str, budget: Budget) -> list[str]:
         if value[:1] not in "\"'" and (_expression(value) or value in _NSSWITCH):
             continue
         if _named_secret(key, value):
-            keys[key] = None
+            keys[key] = start
             if len(keys) > MAX_KEYS_SHOWN:
                 break
-    return list(keys)
+    return keys
 
 
 def _bare_key(key: str) -> str:
@@ -537,9 +541,18 @@ def _describe(kinds: list[str], keys: list[str]) -> str:
 
 def _scan_value(text: str, budget: Budget | None = None) -> str | None:
     """Token formats and embedded assignments in one value, described."""
+    found = _scan_value_at(text, budget)
+    return found[0] if found else None
+
+
+def _scan_value_at(text: str, budget: Budget | None = None) -> tuple[str, int] | None:
+    """:func:`_scan_value`, with where in ``text`` the first credential starts
+    (for :attr:`Violation.value_offset`: the line inside a multi-line value)."""
     kinds = _token_kinds(text)
     keys = _embedded(text, budget if budget is not None else Budget())
-    return _describe(kinds, keys) if kinds or keys else None
+    if not kinds and not keys:
+        return None
+    return _describe(list(kinds), list(keys)), min((*kinds.values(), *keys.values()))
 
 
 def _container_findings(c: ContainerView, budget: Budget) -> Iterator[Violation]:
@@ -552,17 +565,20 @@ def _container_findings(c: ContainerView, budget: Budget) -> Iterator[Violation]
             continue
         name = env.get("name")
         name = name if isinstance(name, str) else ""
-        found = _scan_value(value, budget) or _named_secret(name, value)
+        at = _scan_value_at(value, budget)
+        found = at[0] if at else _named_secret(name, value)
         if found:
             yield Violation((*c.path, "env", i, "value"),
-                            f"{who} env var {_s(name)} holds {found}", container=c.name)
+                            f"{who} env var {_s(name)} holds {found}", container=c.name,
+                            value_offset=at[1] if at else None)
     for field in ("command", "args"):
         items = as_list(c.data.get(field))
         done = -1
         for i, arg in enumerate(items):
             if not isinstance(arg, str) or i == done:
                 continue
-            found = _scan_value(arg, budget)
+            at = _scan_value_at(arg, budget)
+            found = at[0] if at else None
             if not found and i + 1 < len(items) and isinstance(items[i + 1], str):
                 flag = _FLAG.match(arg)
                 nxt = items[i + 1]
@@ -572,9 +588,9 @@ def _container_findings(c: ContainerView, budget: Budget) -> Iterator[Violation]
                                     f"{who} passes a literal credential to {arg} in {field}",
                                     container=c.name)
                     continue
-            if found:
-                yield Violation((*c.path, field, i),
-                                f"{who} {field}[{i}] contains {found}", container=c.name)
+            if at:
+                yield Violation((*c.path, field, i), f"{who} {field}[{i}] contains {found}",
+                                container=c.name, value_offset=at[1])
 
 
 def _annotation_findings(ann: Any, meta_path: Path, where: str,
@@ -584,12 +600,12 @@ def _annotation_findings(ann: Any, meta_path: Path, where: str,
     for key, value in ann.items():
         if not isinstance(value, str) or not value or not isinstance(key, str):
             continue
-        found = _scan_value(value, budget)
-        if not found:
-            found = _named_secret(key, value)
+        at = _scan_value_at(value, budget)
+        found = at[0] if at else _named_secret(key, value)
         if found:
             yield Violation((*meta_path, "annotations", key),
-                            f"annotation {quote(key)} on {where} holds {found}")
+                            f"annotation {quote(key)} on {where} holds {found}",
+                            value_offset=at[1] if at else None)
 
 
 @rule("KP1003", "hardcoded-secret", practice=10, severity="critical")
@@ -615,6 +631,11 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
         `checksum/secret`), a Secret's name under a `*secret` key
         (`auth-secret: basic-auth`), commented lines and code expressions.
         The finding names the field and the kind of credential, never the value.
+        In a value written over several lines (a `|` or `>` block, a folded
+        quoted or plain scalar), the finding is on the line where the first
+        credential starts, not on the key (when the lines rebuild the value
+        exactly; else on the key). An inline ignore comment on either line
+        applies.
         The work is linear in the input: a name is judged by its last 256
         characters, a value assigned inside text by its first 128, and a value
         where an object's values hold more than 20000 assignments to
@@ -664,12 +685,14 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
                 if not isinstance(value, str) or not value:
                     continue
                 key = str(key)
-                found = _scan_value(value, budget)
+                at = _scan_value_at(value, budget)
+                found = at[0] if at else None
                 if not found and "\n" not in value.strip():
                     found = _named_secret(key, value)
                 if found:
                     yield Violation(("data", key),
-                                    f"ConfigMap {quote(res.name)} key {quote(key)} holds {found}")
+                                    f"ConfigMap {quote(res.name)} key {quote(key)} holds {found}",
+                                    value_offset=at[1] if at else None)
 
 
 # ----------------------------------------------------------------- KP1004

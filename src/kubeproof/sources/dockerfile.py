@@ -73,7 +73,8 @@ class DockerfileLocator:
         self.has_inline_ignores = "kubeproof:ignore" in self.text
 
     def locate(self, origin: Origin, node: Any, line_offset: int,
-               path: tuple[str | int, ...]) -> tuple[int, int]:
+               path: tuple[str | int, ...], value_offset: int | None = None
+               ) -> tuple[int, int]:
         if len(path) >= 2 and path[0] == "stages" and isinstance(path[1], int) \
                 and 0 <= path[1] < len(self.stages):
             from_line, from_col, user_line, user_col = self.stages[path[1]]

@@ -62,8 +62,11 @@ class Locator(Protocol):
 
     has_inline_ignores: bool
 
-    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...]
-               ) -> tuple[int, int]: ...
+    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...],
+               value_offset: int | None = None) -> tuple[int, int]:
+        """Line and column of ``path``; with ``value_offset``, of that character of
+        the string value at ``path`` when the source shows exactly where it is."""
+        ...
 
     def line_text(self, line: int) -> str: ...
 
@@ -75,8 +78,8 @@ class OriginLocator:
 
     has_inline_ignores = False
 
-    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...]
-               ) -> tuple[int, int]:
+    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...],
+               value_offset: int | None = None) -> tuple[int, int]:
         return origin.line, origin.column
 
     def line_text(self, line: int) -> str:
@@ -94,12 +97,13 @@ class FileLocator:
     nodes: list[Any] | None = None  # composed lazily for JSON input
     lines: list[str] | None = None
     has_inline_ignores: bool = False
+    yaml_lines: list[str] | None = None  # split at "\n", as line offsets count them
 
     def __post_init__(self) -> None:
         self.has_inline_ignores = "kubeproof:ignore" in self.text
 
-    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...]
-               ) -> tuple[int, int]:
+    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...],
+               value_offset: int | None = None) -> tuple[int, int]:
         if node is None and self.nodes is None:
             self.nodes = compose_positions(self.text)
         if node is None and self.nodes is not None and origin.doc < len(self.nodes):
@@ -107,7 +111,9 @@ class FileLocator:
             if origin.item is not None:
                 root = _item_node(root, origin.item)
             node = root
-        found = locate(node, path, line_offset)
+        if value_offset is not None and self.yaml_lines is None:
+            self.yaml_lines = self.text.split("\n")
+        found = locate(node, path, line_offset, value_offset, self.yaml_lines)
         return found if found else (origin.line, origin.column)
 
     def line_text(self, line: int) -> str:

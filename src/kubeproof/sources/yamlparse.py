@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from kubeproof.sources.scalarlines import scalar_position
 
 MAX_EXPANDED_NODES = 1_000_000
 # libyaml's composer recurses in C and crashes the process (SIGSEGV) past
@@ -504,20 +506,29 @@ def compose_positions(text: str) -> list[Node | None]:
         loader.dispose()
 
 
-def locate(node: Node | None, path: tuple[str | int, ...], line_offset: int = 0
+def locate(node: Node | None, path: tuple[str | int, ...], line_offset: int = 0,
+           value_offset: int | None = None, lines: Sequence[str] | None = None
            ) -> tuple[int, int] | None:
-    """Line and column (1-based) of ``path`` in ``node``, or its closest parent."""
+    """Line and column (1-based) of ``path`` in ``node``, or its closest parent.
+
+    With ``value_offset`` and the source ``lines`` (split at ``\\n``), a path
+    to a scalar that spans several lines gives the position of that character
+    of its value when it is exactly known (:mod:`kubeproof.sources.scalarlines`).
+    """
     if node is None:
         return None
     best = node.start_mark
     cur: Node = node
+    reached = True
     for seg in path:
+        reached = False
         if isinstance(cur, MappingNode):
             # the last occurrence: a key given twice keeps its later value
             for k, v in reversed(cur.value):
                 if k.value == seg or (isinstance(seg, str) and str(k.value) == seg):
                     best = k.start_mark
                     cur = v
+                    reached = True
                     break
             else:
                 break
@@ -525,8 +536,14 @@ def locate(node: Node | None, path: tuple[str | int, ...], line_offset: int = 0
             if 0 <= seg < len(cur.value):
                 cur = cur.value[seg]
                 best = cur.start_mark
+                reached = True
             else:
                 break
         else:
             break
+    if reached and value_offset is not None and lines is not None \
+            and isinstance(cur, ScalarNode):
+        inside = scalar_position(cur, lines, line_offset, value_offset)
+        if inside is not None:
+            return inside
     return best.line + 1 + line_offset, best.column + 1
