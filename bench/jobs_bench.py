@@ -1,0 +1,92 @@
+"""Worker processes or one process: where does ``--jobs`` win?
+
+For inputs of several sizes (the whole corpus, one repository of it, a few
+dozen files, one file) this times ``kubeproof scan`` with ``--jobs 1`` and
+``--jobs N`` (N = usable cores, at least 2) as subprocesses, interleaved,
+each ``--repeat`` times, and prints the medians and the ratio. Both runs of a
+pair happen in the same minute on the same (shared, noisy) machine: read the
+ratios, not the seconds. ``--jobs 0`` (auto) is timed too, to check that it
+picks the faster side.
+
+Usage: python bench/jobs_bench.py [--corpus ../shared/corpus] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SUFFIXES = (".yaml", ".yml", ".json")
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPATH"] = str(ROOT / "src")
+
+
+def wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+                   check=False)
+    return time.perf_counter() - start
+
+
+def scan_cmd(path: Path, jobs: int) -> list[str]:
+    return [sys.executable, "-m", "kubeproof", "scan", str(path), "--no-config", "--format",
+            "json", "--output", os.devnull, "--fail-on", "none", "--jobs", str(jobs)]
+
+
+def manifests(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+
+
+def subset(files: list[Path], dest: Path, count: int) -> Path:
+    """The ``count`` largest files copied into ``dest`` (flat)."""
+    dest.mkdir(parents=True)
+    for i, p in enumerate(sorted(files, key=lambda p: -p.stat().st_size)[:count]):
+        shutil.copyfile(p, dest / f"{i:04d}-{p.name}")
+    return dest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    corpus = Path(args.corpus)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = max(2, cores or 1)
+    all_files = manifests(corpus)
+    biggest_repo = max((d for d in corpus.iterdir() if d.is_dir()),
+                       key=lambda d: sum(p.stat().st_size for p in manifests(d)))
+    with tempfile.TemporaryDirectory(prefix="kp-jobs-") as tmp:
+        cases = [
+            ("whole corpus", corpus),
+            (f"one repo ({biggest_repo.name})", biggest_repo),
+            ("200 largest files", subset(all_files, Path(tmp) / "s200", 200)),
+            ("40 largest files", subset(all_files, Path(tmp) / "s40", 40)),
+            ("16 largest files", subset(all_files, Path(tmp) / "s16", 16)),
+        ]
+        wall(scan_cmd(ROOT / "examples", 1))  # warm-up: bytecode caches
+        print(f"{cores} usable cores, load {os.getloadavg()[0]:.2f}; medians of {args.repeat}")
+        print(f"{'input':40} {'files':>6} {'MiB':>6} {'-j1 s':>7} {f'-j{workers} s':>7} "
+              f"{'-j0 s':>7} {'j1/jN':>6}")
+        for label, path in cases:
+            files = manifests(path)
+            mib = sum(p.stat().st_size for p in files) / 1048576
+            times: dict[int, list[float]] = {1: [], workers: [], 0: []}
+            for _ in range(args.repeat):
+                for jobs in times:
+                    times[jobs].append(wall(scan_cmd(path, jobs)))
+            one, many, auto = (statistics.median(times[j]) for j in (1, workers, 0))
+            print(f"{label[:40]:40} {len(files):6d} {mib:6.1f} {one:7.2f} {many:7.2f} "
+                  f"{auto:7.2f} {one / many:6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
