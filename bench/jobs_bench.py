@@ -45,10 +45,11 @@ def manifests(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
 
 
-def subset(files: list[Path], dest: Path, count: int) -> Path:
-    """The ``count`` largest files copied into ``dest`` (flat)."""
+def subset(files: list[Path], dest: Path, count: int, skip: int = 0) -> Path:
+    """The ``count`` largest files after the ``skip`` largest, copied into ``dest`` (flat)."""
     dest.mkdir(parents=True)
-    for i, p in enumerate(sorted(files, key=lambda p: -p.stat().st_size)[:count]):
+    ranked = sorted(files, key=lambda p: -p.stat().st_size)
+    for i, p in enumerate(ranked[skip:skip + count]):
         shutil.copyfile(p, dest / f"{i:04d}-{p.name}")
     return dest
 
@@ -71,6 +72,8 @@ def main() -> None:
             ("200 largest files", subset(all_files, Path(tmp) / "s200", 200)),
             ("40 largest files", subset(all_files, Path(tmp) / "s40", 40)),
             ("16 largest files", subset(all_files, Path(tmp) / "s16", 16)),
+            ("16 files, size ranks 9-24", subset(all_files, Path(tmp) / "r9", 16, skip=8)),
+            ("20 files, size ranks 200-219", subset(all_files, Path(tmp) / "r200", 20, 199)),
         ]
         wall(scan_cmd(ROOT / "examples", 1))  # warm-up: bytecode caches
         print(f"{cores} usable cores, load {os.getloadavg()[0]:.2f}; medians of {args.repeat}")

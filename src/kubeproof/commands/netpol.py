@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import fail
+from kubeproof.cli import fail, require_paths
 from kubeproof.terminal import echo, safe
 
 if TYPE_CHECKING:
@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 
 @click.group()
 def netpol() -> None:
-    """Analyse NetworkPolicies across a set of manifests."""
+    """Analyse NetworkPolicies across a set of manifests.
+
+    Exit codes: 0 answered; 2 usage error, a path that does not exist, or an
+    input that could not be read.
+    """
 
 
 @netpol.command()
@@ -40,10 +44,16 @@ def netpol() -> None:
 @click.option("--port", default=None, metavar="P[/PROTO]",
               help="Port number or container port name, protocol TCP (default), UDP or "
                    "SCTP [default: every port].")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="Output format [default: text].")
 def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[str, ...],
           port: str | None, fmt: str) -> None:
-    """Which workloads may open connections to which, under the set's NetworkPolicies."""
+    """Which workloads may open connections to which, under the set's NetworkPolicies.
+
+    Exit codes: 0 answered; 2 usage error, a path that does not exist (error
+    printed, no answer), or an input that could not be read (the answer covers
+    the rest).
+    """
     from kubeproof.analysis.netpol import Network, parse_port
     from kubeproof.index import load_index
 
@@ -53,6 +63,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
             query = parse_port(port)
         except ValueError as exc:
             fail(f"--port: {exc}")
+    require_paths(paths)
     index, errors = load_index(list(paths))
     for err in errors:
         echo(err, err=True)

@@ -28,8 +28,9 @@ class ReportError(Exception):
     """A JSON report that cannot be read; the message is one line."""
 
 
-def load_reports(paths: list[str]) -> ScanResult:
-    """Merge the JSON reports at ``paths``; unreadable ones become input errors.
+def load_reports(paths: list[str], strict: bool = False) -> ScanResult:
+    """Merge the JSON reports at ``paths``; unreadable ones become input errors
+    (``strict``: raise :class:`ReportError` naming the file instead).
 
     Each file is read whole into its own result first and merged only when it
     is valid, so a malformed file adds one error line and nothing else.
@@ -44,6 +45,8 @@ def load_reports(paths: list[str]) -> ScanResult:
             doc = _read(path)
             _add(part, doc, path, rules, part_ran)
         except ReportError as exc:
+            if strict:
+                raise ReportError(f"{path}: {exc}") from None
             result.errors.append(InputError(path, None, str(exc)))
             continue
         result.add(part)
@@ -169,6 +172,13 @@ def _add(result: ScanResult, doc: dict[str, Any], path: str, rules: dict[str, Ru
                                    _opt_int(item, "line", where),
                                    _str(item, "message", where)))
     result.registries.extend(_registries(_section(doc, "registries", list)))
+    for i, item in enumerate(_section(doc, "accepted", list)):
+        where = f"accepted[{i}]"
+        if not isinstance(item, dict):
+            raise _wrong(where, "an object", item)
+        code = _str(item, "code", where)
+        if code in rules:
+            result.accepted.append(_finding(item, rules[code], where))
     summary = _section(doc, "summary", dict)
     result.objects += _count(summary, "objects", "summary")
     result.files += _count(summary, "files", "summary")

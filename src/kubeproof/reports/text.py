@@ -232,25 +232,42 @@ def by_file_lines(findings: list[Finding], color: bool, show_all: bool) -> list[
 
 
 def scorecard_table(card: dict[str, Any]) -> Table:
+    """The scorecard; an ``accepted`` column when the baseline suppressed findings
+    (they count in the score: see :mod:`kubeproof.reports.scorecard`)."""
+    with_accepted = bool(card.get("accepted"))
     table = Table(title="Scorecard", box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("practice")
     table.add_column("score", justify="right")
     table.add_column("grade", justify="center")
     table.add_column("findings", justify="right")
+    if with_accepted:
+        table.add_column("accepted", justify="right")
     for number, entry in card["practices"].items():
         score = entry["score"]
         grade = entry["grade"]
         style = "dim" if score is None else ""
-        table.add_row(Text(number, style=style), Text(entry["name"], style=style),
-                      Text("n/a" if score is None else str(score), style=style),
-                      Text(grade, style=GRADE_STYLES.get(grade, "")),
-                      Text(str(entry["findings"]), style=style))
+        row = [Text(number, style=style), Text(entry["name"], style=style),
+               Text("n/a" if score is None else str(score), style=style),
+               Text(grade, style=GRADE_STYLES.get(grade, "")),
+               Text(str(entry["findings"]), style=style)]
+        if with_accepted:
+            n = entry.get("accepted", 0)
+            row.append(Text(str(n) if n else "", style="yellow" if n else ""))
+        table.add_row(*row)
     table.add_section()
     overall = card["score"]
     table.add_row("", Text("overall", style="bold"),
                   Text("n/a" if overall is None else str(overall), style="bold"),
-                  Text(card["grade"], style=GRADE_STYLES.get(card["grade"], "")), "")
+                  Text(card["grade"], style=GRADE_STYLES.get(card["grade"], "")), "",
+                  *([Text(str(card["accepted"]), style="yellow")] if with_accepted else []))
+    notes = [f"{number}: {entry['note']}" for number, entry in card["practices"].items()
+             if entry["score"] is not None and entry.get("note")]
+    if with_accepted:
+        notes.append("accepted: in the baseline, not reported, still counted in the score")
+    if notes:
+        table.caption = "\n".join(notes)
+        table.caption_justify = "left"
     return table
 
 
@@ -284,7 +301,7 @@ def _stats_line(result: ScanResult, tool_version: str) -> str:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(result.suppressed.items()) if v)
         parts.append(f"{suppressed} suppressed ({detail})")
     if result.baselined:
-        parts.append(f"{result.baselined} in baseline")
+        parts.append(f"{result.baselined} accepted in the baseline")
     if result.skipped_documents:
         parts.append(f"{result.skipped_documents} non-Kubernetes documents skipped")
     if result.errors:
