@@ -47,8 +47,8 @@ def render(fmt: str, result: ScanResult, **opts: Any) -> str:
     """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`) as text.
 
     ``tool_version`` defaults to the installed kubeproof version. Common
-    options (``color``, ``width``, ``quiet``, ``root``, ``group_by``, ``show_all``) are dropped for formats
-    that do not use them; any other unknown option raises ``TypeError``.
+    options (:data:`COMMON_OPTIONS`) are dropped for formats that do not use
+    them; any other unknown option raises ``TypeError``.
     """
     fn = _module(fmt).render
     with gc_paused():
