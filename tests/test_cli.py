@@ -174,6 +174,9 @@ def test_unreadable_report_prints_the_error_once_and_no_report(tmp_path: Path) -
         no_traceback(proc)
         assert proc.returncode == 2 and proc.stdout == ""
         assert len(proc.stderr.splitlines()) == 1 and path in proc.stderr
+    # several, none readable: each error once, no report
+    proc = kp("report", str(tmp_path / "nope.json"), str(tmp_path / "junk.json"))
+    assert proc.returncode == 2 and proc.stdout == "" and len(proc.stderr.splitlines()) == 2
 
 
 def test_unreachable_cluster_prints_the_error_once_and_no_report(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """``kubeproof report FILE.json...``: render saved JSON reports in any format.
 
 Exit codes as for scan: 0, 1 when a finding is at or above ``--fail-on``,
-2 when a file is not a readable kubeproof JSON report (the error is printed
-once and no report) or the original run had input errors.
+2 when a file is not a readable kubeproof JSON report (the others are
+rendered; when none is, the errors are printed once and no report) or the
+original run had input errors.
 """
 
 from __future__ import annotations
@@ -31,20 +32,24 @@ def report(reports: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     """Render JSON reports of scan or audit (merged when several) in any format.
 
     Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it;
-    2 usage error, a file that is not a readable kubeproof JSON report (error
-    printed once, no report), or the original run had input errors.
+    2 usage error, a file that is not a readable kubeproof JSON report (the
+    others are rendered; none readable: the errors once, no report), or the
+    original run had input errors.
     """
     import sys
 
-    from kubeproof.cli import _write_reports, check_outputs, fail, fail_threshold, print_problems
+    from kubeproof.cli import _write_reports, check_outputs, fail_threshold, print_problems
     from kubeproof.engine import exit_code
-    from kubeproof.reports.from_json import ReportError, load_reports
+    from kubeproof.reports.from_json import NoReportError, load_reports
+    from kubeproof.terminal import echo
 
     check_outputs(formats, outputs)
     try:
-        result = load_reports(list(reports), strict=True)
-    except ReportError as exc:
-        fail(str(exc))
+        result = load_reports(list(reports), require_one=True)
+    except NoReportError as exc:
+        for err in exc.errors:
+            echo(err, err=True)
+        sys.exit(2)
     print_problems(result)
     _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet,
                    group_by=group_by or "rule", show_all=show_all)

@@ -28,9 +28,19 @@ class ReportError(Exception):
     """A JSON report that cannot be read; the message is one line."""
 
 
-def load_reports(paths: list[str], strict: bool = False) -> ScanResult:
+class NoReportError(Exception):
+    """Not one of the files given is a readable report: ``errors`` says why, one
+    per file."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        super().__init__(f"no readable report among {len(errors)} file(s)")
+        self.errors = errors
+
+
+def load_reports(paths: list[str], require_one: bool = False) -> ScanResult:
     """Merge the JSON reports at ``paths``; unreadable ones become input errors
-    (``strict``: raise :class:`ReportError` naming the file instead).
+    (``require_one``: when no file at all is readable, raise
+    :class:`NoReportError` instead: there is nothing to render).
 
     Each file is read whole into its own result first and merged only when it
     is valid, so a malformed file adds one error line and nothing else.
@@ -38,6 +48,7 @@ def load_reports(paths: list[str], strict: bool = False) -> ScanResult:
     result = ScanResult()
     rules = load_rules()
     ran: dict[str, Rule] = {}
+    loaded = 0
     for path in paths:
         part = ScanResult()
         part_ran: dict[str, Rule] = {}
@@ -45,13 +56,14 @@ def load_reports(paths: list[str], strict: bool = False) -> ScanResult:
             doc = _read(path)
             _add(part, doc, path, rules, part_ran)
         except ReportError as exc:
-            if strict:
-                raise ReportError(f"{path}: {exc}") from None
             result.errors.append(InputError(path, None, str(exc)))
             continue
+        loaded += 1
         result.add(part)
         for code, rule_ in part_ran.items():
             ran.setdefault(code, rule_)
+    if require_one and not loaded:
+        raise NoReportError(result.errors)
     result.rules = sorted(ran.values(), key=lambda r: r.code)
     return result
 
