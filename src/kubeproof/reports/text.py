@@ -154,7 +154,7 @@ def fold_limit(groups: int, show_all: bool) -> int | None:
 
 def _severity_cell(color: bool, severity: Severity) -> str:
     label = SEVERITY_LABELS[severity]
-    return _paint(color, label, f"{label:<8}")
+    return _paint(color, label, label) + " " * (8 - len(label))  # no painted padding
 
 
 def _counts_line(findings: list[Finding]) -> str:
