@@ -3,10 +3,13 @@
 For inputs of several sizes (the whole corpus, one repository of it, a few
 dozen files, one file) this times ``kubeproof scan`` with ``--jobs 1`` and
 ``--jobs N`` (N = usable cores, at least 2) as subprocesses, interleaved,
-each ``--repeat`` times, and prints the medians and the ratio. Both runs of a
-pair happen in the same minute on the same (shared, noisy) machine: read the
-ratios, not the seconds. ``--jobs 0`` (auto) is timed too, to check that it
-picks the faster side.
+each ``--repeat`` times, and prints the medians of wall time and of CPU time
+(user + system of the process and its workers) and the wall ratio. Both runs
+of a pair happen in the same minute on the same (shared, noisy) machine: read
+the ratios, not the seconds. On a loaded machine more processes get a larger
+share of the cores, which flatters workers in wall time: the CPU columns show
+what they cost. ``--jobs 0`` (auto) is timed too, to check that it picks the
+faster side.
 
 Usage: python bench/jobs_bench.py [--corpus ../shared/corpus] [--repeat 3]
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -29,11 +33,16 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV["PYTHONPATH"] = str(ROOT / "src")
 
 
-def wall(cmd: list[str]) -> float:
+def wall(cmd: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run (CPU: the child and the workers it reaped)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
                    check=False)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def scan_cmd(path: Path, jobs: int) -> list[str]:
@@ -77,18 +86,22 @@ def main() -> None:
         ]
         wall(scan_cmd(ROOT / "examples", 1))  # warm-up: bytecode caches
         print(f"{cores} usable cores, load {os.getloadavg()[0]:.2f}; medians of {args.repeat}")
-        print(f"{'input':40} {'files':>6} {'MiB':>6} {'-j1 s':>7} {f'-j{workers} s':>7} "
-              f"{'-j0 s':>7} {'j1/jN':>6}")
+        print(f"{'input':32} {'files':>5} {'MiB':>5} {'-j1 s':>6} {f'-j{workers} s':>6} "
+              f"{'-j0 s':>6} {'j1/jN':>6} {'cpu -j1':>7} {f'cpu -j{workers}':>7}")
         for label, path in cases:
             files = manifests(path)
             mib = sum(p.stat().st_size for p in files) / 1048576
             times: dict[int, list[float]] = {1: [], workers: [], 0: []}
+            cpus: dict[int, list[float]] = {1: [], workers: [], 0: []}
             for _ in range(args.repeat):
                 for jobs in times:
-                    times[jobs].append(wall(scan_cmd(path, jobs)))
+                    elapsed, cpu = wall(scan_cmd(path, jobs))
+                    times[jobs].append(elapsed)
+                    cpus[jobs].append(cpu)
             one, many, auto = (statistics.median(times[j]) for j in (1, workers, 0))
-            print(f"{label[:40]:40} {len(files):6d} {mib:6.1f} {one:7.2f} {many:7.2f} "
-                  f"{auto:7.2f} {one / many:6.2f}", flush=True)
+            cpu1, cpun = statistics.median(cpus[1]), statistics.median(cpus[workers])
+            print(f"{label[:32]:32} {len(files):5d} {mib:5.1f} {one:6.2f} {many:6.2f} "
+                  f"{auto:6.2f} {one / many:6.2f} {cpu1:7.2f} {cpun:7.2f}", flush=True)
 
 
 if __name__ == "__main__":
