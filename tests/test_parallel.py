@@ -43,14 +43,15 @@ def test_auto_jobs_starts_workers_only_for_large_files(tmp_path: Path) -> None:
         return out
 
     big = files(PARALLEL_MIN_INPUTS, 2 * PARALLEL_MIN_MEAN_BYTES)
-    assert auto_jobs(big, cores=4) == 4
-    assert auto_jobs(big, cores=1) == 1
-    assert auto_jobs(big[:-1], cores=4) == 1  # too few inputs
+    assert auto_jobs(big, cores=4, load=0.5) == 4
+    assert auto_jobs(big, cores=4, load=4.0) == 1  # a busy machine has no idle core
+    assert auto_jobs(big, cores=1, load=0.0) == 1
+    assert auto_jobs(big[:-1], cores=4, load=0.0) == 1  # too few inputs
     # many small files: a typical repository is faster in one process
-    assert auto_jobs(files(400, 20_000), cores=4) == 1
+    assert auto_jobs(files(400, 20_000), cores=4, load=0.0) == 1
     # a missing file or a chart folder weighs nothing
-    assert auto_jobs([*big[:-1], ("missing", str(tmp_path / "nope"))], cores=4) == 1
-    assert auto_jobs([("helm", str(tmp_path))] * 40, cores=4) == 1
+    assert auto_jobs([*big[:-1], ("missing", str(tmp_path / "nope"))], cores=4, load=0.0) == 1
+    assert auto_jobs([("helm", str(tmp_path))] * 40, cores=4, load=0.0) == 1
 
 
 def test_jobs_0_scans_like_jobs_1(tmp_path: Path) -> None:

@@ -26,7 +26,9 @@ _WORKER: tuple[Engine, LoadOptions] | None = None
 
 # --jobs 0 (auto) starts workers only for inputs like those where they won in
 # bench/jobs_bench.py on a 2-core machine: 16+ files of 256 KiB or more on
-# average (large CRD bundles, rendered charts), 8 MiB in all. A typical
+# average (large CRD bundles, rendered charts), 8 MiB in all, and only when the
+# machine has idle cores (1-minute load average below the usable cores: on a
+# busy machine they lost even there, and cost 15-35% more CPU). A typical
 # repository (the whole corpus: 1,423 files, 12 KiB each on average) is faster
 # in one process.
 PARALLEL_MIN_BYTES = 8 << 20
@@ -42,11 +44,23 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def auto_jobs(inputs: list[tuple[str, str]], cores: int | None = None) -> int:
+def load_average() -> float:
+    """The 1-minute load average (0 where the OS does not give one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def auto_jobs(inputs: list[tuple[str, str]], cores: int | None = None,
+              load: float | None = None) -> int:
     """Worker processes for ``--jobs 0``: one per usable core when the input is
-    large enough for them to win (see the constants above), else 1."""
+    large enough for them to win and the cores are idle (see the constants
+    above), else 1."""
     cores = usable_cores() if cores is None else cores
     if cores < 2 or len(inputs) < PARALLEL_MIN_INPUTS:
+        return 1
+    if (load_average() if load is None else load) >= cores:
         return 1
     total = 0
     for kind, path in inputs:
