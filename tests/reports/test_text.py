@@ -1,7 +1,7 @@
 import pytest
 
 from kubeproof.reports import render
-from kubeproof.reports.text import FOLD_MAX, fold_limit, short_fix
+from kubeproof.reports.text import FILES_SHOWN, FOLD_MAX, fold_limit, short_fix
 from tests.reports.helpers import (
     BAD,
     TRICKY,
@@ -142,3 +142,23 @@ def test_plain_text_has_no_trailing_padding() -> None:
     out = render("text", fixture_scan(), tool_version="1", width=120)
     assert all(line == line.rstrip() for line in out.splitlines())
     assert out.endswith("findings; 1 input error\n")
+
+
+def test_by_file_shows_the_most_urgent_files_and_findings_and_counts_the_rest() -> None:
+    low = make_rule("KP0501", "labels", 5, "low")
+    high = make_rule("KP0803", "pss-privileged", 8, "high")
+    findings = [make_finding(low, file=f"f{i:03d}.yaml", line=n, name=f"o{n}")
+                for i in range(FILES_SHOWN + 10) for n in range(1, 13)]
+    findings.append(make_finding(high, file="f039.yaml", line=99, name="x"))
+    result = make_result([low, high], findings)
+    out = render("text", result, tool_version="1", group_by="file")
+    lines = out.splitlines()
+    shown = [ln for ln in lines if ln.startswith("f0")]
+    assert len(shown) == FILES_SHOWN and shown == sorted(shown)
+    assert "f039.yaml" in shown  # the one high finding makes it the most urgent file
+    start = lines.index("f039.yaml")
+    assert "KP0803" in "\n".join(lines[start + 1:start + 3])  # shown despite its line
+    assert "… and 10 more files with 120 findings (use --all)" in out
+    full = render("text", result, tool_version="1", group_by="file", show_all=True)
+    assert sum(1 for ln in full.splitlines() if ln.startswith("f0")) == FILES_SHOWN + 10
+    assert "more file" not in full

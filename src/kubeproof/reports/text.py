@@ -18,6 +18,7 @@ finding. The findings follow grouped by rule (``group_by="rule"``, in the
 summary's order, each group by file and line) or by file (``"file"``), one
 line each. A group shows at most :func:`fold_limit` findings (10, fewer when
 there are many groups) and folds the rest into "... and N more (use --all)";
+by file, only the :data:`FILES_SHOWN` most urgent files are shown;
 ``show_all`` prints everything. ``quiet`` keeps the summary, input errors,
 the scorecard and the counts.
 
@@ -72,6 +73,7 @@ BODY = " " * 12  # under the code, after "  " + severity padded to 8 + "  "
 GROUP_BY = ("rule", "file")
 FOLD_MAX = 10  # findings a group shows at most before folding the rest
 FOLD_BUDGET = 60  # finding lines shared by the groups before folding gets tighter
+FILES_SHOWN = 30  # --group-by file: the most urgent files shown before the rest are counted
 
 
 def make_console(color: bool, width: int = 100) -> tuple[Console, StringIO]:
@@ -216,18 +218,35 @@ def by_rule_lines(groups: list[RuleGroup], color: bool, limit: int | None) -> li
 
 
 def by_file_lines(findings: list[Finding], color: bool, show_all: bool) -> list[str]:
+    """Findings by file. Past :data:`FILES_SHOWN` files (unless ``show_all``) only
+    the most urgent files are shown (worst severity, then most findings), in
+    path order, and the others are counted."""
     out: list[str] = []
     files = list(iter_by_file(findings))
+    hidden_files: list[tuple[str, list[Finding]]] = []
+    if not show_all and len(files) > FILES_SHOWN + 1:
+        ranked = sorted(files, key=lambda fg: (-max(f.severity for f in fg[1]), -len(fg[1]),
+                                               fg[0]))
+        keep = {file for file, _ in ranked[:FILES_SHOWN]}
+        hidden_files = [fg for fg in files if fg[0] not in keep]
+        files = [fg for fg in files if fg[0] in keep]
     limit = fold_limit(len(files), show_all)
     for file, group in files:
         out.append(_paint(color, "file", safe(file)))
         shown, hidden = _shown(group, limit)
+        if hidden:  # the most severe findings of the file, still in line order
+            worst = sorted(group, key=lambda f: (-f.severity, f.line, f.column))[:len(shown)]
+            shown = sorted(worst, key=lambda f: (f.line, f.column, f.rule.code))
         for f in shown:
             out.append(f"{INDENT}{f.line}:{f.column}  {_severity_cell(color, f.severity)} "
                        f"{_paint(color, 'code', f.rule.code)} {f.rule.name}"
                        f"{safe(_object_part(f))}  {safe(f.message)}")
         if hidden:
             out.append(_fold_line(color, hidden))
+    if hidden_files:
+        n = sum(len(group) for _, group in hidden_files)
+        out.append(_paint(color, "dim", f"… and {_plural(len(hidden_files), 'more file')} "
+                                        f"with {_plural(n, 'finding')} (use --all)"))
     return out
 
 
