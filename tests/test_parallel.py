@@ -44,7 +44,8 @@ def test_auto_jobs_starts_workers_only_for_large_files(tmp_path: Path) -> None:
 
     big = files(PARALLEL_MIN_INPUTS, 2 * PARALLEL_MIN_MEAN_BYTES)
     assert auto_jobs(big, cores=4, load=0.5) == 4
-    assert auto_jobs(big, cores=4, load=4.0) == 1  # a busy machine has no idle core
+    assert auto_jobs(big, cores=4, load=3.5) == 1  # a busy machine has no idle core
+    assert auto_jobs(big, cores=2, load=1.0) == 2
     assert auto_jobs(big, cores=1, load=0.0) == 1
     assert auto_jobs(big[:-1], cores=4, load=0.0) == 1  # too few inputs
     # many small files: a typical repository is faster in one process

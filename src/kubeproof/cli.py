@@ -196,7 +196,7 @@ def vuln_inputs(reports: tuple[str, ...], scan_images: bool, timeout: float) -> 
 @click.option("--jobs", "-j", type=click.IntRange(0, MAX_JOBS), default=0,
               help="Worker processes [default: 0 = auto: one per usable core when the input "
                    "has at least 16 files, 8 MiB and 256 KiB per file on average and the "
-                   "load average is below the core count, else one process].")
+                   "load average leaves a core idle, else one process].")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @click.option("--quiet", "-q", is_flag=True,
               help="Text report: the 'fix these first' summary and the counts, no findings.")

@@ -27,8 +27,9 @@ _WORKER: tuple[Engine, LoadOptions] | None = None
 # --jobs 0 (auto) starts workers only for inputs like those where they won in
 # bench/jobs_bench.py on a 2-core machine: 16+ files of 256 KiB or more on
 # average (large CRD bundles, rendered charts), 8 MiB in all, and only when the
-# machine has idle cores (1-minute load average below the usable cores: on a
-# busy machine they lost even there, and cost 15-35% more CPU). A typical
+# machine has an idle core for them (1-minute load average at most the usable
+# cores minus one: at load 2 on 2 cores they lost or tied even there, and cost
+# 15-45% more CPU). A typical
 # repository (the whole corpus: 1,423 files, 12 KiB each on average) is faster
 # in one process.
 PARALLEL_MIN_BYTES = 8 << 20
@@ -60,8 +61,8 @@ def auto_jobs(inputs: list[tuple[str, str]], cores: int | None = None,
     cores = usable_cores() if cores is None else cores
     if cores < 2 or len(inputs) < PARALLEL_MIN_INPUTS:
         return 1
-    if (load_average() if load is None else load) >= cores:
-        return 1
+    if (load_average() if load is None else load) > cores - 1:
+        return 1  # no idle core: workers would only share the busy ones
     total = 0
     for kind, path in inputs:
         if kind in FILE_KINDS:
