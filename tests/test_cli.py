@@ -142,3 +142,97 @@ def test_nonexistent_path_is_exit_2(tmp_path: Path) -> None:
     proc = kp("scan", str(tmp_path / "nope"), "--no-config")
     no_traceback(proc)
     assert proc.returncode == 2 and "no such file or directory" in proc.stderr
+
+
+def test_several_formats_on_stdout_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(BAD_NS)
+    for command in (("scan", str(tmp_path / "a.yaml"), "--no-config"),
+                    ("report", str(tmp_path / "r.json"))):
+        proc = kp(*command, "-f", "json", "-f", "sarif")
+        no_traceback(proc)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert "several --format options would write to stdout" in proc.stderr
+    # one of them to a file is fine
+    proc = kp("scan", str(tmp_path / "a.yaml"), "--no-config", "--select", "KP0401",
+              "-f", "json", "-o", str(tmp_path / "r.json"), "-f", "sarif")
+    assert proc.returncode == 1 and json.loads(proc.stdout)["version"] == "2.1.0"
+
+
+def test_missing_path_prints_the_error_once_and_no_report(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(BAD_NS)
+    missing = str(tmp_path / "nope.yaml")
+    proc = kp("scan", str(tmp_path / "a.yaml"), missing, "--no-config")
+    no_traceback(proc)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"kubeproof: error: {missing}: no such file or directory\n"
+
+
+def test_unreadable_report_prints_the_error_once_and_no_report(tmp_path: Path) -> None:
+    (tmp_path / "junk.json").write_text("{not json")
+    for path in (str(tmp_path / "nope.json"), str(tmp_path / "junk.json")):
+        proc = kp("report", path, "--no-color")
+        no_traceback(proc)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert len(proc.stderr.splitlines()) == 1 and path in proc.stderr
+    # several, none readable: each error once, no report
+    proc = kp("report", str(tmp_path / "nope.json"), str(tmp_path / "junk.json"))
+    assert proc.returncode == 2 and proc.stdout == "" and len(proc.stderr.splitlines()) == 2
+
+
+def test_unreachable_cluster_prints_the_error_once_and_no_report(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}]}))
+    proc = kp("audit", "--kubeconfig", str(kubeconfig), "--no-config",
+              "--request-timeout", "5")
+    no_traceback(proc)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and "127.0.0.1:1" in proc.stderr
+
+
+def test_empty_stdin_is_exit_2() -> None:
+    for stdin in ("", "\n  \n"):
+        proc = kp("scan", "-", "--no-config", "-q", stdin=stdin)
+        no_traceback(proc)
+        assert proc.returncode == 2
+        assert "<stdin>: empty input on stdin, nothing to scan" in proc.stderr
+
+
+def test_who_can_on_a_missing_path_gives_no_answer(tmp_path: Path) -> None:
+    for command in (("rbac", "who-can", "get", "secrets"), ("rbac", "risky"),
+                    ("netpol", "reach"), ("images",)):
+        proc = kp(*command, str(tmp_path / "nope"))
+        no_traceback(proc)
+        assert proc.returncode == 2 and proc.stdout == "", command
+        assert "no such file or directory" in proc.stderr
+
+
+def test_rules_text_marks_fixable_rules_safe_or_unsafe() -> None:
+    lines = kp("rules").stdout.splitlines()
+    assert lines[0].split() == ["CODE", "NAME", "P", "SEVERITY", "SCOPE", "FIX", "SUMMARY"]
+    rows = {ln.split()[0]: ln.split() for ln in lines[1:]}
+    assert rows["KP0402"][5] == "safe"
+    assert rows["KP0813"][5] == "unsafe"
+    assert rows["KP0401"][5] == "-"
+    assert "Fix: none" in kp("rules", "KP0401").stdout
+    assert "Fix: unsafe" in kp("rules", "KP0813").stdout
+
+
+def test_group_by_file_and_all_from_flags_and_config(tmp_path: Path) -> None:
+    docs = "---\n".join(BAD_NS.replace("name: cm", f"name: cm{i}") for i in range(14))
+    (tmp_path / "a.yaml").write_text(docs)
+    args = ("scan", "a.yaml", "--select", "KP0401", "--no-color")
+    out = kp(*args, "--no-config", cwd=tmp_path).stdout
+    assert "Findings by rule" in out and "… and 4 more (use --all)" in out
+    out = kp(*args, "--no-config", "--all", cwd=tmp_path).stdout
+    assert "more (use --all)" not in out and out.count("is in the \"default\" namespace") == 14
+    out = kp(*args, "--no-config", "--group-by", "file", cwd=tmp_path).stdout
+    assert "Findings by file" in out
+    (tmp_path / ".kubeproof.yaml").write_text("scan:\n  groupBy: file\n")
+    assert "Findings by file" in kp(*args, cwd=tmp_path).stdout
+    (tmp_path / ".kubeproof.yaml").write_text("scan:\n  groupBy: kind\n")
+    proc = kp(*args, cwd=tmp_path)
+    assert proc.returncode == 2 and "scan.groupBy must be rule or file" in proc.stderr

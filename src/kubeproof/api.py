@@ -35,7 +35,8 @@ def scan(
     prepare: Iterable[Callable[[Any, Context], None]] = (),
     check_images: CheckSettings | None = None,
 ) -> ScanResult:
-    """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process).
+    """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process;
+    0: decided from the input size, see :func:`kubeproof.parallel.auto_jobs`).
 
     ``scopes`` adds rules beyond the default object, cluster and set rules
     (``report`` with vulnerability reports); ``prepare`` steps gather the

@@ -21,6 +21,7 @@ from kubeproof.terminal import echo
 
 FORMATS = ("text", "json", "sarif", "junit", "html")
 SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
+GROUP_BY = ("rule", "file")  # as reports.text.GROUP_BY (not imported: scan starts fast)
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -31,6 +32,26 @@ def fail(message: str) -> NoReturn:
     """End a command with one error line and exit code 2 (every command uses it)."""
     echo(f"kubeproof: error: {message}", err=True)
     sys.exit(2)
+
+
+def check_outputs(formats: tuple[str, ...], outputs: tuple[str, ...]) -> None:
+    """At most one report on stdout: every --format but one needs its --output."""
+    if len(outputs) > max(len(formats), 1):
+        fail("more --output files than --format options")
+    to_stdout = sum(1 for i in range(max(len(formats), 1))
+                    if i >= len(outputs) or outputs[i] == "-")
+    if to_stdout > 1:
+        fail("several --format options would write to stdout: give each but one an --output "
+             "file (-f json -o report.json -f sarif -o report.sarif)")
+
+
+def require_paths(paths: tuple[str, ...] | list[str]) -> None:
+    """End the command (exit 2, no report) when a path given does not exist."""
+    import os
+
+    for p in paths:
+        if p != "-" and not os.path.lexists(p):
+            fail(f"{p}: no such file or directory")
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -83,7 +104,12 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="kubeproof")
 def cli() -> None:
-    """Check, enforce and report the Kubernetes production best practices."""
+    """Check, enforce and report the Kubernetes production best practices.
+
+    Exit codes: 0 success, nothing at or above --fail-on; 1 findings at or above
+    it (what 1 means for each command is in its --help); 2 usage error, bad
+    config, or input that could not be read.
+    """
 
 
 REPORT_OPTIONS = (
@@ -114,11 +140,35 @@ VULN_OPTIONS = (
 )
 
 
-def report_options(fn: Any) -> Any:
-    """The options every command that runs the rules shares (scan, audit)."""
-    for option in reversed(REPORT_OPTIONS + VULN_OPTIONS):
+TEXT_OPTIONS = (
+    click.option("--group-by", type=click.Choice(GROUP_BY), default=None,
+                 help="Text report: group the findings by rule or by file [default: rule, "
+                      "or scan.groupBy in the config]."),
+    click.option("--all", "show_all", is_flag=True,
+                 help="Text report: show every finding (long groups are folded otherwise)."),
+)
+
+
+def text_options(fn: Any) -> Any:
+    """The text report's options (scan, audit, report)."""
+    for option in reversed(TEXT_OPTIONS):
         fn = option(fn)
     return fn
+
+
+def report_options(fn: Any) -> Any:
+    """The options every command that runs the rules shares (scan, audit)."""
+    for option in reversed(REPORT_OPTIONS + VULN_OPTIONS + TEXT_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def group_by_or_exit(config: Any, group_by: str | None) -> str:
+    """``--group-by`` over ``scan.groupBy`` in the config over ``rule``."""
+    chosen = group_by or config.scan.get("groupBy", "rule")
+    if chosen not in GROUP_BY:
+        fail(f"{config.path}: scan.groupBy must be {' or '.join(GROUP_BY)}")
+    return str(chosen)
 
 
 def vuln_inputs(reports: tuple[str, ...], scan_images: bool, timeout: float) -> Any:
@@ -144,9 +194,12 @@ def vuln_inputs(reports: tuple[str, ...], scan_images: bool, timeout: float) -> 
 @click.option("--max-file-size", type=click.IntRange(1, MAX_FILE_SIZE_MIB), default=None,
               help="Refuse files larger than this many MiB [default: 16].")
 @click.option("--jobs", "-j", type=click.IntRange(0, MAX_JOBS), default=0,
-              help="Worker processes for large scans [default: 0 = one per core].")
+              help="Worker processes [default: 0 = auto: one per usable core when the input "
+                   "has at least 16 files, 8 MiB and 256 KiB per file on average and the "
+                   "load average leaves a core idle, else one process].")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
-@click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Text report: the 'fix these first' summary and the counts, no findings.")
 @click.option("--check-images", is_flag=True,
               help="Ask the image registries: run KP0203, KP0204, KP0304 and the registry "
                    "halves of KP0103 and KP0301.")
@@ -157,19 +210,26 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
          pss_level: str | None, baseline_path: str | None, write_baseline: str | None,
          helm_values: tuple[str, ...], helm_set: tuple[str, ...], max_file_size: int | None,
          jobs: int, no_color: bool, quiet: bool, vuln_reports: tuple[str, ...],
-         scan_images: bool, scan_timeout: float, check_images: bool, platform: str,
+         scan_images: bool, scan_timeout: float, group_by: str | None, show_all: bool,
+         check_images: bool, platform: str,
          registry_ca: str | None, insecure_registries: tuple[str, ...],
          registry_auth: tuple[str, ...], image_cache: str | None) -> None:
-    """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin."""
+    """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin.
+
+    Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it;
+    2 usage error, bad config, a path that does not exist, empty stdin, or an
+    input that could not be read or parsed (the other inputs are still scanned).
+    """
     from kubeproof.engine import SelectionError, exit_code, read_baseline
     from kubeproof.engine import write_baseline as save_baseline
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
     from kubeproof.sources.files import DEFAULT_MAX_FILE_BYTES, LoadOptions
 
-    if len(outputs) > max(len(formats), 1):
-        fail("more --output files than --format options")
+    check_outputs(formats, outputs)
+    require_paths(paths)
     config = config_or_exit(config_path, no_config)
     settings: dict[str, Any] = config.scan
+    grouping = group_by_or_exit(config, group_by)
     try:
         version = parse_kube_version(kube_version or str(settings.get("kubeVersion", ""))) \
             if (kube_version or settings.get("kubeVersion")) else DEFAULT_KUBE_VERSION
@@ -200,7 +260,8 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
         save_baseline(write_baseline, result.findings)
         echo(f"wrote {len(result.findings)} findings to baseline {write_baseline}", err=True)
         sys.exit(2 if result.errors else 0)
-    _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet)
+    _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet,
+                   group_by=grouping, show_all=show_all)
     sys.exit(exit_code(result, threshold))
 
 
@@ -232,8 +293,6 @@ class _ProgressBar:
 def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
               version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
               quiet: bool, jobs: int, vulns: Any, checks: Any) -> Any:
-    import os
-
     from kubeproof.api import scan as api_scan
     from kubeproof.engine import SCAN_SCOPES
 
@@ -241,7 +300,7 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
     try:
         return api_scan(paths, config=config, select=select, ignore=ignore,
                         kube_version=version, pss_level=level, options=opts,
-                        baseline=baseline, progress=bar, jobs=jobs or os.cpu_count() or 1,
+                        baseline=baseline, progress=bar, jobs=jobs,
                         scopes=vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES,
                         prepare=[vulns.prepare] if vulns else [], check_images=checks)
     finally:
@@ -288,29 +347,42 @@ def print_problems(result: Any) -> None:
 
 
 def _write_reports(result: Any, formats: tuple[str, ...], outputs: tuple[str, ...], *,
-                   color: bool, quiet: bool) -> None:
+                   color: bool, quiet: bool, group_by: str = "rule",
+                   show_all: bool = False) -> None:
+    import shutil
+
     from kubeproof import reports
 
+    opts = {"quiet": quiet, "group_by": group_by, "show_all": show_all}
     for i, fmt in enumerate(formats):
         target = outputs[i] if i < len(outputs) else None
         if target is None or target == "-":
-            use_color = color and sys.stdout.isatty()
+            tty = sys.stdout.isatty()
+            width = max(60, shutil.get_terminal_size().columns) if tty else 100
             sys.stdout.flush()
-            reports.write(fmt, result, sys.stdout.buffer, color=use_color, quiet=quiet)
+            reports.write(fmt, result, sys.stdout.buffer, color=color and tty, width=width,
+                          **opts)
             sys.stdout.buffer.flush()
             continue
         try:
             with open(target, "wb") as fh:
-                reports.write(fmt, result, fh, color=False, quiet=quiet)
+                reports.write(fmt, result, fh, color=False, **opts)
         except OSError as exc:
             fail(f"{target}: cannot write report: {exc.strerror or exc}")
 
 
 @cli.command()
 @click.argument("rule", required=False)
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="text (a table, or one rule explained) or json [default: text].")
 def rules(rule: str | None, fmt: str) -> None:
-    """List the rules, or explain one (code or name)."""
+    """List the rules, or explain one (code or name).
+
+    The FIX column says whether `kubeproof fix` can fix a rule's findings:
+    safe (applied by default), unsafe (only with --unsafe-fixes) or - (no fixer).
+
+    Exit codes: 0 listed; 2 unknown rule.
+    """
     import json
 
     from kubeproof.model import PRACTICES
@@ -337,11 +409,15 @@ def rules(rule: str | None, fmt: str) -> None:
                    f"{PRACTICES[r.practice]}, scope {r.scope})\n\n{r.summary}\n")
         if r.fix_safety is not None:
             click.echo(f"Fix: {r.fix_safety} ({r.fix_safety_reason})\n")
+        else:
+            click.echo("Fix: none (kubeproof fix has no fixer for this rule)\n")
         for title, body in (("What", r.what), ("Why", r.why), ("How", r.how),
                             ("Example", r.example)):
             click.echo(f"{title}:\n{body}\n")
         return
     width = max(len(r.name) for r in chosen)
+    echo(f"{'CODE':<6}  {'NAME':<{width}}  {'P':>2}  {'SEVERITY':<8}  {'SCOPE':<8}  "
+         f"{'FIX':<6}  SUMMARY")
     for r in chosen:
         echo(f"{r.code}  {r.name:<{width}}  {r.practice:>2}  {r.severity.label:<8}  "
              f"{r.scope:<8}  {r.fix_safety or '-':<6}  {r.summary}")
@@ -349,23 +425,32 @@ def rules(rule: str | None, fmt: str) -> None:
 
 @cli.group()
 def config() -> None:
-    """Work with .kubeproof.yaml."""
+    """Work with .kubeproof.yaml.
+
+    Exit codes: 0 done; 2 usage error or the file could not be written.
+    """
 
 
 @config.command("init")
 @click.option("--path", default=".kubeproof.yaml", type=click.Path(dir_okay=False),
-              show_default=True)
+              show_default=True, help="Where to write the config.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def config_init(path: str, force: bool) -> None:
-    """Write a commented starter config."""
+    """Write a commented starter config.
+
+    Exit codes: 0 written; 2 the file exists (without --force) or cannot be written.
+    """
     import os
 
     from kubeproof.config import STARTER
 
     if os.path.exists(path) and not force:
         fail(f"{path} exists (use --force to overwrite)")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(STARTER)
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(STARTER)
+    except OSError as exc:
+        fail(f"{path}: cannot write: {exc.strerror or exc}")
     echo(f"wrote {path}")
 
 

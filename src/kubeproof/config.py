@@ -122,6 +122,7 @@ SCHEMA: dict[str, Any] = {
         "select": "list[str]",
         "ignore": "list[str]",
         "maxFileSizeMiB": "int",
+        "groupBy": "str",
     },
     "webhook": {
         "modes": "str-map",
@@ -453,6 +454,7 @@ vulnerabilities:         # with --vuln-report or --scan-images
 scan:
   failOn: high           # critical, high, medium, low, info
   pssLevel: restricted   # or baseline
+  groupBy: rule          # text report: findings by rule or by file
   # kubeVersion: "1.37"
 
 fix:                     # what kubeproof fix writes

@@ -109,6 +109,8 @@ class ScanResult:
     skipped_documents: int = 0
     suppressed: Counter[str] = field(default_factory=Counter)
     baselined: int = 0
+    # the findings the baseline suppressed: accepted risks, which the scorecard counts
+    accepted: list[Finding] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
     namespaces_pss: dict[str, str] = field(default_factory=dict)
@@ -130,6 +132,7 @@ class ScanResult:
         self.files += part.files
         self.skipped_documents += part.skipped_documents
         self.baselined += part.baselined
+        self.accepted.extend(part.accepted)
         self.suppressed.update(part.suppressed)
         self.kinds.update(part.kinds)
         self.namespaces_pss.update(part.namespaces_pss)
@@ -470,6 +473,7 @@ class Engine:
                 continue
             if baseline is not None and f.fingerprint() in baseline:
                 result.baselined += 1
+                result.accepted.append(f)
                 continue
             kept.append(f)
         kept.sort(key=lambda f: (f.file, f.line, f.column, f.rule.code))
@@ -568,8 +572,13 @@ def run_scan(inputs: list[tuple[str, str]], opts: LoadOptions, ctx: Context, rul
     """Load and check every discovered input, then apply the filters.
 
     Files are independent until the filters, so with ``jobs > 1`` and enough
-    inputs they are loaded and checked in worker processes (``parallel.py``).
+    inputs they are loaded and checked in worker processes (``parallel.py``);
+    ``jobs=0`` lets :func:`kubeproof.parallel.auto_jobs` decide from the input size.
     """
+    if jobs == 0:
+        from kubeproof.parallel import auto_jobs
+
+        jobs = auto_jobs(inputs)
     engine = Engine(ctx, rules, opts)
     if progress is not None:
         progress.begin(len(inputs))

@@ -129,13 +129,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
                    "  containers:\n    - name: a\n      image: Not/Valid:Image\n"
                    "---\nkind: [unclosed\n")
-    proc = run_cli("images", str(bad), str(tmp_path / "missing.yaml"), "-f", "json")
+    proc = run_cli("images", str(bad), "-f", "json")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     doc = json.loads(proc.stdout)
     [entry] = doc["images"]
     assert entry["image"] == "Not/Valid:Image" and "lowercase" in entry["error"]
-    assert len(doc["errors"]) == 2
+    assert len(doc["errors"]) == 1
+    # a path that does not exist ends the command: one line, no inventory
+    proc = run_cli("images", str(bad), str(tmp_path / "missing.yaml"), "-f", "json")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and "no such file" in proc.stderr
 
 
 def test_custom_pod_template_kinds_come_from_the_config(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
+from pathlib import Path
+
 import pytest
 
+from kubeproof.model import Rule
 from kubeproof.reports import render
 from kubeproof.reports.scorecard import grade, scorecard
 from tests.reports.helpers import (
@@ -24,8 +27,8 @@ def test_fixture_scan_scores_namespaces_from_checked_objects() -> None:
     ns = card["practices"]["4"]
     # 4 namespaced objects checked (the Namespace is not); penalties: two high (5 + 5)
     # and one low (1) on three objects -> 11 / 40 -> 72.5 -> 72
-    assert ns == {"name": "Namespaces", "score": 72, "grade": "C", "findings": 3, "rules": 2,
-                  "objects": 4}
+    assert ns == {"name": "Namespaces", "score": 72, "grade": "C", "findings": 3,
+                  "accepted": 0, "rules": 2, "objects": 4}
     assert card["score"] == 72
     assert card["grade"] == "C"
     assert set(card["practices"]) == {str(p) for p in range(17)}
@@ -121,3 +124,73 @@ def test_cluster_scope_rules_count_only_the_objects_they_flag() -> None:
     clean = scorecard(make_result([plugins], [], pods))
     assert clean["practices"]["16"]["objects"] == 0
     assert clean["practices"]["16"]["score"] is None
+
+
+def _netpol_rules() -> list[Rule]:
+    return [make_rule("KP0903", "workload-not-isolated", 9, "medium", "network",
+                      kinds={"Deployment", "NetworkPolicy"}, scope="set")]
+
+
+def test_workloads_without_any_network_policy_score_zero() -> None:
+    rules = _netpol_rules()
+    deployments = make_objects("Deployment", 3, rules)
+    card = scorecard(make_result(rules, [], deployments))
+    p9 = card["practices"]["9"]
+    assert (p9["score"], p9["grade"]) == (0, "F")
+    assert "no NetworkPolicy" in p9["note"]
+    assert card["score"] == 0  # the only scored practice
+    text = render("text", make_result(rules, [], deployments), tool_version="1")
+    assert "9: workloads but no NetworkPolicy" in text
+    # one NetworkPolicy anywhere: the usual formula again
+    policy = make_objects("NetworkPolicy", ["deny"], rules)
+    assert scorecard(make_result(rules, [], deployments + policy))["practices"]["9"]["score"] \
+        == 100
+    # no workload: nothing to isolate, not a zero
+    assert scorecard(make_result(rules, [], policy))["practices"]["9"]["score"] == 100
+    # the practice's rules did not run (--select): n/a, not zero
+    other = [make_rule("KP0401", "default-namespace", 4, "high", "namespaces")]
+    card = scorecard(make_result(other, [], make_objects("Deployment", 3, other)))
+    assert card["practices"]["9"]["score"] is None
+
+
+def test_baseline_findings_are_accepted_risks_not_a_clean_score() -> None:
+    rule = make_rule("KP0803", "pss-privileged", 8, "high", "pod_security", pods=True)
+    objects = make_objects("Deployment", ["a", "b"], [rule])
+    accepted = [make_finding(rule, name="a")]
+    result = make_result([rule], [], objects)
+    result.accepted = accepted
+    result.baselined = 1
+    card = scorecard(result)
+    p8 = card["practices"]["8"]
+    assert (p8["findings"], p8["accepted"], p8["score"], p8["grade"]) == (0, 1, 75, "C")
+    assert card["accepted"] == 1
+    text = render("text", result, tool_version="1")
+    row = next(ln for ln in text.splitlines() if "Pod security" in ln)
+    assert row.split()[-4:] == ["75", "C", "0", "1"]
+    assert "accepted: in the baseline, not reported, still counted in the score" in text
+    assert "1 accepted in the baseline" in text
+    # without a baseline the table has no accepted column
+    clean = render("text", make_result([rule], [], objects), tool_version="1")
+    assert "accepted" not in clean
+
+
+def test_baseline_round_trip_through_the_cli_and_the_json_report(tmp_path: Path) -> None:
+    from kubeproof.api import scan
+    from kubeproof.engine import write_baseline
+    from kubeproof.reports.from_json import load_reports
+
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                      "  name: cm\n  namespace: default\n")
+    first = scan([str(tmp_path / "cm.yaml")], select=["KP0401"])
+    write_baseline(str(tmp_path / "b.json"), first.findings)
+    from kubeproof.engine import read_baseline
+
+    again = scan([str(tmp_path / "cm.yaml")], select=["KP0401"],
+                 baseline=read_baseline(str(tmp_path / "b.json")))
+    assert (again.findings, [f.rule.code for f in again.accepted]) == ([], ["KP0401"])
+    card = scorecard(again)
+    assert (card["practices"]["4"]["accepted"], card["practices"]["4"]["score"]) == (1, 50)
+    (tmp_path / "r.json").write_text(render("json", again))
+    loaded = load_reports([str(tmp_path / "r.json")])
+    assert scorecard(loaded) == card
+    assert render("text", loaded, tool_version="1") == render("text", again, tool_version="1")

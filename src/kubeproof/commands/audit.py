@@ -38,8 +38,10 @@ from kubeproof.cli import (
     FiniteFloatRange,
     _split,
     _write_reports,
+    check_outputs,
     config_or_exit,
     fail,
+    group_by_or_exit,
     level_and_threshold,
     print_problems,
     report_options,
@@ -193,7 +195,8 @@ def _keep(f: Finding, namespace: str | None) -> bool:
 @click.option("--page-size", type=click.IntRange(1, 10000), default=500, show_default=True,
               help="Objects per list call (limit).")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
-@click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Text report: the 'fix these first' summary and the counts, no findings.")
 @click.option("--check-images", is_flag=True,
               help="Ask the registries of the images the cluster runs: KP0203, KP0204 and the "
                    "registry halves of KP0103 and KP0301 (anonymous pulls and your own "
@@ -205,17 +208,24 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
           no_config: bool, kube_version: str | None, pss_level: str | None,
           read_secrets: bool, max_requests: int, request_timeout: float, page_size: int,
           no_color: bool, quiet: bool, vuln_reports: tuple[str, ...], scan_images: bool,
-          scan_timeout: float, check_images: bool, platform: str, registry_ca: str | None,
+          scan_timeout: float, group_by: str | None, show_all: bool, check_images: bool,
+          platform: str, registry_ca: str | None,
           insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
           image_cache: str | None) -> None:
-    """Audit a live cluster, read-only (list calls only), with the rules of scan."""
+    """Audit a live cluster, read-only (list calls only), with the rules of scan.
+
+    Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it;
+    2 usage error, bad config, an unreachable cluster or rejected credentials
+    (error printed, no report), or kinds that could not be listed (the report
+    says what the audit did not see).
+    """
     from kubeproof.engine import SelectionError, exit_code
     from kubeproof.kubeversions import parse_kube_version
     from kubeproof.sources.cluster import ClusterError
 
-    if len(outputs) > max(len(formats), 1):
-        fail("more --output files than --format options")
+    check_outputs(formats, outputs)
     config = config_or_exit(config_path, no_config)
+    grouping = group_by_or_exit(config, group_by)
     settings: dict[str, Any] = config.scan
     try:
         version = parse_kube_version(kube_version) if kube_version else None
@@ -237,5 +247,8 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
     except (SelectionError, ClusterError) as exc:
         fail(str(exc))
     print_problems(result)
-    _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet)
+    if result.errors and not result.objects:
+        sys.exit(2)  # nothing could be read (unreachable, refused): no report, the error says it
+    _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet,
+                   group_by=grouping, show_all=show_all)
     sys.exit(exit_code(result, threshold))

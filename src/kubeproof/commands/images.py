@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import config_or_exit
+from kubeproof.cli import config_or_exit, require_paths
 from kubeproof.images.options import registry_options
 from kubeproof.terminal import echo
 
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="Output format [default: text].")
 @click.option("--check-images", is_flag=True,
               help="Resolve each image at its registry (digest, OS, size, user).")
 @registry_options
@@ -50,7 +51,11 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
            registry_ca: str | None, insecure_registries: tuple[str, ...],
            registry_auth: tuple[str, ...], image_cache: str | None, config_path: str | None,
            no_config: bool, no_color: bool) -> None:
-    """List every container image of the manifests and where it is used."""
+    """List every container image of the manifests and where it is used.
+
+    Exit codes: 0 listed; 2 usage error, a path that does not exist, or an
+    input that could not be read (the list covers the rest).
+    """
     from kubeproof.api import apply_workload_paths
     from kubeproof.images.check import IMAGE_FACTS, ImageCheck
     from kubeproof.images.inventory import inventory
@@ -58,6 +63,7 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
     from kubeproof.model import Context
 
+    require_paths(paths)
     config = config_or_exit(config_path, no_config)
     apply_workload_paths(config)
     checks = registry_settings_or_exit(check_images, platform, registry_ca,

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import config_or_exit, fail
+from kubeproof.cli import config_or_exit, fail, require_paths
 from kubeproof.terminal import echo, safe
 
 if TYPE_CHECKING:
@@ -67,7 +67,11 @@ MAX_PORTS = 3
 
 @click.group()
 def netpol() -> None:
-    """Analyse NetworkPolicies across a set of manifests."""
+    """Analyse NetworkPolicies across a set of manifests.
+
+    Exit codes: 0 answered; 2 usage error, a path that does not exist, or an
+    input that could not be read.
+    """
 
 
 @netpol.command()
@@ -84,7 +88,8 @@ def netpol() -> None:
 @click.option("--port", default=None, metavar="P[/PROTO]",
               help="Port number or container port name, protocol TCP (default), UDP or "
                    "SCTP [default: every port].")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="Output format [default: text].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Config file [default: .kubeproof.yaml found upward]: sensitive "
                    "workloads (network.sensitiveLabels).")
@@ -96,7 +101,12 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
 
     By default: what addresses outside the cluster may connect to, and what
     may connect to each sensitive workload (labelled per
-    network.sensitiveLabels, or running a datastore image)."""
+    network.sensitiveLabels, or running a datastore image).
+
+    Exit codes: 0 answered; 2 usage error, a path that does not exist (error
+    printed, no answer), or an input that could not be read (the answer covers
+    the rest).
+    """
     from kubeproof.analysis.netpol import Network, parse_port, without_placeholder_namespaces
     from kubeproof.analysis.paths import workload_endpoints
     from kubeproof.index import load_index
@@ -107,6 +117,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
             query = parse_port(port)
         except ValueError as exc:
             fail(f"--port: {exc}")
+    require_paths(paths)
     config = config_or_exit(config_path, no_config)
     index, errors = load_index(list(paths))
     for err in errors:

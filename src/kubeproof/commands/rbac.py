@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeproof.cli import fail, print_problems
+from kubeproof.cli import fail, print_problems, require_paths
 from kubeproof.terminal import safe
 
 if TYPE_CHECKING:
@@ -30,7 +30,11 @@ SA_LEGEND = ("A ServiceAccount <ns>/<name> also authenticates as User "
 
 @click.group()
 def rbac() -> None:
-    """Analyse the RBAC of manifests: who can do what, who holds risky powers."""
+    """Analyse the RBAC of manifests: who can do what, who holds risky powers.
+
+    Exit codes: 0 answered; 2 usage error, a path that does not exist, or an
+    input that could not be read.
+    """
 
 
 @rbac.command("who-can")
@@ -43,7 +47,8 @@ def rbac() -> None:
 @click.option("--api-group", default=None,
               help='API group [default: the built-in group of RESOURCE, else "" (core)].')
 @click.option("--name", default=None, help="Object name (rules with resourceNames).")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="Output format [default: text].")
 def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace: str | None,
                     subresource: str | None, api_group: str | None, name: str | None,
                     fmt: str) -> None:
@@ -52,6 +57,10 @@ def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace:
     RESOURCE may include a subresource (pods/exec) and an API group
     (deployments.apps). PATHS are what scan takes: files, folders,
     Kustomize folders, Helm charts, or - for stdin.
+
+    Exit codes: 0 answered; 2 usage error, a path that does not exist (error
+    printed, no answer), or an input that could not be read (the answer covers
+    the rest).
     """
     from kubeproof.analysis.rbac import load_rbac, make_request, who_can
 
@@ -60,6 +69,7 @@ def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace:
                            namespace=namespace, name=name)
     except ValueError as exc:
         fail(str(exc))
+    require_paths(paths)
     rbac_set = load_rbac(paths)
     _report_input(rbac_set)
     grants = who_can(rbac_set, req)
@@ -98,7 +108,8 @@ def _grant_note(g: Grant) -> str:
 @rbac.command("risky")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--kube-version", default=None, help="Target Kubernetes version X.Y.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="Output format [default: text].")
 def risky_command(paths: tuple[str, ...], kube_version: str | None, fmt: str) -> None:
     """Every subject holding a KP0702–KP0705 power, with the path that grants it.
 
@@ -106,6 +117,10 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, fmt: str) ->
     escalation (KP0704: escalate/bind/impersonate, pods/exec and attach,
     nodes/proxy, serviceaccounts/token, approving certificates, writing
     admission webhooks) and creating or changing workloads (KP0705).
+
+    Exit codes: 0 answered; 2 usage error, a path that does not exist (error
+    printed, no answer), or an input that could not be read (the answer covers
+    the rest).
     """
     from kubeproof.analysis.rbac import load_rbac, risky
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
@@ -114,6 +129,7 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, fmt: str) ->
         version = parse_kube_version(kube_version) if kube_version else DEFAULT_KUBE_VERSION
     except ValueError as exc:
         fail(str(exc))
+    require_paths(paths)
     rbac_set = load_rbac(paths)
     _report_input(rbac_set)
     powers = risky(rbac_set, version)

@@ -16,7 +16,10 @@ from kubeproof.webhook.install import MAX_WORKERS, install_command
 
 @click.group()
 def webhook() -> None:
-    """Admission webhook: validate and fix objects as the API server admits them."""
+    """Admission webhook: validate and fix objects as the API server admits them.
+
+    Exit codes: 0 done; 2 usage error or bad config, certificate or key.
+    """
 
 
 @webhook.command("serve")
@@ -25,7 +28,8 @@ def webhook() -> None:
 @click.option("--tls-key", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Private key of the certificate (PEM); reloaded with it.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (HTTPS).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, MAX_WORKERS),
               help="Worker processes.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
@@ -35,11 +39,16 @@ def webhook() -> None:
               help="The webhook's own namespace, never judged [default: $POD_NAMESPACE].")
 @click.option("--access-log", is_flag=True, help="Log every HTTP request (to stdout).")
 @click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              help="Lowest level of the log lines written.")
 def serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
           config_path: str | None, no_config: bool, namespace: str | None, access_log: bool,
           log_level: str) -> None:
-    """Serve POST /validate and /mutate (AdmissionReview v1), /healthz, /readyz, /metrics."""
+    """Serve POST /validate and /mutate (AdmissionReview v1), /healthz, /readyz, /metrics.
+
+    Exit codes: 0 stopped cleanly (SIGTERM, Ctrl-C); 2 usage error or bad
+    config, certificate or key (checked before the server starts).
+    """
     import shutil
 
     from kubeproof.webhook.settings import use_multiprocess_metrics

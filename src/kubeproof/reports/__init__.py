@@ -40,7 +40,7 @@ FORMATS: dict[str, str] = {
 
 # Options the CLI may pass to every format; a format that does not take one
 # simply does not receive it.
-COMMON_OPTIONS = frozenset({"color", "width", "quiet", "root"})
+COMMON_OPTIONS = frozenset({"color", "width", "quiet", "root", "group_by", "show_all"})
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
@@ -49,8 +49,8 @@ def render(fmt: str, result: ScanResult, **opts: Any) -> str:
     """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`) as text.
 
     ``tool_version`` defaults to the installed kubeproof version. Common
-    options (``color``, ``width``, ``quiet``, ``root``) are dropped for formats
-    that do not use them; any other unknown option raises ``TypeError``.
+    options (:data:`COMMON_OPTIONS`) are dropped for formats that do not use
+    them; any other unknown option raises ``TypeError``.
     """
     fn = _module(fmt).render
     with gc_paused():

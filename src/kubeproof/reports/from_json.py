@@ -28,8 +28,19 @@ class ReportError(Exception):
     """A JSON report that cannot be read; the message is one line."""
 
 
-def load_reports(paths: list[str]) -> ScanResult:
-    """Merge the JSON reports at ``paths``; unreadable ones become input errors.
+class NoReportError(Exception):
+    """Not one of the files given is a readable report: ``errors`` says why, one
+    per file."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        super().__init__(f"no readable report among {len(errors)} file(s)")
+        self.errors = errors
+
+
+def load_reports(paths: list[str], require_one: bool = False) -> ScanResult:
+    """Merge the JSON reports at ``paths``; unreadable ones become input errors
+    (``require_one``: when no file at all is readable, raise
+    :class:`NoReportError` instead: there is nothing to render).
 
     Each file is read whole into its own result first and merged only when it
     is valid, so a malformed file adds one error line and nothing else.
@@ -37,6 +48,7 @@ def load_reports(paths: list[str]) -> ScanResult:
     result = ScanResult()
     rules = load_rules()
     ran: dict[str, Rule] = {}
+    loaded = 0
     for path in paths:
         part = ScanResult()
         part_ran: dict[str, Rule] = {}
@@ -46,9 +58,12 @@ def load_reports(paths: list[str]) -> ScanResult:
         except ReportError as exc:
             result.errors.append(InputError(path, None, str(exc)))
             continue
+        loaded += 1
         result.add(part)
         for code, rule_ in part_ran.items():
             ran.setdefault(code, rule_)
+    if require_one and not loaded:
+        raise NoReportError(result.errors)
     result.rules = sorted(ran.values(), key=lambda r: r.code)
     return result
 
@@ -169,6 +184,13 @@ def _add(result: ScanResult, doc: dict[str, Any], path: str, rules: dict[str, Ru
                                    _opt_int(item, "line", where),
                                    _str(item, "message", where)))
     result.registries.extend(_registries(_section(doc, "registries", list)))
+    for i, item in enumerate(_section(doc, "accepted", list)):
+        where = f"accepted[{i}]"
+        if not isinstance(item, dict):
+            raise _wrong(where, "an object", item)
+        code = _str(item, "code", where)
+        if code in rules:
+            result.accepted.append(_finding(item, rules[code], where))
     summary = _section(doc, "summary", dict)
     result.objects += _count(summary, "objects", "summary")
     result.files += _count(summary, "files", "summary")

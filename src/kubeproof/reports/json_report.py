@@ -18,13 +18,15 @@
         "checked": [[file, line, apiVersion, kind, namespace, name,
                      [rule families], [practices]], ...]   # every object checked
       },
-      "registries": [{"host", "reachable", "status", "latencyMs", "auth", "error"}, ...]
+      "registries": [{"host", "reachable", "status", "latencyMs", "auth", "error"}, ...],
+      "accepted": [Finding.to_dict(), ...]  # suppressed by the baseline (accepted risks)
     }
 
 ``run`` makes the report whole: ``kubeproof report FILE.json --format junit``
 (``reports/from_json.py``) rebuilds the result from it and renders any format,
 passing test cases and scores included. ``registries`` is there only when
-``--check-images`` asked the registries.
+``--check-images`` asked the registries; ``accepted`` only when a baseline
+suppressed findings (the scorecard still counts them).
 
 Keys are never renamed; new keys may be added. ``score`` is ``null`` and
 ``grade`` is ``"n/a"`` where nothing could be scored (see ``scorecard``).
@@ -87,6 +89,8 @@ def report(result: ScanResult, *, tool_version: str, with_findings: bool = True
     }
     if result.registries:
         doc["registries"] = registry_rows(result.registries)
+    if result.accepted:
+        doc["accepted"] = [f.to_dict() for f in result.accepted]
     return doc
 
 

@@ -18,11 +18,19 @@ For each practice ``p`` (0 = API hygiene, 1–16 as in the catalogue):
   control-plane component is applicable once it has a finding);
   ``D_p = 0`` → ``n/a``.
 * ``score_p = floor(100 × (1 − Σ penalty(o) / (10 × D_p)))``.
+* Network policies (9): when the set holds workloads and not a single
+  NetworkPolicy, every pod accepts traffic from anywhere: ``score_9 = 0``,
+  whatever the per-object findings say.
 
 Overall: ``floor`` of the unweighted mean of the practice scores that are not
 ``n/a`` (each practice counts the same, however many objects it applies to);
-``n/a`` when none is. Grades: A ≥ 90, B ≥ 80, C ≥ 70, D ≥ 60, else F. Only the
-findings that survive suppressions, exemptions and the baseline count;
+``n/a`` when none is. Grades: A ≥ 90, B ≥ 80, C ≥ 70, D ≥ 60, else F.
+
+Which findings count: those that survive suppressions and exemptions (a
+reasoned, reviewed decision) *and* the findings the baseline suppressed. A
+baseline says "not new", not "fixed": those findings are accepted risks, they
+weigh on the score as any other, and each practice says how many it has
+(``accepted``), so that a baselined practice never shows as a clean 100 A.
 ``floor`` keeps 100 for a practice with no penalty at all.
 """
 
@@ -48,6 +56,8 @@ WEIGHTS: dict[Severity, int] = {
 OBJECT_CAP = 10
 NOT_APPLICABLE = "n/a"
 NO_RULES_NOTE = {12: "served by the tool: exit codes, SARIF, JUnit, baselines"}
+NETWORK_POLICIES = 9
+NO_NETPOL_NOTE = "workloads but no NetworkPolicy: every pod accepts traffic from anywhere"
 
 
 def grade(score: int | None) -> str:
@@ -71,11 +81,14 @@ def _floor(value: float) -> int:
 def scorecard(result: ScanResult) -> dict[str, Any]:
     """Scores per practice and overall (see the module docstring for the formula).
 
-    Returns ``{"score": int | None, "grade": str, "practices": {"0": {...}, ...,
-    "16": {...}}}``; each practice has ``name``, ``score`` (``None`` when n/a),
-    ``grade`` (``"n/a"`` then), ``findings``, ``rules`` (how many ran),
-    ``objects`` (D_p) and, when n/a, a ``note``.
+    Returns ``{"score": int | None, "grade": str, "accepted": int, "practices":
+    {"0": {...}, ..., "16": {...}}}``; each practice has ``name``, ``score``
+    (``None`` when n/a), ``grade`` (``"n/a"`` then), ``findings`` (reported),
+    ``accepted`` (suppressed by the baseline, counted in the score), ``rules``
+    (how many ran), ``objects`` (D_p) and, when n/a or forced to 0, a ``note``.
     """
+    from kubeproof.workloads import WORKLOAD_KINDS
+
     rules_by_practice: dict[int, list[Rule]] = {}
     for r in result.rules:
         rules_by_practice.setdefault(r.practice, []).append(r)
@@ -88,10 +101,14 @@ def scorecard(result: ScanResult) -> dict[str, Any]:
     # practice -> objects with a finding of a rule that N_p counts
     counted: dict[int, set[tuple[str, str, str, str]]] = {}
     found: Counter[int] = Counter()
+    accepted: Counter[int] = Counter()
     for f in result.findings:
+        found[f.rule.practice] += 1
+    for f in result.accepted:
+        accepted[f.rule.practice] += 1
+    for f in (*result.findings, *result.accepted):
         rule = f.rule
         p = rule.practice
-        found[p] += 1
         per_obj = penalties.get(p)
         if per_obj is None:
             per_obj = penalties[p] = {}
@@ -112,11 +129,18 @@ def scorecard(result: ScanResult) -> dict[str, Any]:
             "score": None,
             "grade": NOT_APPLICABLE,
             "findings": found.get(p, 0),
+            "accepted": accepted.get(p, 0),
             "rules": len(rules_by_practice.get(p, ())),
             "objects": denominator,
         }
         if p not in rules_by_practice and not per_obj:
             entry["note"] = NO_RULES_NOTE.get(p, "no rules of this practice ran")
+        elif p == NETWORK_POLICIES and not result.kinds.get("NetworkPolicy") and \
+                any(result.kinds.get(kind) for kind in WORKLOAD_KINDS):
+            scored.append(0.0)
+            entry["score"] = 0
+            entry["grade"] = grade(0)
+            entry["note"] = NO_NETPOL_NOTE
         elif denominator == 0:
             entry["note"] = "no object it applies to"
         else:
@@ -128,7 +152,8 @@ def scorecard(result: ScanResult) -> dict[str, Any]:
         practices[str(p)] = entry
 
     overall = _floor(sum(scored) / len(scored)) if scored else None
-    return {"score": overall, "grade": grade(overall), "practices": practices}
+    return {"score": overall, "grade": grade(overall), "accepted": len(result.accepted),
+            "practices": practices}
 
 
 def render(result: ScanResult, *, tool_version: str, color: bool = False,

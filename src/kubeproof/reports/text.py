@@ -1,19 +1,35 @@
-"""Human-readable report: findings by file, then a summary and the scorecard.
+"""Human-readable report: what to fix first, then the findings, then the scorecard.
 
-    deploy/web.yaml
-      high     KP0401 default-namespace  ConfigMap/default/settings
-               deploy/web.yaml:5:14  ConfigMap 'settings' is in the 'default' namespace
-               fix: Create a namespace per team or application and set `metadata.namespace`.
+    Fix these first  3 findings: 2 high, 1 low
+      high      KP0401 default-namespace       2 on 2 objects
+                Create a namespace per team or application and set `metadata.namespace`.
+      low       KP0402 namespace-unset         1 on 1 object
+                Set `metadata.namespace` on every namespaced object.
 
-The finding lines are written directly (with ANSI colours when ``color`` is
-on), not through rich: rich costs ~0.3 ms per printed line, far too much for
-tens of thousands of findings. The summary and scorecard tables use rich.
-``color=False`` gives plain text without any escape sequence; ``quiet`` prints
-only input errors, the summary and the scorecard.
+    Findings by rule
+    KP0401 default-namespace  high, 2 findings
+      deploy/web.yaml:5:3  ConfigMap/default/settings  ConfigMap "settings" is in ...
+      ...
+
+The summary lists every rule with findings, most urgent first (worst
+severity, then most findings), with its count, the objects it concerns and
+the first sentence of its fix: each fix is printed once, not once per
+finding. The findings follow grouped by rule (``group_by="rule"``, in the
+summary's order, each group by file and line) or by file (``"file"``), one
+line each. A group shows at most :func:`fold_limit` findings (10, fewer when
+there are many groups) and folds the rest into "... and N more (use --all)";
+by file, only the :data:`FILES_SHOWN` most urgent files are shown;
+``show_all`` prints everything. ``quiet`` keeps the summary, input errors,
+the scorecard and the counts.
+
+The lines are written directly (with ANSI colours when ``color`` is on), not
+through rich: rich costs ~0.3 ms per printed line. The scorecard and registry
+tables use rich. ``color=False`` gives plain text without any escape sequence.
 """
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +38,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kubeproof.model import Finding, Severity
-from kubeproof.reports import SEVERITY_ORDER, iter_by_file, object_label, registry_rows
+from kubeproof.model import Finding, Rule, Severity
+from kubeproof.reports import (
+    finding_key,
+    iter_by_file,
+    object_label,
+    registry_rows,
+    severity_counts,
+)
 from kubeproof.reports.scorecard import scorecard
 from kubeproof.terminal import cell, safe
 
@@ -43,18 +65,16 @@ ANSI: dict[str, str] = {
     "error": "\x1b[1;31m",
     "warning": "\x1b[33m",
 }
-RICH_STYLES: dict[str, str] = {
-    "critical": "bold white on red",
-    "high": "bold red",
-    "medium": "yellow",
-    "low": "cyan",
-    "info": "dim",
-}
 GRADE_STYLES = {"A": "bold green", "B": "green", "C": "yellow", "D": "yellow", "F": "bold red",
                 "n/a": "dim"}
 SEVERITY_LABELS: dict[Severity, str] = {s: s.label for s in Severity}
 INDENT = "  "
-BODY = " " * 11  # under the code, after "  " + severity padded to 8 + " "
+BODY = " " * 12  # under the code, after "  " + severity padded to 8 + "  "
+GROUP_BY = ("rule", "file")
+FOLD_MAX = 10  # findings a group shows at most before folding the rest
+FOLD_BUDGET = 60  # finding lines shared by the groups before folding gets tighter
+FILES_SHOWN = 30  # --group-by file: the most urgent files shown before the rest are counted
+
 
 def make_console(color: bool, width: int = 100) -> tuple[Console, StringIO]:
     """A rich console writing to a buffer; plain text unless ``color``."""
@@ -77,59 +97,196 @@ def _paint(color: bool, style: str, text: str) -> str:
     return f"{ANSI[style]}{text}{RESET}" if color else text
 
 
-def finding_lines(f: Finding, color: bool) -> str:
-    """The three lines of one finding (no trailing newline)."""
-    label = SEVERITY_LABELS[f.severity]
-    sev = f"{label:<8}"
+# ------------------------------------------------------------ fix these first
+
+
+class RuleGroup:
+    """The findings of one rule: its worst severity, count and objects."""
+
+    __slots__ = ("findings", "objects", "rule", "severity")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.findings: list[Finding] = []
+        self.severity = Severity.INFO
+        self.objects: set[tuple[str, str, str, str]] = set()
+
+    def add(self, f: Finding) -> None:
+        self.findings.append(f)
+        if f.severity > self.severity:
+            self.severity = f.severity
+        self.objects.add(finding_key(f))
+
+
+def rule_groups(findings: list[Finding]) -> list[RuleGroup]:
+    """Findings by rule, most urgent first: worst severity, then most findings,
+    then code; within a group by file, line and column."""
+    groups: dict[str, RuleGroup] = {}
+    for f in findings:
+        group = groups.get(f.rule.code)
+        if group is None:
+            group = groups[f.rule.code] = RuleGroup(f.rule)
+        group.add(f)
+    ordered = sorted(groups.values(),
+                     key=lambda g: (-g.severity, -len(g.findings), g.rule.code))
+    for g in ordered:
+        g.findings.sort(key=lambda f: (f.file, f.line, f.column))
+    return ordered
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`])")
+
+
+def short_fix(rule: Rule, limit: int) -> str:
+    """The first sentence of the rule's fix (How), cut to ``limit`` characters."""
+    text = _SENTENCE_END.split(rule.remediation, 1)[0].strip()
+    if len(text) > limit:
+        text = text[:max(1, limit - 1)].rstrip() + "…"
+    return text
+
+
+def fold_limit(groups: int, show_all: bool) -> int | None:
+    """How many findings a group shows before the rest are folded into a count:
+    up to :data:`FOLD_MAX`, fewer when there are many groups, so that the whole
+    report stays a few screens long (``None``: ``--all``, no folding)."""
+    if show_all:
+        return None
+    return max(1, min(FOLD_MAX, FOLD_BUDGET // max(1, groups)))
+
+
+def _severity_cell(color: bool, severity: Severity) -> str:
+    label = SEVERITY_LABELS[severity]
+    return _paint(color, label, label) + " " * (8 - len(label))  # no painted padding
+
+
+def _counts_line(findings: list[Finding]) -> str:
+    counts = severity_counts(findings)
+    detail = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
+    return f"{_plural(len(findings), 'finding')}" + (f": {detail}" if detail else "")
+
+
+def summary_lines(groups: list[RuleGroup], color: bool, width: int) -> list[str]:
+    """"Fix these first": one line per rule (severity, code, name, findings,
+    objects) and its fix, shortened to one line, under it."""
+    if not groups:
+        return []
+    name_w = min(32, max(len(g.rule.name) for g in groups))
+    out = []
+    for g in groups:
+        code = _paint(color, "code", g.rule.code)
+        out.append(f"{INDENT}{_severity_cell(color, g.severity)}  {code} "
+                   f"{g.rule.name:<{name_w}}  {len(g.findings):>6} on "
+                   f"{_plural(len(g.objects), 'object')}")
+        out.append(BODY + _paint(color, "dim", short_fix(g.rule, width - len(BODY))))
+    return out
+
+
+# ---------------------------------------------------------------- findings
+
+
+def _object_part(f: Finding) -> str:
     obj = object_label(f.kind, f.namespace, f.name) if (f.kind or f.name) else ""
-    extra = "".join((f"  {obj}" if obj else "",
-                     f"  container: {f.container}" if f.container else ""))
-    where = f"{f.file}:{f.line}:{f.column}"
-    if color:
-        head = (f"{INDENT}{ANSI[label]}{sev}{RESET} {ANSI['code']}{f.rule.code}{RESET} "
-                f"{f.rule.name}{safe(extra)}")
-        fix = f"{BODY}{ANSI['dim']}fix: {f.rule.remediation}{RESET}"
-    else:
-        head = f"{INDENT}{sev} {f.rule.code} {f.rule.name}{safe(extra)}"
-        fix = f"{BODY}fix: {f.rule.remediation}"
-    return f"{head}\n{BODY}{safe(where)}  {safe(f.message)}\n{fix}"
+    return "".join((f"  {obj}" if obj else "",
+                    f"  container: {f.container}" if f.container else ""))
 
 
-def summary_table(result: ScanResult) -> Table:
-    counts = dict.fromkeys(SEVERITY_ORDER, 0)
-    for f in result.findings:
-        counts[SEVERITY_LABELS[f.severity]] += 1
-    table = Table(title="Summary", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("severity")
-    table.add_column("findings", justify="right")
-    for label in SEVERITY_ORDER:
-        n = counts[label]
-        table.add_row(Text(label, style=RICH_STYLES[label] if n else "dim"), str(n))
-    table.add_section()
-    table.add_row(Text("total", style="bold"), Text(str(len(result.findings)), style="bold"))
-    return table
+def _fold_line(color: bool, hidden: int) -> str:
+    return INDENT + _paint(color, "dim", f"… and {hidden} more (use --all)")
+
+
+def _shown(items: list[Finding], limit: int | None) -> tuple[list[Finding], int]:
+    """The findings a group shows and how many it folds (never fold just one)."""
+    if limit is None or len(items) <= limit + 1:
+        return items, 0
+    return items[:limit], len(items) - limit
+
+
+def by_rule_lines(groups: list[RuleGroup], color: bool, limit: int | None) -> list[str]:
+    out: list[str] = []
+    for g in groups:
+        out.append(f"{_paint(color, 'code', g.rule.code)} {g.rule.name}  "
+                   f"{_paint(color, SEVERITY_LABELS[g.severity], g.severity.label)}, "
+                   f"{_plural(len(g.findings), 'finding')}")
+        shown, hidden = _shown(g.findings, limit)
+        for f in shown:
+            sev = "" if f.severity == g.severity else f"  ({f.severity.label})"
+            out.append(f"{INDENT}{safe(f'{f.file}:{f.line}:{f.column}')}"
+                       f"{safe(_object_part(f))}  {safe(f.message)}{sev}")
+        if hidden:
+            out.append(_fold_line(color, hidden))
+    return out
+
+
+def by_file_lines(findings: list[Finding], color: bool, show_all: bool) -> list[str]:
+    """Findings by file. Past :data:`FILES_SHOWN` files (unless ``show_all``) only
+    the most urgent files are shown (worst severity, then most findings), in
+    path order, and the others are counted."""
+    out: list[str] = []
+    files = list(iter_by_file(findings))
+    hidden_files: list[tuple[str, list[Finding]]] = []
+    if not show_all and len(files) > FILES_SHOWN + 1:
+        ranked = sorted(files, key=lambda fg: (-max(f.severity for f in fg[1]), -len(fg[1]),
+                                               fg[0]))
+        keep = {file for file, _ in ranked[:FILES_SHOWN]}
+        hidden_files = [fg for fg in files if fg[0] not in keep]
+        files = [fg for fg in files if fg[0] in keep]
+    limit = fold_limit(len(files), show_all)
+    for file, group in files:
+        out.append(_paint(color, "file", safe(file)))
+        shown, hidden = _shown(group, limit)
+        if hidden:  # the most severe findings of the file, still in line order
+            worst = sorted(group, key=lambda f: (-f.severity, f.line, f.column))[:len(shown)]
+            shown = sorted(worst, key=lambda f: (f.line, f.column, f.rule.code))
+        for f in shown:
+            out.append(f"{INDENT}{f.line}:{f.column}  {_severity_cell(color, f.severity)} "
+                       f"{_paint(color, 'code', f.rule.code)} {f.rule.name}"
+                       f"{safe(_object_part(f))}  {safe(f.message)}")
+        if hidden:
+            out.append(_fold_line(color, hidden))
+    if hidden_files:
+        n = sum(len(group) for _, group in hidden_files)
+        out.append(_paint(color, "dim", f"… and {_plural(len(hidden_files), 'more file')} "
+                                        f"with {_plural(n, 'finding')} (use --all)"))
+    return out
 
 
 def scorecard_table(card: dict[str, Any]) -> Table:
+    """The scorecard; an ``accepted`` column when the baseline suppressed findings
+    (they count in the score: see :mod:`kubeproof.reports.scorecard`)."""
+    with_accepted = bool(card.get("accepted"))
     table = Table(title="Scorecard", box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("practice")
     table.add_column("score", justify="right")
     table.add_column("grade", justify="center")
     table.add_column("findings", justify="right")
+    if with_accepted:
+        table.add_column("accepted", justify="right")
     for number, entry in card["practices"].items():
         score = entry["score"]
         grade = entry["grade"]
         style = "dim" if score is None else ""
-        table.add_row(Text(number, style=style), Text(entry["name"], style=style),
-                      Text("n/a" if score is None else str(score), style=style),
-                      Text(grade, style=GRADE_STYLES.get(grade, "")),
-                      Text(str(entry["findings"]), style=style))
+        row = [Text(number, style=style), Text(entry["name"], style=style),
+               Text("n/a" if score is None else str(score), style=style),
+               Text(grade, style=GRADE_STYLES.get(grade, "")),
+               Text(str(entry["findings"]), style=style)]
+        if with_accepted:
+            n = entry.get("accepted", 0)
+            row.append(Text(str(n) if n else "", style="yellow" if n else ""))
+        table.add_row(*row)
     table.add_section()
     overall = card["score"]
     table.add_row("", Text("overall", style="bold"),
                   Text("n/a" if overall is None else str(overall), style="bold"),
-                  Text(card["grade"], style=GRADE_STYLES.get(card["grade"], "")), "")
+                  Text(card["grade"], style=GRADE_STYLES.get(card["grade"], "")), "",
+                  *([Text(str(card["accepted"]), style="yellow")] if with_accepted else []))
+    notes = [f"{number}: {entry['note']}" for number, entry in card["practices"].items()
+             if entry["score"] is not None and entry.get("note")]
+    if with_accepted:
+        notes.append("accepted: in the baseline, not reported, still counted in the score")
+    if notes:
+        table.caption = "\n".join(notes)
+        table.caption_justify = "left"
     return table
 
 
@@ -163,7 +320,7 @@ def _stats_line(result: ScanResult, tool_version: str) -> str:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(result.suppressed.items()) if v)
         parts.append(f"{suppressed} suppressed ({detail})")
     if result.baselined:
-        parts.append(f"{result.baselined} in baseline")
+        parts.append(f"{result.baselined} accepted in the baseline")
     if result.skipped_documents:
         parts.append(f"{result.skipped_documents} non-Kubernetes documents skipped")
     if result.errors:
@@ -174,13 +331,28 @@ def _stats_line(result: ScanResult, tool_version: str) -> str:
 
 
 def render(result: ScanResult, *, tool_version: str, color: bool = False, width: int = 100,
-           quiet: bool = False, show_scorecard: bool = True) -> str:
+           quiet: bool = False, show_scorecard: bool = True, group_by: str = "rule",
+           show_all: bool = False) -> str:
+    """The report as text. ``group_by`` is ``rule`` (default) or ``file``;
+    ``show_all`` turns folding off; ``quiet`` keeps the summary and the counts."""
+    if group_by not in GROUP_BY:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY)}, not {group_by!r}")
     out: list[str] = []
+    groups = rule_groups(result.findings)
+    if groups:
+        out.append(_paint(color, "file", "Fix these first") + "  "
+                   + _counts_line(result.findings))
+        out.extend(summary_lines(groups, color, width))
+        out.append("")
+    if not quiet and groups:
+        if group_by == "file":
+            out.append(_paint(color, "file", "Findings by file"))
+            out.extend(by_file_lines(result.findings, color, show_all))
+        else:
+            out.append(_paint(color, "file", "Findings by rule"))
+            out.extend(by_rule_lines(groups, color, fold_limit(len(groups), show_all)))
+        out.append("")
     if not quiet:
-        for file, group in iter_by_file(result.findings):
-            out.append(_paint(color, "file", safe(file)))
-            out.extend(finding_lines(f, color) for f in group)
-            out.append("")
         for w in result.warnings:
             out.append(_paint(color, "warning", "warning:") + " " + safe(str(w)))
     for e in result.errors:
@@ -191,7 +363,6 @@ def render(result: ScanResult, *, tool_version: str, color: bool = False, width:
     console, buf = make_console(color, width)
     if result.registries:
         console.print(registries_table(result.registries))
-    console.print(summary_table(result))
     if show_scorecard:
         console.print(scorecard_table(scorecard(result)))
     console.print(cell(_stats_line(result, tool_version), "dim"))

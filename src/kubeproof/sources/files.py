@@ -340,7 +340,10 @@ def load_text(path: str, text: str, raw: bytes, source: str = "file",
                 path, None, f"refused: more than {MAX_OBJECTS_PER_FILE:,} documents or "
                 "objects in one file; the rest of the file is not scanned (split it)"))
     if not text.strip():
-        out.warnings.append(InputError(path, None, "empty file, nothing to scan"))
+        if source == "stdin":  # a pipe that delivered nothing: the step before it failed
+            out.errors.append(InputError(path, None, "empty input on stdin, nothing to scan"))
+        else:
+            out.warnings.append(InputError(path, None, "empty file, nothing to scan"))
     return out
 
 

@@ -132,7 +132,11 @@ def install_command(namespace: str, image: str | None, replicas: int,
                     failure_policy: str | None,
                     mutate_failure_policy: str, mode: str, workers: int,
                     cert_manager: bool, output: str | None) -> None:
-    """Print the manifests that deploy the admission webhook."""
+    """Print the manifests that deploy the admission webhook.
+
+    Exit codes: 0 written; 2 usage error (no or invalid --image, bad
+    namespace) or an output that cannot be written.
+    """
     from kubeproof.imageref import parse_image
 
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
