@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.redact import MASK, masked
+from tests.helpers import TESTS
 
 LIST_OF_SECRET_AND_DEPLOYMENT = """\
 apiVersion: v1
@@ -147,3 +148,18 @@ def test_values_merged_into_a_secret_with_yaml_merge_keys_are_masked_where_writt
     out, hid = masked(text)
     assert hid and "Merged-S3cret-Val" not in out and "Own-S3cret-Val" not in out
     assert "defaults: &base" in out and "name: s" in out
+
+
+def test_encryption_configuration_keys_are_masked_names_are_not() -> None:
+    """The keys that encrypt Secrets at rest are secrets themselves (KP1006's
+    findings point into this file, so the HTML excerpt would show them)."""
+    text = (TESTS / "rules" / "fixtures" / "encryption" / "encryption_fail.yaml").read_text()
+    out, hid = masked(text)
+    assert hid
+    assert "c2VjcmV0IGlzIHNlY3VyZQ==" not in out and "YWJjZGVmZ2hp" not in out
+    assert out.count("secret: " + MASK) == text.count("secret: ")
+    assert "name: key1" in out and "endpoint: unix:///var/run/kms/socket.sock" in out
+    hostile = "kind: EncryptionConfiguration\nresources:\n- providers:\n  - aescbc:\n" \
+              "      keys: s3cr3t-k3y\n  - 7\n- 3\n"
+    out, hid = masked(hostile)
+    assert hid and "s3cr3t-k3y" not in out

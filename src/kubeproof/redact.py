@@ -13,6 +13,8 @@ spans masked are exactly those of
 
 - every scalar under a Secret's ``data`` / ``stringData`` (Secrets inside a
   ``kind: List`` too, whatever the scalar's type or style), and
+- every provider key's ``secret`` of an ``EncryptionConfiguration`` (the
+  keys that encrypt Secrets at rest: aescbc, aesgcm, secretbox), and
 - every value KP1003 (hard-coded credential) flags, run on the text itself
   (inline ignores and config do not apply: masking more is the safe side).
 
@@ -131,7 +133,31 @@ def _secret_paths(obj: dict[str, Any]) -> Iterator[Path]:
                 yield from ((field, key) for key in values)
             elif values is not None:
                 yield (field,)  # hostile shapes: mask the whole section
+    elif obj.get("kind") in ENCRYPTION_KINDS:
+        yield from _encryption_key_paths(obj)
     yield from _kp1003_paths(obj)
+
+
+ENCRYPTION_KINDS = frozenset({"EncryptionConfiguration", "EncryptionConfig"})
+
+
+def _encryption_key_paths(obj: dict[str, Any]) -> Iterator[Path]:
+    """``resources[i].providers[j].<provider>.keys[k].secret`` of an
+    EncryptionConfiguration; a ``keys`` of another shape is masked whole."""
+    resources = obj.get("resources")
+    for i, entry in enumerate(resources if isinstance(resources, list) else []):
+        providers = entry.get("providers") if isinstance(entry, dict) else None
+        for j, provider in enumerate(providers if isinstance(providers, list) else []):
+            if not isinstance(provider, dict):
+                continue
+            for name, settings in provider.items():
+                keys = settings.get("keys") if isinstance(settings, dict) else None
+                base: Path = ("resources", i, "providers", j, name, "keys")
+                if isinstance(keys, list):
+                    yield from (base + (k, "secret") for k, key in enumerate(keys)
+                                if isinstance(key, dict) and "secret" in key)
+                elif keys is not None:
+                    yield base
 
 
 def _kp1003_paths(obj: dict[str, Any]) -> Iterator[Path]:
