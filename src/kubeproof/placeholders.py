@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-# ${VAR}, $VAR, $(VAR), {{ ... }}, <placeholder>, %{...}
-_PLACEHOLDER = re.compile(r"\$[{(A-Za-z_]|\{\{|\}\}|<[^>]*>|%\{")
+# ${VAR}, $VAR, $(VAR), {{ ... }}, <placeholder>, %{...}; ``<[^<>]*>`` stops at
+# the next ``<``, so a value of many ``<`` and no ``>`` is read in linear time
+_PLACEHOLDER = re.compile(r"\$[{(A-Za-z_]|\{\{|\}\}|<[^<>]*>|%\{")
 
 
 def is_placeholder(value: object) -> bool:

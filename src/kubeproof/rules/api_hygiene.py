@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from kubeproof.imageref import parse_image
 from kubeproof.model import Context, Path, Resource, Severity, Violation, format_path
+from kubeproof.placeholders import is_placeholder
 from kubeproof.quantity import Quantity, QuantityError, parse_quantity, quantity_or_none
 from kubeproof.registry import rule
 from kubeproof.rules.common import DNS_SUBDOMAIN, as_dict, as_list, quote
@@ -220,7 +221,6 @@ def deprecated_api(res: Resource, ctx: Context) -> Iterator[Violation]:
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _HAS_LETTER = re.compile(r"[a-z]")
-_TEMPLATE_MARKERS = ("{{", "${", "$(")
 
 # API groups of tool configuration files that share the apiVersion/kind shape
 # but are never sent to an API server (so need no metadata.name); also every
@@ -230,10 +230,6 @@ _CONFIG_GROUPS = frozenset({"kubeadm.k8s.io", "audit.k8s.io", "apiserver.k8s.io"
 
 # Workload kinds whose spec.selector is a LabelSelector that must match the template.
 _SELECTOR_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
-
-
-def _templated(text: str) -> bool:
-    return any(m in text for m in _TEMPLATE_MARKERS)
 
 
 def label_key_problem(key: Any) -> str | None:
@@ -247,7 +243,7 @@ def label_key_problem(key: Any) -> str | None:
 # every object, three times each (metadata, pod template, selector).
 @functools.lru_cache(maxsize=4096)
 def _key_problem(key: str) -> str | None:
-    if _templated(key):
+    if is_placeholder(key):
         return None
     prefix, sep, name = key.rpartition("/")
     if sep:
@@ -287,7 +283,7 @@ def label_value_problem(value: Any) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _value_problem(value: str) -> str | None:
-    if value == "" or _templated(value):
+    if value == "" or is_placeholder(value):
         return None
     shown = quote(value[:80])
     if len(value) > 63:
@@ -300,7 +296,7 @@ def _value_problem(value: str) -> str | None:
 
 def port_name_problem(name: str) -> str | None:
     """Why ``name`` is not an IANA_SVC_NAME, or None."""
-    if _templated(name):
+    if is_placeholder(name):
         return None
     if len(name) > 15:
         return f"is {len(name)} characters long (at most 15)"
@@ -502,7 +498,7 @@ def _check_field_types(fields: dict[str, Any], base: Path, types: dict[str, type
     (null is an absent field; template placeholders are not judged)."""
     for key, expected in types.items():
         value = fields.get(key)
-        if value is None or (isinstance(value, str) and _templated(value)):
+        if value is None or (isinstance(value, str) and is_placeholder(value)):
             continue
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             yield Violation((*base, key), f"{format_path((*base, key))} must be "
@@ -673,7 +669,7 @@ def _quantity_problem(value: Any) -> str | None:
     """Why ``value`` is not a quantity the API server accepts for a resource
     amount (they must not be negative), or None. Placeholders (``${GPUS}``)
     are not judged, as everywhere in KP0002."""
-    if isinstance(value, str) and _templated(value):
+    if isinstance(value, str) and is_placeholder(value):
         return None
     try:
         parsed = parse_quantity(value)
