@@ -124,18 +124,31 @@ CASES: list[tuple[str, str, str, str, dict[str, Any], set[str]]] = [
     ("other-namespace-only-cluster-bindings", "wildcards.yaml", "get", "pods",
      {"namespace": "prod"}, {ADMIN}),
     # --- aggregation
+    # half-broken's valid selector also selects the built-in system:aggregate-to-view
     ("aggregated", "aggregation.yaml", "list", "pods", {"namespace": "x"},
-     {PROMETHEUS.format(0), AUDITOR.format(0)}),
+     {PROMETHEUS.format(0), AUDITOR.format(0),
+      "User half <- ClusterRoleBinding/half-broken "
+      "ClusterRole/half-broken#0@system:aggregate-to-view"}),
+    # edit-lite, view-lite and half-broken select built-in roles too (system:aggregate-to-view,
+    # directly or through the built-in view, labelled aggregate-to-edit)
     ("aggregated-second-rule", "aggregation.yaml", "watch", "endpointslices", {},
-     {PROMETHEUS.format(1), AUDITOR.format(1)}),
+     {PROMETHEUS.format(1), AUDITOR.format(1),
+      *(f"{who} ClusterRole/{role}#3@system:aggregate-to-view" for who, role in (
+          ("Group viewers <- RoleBinding/viewers", "view-lite"),
+          ("Group editors <- RoleBinding/editors", "edit-lite"),
+          ("User half <- ClusterRoleBinding/half-broken", "half-broken")))}),
     ("aggregated-edit-only", "aggregation.yaml", "create", "crontabs",
      {"namespace": "dev", "group": "stable.example.com"}, {EDITORS}),
     ("aggregated-edit-and-view", "aggregation.yaml", "list", "crontabs",
      {"namespace": "dev", "group": "stable.example.com"},
-     {EDITORS, VIEWERS, HALF}),
+     {EDITORS, VIEWERS, HALF,
+      # edit-lite selects the built-in view (aggregate-to-edit), which aggregates the view role
+      "Group editors <- RoleBinding/editors ClusterRole/edit-lite#0@aggregate-cron-tabs-view"}),
     ("aggregated-rolebinding-stays-in-ns", "aggregation.yaml", "list", "crontabs",
      {"namespace": "prod", "group": "stable.example.com"}, {HALF}),
-    ("aggregation-replaces-own-rules", "aggregation.yaml", "get", "secrets", {}, set()),
+    # greedy's own rule is not used; edit-lite reads secrets through the built-in role
+    ("aggregation-replaces-own-rules", "aggregation.yaml", "get", "secrets", {},
+     {"Group editors <- RoleBinding/editors ClusterRole/edit-lite#0@system:aggregate-to-edit"}),
     # --- subjects
     ("service-account-group", "subjects.yaml", "get", "pods", {"namespace": "qa"},
      {"Group system:serviceaccounts:qa <- RoleBinding/qa-service-accounts "
@@ -313,7 +326,8 @@ def test_risky_powers() -> None:
         (cm, "KP0703", '* on "*" (includes secrets)', admin),
         (cm, "KP0704", "escalate on roles, bind on roles, impersonate, create on pods/exec, "
          "create on pods/attach, get/create on nodes/proxy, create on serviceaccounts/token, "
-         "approve on certificate signers, write on admission webhook configurations", admin),
+         "approve on certificate signers, write on admission webhook configurations, "
+         "update/patch on services/status", admin),
         (cm, "KP0705", "* on pods, replicationcontrollers, deployments, statefulsets, "
          "daemonsets, replicasets, jobs, cronjobs", admin),
     }
@@ -350,15 +364,15 @@ def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
 WHO_CAN_BAD = """\
 Who can get secrets (apiGroup "", in namespace default):
 
-KIND            NAME     NAMESPACE  BINDING                       ROLE                                  RULE    SCOPE
-ServiceAccount  default  default    ClusterRoleBinding/web-admin  ClusterRole/cluster-admin (built-in)  rule 0  cluster-wide
+KIND            NAME     NAMESPACE  BINDING                       ROLE                                  RULE    SCOPE         NOTE
+ServiceAccount  default  default    ClusterRoleBinding/web-admin  ClusterRole/cluster-admin (built-in)  rule 0  cluster-wide  via built-in ClusterRole cluster-admin, Kubernetes 1.37
 
 A ServiceAccount <ns>/<name> also authenticates as User system:serviceaccount:<ns>:<name>, member of the groups system:serviceaccounts, system:serviceaccounts:<ns> and system:authenticated.
 """  # noqa: E501
 
 RISKY_BAD = """\
-SUBJECT                         RULE    POWER          SCOPE         GRANTED BY
-ServiceAccount default/default  KP0702  cluster-admin  cluster-wide  ClusterRoleBinding/web-admin -> ClusterRole/cluster-admin (built-in)
+SUBJECT                         RULE    POWER          SCOPE         GRANTED BY                                                            NOTE
+ServiceAccount default/default  KP0702  cluster-admin  cluster-wide  ClusterRoleBinding/web-admin -> ClusterRole/cluster-admin (built-in)  via built-in ClusterRole cluster-admin, Kubernetes 1.37
 
 1 subject with risky powers.
 """  # noqa: E501
