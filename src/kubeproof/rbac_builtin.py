@@ -82,9 +82,10 @@ def builtin_role(name: Any, version: tuple[int, int]) -> BuiltinRole | None:
 
 def selects(selectors: Iterable[Any], labels: Mapping[str, Any]) -> bool:
     """Whether any aggregation selector selects ``labels`` (invalid ones select nothing)."""
+    plain = dict(labels)
     for sel in selectors:
         try:
-            if label_selector_matches(sel, dict(labels)):
+            if label_selector_matches(sel, plain):
                 return True
         except SelectorError:
             continue

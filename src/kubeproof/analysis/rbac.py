@@ -147,6 +147,7 @@ class EffectiveRule:
     source: RoleKey
     index: int
     data: dict[str, Any]
+    builtin: bool = False  # the source is a built-in ClusterRole
 
 
 @dataclass(slots=True)
@@ -475,12 +476,12 @@ class RbacSet:
     def _compute_rules(self, key: RoleKey) -> list[EffectiveRule]:
         role = self.roles[key]
         if role.selectors is None:
-            return [EffectiveRule(key, i, r) for i, r in role.rules]
+            return [EffectiveRule(key, i, r, role.builtin) for i, r in role.rules]
         out: list[EffectiveRule] = []
         for source in self._aggregated_sources(role):
             for i, r in source.rules:
                 if all(e.data != r for e in out):
-                    out.append(EffectiveRule(source.key, i, r))
+                    out.append(EffectiveRule(source.key, i, r, source.builtin))
         return out
 
     def _aggregated_sources(self, role: Role) -> list[Role]:
@@ -493,12 +494,12 @@ class RbacSet:
 
     def builtin_via(self, role: RoleKey | None, rule: EffectiveRule | None) -> str | None:
         """How an answer depends on a built-in ClusterRole, or None if it does not."""
-        for key in (role, rule.source if rule is not None else None):
-            found = self.roles.get(key) if key is not None else None
-            if found is not None and found.builtin:
-                return (f"built-in ClusterRole {found.key.name}, "
-                        f"Kubernetes {version_text(self.kube_version)}")
-        return None
+        found = self.roles.get(role) if role is not None else None
+        name = found.key.name if found is not None and found.builtin else \
+            rule.source.name if rule is not None and rule.builtin else None
+        if name is None:
+            return None
+        return f"built-in ClusterRole {name}, Kubernetes {version_text(self.kube_version)}"
 
 
 def _labelled(role: Role) -> LabelledRole:
@@ -583,7 +584,8 @@ class Grant:
     def to_dict(self) -> dict[str, Any]:
         return {"subject": self.subject.to_dict(), "binding": self.binding.to_dict(),
                 "role": _role_dict(self.role, self.builtin_role),
-                "rule": {"role": _role_dict(self.rule.source), "index": self.rule.index},
+                "rule": {"role": _role_dict(self.rule.source, self.rule.builtin),
+                         "index": self.rule.index},
                 "scope": "cluster" if self.binding.cluster_wide else "namespace",
                 "namespace": None if self.binding.cluster_wide else self.binding.namespace,
                 "resourceNames": list(self.names) or None, "notes": list(self.notes),
@@ -690,8 +692,8 @@ class Power:
         return " -> ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        rule = None if self.rule is None else {"role": _role_dict(self.rule.source),
-                                               "index": self.rule.index}
+        rule = None if self.rule is None else {
+            "role": _role_dict(self.rule.source, self.rule.builtin), "index": self.rule.index}
         return {"code": self.code, "power": self.text, "subject": self.subject.to_dict(),
                 "binding": self.binding.to_dict(),
                 "role": None if self.role is None else _role_dict(self.role, self.builtin_role),
