@@ -135,7 +135,26 @@ def effective_rules(name: str, version: tuple[int, int]) -> tuple[dict[str, Any]
     return tuple(out)
 
 
+def aggregated_builtins(name: str, selectors: list[Any], version: tuple[int, int]
+                        ) -> tuple[list[str], list[dict[str, Any]]]:
+    """The built-in ClusterRoles an aggregated ClusterRole ``name`` of the set
+    would get rules from (through the built-in aggregated roles too) and their
+    rules, aggregation resolved among the built-in roles only."""
+    roles = [labelled(r) for r in builtin_roles(version).values()]
+    root = LabelledRole(name, {}, (), tuple(selectors))
+    names: list[str] = []
+    rules: list[dict[str, Any]] = []
+    for source in aggregate(root, roles):
+        names.append(source.name)
+        rules.extend(r for r in source.rules if r not in rules)
+    return names, rules
+
+
+def cluster_role(name: str, rules: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": RBAC_API_VERSION, "kind": "ClusterRole",
+            "metadata": {"name": name}, "rules": [dict(r) for r in rules]}
+
+
 def as_cluster_role(name: str, version: tuple[int, int]) -> dict[str, Any]:
     """Built-in ClusterRole ``name`` as a manifest with its effective rules."""
-    return {"apiVersion": RBAC_API_VERSION, "kind": "ClusterRole",
-            "metadata": {"name": name}, "rules": [dict(r) for r in effective_rules(name, version)]}
+    return cluster_role(name, effective_rules(name, version))

@@ -153,6 +153,26 @@ def test_builtin_binding_passes_view_system_bootstrap_own_roles_and_hostile() ->
         assert hits(path, code) == [], code
 
 
+def test_aggregated_cluster_roles_get_what_the_builtin_roles_they_select_grant() -> None:
+    path = rbac("builtin_aggregation_fail.yaml")
+    for code in ("KP0703", "KP0704", "KP0705"):
+        assert hits(path, code) == [(code, 6), (code, 18)], code
+    my_edit, everything = findings(path, "KP0704")
+    assert my_edit.path == "aggregationRule"
+    assert my_edit.message == (
+        'ClusterRole "my-edit" aggregates built-in ClusterRoles "system:aggregate-to-edit", '
+        '"system:aggregate-to-view" (Kubernetes 1.37): it grants impersonate; create on '
+        "pods/exec, create on pods/attach; create on serviceaccounts/token")
+    assert '"cluster-admin"' in everything.message and "and 25 more" in everything.message
+    assert findings(path, "KP0703")[0].severity == Severity.CRITICAL
+
+
+def test_aggregated_cluster_roles_pass_view_own_labels_filled_rules_and_hostile() -> None:
+    path = rbac("builtin_aggregation_pass.yaml")
+    for code in ("KP0703", "KP0704", "KP0705"):
+        assert hits(path, code) == [], code
+
+
 def test_corpus_binding_of_edit_is_found() -> None:
     for code in ("KP0703", "KP0704", "KP0705"):
         [found] = findings(CORPUS_EDIT, code)

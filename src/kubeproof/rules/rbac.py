@@ -12,7 +12,8 @@ binding whose roleRef is a built-in ClusterRole (``admin``, ``edit``,
 ``view``, the ``system:*`` bootstrap roles of ``--kube-version``,
 :mod:`kubeproof.rbac_builtin`) is judged by KP0703–KP0705 on what that role
 grants, aggregation resolved among the built-in roles: the role itself is in
-no manifest, so the binding is where the grant shows. Being object scope, this
+no manifest, so the binding is where the grant shows. Likewise an aggregated
+ClusterRole is judged on the built-in roles its selectors match. Being object scope, this
 cannot see a ClusterRole of the same name elsewhere in the set (which would
 replace the built-in one); ``kubeproof rbac risky`` resolves the set.
 Controllers' roles legitimately need some of these permissions; they are still
@@ -35,7 +36,13 @@ from kubeproof.model import (
     Severity,
     Violation,
 )
-from kubeproof.rbac_builtin import as_cluster_role, builtin_role, version_text
+from kubeproof.rbac_builtin import (
+    aggregated_builtins,
+    as_cluster_role,
+    builtin_role,
+    cluster_role,
+    version_text,
+)
 from kubeproof.registry import rule
 from kubeproof.rules.common import as_dict, as_list, quote
 
@@ -194,6 +201,42 @@ def _bootstrap(res: Resource) -> bool:
     return as_dict(res.metadata.get("labels")).get(BOOTSTRAP_LABEL) == "rbac-defaults"
 
 
+def _grants(role: Resource, ctx: Context, check: CheckFn) -> list[str]:
+    """What ``check`` finds ``role`` grants, each once."""
+    grants: list[str] = []
+    for v in check(role, ctx):
+        i = v.path[1] if len(v.path) > 1 and isinstance(v.path[1], int) else -1
+        text = granted_text(v.message, role, i)
+        if text not in grants:
+            grants.append(text)
+    return grants
+
+
+def _builtin_aggregation(res: Resource, ctx: Context, check: CheckFn,
+                         severity: Severity | None = None) -> Iterator[Violation]:
+    """Judge what an aggregated ClusterRole gets from the built-in roles its
+    selectors match (the set's roles it matches are judged themselves): one
+    finding at ``aggregationRule``. A role whose rules are filled in, as the
+    aggregation controller does in a cluster (and the bootstrap roles), is
+    judged on those rules alone."""
+    rule = res.obj.get("aggregationRule")
+    selectors = as_list(rule.get("clusterRoleSelectors")) if isinstance(rule, dict) else []
+    if res.kind != "ClusterRole" or not selectors or as_list(res.obj.get("rules")) \
+            or _bootstrap(res):
+        return
+    names, rules = aggregated_builtins(res.name, selectors, ctx.kube_version)
+    grants = _grants(Resource(cluster_role(res.name, rules), res.origin), ctx, check)
+    if not grants:
+        return
+    roles = ", ".join(quote(n) for n in names[:MAX_SUBJECTS_SHOWN])
+    more = len(names) - MAX_SUBJECTS_SHOWN
+    roles += f" and {more} more" if more > 0 else ""
+    yield Violation(("aggregationRule",),
+                    f"{_what(res)} aggregates built-in ClusterRole{'s' if len(names) > 1 else ''} "
+                    f"{roles} (Kubernetes {version_text(ctx.kube_version)}): it grants "
+                    f"{'; '.join(grants)}", severity=severity)
+
+
 def _builtin_binding(res: Resource, ctx: Context, check: CheckFn,
                      severity: Severity | None = None) -> Iterator[Violation]:
     """Judge a binding of a built-in ClusterRole on what the role grants: one
@@ -210,13 +253,8 @@ def _builtin_binding(res: Resource, ctx: Context, check: CheckFn,
                 if not _is_system_component(s, res.namespace)]
     if not subjects:
         return
-    synthetic = Resource(as_cluster_role(role.name, ctx.kube_version), res.origin)
-    grants: list[str] = []
-    for v in check(synthetic, ctx):
-        i = v.path[1] if len(v.path) > 1 and isinstance(v.path[1], int) else -1
-        text = granted_text(v.message, synthetic, i)
-        if text not in grants:
-            grants.append(text)
+    grants = _grants(Resource(as_cluster_role(role.name, ctx.kube_version), res.origin), ctx,
+                     check)
     if not grants:
         return
     shown = ", ".join(subjects[:MAX_SUBJECTS_SHOWN])
@@ -361,7 +399,10 @@ def rbac_secrets_read(res: Resource, ctx: Context) -> Iterator[Violation]:
         reads secrets (`admin`, `edit`, the `system:*` roles of the target
         Kubernetes version, aggregation resolved) is reported at its
         `roleRef`: critical for a ClusterRoleBinding, high for a RoleBinding.
-        Subjects that are control-plane components do not count.
+        Subjects that are control-plane components do not count. An
+        aggregated ClusterRole (without rules of its own) whose selectors
+        match built-in roles that read secrets is reported at its
+        `aggregationRule`.
 
     Example:
         ```yaml
@@ -390,6 +431,7 @@ def rbac_secrets_read(res: Resource, ctx: Context) -> Iterator[Violation]:
         yield Violation(("rules", i, "resources", k),
                         f"{_what(res)} rule {i} grants {', '.join(verbs)} on {on}",
                         severity=sev)
+    yield from _builtin_aggregation(res, ctx, rbac_secrets_read, sev)
 
 
 # ------------------------------------------------------------------ KP0704
@@ -415,7 +457,10 @@ def rbac_escalation_verbs(res: Resource, ctx: Context) -> Iterator[Violation]:
         A RoleBinding or ClusterRoleBinding of a built-in ClusterRole that
         grants one of these (`admin` and `edit` grant `create` on
         `pods/exec` and impersonation of service accounts) is reported at its
-        `roleRef`, unless every subject is a control-plane component.
+        `roleRef`, unless every subject is a control-plane component; an
+        aggregated ClusterRole that gets one from built-in roles (selecting
+        `rbac.authorization.k8s.io/aggregate-to-edit`, say), at its
+        `aggregationRule`.
 
     Why:
         Each one turns a limited role into more: writing RBAC beyond one's own
@@ -465,6 +510,7 @@ def rbac_escalation_verbs(res: Resource, ctx: Context) -> Iterator[Violation]:
         if first is not None:
             yield Violation(("rules", i, "verbs", first),
                             f"{_what(res)} rule {i} grants {', '.join(labels)}")
+    yield from _builtin_aggregation(res, ctx, rbac_escalation_verbs)
 
 
 # ------------------------------------------------------------------ KP0705
@@ -481,7 +527,8 @@ def rbac_workload_create(res: Resource, ctx: Context) -> Iterator[Violation]:
         `deployments/scale` do not count. A RoleBinding or ClusterRoleBinding
         of a built-in ClusterRole that grants this (`admin`, `edit`) is
         reported at its `roleRef`, unless every subject is a control-plane
-        component.
+        component; an aggregated ClusterRole that gets it from built-in
+        roles, at its `aggregationRule`.
 
     Why:
         Whoever can define a pod chooses its service account, volumes and
@@ -521,6 +568,7 @@ def rbac_workload_create(res: Resource, ctx: Context) -> Iterator[Violation]:
             yield Violation(("rules", i, "verbs", j),
                             f"{_what(res)} rule {i} grants {', '.join(verbs)} on "
                             f"{', '.join(covered)}")
+    yield from _builtin_aggregation(res, ctx, rbac_workload_create)
 
 
 # ------------------------------------------------------------------ KP0706
