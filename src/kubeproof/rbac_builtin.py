@@ -101,13 +101,13 @@ def aggregate(root: LabelledRole, roles: Iterable[LabelledRole]) -> list[Labelle
     ``view``). Each role is visited once, so cycles and long chains end after
     at most ``len(roles)`` steps.
     """
-    pool = [r for r in roles if r.name != root.name]
+    pool = sorted((r for r in roles if r.name != root.name), key=lambda r: r.name)
     seen = {root.name}
     queue = [root]
     found: list[LabelledRole] = []
     while queue:
         current = queue.pop(0)
-        for other in sorted(pool, key=lambda r: r.name):
+        for other in pool:
             if other.name in seen or not selects(current.selectors or (), other.labels):
                 continue
             seen.add(other.name)
