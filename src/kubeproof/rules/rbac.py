@@ -460,7 +460,9 @@ def rbac_escalation_verbs(res: Resource, ctx: Context) -> Iterator[Violation]:
         `roleRef`, unless every subject is a control-plane component; an
         aggregated ClusterRole that gets one from built-in roles (selecting
         `rbac.authorization.k8s.io/aggregate-to-edit`, say), at its
-        `aggregationRule`.
+        `aggregationRule`. The built-in roles are one upstream snapshot of the
+        bootstrap policy (kubernetes/kubernetes commit 025f283), applied to
+        every `--kube-version` until other versions' data is added.
 
     Why:
         Each one turns a limited role into more: writing RBAC beyond one's own
