@@ -124,18 +124,31 @@ CASES: list[tuple[str, str, str, str, dict[str, Any], set[str]]] = [
     ("other-namespace-only-cluster-bindings", "wildcards.yaml", "get", "pods",
      {"namespace": "prod"}, {ADMIN}),
     # --- aggregation
+    # half-broken's valid selector also selects the built-in system:aggregate-to-view
     ("aggregated", "aggregation.yaml", "list", "pods", {"namespace": "x"},
-     {PROMETHEUS.format(0), AUDITOR.format(0)}),
+     {PROMETHEUS.format(0), AUDITOR.format(0),
+      "User half <- ClusterRoleBinding/half-broken "
+      "ClusterRole/half-broken#0@system:aggregate-to-view"}),
+    # edit-lite, view-lite and half-broken select built-in roles too (system:aggregate-to-view,
+    # directly or through the built-in view, labelled aggregate-to-edit)
     ("aggregated-second-rule", "aggregation.yaml", "watch", "endpointslices", {},
-     {PROMETHEUS.format(1), AUDITOR.format(1)}),
+     {PROMETHEUS.format(1), AUDITOR.format(1),
+      *(f"{who} ClusterRole/{role}#3@system:aggregate-to-view" for who, role in (
+          ("Group viewers <- RoleBinding/viewers", "view-lite"),
+          ("Group editors <- RoleBinding/editors", "edit-lite"),
+          ("User half <- ClusterRoleBinding/half-broken", "half-broken")))}),
     ("aggregated-edit-only", "aggregation.yaml", "create", "crontabs",
      {"namespace": "dev", "group": "stable.example.com"}, {EDITORS}),
     ("aggregated-edit-and-view", "aggregation.yaml", "list", "crontabs",
      {"namespace": "dev", "group": "stable.example.com"},
-     {EDITORS, VIEWERS, HALF}),
+     {EDITORS, VIEWERS, HALF,
+      # edit-lite selects the built-in view (aggregate-to-edit), which aggregates the view role
+      "Group editors <- RoleBinding/editors ClusterRole/edit-lite#0@aggregate-cron-tabs-view"}),
     ("aggregated-rolebinding-stays-in-ns", "aggregation.yaml", "list", "crontabs",
      {"namespace": "prod", "group": "stable.example.com"}, {HALF}),
-    ("aggregation-replaces-own-rules", "aggregation.yaml", "get", "secrets", {}, set()),
+    # greedy's own rule is not used; edit-lite reads secrets through the built-in role
+    ("aggregation-replaces-own-rules", "aggregation.yaml", "get", "secrets", {},
+     {"Group editors <- RoleBinding/editors ClusterRole/edit-lite#0@system:aggregate-to-edit"}),
     # --- subjects
     ("service-account-group", "subjects.yaml", "get", "pods", {"namespace": "qa"},
      {"Group system:serviceaccounts:qa <- RoleBinding/qa-service-accounts "
@@ -313,7 +326,8 @@ def test_risky_powers() -> None:
         (cm, "KP0703", '* on "*" (includes secrets)', admin),
         (cm, "KP0704", "escalate on roles, bind on roles, impersonate, create on pods/exec, "
          "create on pods/attach, get/create on nodes/proxy, create on serviceaccounts/token, "
-         "approve on certificate signers, write on admission webhook configurations", admin),
+         "approve on certificate signers, write on admission webhook configurations, "
+         "update/patch on services/status", admin),
         (cm, "KP0705", "* on pods, replicationcontrollers, deployments, statefulsets, "
          "daemonsets, replicasets, jobs, cronjobs", admin),
     }
@@ -350,15 +364,15 @@ def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
 WHO_CAN_BAD = """\
 Who can get secrets (apiGroup "", in namespace default):
 
-KIND            NAME     NAMESPACE  BINDING                       ROLE                                  RULE    SCOPE
-ServiceAccount  default  default    ClusterRoleBinding/web-admin  ClusterRole/cluster-admin (built-in)  rule 0  cluster-wide
+KIND            NAME     NAMESPACE  BINDING                       ROLE                                  RULE    SCOPE         NOTE
+ServiceAccount  default  default    ClusterRoleBinding/web-admin  ClusterRole/cluster-admin (built-in)  rule 0  cluster-wide  via built-in ClusterRole cluster-admin, Kubernetes 1.37
 
 A ServiceAccount <ns>/<name> also authenticates as User system:serviceaccount:<ns>:<name>, member of the groups system:serviceaccounts, system:serviceaccounts:<ns> and system:authenticated.
 """  # noqa: E501
 
 RISKY_BAD = """\
-SUBJECT                         RULE    POWER          SCOPE         GRANTED BY
-ServiceAccount default/default  KP0702  cluster-admin  cluster-wide  ClusterRoleBinding/web-admin -> ClusterRole/cluster-admin (built-in)
+SUBJECT                         RULE    POWER          SCOPE         GRANTED BY                                                            NOTE
+ServiceAccount default/default  KP0702  cluster-admin  cluster-wide  ClusterRoleBinding/web-admin -> ClusterRole/cluster-admin (built-in)  via built-in ClusterRole cluster-admin, Kubernetes 1.37
 
 1 subject with risky powers.
 """  # noqa: E501
@@ -464,3 +478,110 @@ def test_cli_usage_errors(args: tuple[str, ...]) -> None:
     no_traceback(proc)
     assert proc.returncode == 2 and proc.stderr.startswith("kubeproof: error: ")
     assert proc.stdout == ""
+
+
+# ------------------------------------------------------------------ built-in roles
+
+BUILTIN = FIX / "builtin.yaml"
+OVERRIDE = FIX / "builtin_override.yaml"
+TEAM_A = "Group team-a <- RoleBinding/team-a-admins ClusterRole/admin"
+
+
+def test_issue_example_admin_rolebinding_reads_secrets_in_its_namespace() -> None:
+    rbac = load_rbac([str(BUILTIN)])
+    [grant] = who_can(rbac, make_request("get", "secrets", namespace="team-a"))
+    assert grant_text(grant) == f"{TEAM_A}#0@system:aggregate-to-edit"
+    assert grant.builtin_role and grant.rule.builtin
+    assert grant.via == "built-in ClusterRole admin, Kubernetes 1.37"
+    assert who_can(rbac, make_request("get", "secrets", namespace="team-b")) == []  # view
+
+
+def test_builtin_admin_aggregates_the_sets_labelled_roles() -> None:
+    rbac = load_rbac([str(BUILTIN)])
+    grants = who_can(rbac, make_request("create", "crontabs.stable.example.com",
+                                        namespace="team-a"))
+    assert [grant_text(g) for g in grants] == [f"{TEAM_A}#0@crontab-edit"]
+    assert grants[0].via == "built-in ClusterRole admin, Kubernetes 1.37"
+    assert not grants[0].rule.builtin  # the rule itself is the set's
+
+
+def test_role_neither_in_set_nor_built_in_stays_a_warning() -> None:
+    rbac = load_rbac([str(BUILTIN)])
+    assert [w.message for w in rbac.warnings] == [
+        'ClusterRoleBinding "operator": references ClusterRole "team-operator": role not in '
+        "the scanned set, what it grants is unknown"]
+
+
+def test_set_clusterrole_with_a_builtin_name_replaces_it() -> None:
+    rbac = load_rbac([str(OVERRIDE)])
+    assert who_can(rbac, make_request("get", "secrets")) == []
+    grants = who_can(rbac, make_request("update", "configmaps"))
+    assert {(grant_text(g), g.via) for g in grants} == {
+        ("User root <- ClusterRoleBinding/admins ClusterRole/admin#0@edit",
+         "built-in ClusterRole admin, Kubernetes 1.37"),  # built-in admin, the set's edit
+        ("Group team-c <- RoleBinding/editors ClusterRole/edit#0", None)}
+    assert {p.text for p in risky(rbac, DEFAULT_KUBE_VERSION)} == set()
+
+
+def test_risky_marks_powers_that_depend_on_builtin_roles() -> None:
+    rbac = load_rbac([str(BUILTIN)])
+    powers = risky(rbac, DEFAULT_KUBE_VERSION)
+    assert {p.code for p in powers} == {"KP0703", "KP0704", "KP0705"}
+    assert {p.subject.name for p in powers} == {"team-a"}
+    assert {p.via for p in powers} == {"built-in ClusterRole admin, Kubernetes 1.37"}
+
+
+def test_kube_version_is_named_in_the_answers() -> None:
+    for cmd in (("who-can", "get", "secrets"), ("risky",)):
+        proc = kp("rbac", *cmd, "--kube-version", "1.31", str(BUILTIN))
+        no_traceback(proc)
+        assert proc.returncode == 0
+        assert "via built-in ClusterRole admin, Kubernetes 1.31" in proc.stdout
+    proc = kp("rbac", "who-can", "get", "secrets", "--kube-version", "2.0", str(BUILTIN))
+    assert proc.returncode == 2 and "invalid Kubernetes version" in proc.stderr
+
+
+def test_cli_json_marks_builtin_roles() -> None:
+    proc = kp("rbac", "who-can", "get", "secrets", "-n", "team-a", "-f", "json", str(BUILTIN))
+    assert proc.returncode == 0, proc.stderr
+    [grant] = json.loads(proc.stdout)["grants"]
+    assert grant["role"] == {"kind": "ClusterRole", "name": "admin", "namespace": None,
+                             "builtin": True}
+    assert grant["rule"]["role"]["builtin"] is True
+    assert grant["via"] == "built-in ClusterRole admin, Kubernetes 1.37"
+    proc = kp("rbac", "risky", "-f", "json", str(BUILTIN))
+    assert {p["via"] for p in json.loads(proc.stdout)["powers"]} == {
+        "built-in ClusterRole admin, Kubernetes 1.37"}
+
+
+def test_hostile_aggregation_rules_never_crash(tmp_path: Path) -> None:
+    head = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n"
+    bind = ("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+            "metadata: {{name: b{n}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, "
+            "kind: ClusterRole, name: {role}}}\nsubjects: [{{kind: User, name: u{n}}}]\n")
+    many = "\n".join(f"  - matchLabels: {{rbac.authorization.k8s.io/aggregate-to-view: 'x{i}'}}"
+                     for i in range(20000))
+    docs = [
+        head + "  name: str-rule\naggregationRule: nope\n",
+        head + "  name: list-rule\naggregationRule: [1, 2]\n",
+        head + "  name: sel-str\naggregationRule: {clusterRoleSelectors: 'edit'}\n",
+        head + "  name: sel-junk\naggregationRule:\n  clusterRoleSelectors: [1, null, [], "
+               "{matchLabels: [a]}, {matchExpressions: {a: b}}]\n",
+        head + "  name: huge\naggregationRule:\n  clusterRoleSelectors:\n" + many + "\n",
+        # a labelled role with labels of the wrong type
+        head + "  name: odd-labels\n  labels: [rbac.authorization.k8s.io/aggregate-to-edit]\n"
+               "rules: [{apiGroups: [''], resources: [secrets], verbs: [get]}]\n",
+        # a set role named admin with a hostile aggregationRule replaces the built-in
+        head + "  name: admin\naggregationRule: {clusterRoleSelectors: {matchLabels: 1}}\n",
+    ]
+    names = ("str-rule", "list-rule", "sel-str", "sel-junk", "huge", "odd-labels", "admin",
+             "edit")
+    docs += [bind.format(n=i, role=name) for i, name in enumerate(names)]
+    (tmp_path / "hostile.yaml").write_text("---\n".join(docs))
+    for cmd in (("who-can", "get", "secrets"), ("risky",)):
+        proc = kp("rbac", *cmd, str(tmp_path / "hostile.yaml"))
+        no_traceback(proc)
+        assert proc.returncode == 0, proc.stderr
+    rbac = load_rbac([str(tmp_path / "hostile.yaml")])
+    subjects = {g.subject.name for g in who_can(rbac, make_request("get", "secrets"))}
+    assert subjects == {"u5", "u7"}  # odd-labels' own rule; the built-in edit

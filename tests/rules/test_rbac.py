@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from kubeproof.model import Severity
-from tests.helpers import findings, fixture, hits
+from tests.helpers import CORPUS, findings, fixture, hits
 
 
 def rbac(name: str) -> str:
@@ -74,7 +74,7 @@ def test_wildcard_role_reads_secrets() -> None:
 def test_escalation_one_finding_per_rule_at_the_verb() -> None:
     assert hits(rbac("escalation_fail.yaml"), "KP0704") == [
         ("KP0704", 10), ("KP0704", 14), ("KP0704", 17), ("KP0704", 20), ("KP0704", 23),
-        ("KP0704", 27), ("KP0704", 30), ("KP0704", 33), ("KP0704", 36)]
+        ("KP0704", 27), ("KP0704", 30), ("KP0704", 33), ("KP0704", 36), ("KP0704", 39)]
 
 
 def test_escalation_messages_name_the_permission() -> None:
@@ -83,6 +83,8 @@ def test_escalation_messages_name_the_permission() -> None:
     assert "nodes/proxy" in msgs[3]
     assert "write on admission webhook configurations" in msgs[6]
     assert "create on pods/exec" in msgs[7] and "impersonate" in msgs[7]
+    assert "update/patch on services/status" in msgs[7]  # the * rule
+    assert msgs[9].endswith("grants update/patch on services/status")  # CVE-2020-8554
 
 
 def test_escalation_passes_reads_and_wrong_groups() -> None:
@@ -105,6 +107,77 @@ def test_workload_create_flags_write_verbs_on_workloads() -> None:
 
 def test_workload_create_passes_scale_reads_and_wrong_groups() -> None:
     assert hits(rbac("workload_pass.yaml"), "KP0705") == []
+
+
+# ------------------------------------------------------------------ built-in roles
+
+BUILTIN_FAIL = "builtin_binding_fail.yaml"
+CORPUS_EDIT = CORPUS / "kubernetes__examples" / "_archived" / "podsecuritypolicy" / "rbac" \
+    / "bindings.yaml"
+
+
+def test_bindings_of_builtin_roles_are_judged_at_the_role_ref() -> None:
+    path = rbac(BUILTIN_FAIL)
+    assert [(f.line, f.severity) for f in findings(path, "KP0703")] == [
+        (10, Severity.HIGH),  # admin in a RoleBinding: the grant stops at the namespace
+        (23, Severity.CRITICAL), (56, Severity.CRITICAL)]  # edit, system:node cluster-wide
+    assert hits(path, "KP0704") == [("KP0704", 10), ("KP0704", 23), ("KP0704", 44),
+                                    ("KP0704", 56)]
+    assert hits(path, "KP0705") == [("KP0705", 10), ("KP0705", 23), ("KP0705", 56)]
+    assert {f.path for f in findings(path, "KP0704")} == {"roleRef.name"}
+
+
+def test_builtin_binding_messages_say_the_answer_depends_on_the_builtin_role() -> None:
+    admin, edit, kubelet, node = findings(rbac(BUILTIN_FAIL), "KP0704")
+    assert admin.message == (
+        'RoleBinding "team-a-admins" binds built-in ClusterRole "admin" (Kubernetes 1.37) in '
+        'namespace "team-a" to Group team-a: it grants impersonate; create on pods/exec, '
+        "create on pods/attach; create on serviceaccounts/token")
+    # control-plane subjects are left out, long subject lists are cut
+    assert "to ServiceAccount ci/deployer, User alice, User bob and 1 more:" in edit.message
+    assert "kube-system" not in edit.message
+    assert kubelet.message.endswith("it grants get/create on nodes/proxy")
+    assert "to Group system:authenticated" in node.message
+
+
+def test_builtin_binding_follows_kube_version() -> None:
+    msgs = [f.message for f in findings(rbac(BUILTIN_FAIL), "KP0704", kube_version=(1, 34))]
+    assert "(Kubernetes 1.34)" in msgs[1]
+    # below 1.35 a websocket GET opens pods/exec: edit's read rule counts too
+    assert "get on pods/exec, get on pods/attach" in msgs[1]
+
+
+def test_builtin_binding_passes_view_system_bootstrap_own_roles_and_hostile() -> None:
+    path = rbac("builtin_binding_pass.yaml")
+    for code in ("KP0703", "KP0704", "KP0705"):
+        assert hits(path, code) == [], code
+
+
+def test_aggregated_cluster_roles_get_what_the_builtin_roles_they_select_grant() -> None:
+    path = rbac("builtin_aggregation_fail.yaml")
+    for code in ("KP0703", "KP0704", "KP0705"):
+        assert hits(path, code) == [(code, 6), (code, 18)], code
+    my_edit, everything = findings(path, "KP0704")
+    assert my_edit.path == "aggregationRule"
+    assert my_edit.message == (
+        'ClusterRole "my-edit" aggregates built-in ClusterRoles "system:aggregate-to-edit", '
+        '"system:aggregate-to-view" (Kubernetes 1.37): it grants impersonate; create on '
+        "pods/exec, create on pods/attach; create on serviceaccounts/token")
+    assert '"cluster-admin"' in everything.message and "and 25 more" in everything.message
+    assert findings(path, "KP0703")[0].severity == Severity.CRITICAL
+
+
+def test_aggregated_cluster_roles_pass_view_own_labels_filled_rules_and_hostile() -> None:
+    path = rbac("builtin_aggregation_pass.yaml")
+    for code in ("KP0703", "KP0704", "KP0705"):
+        assert hits(path, code) == [], code
+
+
+def test_corpus_binding_of_edit_is_found() -> None:
+    for code in ("KP0703", "KP0704", "KP0705"):
+        [found] = findings(CORPUS_EDIT, code)
+        assert (found.line, found.name) == (50, "edit")
+        assert 'built-in ClusterRole "edit"' in found.message
 
 
 # ------------------------------------------------------------------ KP0706

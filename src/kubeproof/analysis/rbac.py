@@ -26,9 +26,14 @@ Authorizer semantics (``plugin/pkg/auth/authorizer/rbac`` upstream):
   every other ClusterRole its selectors match; the aggregation controller
   replaces the role's own rules with them.
 
-The ClusterRole ``cluster-admin`` exists in every cluster; when a binding
-references it and the set does not define it, its fixed built-in rules are
-used. Any other missing role is reported as not in the scanned set.
+The default ClusterRoles exist in every cluster (``cluster-admin``, ``admin``,
+``edit``, ``view`` and the ``system:*`` bootstrap roles of the target
+Kubernetes version, :mod:`kubeproof.rbac_builtin`): a ClusterRole the set does
+not define is the built-in one, and takes part in aggregation both ways
+(built-in ``admin`` aggregates the set's ``aggregate-to-admin`` roles, the
+set's aggregated roles select built-in ones). A ClusterRole of the set with a
+built-in's name replaces it. Answers that rely on a built-in role say so
+(``via``). Any other missing role is reported as not in the scanned set.
 """
 
 from __future__ import annotations
@@ -38,18 +43,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeproof.config import Config
+from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context, InputError, Origin, Path, Resource, Violation
+from kubeproof.rbac_builtin import LabelledRole, aggregate, builtin_roles, version_text
 from kubeproof.rules.common import as_dict, as_list, one_of, quote
 from kubeproof.rules.rbac import (
     BINDING_KINDS,
     RBAC_GROUP,
     ROLE_KINDS,
+    granted_text,
     rbac_cluster_admin_binding,
     rbac_escalation_verbs,
     rbac_secrets_read,
     rbac_workload_create,
 )
-from kubeproof.selectors import SelectorError, label_selector_matches, validate_label_selector
+from kubeproof.selectors import SelectorError, validate_label_selector
 from kubeproof.sources.files import LoadOptions, Located, discover, load_path
 
 SUBJECT_KINDS = ("User", "Group", "ServiceAccount")
@@ -59,10 +67,6 @@ MASTERS = "system:masters"
 CLUSTER_ADMIN = "cluster-admin"
 NOT_IN_SET = "role not in the scanned set"
 BUILTIN = "<built-in>"
-BUILTIN_CLUSTER_ADMIN_RULES: tuple[dict[str, Any], ...] = (
-    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-    {"nonResourceURLs": ["*"], "verbs": ["*"]},
-)
 NAMELESS_VERBS = frozenset({"create", "deletecollection"})
 RULE_LISTS = ("apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs")
 MAX_LISTED = 10
@@ -143,6 +147,7 @@ class EffectiveRule:
     source: RoleKey
     index: int
     data: dict[str, Any]
+    builtin: bool = False  # the source is a built-in ClusterRole
 
 
 @dataclass(slots=True)
@@ -151,7 +156,7 @@ class Role:
     rules: list[tuple[int, dict[str, Any]]]
     labels: dict[str, Any]
     selectors: list[dict[str, Any]] | None  # valid clusterRoleSelectors when aggregated
-    resource: Resource | None  # None for the built-in cluster-admin
+    resource: Resource | None  # None for a built-in ClusterRole
 
     @property
     def builtin(self) -> bool:
@@ -293,6 +298,7 @@ class RbacSet:
     service_accounts: set[tuple[str, str]] = field(default_factory=set)
     errors: list[InputError] = field(default_factory=list)
     warnings: list[InputError] = field(default_factory=list)
+    kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION  # whose built-in roles apply
     _effective: dict[RoleKey, list[EffectiveRule]] = field(default_factory=dict)
     _located: Located | None = None  # the object being added, to place warnings
 
@@ -443,13 +449,16 @@ class RbacSet:
     # ------------------------------------------------------------ resolution
 
     def finish(self) -> None:
-        """Resolve every binding's role; call once all objects were added."""
+        """Add the built-in ClusterRoles the set does not define and resolve every
+        binding's role; call once all objects were added."""
+        for name, builtin in builtin_roles(self.kube_version).items():
+            key = RoleKey("ClusterRole", name)
+            if key not in self.roles:
+                selectors = None if builtin.selectors is None else list(builtin.selectors)
+                self.roles[key] = Role(key, list(enumerate(builtin.rules)), builtin.labels,
+                                       selectors, None)
         for b in self.bindings:
             if b.role is None or b.role in self.roles:
-                continue
-            if b.role == RoleKey("ClusterRole", CLUSTER_ADMIN):
-                rules = list(enumerate(BUILTIN_CLUSTER_ADMIN_RULES))
-                self.roles[b.role] = Role(b.role, rules, {}, None, None)
                 continue
             where = f" in namespace {b.namespace}" if b.role.kind == "Role" and b.namespace else ""
             self.warn(b.resource, f"references {b.role.kind} {quote(b.role.name)}{where}: "
@@ -467,36 +476,35 @@ class RbacSet:
     def _compute_rules(self, key: RoleKey) -> list[EffectiveRule]:
         role = self.roles[key]
         if role.selectors is None:
-            return [EffectiveRule(key, i, r) for i, r in role.rules]
+            return [EffectiveRule(key, i, r, role.builtin) for i, r in role.rules]
         out: list[EffectiveRule] = []
         for source in self._aggregated_sources(role):
             for i, r in source.rules:
                 if all(e.data != r for e in out):
-                    out.append(EffectiveRule(source.key, i, r))
+                    out.append(EffectiveRule(source.key, i, r, source.builtin))
         return out
 
     def _aggregated_sources(self, role: Role) -> list[Role]:
-        """The non-aggregated ClusterRoles reachable through aggregation selectors (a
-        ClusterRole never aggregates itself; cycles end where they started)."""
-        seen = {role.key}
-        queue = [role]
-        found: list[Role] = []
-        while queue:
-            current = queue.pop(0)
-            for other in self._selected_by(current):
-                if other.key in seen:
-                    continue
-                seen.add(other.key)
-                (queue if other.selectors is not None else found).append(other)
-        return found
+        """The non-aggregated ClusterRoles (of the set or built in) reachable through
+        aggregation selectors (a ClusterRole never aggregates itself; cycles end
+        where they started)."""
+        by_name = {r.key.name: r for r in self.roles.values() if r.key.kind == "ClusterRole"}
+        found = aggregate(_labelled(role), (_labelled(r) for r in by_name.values()))
+        return [by_name[r.name] for r in found]
 
-    def _selected_by(self, role: Role) -> list[Role]:
-        def selected(other: Role) -> bool:
-            return any(label_selector_matches(sel, other.labels) for sel in role.selectors or ())
+    def builtin_via(self, role: RoleKey | None, rule: EffectiveRule | None) -> str | None:
+        """How an answer depends on a built-in ClusterRole, or None if it does not."""
+        found = self.roles.get(role) if role is not None else None
+        name = found.key.name if found is not None and found.builtin else \
+            rule.source.name if rule is not None and rule.builtin else None
+        if name is None:
+            return None
+        return f"built-in ClusterRole {name}, Kubernetes {version_text(self.kube_version)}"
 
-        return sorted((r for r in self.roles.values()
-                       if r.key.kind == "ClusterRole" and not r.builtin and r.key != role.key
-                       and selected(r)), key=lambda r: r.key.name)
+
+def _labelled(role: Role) -> LabelledRole:
+    selectors = None if role.selectors is None else tuple(role.selectors)
+    return LabelledRole(role.key.name, role.labels, (), selectors)
 
 
 def rule_problems(r: dict[str, Any], *, namespaced: bool) -> list[tuple[str, str]]:
@@ -528,18 +536,20 @@ def rule_problems(r: dict[str, Any], *, namespaced: bool) -> list[tuple[str, str
     return problems
 
 
-def build_rbac(resources: Iterable[Resource]) -> RbacSet:
-    rbac = RbacSet()
+def build_rbac(resources: Iterable[Resource],
+               kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION) -> RbacSet:
+    rbac = RbacSet(kube_version=kube_version)
     for res in resources:
         rbac.add(res)
     rbac.finish()
     return rbac
 
 
-def load_rbac(paths: Iterable[str], opts: LoadOptions | None = None) -> RbacSet:
+def load_rbac(paths: Iterable[str], opts: LoadOptions | None = None,
+              kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION) -> RbacSet:
     """Load ``paths`` as scan does (files, folders, Kustomize, Helm, ``-``)."""
     opts = opts or LoadOptions()
-    rbac = RbacSet()
+    rbac = RbacSet(kube_version=kube_version)
     for kind, path in discover(list(paths), opts):
         loaded = load_path(kind, path, opts)
         rbac.errors.extend(loaded.errors)
@@ -561,6 +571,7 @@ class Grant:
     names: tuple[str, ...]  # () = every name
     notes: tuple[str, ...]
     builtin_role: bool = False
+    via: str | None = None  # the built-in ClusterRole the grant depends on
 
     def role_text(self) -> str:
         return self.role.text(self.builtin_role)
@@ -573,10 +584,12 @@ class Grant:
     def to_dict(self) -> dict[str, Any]:
         return {"subject": self.subject.to_dict(), "binding": self.binding.to_dict(),
                 "role": _role_dict(self.role, self.builtin_role),
-                "rule": {"role": _role_dict(self.rule.source), "index": self.rule.index},
+                "rule": {"role": _role_dict(self.rule.source, self.rule.builtin),
+                         "index": self.rule.index},
                 "scope": "cluster" if self.binding.cluster_wide else "namespace",
                 "namespace": None if self.binding.cluster_wide else self.binding.namespace,
-                "resourceNames": list(self.names) or None, "notes": list(self.notes)}
+                "resourceNames": list(self.names) or None, "notes": list(self.notes),
+                "via": self.via}
 
 
 def _role_dict(key: RoleKey, builtin: bool = False) -> dict[str, Any]:
@@ -597,7 +610,8 @@ def who_can(rbac: RbacSet, req: Request) -> list[Grant]:
                 continue
             for _, subject in b.subjects:
                 notes = subject_notes(rbac, subject) + binding_notes(b)
-                grants.append(Grant(subject, b, role.key, rule, names, notes, role.builtin))
+                grants.append(Grant(subject, b, role.key, rule, names, notes, role.builtin,
+                                    rbac.builtin_via(role.key, rule)))
     grants.sort(key=_grant_order)
     return grants
 
@@ -666,6 +680,7 @@ class Power:
     rule: EffectiveRule | None
     builtin_role: bool = False
     notes: tuple[str, ...] = ()
+    via: str | None = None  # the built-in ClusterRole the power depends on
 
     def path_text(self) -> str:
         parts = [self.binding.text()]
@@ -677,13 +692,13 @@ class Power:
         return " -> ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        rule = None if self.rule is None else {"role": _role_dict(self.rule.source),
-                                               "index": self.rule.index}
+        rule = None if self.rule is None else {
+            "role": _role_dict(self.rule.source, self.rule.builtin), "index": self.rule.index}
         return {"code": self.code, "power": self.text, "subject": self.subject.to_dict(),
                 "binding": self.binding.to_dict(),
                 "role": None if self.role is None else _role_dict(self.role, self.builtin_role),
                 "rule": rule,
-                "scope": self.binding.scope(), "notes": list(self.notes)}
+                "scope": self.binding.scope(), "notes": list(self.notes), "via": self.via}
 
 
 def risky(rbac: RbacSet, kube_version: tuple[int, int]) -> list[Power]:
@@ -705,6 +720,7 @@ def risky(rbac: RbacSet, kube_version: tuple[int, int]) -> list[Power]:
             out.extend(Power(code, text, s, b, role.key, rule, role.builtin)
                        for s in subjects.values() if s not in covered)
     for p in out:
+        p.via = rbac.builtin_via(p.role, p.rule)
         p.notes = subject_notes(rbac, p.subject) + binding_notes(p.binding)
     out.sort(key=lambda p: (p.subject.sort_key(), p.code, p.binding.text(),
                             p.rule.index if p.rule else -1))
@@ -743,10 +759,5 @@ def role_powers(rbac: RbacSet, role: Role, ctx: Context) -> list[tuple[str, str,
         for v in check(synthetic, ctx):
             i = v.path[1] if len(v.path) > 1 else None
             if isinstance(i, int) and 0 <= i < len(rules):
-                out.append((code, _power_text(v.message, synthetic, i), rules[i]))
+                out.append((code, granted_text(v.message, synthetic, i), rules[i]))
     return out
-
-
-def _power_text(message: str, res: Resource, index: int) -> str:
-    prefix = f"{res.kind} {quote(res.name)} rule {index} grants "
-    return message[len(prefix):] if message.startswith(prefix) else message

@@ -47,16 +47,20 @@ def rbac() -> None:
 @click.option("--api-group", default=None,
               help='API group [default: the built-in group of RESOURCE, else "" (core)].')
 @click.option("--name", default=None, help="Object name (rules with resourceNames).")
+@click.option("--kube-version", default=None,
+              help="Target Kubernetes version X.Y (whose built-in ClusterRoles apply).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Output format [default: text].")
 def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace: str | None,
                     subresource: str | None, api_group: str | None, name: str | None,
-                    fmt: str) -> None:
+                    kube_version: str | None, fmt: str) -> None:
     """Which subjects can VERB RESOURCE, through which binding, role and rule.
 
     RESOURCE may include a subresource (pods/exec) and an API group
     (deployments.apps). PATHS are what scan takes: files, folders,
-    Kustomize folders, Helm charts, or - for stdin.
+    Kustomize folders, Helm charts, or - for stdin. A ClusterRole the paths
+    do not define may be a built-in one (admin, edit, view, cluster-admin,
+    system:*) of --kube-version; rows that rely on one say so.
 
     Exit codes: 0 answered; 2 usage error, a path that does not exist (error
     printed, no answer), or an input that could not be read (the answer covers
@@ -65,12 +69,13 @@ def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace:
     from kubeproof.analysis.rbac import load_rbac, make_request, who_can
 
     try:
+        version = _kube_version(kube_version)
         req = make_request(verb, resource, subresource=subresource, group=api_group,
                            namespace=namespace, name=name)
     except ValueError as exc:
         fail(str(exc))
     require_paths(paths)
-    rbac_set = load_rbac(paths)
+    rbac_set = load_rbac(paths, kube_version=version)
     _report_input(rbac_set)
     grants = who_can(rbac_set, req)
     if fmt == "json":
@@ -100,9 +105,17 @@ def _who_can_text(request: str, grants: Sequence[Grant]) -> str:
 
 def _grant_note(g: Grant) -> str:
     notes = list(g.notes)
+    if g.via:
+        notes.insert(0, f"via {g.via}")
     if g.names:
         notes.insert(0, "only names: " + ", ".join(g.names))
     return "; ".join(notes)
+
+
+def _kube_version(text: str | None) -> tuple[int, int]:
+    from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
+
+    return parse_kube_version(text) if text else DEFAULT_KUBE_VERSION
 
 
 @rbac.command("risky")
@@ -116,21 +129,22 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, fmt: str) ->
     cluster-admin or system:masters (KP0702), reading secrets (KP0703),
     escalation (KP0704: escalate/bind/impersonate, pods/exec and attach,
     nodes/proxy, serviceaccounts/token, approving certificates, writing
-    admission webhooks) and creating or changing workloads (KP0705).
+    admission webhooks, services/status) and creating or changing workloads
+    (KP0705). Built-in ClusterRoles of --kube-version count as what they
+    grant; rows that rely on one say so.
 
     Exit codes: 0 answered; 2 usage error, a path that does not exist (error
     printed, no answer), or an input that could not be read (the answer covers
     the rest).
     """
     from kubeproof.analysis.rbac import load_rbac, risky
-    from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
 
     try:
-        version = parse_kube_version(kube_version) if kube_version else DEFAULT_KUBE_VERSION
+        version = _kube_version(kube_version)
     except ValueError as exc:
         fail(str(exc))
     require_paths(paths)
-    rbac_set = load_rbac(paths)
+    rbac_set = load_rbac(paths, kube_version=version)
     _report_input(rbac_set)
     powers = risky(rbac_set, version)
     if fmt == "json":
@@ -146,7 +160,7 @@ def _risky_text(powers: Sequence[Power]) -> str:
     if not powers:
         return "No subject in the scanned set holds a risky power (KP0702-KP0705)."
     rows = [[p.subject.text(), p.code, p.text, p.binding.scope(), p.path_text(),
-             "; ".join(p.notes)] for p in powers]
+             "; ".join(([f"via {p.via}"] if p.via else []) + list(p.notes))] for p in powers]
     header = ["SUBJECT", "RULE", "POWER", "SCOPE", "GRANTED BY", "NOTE"]
     count = len({p.subject for p in powers})
     lines = [_table(header, rows), "",

@@ -7,7 +7,15 @@ resource. A rule with no ``apiGroups`` grants nothing (the API server rejects
 it), and ``nonResourceURLs`` rules never grant access to resources.
 
 Object scope: a ClusterRole is judged by what it grants, not by who it is
-bound to (the bindings may live in other files or only in the cluster).
+bound to (the bindings may live in other files or only in the cluster). A
+binding whose roleRef is a built-in ClusterRole (``admin``, ``edit``,
+``view``, the ``system:*`` bootstrap roles of ``--kube-version``,
+:mod:`kubeproof.rbac_builtin`) is judged by KP0703–KP0705 on what that role
+grants, aggregation resolved among the built-in roles: the role itself is in
+no manifest, so the binding is where the grant shows. Likewise an aggregated
+ClusterRole is judged on the built-in roles its selectors match. Being object scope, this
+cannot see a ClusterRole of the same name elsewhere in the set (which would
+replace the built-in one); ``kubeproof rbac risky`` resolves the set.
 Controllers' roles legitimately need some of these permissions; they are still
 reported, so that each one is a reviewed, exempted decision.
 """
@@ -18,12 +26,29 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubeproof.index import Index, WorkloadRec
-from kubeproof.model import Context, Path, Resource, Scope, SetViolation, Severity, Violation
+from kubeproof.model import (
+    CheckFn,
+    Context,
+    Path,
+    Resource,
+    Scope,
+    SetViolation,
+    Severity,
+    Violation,
+)
+from kubeproof.rbac_builtin import (
+    aggregated_builtins,
+    as_cluster_role,
+    builtin_role,
+    cluster_role,
+    version_text,
+)
 from kubeproof.registry import rule
 from kubeproof.rules.common import as_dict, as_list, quote
 
 ROLE_KINDS = frozenset({"Role", "ClusterRole"})
 BINDING_KINDS = frozenset({"RoleBinding", "ClusterRoleBinding"})
+RBAC_KINDS = ROLE_KINDS | BINDING_KINDS
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 WILDCARD_FIELDS = ("apiGroups", "resources", "verbs")
@@ -57,6 +82,10 @@ ESCALATIONS: tuple[tuple[str, frozenset[str], tuple[str, ...], frozenset[str]], 
     ("write on admission webhook configurations", frozenset({"admissionregistration.k8s.io"}),
      ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"),
      frozenset({"create", "update", "patch", "delete", "deletecollection"})),
+    # CVE-2020-8554: setting status.loadBalancer.ingress[].ip of a Service makes
+    # kube-proxy send the cluster's traffic for that IP to the Service.
+    ("update/patch on services/status", frozenset({""}), ("services/status",),
+     frozenset({"update", "patch"})),
 )
 EXEC_GET = (("", "pods/exec"), ("", "pods/attach"))
 WEBSOCKET_CREATE_CHECK = (1, 35)
@@ -73,6 +102,8 @@ WORKLOAD_RESOURCES: tuple[tuple[frozenset[str], tuple[str, ...]], ...] = (
 NOT_SYSTEM = frozenset({"system:anonymous", "system:authenticated", "system:unauthenticated",
                         "system:serviceaccounts"})
 MASTERS = "system:masters"
+CLUSTER_ADMIN = "cluster-admin"
+MAX_SUBJECTS_SHOWN = 3
 BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -158,6 +189,82 @@ def _is_system_component(s: dict[str, Any], binding_ns: str | None) -> bool:
     if name.startswith("system:serviceaccounts:"):
         return name == "system:serviceaccounts:kube-system"
     return True
+
+
+def granted_text(message: str, res: Resource, index: int) -> str:
+    """What a KP0703–KP0705 message on rule ``index`` of role ``res`` says it grants."""
+    prefix = f"{_what(res)} rule {index} grants "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def _bootstrap(res: Resource) -> bool:
+    return as_dict(res.metadata.get("labels")).get(BOOTSTRAP_LABEL) == "rbac-defaults"
+
+
+def _grants(role: Resource, ctx: Context, check: CheckFn) -> list[str]:
+    """What ``check`` finds ``role`` grants, each once."""
+    grants: list[str] = []
+    for v in check(role, ctx):
+        i = v.path[1] if len(v.path) > 1 and isinstance(v.path[1], int) else -1
+        text = granted_text(v.message, role, i)
+        if text not in grants:
+            grants.append(text)
+    return grants
+
+
+def _builtin_aggregation(res: Resource, ctx: Context, check: CheckFn,
+                         severity: Severity | None = None) -> Iterator[Violation]:
+    """Judge what an aggregated ClusterRole gets from the built-in roles its
+    selectors match (the set's roles it matches are judged themselves): one
+    finding at ``aggregationRule``. A role whose rules are filled in, as the
+    aggregation controller does in a cluster (and the bootstrap roles), is
+    judged on those rules alone."""
+    rule = res.obj.get("aggregationRule")
+    selectors = as_list(rule.get("clusterRoleSelectors")) if isinstance(rule, dict) else []
+    if res.kind != "ClusterRole" or not selectors or as_list(res.obj.get("rules")) \
+            or _bootstrap(res):
+        return
+    names, rules = aggregated_builtins(res.name, selectors, ctx.kube_version)
+    grants = _grants(Resource(cluster_role(res.name, rules), res.origin), ctx, check)
+    if not grants:
+        return
+    roles = ", ".join(quote(n) for n in names[:MAX_SUBJECTS_SHOWN])
+    more = len(names) - MAX_SUBJECTS_SHOWN
+    roles += f" and {more} more" if more > 0 else ""
+    yield Violation(("aggregationRule",),
+                    f"{_what(res)} aggregates built-in ClusterRole{'s' if len(names) > 1 else ''} "
+                    f"{roles} (Kubernetes {version_text(ctx.kube_version)}): it grants "
+                    f"{'; '.join(grants)}", severity=severity)
+
+
+def _builtin_binding(res: Resource, ctx: Context, check: CheckFn,
+                     severity: Severity | None = None) -> Iterator[Violation]:
+    """Judge a binding of a built-in ClusterRole on what the role grants: one
+    finding at ``roleRef.name`` naming the role, the grants and the subjects
+    that are not control-plane components. ``cluster-admin`` is KP0702's."""
+    ref = as_dict(res.obj.get("roleRef"))
+    name = ref.get("name")
+    if ref.get("kind") != "ClusterRole" or name == CLUSTER_ADMIN or _bootstrap(res):
+        return
+    role = builtin_role(name, ctx.kube_version)
+    if role is None:
+        return
+    subjects = [_subject_text(s) for _, s in _subjects(res)
+                if not _is_system_component(s, res.namespace)]
+    if not subjects:
+        return
+    grants = _grants(Resource(as_cluster_role(role.name, ctx.kube_version), res.origin), ctx,
+                     check)
+    if not grants:
+        return
+    shown = ", ".join(subjects[:MAX_SUBJECTS_SHOWN])
+    more = len(subjects) - MAX_SUBJECTS_SHOWN
+    shown += f" and {more} more" if more > 0 else ""
+    scope = f"in namespace {quote(res.namespace)}" if res.kind == "RoleBinding" else "cluster-wide"
+    yield Violation(("roleRef", "name"),
+                    f"{_what(res)} binds built-in ClusterRole {quote(role.name)} (Kubernetes "
+                    f"{version_text(ctx.kube_version)}) {scope} to {shown}: it grants "
+                    f"{'; '.join(grants)}", severity=severity)
 
 
 # ------------------------------------------------------------------ KP0701
@@ -265,7 +372,7 @@ def rbac_cluster_admin_binding(res: Resource, ctx: Context) -> Iterator[Violatio
 
 # ------------------------------------------------------------------ KP0703
 
-@rule("KP0703", "rbac-secrets-read", practice=7, severity="high", kinds=ROLE_KINDS)
+@rule("KP0703", "rbac-secrets-read", practice=7, severity="high", kinds=RBAC_KINDS)
 def rbac_secrets_read(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Role or ClusterRole that can read Secrets.
 
@@ -288,6 +395,15 @@ def rbac_secrets_read(res: Resource, ctx: Context) -> Iterator[Violation]:
         the API, or restrict the rule with `resourceNames` to the named
         secrets and to a Role in one namespace.
 
+        A RoleBinding or ClusterRoleBinding of a built-in ClusterRole that
+        reads secrets (`admin`, `edit`, the `system:*` roles of the target
+        Kubernetes version, aggregation resolved) is reported at its
+        `roleRef`: critical for a ClusterRoleBinding, high for a RoleBinding.
+        Subjects that are control-plane components do not count. An
+        aggregated ClusterRole (without rules of its own) whose selectors
+        match built-in roles that read secrets is reported at its
+        `aggregationRule`.
+
     Example:
         ```yaml
         kind: Role
@@ -298,6 +414,10 @@ def rbac_secrets_read(res: Resource, ctx: Context) -> Iterator[Violation]:
           verbs: ["get"]
         ```
     """
+    if res.kind in BINDING_KINDS:
+        sev = Severity.CRITICAL if res.kind == "ClusterRoleBinding" else None
+        yield from _builtin_binding(res, ctx, rbac_secrets_read, sev)
+        return
     sev = Severity.CRITICAL if res.kind == "ClusterRole" else None
     for i, r in _policy_rules(res):
         if _strings(r.get("resourceNames")):
@@ -311,6 +431,7 @@ def rbac_secrets_read(res: Resource, ctx: Context) -> Iterator[Violation]:
         yield Violation(("rules", i, "resources", k),
                         f"{_what(res)} rule {i} grants {', '.join(verbs)} on {on}",
                         severity=sev)
+    yield from _builtin_aggregation(res, ctx, rbac_secrets_read, sev)
 
 
 # ------------------------------------------------------------------ KP0704
@@ -319,7 +440,7 @@ def _websocket_get(ctx: Context) -> bool:
     return ctx.kube_version < WEBSOCKET_CREATE_CHECK
 
 
-@rule("KP0704", "rbac-escalation-verbs", practice=7, severity="critical", kinds=ROLE_KINDS)
+@rule("KP0704", "rbac-escalation-verbs", practice=7, severity="critical", kinds=RBAC_KINDS)
 def rbac_escalation_verbs(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Role or ClusterRole granting a permission that escalates privilege.
 
@@ -331,14 +452,25 @@ def rbac_escalation_verbs(res: Resource, ctx: Context) -> Iterator[Violation]:
         Kubernetes 1.35, where a websocket GET opens the stream); `get` or
         `create` on `nodes/proxy` (the kubelet API, exec included); `approve`
         on certificate `signers`; create/update/patch/delete on validating or
-        mutating webhook configurations. One finding per rule, at the verb
-        that grants it.
+        mutating webhook configurations; `update` or `patch` on
+        `services/status`. One finding per rule, at the verb that grants it.
+        A RoleBinding or ClusterRoleBinding of a built-in ClusterRole that
+        grants one of these (`admin` and `edit` grant `create` on
+        `pods/exec` and impersonation of service accounts) is reported at its
+        `roleRef`, unless every subject is a control-plane component; an
+        aggregated ClusterRole that gets one from built-in roles (selecting
+        `rbac.authorization.k8s.io/aggregate-to-edit`, say), at its
+        `aggregationRule`. The built-in roles are one upstream snapshot of the
+        bootstrap policy (kubernetes/kubernetes commit 025f283), applied to
+        every `--kube-version` until other versions' data is added.
 
     Why:
         Each one turns a limited role into more: writing RBAC beyond one's own
         rights, acting as another identity, running commands in other
-        workloads' containers, minting tokens, issuing client certificates, or
-        switching off the admission policy that guards everything else.
+        workloads' containers, minting tokens, issuing client certificates,
+        switching off the admission policy that guards everything else, or
+        (CVE-2020-8554) setting a Service's load-balancer IP to intercept the
+        cluster's traffic to that IP.
 
     How:
         Remove the permission; where a controller really needs it, limit it
@@ -353,6 +485,9 @@ def rbac_escalation_verbs(res: Resource, ctx: Context) -> Iterator[Violation]:
           verbs: ["get", "list"]
         ```
     """
+    if res.kind in BINDING_KINDS:
+        yield from _builtin_binding(res, ctx, rbac_escalation_verbs)
+        return
     exec_get = _websocket_get(ctx)
     for i, r in _policy_rules(res):
         labels: list[str] = []
@@ -377,11 +512,12 @@ def rbac_escalation_verbs(res: Resource, ctx: Context) -> Iterator[Violation]:
         if first is not None:
             yield Violation(("rules", i, "verbs", first),
                             f"{_what(res)} rule {i} grants {', '.join(labels)}")
+    yield from _builtin_aggregation(res, ctx, rbac_escalation_verbs)
 
 
 # ------------------------------------------------------------------ KP0705
 
-@rule("KP0705", "rbac-workload-create", practice=7, severity="medium", kinds=ROLE_KINDS)
+@rule("KP0705", "rbac-workload-create", practice=7, severity="medium", kinds=RBAC_KINDS)
 def rbac_workload_create(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Role or ClusterRole that can create or change pods or workloads.
 
@@ -390,7 +526,11 @@ def rbac_workload_create(res: Resource, ctx: Context) -> Iterator[Violation]:
         `replicationcontrollers`, `deployments`, `statefulsets`,
         `daemonsets`, `replicasets`, `jobs` or `cronjobs` (or on `*`
         resources) in their API groups. Subresources such as
-        `deployments/scale` do not count.
+        `deployments/scale` do not count. A RoleBinding or ClusterRoleBinding
+        of a built-in ClusterRole that grants this (`admin`, `edit`) is
+        reported at its `roleRef`, unless every subject is a control-plane
+        component; an aggregated ClusterRole that gets it from built-in
+        roles, at its `aggregationRule`.
 
     Why:
         Whoever can define a pod chooses its service account, volumes and
@@ -412,6 +552,9 @@ def rbac_workload_create(res: Resource, ctx: Context) -> Iterator[Violation]:
           verbs: ["get", "list", "watch"]
         ```
     """
+    if res.kind in BINDING_KINDS:
+        yield from _builtin_binding(res, ctx, rbac_workload_create)
+        return
     for i, r in _policy_rules(res):
         j = _verb_item(r, WRITE_VERBS)
         if j is None:
@@ -427,6 +570,7 @@ def rbac_workload_create(res: Resource, ctx: Context) -> Iterator[Violation]:
             yield Violation(("rules", i, "verbs", j),
                             f"{_what(res)} rule {i} grants {', '.join(verbs)} on "
                             f"{', '.join(covered)}")
+    yield from _builtin_aggregation(res, ctx, rbac_workload_create)
 
 
 # ------------------------------------------------------------------ KP0706
