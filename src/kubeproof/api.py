@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from kubeproof.applications import (
+    application_patterns,
+    discover_applications,
+    with_config_namespace,
+)
 from kubeproof.config import Config
 from kubeproof.engine import SCAN_SCOPES, Progress, ScanResult, run_scan, select_rules
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context, Scope
-from kubeproof.sources.files import LoadOptions, discover
+from kubeproof.sources.files import LoadOptions
 
 if TYPE_CHECKING:
     from kubeproof.images.check import CheckSettings
@@ -53,9 +58,11 @@ def scan(
         steps.append(ImageCheck(check_images))
     rules = select_rules(config, select, ignore, scopes)
     ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level, prepare=steps)
-    opts = options or LoadOptions()
-    inputs = list(discover(list(paths), opts))
-    result = run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs)
+    opts = with_config_namespace(options or LoadOptions(), config)
+    found = list(discover_applications(list(paths), opts, application_patterns(config)))
+    inputs = [source_input for source_input, _ in found]
+    result = run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs,
+                      applications=dict(found))
     if check_images is not None:
         from kubeproof.images.check import image_facts
 

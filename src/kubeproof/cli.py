@@ -147,6 +147,9 @@ def vuln_inputs(reports: tuple[str, ...], scan_images: bool, timeout: float) -> 
               help="Worker processes for large scans [default: 0 = one per core].")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @click.option("--quiet", "-q", is_flag=True, help="Text report: only the summary.")
+@click.option("--namespace", "-n", default=None,
+              help="Namespace of objects without one, as kubectl apply -n gives them "
+                   "[default: config scan.namespace, else an unknown namespace of their own].")
 @click.option("--check-images", is_flag=True,
               help="Ask the image registries: run KP0203, KP0204, KP0304 and the registry "
                    "halves of KP0103 and KP0301.")
@@ -156,11 +159,17 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
          config_path: str | None, no_config: bool, kube_version: str | None,
          pss_level: str | None, baseline_path: str | None, write_baseline: str | None,
          helm_values: tuple[str, ...], helm_set: tuple[str, ...], max_file_size: int | None,
-         jobs: int, no_color: bool, quiet: bool, vuln_reports: tuple[str, ...],
+         jobs: int, no_color: bool, quiet: bool, namespace: str | None,
+         vuln_reports: tuple[str, ...],
          scan_images: bool, scan_timeout: float, check_images: bool, platform: str,
          registry_ca: str | None, insecure_registries: tuple[str, ...],
          registry_auth: tuple[str, ...], image_cache: str | None) -> None:
-    """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin."""
+    """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin.
+
+    Set rules (one object against others) judge each application apart: each
+    folder argument, the files given from one folder, stdin, or each folder
+    that config scan.applications (glob patterns, e.g. ["apps/*"]) matches.
+    """
     from kubeproof.engine import SelectionError, exit_code, read_baseline
     from kubeproof.engine import write_baseline as save_baseline
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
@@ -185,7 +194,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     max_mib = max_file_size or settings.get("maxFileSizeMiB")
     opts = LoadOptions(
         max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
-        helm_values=helm_values, helm_set=helm_set)
+        helm_values=helm_values, helm_set=helm_set, namespace=namespace_or_exit(namespace))
     vulns = vuln_inputs(vuln_reports, scan_images, scan_timeout)
     checks = registry_settings_or_exit(check_images, platform, registry_ca,
                                        insecure_registries, registry_auth, image_cache)
@@ -247,6 +256,16 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
     finally:
         if bar is not None:
             bar.stop()
+
+
+def namespace_or_exit(namespace: str | None) -> str | None:
+    """``--namespace`` checked as the API server would (an invalid one ends the command)."""
+    from kubeproof.config import namespace_problem
+
+    problem = namespace_problem(namespace) if namespace is not None else None
+    if problem:
+        fail(f"--namespace: {problem}")
+    return namespace
 
 
 def config_or_exit(config_path: str | None, no_config: bool) -> Any:

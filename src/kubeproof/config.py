@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
 from kubeproof.model import Severity
+from kubeproof.terminal import safe
 
 CONFIG_NAMES = (".kubeproof.yaml", ".kubeproof.yml")
 # what ``kubeproof fix`` gives containers without requests / a memory limit
@@ -119,6 +121,8 @@ SCHEMA: dict[str, Any] = {
         "select": "list[str]",
         "ignore": "list[str]",
         "maxFileSizeMiB": "int",
+        "namespace": "str",
+        "applications": "list[str]",
     },
     "webhook": {
         "modes": "str-map",
@@ -160,6 +164,17 @@ INT_RANGES: dict[str, tuple[int, int]] = {
 }
 EXEMPTION_KEYS = {"rules", "namespace", "kind", "name", "reason", "expires"}
 VULN_IGNORE_KEYS = {"id", "reason", "expires"}
+
+
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why ``namespace`` cannot name a namespace (an RFC 1123 label), or None."""
+    if _NAMESPACE.fullmatch(namespace):
+        return None
+    return (f"namespace '{safe(namespace[:70])}' is not valid: lowercase letters, digits and "
+            "'-', starting and ending with a letter or digit, at most 63 characters")
 
 
 def find_config(start: FsPath | None = None) -> FsPath | None:
@@ -321,6 +336,9 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     cfg.mesh_required = (data.get("mesh") or {}).get("required", False)
     cfg.sensitive_labels = list((data.get("network") or {}).get("sensitiveLabels", []))
     cfg.scan = dict(data.get("scan") or {})
+    problem = namespace_problem(cfg.scan["namespace"]) if "namespace" in cfg.scan else None
+    if problem:
+        raise ConfigError(f"{p}:{line('scan', 'namespace')}: scan.namespace: {problem}")
     cfg.vulnerabilities = dict(data.get("vulnerabilities") or {})
     vulns = cfg.vulnerabilities
     if "failOn" in vulns:
@@ -448,6 +466,9 @@ scan:
   failOn: high           # critical, high, medium, low, info
   pssLevel: restricted   # or baseline
   # kubeVersion: "1.37"
+  # namespace: shop      # of objects without one, as kubectl apply -n shop
+  # applications: []     # folders whose objects set rules judge together,
+  #                      # e.g. ["apps/*"] [default: each command-line argument]
 
 fix:                     # what kubeproof fix writes
   resources:
