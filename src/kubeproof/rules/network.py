@@ -132,9 +132,9 @@ def _who(direction: str) -> str:
 # ---------------------------------------------------------------- set rules
 #
 # What the set does not show is never held against it:
-# - a policy without metadata.namespace may be applied to any namespace, so
-#   it counts as a policy of every namespace (it can only silence findings);
-#   likewise a pod template without a namespace counts in every namespace;
+# - objects without metadata.namespace share one unknown namespace of their
+#   application (applications.py): a policy without one covers only pod
+#   templates without one, never a namespace written down;
 # - a namespace holding a NetworkPolicy of another engine (Calico and Antrea
 #   also name a kind NetworkPolicy) is not judged for isolation.
 
@@ -152,11 +152,11 @@ class _Policies:
     foreign: set[str | None] = field(default_factory=set)
 
     def is_foreign(self, ns: str) -> bool:
-        return ns in self.foreign or None in self.foreign
+        return ns in self.foreign
 
     def in_force(self, ns: str) -> list[Policy]:
-        """The valid policies that may be in force in ``ns``."""
-        return [p for _, p in (*self.by_ns.get(ns, ()), *self.by_ns.get(None, ()))]
+        """The valid policies in force in ``ns``."""
+        return [p for _, p in self.by_ns.get(ns, ())]
 
 
 def _policies(index: Index) -> _Policies:
@@ -191,7 +191,8 @@ def namespace_no_default_deny(index: Index, ctx: Context) -> Iterator[SetViolati
         default-deny egress policy (`Egress` in `policyTypes`, no egress rules)
         is reported by the same rule at severity low; without an explicit
         `policyTypes`, a policy with no `egress` rules never isolates egress.
-        A policy without `metadata.namespace` counts for every namespace.
+        A policy without `metadata.namespace` does not count for a namespace
+        written down (give it one, or scan with `--namespace`).
         Namespaces the set does not show, and namespaces holding a Calico or
         Antrea `NetworkPolicy`, are not judged.
 
@@ -249,8 +250,8 @@ def workload_not_isolated(index: Index, ctx: Context) -> Iterator[SetViolation]:
         omits `policyTypes` always counts for ingress). Judged only for
         workloads with a `metadata.namespace` that the set shows: its Namespace
         object or one of its NetworkPolicies is in the set. A policy without
-        `metadata.namespace` counts for every namespace. Namespaces holding a
-        Calico or Antrea `NetworkPolicy` are not judged.
+        `metadata.namespace` does not count for a namespace written down.
+        Namespaces holding a Calico or Antrea `NetworkPolicy` are not judged.
 
     Why:
         A pod that no policy selects accepts connections from every pod in
@@ -289,15 +290,13 @@ def workload_not_isolated(index: Index, ctx: Context) -> Iterator[SetViolation]:
     by_ns = {ns: PolicyIndex(p for _, p in pairs if p.affects(INGRESS))
              for ns, pairs in policies.by_ns.items()}
     empty = PolicyIndex()
-    anywhere = by_ns.get(None, empty)
     for w in index.workloads:
         ns = w.ref.namespace
         if ns is None or policies.is_foreign(ns):
             continue
         if not (index.described(ns) or ns in policies.present):
             continue
-        if (next(by_ns.get(ns, empty).selecting(w.labels, INGRESS), None) is None
-                and next(anywhere.selecting(w.labels, INGRESS), None) is None):
+        if next(by_ns.get(ns, empty).selecting(w.labels, INGRESS), None) is None:
             yield SetViolation(w.ref, (*w.metadata_path, "labels"),
                                f"{_kind_name(w)}: no NetworkPolicy of namespace {quote(ns)} "
                                f"selects its pods for ingress")
@@ -309,7 +308,6 @@ def _unseen_pods(index: Index, templates: dict[str | None, LabelIndex[WorkloadRe
     describes (pods an operator creates from a custom resource, say): the set
     does not show every pod there."""
     out: set[str] = set()
-    anywhere = templates.get(None)
     for svc in index.services:
         ns = svc.ref.namespace
         spec = svc.data.get("spec")
@@ -318,8 +316,7 @@ def _unseen_pods(index: Index, templates: dict[str | None, LabelIndex[WorkloadRe
             continue
         as_label_selector = {"matchLabels": selector}
         pods = templates.get(ns)
-        if not ((pods is not None and pods.any_selected(as_label_selector))
-                or (anywhere is not None and anywhere.any_selected(as_label_selector))):
+        if pods is None or not pods.any_selected(as_label_selector):
             out.add(ns)
     return out
 
@@ -335,7 +332,8 @@ def netpol_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]
         none. Judged only in namespaces where the set shows workloads, and not
         where a Service selects pods no template describes (pods an operator
         creates from a custom resource): there the set does not show every pod.
-        A pod template without `metadata.namespace` counts for every namespace.
+        A pod template without `metadata.namespace` does not count for a
+        namespace written down.
 
     Why:
         A policy that selects nothing protects nothing, and a peer that
@@ -360,13 +358,11 @@ def netpol_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]
     templates: dict[str | None, LabelIndex[WorkloadRec]] = {}
     for w in index.workloads:
         templates.setdefault(w.ref.namespace, LabelIndex()).add(w.labels, w)
-    anywhere = templates.get(None)
     unseen = _unseen_pods(index, templates)
     policies = _policies(index)
 
     def selects_nothing(pods: LabelIndex[WorkloadRec], selector: dict[str, Any]) -> bool:
-        return not pods.any_selected(selector) and not (
-            anywhere is not None and anywhere.any_selected(selector))
+        return not pods.any_selected(selector)
 
     for ns, pairs in policies.by_ns.items():
         pods = templates.get(ns)
@@ -756,8 +752,7 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
         shown by the set (their Namespace object or a NetworkPolicy of theirs
         is in it), and not where a Calico or Antrea `NetworkPolicy` may apply.
         Workloads without `metadata.namespace` are not judged; a policy
-        without one may be applied to any namespace, so a finding must hold
-        both with and without it in force.
+        without one is in force only for them (as in `kubeproof netpol reach`).
 
     Why:
         The internet-facing workload is the one an attacker compromises
@@ -795,10 +790,7 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
     if not index.workloads or not (index.services or index.ingresses):
         return
     net = Network.from_index(index)
-    # a policy without a namespace may be applied to any: report only what
-    # holds whether or not it is in force there
-    nets = (net, Network.from_index(index, unnamed_everywhere=True)) \
-        if UNNAMED in net.policies else (net,)
+    nets = (net,)
 
     def judged(ns: str) -> bool:
         return ns != UNNAMED and (index.described(ns) or ns in net.present) \
