@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import fail
+from kubeproof.cli import fail, namespace_or_exit
 from kubeproof.terminal import echo, safe
 
 if TYPE_CHECKING:
@@ -40,12 +40,16 @@ def netpol() -> None:
 @click.option("--port", default=None, metavar="P[/PROTO]",
               help="Port number or container port name, protocol TCP (default), UDP or "
                    "SCTP [default: every port].")
+@click.option("--namespace", "-n", default=None,
+              help="Namespace of objects without one, as for scan [default: an unknown "
+                   "namespace of their own].")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
 def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[str, ...],
-          port: str | None, fmt: str) -> None:
+          port: str | None, namespace: str | None, fmt: str) -> None:
     """Which workloads may open connections to which, under the set's NetworkPolicies."""
     from kubeproof.analysis.netpol import Network, parse_port
     from kubeproof.index import load_index
+    from kubeproof.sources.files import LoadOptions
 
     query = None
     if port is not None:
@@ -53,7 +57,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
             query = parse_port(port)
         except ValueError as exc:
             fail(f"--port: {exc}")
-    index, errors = load_index(list(paths))
+    index, errors = load_index(list(paths), LoadOptions(namespace=namespace_or_exit(namespace)))
     for err in errors:
         echo(err, err=True)
     network = Network.from_index(index)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeproof.cli import fail, print_problems
+from kubeproof.cli import fail, namespace_or_exit, print_problems
 from kubeproof.terminal import safe
 
 if TYPE_CHECKING:
@@ -98,23 +98,30 @@ def _grant_note(g: Grant) -> str:
 @rbac.command("risky")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--kube-version", default=None, help="Target Kubernetes version X.Y.")
+@click.option("--namespace", "-n", default=None,
+              help="Namespace of objects without one, as for scan [default: an unknown "
+                   "namespace of their own].")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
-def risky_command(paths: tuple[str, ...], kube_version: str | None, fmt: str) -> None:
+def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: str | None,
+                  fmt: str) -> None:
     """Every subject holding a KP0702–KP0705 power, with the path that grants it.
 
     cluster-admin or system:masters (KP0702), reading secrets (KP0703),
     escalation (KP0704: escalate/bind/impersonate, pods/exec and attach,
     nodes/proxy, serviceaccounts/token, approving certificates, writing
-    admission webhooks) and creating or changing workloads (KP0705).
+    admission webhooks) and creating or changing workloads (KP0705). A role
+    defined twice in one application is warned about; each folder argument
+    is an application of its own (see scan --help).
     """
     from kubeproof.analysis.rbac import load_rbac, risky
     from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
+    from kubeproof.sources.files import LoadOptions
 
     try:
         version = parse_kube_version(kube_version) if kube_version else DEFAULT_KUBE_VERSION
     except ValueError as exc:
         fail(str(exc))
-    rbac_set = load_rbac(paths)
+    rbac_set = load_rbac(paths, LoadOptions(namespace=namespace_or_exit(namespace)))
     _report_input(rbac_set)
     powers = risky(rbac_set, version)
     if fmt == "json":
