@@ -233,3 +233,14 @@ def _repo_of(file: str, repos: list[Path], unrelated: Path) -> str:
         if Path(file).is_relative_to(r):
             return str(r)
     raise AssertionError(file)
+
+
+def test_fix_sees_the_applications_scan_sees() -> None:
+    fix = APPS / "fix"
+    args = ("fix", "--no-config", "--select", "KP0708", "--dry-run")
+    together = kp(*args, str(fix))
+    assert together.returncode == 0 and "would fix 0 of 2 files" in together.stdout
+    apart = kp(*args, str(fix / "app"), str(fix / "rbac"))
+    assert apart.returncode == 1 and "app.yaml: would fix KP0708" in apart.stdout
+    assert codes_lines(scan([str(fix / "app"), str(fix / "rbac")], select=("KP0708",)),
+                       ("KP0708",)) == [("KP0708", "app.yaml", 17)]

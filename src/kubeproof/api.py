@@ -6,7 +6,7 @@ every way in produces the same findings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kubeproof.applications import (
@@ -39,6 +39,7 @@ def scan(
     scopes: frozenset[str] = SCAN_SCOPES,
     prepare: Iterable[Callable[[Any, Context], None]] = (),
     check_images: CheckSettings | None = None,
+    arguments: Mapping[str, str] | None = None,
 ) -> ScanResult:
     """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process).
 
@@ -59,7 +60,8 @@ def scan(
     rules = select_rules(config, select, ignore, scopes)
     ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level, prepare=steps)
     opts = with_config_namespace(options or LoadOptions(), config)
-    found = list(discover_applications(list(paths), opts, application_patterns(config)))
+    found = list(discover_applications(list(paths), opts, application_patterns(config),
+                                       arguments))
     inputs = [source_input for source_input, _ in found]
     result = run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs,
                       applications=dict(found))

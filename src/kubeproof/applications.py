@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 
 from kubeproof.config import Config
@@ -87,11 +87,16 @@ def application_of(source_input: Input, argument: str, patterns: Sequence[str] =
 
 
 def discover_applications(paths: Iterable[str], opts: LoadOptions,
-                          patterns: Sequence[str] = ()) -> Iterator[tuple[Input, str]]:
-    """Every input under ``paths`` (as :func:`discover` finds them) with its application."""
+                          patterns: Sequence[str] = (),
+                          arguments: Mapping[str, str] | None = None
+                          ) -> Iterator[tuple[Input, str]]:
+    """Every input under ``paths`` (as :func:`discover` finds them) with its
+    application; ``arguments``: the command-line argument a path was found
+    under, when it is not one itself (``fix`` scans the files it found)."""
     cwd = os.getcwd()
-    for argument in paths:
-        for source_input in discover([argument], opts):
+    for path in paths:
+        argument = arguments.get(path, path) if arguments else path
+        for source_input in discover([path], opts):
             yield source_input, application_of(source_input, argument, patterns, cwd)
 
 
