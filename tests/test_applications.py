@@ -58,6 +58,19 @@ def test_a_namespace_less_policy_beside_it_changes_nothing(paths: list[Path]) ->
     assert codes_lines(result, NETWORK) == TEAM_A_FINDINGS
 
 
+def test_the_findings_say_why_the_policy_without_namespace_does_not_count() -> None:
+    result = scan([str(TEAM_A)], select=NETWORK)
+    hint = ('(NetworkPolicy "default-deny" has no metadata.namespace, so it does not count '
+            'for namespace "team-a": give it one, or scan with --namespace)')
+    assert [f.message for f in result.findings] == [
+        f'namespace "team-a" runs workloads but has no default-deny ingress NetworkPolicy {hint}',
+        f'namespace "team-a" runs workloads but has no default-deny egress NetworkPolicy {hint}',
+        f'Deployment "api": no NetworkPolicy of namespace "team-a" selects its pods for ingress '
+        f'{hint}']
+    alone = scan([str(TEAM_A / "app")], select=NETWORK)
+    assert all("metadata.namespace" not in f.message for f in alone.findings)
+
+
 def test_scan_and_netpol_reach_agree() -> None:
     args = ("--from", "external", "--to", "team-a/api")
     proc = kp("netpol", "reach", str(TEAM_A), *args)

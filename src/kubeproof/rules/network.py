@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,8 +154,8 @@ class _Policies:
     def is_foreign(self, ns: str) -> bool:
         return ns in self.foreign
 
-    def in_force(self, ns: str) -> list[Policy]:
-        """The valid policies in force in ``ns``."""
+    def in_force(self, ns: str | None) -> list[Policy]:
+        """The valid policies in force in ``ns`` (None: the unknown namespace)."""
         return [p for _, p in self.by_ns.get(ns, ())]
 
 
@@ -174,6 +174,15 @@ def _policies(index: Index) -> _Policies:
             continue  # the API server rejects it: never in force
         out.by_ns[ns].append((record, policy))
     return out
+
+
+def _unnamed_hint(policies: Iterable[Policy], ns: str) -> str:
+    """Why a policy without a namespace that would have counted does not."""
+    first = next(iter(policies), None)
+    if first is None:
+        return ""
+    return (f" (NetworkPolicy {quote(first.name)} has no metadata.namespace, so it does not "
+            f"count for namespace {quote(ns)}: give it one, or scan with --namespace)")
 
 
 def _kind_name(w: WorkloadRec) -> str:
@@ -225,19 +234,22 @@ def namespace_no_default_deny(index: Index, ctx: Context) -> Iterator[SetViolati
     if not namespaces:
         return
     policies = _policies(index)
+    unnamed = policies.in_force(None)
     for ns in namespaces:
         if policies.is_foreign(ns):
             continue
         in_force = policies.in_force(ns)
         ref = index.namespaces[ns].ref
         if not any(p.denies_all(INGRESS) for p in in_force):
+            hint = _unnamed_hint((p for p in unnamed if p.denies_all(INGRESS)), ns)
             yield SetViolation(ref, ("metadata", "name"),
                                f"namespace {quote(ns)} runs workloads but has no default-deny "
-                               f"ingress NetworkPolicy")
+                               f"ingress NetworkPolicy{hint}")
         if not any(p.denies_all(EGRESS) for p in in_force):
+            hint = _unnamed_hint((p for p in unnamed if p.denies_all(EGRESS)), ns)
             yield SetViolation(ref, ("metadata", "name"),
                                f"namespace {quote(ns)} runs workloads but has no default-deny "
-                               f"egress NetworkPolicy", severity=Severity.LOW)
+                               f"egress NetworkPolicy{hint}", severity=Severity.LOW)
 
 
 @rule("KP0902", "workload-not-isolated", practice=9, severity="medium", scope=Scope.SET)
@@ -290,6 +302,7 @@ def workload_not_isolated(index: Index, ctx: Context) -> Iterator[SetViolation]:
     by_ns = {ns: PolicyIndex(p for _, p in pairs if p.affects(INGRESS))
              for ns, pairs in policies.by_ns.items()}
     empty = PolicyIndex()
+    unnamed = by_ns.get(None, empty)
     for w in index.workloads:
         ns = w.ref.namespace
         if ns is None or policies.is_foreign(ns):
@@ -297,9 +310,10 @@ def workload_not_isolated(index: Index, ctx: Context) -> Iterator[SetViolation]:
         if not (index.described(ns) or ns in policies.present):
             continue
         if next(by_ns.get(ns, empty).selecting(w.labels, INGRESS), None) is None:
+            hint = _unnamed_hint(unnamed.selecting(w.labels, INGRESS), ns)
             yield SetViolation(w.ref, (*w.metadata_path, "labels"),
                                f"{_kind_name(w)}: no NetworkPolicy of namespace {quote(ns)} "
-                               f"selects its pods for ingress")
+                               f"selects its pods for ingress{hint}")
 
 
 def _unseen_pods(index: Index, templates: dict[str | None, LabelIndex[WorkloadRec]]
