@@ -16,7 +16,8 @@ from kubeproof.api import scan
 from kubeproof.applications import application_of, configured_application
 from kubeproof.config import Config, ConfigError, load_config
 from kubeproof.engine import ScanResult
-from kubeproof.model import Finding, Scope
+from kubeproof.index import Index
+from kubeproof.model import Context, Finding, Scope
 from kubeproof.registry import WITHDRAWN_BY_SET, load_rules
 from kubeproof.sources.files import LoadOptions
 from tests.helpers import CORPUS, FIXTURES
@@ -257,3 +258,13 @@ def test_fix_sees_the_applications_scan_sees() -> None:
     assert apart.returncode == 1 and "app.yaml: would fix KP0708" in apart.stdout
     assert codes_lines(scan([str(fix / "app"), str(fix / "rbac")], select=("KP0708",)),
                        ("KP0708",)) == [("KP0708", "app.yaml", 17)]
+
+
+def test_prepare_steps_gather_once_over_every_application() -> None:
+    seen: list[list[str]] = []
+
+    def step(index: Index, ctx: Context) -> None:
+        seen.append(sorted(w.ref.name for w in index.workloads))
+
+    scan([str(TEAM_A / "app"), str(APPS / "mesh" / "shop")], prepare=[step])
+    assert seen == [["api", "web"]]

@@ -122,6 +122,19 @@ class ScanResult:
     # with --check-images: each registry's /v2/ answer (images.registry.RegistryStatus)
     registries: list[Any] = field(default_factory=list)
 
+    @property
+    def index(self) -> Index | None:
+        """Every application's index in one (set rules read them apart); None
+        when no set rule ran."""
+        if self.indexes is None:
+            return None
+        if len(self.indexes) == 1:
+            return next(iter(self.indexes.values()))
+        whole = Index(keep_credentials=any(i.keep_credentials for i in self.indexes.values()))
+        for index in self.indexes.values():
+            whole.merge(index)
+        return whole
+
     def add(self, part: ScanResult) -> None:
         """Add what ``part`` (a worker's files, another saved report) found."""
         self.findings.extend(part.findings)
@@ -349,7 +362,7 @@ class Engine:
             indexes[""] = self.new_index() or Index()
         if self.withdrawable:
             self._withdraw(indexes)
-        self._prepare(indexes)
+        self._prepare()
         by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}
         failed: set[str] = set()
         for index in indexes.values():
@@ -376,14 +389,9 @@ class Engine:
                 kept.append(f)
             self.result.findings = kept
 
-    def _prepare(self, indexes: dict[str, Index]) -> None:
-        if not self.ctx.prepare or len(indexes) == 1:
-            whole = next(iter(indexes.values()))
-        else:
-            whole = self.new_index() or Index()
-            for index in indexes.values():
-                whole.merge(index)
-        for prepare in self.ctx.prepare:
+    def _prepare(self) -> None:
+        whole = self.result.index if self.ctx.prepare else None
+        for prepare in self.ctx.prepare if whole is not None else ():
             try:
                 prepare(whole, self.ctx)
             except Exception as exc:  # a bug in a fact step must not lose the scan
