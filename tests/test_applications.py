@@ -268,3 +268,18 @@ def test_prepare_steps_gather_once_over_every_application() -> None:
 
     scan([str(TEAM_A / "app"), str(APPS / "mesh" / "shop")], prepare=[step])
     assert seen == [["api", "web"]]
+
+
+def test_missing_rules_say_when_an_object_without_namespace_would_match() -> None:
+    hints = APPS / "hints"
+    codes = ("KP0502", "KP0503", "KP0504", "KP0505")
+    result = scan([str(hints)], select=codes)
+    assert codes_lines(result, codes) == [
+        ("KP0502", "shop.yaml", 11), ("KP0503", "shop.yaml", 19), ("KP0504", "shop.yaml", 33),
+        ("KP0505", "shop.yaml", 26)]
+    tail = "without metadata.namespace matches, but it is not in namespace \"shop\": give it " \
+           "one, or scan with --namespace)"
+    assert [f.message.split(" (a ", 1)[1] for f in result.findings] == [
+        f"pod template {tail}", f"pod template {tail}", f"Deployment {tail}", f"Service {tail}"]
+    applied = scan([str(hints)], select=codes, config=Config(scan={"namespace": "shop"}))
+    assert codes_lines(applied, codes) == []

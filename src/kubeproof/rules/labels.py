@@ -98,6 +98,15 @@ def shown(index: Index, ns: str | None, evidence: Container[Any]) -> bool:
     return index.described(ns) or (ns not in SHARED_NAMESPACES and ns in evidence)
 
 
+def unnamed_hint(what: str, found: Any, ns: str | None) -> str:
+    """When an object without metadata.namespace would have matched (``found``):
+    why it does not count in ``ns``, and how to make it count."""
+    if not found:
+        return ""
+    return (f" (a {what} without metadata.namespace matches, but it is not in namespace "
+            f"{quote(ns)}: give it one, or scan with --namespace)")
+
+
 def comparison_group(ref: ObjectRef) -> Any:
     """The group within which objects that are both present are compared."""
     if ref.namespace is not None:
@@ -336,9 +345,10 @@ def service_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation
                   and not lookup.has_label(ns, k, v)]
         why = f"no template there has {', '.join(absent)}" if absent \
             else "none has all of these labels"
+        hint = unnamed_hint("pod template", lookup.map_select(None, selector), ns)
         yield SetViolation(svc.ref, ("spec", "selector"),
                            f"Service {quote(svc.ref.name)} selects {_pairs(selector)} but no "
-                           f"pod template in namespace {quote(ns)} matches: {why}")
+                           f"pod template in namespace {quote(ns)} matches: {why}{hint}")
 
 
 @rule("KP0503", "pdb-selects-nothing", practice=5, severity="medium", scope=Scope.SET)
@@ -392,11 +402,12 @@ def pdb_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]:
                 continue
             if lookup.label_select(ns, selector):
                 continue
+            hint = unnamed_hint("pod template", lookup.label_select(None, selector), ns)
         except SelectorError:
             continue
         yield SetViolation(pdb.ref, ("spec", "selector"),
                            f"PodDisruptionBudget {name} selects no pod template in namespace "
-                           f"{quote(ns)}")
+                           f"{quote(ns)}{hint}")
 
 
 class _Exposed:
@@ -510,9 +521,10 @@ def ingress_backend_missing(index: Index, ctx: Context) -> Iterator[SetViolation
                 continue
             found = [e for e in (services.get((ns, name)),) if e]
             if not found:
+                hint = unnamed_hint("Service", services.get((None, name)), ns)
                 yield SetViolation(ing.ref, path,
                                    f"Ingress {quote(ing.ref.name)} routes to Service {quote(name)}"
-                                   f", which is not in namespace {quote(ns)}")
+                                   f", which is not in namespace {quote(ns)}{hint}")
             elif not any(e.exposes(port) for e in found):
                 yield SetViolation(ing.ref, port_path,
                                    f"Ingress {quote(ing.ref.name)} routes to port {quote(port)} "
@@ -588,6 +600,8 @@ def hpa_target_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
         found = targets.get((ns, kind, name), set())
         if any(_same_group(group, g) for g in found):
             continue
+        hint = unnamed_hint(kind, any(_same_group(group, g)
+                                      for g in targets.get((None, kind, name), ())), ns)
         yield SetViolation(hpa.ref, ("spec", "scaleTargetRef"),
                            f"HorizontalPodAutoscaler {quote(hpa.ref.name)} scales {kind} "
-                           f"{quote(name)}, which is not in namespace {quote(ns)}")
+                           f"{quote(name)}, which is not in namespace {quote(ns)}{hint}")
