@@ -150,6 +150,15 @@ def test_configured_applications_first_pattern_deepest_folder(tmp_path: Path) ->
         == "app:" + str(tmp_path / "apps" / "shop")
 
 
+def test_scan_applications_is_bounded(tmp_path: Path) -> None:
+    config = tmp_path / ".kubeproof.yaml"
+    config.write_text("scan:\n  applications: [" + ", ".join(["a/*"] * 1001) + "]\n")
+    with pytest.raises(ConfigError, match="at most 1000 patterns"):
+        load_config(config)
+    config.write_text("scan:\n  applications: [" + ", ".join(["a/*"] * 1000) + "]\n")
+    assert len(load_config(config).scan["applications"]) == 1000
+
+
 def test_scan_applications_splits_one_argument(tmp_path: Path) -> None:
     apps = tmp_path / "apps"
     shutil.copytree(TEAM_A, apps)

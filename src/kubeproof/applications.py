@@ -21,6 +21,7 @@ namespace written down, unless ``--namespace``/``scan.namespace`` names it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
@@ -47,8 +48,13 @@ def configured_application(path: str, patterns: Sequence[str], cwd: str) -> str 
     """The folder holding ``path`` that a ``scan.applications`` pattern matches
     (first pattern wins, deepest folder within it), or None."""
     absolute = os.path.abspath(path)
+    return _configured(absolute if os.path.isdir(absolute) else os.path.dirname(absolute),
+                       tuple(patterns), cwd)
+
+
+@functools.lru_cache(maxsize=4096)  # the files of one folder share the answer
+def _configured(here: str, patterns: tuple[str, ...], cwd: str) -> str | None:
     folders = []  # deepest first: the input itself when it is a folder, then its parents
-    here = absolute if os.path.isdir(absolute) else os.path.dirname(absolute)
     for _ in range(256):  # bounded: a path has fewer components than this
         folders.append(here)
         parent = os.path.dirname(here)
@@ -61,8 +67,8 @@ def configured_application(path: str, patterns: Sequence[str], cwd: str) -> str 
             continue
         for folder in folders:
             shown = folder if os.path.isabs(pattern) else os.path.relpath(folder, cwd)
-            if shown.startswith("..") and not os.path.isabs(pattern):
-                continue
+            if shown == os.pardir or shown.startswith(os.pardir + os.sep):
+                continue  # outside the working directory: only absolute patterns name it
             if _matches(wanted, _parts(shown)):
                 return "app:" + folder
     return None

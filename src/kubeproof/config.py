@@ -162,6 +162,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "webhook.audit.flushMs": (1, 3_600_000),
     "webhook.audit.queueSize": (1, 1_000_000),
 }
+MAX_APPLICATION_PATTERNS = 1000  # each input is matched against every pattern
 EXEMPTION_KEYS = {"rules", "namespace", "kind", "name", "reason", "expires"}
 VULN_IGNORE_KEYS = {"id", "reason", "expires"}
 
@@ -339,6 +340,9 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     problem = namespace_problem(cfg.scan["namespace"]) if "namespace" in cfg.scan else None
     if problem:
         raise ConfigError(f"{p}:{line('scan', 'namespace')}: scan.namespace: {problem}")
+    if len(cfg.scan.get("applications", [])) > MAX_APPLICATION_PATTERNS:
+        raise ConfigError(f"{p}:{line('scan', 'applications')}: scan.applications may list "
+                          f"at most {MAX_APPLICATION_PATTERNS} patterns")
     cfg.vulnerabilities = dict(data.get("vulnerabilities") or {})
     vulns = cfg.vulnerabilities
     if "failOn" in vulns:
