@@ -344,7 +344,8 @@ def no_metrics_endpoint(index: Index, ctx: Context) -> Iterator[SetViolation]:
         and that no Service selects which is itself annotated
         `prometheus.io/scrape: "true"` or selected by a ServiceMonitor.
         Monitors look in their own namespace unless `namespaceSelector` says
-        `any: true` or lists `matchNames`.
+        `any: true` or lists `matchNames`; monitors and Services without
+        `metadata.namespace` count only for objects without one.
 
         Judged only in namespaces the set describes: the monitor may otherwise
         live elsewhere.
