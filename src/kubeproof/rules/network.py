@@ -671,9 +671,9 @@ class _Reacher:
     not each member, and only the first members of a group are named.
     """
 
-    def __init__(self, net: Network, nets: tuple[Network, ...], exposed: list[Tagged],
-                 sensitive: list[Tagged], profiles: dict[int, int]) -> None:
-        self.net, self.nets, self.profiles = net, nets, profiles
+    def __init__(self, net: Network, exposed: list[Tagged], sensitive: list[Tagged],
+                 profiles: dict[int, int]) -> None:
+        self.net, self.profiles = net, profiles
         self.open, self.narrow = _split_targets(net, exposed, sensitive)
         self.sensitive_pods = _by_namespace(sensitive)
         self.open_at = {id(t[0]): i for i, t in enumerate(self.open)}
@@ -689,7 +689,7 @@ class _Reacher:
         key = (w.ref.namespace == target.ref.namespace, self.profiles[id(w)],
                self.profiles[id(target)])
         if key not in self.memo:
-            self.memo[key] = _reach_in_all(self.nets, w, target)
+            self.memo[key] = _reach_sensitive(self.net, w, target)
         return self.memo[key]
 
     def reached(self, w: WorkloadRec, shown: int) -> tuple[list[Hit], int]:
@@ -731,17 +731,6 @@ class _Reacher:
                 if len(out) == shown:
                     break
         return out
-
-
-def _reach_in_all(nets: tuple[Network, ...], w: WorkloadRec, target: WorkloadRec
-                  ) -> Reach | None:
-    """The reach of the last network when every one of them allows it."""
-    found = None
-    for net in nets:
-        found = _reach_sensitive(net, w, target)
-        if found is None:
-            return None
-    return found
 
 
 @rule("KP0905", "exposed-reaches-sensitive", practice=9, severity="high", scope=Scope.SET)
@@ -804,7 +793,6 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
     if not index.workloads or not (index.services or index.ingresses):
         return
     net = Network.from_index(index)
-    nets = (net,)
 
     def judged(ns: str) -> bool:
         return ns != UNNAMED and (index.described(ns) or ns in net.present) \
@@ -823,7 +811,7 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
     profiles = {id(w): numbers.setdefault((fingerprint(ns_key(w.ref.namespace)), _profile(w)),
                                           len(numbers))
                 for w, _ in (*exposed, *sensitive)}
-    reacher = _Reacher(net, nets, exposed, sensitive, profiles)
+    reacher = _Reacher(net, exposed, sensitive, profiles)
     # one finding per exposed workload, naming what it reaches
     for w, how in exposed:
         hits, count = reacher.reached(w, MAX_TARGETS_SHOWN)
