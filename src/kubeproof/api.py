@@ -6,14 +6,19 @@ every way in produces the same findings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from kubeproof.applications import (
+    application_patterns,
+    discover_applications,
+    with_config_namespace,
+)
 from kubeproof.config import Config
 from kubeproof.engine import SCAN_SCOPES, Progress, ScanResult, run_scan, select_rules
 from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context, Scope
-from kubeproof.sources.files import LoadOptions, discover
+from kubeproof.sources.files import LoadOptions
 
 if TYPE_CHECKING:
     from kubeproof.images.check import CheckSettings
@@ -34,6 +39,7 @@ def scan(
     scopes: frozenset[str] = SCAN_SCOPES,
     prepare: Iterable[Callable[[Any, Context], None]] = (),
     check_images: CheckSettings | None = None,
+    arguments: Mapping[str, str] | None = None,
 ) -> ScanResult:
     """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process;
     0: decided from the input size, see :func:`kubeproof.parallel.auto_jobs`).
@@ -54,9 +60,12 @@ def scan(
         steps.append(ImageCheck(check_images))
     rules = select_rules(config, select, ignore, scopes)
     ctx = Context(config=config, kube_version=kube_version, pss_level=pss_level, prepare=steps)
-    opts = options or LoadOptions()
-    inputs = list(discover(list(paths), opts))
-    result = run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs)
+    opts = with_config_namespace(options or LoadOptions(), config)
+    found = list(discover_applications(list(paths), opts, application_patterns(config),
+                                       arguments))
+    inputs = [source_input for source_input, _ in found]
+    result = run_scan(inputs, opts, ctx, rules, progress=progress, baseline=baseline, jobs=jobs,
+                      applications=dict(found))
     if check_images is not None:
         from kubeproof.images.check import image_facts
 

@@ -200,6 +200,9 @@ def vuln_inputs(reports: tuple[str, ...], scan_images: bool, timeout: float) -> 
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @click.option("--quiet", "-q", is_flag=True,
               help="Text report: the 'fix these first' summary and the counts, no findings.")
+@click.option("--namespace", "-n", default=None,
+              help="Namespace of objects without one, as kubectl apply -n gives them "
+                   "[default: config scan.namespace, else an unknown namespace of their own].")
 @click.option("--check-images", is_flag=True,
               help="Ask the image registries: run KP0203, KP0204, KP0304 and the registry "
                    "halves of KP0103 and KP0301.")
@@ -209,12 +212,17 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
          config_path: str | None, no_config: bool, kube_version: str | None,
          pss_level: str | None, baseline_path: str | None, write_baseline: str | None,
          helm_values: tuple[str, ...], helm_set: tuple[str, ...], max_file_size: int | None,
-         jobs: int, no_color: bool, quiet: bool, vuln_reports: tuple[str, ...],
+         jobs: int, no_color: bool, quiet: bool, namespace: str | None,
+         vuln_reports: tuple[str, ...],
          scan_images: bool, scan_timeout: float, group_by: str | None, show_all: bool,
          check_images: bool, platform: str,
          registry_ca: str | None, insecure_registries: tuple[str, ...],
          registry_auth: tuple[str, ...], image_cache: str | None) -> None:
     """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin.
+
+    Set rules (one object against others) judge each application apart: each
+    folder argument, the files given from one folder, stdin, or each folder
+    that config scan.applications (glob patterns, e.g. ["apps/*"]) matches.
 
     Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it;
     2 usage error, bad config, a path that does not exist, empty stdin, or an
@@ -245,7 +253,7 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     max_mib = max_file_size or settings.get("maxFileSizeMiB")
     opts = LoadOptions(
         max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
-        helm_values=helm_values, helm_set=helm_set)
+        helm_values=helm_values, helm_set=helm_set, namespace=namespace_or_exit(namespace))
     vulns = vuln_inputs(vuln_reports, scan_images, scan_timeout)
     checks = registry_settings_or_exit(check_images, platform, registry_ca,
                                        insecure_registries, registry_auth, image_cache)
@@ -306,6 +314,16 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
     finally:
         if bar is not None:
             bar.stop()
+
+
+def namespace_or_exit(namespace: str | None) -> str | None:
+    """``--namespace`` checked as the API server would (an invalid one ends the command)."""
+    from kubeproof.config import namespace_problem
+
+    problem = namespace_problem(namespace) if namespace is not None else None
+    if problem:
+        fail(f"--namespace: {problem}")
+    return namespace
 
 
 def config_or_exit(config_path: str | None, no_config: bool) -> Any:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
 from kubeproof.imageref import DEFAULT_MUTABLE_TAGS
 from kubeproof.model import Severity
+from kubeproof.terminal import safe
 
 CONFIG_NAMES = (".kubeproof.yaml", ".kubeproof.yml")
 # what ``kubeproof fix`` gives containers without requests / a memory limit
@@ -123,6 +125,8 @@ SCHEMA: dict[str, Any] = {
         "ignore": "list[str]",
         "maxFileSizeMiB": "int",
         "groupBy": "str",
+        "namespace": "str",
+        "applications": "list[str]",
     },
     "webhook": {
         "modes": "str-map",
@@ -162,8 +166,20 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "webhook.audit.flushMs": (1, 3_600_000),
     "webhook.audit.queueSize": (1, 1_000_000),
 }
+MAX_APPLICATION_PATTERNS = 1000  # each input is matched against every pattern
 EXEMPTION_KEYS = {"rules", "namespace", "kind", "name", "reason", "expires"}
 VULN_IGNORE_KEYS = {"id", "reason", "expires"}
+
+
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why ``namespace`` cannot name a namespace (an RFC 1123 label), or None."""
+    if _NAMESPACE.fullmatch(namespace):
+        return None
+    return (f"namespace '{safe(namespace[:70])}' is not valid: lowercase letters, digits and "
+            "'-', starting and ending with a letter or digit, at most 63 characters")
 
 
 def find_config(start: FsPath | None = None) -> FsPath | None:
@@ -326,6 +342,12 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     cfg.mesh_required = (data.get("mesh") or {}).get("required", False)
     cfg.sensitive_labels = list((data.get("network") or {}).get("sensitiveLabels", []))
     cfg.scan = dict(data.get("scan") or {})
+    problem = namespace_problem(cfg.scan["namespace"]) if "namespace" in cfg.scan else None
+    if problem:
+        raise ConfigError(f"{p}:{line('scan', 'namespace')}: scan.namespace: {problem}")
+    if len(cfg.scan.get("applications", [])) > MAX_APPLICATION_PATTERNS:
+        raise ConfigError(f"{p}:{line('scan', 'applications')}: scan.applications may list "
+                          f"at most {MAX_APPLICATION_PATTERNS} patterns")
     cfg.vulnerabilities = dict(data.get("vulnerabilities") or {})
     vulns = cfg.vulnerabilities
     if "failOn" in vulns:
@@ -456,6 +478,9 @@ scan:
   pssLevel: restricted   # or baseline
   groupBy: rule          # text report: findings by rule or by file
   # kubeVersion: "1.37"
+  # namespace: shop      # of objects without one, as kubectl apply -n shop
+  # applications: []     # folders whose objects set rules judge together,
+  #                      # e.g. ["apps/*"] [default: each command-line argument]
 
 fix:                     # what kubeproof fix writes
   resources:

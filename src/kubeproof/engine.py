@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -117,10 +118,24 @@ class ScanResult:
     # every object checked, for reports that list passes too (JUnit):
     # (file, line, apiVersion, kind, namespace, name, rule families that ran)
     checked: list[CheckedObject] = field(default_factory=list)
-    # what set rules read (only when some ran); merged from worker processes
-    index: Index | None = None
+    # what set rules read, one index per application (applications.py; None
+    # when no set rule runs); merged from worker processes
+    indexes: dict[str, Index] | None = None
     # with --check-images: each registry's /v2/ answer (images.registry.RegistryStatus)
     registries: list[Any] = field(default_factory=list)
+
+    @property
+    def index(self) -> Index | None:
+        """Every application's index in one (set rules read them apart); None
+        when no set rule ran."""
+        if self.indexes is None:
+            return None
+        if len(self.indexes) == 1:
+            return next(iter(self.indexes.values()))
+        whole = Index(keep_credentials=any(i.keep_credentials for i in self.indexes.values()))
+        for index in self.indexes.values():
+            whole.merge(index)
+        return whole
 
     def add(self, part: ScanResult) -> None:
         """Add what ``part`` (a worker's files, another saved report) found."""
@@ -179,7 +194,9 @@ class Engine:
         self.result = ScanResult(rules=rules)
         # object rules the set may take findings back from (registry.WITHDRAWN_BY_SET)
         self.withdrawable = [r.code for r in self.rules if r.code in WITHDRAWN_BY_SET]
-        self.result.index = self.new_index()
+        self.result.indexes = {} if self.needs_index else None
+        # each input's application (applications.py); inputs not listed: ""
+        self.applications: dict[tuple[str, str], str] = {}
         # inputs that cannot be read twice (stdin), kept for set-rule locations
         self._kept: dict[tuple[str, str], LoadedFile] = {}
         self._by_kind: dict[tuple[str, bool], _KindRules] = {}
@@ -190,14 +207,29 @@ class Engine:
         builds per request, without partitioning the rules again (that was ~3% of
         judging one object)."""
         engine = copy.copy(self)
-        engine.result = ScanResult(rules=self.result.rules)
-        engine.result.index = self.new_index() if self.result.index is not None else None
+        engine.result = self.empty_result()
         engine._kept = {}
         return engine
 
     @property
     def needs_index(self) -> bool:
         return bool(self.set_rules or self.withdrawable or self.index_halves)
+
+    def empty_result(self) -> ScanResult:
+        """A result with nothing found yet, with indexes when set rules will read them."""
+        return ScanResult(rules=self.result.rules,
+                          indexes={} if self.result.indexes is not None else None)
+
+    def index_for(self, source_input: tuple[str, str]) -> Index | None:
+        """The index of the application ``source_input`` belongs to (None: no set rule)."""
+        indexes = self.result.indexes
+        if indexes is None:
+            return None
+        app = self.applications.get(source_input, "")
+        index = indexes.get(app)
+        if index is None:
+            index = indexes[app] = self.new_index() or Index()
+        return index
 
     def new_index(self) -> Index | None:
         """An empty index when some index-phase check will read it. It keeps pull
@@ -227,8 +259,12 @@ class Engine:
         """Add what another engine (a worker process) found in its files."""
         r = self.result
         r.add(part)
-        if r.index is not None and part.index is not None:
-            r.index.merge(part.index)
+        if r.indexes is not None and part.indexes is not None:
+            for app, index in part.indexes.items():
+                if app in r.indexes:
+                    r.indexes[app].merge(index)
+                else:
+                    r.indexes[app] = index
 
     def add_file(self, loaded: LoadedFile, source_input: tuple[str, str] = ("file", "")
                  ) -> None:
@@ -248,7 +284,7 @@ class Engine:
                 result.errors.append(InputError(
                     origin.file, origin.line, f"internal error checking {located.resource.kind}"
                     f"/{located.resource.name}: {type(exc).__name__} (please report it)"))
-        if result.index is not None and source_input[0] in NOT_REREADABLE:
+        if result.indexes is not None and source_input[0] in NOT_REREADABLE:
             self._kept[source_input] = loaded
         else:
             loaded.objects.clear()
@@ -274,11 +310,12 @@ class Engine:
         ctx = self.ctx
         ignored = self._annotation_ignores(res)
         rendered_from = loaded.path if loaded.source in RENDERED else None
-        if result.index is not None:
+        index = self.index_for(source_input)
+        if index is not None:
             node = located.node
             end_line = node.end_mark.line + located.line_offset + 1 if (
                 node is not None and origin.item is None and loaded.source == "file") else 0
-            result.index.add(res, ObjectRef(
+            index.add(res, ObjectRef(
                 source_input, seq, origin.file, origin.line, api_version, kind,
                 namespace, name, frozenset(ignored) if ignored else None, end_line))
         for rule in applicable.rules:
@@ -322,40 +359,80 @@ class Engine:
     # ------------------------------------------------------------ set rules
 
     def run_set_rules(self) -> None:
-        """Run every set rule over the index, then find each finding's line again
-        by reloading only the inputs that hold an object with a finding."""
-        index = self.result.index
-        if index is None:
+        """Run every set rule over each application's index, then find each
+        finding's line again by reloading only the inputs that hold an object
+        with a finding. Prepare steps gather their facts once, over every
+        application (a registry is asked once per image, not per application)."""
+        indexes = self.result.indexes
+        if indexes is None:
             return
+        if not indexes:
+            indexes[""] = self.new_index() or Index()
+        if self.withdrawable:
+            self._withdraw(indexes)
+        self._prepare()
+        by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}
+        failed: set[str] = set()
+        for index in indexes.values():
+            self._run_checks(index, by_input, failed)
+        self._place(by_input)
+
+    def _withdraw(self, indexes: dict[str, Index]) -> None:
+        """Take back the object findings each application's set withdraws."""
+        app_of_file: dict[str, str] = {}
+        for (kind, path), app in self.applications.items():
+            # a rendered input's findings name its kustomization.yaml or Chart.yaml
+            app_of_file[f"{kind}:{os.path.normpath(path)}" if kind in RENDERED else
+                        "<stdin>" if kind == "stdin" else path] = app
         for code in self.withdrawable:
-            withdrawn = WITHDRAWN_BY_SET[code](index)
-            self.result.findings = [f for f in self.result.findings if f.rule.code != code
-                                    or not withdrawn(f.namespace, f.kind, f.name)]
-        for prepare in self.ctx.prepare:
+            withdrawn = {app: WITHDRAWN_BY_SET[code](index) for app, index in indexes.items()}
+            kept = []
+            for f in self.result.findings:
+                if f.rule.code == code:
+                    key = f"{f.source}:{os.path.dirname(os.path.normpath(f.rendered_from))}" \
+                        if f.rendered_from else f.file
+                    test = withdrawn.get(app_of_file.get(key, ""))
+                    if test is not None and test(f.namespace, f.kind, f.name):
+                        continue
+                kept.append(f)
+            self.result.findings = kept
+
+    def _prepare(self) -> None:
+        whole = self.result.index if self.ctx.prepare else None
+        for prepare in self.ctx.prepare if whole is not None else ():
             try:
-                prepare(index, self.ctx)
+                prepare(whole, self.ctx)
             except Exception as exc:  # a bug in a fact step must not lose the scan
                 self.result.errors.append(InputError(
                     "<set>", None, f"internal error gathering facts for the index rules: "
                     f"{type(exc).__name__} (please report it)"))
         self.result.errors.extend(self.ctx.errors)
         self.result.warnings.extend(self.ctx.warnings)
-        by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}
+
+    def _run_checks(self, index: Index,
+                    by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]],
+                    failed: set[str]) -> None:
+        """Run the set and index checks over one application's index; a rule that
+        fails is reported once per run (``failed``), not once per application."""
         checks = [(r, r.check) for r in self.set_rules]
         checks += [(r, r.index_check) for r in self.index_halves if r.index_check is not None]
         for rule, check in checks:
             try:
                 violations = list(check(index, self.ctx))
             except Exception as exc:  # a rule bug must not lose the scan
-                self.result.errors.append(InputError(
-                    "<set>", None, f"internal error in rule {rule.code}: "
-                    f"{type(exc).__name__} (please report it)"))
+                if rule.code not in failed:
+                    failed.add(rule.code)
+                    self.result.errors.append(InputError(
+                        "<set>", None, f"internal error in rule {rule.code}: "
+                        f"{type(exc).__name__} (please report it)"))
                 continue
             for v in violations:
                 if _ignores(v.ref.ignores, rule):
                     self.result.suppressed["annotation"] += 1
                     continue
                 by_input.setdefault(v.ref.source_input, []).append((rule, v))
+
+    def _place(self, by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]]) -> None:
         for source_input, found in by_input.items():
             if source_input[0] == "file" and all(v.ref.end_line for _, v in found) \
                     and self._place_by_documents(source_input[1], found):
@@ -497,7 +574,7 @@ class ObjectChecker:
         self.ctx = ctx
         self.rules = [r for r in rules if r.scope not in INDEX_SCOPES]
         self._engine = Engine(ctx, self.rules)  # copied per object (Engine.fresh)
-        self._engine.result.index = None  # one object: nothing for the set to withdraw
+        self._engine.result.indexes = None  # one object: nothing for the set to withdraw
 
     def check(self, obj: dict[str, Any], label: str, source: str = "admission") -> ScanResult:
         """Run the rules on ``obj``; ``label`` names it where findings name a file."""
@@ -568,18 +645,22 @@ class Progress(Protocol):
 
 def run_scan(inputs: list[tuple[str, str]], opts: LoadOptions, ctx: Context, rules: list[Rule],
              progress: Progress | None = None, baseline: set[str] | None = None,
-             jobs: int = 1) -> ScanResult:
+             jobs: int = 1, applications: dict[tuple[str, str], str] | None = None
+             ) -> ScanResult:
     """Load and check every discovered input, then apply the filters.
 
     Files are independent until the filters, so with ``jobs > 1`` and enough
     inputs they are loaded and checked in worker processes (``parallel.py``);
     ``jobs=0`` lets :func:`kubeproof.parallel.auto_jobs` decide from the input size.
+    ``applications`` names each input's application (``applications.py``):
+    set rules judge each application apart; inputs not listed share one.
     """
     if jobs == 0:
         from kubeproof.parallel import auto_jobs
 
         jobs = auto_jobs(inputs)
     engine = Engine(ctx, rules, opts)
+    engine.applications = applications or {}
     if progress is not None:
         progress.begin(len(inputs))
     with gc_paused():

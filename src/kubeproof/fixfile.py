@@ -123,16 +123,18 @@ class FileFix:
 
 def fix_files(files: list[str], codes: Collection[str], config: Config,
               settings: FixSettings, *, kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION,
-              pss_level: str = "restricted") -> Iterator[FileFix]:
+              pss_level: str = "restricted", arguments: Mapping[str, str] | None = None,
+              ) -> Iterator[FileFix]:
     """Scan ``files`` for the rules ``codes`` and fix, in memory, what each object
     was found to break (the caller writes). Files the scan cannot read or parse
-    come back with their error and nothing else."""
+    come back with their error and nothing else. ``arguments``: the folder
+    argument each file was found under (its application, as ``scan`` sees it)."""
     from kubeproof.api import scan
 
     if not files or not codes:
         return
     result = scan(files, config=config, select=sorted(codes), kube_version=kube_version,
-                  pss_level=pss_level)
+                  pss_level=pss_level, arguments=arguments)
     broken: dict[str, str] = {}
     for err in result.errors:
         broken.setdefault(err.file, str(err))

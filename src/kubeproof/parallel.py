@@ -78,7 +78,7 @@ def auto_jobs(inputs: list[tuple[str, str]], cores: int | None = None,
 def _check_one(item: tuple[str, str]) -> ScanResult:
     assert _WORKER is not None
     engine, opts = _WORKER
-    engine.result = ScanResult(index=engine.new_index())
+    engine.result = ScanResult(indexes={} if engine.needs_index else None)
     engine.add_file(load_path(item[0], item[1], opts), item)
     return engine.result
 
@@ -87,7 +87,9 @@ def scan_in_workers(engine: Engine, inputs: list[tuple[str, str]], opts: LoadOpt
                     jobs: int) -> Iterator[ScanResult]:
     """Partial results, one per input, in input order."""
     global _WORKER
-    _WORKER = (Engine(engine.ctx, engine.rules + engine.set_rules, opts), opts)
+    worker = Engine(engine.ctx, engine.rules + engine.set_rules, opts)
+    worker.applications = engine.applications  # each input's index is its application's
+    _WORKER = (worker, opts)
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             yield from pool.imap(_check_one, inputs, chunksize=4)

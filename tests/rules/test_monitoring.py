@@ -129,7 +129,9 @@ def test_no_metrics_endpoint_selector_shapes(tmp_path: Path) -> None:
         "metadata: {name: b, namespace: shop}\n"
         "spec: {selector: {matchExpressions: [{key: tier, operator: NotIn, values: [db]},"
         " {key: tier, operator: Exists}]}}\n---\n"
-        # a Service whose namespace is unknown may be the one scraped in shop
+        # a Service without a namespace scrapes pods without one, not shop's
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: bare\n"
         "  annotations: {prometheus.io/scrape: 'true'}\nspec: {selector: {app: bare}}\n")
-    assert [line for _, line in hits(tmp_path, "KP1405", config=METRICS)] == [31]
+    assert [line for _, line in hits(tmp_path, "KP1405", config=METRICS)] == [23, 31]
+    scraped = Config(require_metrics=True, scan={"namespace": "shop"})
+    assert [line for _, line in hits(tmp_path, "KP1405", config=scraped)] == [31]

@@ -63,7 +63,8 @@ def test_default_deny_in_other_files_of_the_folder_counts(tmp_path: Path) -> Non
     assert hits(tmp_path, "KP0901") == [("KP0901", 5), ("KP0901", 5)]
 
 
-def test_default_deny_without_namespace_may_apply_anywhere(tmp_path: Path) -> None:
+def test_default_deny_without_namespace_covers_only_objects_without_one(tmp_path: Path
+                                                                         ) -> None:
     (tmp_path / "a.yaml").write_text(
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\n"
@@ -71,7 +72,10 @@ def test_default_deny_without_namespace_may_apply_anywhere(tmp_path: Path) -> No
     (tmp_path / "b.yaml").write_text(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\n"
         "spec: {podSelector: {}, policyTypes: [Egress, Ingress]}\n")
-    assert hits(tmp_path, "KP0901") == []
+    # its namespace is whatever kubectl -n says, not shop
+    assert hits(tmp_path, "KP0901") == [("KP0901", 3), ("KP0901", 3)]
+    # applied with -n shop, it is shop's default deny
+    assert hits(tmp_path, "KP0901", config=Config(scan={"namespace": "shop"})) == []
 
 
 def test_workloads_not_isolated_for_ingress_are_flagged_at_their_labels() -> None:
@@ -122,7 +126,8 @@ def test_selected_workload_in_another_file(tmp_path: Path) -> None:
     assert hits(tmp_path, "KP0903") == []
 
 
-def test_template_without_namespace_may_be_the_selected_one(tmp_path: Path) -> None:
+def test_template_without_namespace_is_not_in_a_namespace_written_down(tmp_path: Path
+                                                                       ) -> None:
     policy = ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
               "metadata: {name: api, namespace: shop}\n"
               "spec: {podSelector: {matchLabels: {app: api}}}\n---\n")
@@ -130,8 +135,10 @@ def test_template_without_namespace_may_be_the_selected_one(tmp_path: Path) -> N
            "\nspec: {containers: [{name: c, image: ghcr.io/acme/c:1.0}]}\n")
     (tmp_path / "a.yaml").write_text(policy + web)
     assert hits(tmp_path, "KP0903") == [("KP0903", 4)]
-    (tmp_path / "b.yaml").write_text(web.replace("name: web, namespace: shop", "name: api")
-                                     .replace("app: web", "app: api"))
+    api = web.replace("name: web, namespace: shop", "name: api").replace("app: web", "app: api")
+    (tmp_path / "b.yaml").write_text(api)
+    assert hits(tmp_path, "KP0903") == [("KP0903", 4)]
+    (tmp_path / "b.yaml").write_text(api.replace("name: api", "name: api, namespace: shop"))
     assert hits(tmp_path, "KP0903") == []
 
 
@@ -398,13 +405,14 @@ _EXPOSED_DB = (
     "spec: {containers: [{name: c, image: mariadb:11}]}\n")
 
 
-def test_policy_without_namespace_may_apply_anywhere(tmp_path: Path) -> None:
+def test_policy_without_namespace_is_in_force_only_without_one(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(_EXPOSED_DB)
     assert hits(tmp_path, "KP0905") == [("KP0905", 7)]
     (tmp_path / "b.yaml").write_text(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\n"
         "spec: {podSelector: {}, policyTypes: [Ingress]}\n")
-    assert hits(tmp_path, "KP0905") == []
+    assert hits(tmp_path, "KP0905") == [("KP0905", 7)]
+    assert hits(tmp_path, "KP0905", config=Config(scan={"namespace": "shop"})) == []
 
 
 def test_unknown_namespaces_and_other_engines_are_not_judged(tmp_path: Path) -> None:

@@ -439,8 +439,9 @@ class Network:
         return found if found is not None else namespace_labels(key)
 
     def is_foreign(self, key: str) -> bool:
-        """Whether policies of another engine may apply in namespace ``key``."""
-        return key in self.foreign or UNNAMED in self.foreign
+        """Whether policies of another engine may apply in namespace ``key`` (one
+        without a namespace applies only among the other objects without one)."""
+        return key in self.foreign
 
     def isolating(self, w: WorkloadRec, direction: str) -> tuple[Policy, ...]:
         """The policies isolating the workload's pods in ``direction``."""

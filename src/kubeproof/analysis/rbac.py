@@ -38,7 +38,7 @@ built-in's name replaces it. Answers that rely on a built-in role say so
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,7 @@ from kubeproof.rules.rbac import (
     rbac_workload_create,
 )
 from kubeproof.selectors import SelectorError, validate_label_selector
-from kubeproof.sources.files import LoadOptions, Located, discover, load_path
+from kubeproof.sources.files import LoadOptions, Located, load_path
 
 SUBJECT_KINDS = ("User", "Group", "ServiceAccount")
 SA_USER_PREFIX = "system:serviceaccount:"
@@ -186,10 +186,12 @@ class Binding:
         return f"namespace {self.namespace}" if self.namespace else "namespace (unset)"
 
     def applies_in(self, namespace: str | None) -> bool:
-        """Whether the binding grants in ``namespace`` (None: any namespace)."""
+        """Whether the binding grants in ``namespace`` (None: any namespace). One
+        without a namespace grants in its application's unknown namespace, not
+        in a namespace written down."""
         if self.cluster_wide or namespace is None:
             return True
-        return self.namespace in (None, namespace)
+        return self.namespace == namespace
 
     def to_dict(self) -> dict[str, Any]:
         o = self.resource.origin
@@ -301,6 +303,10 @@ class RbacSet:
     kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION  # whose built-in roles apply
     _effective: dict[RoleKey, list[EffectiveRule]] = field(default_factory=dict)
     _located: Located | None = None  # the object being added, to place warnings
+    # the application (applications.py) of the object being added, and of each
+    # role's definition: a role defined in two applications is not a duplicate
+    _app: str = ""
+    _role_apps: dict[RoleKey, str] = field(default_factory=dict)
 
     def warn(self, res: Resource, message: str, path: Path = (), line: int = 0) -> None:
         what = f"{res.kind} {quote(res.name)}"
@@ -314,8 +320,9 @@ class RbacSet:
             return int(locator.locate(res.origin, loc.node, loc.line_offset, path)[0])
         return res.origin.line
 
-    def add(self, res: Resource, located: Located | None = None) -> None:
+    def add(self, res: Resource, located: Located | None = None, app: str = "") -> None:
         self._located = located
+        self._app = app
         try:
             self._add(res)
         finally:
@@ -341,10 +348,12 @@ class RbacSet:
         if not res.name:
             self.warn(res, "has no metadata.name; ignored")
             return
-        if key in self.roles and self.roles[key].resource is not None:
+        if key in self.roles and self.roles[key].resource is not None \
+                and self._role_apps.get(key) == self._app:
             first = self.roles[key].resource.origin  # type: ignore[union-attr]
             self.warn(res, f"is defined twice (also at {first.file}:{first.line}); "
                            "this later definition is used")
+        self._role_apps[key] = self._app
         self.roles[key] = Role(key, self._role_rules(res), as_dict(res.metadata.get("labels")),
                                self._selectors(res), res)
 
@@ -546,16 +555,21 @@ def build_rbac(resources: Iterable[Resource],
 
 
 def load_rbac(paths: Iterable[str], opts: LoadOptions | None = None,
+              patterns: Sequence[str] = (),
               kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION) -> RbacSet:
-    """Load ``paths`` as scan does (files, folders, Kustomize, Helm, ``-``)."""
+    """Load ``paths`` as scan does (files, folders, Kustomize, Helm, ``-``;
+    ``opts.namespace`` for objects without one), each input with its
+    application (``patterns``: config ``scan.applications``)."""
+    from kubeproof.applications import discover_applications
+
     opts = opts or LoadOptions()
     rbac = RbacSet(kube_version=kube_version)
-    for kind, path in discover(list(paths), opts):
+    for (kind, path), app in discover_applications(list(paths), opts, patterns):
         loaded = load_path(kind, path, opts)
         rbac.errors.extend(loaded.errors)
         rbac.warnings.extend(loaded.warnings)
         for located in loaded.objects:
-            rbac.add(located.resource, located)
+            rbac.add(located.resource, located, app)
     rbac.finish()
     return rbac
 

@@ -117,7 +117,7 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         resolve_digest=registry.digest if registry and pin_digests else None,
         image_info=registry.info if registry and read_configs else None)
     codes = _fixer_codes(_split(select), _split(ignore), config, settings)
-    files, errors = _discover(list(paths))
+    files, errors, arguments = _discover(list(paths))
     pins = pin_digests and bool(codes & {"KP0101", "KP0102"})
     configs = read_configs and bool(codes & _IMAGE_FIXERS)
     if registry is not None and (pins or configs):
@@ -133,7 +133,8 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
                 echo(f"kubeproof: warning: {image}: not pinned, its digest could not be "
                      f"resolved ({why})", err=True)
     changed, failed, hidden = _run(files, codes, config, settings, kube_version,
-                                   write=not (show_diff or dry_run), show_diff=show_diff)
+                                   write=not (show_diff or dry_run), show_diff=show_diff,
+                                   arguments=arguments)
     errors += failed
     if not show_diff:
         verb = "would fix" if dry_run else "fixed"
@@ -201,13 +202,17 @@ def _registry_images(pin_digests: bool, read_configs: bool, platform: str,
     return RegistryImages(checks) if checks is not None else None
 
 
-def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
-    """Plain YAML files to fix, and the errors; notes for what is skipped."""
+def _discover(paths: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
+    """Plain YAML files to fix, the errors, and the argument each file was found
+    under (its application for the set rules); notes for what is skipped."""
     from kubeproof.sources.files import LoadOptions, discover
 
     files: list[str] = []
     errors: list[str] = []
-    for kind, path in discover(paths, LoadOptions()):
+    arguments: dict[str, str] = {}
+    for argument, (kind, path) in ((p, found) for p in paths
+                                   for found in discover([p], LoadOptions())):
+        arguments.setdefault(path, argument)
         if kind == "file" and os.path.islink(path):
             echo(f"{path}: note: skipped, it is a symbolic link and fix never writes "
                        "through one (fix the file it points to)", err=True)
@@ -229,12 +234,12 @@ def _discover(paths: list[str]) -> tuple[list[str], list[str]]:
             errors.append(f"{path}: no manifests found (*.yaml, *.yml) in this directory")
     for err in errors:
         echo(err, err=True)
-    return files, errors
+    return files, errors, arguments
 
 
 def _run(files: list[str], codes: set[str], config: Config, settings: FixSettings,
-         kube_version: str | None, *, write: bool, show_diff: bool
-         ) -> tuple[int, list[str], int]:
+         kube_version: str | None, *, write: bool, show_diff: bool,
+         arguments: dict[str, str] | None = None) -> tuple[int, list[str], int]:
     """Fix, print and (when ``write``) save every file: (files changed, errors,
     unsafe fixes left out).
 
@@ -250,7 +255,8 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
     except ValueError as exc:
         fail(str(exc))
     level = str(config.scan.get("pssLevel", "restricted"))
-    scan = _Scan(codes, config, settings, version, level if level == "baseline" else "restricted")
+    scan = _Scan(codes, config, settings, version, level if level == "baseline" else "restricted",
+                 arguments or {})
     written: set[str] = set()
     errors: list[str] = []
     pending = list(files)
@@ -279,6 +285,7 @@ class _Scan:
     settings: FixSettings
     version: tuple[int, int]
     pss_level: str
+    arguments: dict[str, str]  # the argument each file was found under
 
 
 def _round(files: list[str], scan: _Scan, *, write: bool, show_diff: bool, notes: bool,
@@ -292,7 +299,8 @@ def _round(files: list[str], scan: _Scan, *, write: bool, show_diff: bool, notes
     errors: list[str] = []
     hidden = 0
     for item in fix_files(files, scan.codes, scan.config, scan.settings,
-                          kube_version=scan.version, pss_level=scan.pss_level):
+                          kube_version=scan.version, pss_level=scan.pss_level,
+                          arguments=scan.arguments):
         if item.error is not None:
             if not quiet:
                 errors.append(item.error)

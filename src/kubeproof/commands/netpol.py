@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import config_or_exit, fail, require_paths
+from kubeproof.cli import config_or_exit, fail, namespace_or_exit, require_paths
 from kubeproof.terminal import echo, safe
 
 if TYPE_CHECKING:
@@ -90,13 +90,16 @@ def netpol() -> None:
                    "SCTP [default: every port].")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Output format [default: text].")
+@click.option("--namespace", "-n", default=None,
+              help="Namespace of objects without one, as for scan [default: an unknown "
+                   "namespace of their own].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Config file [default: .kubeproof.yaml found upward]: sensitive "
                    "workloads (network.sensitiveLabels).")
 @click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
 def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[str, ...],
-          matrix: bool, port: str | None, fmt: str, config_path: str | None,
-          no_config: bool) -> None:
+          matrix: bool, port: str | None, namespace: str | None, fmt: str,
+          config_path: str | None, no_config: bool) -> None:
     """Which workloads may open connections to which, under the set's NetworkPolicies.
 
     By default: what addresses outside the cluster may connect to, and what
@@ -110,6 +113,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
     from kubeproof.analysis.netpol import Network, parse_port, without_placeholder_namespaces
     from kubeproof.analysis.paths import workload_endpoints
     from kubeproof.index import load_index
+    from kubeproof.sources.files import LoadOptions
 
     query = None
     if port is not None:
@@ -119,7 +123,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
             fail(f"--port: {exc}")
     require_paths(paths)
     config = config_or_exit(config_path, no_config)
-    index, errors = load_index(list(paths))
+    index, errors = load_index(list(paths), LoadOptions(namespace=namespace_or_exit(namespace)))
     for err in errors:
         echo(err, err=True)
     index = without_placeholder_namespaces(index)

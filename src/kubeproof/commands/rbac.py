@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeproof.cli import fail, print_problems, require_paths
+from kubeproof.cli import fail, namespace_or_exit, print_problems, require_paths
 from kubeproof.terminal import safe
 
 if TYPE_CHECKING:
@@ -121,9 +121,13 @@ def _kube_version(text: str | None) -> tuple[int, int]:
 @rbac.command("risky")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--kube-version", default=None, help="Target Kubernetes version X.Y.")
+@click.option("--namespace", "-n", default=None,
+              help="Namespace of objects without one, as for scan [default: an unknown "
+                   "namespace of their own].")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Output format [default: text].")
-def risky_command(paths: tuple[str, ...], kube_version: str | None, fmt: str) -> None:
+def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: str | None,
+                  fmt: str) -> None:
     """Every subject holding a KP0702–KP0705 power, with the path that grants it.
 
     cluster-admin or system:masters (KP0702), reading secrets (KP0703),
@@ -131,20 +135,24 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, fmt: str) ->
     nodes/proxy, serviceaccounts/token, approving certificates, writing
     admission webhooks, services/status) and creating or changing workloads
     (KP0705). Built-in ClusterRoles of --kube-version count as what they
-    grant; rows that rely on one say so.
+    grant; rows that rely on one say so. A role defined twice in one
+    application is warned about; each folder argument is an application of
+    its own (see scan --help).
 
     Exit codes: 0 answered; 2 usage error, a path that does not exist (error
     printed, no answer), or an input that could not be read (the answer covers
     the rest).
     """
     from kubeproof.analysis.rbac import load_rbac, risky
+    from kubeproof.sources.files import LoadOptions
 
     try:
         version = _kube_version(kube_version)
     except ValueError as exc:
         fail(str(exc))
     require_paths(paths)
-    rbac_set = load_rbac(paths, kube_version=version)
+    rbac_set = load_rbac(paths, LoadOptions(namespace=namespace_or_exit(namespace)),
+                         kube_version=version)
     _report_input(rbac_set)
     powers = risky(rbac_set, version)
     if fmt == "json":

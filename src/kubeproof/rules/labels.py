@@ -77,9 +77,9 @@ def missing_required_labels(res: Resource, ctx: Context) -> Iterator[Violation]:
 #   shows that namespace: its Namespace object is in the set, or the set holds
 #   objects of the kind the rule looks for there. The shared namespaces
 #   `default`, `kube-system`, `kube-public` and `kube-node-lease` receive
-#   objects from many sources and are judged only when described. An object
-#   with no namespace lands wherever it is applied: it counts as a candidate
-#   in every namespace, never as evidence of absence.
+#   objects from many sources and are judged only when described. Objects
+#   with no namespace share one unknown namespace of their application
+#   (applications.py): they are never candidates in a namespace written down.
 # - Rules that only compare objects that are all present compare objects of
 #   one namespace and one directory (a repository's directories often hold
 #   alternative variants of an application, not parts deployed together);
@@ -96,6 +96,15 @@ def shown(index: Index, ns: str | None, evidence: Container[Any]) -> bool:
     if ns is None or ns in index.custom_namespaces:
         return False
     return index.described(ns) or (ns not in SHARED_NAMESPACES and ns in evidence)
+
+
+def unnamed_hint(what: str, found: Any, ns: str | None) -> str:
+    """When an object without metadata.namespace would have matched (``found``):
+    why it does not count in ``ns``, and how to make it count."""
+    if not found:
+        return ""
+    return (f" (a {what} without metadata.namespace matches, but it is not in namespace "
+            f"{quote(ns)}: give it one, or scan with --namespace)")
 
 
 def comparison_group(ref: ObjectRef) -> Any:
@@ -291,8 +300,9 @@ def service_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation
         the Namespace object is in the set, or the set holds workloads in it
         and it is not a shared namespace (`default`, `kube-system`,
         `kube-public`, `kube-node-lease`). A Service with no
-        `metadata.namespace` is not judged; workloads with no namespace count
-        as candidates in every namespace.
+        `metadata.namespace` is not judged; workloads with no namespace are
+        not candidates in a namespace written down (scan with `--namespace`
+        to give them one).
 
     Why:
         A selector that matches no pod gives the Service no endpoints: every
@@ -329,15 +339,16 @@ def service_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation
             continue
         if not shown(index, ns, lookup.by_group):
             continue
-        if lookup.map_select(ns, selector) or lookup.map_select(None, selector):
+        if lookup.map_select(ns, selector):
             continue
         absent = [f"{k}={v}" for k, v in selector.items() if k not in _ALL_RUNTIME
-                  and not lookup.has_label(ns, k, v) and not lookup.has_label(None, k, v)]
+                  and not lookup.has_label(ns, k, v)]
         why = f"no template there has {', '.join(absent)}" if absent \
             else "none has all of these labels"
+        hint = unnamed_hint("pod template", lookup.map_select(None, selector), ns)
         yield SetViolation(svc.ref, ("spec", "selector"),
                            f"Service {quote(svc.ref.name)} selects {_pairs(selector)} but no "
-                           f"pod template in namespace {quote(ns)} matches: {why}")
+                           f"pod template in namespace {quote(ns)} matches: {why}{hint}")
 
 
 @rule("KP0503", "pdb-selects-nothing", practice=5, severity="medium", scope=Scope.SET)
@@ -352,7 +363,8 @@ def pdb_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]:
         the namespace): these are reported wherever they are. Otherwise only
         namespaces the set shows are judged, as for KP0502 (the Namespace
         object is in the set, or workloads in a namespace that is not shared);
-        workloads with no namespace count as candidates everywhere.
+        workloads with no namespace are not candidates in a namespace written
+        down.
 
     Why:
         A budget that selects nothing protects nothing: a node drain or
@@ -388,13 +400,14 @@ def pdb_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]:
                 continue
             if not shown(index, ns, lookup.by_group):
                 continue
-            if lookup.label_select(ns, selector) or lookup.label_select(None, selector):
+            if lookup.label_select(ns, selector):
                 continue
+            hint = unnamed_hint("pod template", lookup.label_select(None, selector), ns)
         except SelectorError:
             continue
         yield SetViolation(pdb.ref, ("spec", "selector"),
                            f"PodDisruptionBudget {name} selects no pod template in namespace "
-                           f"{quote(ns)}")
+                           f"{quote(ns)}{hint}")
 
 
 class _Exposed:
@@ -464,8 +477,8 @@ def ingress_backend_missing(index: Index, ctx: Context) -> Iterator[SetViolation
         `servicePort` form of `networking.k8s.io/v1beta1` and `extensions`).
         Only namespaces the set shows are judged: the Namespace object is in
         the set, or Services in a namespace that is not shared (`default`,
-        `kube-system`, ...). Services with no namespace count as present in
-        every namespace; Ingresses with no namespace are not judged;
+        `kube-system`, ...). Services with no namespace are not present in a
+        namespace written down; Ingresses with no namespace are not judged;
         `resource` backends and AWS load balancer `use-annotation` actions
         are not checked.
 
@@ -506,11 +519,12 @@ def ingress_backend_missing(index: Index, ctx: Context) -> Iterator[SetViolation
         for path, name, port, port_path in ingress_backends(as_dict(ing.data.get("spec"))):
             if not isinstance(name, str) or not name:
                 continue
-            found = [e for e in (services.get((ns, name)), services.get((None, name))) if e]
+            found = [e for e in (services.get((ns, name)),) if e]
             if not found:
+                hint = unnamed_hint("Service", services.get((None, name)), ns)
                 yield SetViolation(ing.ref, path,
                                    f"Ingress {quote(ing.ref.name)} routes to Service {quote(name)}"
-                                   f", which is not in namespace {quote(ns)}")
+                                   f", which is not in namespace {quote(ns)}{hint}")
             elif not any(e.exposes(port) for e in found):
                 yield SetViolation(ing.ref, port_path,
                                    f"Ingress {quote(ing.ref.name)} routes to port {quote(port)} "
@@ -543,8 +557,8 @@ def hpa_target_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
         kinds are not judged (their objects are not indexed). Only namespaces
         the set shows are judged: the Namespace object is in the set, or
         workloads in a namespace that is not shared (`default`,
-        `kube-system`, ...); workloads with no namespace count as present
-        everywhere.
+        `kube-system`, ...); workloads with no namespace are not present in a
+        namespace written down.
 
     Why:
         An autoscaler whose target does not exist scales nothing: the
@@ -583,9 +597,11 @@ def hpa_target_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
         if kind not in scalable or not isinstance(name, str) or not name:
             continue
         group = _group(ref.get("apiVersion"))
-        found = targets.get((ns, kind, name), set()) | targets.get((None, kind, name), set())
+        found = targets.get((ns, kind, name), set())
         if any(_same_group(group, g) for g in found):
             continue
+        hint = unnamed_hint(kind, any(_same_group(group, g)
+                                      for g in targets.get((None, kind, name), ())), ns)
         yield SetViolation(hpa.ref, ("spec", "scaleTargetRef"),
                            f"HorizontalPodAutoscaler {quote(hpa.ref.name)} scales {kind} "
-                           f"{quote(name)}, which is not in namespace {quote(ns)}")
+                           f"{quote(name)}, which is not in namespace {quote(ns)}{hint}")

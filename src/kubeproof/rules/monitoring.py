@@ -208,8 +208,8 @@ def no_memory_limit(res: Resource, ctx: Context) -> Iterator[Violation]:
 # ---------------------------------------------------------------- KP1405
 
 SCRAPE_ANNOTATION = "prometheus.io/scrape"
-_ANY = "*"  # a monitor that may select in every namespace
-_ALL = "\0all"  # every monitor, for objects whose namespace is unknown
+_ANY = "*"  # a monitor that selects in every namespace (namespaceSelector any: true)
+_UNNAMED = "\0unnamed"  # the application's unknown namespace (no metadata.namespace)
 
 
 def _scrape_on(annotations: Any) -> bool:
@@ -270,7 +270,7 @@ class _SelectorBuckets:
 def _monitor_scope(m: Record, spec: dict[str, Any]) -> list[str]:
     """Namespaces a ServiceMonitor/PodMonitor looks in (``*`` = any): its own
     unless ``namespaceSelector`` says ``any: true`` or lists ``matchNames``. A
-    monitor whose namespace is unknown counts for every namespace."""
+    monitor without a namespace looks only among the objects without one."""
     ns_sel = as_dict(spec.get("namespaceSelector"))
     if ns_sel.get("any") is True:
         return [_ANY]
@@ -278,7 +278,7 @@ def _monitor_scope(m: Record, spec: dict[str, Any]) -> list[str]:
         if isinstance(ns_sel.get("matchNames"), list) else []
     if names:
         return names
-    return [m.ref.namespace or _ANY]
+    return [m.ref.namespace or _UNNAMED]
 
 
 def _monitors(index: Index, kind: str) -> dict[str, _SelectorBuckets]:
@@ -294,7 +294,7 @@ def _monitors(index: Index, kind: str) -> dict[str, _SelectorBuckets]:
             selector = {}
         if not isinstance(selector, dict):
             continue
-        for ns in (*_monitor_scope(m, spec), _ALL):
+        for ns in _monitor_scope(m, spec):
             out[ns].add(selector.get("matchLabels"), selector,
                         selector.get("matchExpressions"))
     return out
@@ -323,11 +323,10 @@ def _scraped_services(index: Index) -> dict[str, _SelectorBuckets]:
         if not selector:
             continue  # selects no pods
         meta = as_dict(svc.data.get("metadata"))
-        ns = svc.ref.namespace or _ANY
+        ns = svc.ref.namespace or _UNNAMED
         if not _scrape_on(meta.get("annotations")):
             labels = as_dict(meta.get("labels"))
-            scopes = (service_monitors.get(_ANY), service_monitors.get(ns)) if ns != _ANY \
-                else (service_monitors.get(_ALL),)
+            scopes = (service_monitors.get(_ANY), service_monitors.get(ns))
             if not _selected(scopes, labels):
                 continue
         out[ns].add(selector, selector)
@@ -345,7 +344,8 @@ def no_metrics_endpoint(index: Index, ctx: Context) -> Iterator[SetViolation]:
         and that no Service selects which is itself annotated
         `prometheus.io/scrape: "true"` or selected by a ServiceMonitor.
         Monitors look in their own namespace unless `namespaceSelector` says
-        `any: true` or lists `matchNames`.
+        `any: true` or lists `matchNames`; monitors and Services without
+        `metadata.namespace` count only for objects without one.
 
         Judged only in namespaces the set describes: the monitor may otherwise
         live elsewhere.
@@ -386,7 +386,7 @@ def no_metrics_endpoint(index: Index, ctx: Context) -> Iterator[SetViolation]:
     for w in candidates:
         if _scrape_on(w.annotations):
             continue
-        ns = w.ref.namespace or _ANY
+        ns = w.ref.namespace or _UNNAMED
         if _selected((pod_monitors.get(ns), pod_monitors.get(_ANY)), w.labels):
             continue
         if any(map_selector_matches(sel, w.labels)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,9 +132,9 @@ def _who(direction: str) -> str:
 # ---------------------------------------------------------------- set rules
 #
 # What the set does not show is never held against it:
-# - a policy without metadata.namespace may be applied to any namespace, so
-#   it counts as a policy of every namespace (it can only silence findings);
-#   likewise a pod template without a namespace counts in every namespace;
+# - objects without metadata.namespace share one unknown namespace of their
+#   application (applications.py): a policy without one covers only pod
+#   templates without one, never a namespace written down;
 # - a namespace holding a NetworkPolicy of another engine (Calico and Antrea
 #   also name a kind NetworkPolicy) is not judged for isolation.
 
@@ -152,11 +152,11 @@ class _Policies:
     foreign: set[str | None] = field(default_factory=set)
 
     def is_foreign(self, ns: str) -> bool:
-        return ns in self.foreign or None in self.foreign
+        return ns in self.foreign
 
-    def in_force(self, ns: str) -> list[Policy]:
-        """The valid policies that may be in force in ``ns``."""
-        return [p for _, p in (*self.by_ns.get(ns, ()), *self.by_ns.get(None, ()))]
+    def in_force(self, ns: str | None) -> list[Policy]:
+        """The valid policies in force in ``ns`` (None: the unknown namespace)."""
+        return [p for _, p in self.by_ns.get(ns, ())]
 
 
 def _policies(index: Index) -> _Policies:
@@ -176,6 +176,15 @@ def _policies(index: Index) -> _Policies:
     return out
 
 
+def _unnamed_hint(policies: Iterable[Policy], ns: str) -> str:
+    """Why a policy without a namespace that would have counted does not."""
+    first = next(iter(policies), None)
+    if first is None:
+        return ""
+    return (f" (NetworkPolicy {quote(first.name)} has no metadata.namespace, so it does not "
+            f"count for namespace {quote(ns)}: give it one, or scan with --namespace)")
+
+
 def _kind_name(w: WorkloadRec) -> str:
     return f"{w.ref.kind} {quote(w.ref.name)}"
 
@@ -191,7 +200,8 @@ def namespace_no_default_deny(index: Index, ctx: Context) -> Iterator[SetViolati
         default-deny egress policy (`Egress` in `policyTypes`, no egress rules)
         is reported by the same rule at severity low; without an explicit
         `policyTypes`, a policy with no `egress` rules never isolates egress.
-        A policy without `metadata.namespace` counts for every namespace.
+        A policy without `metadata.namespace` does not count for a namespace
+        written down (give it one, or scan with `--namespace`).
         Namespaces the set does not show, and namespaces holding a Calico or
         Antrea `NetworkPolicy`, are not judged.
 
@@ -224,19 +234,22 @@ def namespace_no_default_deny(index: Index, ctx: Context) -> Iterator[SetViolati
     if not namespaces:
         return
     policies = _policies(index)
+    unnamed = policies.in_force(None)
     for ns in namespaces:
         if policies.is_foreign(ns):
             continue
         in_force = policies.in_force(ns)
         ref = index.namespaces[ns].ref
         if not any(p.denies_all(INGRESS) for p in in_force):
+            hint = _unnamed_hint((p for p in unnamed if p.denies_all(INGRESS)), ns)
             yield SetViolation(ref, ("metadata", "name"),
                                f"namespace {quote(ns)} runs workloads but has no default-deny "
-                               f"ingress NetworkPolicy")
+                               f"ingress NetworkPolicy{hint}")
         if not any(p.denies_all(EGRESS) for p in in_force):
+            hint = _unnamed_hint((p for p in unnamed if p.denies_all(EGRESS)), ns)
             yield SetViolation(ref, ("metadata", "name"),
                                f"namespace {quote(ns)} runs workloads but has no default-deny "
-                               f"egress NetworkPolicy", severity=Severity.LOW)
+                               f"egress NetworkPolicy{hint}", severity=Severity.LOW)
 
 
 @rule("KP0902", "workload-not-isolated", practice=9, severity="medium", scope=Scope.SET)
@@ -249,8 +262,8 @@ def workload_not_isolated(index: Index, ctx: Context) -> Iterator[SetViolation]:
         omits `policyTypes` always counts for ingress). Judged only for
         workloads with a `metadata.namespace` that the set shows: its Namespace
         object or one of its NetworkPolicies is in the set. A policy without
-        `metadata.namespace` counts for every namespace. Namespaces holding a
-        Calico or Antrea `NetworkPolicy` are not judged.
+        `metadata.namespace` does not count for a namespace written down.
+        Namespaces holding a Calico or Antrea `NetworkPolicy` are not judged.
 
     Why:
         A pod that no policy selects accepts connections from every pod in
@@ -289,18 +302,18 @@ def workload_not_isolated(index: Index, ctx: Context) -> Iterator[SetViolation]:
     by_ns = {ns: PolicyIndex(p for _, p in pairs if p.affects(INGRESS))
              for ns, pairs in policies.by_ns.items()}
     empty = PolicyIndex()
-    anywhere = by_ns.get(None, empty)
+    unnamed = by_ns.get(None, empty)
     for w in index.workloads:
         ns = w.ref.namespace
         if ns is None or policies.is_foreign(ns):
             continue
         if not (index.described(ns) or ns in policies.present):
             continue
-        if (next(by_ns.get(ns, empty).selecting(w.labels, INGRESS), None) is None
-                and next(anywhere.selecting(w.labels, INGRESS), None) is None):
+        if next(by_ns.get(ns, empty).selecting(w.labels, INGRESS), None) is None:
+            hint = _unnamed_hint(unnamed.selecting(w.labels, INGRESS), ns)
             yield SetViolation(w.ref, (*w.metadata_path, "labels"),
                                f"{_kind_name(w)}: no NetworkPolicy of namespace {quote(ns)} "
-                               f"selects its pods for ingress")
+                               f"selects its pods for ingress{hint}")
 
 
 def _unseen_pods(index: Index, templates: dict[str | None, LabelIndex[WorkloadRec]]
@@ -309,7 +322,6 @@ def _unseen_pods(index: Index, templates: dict[str | None, LabelIndex[WorkloadRe
     describes (pods an operator creates from a custom resource, say): the set
     does not show every pod there."""
     out: set[str] = set()
-    anywhere = templates.get(None)
     for svc in index.services:
         ns = svc.ref.namespace
         spec = svc.data.get("spec")
@@ -318,8 +330,7 @@ def _unseen_pods(index: Index, templates: dict[str | None, LabelIndex[WorkloadRe
             continue
         as_label_selector = {"matchLabels": selector}
         pods = templates.get(ns)
-        if not ((pods is not None and pods.any_selected(as_label_selector))
-                or (anywhere is not None and anywhere.any_selected(as_label_selector))):
+        if pods is None or not pods.any_selected(as_label_selector):
             out.add(ns)
     return out
 
@@ -335,7 +346,8 @@ def netpol_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]
         none. Judged only in namespaces where the set shows workloads, and not
         where a Service selects pods no template describes (pods an operator
         creates from a custom resource): there the set does not show every pod.
-        A pod template without `metadata.namespace` counts for every namespace.
+        A pod template without `metadata.namespace` does not count for a
+        namespace written down.
 
     Why:
         A policy that selects nothing protects nothing, and a peer that
@@ -360,13 +372,11 @@ def netpol_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]
     templates: dict[str | None, LabelIndex[WorkloadRec]] = {}
     for w in index.workloads:
         templates.setdefault(w.ref.namespace, LabelIndex()).add(w.labels, w)
-    anywhere = templates.get(None)
     unseen = _unseen_pods(index, templates)
     policies = _policies(index)
 
     def selects_nothing(pods: LabelIndex[WorkloadRec], selector: dict[str, Any]) -> bool:
-        return not pods.any_selected(selector) and not (
-            anywhere is not None and anywhere.any_selected(selector))
+        return not pods.any_selected(selector)
 
     for ns, pairs in policies.by_ns.items():
         pods = templates.get(ns)
@@ -661,9 +671,9 @@ class _Reacher:
     not each member, and only the first members of a group are named.
     """
 
-    def __init__(self, net: Network, nets: tuple[Network, ...], exposed: list[Tagged],
-                 sensitive: list[Tagged], profiles: dict[int, int]) -> None:
-        self.net, self.nets, self.profiles = net, nets, profiles
+    def __init__(self, net: Network, exposed: list[Tagged], sensitive: list[Tagged],
+                 profiles: dict[int, int]) -> None:
+        self.net, self.profiles = net, profiles
         self.open, self.narrow = _split_targets(net, exposed, sensitive)
         self.sensitive_pods = _by_namespace(sensitive)
         self.open_at = {id(t[0]): i for i, t in enumerate(self.open)}
@@ -679,7 +689,7 @@ class _Reacher:
         key = (w.ref.namespace == target.ref.namespace, self.profiles[id(w)],
                self.profiles[id(target)])
         if key not in self.memo:
-            self.memo[key] = _reach_in_all(self.nets, w, target)
+            self.memo[key] = _reach_sensitive(self.net, w, target)
         return self.memo[key]
 
     def reached(self, w: WorkloadRec, shown: int) -> tuple[list[Hit], int]:
@@ -723,17 +733,6 @@ class _Reacher:
         return out
 
 
-def _reach_in_all(nets: tuple[Network, ...], w: WorkloadRec, target: WorkloadRec
-                  ) -> Reach | None:
-    """The reach of the last network when every one of them allows it."""
-    found = None
-    for net in nets:
-        found = _reach_sensitive(net, w, target)
-        if found is None:
-            return None
-    return found
-
-
 @rule("KP0905", "exposed-reaches-sensitive", practice=9, severity="high", scope=Scope.SET)
 def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Workload exposed outside the cluster that can connect to a sensitive workload.
@@ -756,8 +755,7 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
         shown by the set (their Namespace object or a NetworkPolicy of theirs
         is in it), and not where a Calico or Antrea `NetworkPolicy` may apply.
         Workloads without `metadata.namespace` are not judged; a policy
-        without one may be applied to any namespace, so a finding must hold
-        both with and without it in force.
+        without one is in force only for them (as in `kubeproof netpol reach`).
 
     Why:
         The internet-facing workload is the one an attacker compromises
@@ -795,10 +793,6 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
     if not index.workloads or not (index.services or index.ingresses):
         return
     net = Network.from_index(index)
-    # a policy without a namespace may be applied to any: report only what
-    # holds whether or not it is in force there
-    nets = (net, Network.from_index(index, unnamed_everywhere=True)) \
-        if UNNAMED in net.policies else (net,)
 
     def judged(ns: str) -> bool:
         return ns != UNNAMED and (index.described(ns) or ns in net.present) \
@@ -817,7 +811,7 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
     profiles = {id(w): numbers.setdefault((fingerprint(ns_key(w.ref.namespace)), _profile(w)),
                                           len(numbers))
                 for w, _ in (*exposed, *sensitive)}
-    reacher = _Reacher(net, nets, exposed, sensitive, profiles)
+    reacher = _Reacher(net, exposed, sensitive, profiles)
     # one finding per exposed workload, naming what it reaches
     for w, how in exposed:
         hits, count = reacher.reached(w, MAX_TARGETS_SHOWN)

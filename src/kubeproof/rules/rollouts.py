@@ -200,7 +200,7 @@ def single_replica(res: Resource, ctx: Context) -> Iterator[Violation]:
         HorizontalPodAutoscaler of the set (or of the cluster, in `audit`)
         scales is not reported: its `scaleTargetRef` names the workload's
         kind and name, in the same namespace (an HPA without a namespace
-        counts in every one).
+        counts only for workloads without one).
 
     Why:
         One replica means every rollout, node drain or crash is an outage, and
@@ -233,8 +233,8 @@ def single_replica(res: Resource, ctx: Context) -> Iterator[Violation]:
 @withdrawn_by_set("KP1303")
 def autoscaled(index: Index) -> Callable[[str | None, str, str], bool]:
     """KP1303's "and no HPA": workloads an HPA of the set scales."""
-    exact, anywhere = _hpa_targets(index)
-    return lambda ns, kind, name: (ns, kind, name) in exact or (kind, name) in anywhere
+    exact = _hpa_targets(index)
+    return lambda ns, kind, name: (ns, kind, name) in exact
 
 
 @rule("KP1307", "no-rollback-history", practice=13, severity="low",
@@ -273,20 +273,17 @@ def no_rollback_history(res: Resource, ctx: Context) -> Iterator[Violation]:
 _REPLICATED = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"})
 
 
-def _hpa_targets(index: Index) -> tuple[set[tuple[str | None, Any, Any]], set[tuple[Any, Any]]]:
-    """(namespace, kind, name) of every HPA target; (kind, name) for HPAs with
-    no namespace (they may land in any namespace)."""
+def _hpa_targets(index: Index) -> set[tuple[str | None, Any, Any]]:
+    """(namespace, kind, name) of every HPA target (namespace None: an HPA and
+    its target without one, in their application's unknown namespace)."""
     exact: set[tuple[str | None, Any, Any]] = set()
-    anywhere: set[tuple[Any, Any]] = set()
     for hpa in index.hpas:
         ref = as_dict(as_dict(hpa.data.get("spec")).get("scaleTargetRef"))
         kind, name = ref.get("kind"), ref.get("name")
         if not isinstance(kind, str) or not isinstance(name, str):
             continue
         exact.add((hpa.ref.namespace, kind, name))
-        if hpa.ref.namespace is None:
-            anywhere.add((kind, name))
-    return exact, anywhere
+    return exact
 
 
 @rule("KP1304", "no-disruption-budget", practice=13, severity="medium", scope=Scope.SET)
@@ -301,7 +298,7 @@ def no_disruption_budget(index: Index, ctx: Context) -> Iterator[SetViolation]:
         that namespace and it is not a shared one (`default`, `kube-system`,
         ...); budgets kept in another repository are not guessed at.
         Workloads with no namespace are not judged; budgets with no
-        namespace count in every namespace.
+        namespace do not count in a namespace written down.
 
     Why:
         Node drains, cluster upgrades and the autoscaler evict pods through
@@ -331,23 +328,21 @@ def no_disruption_budget(index: Index, ctx: Context) -> Iterator[SetViolation]:
     if not judged:
         return
     by_ns = TemplateLookup(judged)
-    anywhere = TemplateLookup(judged, group=lambda w: 0)
     covered: set[int] = set()
     unsure: set[str | None] = set()  # namespaces with a budget whose selector is invalid
     done: set[tuple[Any, ...] | None] = set()
     for pdb in index.pdbs:
         ns = pdb.ref.namespace
+        if ns is None:
+            continue  # in the unknown namespace, where no workload is judged
         try:
-            key, selected = pdb_selects(anywhere, pdb, 0) if ns is None \
-                else pdb_selects(by_ns, pdb, ns)
+            key, selected = pdb_selects(by_ns, pdb, ns)
         except SelectorError:
             unsure.add(ns)
             continue
         if key not in done:  # copies of one budget select the same pods
             done.add(key)
             covered.update(id(w) for w in selected)
-    if None in unsure:
-        return
     for w in judged:
         if id(w) in covered or w.ref.namespace in unsure:
             continue
@@ -366,11 +361,9 @@ def _percent(value: Any) -> int | None:
 
 
 def _pod_count(selected: list[WorkloadRec],
-               hpa: tuple[set[tuple[str | None, Any, Any]], set[tuple[Any, Any]]],
-               ) -> tuple[int, str] | None:
+               hpa: set[tuple[str | None, Any, Any]]) -> tuple[int, str] | None:
     """How many pods the budget covers, and which workloads they are; None when
     unknown (DaemonSets, Jobs, custom kinds, autoscaled or templated counts)."""
-    exact, anywhere = hpa
     counts: dict[tuple[str, str], int] = {}
     for w in selected:
         kind, name = w.ref.kind, w.ref.name
@@ -379,7 +372,7 @@ def _pod_count(selected: list[WorkloadRec],
         if kind == "Pod":
             n: int | None = 1
         elif kind in _REPLICATED:
-            if (w.ref.namespace, kind, name) in exact or (kind, name) in anywhere:
+            if (w.ref.namespace, kind, name) in hpa:
                 return None
             n = w.replicas
         else:
@@ -436,7 +429,7 @@ def pdb_blocks_eviction(index: Index, ctx: Context) -> Iterator[SetViolation]:
         ```
     """
     lookup: TemplateLookup | None = None
-    hpa: tuple[set[tuple[str | None, Any, Any]], set[tuple[Any, Any]]] | None = None
+    hpa: set[tuple[str | None, Any, Any]] | None = None
     counted: dict[tuple[Any, ...] | None, tuple[int, str] | None] = {}
     for pdb in index.pdbs:
         spec = as_dict(pdb.data.get("spec"))

@@ -55,6 +55,8 @@ class LoadOptions:
     helm_values: tuple[str, ...] = ()
     helm_set: tuple[str, ...] = ()
     render: bool = True
+    # the namespace of namespaced objects without one (``scan --namespace``)
+    namespace: str | None = None
 
 
 class Locator(Protocol):
@@ -445,7 +447,17 @@ def _list_item_nodes(node: Any) -> list[Any] | None:
 
 
 def load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
-    """Load one discovered input; never raises for bad input."""
+    """Load one discovered input; never raises for bad input. Objects without a
+    namespace get ``opts.namespace`` (as ``kubectl apply -n`` gives them)."""
+    loaded = _load_path(kind, path, opts)
+    if opts.namespace:
+        from kubeproof.applications import default_namespace
+
+        default_namespace((located.resource for located in loaded.objects), opts.namespace)
+    return loaded
+
+
+def _load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
     if kind == "missing":
         return LoadedFile(path, errors=[InputError(path, None, "no such file or directory")])
     if kind == "not-regular":
