@@ -154,7 +154,7 @@ def _encryption_key_paths(obj: dict[str, Any]) -> Iterator[Path]:
                 keys = settings.get("keys") if isinstance(settings, dict) else None
                 base: Path = ("resources", i, "providers", j, name, "keys")
                 if isinstance(keys, list):
-                    yield from (base + (k, "secret") for k, key in enumerate(keys)
+                    yield from ((*base, k, "secret") for k, key in enumerate(keys)
                                 if isinstance(key, dict) and "secret" in key)
                 elif keys is not None:
                     yield base
