@@ -86,6 +86,39 @@ def test_scan_and_netpol_reach_agree() -> None:
     assert json.loads(proc.stdout)["findings"] == []
 
 
+def test_netpol_reach_gives_each_application_its_own_unknown_namespace(tmp_path: Path) -> None:
+    """A namespace-less default-deny of one folder argument does not isolate the
+    namespace-less workload of another, as scan's set rules judge them apart;
+    one argument holding both is one application, where the policy applies."""
+    for folder, text in (("a", _WORKLOAD), ("b", _DENY_ALL)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "objects.yaml").write_text(text)
+    apart = kp("netpol", "reach", "a", "b", cwd=tmp_path)
+    assert apart.returncode == 0, apart.stderr
+    assert "external may connect to 1 of 1 workload" in apart.stdout
+    assert "(no namespace: a)/api" in apart.stdout
+    together = kp("netpol", "reach", ".", cwd=tmp_path)
+    assert "external may connect to 0 of 1 workload" in together.stdout
+
+
+_WORKLOAD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: c, image: "nginx:1.27"}]}
+"""
+_DENY_ALL = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+"""
+
+
 # ---------------------------------------------------------------- --namespace
 
 def test_namespace_is_given_to_namespaced_kinds_only_and_findings_report_it(tmp_path: Path

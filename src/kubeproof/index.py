@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -344,22 +345,44 @@ _ADDERS: dict[str, Any] = {
 def load_index(paths: list[str], opts: LoadOptions | None = None, *,
                keep_credentials: bool = False,
                visit: Callable[[Located], None] | None = None,
+               unknown_namespace_per_application: bool = False,
                ) -> tuple[Index, list[InputError]]:
     """The index of every object under ``paths`` (no rule runs), and the inputs
     that could not be read; ``visit`` sees each object as it is read (the image
-    inventory collects its containers so)."""
-    from kubeproof.sources.files import LoadOptions, discover, load_path
+    inventory collects its containers so).
+
+    ``unknown_namespace_per_application``: when the paths hold several
+    applications (``applications.py``), the objects without a namespace of each
+    get their own unknown namespace, named :func:`unknown_namespace` (as scan's
+    set rules judge each application apart), instead of one shared by all."""
+    from kubeproof.applications import discover_applications, is_namespaced
+    from kubeproof.sources.files import LoadOptions, load_path
 
     opts = opts or LoadOptions()
     index = Index(keep_credentials=keep_credentials)
     errors: list[InputError] = []
-    for source_input in discover(paths, opts):
+    inputs = list(discover_applications(paths, opts))
+    separate = unknown_namespace_per_application and len({app for _, app in inputs}) > 1
+    for source_input, app in inputs:
         loaded = load_path(*source_input, opts)
         errors.extend(loaded.errors)
         for seq, located in enumerate(loaded.objects):
             res = located.resource
+            namespace = res.namespace
+            if separate and namespace is None and is_namespaced(res.kind):
+                namespace = unknown_namespace(app)
             index.add(res, ObjectRef(source_input, seq, res.origin.file, res.origin.line,
-                                     res.api_version, res.kind, res.namespace, res.name))
+                                     res.api_version, res.kind, namespace, res.name))
             if visit is not None:
                 visit(located)
     return index, errors
+
+
+def unknown_namespace(application: str) -> str:
+    """How the unknown namespace of an application's objects without one is
+    named when several applications are analysed together: no real namespace
+    can be so named (parentheses and spaces are not allowed in one)."""
+    folder = application.split(":", 1)[-1]
+    if os.path.isabs(folder):
+        folder = os.path.relpath(folder)
+    return f"(no namespace: {folder})"

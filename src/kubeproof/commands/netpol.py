@@ -123,7 +123,8 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
             fail(f"--port: {exc}")
     require_paths(paths)
     config = config_or_exit(config_path, no_config)
-    index, errors = load_index(list(paths), LoadOptions(namespace=namespace_or_exit(namespace)))
+    index, errors = load_index(list(paths), LoadOptions(namespace=namespace_or_exit(namespace)),
+                               unknown_namespace_per_application=True)
     for err in errors:
         echo(err, err=True)
     index = without_placeholder_namespaces(index)
