@@ -7,13 +7,13 @@ Of every pair of endpoints, two kinds of path are worth a reader's time:
   isolates the workload for ingress, or the rules admitting the addresses);
 - **workload → sensitive workload**: the workloads that may open connections
   to a sensitive one. Sensitive is KP0905's definition
-  (:func:`kubeproof.rules.network._why_sensitive`): a pod template label
+  (:func:`kubeproof.rules.network.why_sensitive`): a pod template label
   listed in ``network.sensitiveLabels``, or a container running a well-known
   datastore image (postgres, mysql, redis, mongo, etcd, kafka, ...).
 
 Only those paths are computed: one question per workload for the first
 kind, and for the second only the (source, sensitive) pairs that neither
-end's policies rule out by peer (KP0905's ``_peers_of``); a pair whose ends
+end's policies rule out by peer (KP0905's ``peers_of``); a pair whose ends
 are isolated in neither direction is allowed on any port without asking.
 
 The answer is grouped: the endpoints a path passes the same way (verdict,
@@ -47,10 +47,10 @@ from kubeproof.analysis.netpol import (
 from kubeproof.index import Index, WorkloadRec
 from kubeproof.netpol import EGRESS, INGRESS, PROTOCOLS, LabelIndex
 from kubeproof.rules.network import (  # KP0905's definitions, shared
-    _namespace_fingerprints,
-    _peers_of,
-    _profile,
-    _why_sensitive,
+    namespace_fingerprints,
+    peers_of,
+    profile,
+    why_sensitive,
 )
 
 # (source, sensitive) pairs examined at most: beyond it only the first
@@ -203,7 +203,7 @@ def workload_endpoints(workloads: list[WorkloadRec]) -> list[Endpoint]:
     file shortened to the last components of its path that tell them apart."""
     first: dict[Hashable, WorkloadRec] = {}
     for w in workloads:
-        first.setdefault((w.ref.kind, w.ref.namespace, w.ref.name, _profile(w)), w)
+        first.setdefault((w.ref.kind, w.ref.namespace, w.ref.name, profile(w)), w)
     kept = list(first.values())
     plain = Counter(workload_label(w) for w in kept)
     kinded: dict[str, list[WorkloadRec]] = {}
@@ -270,7 +270,7 @@ class _Asker:
 
     def __init__(self, net: Network, index: Index, query: QueryPort | None) -> None:
         self.net, self.query = net, query
-        fingerprint = _namespace_fingerprints(index, net)
+        fingerprint = namespace_fingerprints(index, net)
         names: dict[str, list[str]] = {}
         for record in index.network_policies:
             names.setdefault(ns_key(record.ref.namespace), []).append(record.ref.name)
@@ -290,7 +290,7 @@ class _Asker:
             if ns not in self.namespaces:
                 self.namespaces[ns] = (self.fingerprint(ns), ())
             found = self.profiles[id(e.workload)] = (self.namespaces[ns],
-                                                     _profile(e.workload))
+                                                     profile(e.workload))
         return found
 
     def passage(self, source: Endpoint, destination: Endpoint) -> Passage | None:
@@ -320,7 +320,7 @@ def sensitive_paths(net: Network, index: Index, endpoints: list[Endpoint],
     left out to keep within :data:`MAX_PAIRS`."""
     workloads = [e for e in endpoints if e.workload is not None]
     sensitive = [(e, why) for e in workloads if e.workload is not None
-                 and (why := _why_sensitive(e.workload, sensitive_labels)) is not None]
+                 and (why := why_sensitive(e.workload, sensitive_labels)) is not None]
     keep = max(1, MAX_PAIRS // max(1, len(workloads)))
     skipped = max(0, len(sensitive) - keep)
     sensitive = sensitive[:keep]
@@ -333,14 +333,14 @@ def sensitive_paths(net: Network, index: Index, endpoints: list[Endpoint],
 
     def egress_peers(w: WorkloadRec) -> set[int] | None:
         if id(w) not in reachable:
-            reachable[id(w)] = _peers_of(net, w, EGRESS, sensitive_pods)
+            reachable[id(w)] = peers_of(net, w, EGRESS, sensitive_pods)
         return reachable[id(w)]
 
     targets: list[Target] = []
     for t, why in sensitive:
         tw = t.workload
         assert tw is not None
-        admitted = _peers_of(net, tw, INGRESS, all_pods)
+        admitted = peers_of(net, tw, INGRESS, all_pods)
         candidates = workloads if admitted is None else \
             [by_id[i] for i in admitted if i in by_id]
         t_open = not net.isolating(tw, INGRESS)

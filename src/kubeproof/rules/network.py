@@ -446,7 +446,7 @@ def _sensitive_label(labels: dict[str, Any], wanted: list[str]) -> str | None:
     return None
 
 
-def _why_sensitive(w: WorkloadRec, wanted: list[str]) -> str | None:
+def why_sensitive(w: WorkloadRec, wanted: list[str]) -> str | None:
     label = _sensitive_label(w.labels, wanted)
     if label is not None:
         return f"label {label}"
@@ -521,7 +521,7 @@ def _reach_sensitive(net: Network, w: WorkloadRec, target: WorkloadRec) -> Reach
     return Reach(src, dst, ALLOWED, tuple(allowed)) if allowed else None
 
 
-def _profile(w: WorkloadRec) -> Hashable:
+def profile(w: WorkloadRec) -> Hashable:
     """What decides a workload's reachability within its namespace: labels, ports."""
     labels = tuple(sorted((str(k), repr(v)) for k, v in w.labels.items()))
     return labels, tuple(sorted(container_ports(w).items(), key=repr))
@@ -556,7 +556,7 @@ def _spec_key(spec: Any) -> bytes:
         return repr(spec).encode()
 
 
-def _namespace_fingerprints(index: Index, net: Network) -> Callable[[str], Hashable]:
+def namespace_fingerprints(index: Index, net: Network) -> Callable[[str], Hashable]:
     """What decides reachability about a namespace: its policies (their specs,
     not their names) and its labels. Namespaces alike (copies of one
     application in many namespaces) then share their answers. The automatic
@@ -608,7 +608,7 @@ def _peer_pods(net: Network, policy_ns: str, peer: Peer,
             yield from found.select(pod_selector)
 
 
-def _peers_of(net: Network, w: WorkloadRec, direction: str,
+def peers_of(net: Network, w: WorkloadRec, direction: str,
               pods: dict[str, LabelIndex[WorkloadRec]]) -> set[int] | None:
     """The ids of the workloads among ``pods`` that ``w``'s policies may let
     it talk with in ``direction``, on some port; None for all of them."""
@@ -634,7 +634,7 @@ def _split_targets(net: Network, exposed: list[Tagged], sensitive: list[Tagged]
     open_targets: list[Tagged] = []
     narrow: dict[int, list[Tagged]] = defaultdict(list)
     for target in sensitive:
-        sources = _peers_of(net, target[0], INGRESS, exposed_pods)
+        sources = peers_of(net, target[0], INGRESS, exposed_pods)
         if sources is None:
             open_targets.append(target)
         for source_id in sources or ():
@@ -650,7 +650,7 @@ def _candidate_pairs(net: Network, exposed: list[Tagged], sensitive: list[Tagged
     sensitive_pods = _by_namespace(sensitive)
     for source in exposed:
         w = source[0]
-        targets = _peers_of(net, w, EGRESS, sensitive_pods)
+        targets = peers_of(net, w, EGRESS, sensitive_pods)
         for target in (*open_targets, *narrow.get(id(w), ())):
             if target[0] is not w and (targets is None or id(target[0]) in targets):
                 yield source, target
@@ -695,7 +695,7 @@ class _Reacher:
     def reached(self, w: WorkloadRec, shown: int) -> tuple[list[Hit], int]:
         """The first ``shown`` targets ``w`` reaches (in candidate order), and
         how many it reaches in all."""
-        allowed = _peers_of(self.net, w, EGRESS, self.sensitive_pods)
+        allowed = peers_of(self.net, w, EGRESS, self.sensitive_pods)
         hits: list[Hit] = []
         count = 0
         if allowed is None:
@@ -799,16 +799,16 @@ def exposed_reaches_sensitive(index: Index, ctx: Context) -> Iterator[SetViolati
             and not net.is_foreign(ns)
 
     sensitive = [(w, why) for w in index.workloads if judged(ns_key(w.ref.namespace))
-                 and (why := _why_sensitive(w, ctx.config.sensitive_labels)) is not None]
+                 and (why := why_sensitive(w, ctx.config.sensitive_labels)) is not None]
     if not sensitive:
         return
     exposed = list(_exposed(index, judged).values())
     # workloads alike (labels, ports, in namespaces alike) reach alike: one
     # question per pair of profiles, however many copies of them the set holds
-    fingerprint = _namespace_fingerprints(index, net)
+    fingerprint = namespace_fingerprints(index, net)
     # profiles as small numbers: tuples do not cache their hash
     numbers: dict[Hashable, int] = {}
-    profiles = {id(w): numbers.setdefault((fingerprint(ns_key(w.ref.namespace)), _profile(w)),
+    profiles = {id(w): numbers.setdefault((fingerprint(ns_key(w.ref.namespace)), profile(w)),
                                           len(numbers))
                 for w, _ in (*exposed, *sensitive)}
     reacher = _Reacher(net, exposed, sensitive, profiles)
