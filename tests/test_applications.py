@@ -235,6 +235,31 @@ def test_rbac_risky_warns_of_a_role_defined_twice_only_within_one_application(
             if "defined twice" in w.message] == [("b.yaml", 1)]
 
 
+def test_rbac_and_netpol_read_the_applications_and_namespace_of_the_config(
+        tmp_path: Path) -> None:
+    """One folder argument, split into applications by config scan.applications,
+    as scan splits it; scan.namespace gives objects without one their namespace."""
+    rbac = APPS / "rbac"
+    for name in ("one", "two"):
+        shutil.copytree(rbac / name, tmp_path / "apps" / name)
+    config = tmp_path / ".kubeproof.yaml"
+    config.write_text('scan:\n  applications: ["apps/*"]\n')
+    warned = kp("rbac", "risky", "apps", cwd=tmp_path)
+    assert warned.returncode == 0, warned.stderr
+    assert "defined twice" not in warned.stderr
+    assert "defined twice" in kp("rbac", "risky", "--no-config", "apps", cwd=tmp_path).stderr
+    for folder, text in (("api", _WORKLOAD), ("deny", _DENY_ALL)):
+        (tmp_path / "net" / folder).mkdir(parents=True)
+        (tmp_path / "net" / folder / "objects.yaml").write_text(text)
+    config.write_text('scan:\n  applications: ["net/*"]\n')
+    apart = kp("netpol", "reach", "net", cwd=tmp_path)
+    assert "external may connect to 1 of 1 workload" in apart.stdout, apart.stderr
+    assert "(no namespace: net/api)/api" in apart.stdout
+    config.write_text("scan:\n  namespace: shop\n")
+    together = kp("netpol", "reach", "net", cwd=tmp_path)
+    assert "external may connect to 0 of 1 workload" in together.stdout, together.stderr
+
+
 def test_a_role_binding_without_namespace_grants_only_there(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: b}\n"

@@ -20,7 +20,7 @@ import base64
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -346,6 +346,7 @@ def load_index(paths: list[str], opts: LoadOptions | None = None, *,
                keep_credentials: bool = False,
                visit: Callable[[Located], None] | None = None,
                unknown_namespace_per_application: bool = False,
+               patterns: Sequence[str] = (),
                ) -> tuple[Index, list[InputError]]:
     """The index of every object under ``paths`` (no rule runs), and the inputs
     that could not be read; ``visit`` sees each object as it is read (the image
@@ -354,14 +355,15 @@ def load_index(paths: list[str], opts: LoadOptions | None = None, *,
     ``unknown_namespace_per_application``: when the paths hold several
     applications (``applications.py``), the objects without a namespace of each
     get their own unknown namespace, named :func:`unknown_namespace` (as scan's
-    set rules judge each application apart), instead of one shared by all."""
+    set rules judge each application apart), instead of one shared by all;
+    ``patterns``: config ``scan.applications``."""
     from kubeproof.applications import discover_applications, is_namespaced
     from kubeproof.sources.files import LoadOptions, load_path
 
     opts = opts or LoadOptions()
     index = Index(keep_credentials=keep_credentials)
     errors: list[InputError] = []
-    inputs = list(discover_applications(paths, opts))
+    inputs = list(discover_applications(paths, opts, patterns))
     separate = unknown_namespace_per_application and len({app for _, app in inputs}) > 1
     for source_input, app in inputs:
         loaded = load_path(*source_input, opts)
@@ -384,5 +386,6 @@ def unknown_namespace(application: str) -> str:
     can be so named (parentheses and spaces are not allowed in one)."""
     folder = application.split(":", 1)[-1]
     if os.path.isabs(folder):
-        folder = os.path.relpath(folder)
+        relative = os.path.relpath(folder)
+        folder = folder if relative.startswith(os.pardir) else relative
     return f"(no namespace: {folder})"

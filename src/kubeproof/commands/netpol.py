@@ -95,7 +95,7 @@ def netpol() -> None:
                    "namespace of their own].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Config file [default: .kubeproof.yaml found upward]: sensitive "
-                   "workloads (network.sensitiveLabels).")
+                   "workloads (network.sensitiveLabels), scan.applications, scan.namespace.")
 @click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
 def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[str, ...],
           matrix: bool, port: str | None, namespace: str | None, fmt: str,
@@ -112,6 +112,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
     """
     from kubeproof.analysis.netpol import Network, parse_port, without_placeholder_namespaces
     from kubeproof.analysis.paths import workload_endpoints
+    from kubeproof.applications import application_patterns, with_config_namespace
     from kubeproof.index import load_index
     from kubeproof.sources.files import LoadOptions
 
@@ -123,8 +124,9 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
             fail(f"--port: {exc}")
     require_paths(paths)
     config = config_or_exit(config_path, no_config)
-    index, errors = load_index(list(paths), LoadOptions(namespace=namespace_or_exit(namespace)),
-                               unknown_namespace_per_application=True)
+    opts = with_config_namespace(LoadOptions(namespace=namespace_or_exit(namespace)), config)
+    index, errors = load_index(list(paths), opts, unknown_namespace_per_application=True,
+                               patterns=application_patterns(config))
     for err in errors:
         echo(err, err=True)
     index = without_placeholder_namespaces(index)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeproof.cli import fail, namespace_or_exit, print_problems, require_paths
+from kubeproof.cli import config_or_exit, fail, namespace_or_exit, print_problems, require_paths
 from kubeproof.terminal import safe
 
 if TYPE_CHECKING:
@@ -51,9 +51,14 @@ def rbac() -> None:
               help="Target Kubernetes version X.Y (whose built-in ClusterRoles apply).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Output format [default: text].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Config file [default: .kubeproof.yaml found upward]: scan.applications "
+                   "(and, for risky, scan.namespace).")
+@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
 def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace: str | None,
                     subresource: str | None, api_group: str | None, name: str | None,
-                    kube_version: str | None, fmt: str) -> None:
+                    kube_version: str | None, fmt: str, config_path: str | None,
+                    no_config: bool) -> None:
     """Which subjects can VERB RESOURCE, through which binding, role and rule.
 
     RESOURCE may include a subresource (pods/exec) and an API group
@@ -67,6 +72,7 @@ def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace:
     the rest).
     """
     from kubeproof.analysis.rbac import load_rbac, make_request, who_can
+    from kubeproof.applications import application_patterns
 
     try:
         version = _kube_version(kube_version)
@@ -75,7 +81,8 @@ def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace:
     except ValueError as exc:
         fail(str(exc))
     require_paths(paths)
-    rbac_set = load_rbac(paths, kube_version=version)
+    config = config_or_exit(config_path, no_config)
+    rbac_set = load_rbac(paths, patterns=application_patterns(config), kube_version=version)
     _report_input(rbac_set)
     grants = who_can(rbac_set, req)
     if fmt == "json":
@@ -126,8 +133,12 @@ def _kube_version(text: str | None) -> tuple[int, int]:
                    "namespace of their own].")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Output format [default: text].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Config file [default: .kubeproof.yaml found upward]: scan.applications "
+                   "(and, for risky, scan.namespace).")
+@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
 def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: str | None,
-                  fmt: str) -> None:
+                  fmt: str, config_path: str | None, no_config: bool) -> None:
     """Every subject holding a KP0702–KP0705 power, with the path that grants it.
 
     cluster-admin or system:masters (KP0702), reading secrets (KP0703),
@@ -144,6 +155,7 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: s
     the rest).
     """
     from kubeproof.analysis.rbac import load_rbac, risky
+    from kubeproof.applications import application_patterns, with_config_namespace
     from kubeproof.sources.files import LoadOptions
 
     try:
@@ -151,8 +163,9 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: s
     except ValueError as exc:
         fail(str(exc))
     require_paths(paths)
-    rbac_set = load_rbac(paths, LoadOptions(namespace=namespace_or_exit(namespace)),
-                         kube_version=version)
+    config = config_or_exit(config_path, no_config)
+    opts = with_config_namespace(LoadOptions(namespace=namespace_or_exit(namespace)), config)
+    rbac_set = load_rbac(paths, opts, application_patterns(config), kube_version=version)
     _report_input(rbac_set)
     powers = risky(rbac_set, version)
     if fmt == "json":
