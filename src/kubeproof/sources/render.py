@@ -1,7 +1,9 @@
 """Kustomize folders and Helm charts, rendered by their own tools.
 
 ``kubectl kustomize DIR`` and ``helm template DIR`` produce the objects that
-would be applied. Findings on rendered objects point back at the source when
+would be applied. Without the helm binary, charts are rendered by Helm's Go SDK
+(the ``kubeproof[helm]`` extra, :mod:`kubeproof.sources.helmsdk`) in a child
+process, bounded like the binary (timeout, output size). Findings on rendered objects point back at the source when
 it can be found: the document in the folder (or in a base it pulls in) with
 the same kind and a name that the rendered name was built from (kustomize's
 ``namePrefix``/``nameSuffix`` applied); otherwise at the rendering entry file
@@ -15,6 +17,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -31,26 +35,63 @@ from kubeproof.sources.files import (
 )
 
 RENDER_TIMEOUT_S = 120
+# What a renderer may print: beyond it the output is refused, not read.
+MAX_RENDER_BYTES = 64 * 1024 * 1024
 _HELM_SOURCE = re.compile(r"^# Source: (.+)$", re.M)
 HELM_MISSING = (
     "helm is not installed, so this chart cannot be rendered: install helm "
-    "(https://helm.sh/docs/intro/install/) or pipe the output in: "
-    "helm template {path} | kubeproof scan -"
+    "(https://helm.sh/docs/intro/install/) or Helm's SDK (pip install 'kubeproof[helm]'), "
+    "or pipe the output in: helm template {path} | kubeproof scan -"
 )
 
 
-def _run(cmd: list[str], path: str) -> tuple[str | None, InputError | None]:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=RENDER_TIMEOUT_S, check=False)
-    except FileNotFoundError:
-        return None, InputError(path, None, f"{cmd[0]} not found on PATH")
-    except subprocess.TimeoutExpired:
-        return None, InputError(path, None, f"{cmd[0]} timed out after {RENDER_TIMEOUT_S}s")
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        last = err[-1] if err else f"exit code {proc.returncode}"
-        return None, InputError(path, None, f"{' '.join(cmd[:2])} failed: {last}")
-    return proc.stdout.decode("utf-8", "replace"), None
+def _run(cmd: list[str], path: str, label: str | None = None
+         ) -> tuple[str | None, InputError | None]:
+    """Run a renderer; its stdout, or the error to report (its last stderr line)."""
+    label = label or " ".join(cmd[:2])
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        except OSError:
+            return None, InputError(path, None, f"{cmd[0]} not found on PATH")
+        try:
+            code = proc.wait(timeout=RENDER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return None, InputError(path, None, f"{label} timed out after {RENDER_TIMEOUT_S}s")
+        size = out.tell()
+        out.seek(0)
+        stdout = out.read(MAX_RENDER_BYTES + 1)
+        err.seek(max(0, err.tell() - 4096))
+        stderr = err.read()
+    if code != 0:
+        lines = stderr.decode("utf-8", "replace").strip().splitlines()
+        last = lines[-1] if lines else f"exit code {code}"
+        return None, InputError(path, None, f"{label} failed: {last}")
+    if size > MAX_RENDER_BYTES:
+        return None, InputError(path, None, f"{label}: refused, output larger than "
+                                f"{MAX_RENDER_BYTES // (1024 * 1024)} MiB")
+    return stdout.decode("utf-8", "replace"), None
+
+
+def _render_chart(path: str, entry: str, opts: LoadOptions
+                  ) -> tuple[str | None, InputError | None]:
+    """``helm template`` when helm is on PATH, else Helm's SDK, else the error."""
+    from kubeproof.sources import helmsdk
+
+    args: list[str] = []
+    for values in opts.helm_values:
+        args += ["--values", values]
+    for setting in opts.helm_set:
+        args += ["--set", setting]
+    helm = shutil.which("helm")
+    if helm is not None:
+        return _run([helm, "template", helmsdk.RELEASE, path, *args], entry)
+    if helmsdk.available():
+        return _run([sys.executable, "-m", "kubeproof.sources.helmsdk", path, *args], entry,
+                    label="helm template (SDK)")
+    return None, InputError(entry, None, HELM_MISSING.format(path=path))
 
 
 def load_rendered(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
@@ -65,16 +106,7 @@ def load_rendered(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
         text, err = _run(["kubectl", "kustomize", path], entry)
     else:
         entry = str(FsPath(path) / "Chart.yaml")
-        helm = shutil.which("helm")
-        if helm is None:
-            return LoadedFile(entry, errors=[InputError(entry, None,
-                                                        HELM_MISSING.format(path=path))])
-        cmd = [helm, "template", "kubeproof", path]
-        for values in opts.helm_values:
-            cmd += ["--values", values]
-        for setting in opts.helm_set:
-            cmd += ["--set", setting]
-        text, err = _run(cmd, entry)
+        text, err = _render_chart(path, entry, opts)
     if err is not None or text is None:
         return LoadedFile(entry, errors=[err] if err else [], source=kind)
     rendered = load_text(entry, text, text.encode(), source=kind)
