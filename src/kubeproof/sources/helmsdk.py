@@ -62,7 +62,9 @@ def template_text(manifests: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def render(chart: str, values_files: list[str], settings: list[str]) -> str:
+def render(chart: str, values_files: list[str], settings: list[str],
+           namespace: str = NAMESPACE) -> str:
+    """``helm template RELEASE chart --namespace namespace --values ... --set ...``."""
     import helm_python as helm
 
     values: dict[str, Any] = {}
@@ -77,7 +79,7 @@ def render(chart: str, values_files: list[str], settings: list[str]) -> str:
         values = merge(values, helm.parse_set_string(setting))
     with helm.Chart.load(chart) as loaded:
         loaded.validate_schema(values)
-        manifests = loaded.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        manifests = loaded.render(values, name=RELEASE, namespace=namespace, is_install=True)
     return template_text(manifests)
 
 
