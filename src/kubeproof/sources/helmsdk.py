@@ -1,7 +1,8 @@
 """``helm template`` without the helm binary: Helm's Go SDK through ``helm-python-sdk``.
 
-Run as ``python -m kubeproof.sources.helmsdk CHART [--values FILE]... [--set
-KEY=VALUE]...``, it prints what ``helm template kubeproof CHART`` prints (one
+Run as ``python -m kubeproof.sources.helmsdk CHART [--namespace NS] [--values
+FILE]... [--set KEY=VALUE]...``, it prints what ``helm template kubeproof CHART``
+prints (one
 ``# Source: <chart>/templates/<file>`` header per rendered template), so
 :mod:`kubeproof.sources.render` treats both the same way. It runs in a child
 process because the SDK renders in-process with no way to stop it: the parent
@@ -86,6 +87,7 @@ def render(chart: str, values_files: list[str], settings: list[str],
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kubeproof.sources.helmsdk")
     parser.add_argument("chart")
+    parser.add_argument("--namespace", default=NAMESPACE)
     parser.add_argument("--values", action="append", default=[])
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args(argv)
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         import helm_python as helm
 
         helm.disable_logging()
-        text = render(args.chart, args.values, args.set)
+        text = render(args.chart, args.values, args.set, args.namespace)
     except Exception as exc:  # every SDK error is one line for the user
         message = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(f"{message}\n")

@@ -81,6 +81,8 @@ def _render_chart(path: str, entry: str, opts: LoadOptions
     from kubeproof.sources import helmsdk
 
     args: list[str] = []
+    if opts.namespace is not None:  # scan --namespace is the release's namespace
+        args += ["--namespace", opts.namespace]
     for values in opts.helm_values:
         args += ["--values", values]
     for setting in opts.helm_set:
