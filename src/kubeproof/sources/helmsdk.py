@@ -79,7 +79,6 @@ def render(chart: str, values_files: list[str], settings: list[str],
     for setting in settings:
         values = merge(values, helm.parse_set_string(setting))
     with helm.Chart.load(chart) as loaded:
-        loaded.validate_schema(values)
         manifests = loaded.render(values, name=RELEASE, namespace=namespace, is_install=True)
     return template_text(manifests)
 
