@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID
 
 from kubeproof.webhook.certs import service_dns_names
 from kubeproof.webhook.manifests import InstallOptions, build_manifests
@@ -71,7 +70,7 @@ def test_generated_certificate_serves_the_service_and_is_in_the_ca_bundle(
     ca = x509.load_pem_x509_certificate(data["ca.crt"])
     cert = x509.load_pem_x509_certificate(data["tls.crt"])
     cert.verify_directly_issued_by(ca)
-    names = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     assert names.value.get_values_for_type(x509.DNSName) == service_dns_names(
         "kubeproof-webhook", "kubeproof")
     assert b"PRIVATE KEY" in data["tls.key"]

@@ -3,12 +3,13 @@
 ``kubectl kustomize DIR`` and ``helm template DIR`` produce the objects that
 would be applied. Without the helm binary, charts are rendered by Helm's Go SDK
 (the ``kubeproof[helm]`` extra, :mod:`kubeproof.sources.helmsdk`) in a child
-process, bounded like the binary (timeout, output size). Findings on rendered objects point back at the source when
-it can be found: the document in the folder (or in a base it pulls in) with
-the same kind and a name that the rendered name was built from (kustomize's
-``namePrefix``/``nameSuffix`` applied); otherwise at the rendering entry file
-(``kustomization.yaml`` / ``Chart.yaml``), and the finding's ``source`` says
-``kustomize`` or ``helm``.
+process, bounded like the binary (timeout, output size). Findings on rendered
+objects point back at the source when it can be found: the document in the
+folder (or in a base it pulls in) with the same kind and a name that the
+rendered name was built from (kustomize's ``namePrefix``/``nameSuffix``
+applied); a chart's at the template its ``# Source:`` comment names; otherwise
+at the rendering entry file (``kustomization.yaml`` / ``Chart.yaml``), and the
+finding's ``source`` says ``kustomize`` or ``helm``.
 """
 
 from __future__ import annotations
