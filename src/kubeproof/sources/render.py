@@ -46,13 +46,24 @@ HELM_MISSING = (
 )
 
 
+def _limit_output() -> None:  # pragma: no cover - runs in the child, before exec
+    """The renderer's files (its stdout among them) stop growing past the limit."""
+    import resource
+
+    limit = MAX_RENDER_BYTES + 1
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
 def _run(cmd: list[str], path: str, label: str | None = None
          ) -> tuple[str | None, InputError | None]:
-    """Run a renderer; its stdout, or the error to report (its last stderr line)."""
+    """Run a renderer, bounded in time and output; its stdout, or the error to
+    report (its last stderr line)."""
     label = label or " ".join(cmd[:2])
+    limit = _limit_output if os.name == "posix" else None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    preexec_fn=limit)
         except OSError:
             return None, InputError(path, None, f"{cmd[0]} not found on PATH")
         try:
@@ -61,18 +72,18 @@ def _run(cmd: list[str], path: str, label: str | None = None
             proc.kill()
             proc.wait()
             return None, InputError(path, None, f"{label} timed out after {RENDER_TIMEOUT_S}s")
-        size = out.tell()
+        size = os.fstat(out.fileno()).st_size
         out.seek(0)
         stdout = out.read(MAX_RENDER_BYTES + 1)
-        err.seek(max(0, err.tell() - 4096))
+        err.seek(max(0, os.fstat(err.fileno()).st_size - 4096))
         stderr = err.read()
+    if size > MAX_RENDER_BYTES:
+        return None, InputError(path, None, f"{label}: refused, output larger than "
+                                f"{MAX_RENDER_BYTES:,} bytes")
     if code != 0:
         lines = stderr.decode("utf-8", "replace").strip().splitlines()
         last = lines[-1] if lines else f"exit code {code}"
         return None, InputError(path, None, f"{label} failed: {last}")
-    if size > MAX_RENDER_BYTES:
-        return None, InputError(path, None, f"{label}: refused, output larger than "
-                                f"{MAX_RENDER_BYTES // (1024 * 1024)} MiB")
     return stdout.decode("utf-8", "replace"), None
 
 
