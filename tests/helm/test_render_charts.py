@@ -111,6 +111,15 @@ def test_values_file_that_is_not_a_map_or_missing(tmp_path: Path) -> None:
     assert "missing.yaml" in error.message
 
 
+def test_the_working_directory_cannot_stand_in_for_the_sdk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # scanning a repository from inside it: its files are not imported
+    (tmp_path / "helm_python.py").write_text("raise SystemExit('hijacked')\n")
+    monkeypatch.chdir(tmp_path)
+    result = _scan(WEBAPP)
+    assert result.errors == [] and result.objects == 2
+
+
 def test_rendering_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(render, "RENDER_TIMEOUT_S", 0.001)
     [error] = _scan(WEBAPP).errors

@@ -103,8 +103,10 @@ def _render_chart(path: str, entry: str, opts: LoadOptions
     if helm is not None:
         return _run([helm, "template", helmsdk.RELEASE, path, *args], entry)
     if helmsdk.available():
-        return _run([sys.executable, "-m", "kubeproof.sources.helmsdk", path, *args], entry,
-                    label="helm template (SDK)")
+        # -P: the working directory (often the scanned repository) is not
+        # searched for modules, so a scanned file cannot stand in for the SDK
+        return _run([sys.executable, "-P", "-m", "kubeproof.sources.helmsdk", path, *args],
+                    entry, label="helm template (SDK)")
     return None, InputError(entry, None, HELM_MISSING.format(path=path))
 
 
