@@ -30,6 +30,9 @@ MATRIX: list[dict[str, Any]] = [
     {"certManager": {"enabled": True}},
     {"certManager": {"enabled": True}, "mode": "enforce", "namespace": {"create": True}},
     {"namespace": {"create": True}, **AUDIT},
+    {"config": {"webhook": {"audit": {"sink": "hec", "url": "https://10.1.2.3:8088/x"}}},
+     "egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}],
+                 "ports": [{"protocol": "TCP", "port": 8088}]}]},
     {"mode": "warn", "replicas": 3, "certManager": {"enabled": True}, **AUDIT},
     {"resources": {"cpuRequestMilli": 250, "memoryRequestMi": 200, "memoryLimitMi": 400},
      "audit": {**AUDIT["audit"], "resources": {"memoryLimitMi": 2048}, "schedule": "0 * * * *",
@@ -118,3 +121,25 @@ def test_chart_version_is_kubeproofs() -> None:
 
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["appVersion"] == __version__
+
+
+def test_config_is_merged_into_the_servers_own_config(tmp_path: Path) -> None:
+    from kubeproof.config import load_config
+    from kubeproof.model import Severity
+    from kubeproof.webhook.policy import load_policy
+    from tests.helm.chart import render_objects
+
+    sink = {"sink": "hec", "url": "https://splunk.example:8088/services/collector"}
+    objects = render_objects(tmp_path, merge(IMAGE, {
+        "mode": "enforce", "config": {"webhook": {"audit": sink, "deadlineMs": 5000}},
+        "egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}],
+                    "ports": [{"protocol": "TCP", "port": 8088}]}]}))
+    [config_map] = [o for o in objects if o["kind"] == "ConfigMap"]
+    path = tmp_path / "kubeproof.yaml"
+    path.write_text(config_map["data"]["kubeproof.yaml"], encoding="utf-8")
+    policy = load_policy(load_config(path))  # the server's own loader accepts it
+    assert (policy.audit.sink, policy.audit.url) == ("hec", sink["url"])
+    assert policy.deadline_ms == 5000 and policy.failure_policy == "deny"
+    assert policy.modes[Severity.CRITICAL] == "enforce"
+    [egress] = [o for o in objects if o["metadata"]["name"] == "kubeproof-webhook-egress"]
+    assert egress["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 8088}]
