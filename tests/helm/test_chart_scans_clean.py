@@ -143,3 +143,12 @@ def test_config_is_merged_into_the_servers_own_config(tmp_path: Path) -> None:
     assert policy.modes[Severity.CRITICAL] == "enforce"
     [egress] = [o for o in objects if o["metadata"]["name"] == "kubeproof-webhook-egress"]
     assert egress["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 8088}]
+
+
+@pytest.mark.parametrize("values", MATRIX[:4] + MATRIX[-2:], ids=lambda v: json.dumps(v)[:60])
+def test_helm_lint_strict_passes(values: dict[str, Any]) -> None:
+    # helm's own lint, through the SDK: only its "icon is recommended" info
+    report = helm_python.lint(CHART, merge(IMAGE, values), strict=True, namespace="kubeproof")
+    assert report["errors"] == []
+    assert [(m["severity"], m["error"]) for m in report["messages"]] == [
+        (1, "icon is recommended")]
