@@ -101,7 +101,8 @@ def _render_chart(path: str, entry: str, opts: LoadOptions
         args += ["--set", setting]
     helm = shutil.which("helm")
     if helm is not None:
-        return _run([helm, "template", helmsdk.RELEASE, path, *args], entry)
+        return _run([helm, "template", helmsdk.RELEASE, path, *args], entry,
+                    label="helm template")
     if helmsdk.available():
         # -P: the working directory (often the scanned repository) is not
         # searched for modules, so a scanned file cannot stand in for the SDK
