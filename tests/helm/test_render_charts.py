@@ -43,8 +43,9 @@ def _found(result: ScanResult) -> set[tuple[str, str, int]]:
 def test_findings_point_at_the_template_that_made_the_object() -> None:
     result = _scan(WEBAPP)
     found = _found(result)
-    assert {("KP0102", DEPLOYMENT, 1), ("KP1303", DEPLOYMENT, 1),
-            ("KP1403", DEPLOYMENT, 1)} <= found
+    # at the template's `kind: Deployment` line
+    assert {("KP0102", DEPLOYMENT, 2), ("KP1303", DEPLOYMENT, 2),
+            ("KP1403", DEPLOYMENT, 2)} <= found
     assert {f.source for f in result.findings} == {"helm"}
     assert {str(Path(str(f.rendered_from)).resolve()) for f in result.findings} == {
         str(WEBAPP / "Chart.yaml")}
@@ -73,8 +74,47 @@ def test_subchart_findings_point_into_charts(tmp_path: Path) -> None:
     statefulset = str(CHARTS / "platform" / "charts" / "cache" / "templates"
                       / "statefulset.yaml")
     # the parent's values reach the subchart (cache.replicas: 1)
-    assert ("KP1303", statefulset, 1) in found
+    assert ("KP1303", statefulset, 2) in found
     assert {file for _, file, _ in found} == {statefulset}
+
+
+def _placed(chart: Path) -> dict[tuple[str, str], tuple[str, int]]:
+    loaded = render.load_rendered("helm", str(chart), LoadOptions(namespace="web"))
+    assert loaded.errors == []
+    return {(o.resource.kind, o.resource.name): (str(Path(o.resource.origin.file).resolve()),
+                                                 o.resource.origin.line)
+            for o in loaded.objects}
+
+
+def test_each_object_points_at_its_kind_line_in_a_multi_document_template() -> None:
+    platform = CHARTS / "platform"
+    configmaps = str(platform / "templates" / "configmap.yaml")
+    assert _placed(platform) == {
+        ("ConfigMap", "kubeproof-api"): (configmaps, 2),
+        ("ConfigMap", "kubeproof-flags"): (configmaps, 9),
+        ("StatefulSet", "kubeproof-cache"): (
+            str(platform / "charts" / "cache" / "templates" / "statefulset.yaml"), 2)}
+
+
+def test_kinds_the_template_does_not_spell_out_point_at_its_first_line(
+        tmp_path: Path) -> None:
+    chart = tmp_path / "generic"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: generic\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("kinds: [ConfigMap, Secret]\nextra: true\n")
+    # kinds from values, and a `kind:` line that a condition may leave out
+    (chart / "templates" / "objects.yaml").write_text(
+        "{{- range .Values.kinds }}\n---\napiVersion: v1\nkind: {{ . }}\nmetadata:\n"
+        "  name: {{ . | lower }}\n{{- end }}\n"
+        "{{- if .Values.extra }}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n"
+        "  name: a\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: b\n"
+        "{{- end }}\n{{- if false }}\n---\napiVersion: v1\nkind: ServiceAccount\n"
+        "metadata:\n  name: c\n{{- end }}\n")
+    template = str(chart / "templates" / "objects.yaml")
+    assert _placed(chart) == {("ConfigMap", "configmap"): (template, 1),
+                              ("Secret", "secret"): (template, 1),
+                              ("ServiceAccount", "a"): (template, 1),
+                              ("ServiceAccount", "b"): (template, 1)}
 
 
 def test_template_errors_are_input_errors_at_chart_yaml(tmp_path: Path) -> None:

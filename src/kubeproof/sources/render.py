@@ -136,18 +136,59 @@ def load_rendered(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
 
 def _point_at_templates(rendered: LoadedFile, text: str, chart: str) -> None:
     """Helm marks each document with ``# Source: <chart>/templates/x.yaml``:
-    findings point at that template (its first line: the template is not YAML)."""
+    findings point at that template, at the ``kind:`` line that made the object
+    when the template spells its kinds out (the template is not YAML, so no
+    closer), else at its first line."""
     sources = [(text.count("\n", 0, m.start()) + 1, m.group(1).strip())
                for m in _HELM_SOURCE.finditer(text)]
+    placed: list[tuple[Any, FsPath | None]] = []
     for located in rendered.objects:
         origin = located.resource.origin
         before = [src for line, src in sources if line < origin.line]
         # the path starts with the chart's name, which need not be its folder's
         template = FsPath(chart, *FsPath(before[-1]).parts[1:]) if before else None
+        placed.append((located, template))
+    # the n-th object of a kind from a template is its n-th literal `kind:` line;
+    # helm sorts documents by kind, but keeps a kind's documents in order
+    counts: dict[tuple[FsPath | None, str], int] = {}
+    for located, template in placed:
+        key = (template, located.resource.kind)
+        counts[key] = counts.get(key, 0) + 1
+    seen: dict[tuple[FsPath | None, str], int] = {}
+    kinds: dict[FsPath, dict[str, list[int]]] = {}
+    for located, template in placed:
+        origin = located.resource.origin
         origin.locator = ORIGIN_LOCATOR
         origin.line = origin.column = 1
-        if template is not None and template.is_file():
-            origin.file = _display(str(template))
+        if template is None or not template.is_file():
+            continue
+        origin.file = _display(str(template))
+        key = (template, located.resource.kind)
+        index = seen[key] = seen.get(key, -1) + 1
+        if template not in kinds:
+            kinds[template] = _kind_lines(template)
+        lines = kinds[template].get(located.resource.kind, [])
+        if len(lines) == counts[key]:
+            origin.line = lines[index]
+
+
+_KIND_LINE = re.compile(r"kind: *([A-Za-z][A-Za-z0-9]*) *(?:#.*)?")
+MAX_TEMPLATE_BYTES = 1024 * 1024
+
+
+def _kind_lines(template: FsPath) -> dict[str, list[int]]:
+    """kind -> the lines of a template's top-level literal ``kind: X`` lines."""
+    try:
+        with template.open("rb") as fh:
+            raw = fh.read(MAX_TEMPLATE_BYTES)
+    except OSError:
+        return {}
+    found: dict[str, list[int]] = {}
+    for number, line in enumerate(raw.decode("utf-8", "replace").split("\n"), 1):
+        match = _KIND_LINE.fullmatch(line.rstrip("\r"))
+        if match:
+            found.setdefault(match.group(1), []).append(number)
+    return found
 
 
 def _point_at_sources(rendered: LoadedFile, folder: str) -> None:
