@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -205,9 +206,12 @@ def test_helm_missing_says_how_to_proceed(tmp_path: Path, monkeypatch: pytest.Mo
     write(tmp_path, "chart/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n")
     write(tmp_path, "chart/templates/cm.yaml", "{{ .Values.x }}\n")
     monkeypatch.setenv("PATH", str(tmp_path / "nobin"))
+    # and no Helm SDK (the kubeproof[helm] extra): None in sys.modules blocks an import
+    monkeypatch.setitem(sys.modules, "helm_python", None)
     result = scan([str(tmp_path / "chart")])
     [err] = result.errors
     assert "helm is not installed" in err.message and "helm template" in err.message
+    assert "pip install 'kubeproof[helm]'" in err.message
 
 
 def test_recursive_alias_is_refused(tmp_path: Path) -> None:

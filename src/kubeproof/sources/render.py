@@ -1,12 +1,15 @@
 """Kustomize folders and Helm charts, rendered by their own tools.
 
 ``kubectl kustomize DIR`` and ``helm template DIR`` produce the objects that
-would be applied. Findings on rendered objects point back at the source when
-it can be found: the document in the folder (or in a base it pulls in) with
-the same kind and a name that the rendered name was built from (kustomize's
-``namePrefix``/``nameSuffix`` applied); otherwise at the rendering entry file
-(``kustomization.yaml`` / ``Chart.yaml``), and the finding's ``source`` says
-``kustomize`` or ``helm``.
+would be applied. Without the helm binary, charts are rendered by Helm's Go SDK
+(the ``kubeproof[helm]`` extra, :mod:`kubeproof.sources.helmsdk`) in a child
+process, bounded like the binary (timeout, output size). Findings on rendered
+objects point back at the source when it can be found: the document in the
+folder (or in a base it pulls in) with the same kind and a name that the
+rendered name was built from (kustomize's ``namePrefix``/``nameSuffix``
+applied); a chart's at the template its ``# Source:`` comment names; otherwise
+at the rendering entry file (``kustomization.yaml`` / ``Chart.yaml``), and the
+finding's ``source`` says ``kustomize`` or ``helm``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -31,26 +36,79 @@ from kubeproof.sources.files import (
 )
 
 RENDER_TIMEOUT_S = 120
+# What a renderer may print: beyond it the output is refused, not read.
+MAX_RENDER_BYTES = 64 * 1024 * 1024
 _HELM_SOURCE = re.compile(r"^# Source: (.+)$", re.M)
 HELM_MISSING = (
     "helm is not installed, so this chart cannot be rendered: install helm "
-    "(https://helm.sh/docs/intro/install/) or pipe the output in: "
-    "helm template {path} | kubeproof scan -"
+    "(https://helm.sh/docs/intro/install/) or Helm's SDK (pip install 'kubeproof[helm]'), "
+    "or pipe the output in: helm template {path} | kubeproof scan -"
 )
 
 
-def _run(cmd: list[str], path: str) -> tuple[str | None, InputError | None]:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=RENDER_TIMEOUT_S, check=False)
-    except FileNotFoundError:
-        return None, InputError(path, None, f"{cmd[0]} not found on PATH")
-    except subprocess.TimeoutExpired:
-        return None, InputError(path, None, f"{cmd[0]} timed out after {RENDER_TIMEOUT_S}s")
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        last = err[-1] if err else f"exit code {proc.returncode}"
-        return None, InputError(path, None, f"{' '.join(cmd[:2])} failed: {last}")
-    return proc.stdout.decode("utf-8", "replace"), None
+def _limit_output() -> None:  # pragma: no cover - runs in the child, before exec
+    """The renderer's files (its stdout among them) stop growing past the limit."""
+    import resource
+
+    limit = MAX_RENDER_BYTES + 1
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def _run(cmd: list[str], path: str, label: str | None = None
+         ) -> tuple[str | None, InputError | None]:
+    """Run a renderer, bounded in time and output; its stdout, or the error to
+    report (its last stderr line)."""
+    label = label or " ".join(cmd[:2])
+    limit = _limit_output if os.name == "posix" else None
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    preexec_fn=limit)
+        except OSError:
+            return None, InputError(path, None, f"{cmd[0]} not found on PATH")
+        try:
+            code = proc.wait(timeout=RENDER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return None, InputError(path, None, f"{label} timed out after {RENDER_TIMEOUT_S}s")
+        size = os.fstat(out.fileno()).st_size
+        out.seek(0)
+        stdout = out.read(MAX_RENDER_BYTES + 1)
+        err.seek(max(0, os.fstat(err.fileno()).st_size - 4096))
+        stderr = err.read()
+    if size > MAX_RENDER_BYTES:
+        return None, InputError(path, None, f"{label}: refused, output larger than "
+                                f"{MAX_RENDER_BYTES:,} bytes")
+    if code != 0:
+        lines = stderr.decode("utf-8", "replace").strip().splitlines()
+        last = lines[-1] if lines else f"exit code {code}"
+        return None, InputError(path, None, f"{label} failed: {last}")
+    return stdout.decode("utf-8", "replace"), None
+
+
+def _render_chart(path: str, entry: str, opts: LoadOptions
+                  ) -> tuple[str | None, InputError | None]:
+    """``helm template`` when helm is on PATH, else Helm's SDK, else the error."""
+    from kubeproof.sources import helmsdk
+
+    args: list[str] = []
+    if opts.namespace is not None:  # scan --namespace is the release's namespace
+        args += ["--namespace", opts.namespace]
+    for values in opts.helm_values:
+        args += ["--values", values]
+    for setting in opts.helm_set:
+        args += ["--set", setting]
+    helm = shutil.which("helm")
+    if helm is not None:
+        return _run([helm, "template", helmsdk.RELEASE, path, *args], entry,
+                    label="helm template")
+    if helmsdk.available():
+        # -P: the working directory (often the scanned repository) is not
+        # searched for modules, so a scanned file cannot stand in for the SDK
+        return _run([sys.executable, "-P", "-m", "kubeproof.sources.helmsdk", path, *args],
+                    entry, label="helm template (SDK)")
+    return None, InputError(entry, None, HELM_MISSING.format(path=path))
 
 
 def load_rendered(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
@@ -65,16 +123,7 @@ def load_rendered(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
         text, err = _run(["kubectl", "kustomize", path], entry)
     else:
         entry = str(FsPath(path) / "Chart.yaml")
-        helm = shutil.which("helm")
-        if helm is None:
-            return LoadedFile(entry, errors=[InputError(entry, None,
-                                                        HELM_MISSING.format(path=path))])
-        cmd = [helm, "template", "kubeproof", path]
-        for values in opts.helm_values:
-            cmd += ["--values", values]
-        for setting in opts.helm_set:
-            cmd += ["--set", setting]
-        text, err = _run(cmd, entry)
+        text, err = _render_chart(path, entry, opts)
     if err is not None or text is None:
         return LoadedFile(entry, errors=[err] if err else [], source=kind)
     rendered = load_text(entry, text, text.encode(), source=kind)
@@ -87,18 +136,59 @@ def load_rendered(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
 
 def _point_at_templates(rendered: LoadedFile, text: str, chart: str) -> None:
     """Helm marks each document with ``# Source: <chart>/templates/x.yaml``:
-    findings point at that template (its first line: the template is not YAML)."""
+    findings point at that template, at the ``kind:`` line that made the object
+    when the template spells its kinds out (the template is not YAML, so no
+    closer), else at its first line."""
     sources = [(text.count("\n", 0, m.start()) + 1, m.group(1).strip())
                for m in _HELM_SOURCE.finditer(text)]
+    placed: list[tuple[Any, FsPath | None]] = []
     for located in rendered.objects:
         origin = located.resource.origin
         before = [src for line, src in sources if line < origin.line]
         # the path starts with the chart's name, which need not be its folder's
         template = FsPath(chart, *FsPath(before[-1]).parts[1:]) if before else None
+        placed.append((located, template))
+    # the n-th object of a kind from a template is its n-th literal `kind:` line;
+    # helm sorts documents by kind, but keeps a kind's documents in order
+    counts: dict[tuple[FsPath | None, str], int] = {}
+    for located, template in placed:
+        key = (template, located.resource.kind)
+        counts[key] = counts.get(key, 0) + 1
+    seen: dict[tuple[FsPath | None, str], int] = {}
+    kinds: dict[FsPath, dict[str, list[int]]] = {}
+    for located, template in placed:
+        origin = located.resource.origin
         origin.locator = ORIGIN_LOCATOR
         origin.line = origin.column = 1
-        if template is not None and template.is_file():
-            origin.file = _display(str(template))
+        if template is None or not template.is_file():
+            continue
+        origin.file = _display(str(template))
+        key = (template, located.resource.kind)
+        index = seen[key] = seen.get(key, -1) + 1
+        if template not in kinds:
+            kinds[template] = _kind_lines(template)
+        lines = kinds[template].get(located.resource.kind, [])
+        if len(lines) == counts[key]:
+            origin.line = lines[index]
+
+
+_KIND_LINE = re.compile(r"kind: *([A-Za-z][A-Za-z0-9]*) *(?:#.*)?")
+MAX_TEMPLATE_BYTES = 1024 * 1024
+
+
+def _kind_lines(template: FsPath) -> dict[str, list[int]]:
+    """kind -> the lines of a template's top-level literal ``kind: X`` lines."""
+    try:
+        with template.open("rb") as fh:
+            raw = fh.read(MAX_TEMPLATE_BYTES)
+    except OSError:
+        return {}
+    found: dict[str, list[int]] = {}
+    for number, line in enumerate(raw.decode("utf-8", "replace").split("\n"), 1):
+        match = _KIND_LINE.fullmatch(line.rstrip("\r"))
+        if match:
+            found.setdefault(match.group(1), []).append(number)
+    return found
 
 
 def _point_at_sources(rendered: LoadedFile, folder: str) -> None:
