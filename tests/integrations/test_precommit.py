@@ -113,7 +113,8 @@ def test_good_manifests_commit(repo: Repo) -> None:
 def test_fix_hook_rewrites_then_the_re_added_file_commits(repo: Repo) -> None:
     good = (EXAMPLES / "good" / "deployment.yaml").read_text()
     # the Deployment without its name label: KP0501, which has a safe fix
-    unlabelled = good.replace("    app.kubernetes.io/name: web\n    app.kubernetes.io/part-of: shop\n",
+    unlabelled = good.replace("    app.kubernetes.io/name: web\n"
+                              "    app.kubernetes.io/part-of: shop\n",
                               "    app.kubernetes.io/part-of: shop\n", 1)
     assert unlabelled != good
     (repo.path / "deployment.yaml").write_text(unlabelled)
