@@ -36,15 +36,40 @@ def git(repo: Path, *args: str, env: dict[str, str],
     return proc
 
 
-def package_repo(dest: Path, env: dict[str, str]) -> str:
-    """A git repository at ``dest`` holding this checkout's package sources as they
-    are on disk (committed or not), committed; returns the commit."""
+def copy_package(dest: Path) -> Path:
+    """This checkout's package sources as they are on disk (committed or not), copied
+    to ``dest``: what pip installs, without build leftovers."""
     dest.mkdir(parents=True)
     shutil.copytree(ROOT / "src", dest / "src",
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
     for name in PACKAGE_FILES:
         shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+def package_repo(dest: Path, env: dict[str, str]) -> str:
+    """A git repository at ``dest`` holding :func:`copy_package`, committed; returns
+    the commit."""
+    copy_package(dest)
     git(dest, "init", "-q", "-b", "main", env=env)
     git(dest, "add", "-A", env=env)
     git(dest, "commit", "-q", "-m", "kubeproof sources under test", env=env)
     return git(dest, "rev-parse", "HEAD", env=env).stdout.strip()
+
+
+def venv_env(venv: Path) -> dict[str, str]:
+    """The environment of a shell with ``venv`` activated (its ``python``, ``pip`` and
+    ``kubeproof`` first on PATH) and nothing of this checkout on PYTHONPATH."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["VIRTUAL_ENV"] = str(venv)
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def bash(script: str, *, cwd: Path, env: dict[str, str],
+         options: tuple[str, ...] = ("-eo", "pipefail")) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` as CI runners do: ``bash --noprofile --norc -eo pipefail``."""
+    return subprocess.run(["bash", "--noprofile", "--norc", *options, "-c", script], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=600)
