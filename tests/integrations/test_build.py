@@ -5,13 +5,9 @@ package data included; the sdist installs too."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
-
-import pytest
 
 from kubeproof import __version__
 from tests.integrations.helpers import EXAMPLES, bash, venv_env
@@ -37,18 +33,6 @@ roleRef:
 """
 
 
-@pytest.fixture(scope="module")
-def dist(package: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(wheel, sdist) built from this checkout's sources."""
-    out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(package)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (wheel,) = out.glob("kubeproof-*.whl")
-    (sdist,) = out.glob("kubeproof-*.tar.gz")
-    return wheel, sdist
-
-
 def test_wheel_and_sdist_hold_the_package_and_its_data(dist: tuple[Path, Path]) -> None:
     wheel, sdist = dist
     assert wheel.name == f"kubeproof-{__version__}-py3-none-any.whl"
@@ -64,14 +48,15 @@ def test_wheel_and_sdist_hold_the_package_and_its_data(dist: tuple[Path, Path]) 
     assert {f"src/{f}" for f in DATA_FILES} <= members
 
 
-def test_wheel_installs_and_runs_in_a_fresh_venv(dist: tuple[Path, Path],
+def test_wheel_installs_and_runs_in_a_fresh_venv(dist: tuple[Path, Path], venv: Path,
                                                  tmp_path: Path) -> None:
-    wheel, _ = dist
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    """The session's venv is a fresh one where the wheel was installed with its
+    dependencies (conftest); other tests may have installed kubeproof over it since:
+    the wheel goes back in first."""
     env = venv_env(venv)
     (tmp_path / "rb.yaml").write_text(BINDING)
-    proc = bash(f"python -m pip install --quiet '{wheel}'", cwd=tmp_path, env=env)
+    proc = bash(f"python -m pip install --quiet --force-reinstall --no-deps '{dist[0]}'",
+                cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # run from elsewhere than the checkout: only the installed package can answer
     proc = bash("kubeproof --version", cwd=tmp_path, env=env)
@@ -89,9 +74,9 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(dist: tuple[Path, Path],
 def test_sdist_installs_and_runs(dist: tuple[Path, Path], venv: Path, tmp_path: Path) -> None:
     _, sdist = dist
     env = venv_env(venv)
-    # the shared venv may hold kubeproof from another test's install: this one counts
-    proc = bash(f"python -m pip uninstall --quiet --yes kubeproof\n"
-                f"python -m pip install --quiet '{sdist}'", cwd=tmp_path, env=env)
+    # over the wheel, dependencies already there: pip builds the sdist, installs that
+    proc = bash(f"python -m pip install --quiet --force-reinstall --no-deps '{sdist}'",
+                cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = bash("kubeproof --version", cwd=tmp_path, env=env)
     assert proc.stdout.strip() == f"kubeproof, version {__version__}", proc.stderr
