@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -57,27 +58,35 @@ def hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str,
     yield base / "kubeproof", rev, home
 
 
-def _user_repo(path: Path, hooks_repo: Path, rev: str, env: dict[str, str]) -> None:
+def _user_repo(path: Path, hooks_repo: Path, rev: str, env: dict[str, str],
+               hooks: list[dict[str, Any]] | None = None) -> None:
     path.mkdir()
     git(path, "init", "-q", "-b", "main", env=env)
-    config = {"repos": [{"repo": str(hooks_repo), "rev": rev,
-                         "hooks": [{"id": "kubeproof-fix"}, {"id": "kubeproof-scan"}]}]}
+    if hooks is None:
+        hooks = [{"id": "kubeproof-fix"}, {"id": "kubeproof-scan"}]
+    config = {"repos": [{"repo": str(hooks_repo), "rev": rev, "hooks": hooks}]}
     (path / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     git(path, "add", ".pre-commit-config.yaml", env=env)
     git(path, "commit", "-q", "-m", "pre-commit configuration", env=env)
 
 
-@pytest.fixture
-def repo(hooks: tuple[Path, str, Path], tmp_path: Path) -> Repo:
-    """A user's repository with both hooks configured and pre-commit installed as
-    its git pre-commit hook: `git commit` runs them."""
+def _installed_repo(hooks: tuple[Path, str, Path], path: Path,
+                    config: list[dict[str, Any]] | None = None) -> Repo:
+    """A user's repository with ``config`` (default: kubeproof-fix then
+    kubeproof-scan) and pre-commit installed as its git pre-commit hook: `git
+    commit` runs them."""
     hooks_repo, rev, home = hooks
-    env = {**git_env(tmp_path / "home"), "PRE_COMMIT_HOME": str(home)}
-    _user_repo(tmp_path / "user", hooks_repo, rev, env)
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=tmp_path / "user",
+    env = {**git_env(path / "home"), "PRE_COMMIT_HOME": str(home)}
+    _user_repo(path / "user", hooks_repo, rev, env, config)
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=path / "user",
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return Repo(tmp_path / "user", env)
+    return Repo(path / "user", env)
+
+
+@pytest.fixture
+def repo(hooks: tuple[Path, str, Path], tmp_path: Path) -> Repo:
+    return _installed_repo(hooks, tmp_path)
 
 
 def test_hooks_file_declares_scan_and_fix() -> None:
@@ -133,3 +142,21 @@ def test_fix_hook_rewrites_then_the_re_added_file_commits(repo: Repo) -> None:
     proc = repo.commit("deployment.yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert repo.head() != before
+
+
+def test_changed_files_alone_miss_their_folder_whole_folders_do_not(
+        hooks: tuple[Path, str, Path], tmp_path: Path) -> None:
+    """The trade-off the README states: kubeproof-scan judges the changed files
+    alone, so a Namespace committed without its (unchanged) NetworkPolicy has no
+    default deny (KP0901, high); kubeproof-scan-folders judges the folder."""
+    for name, config in (("files", [{"id": "kubeproof-scan"}]),
+                         ("folders", [{"id": "kubeproof-scan-folders", "args": ["deploy/"]}])):
+        repo = _installed_repo(hooks, tmp_path / name, config)
+        shutil.copytree(EXAMPLES / "good", repo.path / "deploy")
+        assert repo.commit("deploy/network-policy.yaml", "deploy/service.yaml").returncode == 0
+        proc = repo.commit("deploy/namespace.yaml", "deploy/deployment.yaml")
+        out = proc.stdout + proc.stderr
+        if name == "files":
+            assert proc.returncode == 1 and "KP0901" in out, out
+        else:
+            assert proc.returncode == 0, out
