@@ -81,3 +81,12 @@ def test_codequality_outside_root_and_lineless_errors(tmp_path: Path) -> None:
     (issue,) = json.loads(render("codequality", result, tool_version="1",
                                  root=str(tmp_path)))
     assert issue["location"] == {"path": "/elsewhere/x.yaml", "lines": {"begin": 1}}
+
+
+def test_codequality_file_names_not_utf8(tmp_path: Path) -> None:
+    name = os.fsdecode(b"bad\xff.yaml")  # a lone surrogate: not encodable as UTF-8
+    rule = make_rule("KP0401", "default-namespace", 4)
+    text = render("codequality", make_result([rule], [make_finding(rule, file=name)]),
+                  tool_version="1")
+    text.encode("utf-8")
+    assert json.loads(text)[0]["location"]["path"] == "bad\ufffd.yaml"

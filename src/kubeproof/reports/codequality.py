@@ -16,7 +16,7 @@ directory, where GitLab runs the job) with forward slashes; files outside it
 keep the path given. The fingerprint is the finding's (rule, object, container,
 field: never the line), so GitLab tracks a finding across edits elsewhere; a
 repeat within one report gets ``-2``, ``-3``... appended, as GitLab needs each
-fingerprint once.
+fingerprint once. A file name that is not UTF-8 shows U+FFFD for its bad bytes.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 from kubeproof.model import Finding, InputError, Severity
@@ -38,6 +39,9 @@ SEVERITIES = {
     Severity.LOW: "minor",
     Severity.INFO: "info",
 }
+# Half surrogate pairs: file names of undecodable bytes (os.fsdecode) carry them;
+# UTF-8 cannot, so they print as U+FFFD.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _path(path: str, root: str) -> str:
@@ -97,4 +101,5 @@ def issues(result: ScanResult, *, root: str | None = None) -> list[dict[str, Any
 def render(result: ScanResult, *, tool_version: str, color: bool = False,
            root: str | None = None) -> str:
     """The report as JSON text (``tool_version`` and ``color`` are not used)."""
-    return json.dumps(issues(result, root=root), ensure_ascii=False, indent=1) + "\n"
+    text = json.dumps(issues(result, root=root), ensure_ascii=False, indent=1) + "\n"
+    return _SURROGATE.sub("\ufffd", text)
