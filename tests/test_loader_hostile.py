@@ -103,7 +103,7 @@ def test_a_lone_surrogate_in_json_is_one_error(tmp_path: Path) -> None:
                                    "!!set {Sup3rS3cret}"])
 def test_tags_are_never_echoed(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, "t.yaml", CM.format(name="t") + f"data:\n  password: {value}\n")
-    for fmt in ("text", "json", "sarif", "junit", "html"):
+    for fmt in ("text", "json", "sarif", "junit", "html", "codequality"):
         proc = subprocess.run([sys.executable, "-m", "kubeproof", "scan", path, "-f", fmt,
                                "--no-config"], capture_output=True, text=True, timeout=60)
         assert proc.returncode in (1, 2), proc.stderr

@@ -19,7 +19,7 @@ from kubeproof import __version__
 from kubeproof.images.options import registry_options, registry_settings_or_exit
 from kubeproof.terminal import echo
 
-FORMATS = ("text", "json", "sarif", "junit", "html")
+FORMATS = ("text", "json", "sarif", "junit", "html", "codequality")
 SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
 GROUP_BY = ("rule", "file")  # as reports.text.GROUP_BY (not imported: scan starts fast)
 

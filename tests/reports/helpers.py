@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+import jsonschema
 
 from kubeproof.api import scan
 from kubeproof.engine import CheckedObject, ScanResult
@@ -18,8 +21,10 @@ from kubeproof.model import (
     Severity,
     Violation,
 )
+from tests.helpers import DATA
 
 FIXTURES = Path(__file__).parent / "fixtures"
+SARIF_SCHEMA = DATA / "schemas" / "sarif-2.1.0.json"
 SELECT = ("KP0401", "KP0402")
 WEB = str(FIXTURES / "app" / "web.yaml")
 TRICKY = str(FIXTURES / "app" / "tricky.yaml")
@@ -29,6 +34,14 @@ HTML_FIXTURES = FIXTURES / "html"
 HTML_SELECT = ("KP0101", "KP0401", "KP0501", "KP0802", "KP0803", "KP1003", "KP1004", "KP1301")
 SECRET_VALUE = "c3VwZXJzZWNyZXRwdw=="  # html/shop.yaml: the Secret's data.password
 TOKEN = "ghp_Zq8vR2mK5tW9xY3bN7cF1hJ4lP6sD0gA2eUi"  # html/shop.yaml: a hard-coded env value
+
+
+def sarif_schema_errors(doc: Any, schema: dict[str, Any]) -> list[str]:
+    """Where ``doc`` breaks the SARIF 2.1.0 ``schema`` (:data:`SARIF_SCHEMA`, the
+    schema GitHub code scanning validates uploads against); the first five."""
+    validator = jsonschema.Draft4Validator(schema)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+    return [f"{list(e.path)}: {e.message}" for e in errors[:5]]
 
 
 def fixture_scan() -> ScanResult:

@@ -6,7 +6,8 @@
 Formats: ``text`` (rich, for people), ``json`` (stable contract for scripts),
 ``sarif`` (SARIF 2.1.0, GitHub code scanning), ``junit`` (JUnit XML for CI
 test tabs), ``scorecard`` (the per-practice score table alone) and ``html``
-(one self-contained page: scorecard, filterable findings, excerpts). Each
+(one self-contained page: scorecard, filterable findings, excerpts) and
+``codequality`` (GitLab Code Quality JSON, for merge requests). Each
 format module exposes ``render(result, *, tool_version, color=False, ...)``
 returning a string, and is imported only when asked for.
 
@@ -36,6 +37,7 @@ FORMATS: dict[str, str] = {
     "junit": "junit",
     "scorecard": "scorecard",
     "html": "html",
+    "codequality": "codequality",
 }
 
 # Options the CLI may pass to every format; a format that does not take one
