@@ -160,3 +160,22 @@ def test_images_table_escapes_names(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "[bold]nginx" in proc.stdout  # literal, not rich markup
     assert_terminal_safe(proc.stdout + proc.stderr, folded=True)
+
+
+def test_a_file_name_that_is_not_utf8_shows_its_bytes_in_every_format(tmp_path: Path) -> None:
+    """Python reads such a name with surrogates, which JSON, SARIF, HTML and a
+    terminal cannot carry: every report shows the odd byte as ``\\xff``."""
+    import os
+
+    from kubeproof.cli import FORMATS
+
+    folder = os.fsencode(tmp_path)
+    with open(os.path.join(folder, b"bad\xff.yaml"), "wb") as fh:
+        fh.write(b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+                 b"spec: {containers: [{name: c, image: nginx}]}\n")
+    for fmt in FORMATS:
+        proc = subprocess.run([sys.executable, "-m", "kubeproof", "scan", "--no-config",
+                               "--fail-on", "none", "-f", fmt, str(tmp_path)],
+                              capture_output=True, timeout=120)
+        assert proc.returncode == 0, (fmt, proc.stderr)
+        assert b"xff.yaml" in proc.stdout, fmt  # \\xff escaped (SARIF: %5Cxff in a URI)

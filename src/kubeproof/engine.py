@@ -33,6 +33,7 @@ from kubeproof.model import (
     Scope,
     SetViolation,
     Violation,
+    display_path,
     format_path,
     short_message,
 )
@@ -305,7 +306,7 @@ class Engine:
                 result.namespaces_pss[name] = labels[PSS_ENFORCE_LABEL]
         applicable = self._rules_for(res)
         result.checked.append(CheckedObject(
-            origin.file, origin.line, api_version, kind, namespace, name,
+            display_path(origin.file), origin.line, api_version, kind, namespace, name,
             applicable.families, applicable.practices))
         ctx = self.ctx
         ignored = self._annotation_ignores(res)

@@ -329,6 +329,19 @@ def _plain(seg: str) -> bool:
     return seg.replace("_", "a").replace("-", "a").isalnum()
 
 
+def display_path(path: str) -> str:
+    """``path`` as every report can hold it: a file name that is not UTF-8 (read
+    by Python with ``surrogateescape``) shows its odd bytes as ``\\xff``
+    escapes, since JSON, SARIF and terminals cannot carry lone surrogates."""
+    if path.isascii():
+        return path
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
+
+
 @dataclass(slots=True)
 class Finding:
     rule: Rule
@@ -346,6 +359,11 @@ class Finding:
     source: str = "file"
     # for objects rendered by kustomize or helm: the kustomization.yaml / Chart.yaml
     rendered_from: str | None = None
+
+    def __post_init__(self) -> None:
+        self.file = display_path(self.file)
+        if self.rendered_from is not None:
+            self.rendered_from = display_path(self.rendered_from)
 
     @property
     def code(self) -> str:
@@ -397,6 +415,9 @@ class InputError:
     file: str
     line: int | None
     message: str
+
+    def __post_init__(self) -> None:
+        self.file = display_path(self.file)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
