@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from kubeproof.model import Finding, InputError, Severity
@@ -39,9 +38,6 @@ SEVERITIES = {
     Severity.LOW: "minor",
     Severity.INFO: "info",
 }
-# Half surrogate pairs: file names of undecodable bytes (os.fsdecode) carry them;
-# UTF-8 cannot, so they print as U+FFFD.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _path(path: str, root: str) -> str:
@@ -101,5 +97,4 @@ def issues(result: ScanResult, *, root: str | None = None) -> list[dict[str, Any
 def render(result: ScanResult, *, tool_version: str, color: bool = False,
            root: str | None = None) -> str:
     """The report as JSON text (``tool_version`` and ``color`` are not used)."""
-    text = json.dumps(issues(result, root=root), ensure_ascii=False, indent=1) + "\n"
-    return _SURROGATE.sub("\ufffd", text)
+    return json.dumps(issues(result, root=root), ensure_ascii=False, indent=1) + "\n"
