@@ -127,7 +127,7 @@ def unpack_debs(debs: list[Path], rootfs: Path) -> list[dict[str, str]]:
     return packages
 
 
-def install_wheels(rootfs: Path, work: Path) -> None:
+def install_wheels(rootfs: Path, work: Path, cache: Path) -> None:
     """The project's wheel and its pinned dependencies into the image's site dir."""
     src = work / "src"
     shutil.rmtree(src, ignore_errors=True)
@@ -143,7 +143,7 @@ def install_wheels(rootfs: Path, work: Path) -> None:
     target = rootfs / SITE
     run(sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--no-warn-script-location",
         "--target", str(target), "-c", str(HERE / "requirements.txt"), *PIP_PLATFORM,
-        "--cache-dir", str(work / "pip-cache"), str(wheel))
+        "--cache-dir", str(cache), str(wheel))
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts name the host python
     for found in sorted(target.glob("*.dist-info/direct_url.json")):  # names the build dir
         found.unlink()
@@ -178,7 +178,7 @@ def finish_rootfs(rootfs: Path) -> None:
         (rootfs / rel).mkdir(parents=True, exist_ok=True)
         (rootfs / rel).chmod(mode)
     for rel in ("usr/lib/python3.11", SITE):
-        compileall.compile_dir(str(rootfs / rel), ddir=f"/{rel}", quiet=2, workers=1,
+        compileall.compile_dir(str(rootfs / rel), ddir=f"/{rel}", quiet=2, workers=0,
                                invalidation_mode=compileall.py_compile.PycInvalidationMode
                                .UNCHECKED_HASH)
 
@@ -285,7 +285,7 @@ def build(out: Path, cache: Path, epoch: int) -> dict[str, Any]:
     rootfs.mkdir(parents=True)
     packages = unpack_debs(download_debs(cache / "debs"), rootfs)
     shutil.copy2(rootfs / "usr/bin/python3.11", _unpacked_python(rootfs))
-    install_wheels(rootfs, work)
+    install_wheels(rootfs, work, cache / "pip")
     finish_rootfs(rootfs)
     version = run(sys.executable, "-c", "import tomllib,sys;print(tomllib.load("
                   "open(sys.argv[1],'rb'))['project']['version'])",
