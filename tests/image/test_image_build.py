@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shlex
+import shutil
 import ssl
 import subprocess
 import sys
@@ -41,6 +42,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "image" / "build.py"
 REPOSITORY = "tools/kubeproof"
 MIB = 1 << 20
+
+
+def host_tool(name: str) -> str:
+    """A host program's absolute path (the image's PATH is in the environment)."""
+    path = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    assert path, f"{name} is not installed on this host: the image tests run it"
+    return path
 
 
 @dataclass
@@ -99,16 +107,18 @@ def in_image(image: Built, argv: list[str], mounts: dict[str, Path] | None = Non
     filesystem: read-only root, tmpfs /tmp, ``mounts`` (image path: host dir)
     bound read-only, the image's user."""
     root = shlex.quote(str(image.rootfs))
-    steps = [f"mount --bind {root} {root}", f"mount -o remount,bind,ro {root}",
-             f"mount -t tmpfs -o size=16m tmpfs {root}/tmp"]
+    mount = host_tool("mount")
+    steps = [f"{mount} --bind {root} {root}", f"{mount} -o remount,bind,ro {root}",
+             f"{mount} -t tmpfs -o size=16m tmpfs {root}/tmp"]
     for inside, host in (mounts or {}).items():
         target = shlex.quote(f"{image.rootfs}{inside}")
-        steps += [f"mount --bind {shlex.quote(str(host))} {target}",
-                  f"mount -o remount,bind,ro {target}"]
+        steps += [f"{mount} --bind {shlex.quote(str(host))} {target}",
+                  f"{mount} -o remount,bind,ro {target}"]
     command = [*image.config["config"]["Entrypoint"], *argv]
-    steps.append(f"exec chroot --userspec={image.config['config']['User']} {root} "
+    steps.append(f"exec {host_tool('chroot')} --userspec={image.config['config']['User']} {root} "
                  + shlex.join(command))
-    return ["unshare", "--mount", "--fork", "--kill-child=SIGTERM", "--", "sh", "-c",
+    return [host_tool("unshare"), "--mount", "--",
+            host_tool("sh"), "-c",
             " && ".join(steps)]
 
 
