@@ -32,6 +32,7 @@ import hashlib
 import io
 import json
 import os
+import py_compile
 import shutil
 import stat
 import subprocess
@@ -179,7 +180,7 @@ def finish_rootfs(rootfs: Path) -> None:
         (rootfs / rel).chmod(mode)
     for rel in ("usr/lib/python3.11", SITE):
         compileall.compile_dir(str(rootfs / rel), ddir=f"/{rel}", quiet=2, workers=0,
-                               invalidation_mode=compileall.py_compile.PycInvalidationMode
+                               invalidation_mode=py_compile.PycInvalidationMode
                                .UNCHECKED_HASH)
 
 

@@ -30,13 +30,14 @@ import httpx
 import pytest
 
 from kubeproof.webhook.certs import make_ca, make_serving_cert
+from tests.helpers import hits
+from tests.images.checkhelpers import run_cli
 from tests.images.registry_server import (
     RunningRegistry,
     free_port,
     start_registry,
     stop_registry,
 )
-from tests.images.checkhelpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "image" / "build.py"
@@ -196,6 +197,20 @@ spec:
     assert "over images.maxSizeMiB (10 MiB)" in finding["message"]
 
 
+def test_webhook_install_output_is_pinned_to_the_pushed_digest(built: Built,
+                                                                tmp_path: Path) -> None:
+    """The documented steps: install --image TAG, then fix --pin-digests."""
+    host = built.registry.host
+    tagged = f"{host}/{REPOSITORY}:0.1.0"
+    out = tmp_path / "webhook.yaml"
+    proc = run_cli("webhook", "install", "--image", tagged, "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("fix", "--pin-digests", "--select", "KP0102", "--insecure-registry", host,
+                   "--no-config", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"image: {tagged}@{built.summary['digest']}" in out.read_text()
+
+
 def test_version_and_a_scan_run_in_the_read_only_root_filesystem(built: Built) -> None:
     started = time.monotonic()
     proc = subprocess.run(in_image(built, ["--version"]), capture_output=True, text=True,
@@ -246,3 +261,13 @@ def test_webhook_serve_answers_healthz_over_tls_in_the_image(built: Built,
         process.terminate()
         process.wait(30)
         log.close()
+
+
+def test_the_dockerfile_passes_kp0104_and_mirrors_the_build() -> None:
+    dockerfile = ROOT / "Dockerfile"
+    for code in ("KP0101", "KP0102", "KP0103", "KP0104"):
+        assert hits(dockerfile, code) == [], code
+    text = dockerfile.read_text()
+    assert "USER 65532:65532" in text
+    assert 'ENTRYPOINT ["/usr/bin/python3", "-m", "kubeproof"]' in text
+    assert "deploy/image/requirements.txt" in text
