@@ -298,6 +298,9 @@ def build(out: Path, cache: Path, epoch: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit("build: run build.py with Python 3.11: it compiles the image's byte code "
+                 "for the image's python3.11")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build/image",
                         help="directory for the OCI layout (out/oci) and the root "
