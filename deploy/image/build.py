@@ -320,17 +320,22 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     summary = build(out, (args.cache or out / "cache").resolve(), epoch)
     if args.push:
-        from kubeproof.images.push import push_layout
+        import httpx
+
+        from kubeproof.images.push import PushError, push_layout
         user = password = None
         if args.registry_auth:
             user, _, var = args.registry_auth.partition(":")
             password = os.environ.get(var)
             if password is None:
                 sys.exit(f"build: environment variable {var!r} is not set")
-        pushed = push_layout(Path(summary["layout"]), args.push,
-                             insecure=args.insecure_registry,
-                             ca_file=str(args.registry_ca) if args.registry_ca else None,
-                             user=user, password=password)
+        try:
+            pushed = push_layout(Path(summary["layout"]), args.push,
+                                 insecure=args.insecure_registry,
+                                 ca_file=str(args.registry_ca) if args.registry_ca else None,
+                                 user=user, password=password)
+        except (PushError, httpx.HTTPError, OSError) as err:
+            sys.exit(f"build: push to {args.push!r} failed: {type(err).__name__}: {err}")
         summary["pushed"] = pushed
     print(json.dumps(summary, indent=2))
     return 0

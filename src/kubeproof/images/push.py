@@ -10,6 +10,7 @@ Bearer challenge needs ``skopeo copy oci:DIR docker://REF`` instead).
 from __future__ import annotations
 
 import json
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def push_layout(layout: Path, reference: str, *, insecure: bool = False,
     blobs = [doc["config"], *doc["layers"]]
     base = f"{'http' if insecure else 'https'}://{ref.registry}/v2/{ref.repository}"
     auth = httpx.BasicAuth(user, password or "") if user else None
-    verify: str | bool = ca_file if ca_file else True
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
     with httpx.Client(timeout=_TIMEOUT, verify=verify, auth=auth) as http:
         for blob in blobs:
             digest = str(blob["digest"])
