@@ -109,3 +109,56 @@ def test_unwritable_file_sink_is_a_warning(api: Api, tmp_path: Path) -> None:
     assert proc.returncode == 1
     [line] = proc.stderr.splitlines()
     assert line.startswith("kubeproof: warning: audit sink file: 3 of 3 events not delivered")
+
+
+def test_the_charts_cronjob_sends_its_findings_to_the_hec_sink(api: Api,
+                                                               tmp_path: Path) -> None:
+    from kubeproof.sources.helmsdk import merge
+    from tests.helm.chart import render_objects
+    from tests.helm.test_chart_scans_clean import AUDIT, IMAGE
+
+    receiver = HecReceiver()
+    try:
+        values = merge(IMAGE, {**AUDIT, "config": {"webhook": {"audit": {
+            "sink": "hec", "url": receiver.url}}}})
+        objects = render_objects(tmp_path, values)
+        [cron] = [o for o in objects if o["kind"] == "CronJob"]
+        [config_map] = [o for o in objects if o["kind"] == "ConfigMap"]
+        conf = tmp_path / "kubeproof.yaml"
+        conf.write_text(config_map["data"]["kubeproof.yaml"], encoding="utf-8")
+        args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[0] == "audit" and "--events" in args
+        at = args.index("--config")  # the mounted ConfigMap: here, its rendered text
+        proc = api.cli(*SELECT, *args[1:at], *args[at + 2:], config=conf,
+                       env={"KUBEPROOF_HEC_TOKEN": HEC_TOKEN})
+    finally:
+        receiver.close()
+    assert proc.returncode == 0, proc.stderr  # --fail-on none
+    assert len(json.loads(proc.stdout)["findings"]) == 3  # the report, alone in the log
+    assert identity([e["event"] for e in receiver.events()]) == EXPECTED
+
+
+def test_a_refusing_collector_and_no_token_are_warnings(api: Api, tmp_path: Path) -> None:
+    receiver = HecReceiver(status=403)
+    try:
+        conf = config(tmp_path, f"    sink: hec\n    url: {receiver.url}\n")
+        proc = api.cli(*SELECT, "--events", "-q", config=conf,
+                       env={"KUBEPROOF_HEC_TOKEN": ""})
+    finally:
+        receiver.close()
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "kubeproof: warning: audit sink hec: $KUBEPROOF_HEC_TOKEN is empty; the collector "
+        "will likely refuse the events",
+        "kubeproof: warning: audit sink hec: 3 of 3 events not delivered "
+        "(HEC answered HTTP 403)"]
+
+
+def test_a_sink_that_cannot_start_is_a_warning(api: Api, tmp_path: Path) -> None:
+    conf = config(tmp_path, "    sink: hec\n    url: https://127.0.0.1:9/x\n"
+                            f"    caFile: {tmp_path / 'no-such-ca.pem'}\n")
+    proc = api.cli(*SELECT, "--events", "-q", config=conf,
+                   env={"KUBEPROOF_HEC_TOKEN": HEC_TOKEN})
+    assert proc.returncode == 1
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("kubeproof: warning: audit sink hec: 3 of 3 events not delivered (")

@@ -13,6 +13,7 @@ room in the sink's queue and the sink's flush together at most
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,15 @@ def finding_event(f: Finding, when: str) -> dict[str, Any]:
             "message": f.message}
 
 
+class _Warnings(logging.Handler):
+    """The sink's own log lines (an empty token variable) as the command's warnings."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from kubeproof.terminal import echo
+
+        echo(f"kubeproof: warning: {record.getMessage()}", err=True)
+
+
 def send_events(findings: Sequence[Finding], settings: AuditSettings,
                 timeout: float = SEND_TIMEOUT_S) -> str | None:
     """Send one event per finding and wait for the sink (at most ``timeout``
@@ -42,8 +52,15 @@ def send_events(findings: Sequence[Finding], settings: AuditSettings,
     when = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     sink = AuditSink(settings, log_failures=False)
     deadline = time.monotonic() + timeout
-    sink.start()
+    log = logging.getLogger("kubeproof.webhook")
+    handler, propagate = _Warnings(logging.WARNING), log.propagate
+    log.addHandler(handler)
+    log.propagate = False
     try:
+        try:
+            sink.start()
+        except Exception as exc:  # e.g. an unreadable caFile: named, never a traceback
+            sink.last_error = type(exc).__name__
         for f in findings:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -51,6 +68,8 @@ def send_events(findings: Sequence[Finding], settings: AuditSettings,
             sink.emit(finding_event(f, when), wait_s=left)
     finally:
         sink.stop(max(0.1, deadline - time.monotonic()))
+        log.removeHandler(handler)
+        log.propagate = propagate
     lost = len(findings) - sink.sent
     if lost <= 0:
         return None
