@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,13 +52,16 @@ class Api:
         kw.setdefault("request_timeout", 5.0)
         return run_audit(AuditOptions(**kw))
 
-    def cli(self, *args: str, kubeconfig: Path | None = None
-            ) -> subprocess.CompletedProcess[str]:
-        """``kubeproof audit`` as a user runs it."""
+    def cli(self, *args: str, kubeconfig: Path | None = None, config: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """``kubeproof audit`` as a user runs it (with ``config``: that config file,
+        else none; ``env``: added to the environment)."""
+        chosen = ["--config", str(config)] if config else ["--no-config"]
         return subprocess.run(
-            [sys.executable, "-m", "kubeproof", "audit", "--no-config", "--kubeconfig",
+            [sys.executable, "-m", "kubeproof", "audit", *chosen, "--kubeconfig",
              str(kubeconfig or self.kubeconfig), *args],
-            capture_output=True, text=True, cwd=ROOT, timeout=120)
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+            env={**os.environ, **env} if env else None)
 
     def kubeconfig_with(self, path: Path, *, server: str | None = None,
                         token: str | None = None, context: str = "fake") -> Path:

@@ -34,6 +34,10 @@ MATRIX: list[dict[str, Any]] = [
      "egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}],
                  "ports": [{"protocol": "TCP", "port": 8088}]}]},
     {"mode": "warn", "replicas": 3, "certManager": {"enabled": True}, **AUDIT},
+    # the audit's events to HEC: the CronJob gets --events and the sink's egress
+    {"config": {"webhook": {"audit": {"sink": "hec", "url": "https://10.1.2.3:8088/x"}}},
+     "egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}],
+                 "ports": [{"protocol": "TCP", "port": 8088}]}], **AUDIT},
     {"resources": {"cpuRequestMilli": 250, "memoryRequestMi": 200, "memoryLimitMi": 400},
      "audit": {**AUDIT["audit"], "resources": {"memoryLimitMi": 2048}, "schedule": "0 * * * *",
                "apiServer": {"cidrs": ["10.0.0.10/32", "10.0.0.11/32"], "ports": [443]}}},
@@ -152,3 +156,29 @@ def test_helm_lint_strict_passes(values: dict[str, Any]) -> None:
     assert report["errors"] == []
     assert [(m["severity"], m["error"]) for m in report["messages"]] == [
         (1, "icon is recommended")]
+
+
+@pytest.mark.parametrize(("sink", "events"), [
+    (None, False), ({"sink": "stdout"}, False), ({"sink": "none"}, False),
+    ({"sink": "file", "file": "/tmp/events.jsonl"}, False),
+    ({"sink": "hec", "url": "https://10.1.2.3:8088/x"}, True)])
+def test_audit_cronjob_sends_events_to_an_hec_sink_only(tmp_path: Path,
+                                                        sink: dict[str, str] | None,
+                                                        events: bool) -> None:
+    # stdout would share the pod's log with the JSON report, a file would die with the pod
+    from tests.helm.chart import render_objects
+
+    egress = [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}],
+               "ports": [{"protocol": "TCP", "port": 8088}]}]
+    values = merge(IMAGE, {**AUDIT, "egress": egress,
+                           "config": {"webhook": {"audit": sink}} if sink else {}})
+    objects = render_objects(tmp_path, values)
+    [cron] = [o for o in objects if o["kind"] == "CronJob"]
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert ("--events" in args) is events
+    assert args[args.index("--config") + 1] == "/etc/kubeproof/config/kubeproof.yaml"
+    assert {"name": "config", "configMap": {"name": "kubeproof-webhook-config"}} \
+        in pod["volumes"]
+    [policy] = [o for o in objects if o["metadata"]["name"] == "kubeproof-audit-apiserver"]
+    assert (egress[0] in policy["spec"]["egress"]) is events

@@ -21,6 +21,10 @@ Differences from ``scan``, because a live cluster is not a manifest:
   plus the Namespace itself and the ClusterRoleBindings (which may grant its
   ServiceAccounts); findings outside the namespace are left out.
 
+With ``--events``, after the report, one event per finding goes to the audit
+sink of the config's ``webhook.audit`` (the webhook's sink, ``audit_events.py``);
+a sink that fails costs one warning line, never the exit code.
+
 Exit codes as ``scan``: 0 nothing at or above ``--fail-on``, 1 findings at or
 above it, 2 usage error, bad config or incomplete coverage.
 """
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
     from kubeproof.images.check import CheckSettings
     from kubeproof.images.vulnfacts import VulnInputs
     from kubeproof.model import Finding
+    from kubeproof.webhook.policy import AuditSettings
 
 # rules about manifests that mean nothing for live objects
 AUDIT_EXCLUDED = frozenset({"KP1004"})
@@ -201,6 +206,11 @@ def _keep(f: Finding, namespace: str | None) -> bool:
               help="Ask the registries of the images the cluster runs: KP0203, KP0204 and the "
                    "registry halves of KP0103 and KP0301 (anonymous pulls and your own "
                    "credentials; pull-secret values are never read).")
+@click.option("--events", is_flag=True,
+              help="Also send one event per finding (kind, namespace, name, code, severity, "
+                   "message; never the object) to the audit sink of the config's "
+                   "webhook.audit (stdout, file or Splunk HEC, as the webhook's). With the "
+                   "stdout sink the report needs -o FILE.")
 @registry_options
 def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
           formats: tuple[str, ...], outputs: tuple[str, ...], fail_on: str | None,
@@ -211,7 +221,7 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
           scan_timeout: float, group_by: str | None, show_all: bool, check_images: bool,
           platform: str, registry_ca: str | None,
           insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
-          image_cache: str | None) -> None:
+          image_cache: str | None, events: bool) -> None:
     """Audit a live cluster, read-only (list calls only), with the rules of scan.
 
     Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it;
@@ -232,6 +242,7 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
     except ValueError as exc:
         fail(str(exc))
     level, threshold = level_and_threshold(config, pss_level, fail_on)
+    sink = _sink_or_exit(config, formats, outputs) if events else None
     opts = AuditOptions(
         kubeconfig=kubeconfig, context=context, namespace=namespace,
         select=tuple(_split(select) or settings.get("select", [])),
@@ -251,4 +262,31 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
         sys.exit(2)  # nothing could be read (unreachable, refused): no report, the error says it
     _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet,
                    group_by=grouping, show_all=show_all)
+    if sink is not None:
+        from kubeproof.commands.audit_events import send_events
+        from kubeproof.terminal import echo
+
+        warning = send_events(result.findings, sink)
+        if warning:
+            echo(f"kubeproof: warning: {warning}", err=True)
     sys.exit(exit_code(result, threshold))
+
+
+def _sink_or_exit(config: Config, formats: tuple[str, ...],
+                  outputs: tuple[str, ...]) -> AuditSettings:
+    """The sink of ``webhook.audit`` for --events; ends the command (exit 2) when the
+    config's section is bad, or when events and a report would share stdout."""
+    from kubeproof.config import ConfigError
+    from kubeproof.webhook.policy import load_policy
+
+    try:
+        settings = load_policy(config).audit
+    except ConfigError as exc:
+        fail(str(exc))
+    to_stdout = any(i >= len(outputs) or outputs[i] == "-"
+                    for i in range(max(len(formats), 1)))
+    if settings.sink == "stdout" and to_stdout:
+        fail("--events with the stdout sink (webhook.audit.sink) would mix the events "
+             "with the report: write the report to a file with -o FILE, or configure "
+             "a file or hec sink")
+    return settings

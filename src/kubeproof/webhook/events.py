@@ -13,6 +13,11 @@ an environment variable and never logged. Events go through a bounded queue to
 one background thread that writes them in batches; :meth:`AuditSink.emit` never
 blocks, and an event that finds the queue full, or a batch the sink refuses, is
 counted in ``kubeproof_webhook_audit_events_dropped_total``.
+
+``kubeproof audit --events`` uses the same sink (configured by the same
+``webhook.audit``) for one event per finding: it waits for room in the queue
+(``emit(..., wait_s=...)``), reports failures itself (``log_failures=False``)
+from ``sent`` and ``last_error``.
 """
 
 from __future__ import annotations
@@ -37,9 +42,16 @@ _POLL_S = 0.05  # how often a filling batch looks for more events
 _STOP = object()
 
 
+class HecRefused(RuntimeError):
+    """The collector answered, with an error status (the message holds only it)."""
+
+
 class AuditSink:
-    def __init__(self, settings: AuditSettings) -> None:
+    def __init__(self, settings: AuditSettings, *, log_failures: bool = True) -> None:
         self.settings = settings
+        self.log_failures = log_failures
+        self.sent = 0  # events the sink took (written by the sink's thread only)
+        self.last_error = ""  # the latest send failure (for HEC its exception's name)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_size)
         self._thread: threading.Thread | None = None
         self._client: Any = None
@@ -60,12 +72,16 @@ class AuditSink:
         self._thread = threading.Thread(target=self._run, name="kubeproof-audit", daemon=True)
         self._thread.start()
 
-    def emit(self, event: dict[str, Any]) -> None:
-        """Queue one event; never blocks (a full queue drops it, counted)."""
+    def emit(self, event: dict[str, Any], wait_s: float = 0.0) -> None:
+        """Queue one event; waits at most ``wait_s`` for room (the webhook: never),
+        then drops it, counted."""
         if self._thread is None:
             return
         try:
-            self._queue.put_nowait(event)
+            if wait_s > 0:
+                self._queue.put(event, timeout=wait_s)
+            else:
+                self._queue.put_nowait(event)
         except queue.Full:
             metrics.AUDIT_DROPPED.labels("queue_full").inc()
 
@@ -125,12 +141,16 @@ class AuditSink:
                     sys.stdout.buffer.flush()
         except Exception as exc:  # a sink outage loses events, never the webhook
             metrics.AUDIT_DROPPED.labels("send_failed").inc(len(batch))
-            if not self._failing:
+            # an HTTP client's exception may quote the request: name it only
+            self.last_error = type(exc).__name__ if self.settings.sink == "hec" \
+                and not isinstance(exc, HecRefused) else str(exc)
+            if not self._failing and self.log_failures:
                 LOG.error("audit sink %s failed, dropping events: %s", self.settings.sink,
-                          type(exc).__name__ if self.settings.sink == "hec" else exc)
+                          self.last_error)
             self._failing = True
             return
         self._failing = False
+        self.sent += len(batch)
         metrics.AUDIT_SENT.inc(len(batch))
 
     def _send_hec(self, batch: list[dict[str, Any]]) -> None:
@@ -142,7 +162,7 @@ class AuditSink:
                                  headers={"Authorization": f"Splunk {self._token}".strip(),
                                           "Content-Type": "application/json"})
         if resp.status_code >= 300:
-            raise RuntimeError(f"HEC answered HTTP {resp.status_code}")
+            raise HecRefused(f"HEC answered HTTP {resp.status_code}")
 
 
 def _epoch(iso: str) -> float:
