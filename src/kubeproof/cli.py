@@ -326,6 +326,18 @@ def namespace_or_exit(namespace: str | None) -> str | None:
     return namespace
 
 
+def config_options(reads: str) -> Any:
+    """``--config FILE`` and ``--no-config`` for a command that reads ``reads`` from
+    the config (passed on as ``config_path`` and ``no_config``: see
+    :func:`config_or_exit`)."""
+    def add(fn: Any) -> Any:
+        fn = click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")(fn)
+        return click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                            help=f"Config file [default: .kubeproof.yaml found upward]: "
+                                 f"{reads}.")(fn)
+    return add
+
+
 def config_or_exit(config_path: str | None, no_config: bool) -> Any:
     """The ``--config`` file, the ``.kubeproof.yaml`` found upward, or (``--no-config``)
     the defaults; a config that cannot be used ends the command (exit code 2)."""

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import config_or_exit, fail, namespace_or_exit, require_paths
+from kubeproof.cli import config_options, config_or_exit, fail, namespace_or_exit, require_paths
 from kubeproof.terminal import echo, safe
 
 if TYPE_CHECKING:
@@ -93,10 +93,8 @@ def netpol() -> None:
 @click.option("--namespace", "-n", default=None,
               help="Namespace of objects without one, as for scan [default: an unknown "
                    "namespace of their own].")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Config file [default: .kubeproof.yaml found upward]: sensitive "
-                   "workloads (network.sensitiveLabels), scan.applications, scan.namespace.")
-@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@config_options("sensitive workloads (network.sensitiveLabels), scan.applications, "
+                "scan.namespace")
 def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[str, ...],
           matrix: bool, port: str | None, namespace: str | None, fmt: str,
           config_path: str | None, no_config: bool) -> None:

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeproof.cli import config_or_exit, fail, namespace_or_exit, print_problems, require_paths
+from kubeproof.cli import (
+    config_options,
+    config_or_exit,
+    fail,
+    namespace_or_exit,
+    print_problems,
+    require_paths,
+)
 from kubeproof.terminal import safe
 
 if TYPE_CHECKING:
@@ -51,10 +58,7 @@ def rbac() -> None:
               help="Target Kubernetes version X.Y (whose built-in ClusterRoles apply).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Output format [default: text].")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Config file [default: .kubeproof.yaml found upward]: scan.applications "
-                   "(and, for risky, scan.namespace).")
-@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@config_options("scan.applications")
 def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace: str | None,
                     subresource: str | None, api_group: str | None, name: str | None,
                     kube_version: str | None, fmt: str, config_path: str | None,
@@ -133,10 +137,7 @@ def _kube_version(text: str | None) -> tuple[int, int]:
                    "namespace of their own].")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="Output format [default: text].")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Config file [default: .kubeproof.yaml found upward]: scan.applications "
-                   "(and, for risky, scan.namespace).")
-@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@config_options("scan.applications, scan.namespace")
 def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: str | None,
                   fmt: str, config_path: str | None, no_config: bool) -> None:
     """Every subject holding a KP0702–KP0705 power, with the path that grants it.
