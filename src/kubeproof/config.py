@@ -144,6 +144,7 @@ SCHEMA: dict[str, Any] = {
             "file": "str",
             "url": "str",
             "tokenEnv": "str",
+            "tokenFile": "str",
             "sourcetype": "str",
             "caFile": "str",
             "batchSize": "int",

@@ -38,6 +38,11 @@ MATRIX: list[dict[str, Any]] = [
     {"config": {"webhook": {"audit": {"sink": "hec", "url": "https://10.1.2.3:8088/x"}}},
      "egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}],
                  "ports": [{"protocol": "TCP", "port": 8088}]}], **AUDIT},
+    # ... with the HEC token from a Secret, mounted (never an env var: KP1001)
+    {"config": {"webhook": {"audit": {"sink": "hec", "url": "https://10.1.2.3:8088/x"}}},
+     "hecTokenSecret": "splunk-hec",
+     "egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}],
+                 "ports": [{"protocol": "TCP", "port": 8088}]}], **AUDIT},
     {"resources": {"cpuRequestMilli": 250, "memoryRequestMi": 200, "memoryLimitMi": 400},
      "audit": {**AUDIT["audit"], "resources": {"memoryLimitMi": 2048}, "schedule": "0 * * * *",
                "apiServer": {"cidrs": ["10.0.0.10/32", "10.0.0.11/32"], "ports": [443]}}},
@@ -182,3 +187,29 @@ def test_audit_cronjob_sends_events_to_an_hec_sink_only(tmp_path: Path,
         in pod["volumes"]
     [policy] = [o for o in objects if o["metadata"]["name"] == "kubeproof-audit-apiserver"]
     assert (egress[0] in policy["spec"]["egress"]) is events
+
+
+def test_hec_token_secret_is_mounted_and_read_through_token_file(tmp_path: Path) -> None:
+    from kubeproof.config import load_config
+    from kubeproof.webhook.policy import load_policy
+    from tests.helm.chart import render_objects
+
+    sink = {"sink": "hec", "url": "https://10.1.2.3:8088/x"}
+    objects = render_objects(tmp_path, merge(IMAGE, {
+        **AUDIT, "hecTokenSecret": "splunk-hec", "config": {"webhook": {"audit": sink}}}))
+    [config_map] = [o for o in objects if o["kind"] == "ConfigMap"]
+    path = tmp_path / "kubeproof.yaml"
+    path.write_text(config_map["data"]["kubeproof.yaml"], encoding="utf-8")
+    audit = load_policy(load_config(path)).audit
+    assert (audit.sink, audit.url, audit.token_file) == ("hec", sink["url"],
+                                                         "/etc/kubeproof/hec/token")
+    [deployment] = [o for o in objects if o["kind"] == "Deployment"]
+    [cron] = [o for o in objects if o["kind"] == "CronJob"]
+    for pod in (deployment["spec"]["template"]["spec"],
+                cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]):
+        assert {"name": "hec-token", "secret": {"secretName": "splunk-hec",
+                                                "defaultMode": 288}} in pod["volumes"]
+        assert {"name": "hec-token", "mountPath": "/etc/kubeproof/hec", "readOnly": True} \
+            in pod["containers"][0]["volumeMounts"]
+        assert "env" not in pod["containers"][0] or all(
+            "secretKeyRef" not in str(e) for e in pod["containers"][0]["env"])

@@ -117,3 +117,27 @@ def test_rejecting_collector_counts_a_send_failure(monkeypatch: pytest.MonkeyPat
     sink.stop()
     receiver.close()
     assert dropped("send_failed") - before == 1
+
+
+def test_token_file_wins_over_the_variable_and_is_never_logged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """webhook.audit.tokenFile: the token from a mounted Secret, first line only."""
+    monkeypatch.setenv("KUBEPROOF_HEC_TOKEN", "the-variable-loses")
+    token_file = tmp_path / "token"
+    token_file.write_text(HEC_TOKEN + "\n")
+    receiver = HecReceiver()
+    sink = AuditSink(AuditSettings(sink="hec", url=receiver.url, flush_ms=20,
+                                   token_file=str(token_file)))
+    sink.start()
+    sink.emit(event(1))
+    sink.stop()
+    receiver.close()
+    assert [headers["Authorization"] for headers, _ in receiver.posts] == [f"Splunk {HEC_TOKEN}"]
+    with caplog.at_level(logging.WARNING, logger="kubeproof.webhook"):
+        missing = AuditSink(AuditSettings(sink="hec", url=receiver.url,
+                                          token_file=str(tmp_path / "absent")))
+        missing.start()
+        missing.stop()
+    assert "cannot read the token file: FileNotFoundError" in caplog.text
+    assert HEC_TOKEN not in caplog.text and "the-variable-loses" not in caplog.text

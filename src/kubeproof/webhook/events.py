@@ -38,6 +38,7 @@ from kubeproof.webhook import metrics
 from kubeproof.webhook.policy import AuditSettings
 
 LOG = logging.getLogger("kubeproof.webhook")
+MAX_TOKEN_BYTES = 4096  # a token file is read this far, no further
 _POLL_S = 0.05  # how often a filling batch looks for more events
 _STOP = object()
 
@@ -64,13 +65,30 @@ class AuditSink:
         if self.settings.sink == "hec":
             import httpx
 
-            self._token = os.environ.get(self.settings.token_env, "")
-            if not self._token:
-                LOG.warning("audit sink hec: $%s is empty; the collector will likely refuse "
-                            "the events", self.settings.token_env)
+            self._token = self._read_token()
             self._client = httpx.Client(timeout=5.0, verify=self.settings.ca_file or True)
         self._thread = threading.Thread(target=self._run, name="kubeproof-audit", daemon=True)
         self._thread.start()
+
+    def _read_token(self) -> str:
+        """The HEC token: the first line of ``tokenFile`` (a mounted Secret, so no
+        environment variable shows it), else ``$tokenEnv``; never logged."""
+        where = self.settings.token_file
+        if where:
+            try:
+                with open(where, encoding="utf-8") as fh:
+                    token = fh.read(MAX_TOKEN_BYTES).strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                LOG.warning("audit sink hec: cannot read the token file: %s",
+                            type(exc).__name__)
+                return ""
+        else:
+            token = os.environ.get(self.settings.token_env, "")
+            where = f"${self.settings.token_env}"
+        if not token:
+            LOG.warning("audit sink hec: %s is empty; the collector will likely refuse "
+                        "the events", where)
+        return token
 
     def emit(self, event: dict[str, Any], wait_s: float = 0.0) -> None:
         """Queue one event; waits at most ``wait_s`` for room (the webhook: never),

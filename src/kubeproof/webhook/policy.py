@@ -67,6 +67,7 @@ class AuditSettings:
     file: str | None = None
     url: str | None = None
     token_env: str = "KUBEPROOF_HEC_TOKEN"  # the HEC token is read from this variable
+    token_file: str | None = None  # ... or from this file (a mounted Secret): it wins
     sourcetype: str = "kubeproof:admission"
     ca_file: str | None = None
     batch_size: int = 100
@@ -232,7 +233,7 @@ def _audit(where: str, raw: dict[str, Any]) -> AuditSettings:
             raise ConfigError(f"{where}: webhook.audit.{key} must be at least 1")
     return AuditSettings(
         sink=sink, file=raw.get("file"), url=raw.get("url"),
-        token_env=raw.get("tokenEnv", base.token_env),
+        token_env=raw.get("tokenEnv", base.token_env), token_file=raw.get("tokenFile"),
         sourcetype=raw.get("sourcetype", base.sourcetype), ca_file=raw.get("caFile"),
         batch_size=raw.get("batchSize", base.batch_size),
         flush_ms=raw.get("flushMs", base.flush_ms),
