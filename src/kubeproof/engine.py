@@ -38,6 +38,7 @@ from kubeproof.model import (
     short_message,
 )
 from kubeproof.registry import (
+    PRACTICE_APPLIES,
     WITHDRAWN_BY_SET,
     load_rules,
     lookup,
@@ -124,6 +125,8 @@ class ScanResult:
     indexes: dict[str, Index] | None = None
     # with --check-images: each registry's /v2/ answer (images.registry.RegistryStatus)
     registries: list[Any] = field(default_factory=list)
+    # practices with nothing to check in the set (registry.PRACTICE_APPLIES)
+    not_applicable: set[int] = field(default_factory=set)
 
     @property
     def index(self) -> Index | None:
@@ -152,6 +155,7 @@ class ScanResult:
         self.suppressed.update(part.suppressed)
         self.kinds.update(part.kinds)
         self.namespaces_pss.update(part.namespaces_pss)
+        self.not_applicable |= part.not_applicable
         known = {r.host for r in self.registries}
         self.registries.extend(r for r in part.registries if r.host not in known)
 
@@ -377,6 +381,19 @@ class Engine:
         for index in indexes.values():
             self._run_checks(index, by_input, failed)
         self._place(by_input)
+        self._not_applicable(indexes)
+
+    def _not_applicable(self, indexes: dict[str, Index]) -> None:
+        """The practices of the rules that ran with nothing to check in any application."""
+        ran = {r.practice for r in self.result.rules}
+        for practice, applies in PRACTICE_APPLIES.items():
+            if practice not in ran:
+                continue
+            try:
+                if not any(applies(index, self.ctx) for index in indexes.values()):
+                    self.result.not_applicable.add(practice)
+            except Exception:  # a bug here must not lose the scan: the practice is scored
+                continue
 
     def _withdraw(self, indexes: dict[str, Index]) -> None:
         """Take back the object findings each application's set withdraws."""

@@ -89,6 +89,24 @@ def withdrawn_by_set(code: str) -> Callable[[Withdrawal], Withdrawal]:
     return register
 
 
+# Practices that may have nothing to check in a set (service mesh without a
+# mesh): practice -> a function of one application's index and the context
+# answering whether the practice applies there. Where it applies in no
+# application and nothing of it was found, the scorecard says n/a, not 100.
+Applicability = Callable[[Any, Any], bool]
+PRACTICE_APPLIES: dict[int, Applicability] = {}
+
+
+def practice_applies(practice: int) -> Callable[[Applicability], Applicability]:
+    """Register when ``practice`` has something to check in an application's set."""
+
+    def register(fn: Applicability) -> Applicability:
+        PRACTICE_APPLIES[practice] = fn
+        return fn
+
+    return register
+
+
 _SECTION = re.compile(r"^(What|Why|How|Example):\s*$")
 _loaded = False
 

@@ -194,3 +194,56 @@ def test_baseline_round_trip_through_the_cli_and_the_json_report(tmp_path: Path)
     loaded = load_reports([str(tmp_path / "r.json")])
     assert scorecard(loaded) == card
     assert render("text", loaded, tool_version="1") == render("text", again, tool_version="1")
+
+
+_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: c, image: "nginx:1.27"}]}
+"""
+_MESHED_NAMESPACE = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio-injection: enabled}}
+"""
+
+
+def test_service_mesh_is_not_applicable_without_a_mesh_and_scored_with_one(
+        tmp_path: Path) -> None:
+    """Nothing to check is n/a, not 100 (issue #10): without a mesh in the set the
+    mesh rules judge nothing; a namespace enrolled in Istio makes them judge it.
+    A saved JSON report keeps the answer, so `kubeproof report` says the same."""
+    from kubeproof.api import scan
+    from kubeproof.reports.from_json import load_reports
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "deploy.yaml").write_text(_DEPLOYMENT)
+    alone = scan([str(tmp_path / "app")], select=["KP15"])
+    mesh = scorecard(alone)["practices"]["15"]
+    assert (mesh["score"], mesh["grade"]) == (None, "n/a")
+    assert mesh["note"] == "no service mesh in the set (and mesh.required is off)"
+    (tmp_path / "r.json").write_text(render("json", alone))
+    assert scorecard(load_reports([str(tmp_path / "r.json")]))["practices"]["15"] == mesh
+    (tmp_path / "app" / "namespace.yaml").write_text(_MESHED_NAMESPACE)
+    meshed = scorecard(scan([str(tmp_path / "app")], select=["KP15"]))["practices"]["15"]
+    assert (meshed["score"], meshed["grade"]) == (100, "A")
+
+
+def test_a_report_naming_no_practice_as_not_applicable_is_one_input_error(
+        tmp_path: Path) -> None:
+    import json
+
+    from kubeproof.reports.from_json import load_reports
+
+    doc = {"tool": {"name": "kubeproof", "version": "1"}, "findings": [], "errors": [],
+           "warnings": [], "summary": {}, "run": {"rules": [], "checked": [],
+                                                  "notApplicable": [15, "x"]}}
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    loaded = load_reports([str(tmp_path / "r.json")])
+    assert [e.message for e in loaded.errors] == [
+        "run.notApplicable[1]: expected a practice number, got a string"]

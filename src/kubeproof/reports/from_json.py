@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from kubeproof.engine import CheckedObject, ScanResult
-from kubeproof.model import Finding, InputError, Rule, Severity
+from kubeproof.model import PRACTICES, Finding, InputError, Rule, Severity
 from kubeproof.registry import load_rules
 
 
@@ -214,6 +214,11 @@ def _add(result: ScanResult, doc: dict[str, Any], path: str, rules: dict[str, Ru
         checked = _checked(row, f"run.checked[{i}]")
         result.checked.append(checked)
         result.kinds[checked.kind] += 1
+    for i, practice in enumerate(_section(run, "notApplicable", list, "run.")):
+        if isinstance(practice, bool) or not isinstance(practice, int) \
+                or practice not in PRACTICES:
+            raise _wrong(f"run.notApplicable[{i}]", "a practice number", practice)
+        result.not_applicable.add(practice)
 
 
 def _registries(rows: list[Any]) -> list[Any]:

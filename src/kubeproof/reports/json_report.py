@@ -16,7 +16,8 @@
       "run": {
         "rules": [code, ...],             # every rule that ran
         "checked": [[file, line, apiVersion, kind, namespace, name,
-                     [rule families], [practices]], ...]   # every object checked
+                     [rule families], [practices]], ...],  # every object checked
+        "notApplicable": [practice, ...]  # nothing to check in the set (scorecard n/a)
       },
       "registries": [{"host", "reachable", "status", "latencyMs", "auth", "error"}, ...],
       "accepted": [Finding.to_dict(), ...]  # suppressed by the baseline (accepted risks)
@@ -85,7 +86,8 @@ def report(result: ScanResult, *, tool_version: str, with_findings: bool = True
         "warnings": [w.to_dict() for w in result.warnings],
         "summary": summary,
         "run": {"rules": [r.code for r in result.rules],
-                "checked": [_checked_row(o) for o in result.checked] if with_findings else []},
+                "checked": [_checked_row(o) for o in result.checked] if with_findings else [],
+                "notApplicable": sorted(result.not_applicable)},
     }
     if result.registries:
         doc["registries"] = registry_rows(result.registries)

@@ -18,6 +18,9 @@ For each practice ``p`` (0 = API hygiene, 1–16 as in the catalogue):
   control-plane component is applicable once it has a finding);
   ``D_p = 0`` → ``n/a``.
 * ``score_p = floor(100 × (1 − Σ penalty(o) / (10 × D_p)))``.
+* A practice that the set gives nothing to check (``registry.PRACTICE_APPLIES``:
+  service mesh (15) when no application shows a mesh and ``mesh.required`` is
+  off) and that has no finding is ``n/a``, not 100.
 * Network policies (9): when the set holds workloads and not a single
   NetworkPolicy, every pod accepts traffic from anywhere: ``score_9 = 0``,
   whatever the per-object findings say.
@@ -56,6 +59,8 @@ WEIGHTS: dict[Severity, int] = {
 OBJECT_CAP = 10
 NOT_APPLICABLE = "n/a"
 NO_RULES_NOTE = {12: "served by the tool: exit codes, SARIF, JUnit, baselines"}
+# practices that may have nothing to check (registry.PRACTICE_APPLIES)
+NOTHING_TO_CHECK_NOTE = {15: "no service mesh in the set (and mesh.required is off)"}
 NETWORK_POLICIES = 9
 NO_NETPOL_NOTE = "workloads but no NetworkPolicy: every pod accepts traffic from anywhere"
 
@@ -135,6 +140,8 @@ def scorecard(result: ScanResult) -> dict[str, Any]:
         }
         if p not in rules_by_practice and not per_obj:
             entry["note"] = NO_RULES_NOTE.get(p, "no rules of this practice ran")
+        elif p in result.not_applicable and not per_obj:
+            entry["note"] = NOTHING_TO_CHECK_NOTE.get(p, "nothing in the set to check")
         elif p == NETWORK_POLICIES and not result.kinds.get("NetworkPolicy") and \
                 any(result.kinds.get(kind) for kind in WORKLOAD_KINDS):
             scored.append(0.0)

@@ -12,7 +12,7 @@ from typing import Any
 
 from kubeproof.index import Index, Record
 from kubeproof.model import Context, Resource, Scope, SetViolation, Violation
-from kubeproof.registry import rule
+from kubeproof.registry import practice_applies, rule
 from kubeproof.rules.common import as_dict, quote
 from kubeproof.selectors import is_empty_selector
 
@@ -123,7 +123,10 @@ def _pod_enrolled(labels: dict[str, Any], annotations: dict[str, Any]) -> bool:
     return _is(_get(labels, annotations, ISTIO_INJECT), "true") or _enrolled(labels, annotations)
 
 
-def _mesh_shown(index: Index, ctx: Context) -> bool:
+@practice_applies(15)
+def mesh_shown(index: Index, ctx: Context) -> bool:
+    """Whether the set shows a service mesh (or config ``mesh.required``): only
+    then do the mesh rules have anything to check."""
     # a mesh resource with no namespace (a loose sample file) says nothing about
     # where the set is deployed, so it does not switch the mesh rules on
     if ctx.config.mesh_required or any(r.ref.namespace for r in index.mesh):
@@ -182,7 +185,7 @@ def namespace_not_meshed(index: Index, ctx: Context) -> Iterator[SetViolation]:
             istio-injection: enabled
         ```
     """
-    if not index.workloads or not index.namespaces or not _mesh_shown(index, ctx):
+    if not index.workloads or not index.namespaces or not mesh_shown(index, ctx):
         return
     for ns, workloads in index.workloads_by_namespace().items():
         record = index.namespaces.get(ns) if ns else None
