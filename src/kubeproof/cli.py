@@ -326,15 +326,15 @@ def namespace_or_exit(namespace: str | None) -> str | None:
     return namespace
 
 
-def config_options(reads: str) -> Any:
-    """``--config FILE`` and ``--no-config`` for a command that reads ``reads`` from
-    the config (passed on as ``config_path`` and ``no_config``: see
-    :func:`config_or_exit`)."""
+def config_options(reads: str = "") -> Any:
+    """``--config FILE`` and ``--no-config`` for a command that reads ``reads`` (all
+    of it when empty) from the config, passed on as ``config_path`` and
+    ``no_config`` (see :func:`config_or_exit`)."""
     def add(fn: Any) -> Any:
         fn = click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")(fn)
         return click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                            help=f"Config file [default: .kubeproof.yaml found upward]: "
-                                 f"{reads}.")(fn)
+                            help="Config file [default: .kubeproof.yaml found upward]"
+                                 + (f": {reads}." if reads else "."))(fn)
     return add
 
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeproof.cli import config_or_exit, fail
+from kubeproof.cli import config_options, config_or_exit, fail
 from kubeproof.images.options import registry_options
 from kubeproof.terminal import echo, safe
 
@@ -67,9 +67,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--namespace", "-n", default=None,
               help="Namespace for namespaced objects without one (KP0402; off without it).")
 @click.option("--kube-version", default=None, help="Target Kubernetes version X.Y.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Config file [default: .kubeproof.yaml found upward].")
-@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@config_options()
 @click.option("--pin-digests", is_flag=True,
               help="Pin images to the digest their registry gives their tag (KP0101, "
                    "KP0102), with the registry options below.")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.cli import config_or_exit, require_paths
+from kubeproof.cli import config_options, config_or_exit, require_paths
 from kubeproof.images.options import registry_options
 from kubeproof.terminal import echo
 
@@ -42,10 +42,8 @@ if TYPE_CHECKING:
 @click.option("--check-images", is_flag=True,
               help="Resolve each image at its registry (digest, OS, size, user).")
 @registry_options
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Config file [default: .kubeproof.yaml found upward]: custom pod-template "
-                   "kinds (workloads.podTemplatePaths) and image settings.")
-@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@config_options("custom pod-template kinds (workloads.podTemplatePaths) and image "
+                "settings")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
            registry_ca: str | None, insecure_registries: tuple[str, ...],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from kubeproof.cli import fail
+from kubeproof.cli import config_options, fail
 from kubeproof.webhook.install import MAX_WORKERS, install_command
 
 
@@ -32,9 +32,7 @@ def webhook() -> None:
               help="Port to listen on (HTTPS).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, MAX_WORKERS),
               help="Worker processes.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Config file [default: .kubeproof.yaml found upward].")
-@click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")
+@config_options()
 @click.option("--namespace", envvar="POD_NAMESPACE", default=None,
               help="The webhook's own namespace, never judged [default: $POD_NAMESPACE].")
 @click.option("--access-log", is_flag=True, help="Log every HTTP request (to stdout).")
