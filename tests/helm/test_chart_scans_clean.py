@@ -101,6 +101,7 @@ def test_default_values_follow_the_schema() -> None:
     ({"image": {"digest": "latest"}}, "/image/digest"),
     ({"unknown": 1}, "unknown"),
     ({"audit": {"apiServer": {"ports": [0]}}}, "/audit/apiServer/ports/0"),
+    ({"hecTokenSecret": "x\n  injected: true"}, "/hecTokenSecret"),
 ])
 def test_schema_refuses_bad_values_and_so_does_rendering(tmp_path: Path, values: dict[str, Any],
                                                         message: str) -> None:
