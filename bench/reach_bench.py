@@ -28,15 +28,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kubeproof.analysis.netpol import (  # noqa: E402
+from kubeproof.analysis.reach import (  # noqa: E402
     EXTERNAL,
     EXTERNAL_NETWORK,
     Endpoint,
     Network,
     without_placeholder_namespaces,
 )
-from kubeproof.analysis.paths import paths, workload_endpoints  # noqa: E402
-from kubeproof.index import load_index  # noqa: E402
+from kubeproof.analysis.reach_paths import paths, workload_endpoints  # noqa: E402
+from kubeproof.core.index import load_index  # noqa: E402
 from tests.analysis.test_netpol_reach import pod, policy  # noqa: E402
 
 PER_NAMESPACE = 50

@@ -49,14 +49,14 @@ GENERATORS: dict[str, Callable[[int], str]] = {
 
 
 def load_old(rev: str) -> ModuleType | None:
-    """``kubeproof.rules.secrets`` as it was at ``rev`` (None when git cannot say)."""
+    """``kubeproof.rules.p10_secrets`` as it was at ``rev`` (None when git cannot say)."""
     try:
-        text = subprocess.run(["git", "show", f"{rev}:src/kubeproof/rules/secrets.py"],
+        text = subprocess.run(["git", "show", f"{rev}:src/kubeproof/rules/p10_secrets.py"],
                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     text = text.replace('@rule("', '@_no_rule("')  # do not register the rules twice
-    text = text.replace("from kubeproof.registry import rule",
+    text = text.replace("from kubeproof.core.catalogue import rule",
                         "def _no_rule(*a, **k):\n    return lambda f: f")
     path = Path(tempfile.mkdtemp()) / "old_secrets.py"
     path.write_text(text)
@@ -97,7 +97,7 @@ def main() -> None:
                         help="largest input given to the old (quadratic) detection")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
-    from kubeproof.rules import secrets as new
+    from kubeproof.rules import p10_secrets as new
 
     old = load_old(args.old)
     print(f"{'input':24} {'size':>9} {'new s':>8} {'MiB/s':>8} {'old s':>8} {'old/new':>8}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubeproof.api import scan
-from kubeproof.config import Config
-from kubeproof.engine import ScanResult
-from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.core.config import Config
+from kubeproof.core.engine import ScanResult
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Finding
 
 TESTS = Path(__file__).parent

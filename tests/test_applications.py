@@ -13,12 +13,12 @@ import pytest
 
 from kubeproof.analysis.rbac import load_rbac
 from kubeproof.api import scan
-from kubeproof.applications import application_of, configured_application
-from kubeproof.config import Config, ConfigError, load_config
-from kubeproof.engine import ScanResult
-from kubeproof.index import Index
+from kubeproof.core.applications import application_of, configured_application
+from kubeproof.core.catalogue import WITHDRAWN_BY_SET, load_rules
+from kubeproof.core.config import Config, ConfigError, load_config
+from kubeproof.core.engine import ScanResult
+from kubeproof.core.index import Index
 from kubeproof.model import Context, Finding, Scope
-from kubeproof.registry import WITHDRAWN_BY_SET, load_rules
 from kubeproof.sources.files import LoadOptions
 from tests.helpers import CORPUS, FIXTURES
 

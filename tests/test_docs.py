@@ -6,8 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from kubeproof.docs import render_markdown
-from kubeproof.registry import load_rules
+from kubeproof.core.catalogue import load_rules
+from kubeproof.reports.ruledocs import render_markdown
 from tests.helpers import DATA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_docs_rules_md_is_generated_and_current() -> None:
     current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     assert current == render_markdown(), (
-        "docs/rules.md is stale: run `python -m kubeproof.docs > docs/rules.md`")
+        "docs/rules.md is stale: run `python -m kubeproof.reports.ruledocs > docs/rules.md`")
 
 
 # Catalogue rows whose rules an open issue still has to build; each names the

@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeproof.redact import MASK, masked
+from kubeproof.reports.redact import MASK, masked
 from tests.helpers import TESTS
 
 LIST_OF_SECRET_AND_DEPLOYMENT = """\

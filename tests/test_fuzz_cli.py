@@ -39,7 +39,7 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from kubeproof.cli import cli
+from kubeproof.cli.main import cli
 from tests.helpers import CORPUS
 
 # ci does not shrink: a failure shows the input drawn and its @reproduce_failure

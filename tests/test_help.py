@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from kubeproof.cli import cli
+from kubeproof.cli.main import cli
 
 
 def _walk(command: click.Command, ctx: click.Context, path: tuple[str, ...]

@@ -1,6 +1,6 @@
 import pytest
 
-from kubeproof.imageref import ImageRef, parse_image, split_registry_prefix
+from kubeproof.k8s.imageref import ImageRef, parse_image, split_registry_prefix
 
 D = "sha256:" + "0123456789abcdef" * 4
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kubeproof.cli import cli
-from kubeproof.config import INT_RANGES, SCHEMA, ConfigError, load_config
+from kubeproof.cli.main import cli
+from kubeproof.core.config import INT_RANGES, SCHEMA, ConfigError, load_config
 
 HOSTILE = ("99999999999999999999", "-1", "nan", "inf", "1e400")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubeproof.api import scan
-from kubeproof.config import Config, Exemption
-from kubeproof.engine import PARALLEL_MIN_INPUTS
+from kubeproof.core.config import Config, Exemption
+from kubeproof.core.engine import PARALLEL_MIN_INPUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def test_parallel_scan_equals_serial_scan(tmp_path: Path) -> None:
 
 
 def test_auto_jobs_starts_workers_only_for_large_files(tmp_path: Path) -> None:
-    from kubeproof.parallel import PARALLEL_MIN_MEAN_BYTES, auto_jobs
+    from kubeproof.core.parallel import PARALLEL_MIN_MEAN_BYTES, auto_jobs
 
     def files(n: int, size: int) -> list[tuple[str, str]]:
         out = []

@@ -1,10 +1,10 @@
-"""kubeproof.placeholders: template placeholders are no value."""
+"""kubeproof.k8s.placeholders: template placeholders are no value."""
 
 from __future__ import annotations
 
 import pytest
 
-from kubeproof.placeholders import is_placeholder
+from kubeproof.k8s.placeholders import is_placeholder
 
 
 @pytest.mark.parametrize("value", [

@@ -11,7 +11,7 @@ checked at its own level and version:
   level filter);
 * ``deny``: the code of the fixture's check is among the findings. For the four
   restricted twins, kubeproof reports what the baseline check already flags under
-  the baseline code (see ``kubeproof.rules.pod_security``), so a restricted
+  the baseline code (see ``kubeproof.rules.p08_pod_security``), so a restricted
   fixture that sets, e.g., ``seccompProfile.type: Unconfined`` may be reported as
   KP0810 rather than KP0816.
 

@@ -15,13 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeproof.config import Config
-from kubeproof.engine import ObjectChecker, select_rules
-from kubeproof.fixes import FixSettings, fix_object
-from kubeproof.fixfile import _dump, _yaml
-from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
-from kubeproof.model import Context
-from kubeproof.quantity import (
+from kubeproof.core.config import Config
+from kubeproof.core.engine import ObjectChecker, select_rules
+from kubeproof.fix.files import _dump, _yaml
+from kubeproof.fix.fixers import FixSettings, fix_object
+from kubeproof.k8s.quantity import (
     MAX_VALUE,
     Quantity,
     QuantityError,
@@ -29,6 +27,8 @@ from kubeproof.quantity import (
     parse_quantity,
     quantity_or_none,
 )
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
+from kubeproof.model import Context
 from kubeproof.sources.yamlparse import parse_yaml
 from tests.helpers import hits
 

@@ -7,8 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
-from kubeproof.rbac_builtin import (
+from kubeproof.k8s.rbac_roles import (
     LabelledRole,
     aggregate,
     aggregated_builtins,
@@ -16,6 +15,7 @@ from kubeproof.rbac_builtin import (
     builtin_roles,
     effective_rules,
 )
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "kubeproof" / "data" / "builtin_clusterroles.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubeproof.selectors import (
+from kubeproof.k8s.selectors import (
     SelectorError,
     is_empty_selector,
     label_selector_matches,
@@ -68,7 +68,7 @@ def test_empty_selector() -> None:
 
 
 def test_validation_checks_every_requirement_not_just_until_a_mismatch() -> None:
-    from kubeproof.selectors import validate_label_selector
+    from kubeproof.k8s.selectors import validate_label_selector
 
     selector = {"matchLabels": {"app": "nope"},
                 "matchExpressions": [{"key": "x", "operator": "Bogus"}]}

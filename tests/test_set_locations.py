@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kubeproof.api import scan
-from kubeproof.engine import Engine
+from kubeproof.core.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 

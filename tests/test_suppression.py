@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 from kubeproof.api import scan
-from kubeproof.config import load_config
-from kubeproof.engine import read_baseline, write_baseline
+from kubeproof.core.config import load_config
+from kubeproof.core.engine import read_baseline, write_baseline
 
 
 def cm(name: str, extra_meta: str = "", ns_line: str = "  namespace: default\n") -> str:

@@ -1,5 +1,5 @@
 """Hostile names cannot forge lines, links, colours or the terminal title
-(issue #9): every field printed for people goes through kubeproof.terminal.safe,
+(issue #9): every field printed for people goes through kubeproof.util.terminal.safe,
 rich never reads markup from data, and ``report`` of a hostile JSON file is one
 input error for that file."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeproof.terminal import safe
+from kubeproof.util.terminal import safe
 
 ROOT = Path(__file__).resolve().parents[1]
 UNSAFE = ["\x1b", "\x07", "\x9b", "\r", "\u202e", "\u2066", "\u200b", "\u2028", "\x00"]
@@ -167,7 +167,7 @@ def test_a_file_name_that_is_not_utf8_shows_its_bytes_in_every_format(tmp_path: 
     terminal cannot carry: every report shows the odd byte as ``\\xff``."""
     import os
 
-    from kubeproof.cli import FORMATS
+    from kubeproof.cli.main import FORMATS
 
     folder = os.fsencode(tmp_path)
     with open(os.path.join(folder, b"bad\xff.yaml"), "wb") as fh:

@@ -1,3 +1,3 @@
-from kubeproof.cli import main
+from kubeproof.cli.main import main
 
 main()

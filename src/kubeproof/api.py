@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kubeproof.applications import (
+from kubeproof.core.applications import (
     application_patterns,
     discover_applications,
     with_config_namespace,
 )
-from kubeproof.config import Config
-from kubeproof.engine import SCAN_SCOPES, Progress, ScanResult, run_scan, select_rules
-from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.core.config import Config
+from kubeproof.core.engine import SCAN_SCOPES, Progress, ScanResult, run_scan, select_rules
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context, Scope
 from kubeproof.sources.files import LoadOptions
 
@@ -42,7 +42,7 @@ def scan(
     arguments: Mapping[str, str] | None = None,
 ) -> ScanResult:
     """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process;
-    0: decided from the input size, see :func:`kubeproof.parallel.auto_jobs`).
+    0: decided from the input size, see :func:`kubeproof.core.parallel.auto_jobs`).
 
     ``scopes`` adds rules beyond the default object, cluster and set rules
     (``report`` with vulnerability reports); ``prepare`` steps gather the
@@ -75,7 +75,7 @@ def scan(
 
 
 def apply_workload_paths(config: Config) -> None:
-    from kubeproof.workloads import CUSTOM_TEMPLATE_PATHS
+    from kubeproof.k8s.workloads import CUSTOM_TEMPLATE_PATHS
 
     CUSTOM_TEMPLATE_PATHS.clear()
     for kind, dotted in config.pod_template_paths.items():

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from kubeproof.terminal import safe
+from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
-    from kubeproof.config import Config
-    from kubeproof.workloads import PodView
+    from kubeproof.core.config import Config
+    from kubeproof.k8s.workloads import PodView
 
 Path = tuple[str | int, ...]
 
@@ -183,7 +183,7 @@ class Rule:
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         # rules travel between processes by code: the function cannot be pickled
-        from kubeproof.registry import rule_by_code
+        from kubeproof.core.catalogue import rule_by_code
 
         return rule_by_code, (self.code,)
 
@@ -193,8 +193,8 @@ class Rule:
     @property
     def fix_safety(self) -> str | None:
         """``"safe"`` or ``"unsafe"``, as the rule's fixer declares it (see
-        :mod:`kubeproof.fixes`); None when the rule has no fixer."""
-        from kubeproof.registry import fixer_of
+        :mod:`kubeproof.fix.fixers`); None when the rule has no fixer."""
+        from kubeproof.core.catalogue import fixer_of
 
         fx = fixer_of(self.code)
         return fx.safety if fx is not None else None
@@ -202,7 +202,7 @@ class Rule:
     @property
     def fix_safety_reason(self) -> str:
         """Why the fix is safe or unsafe (one line; empty without a fixer)."""
-        from kubeproof.registry import fixer_of
+        from kubeproof.core.catalogue import fixer_of
 
         fx = fixer_of(self.code)
         return fx.why if fx is not None else ""
@@ -271,7 +271,7 @@ class Resource:
     def pod(self) -> PodView | None:
         """The pod spec view when this object carries one (cached)."""
         if self._pod is False:
-            from kubeproof.workloads import pod_view
+            from kubeproof.k8s.workloads import pod_view
 
             self._pod = pod_view(self)
         return self._pod  # type: ignore[return-value]

@@ -1,4 +1,4 @@
-"""NetworkPolicy reachability (kubeproof.analysis.netpol) and `kubeproof netpol reach`.
+"""NetworkPolicy reachability (kubeproof.analysis.reach) and `kubeproof netpol reach`.
 
 The table cases follow the Kubernetes NetworkPolicy documentation and the
 scenarios of its e2e suite (test/e2e/network/netpol): namespaces x, y, z with
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeproof.analysis.netpol import (
+from kubeproof.analysis.reach import (
     ALLOWED,
     DENIED,
     EXTERNAL_NETWORK,
@@ -29,8 +29,8 @@ from kubeproof.analysis.netpol import (
     without_placeholder_namespaces,
     workload_label,
 )
-from kubeproof.analysis.paths import Group, Passage, paths, workload_endpoints
-from kubeproof.index import load_index
+from kubeproof.analysis.reach_paths import Group, Passage, paths, workload_endpoints
+from kubeproof.core.index import load_index
 
 FIXTURES = Path(__file__).parent / "fixtures" / "netpol"
 MODEL = FIXTURES / "model.yaml"

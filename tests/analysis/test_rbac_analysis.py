@@ -25,7 +25,7 @@ from kubeproof.analysis.rbac import (
     rule_grants,
     who_can,
 )
-from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 
 FIX = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from kubeproof.api import scan
+from kubeproof.k8s.workloads import WORKLOAD_KINDS
 from kubeproof.model import Finding
 from kubeproof.sources.cluster import AUDIT_KINDS
-from kubeproof.workloads import WORKLOAD_KINDS
 from tests.audit.conftest import AuditOptions, run_audit
 from tests.audit.fakeapi import FakeApiServer, FakeCluster, Tls, load_manifests, write_kubeconfig
 from tests.helpers import SHARED

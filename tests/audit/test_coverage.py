@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeproof.commands.audit import AuditOptions, run_audit
+from kubeproof.cli.commands.audit import AuditOptions, run_audit
 from kubeproof.sources.cluster import ClusterError, connect
 from tests.audit.conftest import Api
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kubeproof.index import _pull_secret_problem
+from kubeproof.core.index import _pull_secret_problem
 from kubeproof.model import Origin, Resource
 from kubeproof.sources.cluster import (
     AUDIT_KINDS,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from kubeproof.cli import cli
-from kubeproof.fixfile import detect_indent, fix_text, replay
+from kubeproof.cli.main import cli
+from kubeproof.fix.files import detect_indent, fix_text, replay
 from kubeproof.sources.yamlparse import Document, parse_yaml
 from tests.fix.test_fixers import unsafe
 

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubeproof.cli import cli
-from kubeproof.fixfile import verify
+from kubeproof.cli.main import cli
+from kubeproof.fix.files import verify
 from kubeproof.sources.yamlparse import Document, parse_yaml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "multi"

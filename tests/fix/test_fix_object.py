@@ -10,10 +10,10 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from kubeproof.config import Config, ConfigError, load_config
-from kubeproof.fixes import FixSettings, fix_object
+from kubeproof.core.catalogue import load_rules
+from kubeproof.core.config import Config, ConfigError, load_config
+from kubeproof.fix.fixers import FixSettings, fix_object
 from kubeproof.model import Context, Origin, Resource
-from kubeproof.registry import load_rules
 from tests.fix.test_fixers import unsafe
 
 DEPLOYMENT = """{

@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.api import scan
-from kubeproof.cli import cli
-from kubeproof.fixes import FIXERS, SAFE, UNSAFE, FixSettings, fix_object
-from kubeproof.images.registry import ImageInfo
-from kubeproof.registry import load_rules
+from kubeproof.cli.main import cli
+from kubeproof.core.catalogue import load_rules
+from kubeproof.fix.fixers import FIXERS, SAFE, UNSAFE, FixSettings, fix_object
+from kubeproof.images.oci import ImageInfo
 from tests.fix.test_fixers import unsafe
 
 ROOT = Path(__file__).resolve().parents[2]

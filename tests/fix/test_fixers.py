@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from kubeproof.api import scan
-from kubeproof.cli import cli
-from kubeproof.config import Config, load_config
-from kubeproof.fixes import FIXERS, FixSettings
-from kubeproof.fixfile import fix_files
-from kubeproof.registry import load_rules
+from kubeproof.cli.main import cli
+from kubeproof.core.catalogue import load_rules
+from kubeproof.core.config import Config, load_config
+from kubeproof.fix.files import fix_files
+from kubeproof.fix.fixers import FIXERS, FixSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DIGEST = "sha256:" + "ab" * 32

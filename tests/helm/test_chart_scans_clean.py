@@ -134,7 +134,7 @@ def test_chart_version_is_kubeproofs() -> None:
 
 
 def test_config_is_merged_into_the_servers_own_config(tmp_path: Path) -> None:
-    from kubeproof.config import load_config
+    from kubeproof.core.config import load_config
     from kubeproof.model import Severity
     from kubeproof.webhook.policy import load_policy
     from tests.helm.chart import render_objects
@@ -191,7 +191,7 @@ def test_audit_cronjob_sends_events_to_an_hec_sink_only(tmp_path: Path,
 
 
 def test_hec_token_secret_is_mounted_and_read_through_token_file(tmp_path: Path) -> None:
-    from kubeproof.config import load_config
+    from kubeproof.core.config import load_config
     from kubeproof.webhook.policy import load_policy
     from tests.helm.chart import render_objects
 

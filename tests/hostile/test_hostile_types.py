@@ -23,11 +23,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.api import scan
-from kubeproof.cli import cli
-from kubeproof.config import Config
-from kubeproof.fixes import FixSettings, fix_object
-from kubeproof.quantity import MAX_VALUE, decimal_int
-from kubeproof.registry import load_rules
+from kubeproof.cli.main import cli
+from kubeproof.core.catalogue import load_rules
+from kubeproof.core.config import Config
+from kubeproof.fix.fixers import FixSettings, fix_object
+from kubeproof.k8s.quantity import MAX_VALUE, decimal_int
 from kubeproof.rules.common import one_of, quote
 from tests.hostile.mutants import (
     ANALYSIS_FIXTURES,
@@ -352,7 +352,7 @@ def test_a_failure_outside_the_rules_loses_only_that_object(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The pod view or the index failing on one object: one error line for it,
     the other objects still checked and reported."""
-    import kubeproof.workloads as workloads
+    import kubeproof.k8s.workloads as workloads
 
     path = write(tmp_path, "pods.yaml", """\
         apiVersion: v1

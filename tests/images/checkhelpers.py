@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 
 from kubeproof.api import scan
-from kubeproof.config import Config
-from kubeproof.engine import ScanResult
+from kubeproof.core.config import Config
+from kubeproof.core.engine import ScanResult
 from kubeproof.images.check import CheckSettings
 from kubeproof.images.credentials import Credentials
-from kubeproof.images.registry import RegistryOptions
+from kubeproof.images.oci import RegistryOptions
 from tests.images.registry_server import (
     OCI_CONFIG,
     OCI_LAYER,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeproof.config import Config
+from kubeproof.core.config import Config
 from kubeproof.images.credentials import Credentials
 from tests.images.checkhelpers import (
     check,
@@ -370,7 +370,7 @@ def test_cli_bad_registry_flags_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_index_halves_are_attached_to_their_rules_once() -> None:
-    from kubeproof.registry import index_half, load_rules
+    from kubeproof.core.catalogue import index_half, load_rules
 
     rules = load_rules()
     assert {c for c, r in rules.items() if r.index_check is not None} == {"KP0103", "KP0301"}

@@ -18,7 +18,7 @@ from kubeproof.images.credentials import (
     parse_docker_config,
     registry_host,
 )
-from kubeproof.images.registry import (
+from kubeproof.images.oci import (
     OCI_INDEX,
     ImageInfo,
     RegistryClient,

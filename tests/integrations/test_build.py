@@ -38,10 +38,10 @@ def test_wheel_and_sdist_hold_the_package_and_its_data(dist: tuple[Path, Path]) 
     assert wheel.name == f"kubeproof-{__version__}-py3-none-any.whl"
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(DATA_FILES) <= names
-    assert "kubeproof/cli.py" in names and "kubeproof/reports/codequality.py" in names
+    assert "kubeproof/cli/main.py" in names and "kubeproof/reports/codequality.py" in names
     entry_points = zipfile.ZipFile(wheel).read(
         f"kubeproof-{__version__}.dist-info/entry_points.txt").decode()
-    assert "kubeproof = kubeproof.cli:main" in entry_points
+    assert "kubeproof = kubeproof.cli.main:main" in entry_points
     with tarfile.open(sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
     assert {"pyproject.toml", "README.md", "LICENSE"} <= members

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 
 from kubeproof.api import scan
-from kubeproof.engine import CheckedObject, ScanResult
+from kubeproof.core.engine import CheckedObject, ScanResult
 from kubeproof.model import (
     Context,
     Finding,

@@ -17,11 +17,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from kubeproof.core.catalogue import rule_by_code
 from kubeproof.model import InputError
-from kubeproof.redact import MASK
-from kubeproof.registry import rule_by_code
 from kubeproof.reports import render
 from kubeproof.reports.html import CONTEXT, MAX_LINE
+from kubeproof.reports.redact import MASK
 from kubeproof.reports.sarif import RULES_DOC_URI
 from tests.reports.helpers import (
     HTML_FIXTURES,

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
+from kubeproof.core.catalogue import load_rules
 from kubeproof.model import Finding
-from kubeproof.redact import MASK
-from kubeproof.registry import load_rules
 from kubeproof.reports import render
+from kubeproof.reports.redact import MASK
 from kubeproof.reports.sarif import RULES_DOC_URI
 from tests.reports.chromium import Browser, Page
 from tests.reports.helpers import SECRET_VALUE, TOKEN, html_fixture_scan, make_result

@@ -1,8 +1,8 @@
 from pathlib import Path
 
+from kubeproof.core.catalogue import load_rules
 from kubeproof.model import Severity
-from kubeproof.registry import load_rules
-from kubeproof.rules.api_hygiene import (
+from kubeproof.rules.p00_api_hygiene import (
     DEPRECATED_APIS,
     label_key_problem,
     label_value_problem,

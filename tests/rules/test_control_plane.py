@@ -1,5 +1,5 @@
-from kubeproof.rules.component_flags import APISERVER, ETCD, KUBELET, MAX_TOKENS, read_flags
-from kubeproof.workloads import ContainerView
+from kubeproof.k8s.flags import APISERVER, ETCD, KUBELET, MAX_TOKENS, read_flags
+from kubeproof.k8s.workloads import ContainerView
 from tests.helpers import findings, fixture, hits, marked, run
 
 CODES = ("KP0709", "KP0710", "KP1006", "KP1406", "KP1605")
@@ -14,7 +14,7 @@ def lines(path: str, code: str) -> list[int]:
 
 
 def test_rules_are_cluster_scoped() -> None:
-    from kubeproof.registry import load_rules
+    from kubeproof.core.catalogue import load_rules
 
     rules = load_rules()
     assert {rules[c].scope for c in (*CODES, "KP0711")} == {"cluster"}

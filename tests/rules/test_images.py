@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from kubeproof.api import scan
-from kubeproof.config import Config, ConfigError, load_config
-from kubeproof.imageref import parse_image
-from kubeproof.rules import images
+from kubeproof.core.config import Config, ConfigError, load_config
+from kubeproof.k8s.imageref import parse_image
+from kubeproof.rules import p01_images as images
 from kubeproof.sources.dockerfile import instructions, load_dockerfile, parse_dockerfile
 from tests.helpers import FIXTURES, findings, fixture, hits
 

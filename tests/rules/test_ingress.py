@@ -17,7 +17,7 @@ def test_other_controllers_disabled_snippets_and_hostile_shapes_pass() -> None:
 
 
 def test_rule_is_an_object_rule() -> None:
-    from kubeproof.registry import load_rules
+    from kubeproof.core.catalogue import load_rules
 
     rule = load_rules()["KP0906"]
     assert (rule.scope, rule.severity.label, rule.family) == ("object", "high", "ingress")

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from kubeproof.config import Config
+from kubeproof.core.config import Config
 from tests.helpers import findings, fixture, hits
 
 

@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubeproof.analysis.netpol import Network
-from kubeproof.config import Config
-from kubeproof.index import load_index
-from kubeproof.netpol import (
+from kubeproof.analysis.reach import Network
+from kubeproof.core.config import Config
+from kubeproof.core.index import load_index
+from kubeproof.k8s.netpol import (
     EGRESS,
     INGRESS,
     LabelIndex,
@@ -18,11 +18,11 @@ from kubeproof.netpol import (
     namespace_labels,
     parse_policy,
 )
-from kubeproof.netpol import (
+from kubeproof.k8s.netpol import (
     NAMESPACE_NAME_LABEL as NAMESPACE_NAME,
 )
-from kubeproof.rules.network import _candidate_pairs, _reach_sensitive, datastore_image
-from kubeproof.selectors import label_selector_matches
+from kubeproof.k8s.selectors import label_selector_matches
+from kubeproof.rules.p09_network import _candidate_pairs, _reach_sensitive, datastore_image
 from tests.helpers import findings, fixture, hits
 
 

@@ -226,7 +226,7 @@ def test_rules_evaluate_the_restricted_set_whatever_the_level() -> None:
 
 
 def test_severities_follow_the_level() -> None:
-    from kubeproof.registry import load_rules
+    from kubeproof.core.catalogue import load_rules
 
     rules = load_rules()
     for code in PSS:

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from kubeproof.api import scan
-from kubeproof.config import Config
+from kubeproof.core.config import Config
 from tests.helpers import findings, fixture, hits
 
 

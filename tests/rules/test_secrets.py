@@ -184,7 +184,7 @@ def test_json_and_sarif_reports_carry_the_line_inside_the_value() -> None:
 
     from click.testing import CliRunner
 
-    from kubeproof.cli import cli
+    from kubeproof.cli.main import cli
 
     path = fixture("secrets", "block_scalar_lines_fail.yaml")
     want = _marked_lines(path)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kubeproof.api import scan
-from kubeproof.rules import secrets
+from kubeproof.rules import p10_secrets as secrets
 
 SMALL = 8_000
 LARGE = 80_000  # below MAX_ASSIGNMENTS * 4, so the budget does not flatten the curve

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from kubeproof.api import scan
-from kubeproof.config import Config, load_config
-from kubeproof.engine import SCAN_SCOPES, ScanResult
+from kubeproof.core.config import Config, load_config
+from kubeproof.core.engine import SCAN_SCOPES, ScanResult
 from kubeproof.images.vulnfacts import VulnInputs
 
 FIXTURES = Path(__file__).parent / "fixtures"

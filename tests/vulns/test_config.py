@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeproof.config import Config, ConfigError, load_config
+from kubeproof.core.config import Config, ConfigError, load_config
 from kubeproof.model import Severity
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import uvicorn
 
-from kubeproof.config import Config
+from kubeproof.core.config import Config
 from kubeproof.model import Context, Resource, Rule, Scope, Severity, Violation
 from kubeproof.webhook import server
 from kubeproof.webhook.app import create_app

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from prometheus_client import REGISTRY
 
-from kubeproof.config import Config
+from kubeproof.core.config import Config
 from kubeproof.model import Context, Resource, Rule, Scope, Severity, Violation
 from kubeproof.webhook.app import create_app
 from kubeproof.webhook.events import AuditSink

@@ -203,7 +203,7 @@ def test_webhook_configurations(default_out: Path) -> None:
     assert {"pods", "deployments", "statefulsets", "daemonsets", "jobs", "cronjobs",
             "services", "networkpolicies", "roles", "rolebindings"} <= resources
     assert "secrets" not in resources
-    from kubeproof.workloads import WORKLOAD_KINDS
+    from kubeproof.k8s.workloads import WORKLOAD_KINDS
 
     mutated = {r for rule in mutating[0]["rules"] for r in rule["resources"]}
     assert {f"{kind.lower()}s" for kind in WORKLOAD_KINDS} == mutated < resources

@@ -17,10 +17,10 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from kubeproof.config import Config, ConfigError, load_config
-from kubeproof.engine import ObjectChecker, select_rules
-from kubeproof.fixes import FIXERS
-from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.core.config import Config, ConfigError, load_config
+from kubeproof.core.engine import ObjectChecker, select_rules
+from kubeproof.fix.fixers import FIXERS
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context
 from kubeproof.webhook.admission import decode
 from kubeproof.webhook.judge import Judge

@@ -26,7 +26,7 @@ with warnings.catch_warnings():  # starlette suggests httpx2, not installed here
     warnings.simplefilter("ignore", UserWarning)
     from starlette.testclient import TestClient
 
-from kubeproof.config import Config
+from kubeproof.core.config import Config
 from kubeproof.webhook.app import create_app
 from kubeproof.webhook.events import AuditSink
 from kubeproof.webhook.judge import Judge

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeproof.config import ConfigError, load_config
+from kubeproof.core.config import ConfigError, load_config
 from kubeproof.webhook.policy import load_policy
 from tests.webhook.support import ROOT, Pki
 

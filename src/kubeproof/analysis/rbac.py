@@ -28,7 +28,7 @@ Authorizer semantics (``plugin/pkg/auth/authorizer/rbac`` upstream):
 
 The default ClusterRoles exist in every cluster (``cluster-admin``, ``admin``,
 ``edit``, ``view`` and the ``system:*`` bootstrap roles of the target
-Kubernetes version, :mod:`kubeproof.rbac_builtin`): a ClusterRole the set does
+Kubernetes version, :mod:`kubeproof.k8s.rbac_roles`): a ClusterRole the set does
 not define is the built-in one, and takes part in aggregation both ways
 (built-in ``admin`` aggregates the set's ``aggregate-to-admin`` roles, the
 set's aggregated roles select built-in ones). A ClusterRole of the set with a
@@ -42,12 +42,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeproof.config import Config
-from kubeproof.kubeversions import DEFAULT_KUBE_VERSION
+from kubeproof.core.config import Config
+from kubeproof.k8s.rbac_roles import LabelledRole, aggregate, builtin_roles, version_text
+from kubeproof.k8s.selectors import SelectorError, validate_label_selector
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context, InputError, Origin, Path, Resource, Violation
-from kubeproof.rbac_builtin import LabelledRole, aggregate, builtin_roles, version_text
 from kubeproof.rules.common import as_dict, as_list, one_of, quote
-from kubeproof.rules.rbac import (
+from kubeproof.rules.p07_rbac import (
     BINDING_KINDS,
     RBAC_GROUP,
     ROLE_KINDS,
@@ -57,7 +58,6 @@ from kubeproof.rules.rbac import (
     rbac_secrets_read,
     rbac_workload_create,
 )
-from kubeproof.selectors import SelectorError, validate_label_selector
 from kubeproof.sources.files import LoadOptions, Located, load_path
 
 SUBJECT_KINDS = ("User", "Group", "ServiceAccount")
@@ -560,7 +560,7 @@ def load_rbac(paths: Iterable[str], opts: LoadOptions | None = None,
     """Load ``paths`` as scan does (files, folders, Kustomize, Helm, ``-``;
     ``opts.namespace`` for objects without one), each input with its
     application (``patterns``: config ``scan.applications``)."""
-    from kubeproof.applications import discover_applications
+    from kubeproof.core.applications import discover_applications
 
     opts = opts or LoadOptions()
     rbac = RbacSet(kube_version=kube_version)

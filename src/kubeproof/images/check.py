@@ -31,14 +31,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kubeproof.imageref import ImageRef, parse_image
-from kubeproof.index import Index, WorkloadRec, sa_pull_secrets
+from kubeproof.core.index import Index, WorkloadRec, sa_pull_secrets
+from kubeproof.k8s.imageref import ImageRef, parse_image
 from kubeproof.model import Context
 
 if TYPE_CHECKING:
+    from kubeproof.core.index import ContainerRec
     from kubeproof.images.credentials import Credentials
-    from kubeproof.images.registry import ImageInfo, RegistryOptions, RegistryStatus
-    from kubeproof.index import ContainerRec
+    from kubeproof.images.oci import ImageInfo, RegistryOptions, RegistryStatus
 
 IMAGE_FACTS = "images"  # the Context.facts key of ImageFacts
 
@@ -166,7 +166,7 @@ class ImageCheck:
         from concurrent.futures import ThreadPoolExecutor
 
         from kubeproof.images.credentials import api_host
-        from kubeproof.images.registry import RegistryClient
+        from kubeproof.images.oci import RegistryClient
 
         # no credentials of its own: an empty tuple is an anonymous pull
         with RegistryClient(self.settings.options) as client:

@@ -5,7 +5,7 @@ A pull secret holds the same JSON Docker writes to ``~/.docker/config.json``:
 or the legacy ``{HOST: {...}}`` map (``kubernetes.io/dockercfg``). Keys come in
 many spellings for one registry (``https://index.docker.io/v1/``,
 ``registry.example.com:5000``, ``http://host/v2/``); they are normalised to the
-registry name that :mod:`kubeproof.imageref` gives an image (``docker.io`` for
+registry name that :mod:`kubeproof.k8s.imageref` gives an image (``docker.io`` for
 Docker Hub), so a lookup by ``ImageRef.registry`` finds them.
 
 Secrets never leave this module in text: :class:`Credentials` hides the
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubeproof.imageref import DOCKER_HUB, parse_image, split_registry_prefix
+from kubeproof.k8s.imageref import DOCKER_HUB, parse_image, split_registry_prefix
 
 # Docker Hub's API host; its other names all mean docker.io.
 DOCKER_HUB_API = "registry-1.docker.io"

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kubeproof.images.registry import ImageInfo
-    from kubeproof.index import Index
+    from kubeproof.core.index import Index
+    from kubeproof.images.oci import ImageInfo
     from kubeproof.model import InputError
     from kubeproof.sources.files import Located
 
@@ -44,7 +44,7 @@ def inventory(paths: list[str], *, keep_credentials: bool = False
               ) -> tuple[Index, dict[str, Entry], list[InputError]]:
     """The index of the set (pull secrets' credentials kept when asked), every
     image reference with its uses in order of appearance, and the input errors."""
-    from kubeproof.index import load_index
+    from kubeproof.core.index import load_index
 
     entries: dict[str, Entry] = {}
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from kubeproof.imageref import parse_image
 from kubeproof.images.check import CheckSettings
+from kubeproof.k8s.imageref import parse_image
 
 if TYPE_CHECKING:
-    from kubeproof.images.registry import ImageInfo
+    from kubeproof.images.oci import ImageInfo
 
 
 class RegistryImages:
@@ -37,7 +37,7 @@ class RegistryImages:
     def prefetch(self, images: Iterable[str], *, unpinned_only: bool = False) -> None:
         """Resolve, in one batch, every valid reference of ``images`` not asked yet
         (``unpinned_only``: those without a digest, all that pinning needs)."""
-        from kubeproof.images.registry import RegistryClient
+        from kubeproof.images.oci import RegistryClient
 
         wanted = [i for i in dict.fromkeys(images)
                   if not parse_image(i).invalid and not (unpinned_only and parse_image(i).pinned)

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from kubeproof.imageref import parse_image
+from kubeproof.k8s.imageref import parse_image
 
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 

@@ -35,7 +35,7 @@ from kubeproof.images.vulns import (
 from kubeproof.model import Context, InputError, Scope
 
 if TYPE_CHECKING:
-    from kubeproof.index import ContainerRec, Index, WorkloadRec
+    from kubeproof.core.index import ContainerRec, Index, WorkloadRec
 
 FACTS_KEY = "vulnerabilities"
 SCAN_IMAGES = "--scan-images"

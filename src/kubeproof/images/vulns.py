@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from kubeproof.imageref import parse_image
+from kubeproof.k8s.imageref import parse_image
 from kubeproof.model import Severity
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "negligible", "unknown")

@@ -24,10 +24,10 @@ import inspect
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kubeproof.gcpause import gc_paused
+from kubeproof.util.gcpause import gc_paused
 
 if TYPE_CHECKING:
-    from kubeproof.engine import ScanResult
+    from kubeproof.core.engine import ScanResult
     from kubeproof.model import Finding
 
 FORMATS: dict[str, str] = {

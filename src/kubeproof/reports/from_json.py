@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 
-from kubeproof.engine import CheckedObject, ScanResult
+from kubeproof.core.catalogue import load_rules
+from kubeproof.core.engine import CheckedObject, ScanResult
 from kubeproof.model import PRACTICES, Finding, InputError, Rule, Severity
-from kubeproof.registry import load_rules
 
 
 class ReportError(Exception):
@@ -225,7 +225,7 @@ def _registries(rows: list[Any]) -> list[Any]:
     """The registries a ``--check-images`` run asked (``registries``), as statuses."""
     if not rows:
         return []
-    from kubeproof.images.registry import RegistryStatus
+    from kubeproof.images.oci import RegistryStatus
 
     out = []
     for i, row in enumerate(rows):

@@ -27,7 +27,7 @@ saved JSON report, when the files are still readable; else there is none),
 for findings of manifest files only (``.yaml``, ``.yml``, ``.json``; not
 Dockerfiles, stdin, the cluster or rendered charts). A saved report names the
 files it quotes: re-render only reports you trust where you publish the page.
-Each file's text has its secret values masked by :mod:`kubeproof.redact`
+Each file's text has its secret values masked by :mod:`kubeproof.reports.redact`
 before any line of it is kept; a file with a document that does not parse
 (whose values could not be masked), a kubeconfig, or a file that cannot be
 read or decoded gives no excerpt. Only the lines some finding shows are kept,
@@ -53,10 +53,10 @@ from kubeproof.reports import SEVERITY_ORDER, object_label, severity_counts
 from kubeproof.reports.sarif import help_uri, strip_fence
 from kubeproof.reports.scorecard import scorecard
 from kubeproof.sources.files import MANIFEST_SUFFIXES
-from kubeproof.terminal import safe
+from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
-    from kubeproof.engine import ScanResult
+    from kubeproof.core.engine import ScanResult
 
 CONTEXT = 3  # lines shown either side of a finding's line
 MAX_LINE = 400  # characters kept of an excerpt line
@@ -242,7 +242,7 @@ def _data(findings: list[Finding]) -> dict[str, Any]:
 
 def _excerpt_file(f: Finding) -> bool:
     """Whether the file of ``f`` may be quoted: a manifest (by its name), not a
-    Dockerfile, whose secrets :mod:`kubeproof.redact` does not know."""
+    Dockerfile, whose secrets :mod:`kubeproof.reports.redact` does not know."""
     return f.kind != "Dockerfile" and f.file.lower().endswith(MANIFEST_SUFFIXES)
 
 
@@ -250,7 +250,7 @@ def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
     """The ``wanted`` lines (1-based) of the file at ``path``, secret values masked,
     each cut at :data:`MAX_LINE` characters and escaped; empty when the file cannot
     be read, decoded or parsed for masking (never an unmasked line)."""
-    from kubeproof.redact import masked_if_parsed
+    from kubeproof.reports.redact import masked_if_parsed
 
     try:
         if not os.path.isfile(path) or os.path.getsize(path) > MAX_SOURCE_BYTES:

@@ -47,7 +47,7 @@ from kubeproof.model import PRACTICES, Rule, Scope, Severity
 from kubeproof.reports import finding_key
 
 if TYPE_CHECKING:
-    from kubeproof.engine import ScanResult
+    from kubeproof.core.engine import ScanResult
 
 WEIGHTS: dict[Severity, int] = {
     Severity.CRITICAL: 10,
@@ -92,7 +92,7 @@ def scorecard(result: ScanResult) -> dict[str, Any]:
     ``accepted`` (suppressed by the baseline, counted in the score), ``rules``
     (how many ran), ``objects`` (D_p) and, when n/a or forced to 0, a ``note``.
     """
-    from kubeproof.workloads import WORKLOAD_KINDS
+    from kubeproof.k8s.workloads import WORKLOAD_KINDS
 
     rules_by_practice: dict[int, list[Rule]] = {}
     for r in result.rules:

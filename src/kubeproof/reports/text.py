@@ -47,10 +47,10 @@ from kubeproof.reports import (
     severity_counts,
 )
 from kubeproof.reports.scorecard import scorecard
-from kubeproof.terminal import cell, safe
+from kubeproof.util.terminal import cell, safe
 
 if TYPE_CHECKING:
-    from kubeproof.engine import ScanResult
+    from kubeproof.core.engine import ScanResult
 
 RESET = "\x1b[0m"
 ANSI: dict[str, str] = {

@@ -6,9 +6,9 @@ import re
 from collections.abc import Collection
 from typing import Any, TypeGuard
 
+from kubeproof.k8s.workloads import ContainerView, PodView
 from kubeproof.model import Path
-from kubeproof.terminal import safe
-from kubeproof.workloads import ContainerView, PodView
+from kubeproof.util.terminal import safe
 
 
 def effective(pod: PodView, c: ContainerView, key: str) -> tuple[Any, Path]:

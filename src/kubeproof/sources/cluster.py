@@ -52,7 +52,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from kubeproof.index import SECRET_KINDS, _pull_secret_problem
+from kubeproof.core.index import SECRET_KINDS, _pull_secret_problem
 from kubeproof.model import InputError, Origin, Resource
 from kubeproof.sources.files import ORIGIN_LOCATOR, LoadedFile, Located
 

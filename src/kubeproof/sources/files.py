@@ -451,7 +451,7 @@ def load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
     namespace get ``opts.namespace`` (as ``kubectl apply -n`` gives them)."""
     loaded = _load_path(kind, path, opts)
     if opts.namespace:
-        from kubeproof.applications import default_namespace
+        from kubeproof.core.applications import default_namespace
 
         default_namespace((located.resource for located in loaded.objects), opts.namespace)
     return loaded

@@ -33,7 +33,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from kubeproof.quantity import decimal_int
+from kubeproof.k8s.quantity import decimal_int
 from kubeproof.webhook import metrics
 from kubeproof.webhook.admission import (
     MAX_BODY_BYTES,
@@ -77,7 +77,7 @@ class Verdict:
 
 def app_from_env() -> Starlette:
     """The app factory uvicorn calls in each worker."""
-    from kubeproof.config import load_config
+    from kubeproof.core.config import load_config
     from kubeproof.webhook.policy import load_policy
 
     settings = AppSettings.from_env()

@@ -21,8 +21,8 @@ from typing import Any
 
 import click
 
-from kubeproof.cli import fail
-from kubeproof.terminal import echo
+from kubeproof.cli.main import fail
+from kubeproof.util.terminal import echo
 from kubeproof.webhook.manifests import (
     FAILURE_POLICIES,
     InstallOptions,
@@ -137,7 +137,7 @@ def install_command(namespace: str, image: str | None, replicas: int,
     Exit codes: 0 written; 2 usage error (no or invalid --image, bad
     namespace) or an output that cannot be written.
     """
-    from kubeproof.imageref import parse_image
+    from kubeproof.k8s.imageref import parse_image
 
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
         fail(f"--namespace: {namespace!r} is not a valid namespace name")

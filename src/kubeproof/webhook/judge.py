@@ -3,7 +3,7 @@
 Built once per worker (rules selected, per-kind rule lists cached, policy
 parsed), then called per request. The rules are those of ``scan``, object
 scope only (set, registry and report rules need more than one object; see
-docs/design.md), run by :class:`kubeproof.engine.ObjectChecker` with the same
+docs/design.md), run by :class:`kubeproof.core.engine.ObjectChecker` with the same
 annotation exemptions, config exemptions and severities.
 
 Not judged (allowed at once): DELETE and CONNECT; subresources other than
@@ -27,12 +27,12 @@ from typing import Any
 
 import jsonpatch
 
-from kubeproof.config import Config
-from kubeproof.engine import IGNORE_ANNOTATION, ObjectChecker, ScanResult, select_rules
-from kubeproof.fixes import FIXERS, FixSettings, fix_object
-from kubeproof.kubeversions import DEFAULT_KUBE_VERSION, parse_kube_version
+from kubeproof.core.catalogue import load_rules
+from kubeproof.core.config import Config
+from kubeproof.core.engine import IGNORE_ANNOTATION, ObjectChecker, ScanResult, select_rules
+from kubeproof.fix.fixers import FIXERS, FixSettings, fix_object
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
 from kubeproof.model import Context, Finding, Rule
-from kubeproof.registry import load_rules
 from kubeproof.sources.cluster import as_judged, judged_elsewhere
 from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
 from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPolicy

@@ -22,7 +22,7 @@ judged its own pods could not be restarted while it is down. Cluster-scoped
 objects are always judged.
 
 What ``/mutate`` fixes: ``fixers`` names it, ``safe`` (the default: the fixes
-that cannot stop a correct workload from running, see :mod:`kubeproof.fixes`),
+that cannot stop a correct workload from running, see :mod:`kubeproof.fix.fixers`),
 ``all`` (every object fixer, unsafe ones too) or a list of rules (codes, names,
 prefixes; unsafe ones among them run). Whatever it names, a value the object
 states (``readOnlyRootFilesystem: false``...) is never flipped at admission:
@@ -35,7 +35,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeproof.config import FIX_ALL, FIX_SAFE, FIX_SELECTIONS, Config, ConfigError
+from kubeproof.core.config import FIX_ALL, FIX_SAFE, FIX_SELECTIONS, Config, ConfigError
 from kubeproof.model import Severity
 
 ENFORCE, WARN, AUDIT = "enforce", "warn", "audit"
@@ -108,7 +108,7 @@ class WebhookPolicy:
 
     def fix_codes(self) -> set[str]:
         """The rule codes whose fixers /mutate runs (set-scoped ones only when listed)."""
-        from kubeproof.fixes import FIXERS
+        from kubeproof.fix.fixers import FIXERS
 
         if isinstance(self.fixers, tuple):
             return set(self.fixers)
@@ -176,7 +176,7 @@ def _severity_modes(where: str, key: str, raw: dict[str, Any]) -> dict[Severity,
 
 
 def _codes(where: str, key: str, tokens: list[str]) -> set[str]:
-    from kubeproof.registry import resolve_selection, unknown_rule_message
+    from kubeproof.core.catalogue import resolve_selection, unknown_rule_message
 
     codes, unknown = resolve_selection(tokens)
     if unknown:

@@ -1,0 +1,292 @@
+"""``kubeproof audit``: the rules and reports of ``scan``, run on a live cluster, read-only.
+
+Objects come from ``sources/cluster.py`` (list calls only) and go through the
+same engine as files do: object rules per object, set rules over the whole
+cluster, then the filters. Findings name the object instead of a file:
+``<context>/<namespace or ->/<Kind>/<name>``, line 1. Every kind that could
+not be read (403, 404, 500, timeout, unreachable server, rejected
+credentials) is an input error for ``cluster/<context>``: the report says what
+the audit did not see, and the exit code is 2.
+
+Differences from ``scan``, because a live cluster is not a manifest:
+
+- KP0401 reports only workloads in ``default`` (a cluster always has the
+  ``kubernetes`` Service, the ``default`` ServiceAccount and so on there);
+- KP1004 (Secret values committed in a manifest) does not run: every live
+  Secret holds its values;
+- Secrets are read only with ``--read-secrets`` (the shipped RBAC in
+  ``deploy/audit-rbac.yaml`` does not grant it); without it KP0302/KP0303
+  cannot judge and the report says so in a warning;
+- with ``--namespace``, namespaced kinds are listed in that namespace only,
+  plus the Namespace itself and the ClusterRoleBindings (which may grant its
+  ServiceAccounts); findings outside the namespace are left out.
+
+With ``--events``, after the report, one event per finding goes to the audit
+sink of the config's ``webhook.audit`` (the webhook's sink, ``audit_events.py``);
+a sink that fails costs one warning line, never the exit code.
+
+Exit codes as ``scan``: 0 nothing at or above ``--fail-on``, 1 findings at or
+above it, 2 usage error, bad config or incomplete coverage.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from kubeproof.cli.image_options import registry_options, registry_settings_or_exit
+from kubeproof.cli.main import (
+    MAX_TIMEOUT_S,
+    FiniteFloatRange,
+    _split,
+    _write_reports,
+    check_outputs,
+    config_or_exit,
+    fail,
+    group_by_or_exit,
+    level_and_threshold,
+    print_problems,
+    report_options,
+    vuln_inputs,
+)
+
+if TYPE_CHECKING:
+    from kubeproof.core.config import Config
+    from kubeproof.core.engine import ScanResult
+    from kubeproof.images.check import CheckSettings
+    from kubeproof.images.vulnfacts import VulnInputs
+    from kubeproof.model import Finding
+    from kubeproof.webhook.policy import AuditSettings
+
+# rules about manifests that mean nothing for live objects
+AUDIT_EXCLUDED = frozenset({"KP1004"})
+PULL_SECRET_RULES = frozenset({"KP0302", "KP0303"})
+
+
+@dataclass(slots=True)
+class AuditOptions:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    kube_version: tuple[int, int] | None = None  # None: the server's
+    pss_level: str = "restricted"
+    read_secrets: bool = False
+    max_requests: int = 4
+    request_timeout: float = 30.0
+    page_size: int = 500
+    vulns: VulnInputs | None = None  # --vuln-report / --scan-images
+    # --check-images: the registry rules with anonymous pulls and the user's own
+    # credentials (Secret values never reach the index in an audit, so KP0304,
+    # which needs a pull secret's credentials, cannot fire)
+    check_images: CheckSettings | None = None
+
+
+def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
+    """Audit the cluster; raises ``ClusterError`` (no credentials) and
+    ``SelectionError`` (unknown rule), reports everything else in the result."""
+    from kubeproof.api import apply_workload_paths
+    from kubeproof.core.config import Config
+    from kubeproof.core.engine import SCAN_SCOPES, Engine, select_rules
+    from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN
+    from kubeproof.model import Context, InputError, Scope
+    from kubeproof.sources import cluster
+    from kubeproof.util.gcpause import gc_paused
+
+    config = config or Config()
+    apply_workload_paths(config)
+    vulns = opts.vulns
+    scopes = vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES
+    steps: list[Any] = [vulns.prepare] if vulns else []
+    if opts.check_images is not None:
+        from kubeproof.images.check import ImageCheck
+
+        scopes = scopes | {Scope.REGISTRY}
+        steps.append(ImageCheck(opts.check_images))
+    rules = [r for r in select_rules(config, opts.select, opts.ignore, scopes)
+             if r.code not in AUDIT_EXCLUDED]
+    conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
+                           max_requests=opts.max_requests)
+    errors: list[InputError] = []
+    warnings: list[InputError] = []
+    version = opts.kube_version
+    reachable = True
+    try:
+        served = cluster.server_version(conn)
+    except cluster.RequestFailed as exc:
+        served = None
+        if exc.fatal or exc.timeout:  # nothing else will answer either
+            reachable = False
+            errors.append(InputError(conn.where, None, str(exc)))
+        elif version is None:
+            warnings.append(InputError(conn.where, None, f"cannot read /version ({exc}); "
+                                       f"checking for Kubernetes {_dotted(DEFAULT_KUBE_VERSION)}"))
+    if version is None:
+        version = min(served, NEWEST_KNOWN) if served and served[0] == 1 \
+            else DEFAULT_KUBE_VERSION
+    ctx = Context(config=config, kube_version=version, pss_level=opts.pss_level, prepare=steps)
+    engine = Engine(ctx, rules)
+    result = engine.result
+    result.errors.extend(errors)
+    reader = cluster.ClusterReader(conn, max_requests=opts.max_requests,
+                                   page_size=opts.page_size)
+    if reachable:
+        specs = cluster.AUDIT_KINDS + ((cluster.SECRETS,) if opts.read_secrets else ())
+        with gc_paused():
+            for event in reader.read(specs, opts.namespace):
+                if isinstance(event, InputError):
+                    result.errors.append(event)
+                else:
+                    engine.add_file(event.loaded, event.source_input)
+            engine.run_set_rules()
+        if opts.namespace and "namespaces" in reader.summary.listed \
+                and not result.kinds.get("Namespace"):
+            result.errors.append(InputError(conn.where, None,
+                                            f"namespace {opts.namespace!r} does not exist"))
+    if reachable and not opts.read_secrets and any(r.code in PULL_SECRET_RULES for r in rules):
+        warnings.append(InputError(conn.where, None, "Secrets not read, so KP0302/KP0303 "
+                                   "(pull secrets) were not checked: use --read-secrets "
+                                   "with list access to secrets"))
+    result.findings = [f for f in result.findings if _keep(f, opts.namespace)]
+    if opts.namespace:
+        result.checked = [c for c in result.checked if c.namespace == opts.namespace
+                          or (c.kind == "Namespace" and c.name == opts.namespace)]
+    result = engine.finish(opts.pss_level)
+    result.warnings.extend(warnings)
+    result.files = len(reader.summary.listed)  # in an audit: the kinds read completely
+    if opts.check_images is not None:
+        from kubeproof.images.check import image_facts
+
+        facts = image_facts(ctx)
+        result.registries = list(facts.registries.values()) if facts is not None else []
+    return result
+
+
+def _dotted(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def _keep(f: Finding, namespace: str | None) -> bool:
+    from kubeproof.k8s.workloads import CUSTOM_TEMPLATE_PATHS, WORKLOAD_KINDS
+
+    if f.rule.code == "KP0401" and f.kind not in WORKLOAD_KINDS \
+            and f.kind not in CUSTOM_TEMPLATE_PATHS:
+        return False
+    if namespace:
+        return f.namespace == namespace or (f.kind == "Namespace" and f.name == namespace)
+    return True
+
+
+@click.command()
+@click.option("--kubeconfig", type=click.Path(dir_okay=False),
+              help="Kubeconfig file [default: $KUBECONFIG, ~/.kube/config, else the "
+                   "in-cluster service account].")
+@click.option("--context", help="Kubeconfig context [default: its current context].")
+@click.option("--namespace", "-n", help="Audit only this namespace.")
+@report_options
+@click.option("--kube-version", default=None,
+              help="Kubernetes version X.Y to check for [default: the server's].")
+@click.option("--read-secrets", is_flag=True,
+              help="Also list Secrets (needs list on secrets) for the pull-secret rules; "
+                   "their values are dropped on arrival.")
+@click.option("--max-requests", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="API requests in flight at most.")
+@click.option("--request-timeout", type=FiniteFloatRange(0.1, MAX_TIMEOUT_S), default=30.0,
+              show_default=True, help="Seconds to wait for each API answer.")
+@click.option("--page-size", type=click.IntRange(1, 10000), default=500, show_default=True,
+              help="Objects per list call (limit).")
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Text report: the 'fix these first' summary and the counts, no findings.")
+@click.option("--check-images", is_flag=True,
+              help="Ask the registries of the images the cluster runs: KP0203, KP0204 and the "
+                   "registry halves of KP0103 and KP0301 (anonymous pulls and your own "
+                   "credentials; pull-secret values are never read).")
+@click.option("--events", is_flag=True,
+              help="Also send one event per finding (kind, namespace, name, code, severity, "
+                   "message; never the object) to the audit sink of the config's "
+                   "webhook.audit (stdout, file or Splunk HEC, as the webhook's). With the "
+                   "stdout sink the report needs -o FILE.")
+@registry_options
+def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
+          formats: tuple[str, ...], outputs: tuple[str, ...], fail_on: str | None,
+          select: tuple[str, ...], ignore: tuple[str, ...], config_path: str | None,
+          no_config: bool, kube_version: str | None, pss_level: str | None,
+          read_secrets: bool, max_requests: int, request_timeout: float, page_size: int,
+          no_color: bool, quiet: bool, vuln_reports: tuple[str, ...], scan_images: bool,
+          scan_timeout: float, group_by: str | None, show_all: bool, check_images: bool,
+          platform: str, registry_ca: str | None,
+          insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
+          image_cache: str | None, events: bool) -> None:
+    """Audit a live cluster, read-only (list calls only), with the rules of scan.
+
+    Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it;
+    2 usage error, bad config, an unreachable cluster or rejected credentials
+    (error printed, no report), or kinds that could not be listed (the report
+    says what the audit did not see).
+    """
+    from kubeproof.core.engine import SelectionError, exit_code
+    from kubeproof.k8s.versions import parse_kube_version
+    from kubeproof.sources.cluster import ClusterError
+
+    check_outputs(formats, outputs)
+    config = config_or_exit(config_path, no_config)
+    grouping = group_by_or_exit(config, group_by)
+    settings: dict[str, Any] = config.scan
+    try:
+        version = parse_kube_version(kube_version) if kube_version else None
+    except ValueError as exc:
+        fail(str(exc))
+    level, threshold = level_and_threshold(config, pss_level, fail_on)
+    sink = _sink_or_exit(config, formats, outputs) if events else None
+    opts = AuditOptions(
+        kubeconfig=kubeconfig, context=context, namespace=namespace,
+        select=tuple(_split(select) or settings.get("select", [])),
+        ignore=tuple(_split(ignore) + list(settings.get("ignore", []))),
+        kube_version=version, pss_level=level, read_secrets=read_secrets,
+        max_requests=max_requests, request_timeout=request_timeout, page_size=page_size,
+        vulns=vuln_inputs(vuln_reports, scan_images, scan_timeout),
+        check_images=registry_settings_or_exit(check_images, platform, registry_ca,
+                                               insecure_registries, registry_auth,
+                                               image_cache))
+    try:
+        result = run_audit(opts, config)
+    except (SelectionError, ClusterError) as exc:
+        fail(str(exc))
+    print_problems(result)
+    if result.errors and not result.objects:
+        sys.exit(2)  # nothing could be read (unreachable, refused): no report, the error says it
+    _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet,
+                   group_by=grouping, show_all=show_all)
+    if sink is not None:
+        from kubeproof.cli.commands.audit_events import send_events
+        from kubeproof.util.terminal import echo
+
+        warning = send_events(result.findings, sink)
+        if warning:
+            echo(f"kubeproof: warning: {warning}", err=True)
+    sys.exit(exit_code(result, threshold))
+
+
+def _sink_or_exit(config: Config, formats: tuple[str, ...],
+                  outputs: tuple[str, ...]) -> AuditSettings:
+    """The sink of ``webhook.audit`` for --events; ends the command (exit 2) when the
+    config's section is bad, or when events and a report would share stdout."""
+    from kubeproof.core.config import ConfigError
+    from kubeproof.webhook.policy import load_policy
+
+    try:
+        settings = load_policy(config).audit
+    except ConfigError as exc:
+        fail(str(exc))
+    to_stdout = any(i >= len(outputs) or outputs[i] == "-"
+                    for i in range(max(len(formats), 1)))
+    if settings.sink == "stdout" and to_stdout:
+        fail("--events with the stdout sink (webhook.audit.sink) would mix the events "
+             "with the report: write the report to a file with -o FILE, or configure "
+             "a file or hec sink")
+    return settings

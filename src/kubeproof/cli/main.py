@@ -1,0 +1,515 @@
+"""Command line: ``kubeproof scan``, ``rules``, ``config init``, ``--version``.
+
+Imports of everything but click are deferred into the commands: a scan of one
+small file must start, run and exit in well under 0.3 s.
+
+Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
+2 usage error, bad config, or any input that could not be read or parsed.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, ClassVar, NoReturn
+
+import click
+
+from kubeproof import __version__
+from kubeproof.cli.image_options import registry_options, registry_settings_or_exit
+from kubeproof.util.terminal import echo
+
+FORMATS = ("text", "json", "sarif", "junit", "html", "codequality")
+SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
+GROUP_BY = ("rule", "file")  # as reports.text.GROUP_BY (not imported: scan starts fast)
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+def fail(message: str) -> NoReturn:
+    """End a command with one error line and exit code 2 (every command uses it)."""
+    echo(f"kubeproof: error: {message}", err=True)
+    sys.exit(2)
+
+
+def check_outputs(formats: tuple[str, ...], outputs: tuple[str, ...]) -> None:
+    """At most one report on stdout: every --format but one needs its --output."""
+    if len(outputs) > max(len(formats), 1):
+        fail("more --output files than --format options")
+    to_stdout = sum(1 for i in range(max(len(formats), 1))
+                    if i >= len(outputs) or outputs[i] == "-")
+    if to_stdout > 1:
+        fail("several --format options would write to stdout: give each but one an --output "
+             "file (-f json -o report.json -f sarif -o report.sarif)")
+
+
+def require_paths(paths: tuple[str, ...] | list[str]) -> None:
+    """End the command (exit 2, no report) when a path given does not exist."""
+    import os
+
+    for p in paths:
+        if p != "-" and not os.path.lexists(p):
+            fail(f"{p}: no such file or directory")
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A bounded float option that also refuses ``nan`` and infinities: ``nan``
+    passes every comparison, so click's own range check lets it through."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+# Upper bounds of numeric options: beyond them a value is a typo, and would
+# overflow (a file size in bytes), sleep for ages or start a process per unit.
+MAX_FILE_SIZE_MIB = 4096
+MAX_JOBS = 256
+MAX_TIMEOUT_S = 86_400.0
+
+
+class _LazyGroup(click.Group):
+    """Loads the modules of the commands other than scan only when they run,
+    so that ``kubeproof scan`` starts fast (click's documented lazy pattern)."""
+
+    LAZY: ClassVar[dict[str, str]] = {
+        "rbac": "kubeproof.cli.commands.rbac:rbac",
+        "netpol": "kubeproof.cli.commands.netpol:netpol",
+        "audit": "kubeproof.cli.commands.audit:audit",
+        "images": "kubeproof.cli.commands.images:images",
+        "report": "kubeproof.cli.commands.report:report",
+        "webhook": "kubeproof.cli.commands.webhook:webhook",
+        "fix": "kubeproof.cli.commands.fix:fix",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.LAZY.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        module, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="kubeproof")
+def cli() -> None:
+    """Check, enforce and report the Kubernetes production best practices.
+
+    Exit codes: 0 success, nothing at or above --fail-on; 1 findings at or above
+    it (what 1 means for each command is in its --help); 2 usage error, bad
+    config, or input that could not be read.
+    """
+
+
+REPORT_OPTIONS = (
+    click.option("--format", "-f", "formats", multiple=True, type=click.Choice(FORMATS),
+                 help="Report format; repeat for several (pair each with --output)."),
+    click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False),
+                 help="File for the report of the --format in the same position."),
+    click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
+                 help="Lowest severity that makes the exit code 1 [default: high]."),
+    click.option("--select", multiple=True, help="Only these rules (codes, names, prefixes)."),
+    click.option("--ignore", multiple=True, help="Skip these rules (codes, names, prefixes)."),
+    click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                 help="Config file [default: .kubeproof.yaml found upward]."),
+    click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml."),
+    click.option("--pss-level", type=click.Choice(["baseline", "restricted"]), default=None,
+                 help="Pod Security level to check [default: restricted]."),
+)
+
+
+VULN_OPTIONS = (
+    click.option("--vuln-report", "vuln_reports", multiple=True, metavar="FILE",
+                 help="Trivy (trivy image -f json) or Grype (grype -o json) report of an "
+                      "image; repeatable. Turns on the KP11 rules."),
+    click.option("--scan-images", is_flag=True,
+                 help="Run trivy on PATH for every image no --vuln-report covers."),
+    click.option("--scan-timeout", type=FiniteFloatRange(1, MAX_TIMEOUT_S), default=300.0,
+                 show_default=True, help="Seconds each trivy run may take."),
+)
+
+
+TEXT_OPTIONS = (
+    click.option("--group-by", type=click.Choice(GROUP_BY), default=None,
+                 help="Text report: group the findings by rule or by file [default: rule, "
+                      "or scan.groupBy in the config]."),
+    click.option("--all", "show_all", is_flag=True,
+                 help="Text report: show every finding (long groups are folded otherwise)."),
+)
+
+
+def text_options(fn: Any) -> Any:
+    """The text report's options (scan, audit, report)."""
+    for option in reversed(TEXT_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def report_options(fn: Any) -> Any:
+    """The options every command that runs the rules shares (scan, audit)."""
+    for option in reversed(REPORT_OPTIONS + VULN_OPTIONS + TEXT_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def group_by_or_exit(config: Any, group_by: str | None) -> str:
+    """``--group-by`` over ``scan.groupBy`` in the config over ``rule``."""
+    chosen = group_by or config.scan.get("groupBy", "rule")
+    if chosen not in GROUP_BY:
+        fail(f"{config.path}: scan.groupBy must be {' or '.join(GROUP_BY)}")
+    return str(chosen)
+
+
+def vuln_inputs(reports: tuple[str, ...], scan_images: bool, timeout: float) -> Any:
+    """The prepare step for the KP11 rules, or None without reports (nothing imported)."""
+    if not reports and not scan_images:
+        return None
+    from kubeproof.images.vulnfacts import VulnInputs
+
+    return VulnInputs(list(reports), scan_images, timeout)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@report_options
+@click.option("--kube-version", default=None, help="Target Kubernetes version X.Y.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+              help="Report and fail only on findings not in this baseline.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False),
+              help="Record the current findings as the baseline and exit 0.")
+@click.option("--helm-values", multiple=True, type=click.Path(dir_okay=False),
+              help="Values file for Helm charts (repeatable).")
+@click.option("--helm-set", multiple=True, help="KEY=VALUE for Helm charts (repeatable).")
+@click.option("--max-file-size", type=click.IntRange(1, MAX_FILE_SIZE_MIB), default=None,
+              help="Refuse files larger than this many MiB [default: 16].")
+@click.option("--jobs", "-j", type=click.IntRange(0, MAX_JOBS), default=0,
+              help="Worker processes [default: 0 = auto: one per usable core when the input "
+                   "has at least 16 files, 8 MiB and 256 KiB per file on average and the "
+                   "load average leaves a core idle, else one process].")
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Text report: the 'fix these first' summary and the counts, no findings.")
+@click.option("--namespace", "-n", default=None,
+              help="Namespace of objects without one, as kubectl apply -n gives them "
+                   "[default: config scan.namespace, else an unknown namespace of their own].")
+@click.option("--check-images", is_flag=True,
+              help="Ask the image registries: run KP0203, KP0204, KP0304 and the registry "
+                   "halves of KP0103 and KP0301.")
+@registry_options
+def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
+         fail_on: str | None, select: tuple[str, ...], ignore: tuple[str, ...],
+         config_path: str | None, no_config: bool, kube_version: str | None,
+         pss_level: str | None, baseline_path: str | None, write_baseline: str | None,
+         helm_values: tuple[str, ...], helm_set: tuple[str, ...], max_file_size: int | None,
+         jobs: int, no_color: bool, quiet: bool, namespace: str | None,
+         vuln_reports: tuple[str, ...],
+         scan_images: bool, scan_timeout: float, group_by: str | None, show_all: bool,
+         check_images: bool, platform: str,
+         registry_ca: str | None, insecure_registries: tuple[str, ...],
+         registry_auth: tuple[str, ...], image_cache: str | None) -> None:
+    """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin.
+
+    Set rules (one object against others) judge each application apart: each
+    folder argument, the files given from one folder, stdin, or each folder
+    that config scan.applications (glob patterns, e.g. ["apps/*"]) matches.
+
+    Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it;
+    2 usage error, bad config, a path that does not exist, empty stdin, or an
+    input that could not be read or parsed (the other inputs are still scanned).
+    """
+    from kubeproof.core.engine import SelectionError, exit_code, read_baseline
+    from kubeproof.core.engine import write_baseline as save_baseline
+    from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
+    from kubeproof.sources.files import DEFAULT_MAX_FILE_BYTES, LoadOptions
+
+    check_outputs(formats, outputs)
+    require_paths(paths)
+    config = config_or_exit(config_path, no_config)
+    settings: dict[str, Any] = config.scan
+    grouping = group_by_or_exit(config, group_by)
+    try:
+        version = parse_kube_version(kube_version or str(settings.get("kubeVersion", ""))) \
+            if (kube_version or settings.get("kubeVersion")) else DEFAULT_KUBE_VERSION
+    except ValueError as exc:
+        fail(str(exc))
+    level, threshold = level_and_threshold(config, pss_level, fail_on)
+    baseline = None
+    if baseline_path:
+        try:
+            baseline = read_baseline(baseline_path)
+        except ValueError as exc:
+            fail(str(exc))
+    max_mib = max_file_size or settings.get("maxFileSizeMiB")
+    opts = LoadOptions(
+        max_file_bytes=max_mib * 1048576 if max_mib else DEFAULT_MAX_FILE_BYTES,
+        helm_values=helm_values, helm_set=helm_set, namespace=namespace_or_exit(namespace))
+    vulns = vuln_inputs(vuln_reports, scan_images, scan_timeout)
+    checks = registry_settings_or_exit(check_images, platform, registry_ca,
+                                       insecure_registries, registry_auth, image_cache)
+    try:
+        result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
+                           _split(ignore) + list(settings.get("ignore", [])), version, level,
+                           opts, baseline, quiet, jobs, vulns, checks)
+    except SelectionError as exc:
+        fail(str(exc))
+    print_problems(result)
+    if write_baseline:
+        save_baseline(write_baseline, result.findings)
+        echo(f"wrote {len(result.findings)} findings to baseline {write_baseline}", err=True)
+        sys.exit(2 if result.errors else 0)
+    _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet,
+                   group_by=grouping, show_all=show_all)
+    sys.exit(exit_code(result, threshold))
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr, shown only for scans of many files."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.task: Any = None
+
+    def begin(self, total: int) -> None:
+        if total >= 50:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.task = self.bar.add_task("scanning", total=total)
+            self.bar.start()
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
+              version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
+              quiet: bool, jobs: int, vulns: Any, checks: Any) -> Any:
+    from kubeproof.api import scan as api_scan
+    from kubeproof.core.engine import SCAN_SCOPES
+
+    bar = _ProgressBar() if sys.stderr.isatty() and not quiet else None
+    try:
+        return api_scan(paths, config=config, select=select, ignore=ignore,
+                        kube_version=version, pss_level=level, options=opts,
+                        baseline=baseline, progress=bar, jobs=jobs,
+                        scopes=vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES,
+                        prepare=[vulns.prepare] if vulns else [], check_images=checks)
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def namespace_or_exit(namespace: str | None) -> str | None:
+    """``--namespace`` checked as the API server would (an invalid one ends the command)."""
+    from kubeproof.core.config import namespace_problem
+
+    problem = namespace_problem(namespace) if namespace is not None else None
+    if problem:
+        fail(f"--namespace: {problem}")
+    return namespace
+
+
+def config_options(reads: str = "") -> Any:
+    """``--config FILE`` and ``--no-config`` for a command that reads ``reads`` (all
+    of it when empty) from the config, passed on as ``config_path`` and
+    ``no_config`` (see :func:`config_or_exit`)."""
+    def add(fn: Any) -> Any:
+        fn = click.option("--no-config", is_flag=True, help="Ignore any .kubeproof.yaml.")(fn)
+        return click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                            help="Config file [default: .kubeproof.yaml found upward]"
+                                 + (f": {reads}." if reads else "."))(fn)
+    return add
+
+
+def config_or_exit(config_path: str | None, no_config: bool) -> Any:
+    """The ``--config`` file, the ``.kubeproof.yaml`` found upward, or (``--no-config``)
+    the defaults; a config that cannot be used ends the command (exit code 2)."""
+    from kubeproof.core.config import ConfigError, find_config, load_config
+
+    try:
+        return load_config(None if no_config else (config_path or find_config()))
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def fail_threshold(fail_on: str) -> int:
+    """``--fail-on`` as the lowest severity that makes the exit code 1 (``none``:
+    one above critical, so nothing does)."""
+    from kubeproof.model import Severity
+
+    return Severity.CRITICAL + 1 if fail_on == "none" else Severity.parse(fail_on)
+
+
+def level_and_threshold(config: Any, pss_level: str | None, fail_on: str | None
+                        ) -> tuple[str, int]:
+    """The Pod Security level and the fail threshold: flags over ``scan:`` in the
+    config over the defaults (restricted, high); a bad level ends the command."""
+    level = pss_level or config.scan.get("pssLevel", "restricted")
+    if level not in ("baseline", "restricted"):
+        fail(f"{config.path}: scan.pssLevel must be baseline or restricted")
+    return level, fail_threshold(fail_on or config.scan.get("failOn", "high"))
+
+
+def print_problems(result: Any) -> None:
+    """Input errors and warnings on stderr, one line each."""
+    for err in result.errors:
+        echo(err, err=True)
+    for warn in result.warnings:
+        where = f"{warn.file}:{warn.line}" if warn.line else warn.file
+        echo(f"{where}: warning: {warn.message}", err=True)
+
+
+def _write_reports(result: Any, formats: tuple[str, ...], outputs: tuple[str, ...], *,
+                   color: bool, quiet: bool, group_by: str = "rule",
+                   show_all: bool = False) -> None:
+    import shutil
+
+    from kubeproof import reports
+
+    opts = {"quiet": quiet, "group_by": group_by, "show_all": show_all}
+    for i, fmt in enumerate(formats):
+        target = outputs[i] if i < len(outputs) else None
+        if target is None or target == "-":
+            tty = sys.stdout.isatty()
+            width = max(60, shutil.get_terminal_size().columns) if tty else 100
+            sys.stdout.flush()
+            reports.write(fmt, result, sys.stdout.buffer, color=color and tty, width=width,
+                          **opts)
+            sys.stdout.buffer.flush()
+            continue
+        try:
+            with open(target, "wb") as fh:
+                reports.write(fmt, result, fh, color=False, **opts)
+        except OSError as exc:
+            fail(f"{target}: cannot write report: {exc.strerror or exc}")
+
+
+@cli.command()
+@click.argument("rule", required=False)
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="text (a table, or one rule explained) or json [default: text].")
+def rules(rule: str | None, fmt: str) -> None:
+    """List the rules, or explain one (code or name).
+
+    The FIX column says whether `kubeproof fix` can fix a rule's findings:
+    safe (applied by default), unsafe (only with --unsafe-fixes) or - (no fixer).
+
+    Exit codes: 0 listed; 2 unknown rule.
+    """
+    import json
+
+    from kubeproof.core.catalogue import load_rules, lookup, unknown_rule_message
+    from kubeproof.model import PRACTICES
+
+    registry = load_rules()
+    chosen = list(registry.values())
+    if rule:
+        chosen = lookup(rule)
+        if not chosen:
+            fail(unknown_rule_message(rule))
+    if fmt == "json":
+        click.echo(json.dumps([
+            {"code": r.code, "name": r.name, "practice": r.practice,
+             "practiceName": PRACTICES[r.practice], "severity": r.severity.label,
+             "scope": r.scope, "summary": r.summary, "what": r.what, "why": r.why,
+             "how": r.how, "example": r.example, "fixable": r.fixable,
+             "fixSafety": r.fix_safety, "fixSafetyReason": r.fix_safety_reason or None}
+            for r in chosen], indent=2))
+        return
+    if rule and len(chosen) == 1:
+        r = chosen[0]
+        click.echo(f"{r.code} {r.name} ({r.severity.label}, practice {r.practice}: "
+                   f"{PRACTICES[r.practice]}, scope {r.scope})\n\n{r.summary}\n")
+        if r.fix_safety is not None:
+            click.echo(f"Fix: {r.fix_safety} ({r.fix_safety_reason})\n")
+        else:
+            click.echo("Fix: none (kubeproof fix has no fixer for this rule)\n")
+        for title, body in (("What", r.what), ("Why", r.why), ("How", r.how),
+                            ("Example", r.example)):
+            click.echo(f"{title}:\n{body}\n")
+        return
+    width = max(len(r.name) for r in chosen)
+    echo(f"{'CODE':<6}  {'NAME':<{width}}  {'P':>2}  {'SEVERITY':<8}  {'SCOPE':<8}  "
+         f"{'FIX':<6}  SUMMARY")
+    for r in chosen:
+        echo(f"{r.code}  {r.name:<{width}}  {r.practice:>2}  {r.severity.label:<8}  "
+             f"{r.scope:<8}  {r.fix_safety or '-':<6}  {r.summary}")
+
+
+@cli.group()
+def config() -> None:
+    """Work with .kubeproof.yaml.
+
+    Exit codes: 0 done; 2 usage error or the file could not be written.
+    """
+
+
+@config.command("init")
+@click.option("--path", default=".kubeproof.yaml", type=click.Path(dir_okay=False),
+              show_default=True, help="Where to write the config.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def config_init(path: str, force: bool) -> None:
+    """Write a commented starter config.
+
+    Exit codes: 0 written; 2 the file exists (without --force) or cannot be written.
+    """
+    import os
+
+    from kubeproof.core.config import STARTER
+
+    if os.path.exists(path) and not force:
+        fail(f"{path} exists (use --force to overwrite)")
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(STARTER)
+    except OSError as exc:
+        fail(f"{path}: cannot write: {exc.strerror or exc}")
+    echo(f"wrote {path}")
+
+
+def _show_escaped(exc: click.ClickException) -> None:
+    """click's usage error, each line escaped: it quotes the arguments given."""
+    from io import StringIO
+
+    buf = StringIO()
+    exc.show(file=buf)
+    for line in buf.getvalue().splitlines():
+        echo(line, err=True)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("kubeproof: aborted", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        _show_escaped(exc)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # never a traceback for the user
+        echo(f"kubeproof: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(2)
+
