@@ -114,9 +114,10 @@ def field_names_read() -> list[str]:
     a field name: fixtures leave most optional fields out, so the sweep also
     adds each of these, with a hostile value, to the mappings it mutates."""
     names: set[str] = set()
-    files = [*SOURCES.glob("rules/*.py"), *SOURCES.glob("analysis/*.py"),
-             *(SOURCES / f for f in ("index.py", "workloads.py", "selectors.py", "netpol.py",
-                                    "fixes.py", "images/inventory.py"))]
+    files = [*SOURCES.glob("rules/**/*.py"), *SOURCES.glob("analysis/*.py"),
+             *SOURCES.glob("k8s/*.py"), *SOURCES.glob("fix/**/*.py"),
+             *(SOURCES / f for f in ("core/index.py", "images/inventory.py")
+               if (SOURCES / f).exists())]
     for f in files:
         for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \
