@@ -42,7 +42,9 @@ from tests.hostile.mutants import (
     objects_of,
 )
 
-ALL_FIXTURES = (RULE_FIXTURES, ANALYSIS_FIXTURES, EXAMPLES)
+# RULE_FIXTURES.parent: the rule fixture folders tests/rules/KPxxxx/ as well as
+# the hand-written tests' tests/rules/fixtures/
+ALL_FIXTURES = (RULE_FIXTURES.parent, ANALYSIS_FIXTURES, EXAMPLES)
 
 
 def internal_errors(messages: list[str]) -> list[str]:

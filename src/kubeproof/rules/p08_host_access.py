@@ -56,18 +56,28 @@ def writable_host_path(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata:
+          name: log-shipper
         spec:
-          containers:
-            - name: log-shipper
-              image: fluent/fluent-bit:3.0
-              volumeMounts:
+          selector:
+            matchLabels: {app: log-shipper}
+          template:
+            metadata:
+              labels: {app: log-shipper}
+            spec:
+              containers:
+                - name: log-shipper
+                  image: fluent/fluent-bit:3.0
+                  volumeMounts:
+                    - name: varlog
+                      mountPath: /var/log
+                      readOnly: true
+              volumes:
                 - name: varlog
-                  mountPath: /var/log
-                  readOnly: true
-          volumes:
-            - name: varlog
-              hostPath:
-                path: /var/log
+                  hostPath:
+                    path: /var/log
         ```
     """
     pod = res.pod
@@ -141,17 +151,22 @@ def writable_root_filesystem(res: Resource, ctx: Context) -> Iterator[Violation]
 
     Example:
         ```yaml
-        containers:
-          - name: app
-            image: ghcr.io/acme/app:1.4.2
-            securityContext:
-              readOnlyRootFilesystem: true
-            volumeMounts:
-              - name: tmp
-                mountPath: /tmp
-        volumes:
-          - name: tmp
-            emptyDir: {}
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: ghcr.io/acme/app:1.4.2
+              securityContext:
+                readOnlyRootFilesystem: true
+              volumeMounts:
+                - name: tmp
+                  mountPath: /tmp
+          volumes:
+            - name: tmp
+              emptyDir: {}
         ```
     """
     pod = res.pod

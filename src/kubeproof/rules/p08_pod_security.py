@@ -182,10 +182,19 @@ def host_process(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
         spec:
+          os:
+            name: windows
           securityContext:
             windowsOptions:
               runAsUserName: ContainerUser
+          containers:
+            - name: iis
+              image: mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2022
         ```
     """
     pod = res.pod
@@ -221,11 +230,17 @@ def host_namespaces(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
         spec:
           hostNetwork: false
           containers:
             - name: app
               image: registry.example.com/app:1.4.2
+              ports:
+                - containerPort: 8080
         ```
     """
     pod = res.pod
@@ -253,11 +268,16 @@ def privileged(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
-          - name: app
-            image: registry.example.com/app:1.4.2
-            securityContext:
-              privileged: false
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              securityContext:
+                privileged: false
         ```
     """
     pod = res.pod
@@ -291,10 +311,18 @@ def capabilities_baseline(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        securityContext:
-          capabilities:
-            drop: ["ALL"]
-            add: ["NET_BIND_SERVICE"]
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              securityContext:
+                capabilities:
+                  drop: ["ALL"]
+                  add: ["NET_BIND_SERVICE"]
         ```
     """
     pod = res.pod
@@ -329,9 +357,20 @@ def host_path_volumes(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        volumes:
-          - name: cache
-            emptyDir: {}
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              volumeMounts:
+                - name: cache
+                  mountPath: /cache
+          volumes:
+            - name: cache
+              emptyDir: {}
         ```
     """
     pod = res.pod
@@ -361,9 +400,17 @@ def host_ports(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        ports:
-          - name: http
-            containerPort: 8080
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              ports:
+                - name: http
+                  containerPort: 8080
         ```
     """
     pod = res.pod
@@ -408,10 +455,17 @@ def apparmor(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
         spec:
           securityContext:
             appArmorProfile:
               type: RuntimeDefault
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
         ```
     """
     pod = res.pod
@@ -478,9 +532,17 @@ def selinux(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        securityContext:
-          seLinuxOptions:
-            level: "s0:c123,c456"
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          securityContext:
+            seLinuxOptions:
+              level: "s0:c123,c456"
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
         ```
     """
     pod = res.pod
@@ -532,8 +594,16 @@ def proc_mount(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        securityContext:
-          procMount: Default
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              securityContext:
+                procMount: Default
         ```
     """
     pod = res.pod
@@ -575,10 +645,17 @@ def seccomp_baseline(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
         spec:
           securityContext:
             seccompProfile:
               type: RuntimeDefault
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
         ```
     """
     pod = res.pod
@@ -640,11 +717,18 @@ def sysctls(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
         spec:
           securityContext:
             sysctls:
               - name: net.ipv4.ip_local_port_range
                 value: "1024 65535"
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
         ```
     """
     pod = res.pod
@@ -680,10 +764,18 @@ def host_probes(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        readinessProbe:
-          httpGet:
-            path: /healthz
-            port: 8080
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              readinessProbe:
+                httpGet:
+                  path: /healthz
+                  port: 8080
         ```
     """
     if not _since(ctx, 34):
@@ -730,10 +822,21 @@ def volume_types(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        volumes:
-          - name: data
-            persistentVolumeClaim:
-              claimName: data
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              volumeMounts:
+                - name: data
+                  mountPath: /data
+          volumes:
+            - name: data
+              persistentVolumeClaim:
+                claimName: data
         ```
     """
     pod = res.pod
@@ -771,8 +874,16 @@ def privilege_escalation(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        securityContext:
-          allowPrivilegeEscalation: false
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              securityContext:
+                allowPrivilegeEscalation: false
         ```
     """
     if not _since(ctx, 8):
@@ -813,10 +924,17 @@ def run_as_non_root(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
         spec:
           securityContext:
             runAsNonRoot: true
             runAsUser: 10001
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
         ```
     """
     pod = res.pod
@@ -858,8 +976,16 @@ def run_as_user(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        securityContext:
-          runAsUser: 10001
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              securityContext:
+                runAsUser: 10001
         ```
     """
     if not _since(ctx, 23):
@@ -898,10 +1024,17 @@ def seccomp_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
         spec:
           securityContext:
             seccompProfile:
               type: RuntimeDefault
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
         ```
     """
     if not _since(ctx, 19):
@@ -941,9 +1074,17 @@ def capabilities_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        securityContext:
-          capabilities:
-            drop: ["ALL"]
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: app
+              image: registry.example.com/app:1.4.2
+              securityContext:
+                capabilities:
+                  drop: ["ALL"]
         ```
     """
     if not _since(ctx, 22):
@@ -988,6 +1129,10 @@ def proc_mount_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
         spec:
           hostUsers: false
           containers:
