@@ -478,7 +478,8 @@ def image_registry_not_allowed(res: Resource, ctx: Context) -> Iterator[Violatio
 _NONROOT_TAG = re.compile(r"(?:^|[-_.])nonroot(?=$|[-_.])")
 
 
-@rule("KP0104", "dockerfile-base-not-minimal", practice=1, severity="medium", kinds={"Dockerfile"})
+@rule("KP0104", "dockerfile-base-not-minimal", practice=1, severity="medium",
+      kinds={"Dockerfile"})
 def dockerfile_base_not_minimal(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Dockerfile whose final stage is not minimal, not pinned, or runs as root.
 

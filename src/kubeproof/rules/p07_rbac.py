@@ -312,7 +312,8 @@ def rbac_wildcard(res: Resource, ctx: Context) -> Iterator[Violation]:
 
 # ------------------------------------------------------------------ KP0702
 
-@rule("KP0702", "rbac-cluster-admin-binding", practice=7, severity="critical", kinds=BINDING_KINDS)
+@rule("KP0702", "rbac-cluster-admin-binding", practice=7, severity="critical",
+      kinds=BINDING_KINDS)
 def rbac_cluster_admin_binding(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Binding of `cluster-admin`, or of group `system:masters`, to a non-system subject.
 
@@ -682,6 +683,8 @@ def default_service_account(res: Resource, ctx: Context) -> Iterator[Violation]:
         yield Violation(path, f"{_what(res)} runs as the 'default' ServiceAccount")
 
 
+# Where a new serviceAccountName goes in a pod spec: after the deprecated
+# field, else before the first of these keys (else at its end).
 _POD_SA_BEFORE = ("automountServiceAccountToken", "securityContext", "initContainers",
                   "containers")
 
@@ -713,7 +716,7 @@ def service_account_for(obj: MutableMapping[str, Any], settings: FixSettings
     if labels:
         meta["labels"] = labels
     return map_like(obj, apiVersion="v1", kind="ServiceAccount", metadata=meta,
-                     automountServiceAccountToken=False)
+                    automountServiceAccountToken=False)
 
 
 @fix("KP0707", safety=UNSAFE, needs_verdict=True, creates=service_account_for,
@@ -861,7 +864,3 @@ def disable_token_automount(res: Resource, settings: FixSettings) -> bool:
     if pod is None or "automountServiceAccountToken" in pod.spec:
         return False
     return put(pod.spec, "automountServiceAccountToken", False, _POD_AUTOMOUNT_AFTER)
-
-
-# Where a new serviceAccountName goes in a pod spec: after the deprecated
-# field, else before the first of these keys (else at its end).

@@ -313,7 +313,8 @@ def _psp_level(spec: dict[str, Any], annotations: dict[str, Any]) -> tuple[str, 
     return "restricted", []
 
 
-@rule("KP0822", "pod-security-policy", practice=8, severity="high", kinds={"PodSecurityPolicy"})
+@rule("KP0822", "pod-security-policy", practice=8, severity="high",
+      kinds={"PodSecurityPolicy"})
 def pod_security_policy(res: Resource, ctx: Context) -> Iterator[Violation]:
     """PodSecurityPolicy object, an API removed in Kubernetes 1.25.
 

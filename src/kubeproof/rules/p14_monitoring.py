@@ -195,8 +195,9 @@ def default_requests(res: Resource, settings: FixSettings) -> bool:
         cres = as_dict(c.data.get("resources"))
         for name in ("cpu", "memory"):
             value = settings.requests.get(name)
-            if _invalid_default(value) or any(_has_value(m.get(kind), name) for m in (cres, pod_res)
-                                    for kind in ("requests", "limits")):
+            if _invalid_default(value) or any(_has_value(m.get(kind), name)
+                                              for m in (cres, pod_res)
+                                              for kind in ("requests", "limits")):
                 continue
             changed |= set_in(c.data, ("resources", "requests", name), value,
                               RESOURCES_AFTER)
