@@ -18,7 +18,6 @@ def test_a_step_sees_the_finished_index_once_before_the_index_rules() -> None:
 
     def count(index: Any, ctx: Context) -> None:
         seen.append(index.objects)
-        ctx.facts["seen"] = True
 
     result = scan([BAD], prepare=[count])
     assert seen == [result.objects] and result.objects >= 5

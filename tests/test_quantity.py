@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from kubeproof.core.config import Config
 from kubeproof.core.engine import ObjectChecker, select_rules
+from kubeproof.core.fixing import FixSettings
+from kubeproof.fix.apply import fix_object
 from kubeproof.fix.files import _dump, _yaml
-from kubeproof.fix.fixers import FixSettings, fix_object
 from kubeproof.k8s.quantity import (
     MAX_VALUE,
     Quantity,

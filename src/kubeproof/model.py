@@ -18,7 +18,12 @@ from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
     from kubeproof.core.config import Config
+    from kubeproof.core.fixing import FixSettings
+    from kubeproof.core.index import Index
+    from kubeproof.images.check import ImageFacts
+    from kubeproof.images.vulnfacts import VulnFacts
     from kubeproof.k8s.workloads import PodView
+    from kubeproof.rules.p05_labels import TemplateLookup
 
 Path = tuple[str | int, ...]
 
@@ -52,6 +57,32 @@ class Scope:
     CLUSTER = "cluster"
     REGISTRY = "registry"
     REPORT = "report"
+
+
+class RunsIn:
+    """Where a rule can run (``@rule(runs_in=...)``; default: everywhere)."""
+
+    FILES = "files"  # scan and fix: manifests in files, rendered charts, stdin
+    CLUSTER = "cluster"  # audit: live objects read from the API
+    ADMISSION = "admission"  # the webhook: one object sent to the API server
+    EVERYWHERE = frozenset({FILES, CLUSTER, ADMISSION})
+
+
+class Needs:
+    """What a rule needs besides the manifests (``@rule(needs=...)``)."""
+
+    IMAGES = "images"  # the registry's answers about each image (``--check-images``)
+    REPORTS = "reports"  # vulnerability reports (``--vuln-report``, ``--scan-images``)
+    SECRETS = "secrets"  # Secret objects (an audit reads them with ``--read-secrets`` only)
+
+
+class PssLevel:
+    """The Pod Security Standard level a rule belongs to (``@rule(pss_level=...)``):
+    its findings are dropped where the namespace's level is lower."""
+
+    BASELINE = "baseline"
+    RESTRICTED = "restricted"
+    LEVELS = (BASELINE, RESTRICTED)
 
 
 PRACTICES: dict[int, str] = {
@@ -128,6 +159,20 @@ class SetViolation:
     severity: Severity | None = None
 
 
+@dataclass(slots=True)
+class Facts:
+    """What the ``Context.prepare`` steps gather for the index-phase rules, and
+    what those rules build once per run; None: not gathered (a plain scan)."""
+
+    # the registry's answers (``--check-images``: images.check.ImageCheck)
+    images: ImageFacts | None = None
+    # vulnerability reports (``--vuln-report``, ``--scan-images``: images.vulnfacts)
+    vulnerabilities: VulnFacts | None = None
+    # the set's pod templates by namespace, with the index they were built from
+    # (rules.p05_labels.namespace_lookup builds it once for every rule that asks)
+    template_lookup: tuple[Index, TemplateLookup] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """Settings that rules may read; one per run."""
@@ -139,7 +184,7 @@ class Context:
     # registry and report scopes): they gather facts those rules read, such as
     # resolved images (``--check-images``) or vulnerability reports, into ``facts``.
     prepare: list[Callable[[Any, Context], None]] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
     # what those steps could not gather (a file that is not a report, a tool
     # missing) and what they warn of: the engine adds both to the result
     errors: list[InputError] = field(default_factory=list)
@@ -152,6 +197,45 @@ IndexCheckFn = Callable[[Any, Context], Iterator["SetViolation"]]
 # a rule's check: a CheckFn for object and cluster scopes, an IndexCheckFn for
 # the index-phase scopes (set, registry, report); the scope tells which
 RuleFn = Callable[[Any, Context], Iterator[Any]]
+# a fixer: changes the object in place, True when it changed something
+FixFn = Callable[["Resource", "FixSettings"], bool]
+# what creates the object a fix points its object at (KP0707: the workload's
+# ServiceAccount): (fixed object, settings) -> the new object, None for none
+CreateFn = Callable[[Any, "FixSettings"], Any]
+# what in the set withdraws an object rule's findings (KP1303's "and no HPA"):
+# a function of the index answering, for (namespace, kind, name), whether the
+# rule's findings on that object are withdrawn
+Withdrawal = Callable[[Any], Callable[[str | None, str, str], bool]]
+
+SAFE, UNSAFE = "safe", "unsafe"
+SAFETIES = (SAFE, UNSAFE)
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A rule's fix (``@fix`` beside its ``@rule``): the smallest edit that makes
+    the rule pass, and the facts its callers need to run it."""
+
+    code: str
+    fn: FixFn
+    summary: str  # the fixer's docstring's first paragraph
+    safety: str  # SAFE: cannot stop a correct workload from running; UNSAFE: may
+    why: str  # one line: why the fix is (un)safe, shown by `kubeproof rules` and docs
+    # it needs the set's verdict (a set rule's, or an object to create next to
+    # it): it runs only when the caller names its code, never by default
+    needs_verdict: bool = False
+    needs_namespace: bool = False  # it writes ``FixSettings.namespace`` (off without it)
+    needs_registry: bool = False  # it asks the registry (``FixSettings.resolve_digest``)
+    reads_images: bool = False  # it fits the image's config when given (``image_info``)
+    # the object it points the fixed one at, which ``kubeproof fix`` adds to the file
+    creates: CreateFn | None = None
+
+    @property
+    def safe(self) -> bool:
+        return self.safety == SAFE
+
+    def __call__(self, res: Resource, settings: FixSettings) -> bool:
+        return self.fn(res, settings)
 
 
 @dataclass(slots=True)
@@ -169,12 +253,19 @@ class Rule:
     how: str
     example: str
     family: str
-    fixable: bool = False
     pods: bool = False
     remediation: str = ""
     # a second check run in the index phase for a rule of another scope: the
-    # registry half of an object/set rule (see registry.index_half)
+    # registry half of an object/set rule (see catalogue.index_half)
     index_check: IndexCheckFn | None = None
+    # its fix (catalogue.fix), None: not fixable
+    fix: Fix | None = None
+    # facts declared on the rule (see catalogue.rule)
+    pss_level: str | None = None  # PssLevel: a Pod Security Standard check
+    runs_in: frozenset[str] = RunsIn.EVERYWHERE
+    needs: frozenset[str] = frozenset()
+    input_errors: bool = False  # it reports the inputs that cannot be read (KP0003)
+    withdrawn_by: Withdrawal | None = None  # catalogue.withdrawn_by_set
 
     def __post_init__(self) -> None:
         if not self.remediation:
@@ -191,21 +282,19 @@ class Rule:
         return self.kinds is None or kind in self.kinds
 
     @property
-    def fix_safety(self) -> str | None:
-        """``"safe"`` or ``"unsafe"``, as the rule's fixer declares it (see
-        :mod:`kubeproof.fix.fixers`); None when the rule has no fixer."""
-        from kubeproof.core.catalogue import fixer_of
+    def fixable(self) -> bool:
+        return self.fix is not None
 
-        fx = fixer_of(self.code)
-        return fx.safety if fx is not None else None
+    @property
+    def fix_safety(self) -> str | None:
+        """``"safe"`` or ``"unsafe"``, as the rule's fix declares it; None when the
+        rule has no fix."""
+        return self.fix.safety if self.fix is not None else None
 
     @property
     def fix_safety_reason(self) -> str:
-        """Why the fix is safe or unsafe (one line; empty without a fixer)."""
-        from kubeproof.core.catalogue import fixer_of
-
-        fx = fixer_of(self.code)
-        return fx.why if fx is not None else ""
+        """Why the fix is safe or unsafe (one line; empty without a fix)."""
+        return self.fix.why if self.fix is not None else ""
 
 
 @dataclass(slots=True)

@@ -12,7 +12,8 @@ import pytest
 
 from kubeproof.core.catalogue import load_rules
 from kubeproof.core.config import Config, ConfigError, load_config
-from kubeproof.fix.fixers import FixSettings, fix_object
+from kubeproof.core.fixing import FixSettings
+from kubeproof.fix.apply import fix_object
 from kubeproof.model import Context, Origin, Resource
 from tests.fix.test_fixers import unsafe
 

@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 
 from kubeproof.api import scan
 from kubeproof.cli.main import cli
-from kubeproof.core.catalogue import load_rules
-from kubeproof.fix.fixers import FIXERS, SAFE, UNSAFE, FixSettings, fix_object
+from kubeproof.core.catalogue import fixes, load_rules
+from kubeproof.core.fixing import FixSettings
+from kubeproof.fix.apply import fix_object
 from kubeproof.images.oci import ImageInfo
+from kubeproof.model import SAFE, UNSAFE
 from tests.fix.test_fixers import unsafe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,13 +84,13 @@ def found(path: Path) -> set[str]:
 # ---------------------------------------------------------------- metadata
 
 def test_every_fixer_declares_its_safety_and_why() -> None:
-    assert {c for c, fx in FIXERS.items() if fx.safety == SAFE} == EXPECTED_SAFE
-    assert {fx.safety for fx in FIXERS.values()} == {SAFE, UNSAFE}
+    assert {c for c, fx in fixes().items() if fx.safety == SAFE} == EXPECTED_SAFE
+    assert {fx.safety for fx in fixes().values()} == {SAFE, UNSAFE}
     rules = load_rules()
-    for code, fx in FIXERS.items():
+    for code, fx in fixes().items():
         assert fx.why and "\n" not in fx.why, code
         assert (rules[code].fix_safety, rules[code].fix_safety_reason) == (fx.safety, fx.why)
-    assert all(r.fix_safety is None for c, r in rules.items() if c not in FIXERS)
+    assert all(r.fix_safety is None for c, r in rules.items() if c not in fixes())
 
 
 def test_rules_command_and_docs_show_fix_safety(tmp_path: Path) -> None:
@@ -98,7 +100,7 @@ def test_rules_command_and_docs_show_fix_safety(tmp_path: Path) -> None:
     assert "  unsafe  " in lines["KP0821"] and "  safe  " in lines["KP0501"]
     assert "  -  " in lines["KP0801"]
     one = CliRunner().invoke(cli, ["rules", "KP0821"])
-    assert f"Fix: unsafe ({FIXERS['KP0821'].why})" in one.stdout
+    assert f"Fix: unsafe ({fixes()['KP0821'].why})" in one.stdout
     rows = json.loads(kubeproof("rules", "--format", "json", cwd=tmp_path).stdout)
     by_code = {r["code"]: r for r in rows}
     assert by_code["KP0821"]["fixSafety"] == "unsafe"
@@ -116,7 +118,7 @@ def test_fix_applies_safe_fixes_and_counts_the_unsafe_ones_left(tmp_path: Path) 
     target = tmp_path / "pod.yaml"
     target.write_text(POD)
     before = found(target)
-    unsafe_found = {c for c in before if c in FIXERS and not FIXERS[c].safe}
+    unsafe_found = {c for c in before if c in fixes() and not fixes()[c].safe}
     assert "KP0501" in before and {"KP0813", "KP0821", "KP1403"} <= unsafe_found
     run = kubeproof("fix", "--no-config", str(target), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
@@ -192,9 +194,9 @@ def test_a_safe_fixer_keeps_a_stated_value_too() -> None:
 def test_unsafe_fixers_do_not_run_without_unsafe_fixes() -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
            "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
-    applied = fix_object(copy.deepcopy(pod), FixSettings(), set(FIXERS))
-    assert applied and all(FIXERS[c].safe for c in applied)
-    assert "KP0821" in fix_object(copy.deepcopy(pod), unsafe(), set(FIXERS))
+    applied = fix_object(copy.deepcopy(pod), FixSettings(), set(fixes()))
+    assert applied and all(fixes()[c].safe for c in applied)
+    assert "KP0821" in fix_object(copy.deepcopy(pod), unsafe(), set(fixes()))
 
 
 # ---------------------------------------------------------------- hostile input

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from kubeproof.api import scan
 from kubeproof.cli.main import cli
 from kubeproof.core.config import Config, load_config
+from kubeproof.fix.apply import fix_object
 from kubeproof.fix.files import ServiceAccounts, fix_text
-from kubeproof.fix.fixers import fix_object
 from kubeproof.model import Severity
 from kubeproof.sources.yamlparse import Document, parse_yaml
 from tests.fix.test_fixers import FIXTURES, changed_lines, unsafe

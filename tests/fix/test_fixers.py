@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from kubeproof.api import scan
 from kubeproof.cli.main import cli
-from kubeproof.core.catalogue import load_rules
+from kubeproof.core.catalogue import fixes, load_rules
 from kubeproof.core.config import Config, load_config
+from kubeproof.core.fixing import FixSettings
 from kubeproof.fix.files import fix_files
-from kubeproof.fix.fixers import FIXERS, FixSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DIGEST = "sha256:" + "ab" * 32
@@ -150,8 +150,8 @@ def unsafe(**overrides: Any) -> FixSettings:
 
 def test_every_fixer_has_a_case_and_its_rule_says_fixable() -> None:
     rules = load_rules()
-    assert set(CASES) == set(FIXERS)
-    assert {c for c, r in rules.items() if r.fixable} == set(FIXERS)
+    assert set(CASES) == set(fixes())
+    assert {c for c, r in rules.items() if r.fixable} == set(fixes())
 
 
 def changed_lines(before: str, after: str) -> tuple[Counter[str], Counter[str]]:
@@ -179,7 +179,7 @@ def run_fix(code: str, case: Case, target: Path, tmp_path: Path) -> None:
     if case.config:
         (tmp_path / "kp.yaml").write_text(case.config)
         config = ("--config", str(tmp_path / "kp.yaml"))
-    unsafe = () if FIXERS[code].safe else ("--unsafe-fixes",)
+    unsafe = () if fixes()[code].safe else ("--unsafe-fixes",)
     result = CliRunner().invoke(cli, ["fix", "--select", code, *config, *case.args, *unsafe,
                                       str(target)])
     assert result.exit_code == 0, result.output

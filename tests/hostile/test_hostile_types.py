@@ -26,7 +26,8 @@ from kubeproof.api import scan
 from kubeproof.cli.main import cli
 from kubeproof.core.catalogue import load_rules
 from kubeproof.core.config import Config
-from kubeproof.fix.fixers import FixSettings, fix_object
+from kubeproof.core.fixing import FixSettings
+from kubeproof.fix.apply import fix_object
 from kubeproof.k8s.quantity import MAX_VALUE, decimal_int
 from kubeproof.rules.common import one_of, quote
 from tests.hostile.mutants import (

@@ -1,4 +1,4 @@
-"""/mutate: the fixers of fixes.py as a JSONPatch that applies to the original object
+"""/mutate: the rules' fixes as a JSONPatch that applies to the original object
 and makes the rules it claims to fix pass; only the safe ones unless ``webhook.fixers``
 says ``all`` or lists rules, and never over a value the object states.
 
@@ -17,9 +17,9 @@ from typing import Any
 import jsonpatch
 import pytest
 
+from kubeproof.core.catalogue import fixes
 from kubeproof.core.config import Config, ConfigError, load_config
 from kubeproof.core.engine import ObjectChecker, select_rules
-from kubeproof.fix.fixers import FIXERS
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context
 from kubeproof.webhook.admission import decode
@@ -150,9 +150,9 @@ def test_delete_and_excluded_namespaces_are_not_patched(hook: Webhook) -> None:
 
 def test_safe_and_all_select_the_fixers_by_their_safety() -> None:
     safe = load_policy(Config()).fix_codes()
-    assert safe == {c for c, fx in FIXERS.items() if fx.safe and not fx.set_scoped}
+    assert safe == {c for c, fx in fixes().items() if fx.safe and not fx.needs_verdict}
     assert {"KP0501", "KP1002"} <= safe and not {"KP0821", "KP0817", "KP1403"} & safe
-    assert judge_with("all").fixers == {c for c, fx in FIXERS.items() if not fx.set_scoped}
+    assert judge_with("all").fixers == {c for c, fx in fixes().items() if not fx.needs_verdict}
     assert judge_with(["KP0707", "writable-root-filesystem"]).fixers == {"KP0707", "KP0821"}
 
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from kubeproof.core.catalogue import (
     PRACTICE_APPLIES,
     WITHDRAWN_BY_SET,
+    input_error_rule,
     load_rules,
     lookup,
     resolve_selection,
@@ -35,6 +36,7 @@ from kubeproof.model import (
     InputError,
     ObjectRef,
     Origin,
+    PssLevel,
     Resource,
     Rule,
     Scope,
@@ -67,11 +69,7 @@ PSS_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 _INLINE = re.compile(r"#\s*kubeproof:ignore\b([^#]*)")
 _CODE_LIKE = re.compile(r"(?i)KP\d{2,4}")
 
-# Pod Security rules that exist only at the restricted level.
-PSS_RESTRICTED_ONLY = frozenset({"KP0812", "KP0813", "KP0814", "KP0815", "KP0816", "KP0817",
-                                 "KP0819"})
 RENDERED = frozenset({"kustomize", "helm"})
-PSS_CODES = frozenset(f"KP08{n:02d}" for n in range(1, 20))
 
 
 class SelectionError(Exception):
@@ -533,7 +531,7 @@ class Engine:
         return False
 
     def _input_error_finding(self, loaded: LoadedFile, err: InputError) -> None:
-        rule = load_rules().get("KP0003")
+        rule = input_error_rule()
         if rule is None or rule not in self.rules:
             return
         self.result.findings.append(Finding(
@@ -557,11 +555,11 @@ class Engine:
                     self.ctx.config.path or ".kubeproof.yaml", e.line,
                     f"exemption expired on {e.expires} and no longer applies: {e.reason}"))
         for f in result.findings:
-            code = f.rule.code
-            if code in PSS_CODES:
+            pss = f.rule.pss_level
+            if pss is not None:
                 level = levels.get(f.namespace or "", default_level) if f.namespace \
                     else default_level
-                if level == "privileged" or (level == "baseline" and code in PSS_RESTRICTED_ONLY):
+                if level == "privileged" or (level == "baseline" and pss == PssLevel.RESTRICTED):
                     continue
             if active and _exempted(active, f):
                 result.suppressed["exemption"] += 1

@@ -2,7 +2,7 @@
 
 Each document that has something to fix (the file is cut at its ``---``
 markers) is loaded with ruamel.yaml's round-trip loader, its objects are
-fixed in place (:func:`kubeproof.fix.fixers.fix_object`) and it is dumped again
+fixed in place (:func:`kubeproof.fix.apply.fix_object`) and it is dumped again
 with the file's own indentation (detected, not assumed). Even so ruamel
 normalizes a few things on the way out (spacing after colons, blank lines,
 odd indentation), so its output is never written as is: the edits between
@@ -13,8 +13,9 @@ byte, including ``---`` separators, the trailing newline, CRLF line ends and
 a byte-order mark. Only when an edit falls where ruamel rewrote the original
 beyond recognition is its dump of that document used as a whole.
 
-The KP0707 fix points a workload at a ServiceAccount of its own name; the ones
-the fixed files do not hold yet are appended to the workload's file as new
+A fix that ``creates`` an object (KP0707's points a workload at a
+ServiceAccount of its own name) has it appended when the fixed files do not
+hold it yet: the ones it creates are appended to the workload's file as new
 documents (once per namespace and name across the whole run), dumped with the
 file's indentation and line ends.
 
@@ -44,10 +45,12 @@ from ruamel.yaml.comments import CommentedBase
 from ruamel.yaml.constructor import ConstructorError
 from ruamel.yaml.error import YAMLError
 
-from kubeproof.fix.fixers import FixSettings, fix_object, service_account_for
+from kubeproof.core.catalogue import fixes
+from kubeproof.core.fixing import FixSettings
+from kubeproof.fix.apply import fix_object
 from kubeproof.fix.yamlnumbers import keep_number_text
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
-from kubeproof.model import Origin, Resource
+from kubeproof.model import CreateFn, Origin, Resource
 from kubeproof.sources.yamlparse import Document, YamlError, parse_yaml
 
 if TYPE_CHECKING:
@@ -145,8 +148,9 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
     for obj in result.checked:
         if obj.kind == "ServiceAccount" and obj.api_version == "v1":
             accounts.known.add((obj.namespace or "", obj.name))
-            if not obj.namespace and settings.namespace and "KP0402" in codes:
-                accounts.known.add((settings.namespace, obj.name))  # KP0402 sets it
+            if not obj.namespace and settings.namespace \
+                    and any(fixes()[c].needs_namespace for c in codes if c in fixes()):
+                accounts.known.add((settings.namespace, obj.name))  # a fix sets it
     for path in files:
         if path in broken:
             yield FileFix(path, error=broken[path])
@@ -200,7 +204,8 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
     yaml = _yaml(body)
     result = FixedText(text)
     edits: list[tuple[int, int, str]] = []
-    repointed: list[tuple[MutableMapping[str, Any], FixSettings]] = []  # by KP0707
+    # objects a fix pointed at an object it creates (KP0707), with what creates it
+    repointed: list[tuple[MutableMapping[str, Any], FixSettings, CreateFn]] = []
     for lo, hi in _segments(lines):
         wanted = codes_at(lo + 1, hi + 1)
         if wanted is not None and not wanted:
@@ -214,14 +219,14 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
                 continue
             before = _dump(yaml, docs)
             shared = unshare(docs)
-            fixes = [ObjectFix(line, str(obj.get("kind", "")), _name(obj), sorted(codes or ()),
+            fixed = [ObjectFix(line, str(obj.get("kind", "")), _name(obj), sorted(codes or ()),
                                fix_object(obj, here, codes)) for line, obj, here, codes in plan]
             reshare(shared)
-            result.objects += fixes
-            if not any(f.applied for f in fixes):
+            result.objects += fixed
+            if not any(f.applied for f in fixed):
                 continue
-            repointed += [(obj, here) for (_, obj, here, _), done in zip(plan, fixes, strict=True)
-                          if "KP0707" in done.applied]
+            repointed += [(obj, here, create) for (_, obj, here, _), done
+                          in zip(plan, fixed, strict=True) for create in _creators(done.applied)]
             after = _dump(yaml, docs)
         except YAMLError as exc:
             raise EditError(_problem(exc, lo)) from None
@@ -240,7 +245,8 @@ def fix_text(text: str, settings: FixSettings, codes_at: CodesAt,
     added: list[MutableMapping[str, Any]] = []
     if repointed:
         book = accounts if accounts is not None else ServiceAccounts.in_text(text)
-        added = [a for obj, here in repointed for a in _new_account(obj, here, book)]
+        added = [a for obj, here, create in repointed
+                 for a in _new_account(obj, here, create, book)]
     if added:
         appended = "".join("---\n" + _dump(yaml, [doc]) for doc in added)
         problem = verify("", appended, len(added), settings.namespace)
@@ -267,10 +273,16 @@ def _refuse_if_lost(segment: str, merged: str, lo: int, namespace: str | None) -
         raise EditError(f"not written, the fixed text failed verification: {problem}")
 
 
-def _new_account(obj: MutableMapping[str, Any], settings: FixSettings,
+def _creators(applied: list[str]) -> list[CreateFn]:
+    """What creates the objects the fixes ``applied`` point their object at."""
+    known = fixes()
+    return [create for c in applied if (create := known[c].creates) is not None]
+
+
+def _new_account(obj: MutableMapping[str, Any], settings: FixSettings, create: CreateFn,
                  accounts: ServiceAccounts) -> list[MutableMapping[str, Any]]:
-    """The ServiceAccount to append for ``obj`` (the KP0707 fix changed it), if any."""
-    account = service_account_for(obj, settings)
+    """The ServiceAccount to append for ``obj`` (a fix that creates it changed it), if any."""
+    account: MutableMapping[str, Any] | None = create(obj, settings)
     if account is None:
         return []
     meta = account["metadata"]

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from kubeproof.images.credentials import Credentials
     from kubeproof.images.oci import ImageInfo, RegistryOptions, RegistryStatus
 
-IMAGE_FACTS = "images"  # the Context.facts key of ImageFacts
 
 # ImageInfo.outcome values the rules act on
 OK = "ok"
@@ -102,8 +101,7 @@ class CheckSettings:
 
 def image_facts(ctx: Context) -> ImageFacts | None:
     """The prepared facts, or ``None`` when image checks are off."""
-    facts = ctx.facts.get(IMAGE_FACTS)
-    return facts if isinstance(facts, ImageFacts) else None
+    return ctx.facts.images
 
 
 # ---------------------------------------------------------------- pull credentials
@@ -155,7 +153,7 @@ class ImageCheck:
 
     def __call__(self, index: Index, ctx: Context) -> None:
         facts = ImageFacts(max_latency_ms=ctx.config.max_registry_latency_ms)
-        ctx.facts[IMAGE_FACTS] = facts
+        ctx.facts.images = facts
         pairs: dict[tuple[str, CredKey], Credentials | None] = {}
         for w, _c, ref in judged_containers(index):
             auth = pull_auth(index, w, ref)

@@ -4,7 +4,7 @@
 finished index, before the index-phase rules. It reads every
 ``--vuln-report`` file (each exactly once), and with ``--scan-images`` runs
 Trivy for the images of the set that no report covers; then it stores a
-:class:`VulnFacts` in ``ctx.facts[FACTS_KEY]``. Reading after the index is
+:class:`VulnFacts` in ``ctx.facts.vulnerabilities``. Reading after the index is
 built is what lets ``--scan-images`` know which images to scan.
 
 Files that are not reports, Trivy failures and a missing ``trivy`` are input
@@ -37,7 +37,6 @@ from kubeproof.model import Context, InputError, Scope
 if TYPE_CHECKING:
     from kubeproof.core.index import ContainerRec, Index, WorkloadRec
 
-FACTS_KEY = "vulnerabilities"
 SCAN_IMAGES = "--scan-images"
 
 
@@ -109,7 +108,7 @@ class VulnInputs:
                     f"and no longer applies: {entry.reason}"))
             else:
                 ignored.add(entry.id)
-        ctx.facts[FACTS_KEY] = VulnFacts(found, frozenset(ignored), now)
+        ctx.facts.vulnerabilities = VulnFacts(found, frozenset(ignored), now)
 
     def _scan(self, index: Index, known: ReportSet, ctx: Context) -> list[VulnReport]:
         """Trivy reports for the valid images no given report covers."""

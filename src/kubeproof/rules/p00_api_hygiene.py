@@ -13,7 +13,7 @@ from kubeproof.k8s.placeholders import is_placeholder
 from kubeproof.k8s.quantity import Quantity, QuantityError, parse_quantity, quantity_or_none
 from kubeproof.k8s.selectors import SelectorError, validate_label_selector
 from kubeproof.k8s.workloads import ContainerView
-from kubeproof.model import Context, Path, Resource, Severity, Violation, format_path
+from kubeproof.model import Context, Path, Resource, RunsIn, Severity, Violation, format_path
 from kubeproof.rules.common import DNS_SUBDOMAIN, as_dict, as_list, quote
 
 # ---------------------------------------------------------------- KP0001 table
@@ -776,7 +776,8 @@ def invalid_object(res: Resource, ctx: Context) -> Iterator[Violation]:
 # ---------------------------------------------------------------- KP0003
 
 
-@rule("KP0003", "unparseable-input", practice=0, severity="high", kinds=())
+@rule("KP0003", "unparseable-input", practice=0, severity="high", kinds=(),
+      runs_in=(RunsIn.FILES, RunsIn.CLUSTER), input_errors=True)
 def unparseable_input(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Document that is not valid YAML/JSON or that the loader refuses.
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from kubeproof.core.catalogue import rule
+from kubeproof.core.catalogue import fix, index_half, rule
+from kubeproof.core.fixing import FixSettings, put, targets
+from kubeproof.core.index import Index
+from kubeproof.images.check import OK, Judged, image_facts, judged
 from kubeproof.k8s.imageref import DEFAULT_TAG, DOCKER_HUB, ImageRef, parse_image
 from kubeproof.k8s.workloads import ContainerView
-from kubeproof.model import Context, Resource, Violation
+from kubeproof.model import SAFE, Context, Resource, SetViolation, Violation
 from kubeproof.rules.common import quote
 
 # Hosts that serve Docker Hub itself, and mirrors of Docker Hub's official
@@ -155,7 +158,7 @@ def _about(c: ContainerView, ref: ImageRef) -> str:
     return f"container {quote(c.name)} image {quote(ref.original)}"
 
 
-@rule("KP0101", "image-tag-mutable", practice=1, severity="high", pods=True, fixable=True)
+@rule("KP0101", "image-tag-mutable", practice=1, severity="high", pods=True)
 def image_tag_mutable(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Image with no tag, the tag `latest` or a branch-like tag, and no digest.
 
@@ -205,7 +208,15 @@ def image_tag_mutable(res: Resource, ctx: Context) -> Iterator[Violation]:
         yield Violation((*c.path, "image"), f"{_about(c, ref)} {how}", container=c.name)
 
 
-@rule("KP0102", "image-not-pinned", practice=1, severity="low", pods=True, fixable=True)
+@fix("KP0101", safety=SAFE, needs_registry=True,
+     why="the digest is the one the tag resolves to now: the same image is pulled")
+def pin_digest(res: Resource, settings: FixSettings) -> bool:
+    """Pin images on `latest` (written or implied) or a branch-like tag to their
+    digest, keeping the tag (`nginx` becomes `nginx:latest@sha256:...`)."""
+    return _pin(res, settings, "KP0101", mutable_only=True)
+
+
+@rule("KP0102", "image-not-pinned", practice=1, severity="low", pods=True)
 def image_not_pinned(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Image not pinned by digest.
 
@@ -237,6 +248,37 @@ def image_not_pinned(res: Resource, ctx: Context) -> Iterator[Violation]:
         if ref.tag_known and not ref.pinned:
             yield Violation((*c.path, "image"), f"{_about(c, ref)} is not pinned by digest",
                             container=c.name)
+
+
+@fix("KP0102", safety=SAFE, needs_registry=True,
+     why="the digest is the one the tag resolves to now: the same image is pulled")
+def pin_tag_digest(res: Resource, settings: FixSettings) -> bool:
+    """Pin images to the digest their tag resolves to, keeping the tag."""
+    return _pin(res, settings, "KP0102", mutable_only=False)
+
+
+def _pin(res: Resource, settings: FixSettings, code: str, *, mutable_only: bool) -> bool:
+    """Append ``@digest`` to the unpinned images (those on ``latest`` only, for
+    KP0101) whose digest ``settings.resolve_digest`` knows, writing an implied
+    ``:latest`` out so the pin still says which tag it came from."""
+    resolve = settings.resolve_digest
+    pod = res.pod
+    if resolve is None or pod is None:
+        return False
+    changed = False
+    for c in targets(pod, settings, code):
+        image = c.data.get("image")
+        if not isinstance(image, str):
+            continue
+        ref = parse_image(image)
+        if ref.invalid or ref.pinned or (
+                mutable_only and not ref.moving_tag((DEFAULT_TAG, *settings.mutable_tags))):
+            continue
+        digest = resolve(image)
+        if digest and re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            tagged = image if ref.explicit_tag else f"{image}:latest"
+            changed |= put(c.data, "image", f"{tagged}@{digest}")
+    return changed
 
 
 @rule("KP0103", "image-base-not-minimal", practice=1, severity="medium", pods=True)
@@ -305,6 +347,52 @@ def image_base_not_minimal(res: Resource, ctx: Context) -> Iterator[Violation]:
         if verdict == FULL:
             yield Violation((*c.path, "image"), f"{_about(c, ref)} is the {label}; use a "
                             "slim, alpine, minimal or distroless variant", container=c.name)
+
+
+MIB = 1024 * 1024
+
+
+def registry_violation(j: Judged, message: str) -> SetViolation:
+    """A finding at the image of a container the registry was asked about."""
+    return SetViolation(j.workload.ref, j.path,
+                        f"container {quote(j.container.name)} image {quote(j.ref.original)}: "
+                        f"{message}", container=j.container.name)
+
+
+@index_half("KP0103")
+def image_base_from_registry(index: Index, ctx: Context) -> Iterator[SetViolation]:
+    """KP0103 from the image itself: its base is a full distribution, or it is
+    larger than ``images.maxSizeMiB``. Images the offline half flags already
+    are left to it."""
+    facts = image_facts(ctx)
+    if facts is None:
+        return
+    limit = ctx.config.max_image_size_mib
+    for j in judged(index, facts):
+        info = j.info
+        if info.outcome != OK or classify_base(j.ref)[0] == FULL:
+            continue
+        base = next((b for b in info.base_hints if _full_base(b)), None)
+        if base is not None:
+            yield registry_violation(j, f"is built on {quote(base)}, the {_full_base(base)}; "
+                                        f"use a slim, alpine, minimal or distroless base")
+            continue
+        size, how = (info.uncompressed_size, "uncompressed") if info.uncompressed_size else \
+            (info.compressed_size, "compressed")
+        if size and size > limit * MIB:
+            yield registry_violation(j, f"is {size / MIB:.0f} MiB ({how}), over "
+                                        f"images.maxSizeMiB ({limit} MiB)")
+
+
+def _full_base(base: str) -> str | None:
+    """How KP0103 describes a base image (a name from the image's label or
+    history: ``ubuntu``, ``docker.io/library/debian:12``) that is a full
+    distribution; ``None`` for any other."""
+    ref = parse_image(base)
+    if ref.invalid:
+        return None
+    verdict, label = classify_base(ref)
+    return label if verdict == FULL else None
 
 
 @rule("KP0201", "image-registry-implicit", practice=2, severity="medium", pods=True)

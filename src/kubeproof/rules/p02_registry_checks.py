@@ -1,5 +1,5 @@
-"""Rules that ask the image registry (``--check-images``), and the registry
-halves of KP0103 and KP0301.
+"""Rules that ask the image registry (``--check-images``). The registry halves
+of KP0103 and KP0301 live with their rules, in p01_images and p03_pull_secrets.
 
 They run in the index phase, after :class:`kubeproof.images.check.ImageCheck`
 resolved every distinct (image, credentials) pair of the set once, and read
@@ -8,39 +8,26 @@ Findings are per container, at the container's ``image`` field, so each one
 has a file and a line; the report also lists each registry once with its
 status and latency (``ScanResult.registries``).
 
-Without ``--check-images`` the rules of scope ``registry`` are not selected,
-and the halves find no facts and yield nothing.
+Without ``--check-images`` the rules of scope ``registry`` are not selected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubeproof.core.catalogue import index_half, rule
+from kubeproof.core.catalogue import rule
 from kubeproof.core.index import Index
 from kubeproof.images.check import (
     ERROR,
     NOT_FOUND,
-    OK,
     UNAUTHORIZED,
     ImageFacts,
-    Judged,
     image_facts,
     judged,
 )
-from kubeproof.k8s.imageref import ImageRef, parse_image
-from kubeproof.model import Context, Scope, SetViolation
+from kubeproof.model import Context, Needs, Scope, SetViolation
 from kubeproof.rules.common import quote
-from kubeproof.rules.p01_images import FULL, classify_base
-from kubeproof.rules.p03_pull_secrets import configured_private, missing_pull_secrets
-
-MIB = 1024 * 1024
-
-
-def _violation(j: Judged, message: str) -> SetViolation:
-    return SetViolation(j.workload.ref, j.path,
-                        f"container {quote(j.container.name)} image {quote(j.ref.original)}: "
-                        f"{message}", container=j.container.name)
+from kubeproof.rules.p01_images import registry_violation
 
 
 def registry_problem(facts: ImageFacts, registry: str) -> str | None:
@@ -57,7 +44,8 @@ def registry_problem(facts: ImageFacts, registry: str) -> str | None:
     return None
 
 
-@rule("KP0203", "registry-unavailable", practice=2, severity="high", scope=Scope.REGISTRY)
+@rule("KP0203", "registry-unavailable", practice=2, severity="high", scope=Scope.REGISTRY,
+      needs=(Needs.IMAGES,))
 def registry_unavailable(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Image registry unreachable, erroring, or slow.
 
@@ -97,10 +85,11 @@ def registry_unavailable(index: Index, ctx: Context) -> Iterator[SetViolation]:
         if problem is None and j.info.outcome == ERROR:
             problem = f"registry {j.ref.registry} failed to serve it: {j.info.error}"
         if problem is not None:
-            yield _violation(j, problem)
+            yield registry_violation(j, problem)
 
 
-@rule("KP0204", "image-not-found", practice=2, severity="critical", scope=Scope.REGISTRY)
+@rule("KP0204", "image-not-found", practice=2, severity="critical", scope=Scope.REGISTRY,
+      needs=(Needs.IMAGES,))
 def image_not_found(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Image tag or digest that does not exist in its registry.
 
@@ -138,10 +127,11 @@ def image_not_found(index: Index, ctx: Context) -> Iterator[SetViolation]:
         if info.outcome == UNAUTHORIZED and j.auth.credentials is None:
             info = facts.retried.get(j.ref.canonical(), info)
         if info.outcome == NOT_FOUND:
-            yield _violation(j, f"not found at registry {j.ref.registry}: {info.error}")
+            yield registry_violation(j, f"not found at registry {j.ref.registry}: {info.error}")
 
 
-@rule("KP0304", "pull-secret-rejected", practice=3, severity="critical", scope=Scope.REGISTRY)
+@rule("KP0304", "pull-secret-rejected", practice=3, severity="critical", scope=Scope.REGISTRY,
+      needs=(Needs.IMAGES,))
 def pull_secret_rejected(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Pull secret whose credentials the registry rejects.
 
@@ -180,64 +170,5 @@ def pull_secret_rejected(index: Index, ctx: Context) -> Iterator[SetViolation]:
         return
     for j in judged(index, facts):
         if j.info.outcome == UNAUTHORIZED and j.auth.secret is not None:
-            yield _violation(j, f"registry {j.ref.registry} rejected the credentials of pull "
-                                f"secret {quote(j.auth.secret)}: {j.info.error}")
-
-
-# ---------------------------------------------------------------- index halves
-
-
-@index_half("KP0103")
-def image_base_from_registry(index: Index, ctx: Context) -> Iterator[SetViolation]:
-    """KP0103 from the image itself: its base is a full distribution, or it is
-    larger than ``images.maxSizeMiB``. Images the offline half flags already
-    are left to it."""
-    facts = image_facts(ctx)
-    if facts is None:
-        return
-    limit = ctx.config.max_image_size_mib
-    for j in judged(index, facts):
-        info = j.info
-        if info.outcome != OK or classify_base(j.ref)[0] == FULL:
-            continue
-        base = next((b for b in info.base_hints if _full_base(b)), None)
-        if base is not None:
-            yield _violation(j, f"is built on {quote(base)}, the {_full_base(base)}; use a "
-                                f"slim, alpine, minimal or distroless base")
-            continue
-        size, how = (info.uncompressed_size, "uncompressed") if info.uncompressed_size else \
-            (info.compressed_size, "compressed")
-        if size and size > limit * MIB:
-            yield _violation(j, f"is {size / MIB:.0f} MiB ({how}), over images.maxSizeMiB "
-                                f"({limit} MiB)")
-
-
-def _full_base(base: str) -> str | None:
-    """How KP0103 describes a base image (a name from the image's label or
-    history: ``ubuntu``, ``docker.io/library/debian:12``) that is a full
-    distribution; ``None`` for any other."""
-    ref = parse_image(base)
-    if ref.invalid:
-        return None
-    verdict, label = classify_base(ref)
-    return label if verdict == FULL else None
-
-
-@index_half("KP0301")
-def private_by_registry(index: Index, ctx: Context) -> Iterator[SetViolation]:
-    """KP0301 for images whose registry refused an anonymous pull under
-    ``--check-images`` (those in ``images.privateRegistries`` are the set
-    half's)."""
-    facts = image_facts(ctx)
-    if facts is None:
-        return
-    configured = [p for p in ctx.config.private_registries if isinstance(p, str) and p.strip()]
-
-    def private_of(ref: ImageRef) -> str | None:
-        anonymous = facts.lookups.get((ref.canonical(), None))
-        if anonymous is None or anonymous.outcome != UNAUTHORIZED \
-                or configured_private(ref, configured):
-            return None
-        return f"{ref.registry} (it refused an anonymous pull)"
-
-    yield from missing_pull_secrets(index, private_of)
+            yield registry_violation(j, f"registry {j.ref.registry} rejected the credentials "
+                                        f"of pull secret {quote(j.auth.secret)}: {j.info.error}")

@@ -22,10 +22,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kubeproof.core.catalogue import rule
+from kubeproof.core.catalogue import index_half, rule
 from kubeproof.core.index import SECRET_KINDS, Index, sa_pull_secrets
+from kubeproof.images.check import UNAUTHORIZED, image_facts
 from kubeproof.k8s.imageref import ImageRef, parse_image
-from kubeproof.model import Context, ObjectRef, Path, Scope, SetViolation
+from kubeproof.model import Context, Needs, ObjectRef, Path, Scope, SetViolation
 from kubeproof.rules.common import quote
 
 
@@ -84,6 +85,26 @@ def pull_secret_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
     yield from missing_pull_secrets(index, lambda ref: configured_private(ref, private))
 
 
+@index_half("KP0301")
+def private_by_registry(index: Index, ctx: Context) -> Iterator[SetViolation]:
+    """KP0301 for images whose registry refused an anonymous pull under
+    ``--check-images`` (those in ``images.privateRegistries`` are the set
+    half's)."""
+    facts = image_facts(ctx)
+    if facts is None:
+        return
+    configured = [p for p in ctx.config.private_registries if isinstance(p, str) and p.strip()]
+
+    def private_of(ref: ImageRef) -> str | None:
+        anonymous = facts.lookups.get((ref.canonical(), None))
+        if anonymous is None or anonymous.outcome != UNAUTHORIZED \
+                or configured_private(ref, configured):
+            return None
+        return f"{ref.registry} (it refused an anonymous pull)"
+
+    yield from missing_pull_secrets(index, private_of)
+
+
 def configured_private(ref: ImageRef, private: list[str]) -> str | None:
     """The ``images.privateRegistries`` entry ``ref`` comes from, if any."""
     return next((p.strip() for p in private if ref.in_registry(p)), None)
@@ -140,7 +161,8 @@ def _references(index: Index) -> Iterator[tuple[ObjectRef, Path, str | None, str
                    f"ServiceAccount {quote(sa.ref.name)}")
 
 
-@rule("KP0302", "pull-secret-not-found", practice=3, severity="high", scope=Scope.SET)
+@rule("KP0302", "pull-secret-not-found", practice=3, severity="high", scope=Scope.SET,
+      needs=(Needs.SECRETS,))
 def pull_secret_not_found(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Pull secret referenced but absent from the namespace.
 
@@ -203,7 +225,8 @@ def _kind_problem(type_: Any) -> str:
             f"so the kubelet ignores it")
 
 
-@rule("KP0303", "pull-secret-wrong-type", practice=3, severity="high", scope=Scope.SET)
+@rule("KP0303", "pull-secret-wrong-type", practice=3, severity="high", scope=Scope.SET,
+      needs=(Needs.SECRETS,))
 def pull_secret_wrong_type(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Pull secret of the wrong type, or whose registry credentials do not parse.
 

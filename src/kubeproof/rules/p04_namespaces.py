@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 
-from kubeproof.core.catalogue import rule
+from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.fixing import FixSettings, put
 from kubeproof.core.index import Index, Record
-from kubeproof.k8s.kinds import NAMESPACED
-from kubeproof.model import Context, Resource, Scope, SetViolation, Violation
+from kubeproof.k8s.kinds import NAMESPACED, is_namespaced_builtin
+from kubeproof.model import SAFE, Context, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import quote
 
 
@@ -38,7 +39,7 @@ def default_namespace(res: Resource, ctx: Context) -> Iterator[Violation]:
                         f"{res.kind} {quote(res.name)} is in the \"default\" namespace")
 
 
-@rule("KP0402", "namespace-unset", practice=4, severity="low", kinds=NAMESPACED, fixable=True)
+@rule("KP0402", "namespace-unset", practice=4, severity="low", kinds=NAMESPACED)
 def namespace_unset(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Namespaced object with no `metadata.namespace`.
 
@@ -64,6 +65,18 @@ def namespace_unset(res: Resource, ctx: Context) -> Iterator[Violation]:
     if res.namespace is None:
         yield Violation(("metadata", "namespace"),
                         f"{res.kind} {quote(res.name)} has no metadata.namespace")
+
+
+@fix("KP0402", safety=SAFE, needs_namespace=True,
+     why="only where no namespace is written, with the one --namespace names")
+def set_namespace(res: Resource, settings: FixSettings) -> bool:
+    """Set `metadata.namespace` to `--namespace` on namespaced objects without one."""
+    if not settings.namespace or not is_namespaced_builtin(res.kind):
+        return False
+    meta = res.obj.get("metadata")
+    if not isinstance(meta, MutableMapping) or meta.get("namespace") is not None:
+        return False
+    return put(meta, "namespace", settings.namespace, ("name", "generateName"))
 
 
 def _namespaces_with_workloads(index: Index) -> Iterator[tuple[str, Record]]:

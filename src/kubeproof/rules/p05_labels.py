@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, MutableMapping
 from typing import Any
 
-from kubeproof.core.catalogue import rule
+from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.fixing import LABEL_VALUE, NAME_LABEL, FixSettings, set_in
 from kubeproof.core.index import Index, Record, WorkloadRec
 from kubeproof.k8s.quantity import decimal_int
 from kubeproof.k8s.selectors import (
@@ -17,13 +18,13 @@ from kubeproof.k8s.selectors import (
     map_selector_matches,
     validate_label_selector,
 )
-from kubeproof.k8s.workloads import CUSTOM_TEMPLATE_PATHS
-from kubeproof.model import Context, ObjectRef, Path, Resource, Scope, SetViolation, Violation
+from kubeproof.k8s.workloads import CUSTOM_TEMPLATE_PATHS, PodView
+from kubeproof.model import SAFE, Context, ObjectRef, Path, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
 
 @rule("KP0501", "missing-required-labels", practice=5, severity="low", pods=True,
-      kinds={"Service"}, fixable=True)
+      kinds={"Service"})
 def missing_required_labels(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Workload or Service missing a required label.
 
@@ -65,6 +66,49 @@ def missing_required_labels(res: Resource, ctx: Context) -> Iterator[Violation]:
         if labels.get(key) is None:
             yield Violation(("metadata", "labels", key),
                             f"{res.kind} {quote(res.name)} has no label {key}")
+
+
+@fix("KP0501", safety=SAFE,
+     why="labels are added, never changed, and never to selectors")
+def add_required_labels(res: Resource, settings: FixSettings) -> bool:
+    """Add the required labels (values from `fix.labels`; `app.kubernetes.io/name`
+    defaults to the object's name) to the object and its pod template."""
+    pod = res.pod
+    if res.kind != "Service" and pod is None:
+        return False
+    meta = res.obj.get("metadata")
+    if not isinstance(meta, MutableMapping):
+        return False
+    labels = meta.get("labels")
+    if labels is not None and not isinstance(labels, MutableMapping):
+        return False
+    changed = False
+    for key in settings.required_labels:
+        if isinstance(labels, MutableMapping) and labels.get(key) is not None:
+            continue
+        value = settings.labels.get(key)
+        if value is None and key == NAME_LABEL and LABEL_VALUE.fullmatch(res.name):
+            value = res.name
+        if value is None:
+            continue
+        changed |= set_in(meta, ("labels", key), value, ("namespace", "name", "generateName"))
+        labels = meta.get("labels")
+        if pod is not None and pod.metadata_path != ("metadata",):
+            changed |= _label_template(res, pod, key, value)
+    return changed
+
+
+def _label_template(res: Resource, pod: PodView, key: str, value: str) -> bool:
+    """The label on the pod template too (never on selectors), unless it has one."""
+    template: Any = res.obj
+    for seg in pod.metadata_path[:-1]:
+        template = template.get(seg) if isinstance(template, MutableMapping) else None
+    if not isinstance(template, MutableMapping):
+        return False
+    tmeta = template.get("metadata")
+    if isinstance(tmeta, MutableMapping) and as_dict(tmeta.get("labels")).get(key) is not None:
+        return False
+    return set_in(template, ("metadata", "labels", key), value)
 
 
 # ---------------------------------------------------------------- set rules
@@ -238,17 +282,13 @@ class TemplateLookup:
         return self._select(group, selector, as_dict(selector.get("matchLabels")), label=True)
 
 
-_LOOKUP = "labels.template_lookup"  # key in Context.facts
-
-
 def namespace_lookup(index: Index, ctx: Context) -> TemplateLookup:
     """The set's pod templates by namespace, built once per run for every rule
     that asks (kept in ``ctx.facts`` with the index it was built from)."""
-    kept = ctx.facts.get(_LOOKUP)
+    kept = ctx.facts.template_lookup
     if kept is None or kept[0] is not index:
-        kept = ctx.facts[_LOOKUP] = (index, TemplateLookup(index.workloads))
-    lookup: TemplateLookup = kept[1]
-    return lookup
+        kept = ctx.facts.template_lookup = (index, TemplateLookup(index.workloads))
+    return kept[1]
 
 
 def pdb_selector(pdb: Record) -> dict[str, Any] | None:

@@ -22,10 +22,11 @@ reported, so that each one is a reviewed, exempted decision.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from kubeproof.core.catalogue import rule
+from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.fixing import LABEL_VALUE, NAME_LABEL, FixSettings, map_like, new_map, put
 from kubeproof.core.index import Index, WorkloadRec
 from kubeproof.k8s.rbac_roles import (
     aggregated_builtins,
@@ -35,8 +36,11 @@ from kubeproof.k8s.rbac_roles import (
     version_text,
 )
 from kubeproof.model import (
+    SAFE,
+    UNSAFE,
     CheckFn,
     Context,
+    Origin,
     Path,
     Resource,
     Scope,
@@ -44,7 +48,7 @@ from kubeproof.model import (
     Severity,
     Violation,
 )
-from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.rules.common import as_dict, as_list, is_dns_subdomain, quote
 
 ROLE_KINDS = frozenset({"Role", "ClusterRole"})
 BINDING_KINDS = frozenset({"RoleBinding", "ClusterRoleBinding"})
@@ -633,8 +637,7 @@ def is_static_pod(res: Resource) -> bool:
     return res.namespace == "kube-system" and labels.get("tier") == "control-plane"
 
 
-@rule("KP0707", "default-service-account", practice=7, severity="medium", pods=True,
-      fixable=True)
+@rule("KP0707", "default-service-account", practice=7, severity="medium", pods=True)
 def default_service_account(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Workload running as the `default` ServiceAccount.
 
@@ -678,6 +681,67 @@ def default_service_account(res: Resource, ctx: Context) -> Iterator[Violation]:
         yield Violation(path, f"{_what(res)} sets no serviceAccountName and runs as 'default'")
     elif name == "default":
         yield Violation(path, f"{_what(res)} runs as the 'default' ServiceAccount")
+
+
+# Where a new serviceAccountName goes in a pod spec: after the deprecated
+# field, else before the first of these keys (else at its end).
+_POD_SA_BEFORE = ("automountServiceAccountToken", "securityContext", "initContainers",
+                  "containers")
+
+
+def service_account_for(obj: MutableMapping[str, Any], settings: FixSettings
+                        ) -> MutableMapping[str, Any] | None:
+    """The ServiceAccount :func:`own_service_account` points ``obj`` at: in its
+    namespace, labelled like it (its value of `app.kubernetes.io/name` and of the
+    required labels, else `fix.labels`, else its name for the name label), with
+    no token automounted. None when ``obj`` has no pod spec or no usable name."""
+    res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
+    spec = res.pod.spec if res.pod is not None else {}
+    name = spec.get("serviceAccountName")
+    if not is_dns_subdomain(name):
+        return None
+    own = as_dict(res.metadata.get("labels"))
+    labels = new_map(obj)
+    for key in dict.fromkeys([NAME_LABEL, *settings.required_labels]):
+        value = own.get(key)
+        if not isinstance(value, str) or not LABEL_VALUE.fullmatch(value):
+            value = settings.labels.get(key)
+        if value is None and key == NAME_LABEL:
+            value = name
+        if value is not None:
+            labels[key] = str(value)
+    meta = map_like(obj, name=name)
+    if res.namespace:
+        meta["namespace"] = res.namespace
+    if labels:
+        meta["labels"] = labels
+    return map_like(obj, apiVersion="v1", kind="ServiceAccount", metadata=meta,
+                    automountServiceAccountToken=False)
+
+
+@fix("KP0707", safety=UNSAFE, needs_verdict=True, creates=service_account_for,
+     why="the pod loses the RBAC bindings and pull secrets of the account it used")
+def own_service_account(res: Resource, settings: FixSettings) -> bool:
+    """Set `serviceAccountName` to the workload's name (`kubeproof fix` also adds that
+    ServiceAccount to the file, with `automountServiceAccountToken: false`, unless the
+    files it fixes hold it already).
+
+    File-only: it runs only when the caller names KP0707 in ``codes``, never by
+    default, since it points the pod at an object that may not exist yet. The
+    webhook's ``/mutate`` sees one object and cannot create the ServiceAccount, so
+    naming KP0707 among its fixers is right only where each workload's
+    ServiceAccount already exists (otherwise its pods are refused). Static pods
+    are left alone (they cannot use ServiceAccounts), as are workloads whose name
+    is not a valid ServiceAccount name (templated, ``generateName`` only).
+    """
+    pod = res.pod
+    name = res.metadata.get("name")
+    if pod is None or is_static_pod(res) or not is_dns_subdomain(name):
+        return False
+    changed = put(pod.spec, "serviceAccountName", name, ("serviceAccount",), _POD_SA_BEFORE)
+    if pod.spec.get("serviceAccount") is not None:  # deprecated alias: keep it in step
+        changed |= put(pod.spec, "serviceAccount", name)
+    return changed
 
 
 # ------------------------------------------------------------------ KP0708
@@ -724,7 +788,7 @@ def _static_workload(w: WorkloadRec) -> bool:
         w.ref.namespace == "kube-system" and w.labels.get("tier") == "control-plane")
 
 
-@rule("KP0708", "sa-token-automount", practice=7, severity="medium", scope=Scope.SET, fixable=True)
+@rule("KP0708", "sa-token-automount", practice=7, severity="medium", scope=Scope.SET)
 def sa_token_automount(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Service account token mounted into pods whose ServiceAccount is granted nothing.
 
@@ -786,3 +850,17 @@ def sa_token_automount(index: Index, ctx: Context) -> Iterator[SetViolation]:
             w.ref, (*w.spec_path, "automountServiceAccountToken"),
             f"{w.ref.kind} {quote(w.ref.name)} {how} ServiceAccount {quote(sa_name)}, "
             f"which no RoleBinding or ClusterRoleBinding in the set binds")
+
+
+_POD_AUTOMOUNT_AFTER = ("serviceAccountName", "serviceAccount")
+
+
+@fix("KP0708", safety=SAFE, needs_verdict=True,
+     why="only for ServiceAccounts bound to nothing, whose token grants nothing")
+def disable_token_automount(res: Resource, settings: FixSettings) -> bool:
+    """Set `automountServiceAccountToken: false` on the pod spec when it sets nothing
+    (an explicit `true` is left: e.g. Vault's Kubernetes auth uses the token without RBAC)."""
+    pod = res.pod
+    if pod is None or "automountServiceAccountToken" in pod.spec:
+        return False
+    return put(pod.spec, "automountServiceAccountToken", False, _POD_AUTOMOUNT_AFTER)

@@ -5,12 +5,27 @@ Pod Security Admission labels of namespaces."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from kubeproof.core.catalogue import rule
+from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.fixing import (
+    SC_AFTER,
+    FixSettings,
+    append,
+    image_info,
+    linux_pod,
+    map_like,
+    may_replace,
+    new_map,
+    new_seq,
+    put,
+    set_container,
+    targets,
+)
 from kubeproof.core.index import Index
-from kubeproof.model import Context, Resource, Scope, SetViolation, Violation
+from kubeproof.k8s.workloads import ContainerView, PodView
+from kubeproof.model import UNSAFE, Context, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
 # Container runtime API endpoints: whoever can connect to one can start a
@@ -128,7 +143,7 @@ def writable_host_path(res: Resource, ctx: Context) -> Iterator[Violation]:
                 )
 
 
-@rule("KP0821", "writable-root-filesystem", practice=8, severity="medium", pods=True, fixable=True)
+@rule("KP0821", "writable-root-filesystem", practice=8, severity="medium", pods=True)
 def writable_root_filesystem(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container whose root file system is writable.
 
@@ -183,6 +198,61 @@ def writable_root_filesystem(res: Resource, ctx: Context) -> Iterator[Violation]
             msg = f"container {quote(c.name)} sets readOnlyRootFilesystem: {_show(value)}"
         yield Violation((*c.path, "securityContext", "readOnlyRootFilesystem"), msg,
                         container=c.name)
+
+
+@fix("KP0821", safety=UNSAFE, reads_images=True,
+     why="a program that writes outside its volumes, to /tmp or a cache, fails")
+def read_only_root(res: Resource, settings: FixSettings) -> bool:
+    """Set `readOnlyRootFilesystem: true` on every container (an explicit `false`
+    only with `--unsafe-fixes`; with image facts, with an `emptyDir` at `/tmp`)."""
+    pod = linux_pod(res)
+    if pod is None:
+        return False
+    changed = False
+    for c in targets(pod, settings, "KP0821"):
+        value = c.security_context.get("readOnlyRootFilesystem")
+        if value is True or not may_replace(value, settings):
+            continue
+        changed |= set_container(c, "readOnlyRootFilesystem", True)
+        if image_info(c, settings) is not None and c.list_name != "ephemeralContainers":
+            changed |= _writable_tmp(pod, c)
+    return changed
+
+
+TMP_VOLUME = "tmp"
+
+
+def _writable_tmp(pod: PodView, c: ContainerView) -> bool:
+    """Mount an ``emptyDir`` at ``/tmp`` in ``c`` unless something is mounted there:
+    the pod's volume ``tmp`` when it is an emptyDir already, else a new one
+    (``tmp``, or ``tmp-2``... when that name is taken)."""
+    mounts = c.data.get("volumeMounts")
+    if mounts is not None and not isinstance(mounts, list):
+        return False
+    if any(as_dict(m).get("mountPath") in ("/tmp", "/tmp/") for m in mounts or ()):
+        return False
+    volumes = pod.spec.get("volumes")
+    if volumes is not None and not isinstance(volumes, list):
+        return False
+    taken = {v["name"]: v for v in volumes or () if isinstance(v, MutableMapping)
+             and isinstance(v.get("name"), str)}
+    name = TMP_VOLUME
+    for n in range(2, len(taken) + 3):
+        if name not in taken or (set(taken[name]) == {"name", "emptyDir"}):
+            break
+        name = f"{TMP_VOLUME}-{n}"
+    if name not in taken:
+        volume = map_like(pod.spec, name=name, emptyDir=new_map(pod.spec))
+        if volumes is None:
+            put(pod.spec, "volumes", new_seq(pod.spec, [volume]))
+        else:
+            append(volumes, volume)
+    mount = map_like(c.data, name=name, mountPath="/tmp")
+    if mounts is None:
+        put(c.data, "volumeMounts", new_seq(c.data, [mount]), SC_AFTER)
+    else:
+        append(mounts, mount)
+    return True
 
 
 def _show(value: Any) -> str:

@@ -42,12 +42,27 @@ fields); kubeproof keeps reporting them under KP0804/KP0810.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from kubeproof.core.catalogue import rule
+from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.fixing import (
+    POD_SC_AFTER,
+    SC_AFTER,
+    FixSettings,
+    append,
+    image_info,
+    linux_pod,
+    map_like,
+    may_replace,
+    new_seq,
+    set_container,
+    set_in,
+    targets,
+)
 from kubeproof.k8s.workloads import ContainerView, PodView
-from kubeproof.model import Context, Path, Resource, Violation
+from kubeproof.model import UNSAFE, Context, Path, PssLevel, Resource, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
 # ------------------------------------------------------------------ upstream data
@@ -163,7 +178,8 @@ def _profile_type(profile: Any) -> str:
 # ------------------------------------------------------------------ baseline checks
 
 
-@rule("KP0801", "pss-host-process", practice=8, severity="high", pods=True)
+@rule("KP0801", "pss-host-process", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def host_process(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Windows HostProcess pod or container (PSS baseline `windowsHostProcess`).
 
@@ -211,7 +227,8 @@ def host_process(res: Resource, ctx: Context) -> Iterator[Violation]:
                             "securityContext.windowsOptions.hostProcess=true", container=c.name)
 
 
-@rule("KP0802", "pss-host-namespaces", practice=8, severity="high", pods=True)
+@rule("KP0802", "pss-host-namespaces", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def host_namespaces(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Pod shares a host namespace (PSS baseline `hostNamespaces`).
 
@@ -250,7 +267,8 @@ def host_namespaces(res: Resource, ctx: Context) -> Iterator[Violation]:
             yield Violation((*pod.spec_path, key), f"pod must not set {key}=true (host namespaces)")
 
 
-@rule("KP0803", "pss-privileged", practice=8, severity="high", pods=True)
+@rule("KP0803", "pss-privileged", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def privileged(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Privileged container (PSS baseline `privileged`).
 
@@ -290,7 +308,8 @@ def privileged(res: Resource, ctx: Context) -> Iterator[Violation]:
                             container=c.name)
 
 
-@rule("KP0804", "pss-capabilities-baseline", practice=8, severity="high", pods=True)
+@rule("KP0804", "pss-capabilities-baseline", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def capabilities_baseline(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container adds a capability beyond the default set (PSS baseline `capabilities_baseline`).
 
@@ -338,7 +357,8 @@ def capabilities_baseline(res: Resource, ctx: Context) -> Iterator[Violation]:
                             "securityContext.capabilities.add", container=c.name)
 
 
-@rule("KP0805", "pss-host-path-volumes", practice=8, severity="high", pods=True)
+@rule("KP0805", "pss-host-path-volumes", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def host_path_volumes(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Pod uses a hostPath volume (PSS baseline `hostPathVolumes`).
 
@@ -381,7 +401,8 @@ def host_path_volumes(res: Resource, ctx: Context) -> Iterator[Violation]:
                             f"volume {quote(vol.get('name', i))} must not use hostPath")
 
 
-@rule("KP0806", "pss-host-ports", practice=8, severity="high", pods=True)
+@rule("KP0806", "pss-host-ports", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def host_ports(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container binds a host port (PSS baseline `hostPorts`).
 
@@ -434,7 +455,8 @@ def _apparmor_annotation_ok(value: Any) -> bool:
         value in ("", "runtime/default") or value.startswith("localhost/"))
 
 
-@rule("KP0807", "pss-apparmor", practice=8, severity="high", pods=True)
+@rule("KP0807", "pss-apparmor", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def apparmor(res: Resource, ctx: Context) -> Iterator[Violation]:
     """AppArmor profile overridden or disabled (PSS baseline `appArmorProfile`).
 
@@ -512,7 +534,7 @@ def _selinux_problems(opts: dict[str, Any], allowed: frozenset[str]) -> tuple[st
     return first, problems
 
 
-@rule("KP0808", "pss-selinux", practice=8, severity="high", pods=True)
+@rule("KP0808", "pss-selinux", practice=8, severity="high", pods=True, pss_level=PssLevel.BASELINE)
 def selinux(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Custom SELinux type, user or role (PSS baseline `seLinuxOptions`).
 
@@ -575,7 +597,8 @@ def _unmasked(c: ContainerView) -> Any:
     return value
 
 
-@rule("KP0809", "pss-proc-mount", practice=8, severity="high", pods=True)
+@rule("KP0809", "pss-proc-mount", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def proc_mount(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container unmasks /proc (PSS baseline `procMount`).
 
@@ -623,7 +646,8 @@ def _seccomp_annotation_ok(value: Any) -> bool:
         value in ("runtime/default", "docker/default") or value.startswith("localhost/"))
 
 
-@rule("KP0810", "pss-seccomp-baseline", practice=8, severity="high", pods=True)
+@rule("KP0810", "pss-seccomp-baseline", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def seccomp_baseline(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Seccomp profile set to a forbidden type (PSS baseline `seccompProfile_baseline`).
 
@@ -692,7 +716,7 @@ def seccomp_baseline(res: Resource, ctx: Context) -> Iterator[Violation]:
                             container=c.name)
 
 
-@rule("KP0811", "pss-sysctls", practice=8, severity="high", pods=True)
+@rule("KP0811", "pss-sysctls", practice=8, severity="high", pods=True, pss_level=PssLevel.BASELINE)
 def sysctls(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Unsafe sysctl (PSS baseline `sysctls`).
 
@@ -743,7 +767,8 @@ def sysctls(res: Resource, ctx: Context) -> Iterator[Violation]:
                         f"{quote(name if name is not None else '')}")
 
 
-@rule("KP0818", "pss-host-probes", practice=8, severity="high", pods=True)
+@rule("KP0818", "pss-host-probes", practice=8, severity="high", pods=True,
+      pss_level=PssLevel.BASELINE)
 def host_probes(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Probe or lifecycle hook with a custom host (PSS baseline `hostProbesAndHostLifecycle`).
 
@@ -801,7 +826,8 @@ def host_probes(res: Resource, ctx: Context) -> Iterator[Violation]:
 # ------------------------------------------------------------------ restricted checks
 
 
-@rule("KP0812", "pss-volume-types", practice=8, severity="medium", pods=True)
+@rule("KP0812", "pss-volume-types", practice=8, severity="medium", pods=True,
+      pss_level=PssLevel.RESTRICTED)
 def volume_types(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Volume type not allowed by restricted (PSS restricted `restrictedVolumes`).
 
@@ -854,7 +880,8 @@ def volume_types(res: Resource, ctx: Context) -> Iterator[Violation]:
                 break
 
 
-@rule("KP0813", "pss-privilege-escalation", practice=8, severity="medium", pods=True, fixable=True)
+@rule("KP0813", "pss-privilege-escalation", practice=8, severity="medium", pods=True,
+      pss_level=PssLevel.RESTRICTED)
 def privilege_escalation(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container may escalate privileges (PSS restricted `allowPrivilegeEscalation`).
 
@@ -903,7 +930,30 @@ def privilege_escalation(res: Resource, ctx: Context) -> Iterator[Violation]:
                         container=c.name)
 
 
-@rule("KP0814", "pss-run-as-non-root", practice=8, severity="medium", pods=True, fixable=True)
+@fix("KP0813", safety=UNSAFE,
+     why="setuid binaries and file capabilities, such as sudo and ping, stop working")
+def no_privilege_escalation(res: Resource, settings: FixSettings) -> bool:
+    """Set `allowPrivilegeEscalation: false` on every container (not on privileged
+    ones or those adding CAP_SYS_ADMIN, which the API server would then reject;
+    an explicit `true` only with `--unsafe-fixes`)."""
+    pod = linux_pod(res)
+    if pod is None:
+        return False
+    changed = False
+    for c in targets(pod, settings, "KP0813"):
+        sc = c.security_context
+        value = sc.get("allowPrivilegeEscalation")
+        if value is False or sc.get("privileged") is True or not may_replace(value, settings):
+            continue
+        adds = as_list(as_dict(sc.get("capabilities")).get("add"))
+        if "SYS_ADMIN" in adds or "CAP_SYS_ADMIN" in adds:
+            continue
+        changed |= set_container(c, "allowPrivilegeEscalation", False)
+    return changed
+
+
+@rule("KP0814", "pss-run-as-non-root", practice=8, severity="medium", pods=True,
+      pss_level=PssLevel.RESTRICTED)
 def run_as_non_root(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Containers not required to run as non-root (PSS restricted `runAsNonRoot`).
 
@@ -958,7 +1008,54 @@ def run_as_non_root(res: Resource, ctx: Context) -> Iterator[Violation]:
                             "securityContext.runAsNonRoot=false", container=c.name)
 
 
-@rule("KP0815", "pss-run-as-user", practice=8, severity="medium", pods=True)
+@fix("KP0814", safety=UNSAFE, reads_images=True,
+     why="an image that runs as root or as a named user no longer starts")
+def require_non_root(res: Resource, settings: FixSettings) -> bool:
+    """Set `runAsNonRoot: true` at pod level (inherited) and on containers that say `false`
+    (not in pods with `hostUsers: false`, whose root is unprivileged on the node; an
+    explicit `false` only with `--unsafe-fixes`; with image facts, only where the
+    image's user or `runAsUser` is a numeric non-root UID)."""
+    pod = res.pod
+    if pod is None or pod.spec.get("hostUsers") is False:
+        return False
+    pod_value = pod.security_context.get("runAsNonRoot")
+    values = [c.security_context.get("runAsNonRoot") for c in pod.containers]
+    runnable = [_runs_as_non_root(pod, c, settings) for c in pod.containers]
+    pod_fails = pod_value is not None and pod_value is not True
+    inherit_fails = pod_value is None and any(v is None for v in values)
+    changed = False
+    at_pod = (pod_fails or inherit_fails) and may_replace(pod_value, settings)
+    if at_pod and all(ok for ok, v in zip(runnable, values, strict=True) if v is None):
+        changed |= set_in(pod.spec, ("securityContext", "runAsNonRoot"), True, POD_SC_AFTER)
+        pod_value = True
+    allowed = {id(c.data) for c in targets(pod, settings, "KP0814")}
+    for c, value, ok in zip(pod.containers, values, runnable, strict=True):
+        inherits = value is None and pod_value is not True and may_replace(pod_value, settings)
+        wrong = value is not None and value is not True and may_replace(value, settings)
+        if ok and (inherits or wrong) and id(c.data) in allowed:
+            changed |= set_container(c, "runAsNonRoot", True)
+    return changed
+
+
+def _runs_as_non_root(pod: PodView, c: ContainerView, settings: FixSettings) -> bool:
+    """Whether ``runAsNonRoot: true`` lets container ``c`` start, as far as is known:
+    a non-zero ``runAsUser`` (its own, else the pod's) says yes, zero says no;
+    else the image's user (``--check-images``): only a numeric non-zero UID
+    passes (the kubelet refuses a named user it cannot verify, and root).
+    Without image facts (or when the image could not be read): yes, as the
+    manifest alone cannot tell."""
+    uid = c.security_context.get("runAsUser", pod.security_context.get("runAsUser"))
+    if isinstance(uid, int) and not isinstance(uid, bool):
+        return uid > 0
+    info = image_info(c, settings)
+    if info is None:
+        return True
+    user = (info.user or "").split(":", 1)[0].strip()
+    return user.isascii() and user.isdigit() and len(user) <= 10 and int(user) > 0
+
+
+@rule("KP0815", "pss-run-as-user", practice=8, severity="medium", pods=True,
+      pss_level=PssLevel.RESTRICTED)
 def run_as_user(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Pod or container runs as UID 0 (PSS restricted `runAsUser`).
 
@@ -1003,7 +1100,8 @@ def run_as_user(res: Resource, ctx: Context) -> Iterator[Violation]:
                             container=c.name)
 
 
-@rule("KP0816", "pss-seccomp-restricted", practice=8, severity="medium", pods=True, fixable=True)
+@rule("KP0816", "pss-seccomp-restricted", practice=8, severity="medium", pods=True,
+      pss_level=PssLevel.RESTRICTED)
 def seccomp_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
     """No seccomp profile (PSS restricted `seccompProfile_restricted`).
 
@@ -1051,8 +1149,22 @@ def seccomp_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
                             '"Localhost"', container=c.name)
 
 
+@fix("KP0816", safety=UNSAFE,
+     why="the runtime's default profile blocks syscalls some programs need")
+def seccomp_runtime_default(res: Resource, settings: FixSettings) -> bool:
+    """Set the pod's `seccompProfile.type: RuntimeDefault` when neither the pod nor
+    every container sets a profile."""
+    pod = linux_pod(res)
+    if pod is None or pod.security_context.get("seccompProfile") is not None:
+        return False
+    if all(c.security_context.get("seccompProfile") is not None for c in pod.containers):
+        return False
+    return set_in(pod.spec, ("securityContext", "seccompProfile"),
+                  map_like(pod.spec, type="RuntimeDefault"), POD_SC_AFTER)
+
+
 @rule("KP0817", "pss-capabilities-restricted", practice=8, severity="medium", pods=True,
-      fixable=True)
+      pss_level=PssLevel.RESTRICTED)
 def capabilities_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Capabilities not all dropped (PSS restricted `capabilities_restricted`).
 
@@ -1110,7 +1222,72 @@ def capabilities_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
                             container=c.name)
 
 
-@rule("KP0819", "pss-proc-mount-restricted", practice=8, severity="medium", pods=True)
+@fix("KP0817", safety=UNSAFE, reads_images=True,
+     why="a program that needs a capability, to bind a port below 1024 or chown, fails")
+def drop_all_capabilities(res: Resource, settings: FixSettings) -> bool:
+    """Drop `ALL` capabilities and remove added ones other than `NET_BIND_SERVICE`
+    (capabilities outside the default set are KP0804's and stay; added ones stay
+    without `--unsafe-fixes`; `NET_BIND_SERVICE` is added for containers that listen
+    below 1024: a `containerPort`, or with image facts an exposed port)."""
+    pod = linux_pod(res)
+    if pod is None:
+        return False
+    changed = False
+    for c in targets(pod, settings, "KP0817"):
+        caps = as_dict(c.security_context.get("capabilities"))
+        drop = caps.get("drop")
+        if CAPABILITY_ALL not in as_list(drop):
+            if isinstance(drop, list):
+                append(drop, CAPABILITY_ALL)
+                changed = True
+            elif drop is None:
+                changed |= set_in(c.data, ("securityContext", "capabilities", "drop"),
+                                  new_seq(c.data, [CAPABILITY_ALL]), SC_AFTER)
+        add = caps.get("add")
+        if isinstance(add, list) and settings.override_explicit:
+            bad = [i for i, cap in enumerate(add) if isinstance(cap, str)
+                   and cap in CAPABILITIES_BASELINE and cap != CAPABILITY_NET_BIND_SERVICE]
+            for i in reversed(bad):
+                del add[i]
+            changed |= bool(bad)
+        if _listens_below_1024(c, settings):
+            changed |= _keep_net_bind(c)
+    return changed
+
+
+_PRIVILEGED_PORTS = 1024  # binding below this needs CAP_NET_BIND_SERVICE
+_PORT = re.compile(r"([0-9]{1,5})(?:/[a-z]+)?")
+
+
+def _listens_below_1024(c: ContainerView, settings: FixSettings) -> bool:
+    """Whether the container listens on a privileged port, by its ``containerPort``s
+    (the manifest says so: dropping the capability would stop it binding) or,
+    with image facts, its image's ``ExposedPorts`` ("80/tcp")."""
+    info = image_info(c, settings)
+    ports: list[Any] = [as_dict(p).get("containerPort") for p in as_list(c.data.get("ports"))]
+    for exposed in info.exposed_ports if info is not None else ():
+        m = _PORT.fullmatch(str(exposed)[:16])
+        ports.append(int(m.group(1)) if m else None)
+    return any(isinstance(p, int) and not isinstance(p, bool) and 0 < p < _PRIVILEGED_PORTS
+               for p in ports)
+
+
+def _keep_net_bind(c: ContainerView) -> bool:
+    """Add ``NET_BIND_SERVICE`` to the container's added capabilities unless there."""
+    add = as_dict(c.security_context.get("capabilities")).get("add")
+    if isinstance(add, list):
+        if CAPABILITY_NET_BIND_SERVICE in add:
+            return False
+        append(add, CAPABILITY_NET_BIND_SERVICE)
+        return True
+    if add is not None:
+        return False  # not a list: the owner's odd value, left for the API server to judge
+    return set_in(c.data, ("securityContext", "capabilities", "add"),
+                  new_seq(c.data, [CAPABILITY_NET_BIND_SERVICE]), SC_AFTER)
+
+
+@rule("KP0819", "pss-proc-mount-restricted", practice=8, severity="medium", pods=True,
+      pss_level=PssLevel.RESTRICTED)
 def proc_mount_restricted(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Unmasked /proc in a user-namespaced pod (PSS restricted `procMount_restricted`).
 

@@ -10,12 +10,13 @@ import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from kubeproof.core.catalogue import rule
+from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.fixing import FixSettings, may_replace, put, targets
 from kubeproof.k8s.workloads import ContainerView, PodView
-from kubeproof.model import Context, Path, Resource, Violation
+from kubeproof.model import SAFE, Context, Path, Resource, RunsIn, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
 SECRETS_STORE_DRIVER = "secrets-store.csi.k8s.io"
@@ -125,7 +126,7 @@ def secret_volumes(pod: PodView) -> dict[str, tuple[int, str, dict[str, Any]]]:
     return found
 
 
-@rule("KP1002", "secret-volume-writable", practice=10, severity="info", pods=True, fixable=True)
+@rule("KP1002", "secret-volume-writable", practice=10, severity="info", pods=True)
 def secret_volume_writable(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Secret volume mounted without `readOnly: true`.
 
@@ -187,6 +188,29 @@ def secret_volume_writable(res: Resource, ctx: Context) -> Iterator[Violation]:
                 " without readOnly: true",
                 container=c.name,
             )
+
+
+@fix("KP1002", safety=SAFE,
+     why="the kubelet mounts secret and projected volumes read-only anyway")
+def read_only_secret_mounts(res: Resource, settings: FixSettings) -> bool:
+    """Set `readOnly: true` on every mount of a volume that carries secrets."""
+    pod = res.pod
+    if pod is None:
+        return False
+    volumes = secret_volumes(pod)
+    changed = False
+    for c in targets(pod, settings, "KP1002"):
+        for mount in as_list(c.data.get("volumeMounts")):
+            if not isinstance(mount, MutableMapping) or mount.get("readOnly") is True:
+                continue
+            name = mount.get("name")  # a list or map here names no volume
+            entry = volumes.get(name) if isinstance(name, str) else None
+            if entry is None or as_dict(entry[2].get("csi")).get("readOnly") is True:
+                continue
+            if not may_replace(mount.get("readOnly"), settings):
+                continue  # a `readOnly: false` written out is the owner's decision
+            changed |= put(mount, "readOnly", True, ("name", "mountPath", "subPath"))
+    return changed
 
 
 # ----------------------------------------------------------------- KP1003
@@ -700,7 +724,8 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
 SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 
 
-@rule("KP1004", "secret-in-manifest", practice=10, severity="medium", kinds={"Secret"})
+@rule("KP1004", "secret-in-manifest", practice=10, severity="medium", kinds={"Secret"},
+      runs_in=(RunsIn.FILES,))
 def secret_in_manifest(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Secret with its values committed in the manifest.
 

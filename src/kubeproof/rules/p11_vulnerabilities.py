@@ -3,7 +3,7 @@
 They run only when vulnerability reports were given (``--vuln-report``,
 ``--scan-images``): scope ``report``. The reports are read once per run by
 :class:`kubeproof.images.vulnfacts.VulnInputs` and reach the rules as
-``ctx.facts["vulnerabilities"]``. Each finding is about one container's
+``ctx.facts.vulnerabilities``. Each finding is about one container's
 ``image`` field, so it points at that line and exemptions, baselines and
 inline comments work as for any other finding. Invalid and placeholder image
 references are not judged.
@@ -15,19 +15,19 @@ from collections.abc import Iterator
 
 from kubeproof.core.catalogue import rule
 from kubeproof.core.index import Index
-from kubeproof.images.vulnfacts import FACTS_KEY, VulnFacts, image_uses
+from kubeproof.images.vulnfacts import VulnFacts, image_uses
 from kubeproof.images.vulns import KUBEPROOF_SEVERITY, SEVERITY_ORDER, Summary, Vuln
-from kubeproof.model import Context, Scope, SetViolation
+from kubeproof.model import Context, Needs, Scope, SetViolation
 
 MAX_LISTED = 5  # vulnerabilities named in one message
 
 
 def _facts(ctx: Context) -> VulnFacts | None:
-    facts = ctx.facts.get(FACTS_KEY)
-    return facts if isinstance(facts, VulnFacts) else None
+    return ctx.facts.vulnerabilities
 
 
-@rule("KP1101", "image-vulnerable", practice=11, severity="high", scope=Scope.REPORT)
+@rule("KP1101", "image-vulnerable", practice=11, severity="high", scope=Scope.REPORT,
+      needs=(Needs.REPORTS,))
 def image_vulnerable(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Image with known vulnerabilities at or above `vulnerabilities.failOn`.
 
@@ -124,7 +124,8 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-@rule("KP1102", "image-not-scanned", practice=11, severity="medium", scope=Scope.REPORT)
+@rule("KP1102", "image-not-scanned", practice=11, severity="medium", scope=Scope.REPORT,
+      needs=(Needs.REPORTS,))
 def image_not_scanned(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Image with no vulnerability report.
 
@@ -171,7 +172,8 @@ def image_not_scanned(index: Index, ctx: Context) -> Iterator[SetViolation]:
                            f"report{note}", container=c.name)
 
 
-@rule("KP1103", "image-scan-stale", practice=11, severity="low", scope=Scope.REPORT)
+@rule("KP1103", "image-scan-stale", practice=11, severity="low", scope=Scope.REPORT,
+      needs=(Needs.REPORTS,))
 def image_scan_stale(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """Vulnerability report older than `vulnerabilities.maxAgeDays`.
 

@@ -6,11 +6,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from kubeproof.core.catalogue import rule
+from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.fixing import RESOURCES_AFTER, FixSettings, set_in, targets
 from kubeproof.core.index import Index, Record
+from kubeproof.k8s.quantity import quantity_or_none
 from kubeproof.k8s.selectors import SelectorError, label_selector_matches, map_selector_matches
 from kubeproof.k8s.workloads import BATCH_KINDS, ContainerView, PodView
-from kubeproof.model import Context, Resource, Scope, SetViolation, Violation
+from kubeproof.model import UNSAFE, Context, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, quote
 from kubeproof.rules.p13_rollouts import missing_probe
 
@@ -111,7 +113,7 @@ def _sized(pod: PodView) -> Iterator[ContainerView]:
             yield c
 
 
-@rule("KP1403", "no-resource-requests", practice=14, severity="medium", pods=True, fixable=True)
+@rule("KP1403", "no-resource-requests", practice=14, severity="medium", pods=True)
 def no_resource_requests(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container without CPU and memory requests.
 
@@ -163,7 +165,46 @@ def no_resource_requests(res: Resource, ctx: Context) -> Iterator[Violation]:
         yield Violation(path, message, container=c.name)
 
 
-@rule("KP1404", "no-memory-limit", practice=14, severity="medium", pods=True, fixable=True)
+def _sized_targets(pod: PodView, settings: FixSettings, code: str) -> Iterator[ContainerView]:
+    """Containers that can carry resources: all but ephemeral ones."""
+    return (c for c in targets(pod, settings, code) if c.list_name != "ephemeralContainers")
+
+
+def _has_value(mapping: Any, key: str) -> bool:
+    value = as_dict(mapping).get(key)
+    return value is not None and value != ""
+
+
+def _invalid_default(value: Any) -> bool:
+    """A configured default that is unset, or not a valid non-negative quantity."""
+    parsed = quantity_or_none(value)
+    return parsed is None or parsed.negative
+
+
+@fix("KP1403", safety=UNSAFE,
+     why="requests larger than a node's free capacity leave pods Pending")
+def default_requests(res: Resource, settings: FixSettings) -> bool:
+    """Request the configured CPU and memory (`fix.resources.requests`) where a
+    container requests neither it nor limits it."""
+    pod = res.pod
+    if pod is None:
+        return False
+    pod_res = as_dict(pod.spec.get("resources"))
+    changed = False
+    for c in _sized_targets(pod, settings, "KP1403"):
+        cres = as_dict(c.data.get("resources"))
+        for name in ("cpu", "memory"):
+            value = settings.requests.get(name)
+            if _invalid_default(value) or any(_has_value(m.get(kind), name)
+                                              for m in (cres, pod_res)
+                                              for kind in ("requests", "limits")):
+                continue
+            changed |= set_in(c.data, ("resources", "requests", name), value,
+                              RESOURCES_AFTER)
+    return changed
+
+
+@rule("KP1404", "no-memory-limit", practice=14, severity="medium", pods=True)
 def no_memory_limit(res: Resource, ctx: Context) -> Iterator[Violation]:
     """Container without a memory limit.
 
@@ -203,6 +244,44 @@ def no_memory_limit(res: Resource, ctx: Context) -> Iterator[Violation]:
         if not _has(limits, "memory"):
             yield Violation((*c.path, "resources", "limits", "memory"),
                             f"container {quote(c.name)} has no memory limit", container=c.name)
+
+
+@fix("KP1404", safety=UNSAFE,
+     why="a process that needs more memory than the limit is OOM-killed")
+def default_memory_limit(res: Resource, settings: FixSettings) -> bool:
+    """Limit memory to `fix.resources.limits.memory`, or to the container's memory
+    request when that is larger (a limit below the request is invalid)."""
+    pod = res.pod
+    default = settings.limits.get("memory")
+    if pod is None or default is None:
+        return False
+    if _has_value(as_dict(pod.spec.get("resources")).get("limits"), "memory"):
+        return False
+    changed = False
+    for c in _sized_targets(pod, settings, "KP1404"):
+        cres = as_dict(c.data.get("resources"))
+        if _has_value(cres.get("limits"), "memory"):
+            continue
+        limit = _memory_limit(as_dict(cres.get("requests")).get("memory"), default)
+        if limit is not None:
+            changed |= set_in(c.data, ("resources", "limits", "memory"), limit,
+                              RESOURCES_AFTER)
+    return changed
+
+
+def _memory_limit(request: Any, default: Any) -> Any:
+    """The limit KP1404 writes: ``default``, or ``request`` when that is larger.
+    None when either is not a valid, non-negative quantity: nothing derived from
+    an invalid value is written (KP0002 reports it)."""
+    default_q = quantity_or_none(default)
+    if default_q is None or default_q.negative:
+        return None
+    if request is None or request == "":
+        return default
+    request_q = quantity_or_none(request)
+    if request_q is None or request_q.negative:
+        return None
+    return request if request_q > default_q else default
 
 
 # ---------------------------------------------------------------- KP1405

@@ -27,18 +27,17 @@ from typing import Any
 
 import jsonpatch
 
-from kubeproof.core.catalogue import load_rules
+from kubeproof.core.catalogue import fixes, load_rules
 from kubeproof.core.config import Config
 from kubeproof.core.engine import IGNORE_ANNOTATION, ObjectChecker, ScanResult, select_rules
-from kubeproof.fix.fixers import FIXERS, FixSettings, fix_object
+from kubeproof.core.fixing import FixSettings
+from kubeproof.fix.apply import fix_object
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
-from kubeproof.model import Context, Finding, Rule
+from kubeproof.model import Context, Finding, Rule, RunsIn
 from kubeproof.sources.cluster import as_judged, judged_elsewhere
 from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
 from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPolicy
 
-# rules about manifests in files that mean nothing for an object sent to the API
-WEBHOOK_EXCLUDED = frozenset({"KP0003", "KP1004"})
 EPHEMERAL = "ephemeralcontainers"  # the subresource kubectl debug writes
 MAX_WARNING = 256  # the API server may truncate longer warnings
 MAX_MESSAGE = 8192
@@ -78,7 +77,7 @@ class Judge:
 
         apply_workload_paths(config)
         self.policy = policy
-        rules = [r for r in select_rules(config) if r.code not in WEBHOOK_EXCLUDED]
+        rules = [r for r in select_rules(config) if RunsIn.ADMISSION in r.runs_in]
         self.checker = ObjectChecker(build_context(config, policy), [*rules, *extra_rules])
         self.codes = {r.code for r in rules}
         self.fixers = policy.fix_codes()
@@ -144,7 +143,7 @@ class Judge:
         resp.audit_annotations["fixed"] = ",".join(changed)
         names = load_rules()
         resp.warnings = [_cap(f"kubeproof changed the object to fix {code} {names[code].name}: "
-                              f"{FIXERS[code].summary}", MAX_WARNING) for code in changed]
+                              f"{fixes()[code].summary}", MAX_WARNING) for code in changed]
         event = self._event(req, "patched", [])
         event["fixed"] = changed
         return Decision(resp, event, "patched", fixed=changed)

@@ -22,7 +22,7 @@ judged its own pods could not be restarted while it is down. Cluster-scoped
 objects are always judged.
 
 What ``/mutate`` fixes: ``fixers`` names it, ``safe`` (the default: the fixes
-that cannot stop a correct workload from running, see :mod:`kubeproof.fix.fixers`),
+that cannot stop a correct workload from running, see :mod:`kubeproof.core.fixing`),
 ``all`` (every object fixer, unsafe ones too) or a list of rules (codes, names,
 prefixes; unsafe ones among them run). Whatever it names, a value the object
 states (``readOnlyRootFilesystem: false``...) is never flipped at admission:
@@ -108,12 +108,12 @@ class WebhookPolicy:
 
     def fix_codes(self) -> set[str]:
         """The rule codes whose fixers /mutate runs (set-scoped ones only when listed)."""
-        from kubeproof.fix.fixers import FIXERS
+        from kubeproof.core.catalogue import fixes
 
         if isinstance(self.fixers, tuple):
             return set(self.fixers)
-        return {c for c, fx in FIXERS.items()
-                if not fx.set_scoped and (fx.safe or self.fixers == FIX_ALL)}
+        return {c for c, fx in fixes().items()
+                if not fx.needs_verdict and (fx.safe or self.fixers == FIX_ALL)}
 
     def mode_for(self, code: str, severity: Severity, namespace: str | None) -> str:
         for entry in self.namespace_modes:

@@ -61,9 +61,6 @@ if TYPE_CHECKING:
     from kubeproof.model import Finding
     from kubeproof.webhook.policy import AuditSettings
 
-# rules about manifests that mean nothing for live objects
-AUDIT_EXCLUDED = frozenset({"KP1004"})
-PULL_SECRET_RULES = frozenset({"KP0302", "KP0303"})
 
 
 @dataclass(slots=True)
@@ -90,10 +87,11 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     """Audit the cluster; raises ``ClusterError`` (no credentials) and
     ``SelectionError`` (unknown rule), reports everything else in the result."""
     from kubeproof.api import apply_workload_paths
+    from kubeproof.core.catalogue import codes
     from kubeproof.core.config import Config
     from kubeproof.core.engine import SCAN_SCOPES, Engine, select_rules
     from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN
-    from kubeproof.model import Context, InputError, Scope
+    from kubeproof.model import Context, InputError, Needs, RunsIn, Scope
     from kubeproof.sources import cluster
     from kubeproof.util.gcpause import gc_paused
 
@@ -108,7 +106,7 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
         scopes = scopes | {Scope.REGISTRY}
         steps.append(ImageCheck(opts.check_images))
     rules = [r for r in select_rules(config, opts.select, opts.ignore, scopes)
-             if r.code not in AUDIT_EXCLUDED]
+             if RunsIn.CLUSTER in r.runs_in]
     conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
                            max_requests=opts.max_requests)
     errors: list[InputError] = []
@@ -147,8 +145,9 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
                 and not result.kinds.get("Namespace"):
             result.errors.append(InputError(conn.where, None,
                                             f"namespace {opts.namespace!r} does not exist"))
-    if reachable and not opts.read_secrets and any(r.code in PULL_SECRET_RULES for r in rules):
-        warnings.append(InputError(conn.where, None, "Secrets not read, so KP0302/KP0303 "
+    if reachable and not opts.read_secrets and any(Needs.SECRETS in r.needs for r in rules):
+        unread = "/".join(sorted(codes(needs=Needs.SECRETS)))
+        warnings.append(InputError(conn.where, None, f"Secrets not read, so {unread} "
                                    "(pull secrets) were not checked: use --read-secrets "
                                    "with list access to secrets"))
     result.findings = [f for f in result.findings if _keep(f, opts.namespace)]

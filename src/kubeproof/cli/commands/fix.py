@@ -6,7 +6,7 @@ object gets the fixers of the rules that fired on it, nothing else. The
 edit itself is :mod:`kubeproof.fix.files` (ruamel round trip replayed onto the
 original text, so comments and layout survive).
 
-Fixes are safe or unsafe (:mod:`kubeproof.fix.fixers`): only safe ones are applied
+Fixes are safe or unsafe (:mod:`kubeproof.core.fixing`): only safe ones are applied
 unless ``--unsafe-fixes`` is given, and the run says how many unsafe fixes it
 left out. ``--check-images`` lets the unsafe fixers read each image's config
 (user, exposed ports) from its registry.
@@ -41,8 +41,8 @@ from kubeproof.util.terminal import echo, safe
 
 if TYPE_CHECKING:
     from kubeproof.core.config import Config
+    from kubeproof.core.fixing import FixSettings
     from kubeproof.fix.files import FixedText
-    from kubeproof.fix.fixers import FixSettings
     from kubeproof.images.pin import RegistryImages
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
@@ -97,7 +97,8 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     --diff/--dry-run when something would change; 2 usage error or a file that
     could not be read, parsed or written (the other files are still fixed).
     """
-    from kubeproof.fix.fixers import FixSettings
+    from kubeproof.core.catalogue import fixes
+    from kubeproof.core.fixing import FixSettings
 
     config = config_or_exit(config_path, no_config)
     if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
@@ -116,8 +117,8 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
         image_info=registry.info if registry and read_configs else None)
     codes = _fixer_codes(_split(select), _split(ignore), config, settings)
     files, errors, arguments = _discover(list(paths))
-    pins = pin_digests and bool(codes & {"KP0101", "KP0102"})
-    configs = read_configs and bool(codes & _IMAGE_FIXERS)
+    pins = pin_digests and any(fixes()[c].needs_registry for c in codes)
+    configs = read_configs and any(fixes()[c].reads_images for c in codes)
     if registry is not None and (pins or configs):
         from kubeproof.images.inventory import inventory
 
@@ -150,38 +151,38 @@ def _fixer_codes(select: list[str], ignore: list[str], config: Config,
                  settings: FixSettings) -> set[str]:
     """The fixers to run: --select (else the config's ``scan.select``) minus
     --ignore and ``scan.ignore``, only those that have a fixer, without the ones
-    that have nothing to go on (KP0402 without --namespace, KP0101 and KP0102
-    without a digest resolver, that is without --pin-digests)."""
-    from kubeproof.core.catalogue import resolve_selection, unknown_rule_message
-    from kubeproof.fix.fixers import FIXERS
+    that have nothing to go on (those that need a namespace without --namespace,
+    those that ask the registry without a digest resolver, that is without
+    --pin-digests)."""
+    from kubeproof.core.catalogue import fixes, resolve_selection, unknown_rule_message
+
+    fixers = fixes()
 
     wanted = select or [str(t) for t in config.scan.get("select", [])]
-    chosen, unknown = resolve_selection(wanted) if wanted else (set(FIXERS), [])
+    chosen, unknown = resolve_selection(wanted) if wanted else (set(fixers), [])
     dropped, unknown_ignored = resolve_selection(
         [*ignore, *(str(t) for t in config.scan.get("ignore", []))])
     for token in unknown + unknown_ignored:
         fail(unknown_rule_message(token))
-    if select and not chosen & set(FIXERS):
-        fail(f"no fixer for {', '.join(select)} (fixable: {', '.join(sorted(FIXERS))})")
-    codes = (chosen & set(FIXERS)) - dropped
+    if select and not chosen & set(fixers):
+        fail(f"no fixer for {', '.join(select)} (fixable: {', '.join(sorted(fixers))})")
+    codes = (chosen & set(fixers)) - dropped
     if not settings.namespace:
-        codes.discard("KP0402")
+        codes -= {c for c in codes if fixers[c].needs_namespace}
     if settings.resolve_digest is None:
-        codes -= {"KP0101", "KP0102"}
+        codes -= {c for c in codes if fixers[c].needs_registry}
     return codes
-
-
-# the unsafe fixers that read image facts (``--check-images``)
-_IMAGE_FIXERS = {"KP0814", "KP0817", "KP0821"}
 
 
 def _hidden(fixed: FixedText, settings: FixSettings) -> list[str]:
     """The codes found on the file's objects whose fixers did not run for being
     unsafe (without ``--unsafe-fixes``), one entry per object."""
-    from kubeproof.fix.fixers import FIXERS, runs
+    from kubeproof.core.catalogue import fixes
+    from kubeproof.core.fixing import runs
 
+    fixers = fixes()
     return sorted(c for o in fixed.objects for c in o.wanted
-                  if c in FIXERS and not runs(FIXERS[c], settings))
+                  if c in fixers and not runs(fixers[c], settings))
 
 
 def _registry_images(pin_digests: bool, read_configs: bool, platform: str,

@@ -56,7 +56,7 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     """
     from kubeproof.api import apply_workload_paths
     from kubeproof.cli.image_options import registry_settings_or_exit
-    from kubeproof.images.check import IMAGE_FACTS, ImageCheck
+    from kubeproof.images.check import ImageCheck
     from kubeproof.images.inventory import inventory
     from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
     from kubeproof.model import Context
@@ -73,7 +73,8 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     if checks is not None:
         ctx = Context(config=config, kube_version=DEFAULT_KUBE_VERSION)
         ImageCheck(checks)(index, ctx)
-        facts = ctx.facts[IMAGE_FACTS]
+        facts = ctx.facts.images
+        assert facts is not None  # the check above always gathers them
         _attach(index, entries, facts)
         registries = list(facts.registries.values())
     if fmt == "json":
