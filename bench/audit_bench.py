@@ -1,6 +1,6 @@
 """Audit benchmark: ``kubeproof audit`` of 20,000+ objects served by the fake API server.
 
-The fake API server of the tests (tests/audit/fakeapi.py) serves the corpus
+The fake API server of the tests (tests/support/fakeapi.py) serves the corpus
 (../shared/corpus) replicated into as many namespaces as it takes to reach the
 target number of objects of the kinds the audit lists; every Deployment also
 gets the ReplicaSet and two Pods a real cluster would have (listed, then left
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kubeproof.sources.cluster import AUDIT_KINDS, prepare  # noqa: E402
-from tests.audit.fakeapi import (  # noqa: E402
+from tests.support.fakeapi import (  # noqa: E402
     _BY_KIND,
     FakeApiServer,
     FakeCluster,

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from kubeproof.images.credentials import Credentials  # noqa: E402
 from kubeproof.images.oci import ACCEPT, RegistryClient, RegistryOptions  # noqa: E402
-from tests.images.registry_server import (  # noqa: E402
+from tests.support.registry_server import (  # noqa: E402
     Pusher,
     RunningRegistry,
     SlowRelay,

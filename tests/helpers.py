@@ -1,50 +1,11 @@
-"""Helpers for rule tests: scan fixture files in-process and read back findings."""
+"""Kept for tests/rules, which imports these names from here while its tests move
+to data fixtures: new tests import :mod:`tests.support.scanning` and
+:mod:`tests.support.paths` instead."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.support.paths import CORPUS, DATA, TESTS
+from tests.support.paths import RULE_FIXTURES as FIXTURES
+from tests.support.scanning import findings, fixture, hits, marked, run
 
-from kubeproof.api import scan
-from kubeproof.core.config import Config
-from kubeproof.core.engine import ScanResult
-from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
-from kubeproof.model import Finding
-
-TESTS = Path(__file__).parent
-FIXTURES = TESTS / "rules" / "fixtures"
-# vendored test data (corpus subset, schemas, rule catalogue): see tests/data/README.md
-DATA = TESTS / "data"
-CORPUS = DATA / "corpus"
-SHARED = DATA  # the old name: tests/audit/test_corpus.py reads SHARED / "corpus"
-
-
-def fixture(family: str, name: str) -> str:
-    path = FIXTURES / family / name
-    assert path.is_file(), f"missing fixture {path}"
-    return str(path)
-
-
-def run(path: str | Path, *, select: tuple[str, ...] = (), config: Config | None = None,
-        kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION,
-        pss_level: str = "restricted") -> ScanResult:
-    return scan([str(path)], select=select, config=config, kube_version=kube_version,
-                pss_level=pss_level)
-
-
-def hits(path: str | Path, code: str, **kw: object) -> list[tuple[str, int]]:
-    """(code, line) of every finding of rule ``code`` in ``path``."""
-    result = run(path, select=(code,), **kw)  # type: ignore[arg-type]
-    assert not result.errors, result.errors
-    return [(f.rule.code, f.line) for f in result.findings if f.rule.code == code]
-
-
-def findings(path: str | Path, code: str, **kw: object) -> list[Finding]:
-    result = run(path, select=(code,), **kw)  # type: ignore[arg-type]
-    assert not result.errors, result.errors
-    return [f for f in result.findings if f.rule.code == code]
-
-
-def marked(path: str | Path, code: str) -> list[int]:
-    """Lines of fixture ``path`` marked with a ``# CODE`` comment (the offending lines)."""
-    text = Path(path).read_text(encoding="utf-8")
-    return [n for n, line in enumerate(text.splitlines(), 1) if f"# {code}" in line]
+__all__ = ["CORPUS", "DATA", "FIXTURES", "TESTS", "findings", "fixture", "hits", "marked", "run"]

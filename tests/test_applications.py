@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,17 +18,12 @@ from kubeproof.core.engine import ScanResult
 from kubeproof.core.index import Index
 from kubeproof.model import Context, Finding, Scope
 from kubeproof.sources.files import LoadOptions
-from tests.helpers import CORPUS, FIXTURES
+from tests.support.cli import kp
+from tests.support.paths import CORPUS, RULE_FIXTURES
 
-ROOT = Path(__file__).resolve().parents[1]
-APPS = FIXTURES / "applications"
+APPS = RULE_FIXTURES / "applications"
 TEAM_A = APPS / "team-a"
 NETWORK = ("KP0901", "KP0902")
-
-
-def kp(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", *args], capture_output=True,
-                          text=True, cwd=cwd or ROOT, timeout=120)
 
 
 def codes_lines(result: ScanResult, codes: tuple[str, ...]) -> list[tuple[str, str, int]]:

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.cli import kp, no_traceback
+
 BAD_NS = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\n"
           "data:\n  a: b\n")
 GOOD = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: shop\n"
         "data:\n  a: b\n")
-
-
-def kp(*args: str, stdin: str | None = None, cwd: Path | None = None
-       ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", *args], input=stdin,
-                          capture_output=True, text=True, cwd=cwd or ROOT, timeout=120)
-
-
-def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
 
 
 def test_version() -> None:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 from kubeproof.core.catalogue import load_rules
 from kubeproof.reports.ruledocs import render_markdown
-from tests.helpers import DATA
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import DATA, ROOT
 
 
 def test_docs_rules_md_is_generated_and_current() -> None:

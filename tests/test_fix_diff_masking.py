@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import random
 import string
-import subprocess
-import sys
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.reports.redact import MASK, masked
-from tests.helpers import TESTS
+from tests.support.cli import kp
+from tests.support.paths import TESTS
 
 LIST_OF_SECRET_AND_DEPLOYMENT = """\
 apiVersion: v1
@@ -128,10 +127,9 @@ def test_any_secret_value_in_any_style_is_masked(value: str, style: str) -> None
 def test_fix_diff_cli_masks_by_position(tmp_path: Path) -> None:
     path = tmp_path / "app.yaml"
     path.write_text(LIST_OF_SECRET_AND_DEPLOYMENT)
-    proc = subprocess.run(
-        [sys.executable, "-m", "kubeproof", "fix", str(path), "--no-config", "--diff",
-         "--unsafe-fixes"],  # the unsafe fixes edit next to the env var
-        capture_output=True, text=True, timeout=120)
+    proc = kp(
+        "fix", str(path), "--no-config", "--diff",
+        "--unsafe-fixes")  # the unsafe fixes edit next to the env var
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout + proc.stderr
     assert [v for v in SECRETS_IN_LIST if v in out] == []

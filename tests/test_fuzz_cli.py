@@ -24,10 +24,7 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,12 +32,11 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from kubeproof.cli.main import cli
-from tests.helpers import CORPUS
+from tests.support.cli import invoke, kp
+from tests.support.paths import CORPUS
 
 # ci does not shrink: a failure shows the input drawn and its @reproduce_failure
 # blob; shrinking a hang costs RUN_SECONDS per attempt (thorough shrinks)
@@ -120,20 +116,16 @@ def beside_good(base: Path, hostile: bytes) -> Iterator[Path]:
 
 
 def scan_in_process(folder: Path, *paths: str) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of the click command run in ``folder``."""
-    runner = CliRunner()
+    """(exit code, stdout, stderr) of the click command run in ``folder`` (an
+    exception it raises fails the test with its traceback)."""
     cwd = os.getcwd()
     os.chdir(folder)
     try:
         with time_limit(RUN_SECONDS):
-            result: Result = runner.invoke(cli, [*SCAN_ARGS, *paths], catch_exceptions=True)
+            result = invoke(*SCAN_ARGS, *paths, reraise=True)
     finally:
         os.chdir(cwd)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        assert result.exc_info is not None
-        trace = "".join(traceback.format_exception(*result.exc_info))
-        pytest.fail(f"scan raised {type(result.exception).__name__}:\n{trace}")
-    return result.exit_code, result.stdout, result.stderr
+    return result.returncode, result.stdout, result.stderr
 
 
 def good_findings(report: dict[str, Any]) -> list[tuple[str, int, str, str]]:
@@ -205,9 +197,7 @@ def test_any_bytes_through_the_real_command(hostile: bytes, workspace: Path,
                                             good_alone: list[tuple[str, int, str, str]]
                                             ) -> None:
     with beside_good(workspace, hostile) as folder:
-        proc = subprocess.run([sys.executable, "-m", "kubeproof", *SCAN_ARGS, "."],
-                              cwd=folder, capture_output=True, text=True,
-                              timeout=RUN_SECONDS * 4, env=os.environ.copy())
+        proc = kp(*SCAN_ARGS, ".", cwd=folder, timeout=RUN_SECONDS * 4)
     check_run(proc.returncode, proc.stdout, proc.stderr, good_alone)
 
 

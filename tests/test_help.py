@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from kubeproof.cli.main import cli
+from tests.support.cli import invoke
 
 
 def _walk(command: click.Command, ctx: click.Context, path: tuple[str, ...]
@@ -39,8 +39,7 @@ def test_help_lists_exit_codes_and_every_option_has_help(path: tuple[str, ...],
     missing = [p.opts[0] for p in command.params
                if isinstance(p, click.Option) and not (p.help or "").strip()]
     assert missing == [], f"options without help: {missing}"
-    result = CliRunner().invoke(cli, [*path, "--help"], terminal_width=100)
-    assert result.exit_code == 0, result.output
+    result = invoke(*path, "--help", terminal_width=100, expect=0)
     assert "Exit codes:" in result.output
     for code in ("0", "2"):
         assert f" {code} " in result.output.split("Exit codes:", 1)[1]

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from kubeproof.sources.yamlparse import Document, parse_yaml
-from tests.helpers import CORPUS
+from tests.support.paths import CORPUS
 
 
 class Reference(yaml.CSafeLoader):

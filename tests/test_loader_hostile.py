@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from hypothesis import strategies as st
 
 from kubeproof.sources.files import MAX_OBJECTS_PER_FILE
 from kubeproof.sources.yamlparse import Document, YamlError, parse_yaml
+from tests.support.cli import kp
 from tests.test_loader import CM, located, scan, write
 
 FORBIDDEN = ["\x0c", "\x1b", "\x7f", "\x9b", "\x00", "\x08"]  # (U+0085 is a YAML line break)
@@ -104,8 +103,7 @@ def test_a_lone_surrogate_in_json_is_one_error(tmp_path: Path) -> None:
 def test_tags_are_never_echoed(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, "t.yaml", CM.format(name="t") + f"data:\n  password: {value}\n")
     for fmt in ("text", "json", "sarif", "junit", "html", "codequality"):
-        proc = subprocess.run([sys.executable, "-m", "kubeproof", "scan", path, "-f", fmt,
-                               "--no-config"], capture_output=True, text=True, timeout=60)
+        proc = kp("scan", path, "-f", fmt, "--no-config", timeout=60)
         assert proc.returncode in (1, 2), proc.stderr
         assert "Sup3rS3cret" not in proc.stdout + proc.stderr
         assert "os.system" not in proc.stdout + proc.stderr
@@ -186,9 +184,8 @@ def test_scan_of_any_bytes_ends_and_still_reports_the_other_files(tmp_path: Path
                                                                   data: bytes) -> None:
     (tmp_path / "hostile.yaml").write_bytes(data)
     (tmp_path / "good.yaml").write_text(GOOD)
-    proc = subprocess.run([sys.executable, "-m", "kubeproof", "scan", str(tmp_path), "-f", "json",
-                           "--no-config", "--select", "KP0401"],
-                          capture_output=True, text=True, timeout=60)
+    proc = kp("scan", str(tmp_path), "-f", "json", "--no-config", "--select", "KP0401",
+              timeout=60)
     assert proc.returncode in (0, 1, 2)
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
     report = json.loads(proc.stdout)

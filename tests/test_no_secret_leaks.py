@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.cli import kp
+from tests.support.paths import ROOT
+
 SECRETS = ROOT / "tests" / "rules" / "fixtures" / "secrets"
 # literal values in the fixtures that KP1003 / KP1004 flag
 VALUES = [
@@ -24,10 +24,9 @@ def test_reports_name_keys_never_values(fmt: str, tmp_path: Path) -> None:
     # a broken document holding a secret: the error message must not echo it either
     broken = tmp_path / "broken.yaml"
     broken.write_text("apiVersion: v1\nkind: Secret\nstringData:\n  token: [hunter2-but-longer\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "kubeproof", "scan", str(SECRETS), str(ROOT / "examples" / "bad"),
-         str(broken), "--no-config", "--format", fmt, "--fail-on", "none"],
-        capture_output=True, text=True, timeout=120)
+    proc = kp(
+        "scan", str(SECRETS), str(ROOT / "examples" / "bad"),
+        str(broken), "--no-config", "--format", fmt, "--fail-on", "none")
     assert proc.returncode == 2  # the broken file
     out = proc.stdout + proc.stderr
     assert "KP1003" in out and "KP1004" in out
@@ -51,9 +50,8 @@ def test_fix_diff_masks_secret_values_in_its_context_lines(tmp_path: Path) -> No
 
     for src in (SECRETS, ROOT / "examples" / "bad"):
         shutil.copytree(src, tmp_path / src.name)
-    proc = subprocess.run(
-        [sys.executable, "-m", "kubeproof", "fix", str(tmp_path), "--no-config", "--diff",
-         "--namespace", "shop"], capture_output=True, text=True, timeout=120)
+    proc = kp(
+        "fix", str(tmp_path), "--no-config", "--diff", "--namespace", "shop")
     assert proc.returncode == 1, proc.stderr  # something to fix
     out = proc.stdout + proc.stderr
     assert out.count("\n+++ ") + out.startswith("+++ ") > 3

@@ -4,15 +4,12 @@ internal error, an overflow or a run that waits for ever."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from kubeproof.cli.main import cli
 from kubeproof.core.config import INT_RANGES, SCHEMA, ConfigError, load_config
+from tests.support.cli import invoke, kp
 
 HOSTILE = ("99999999999999999999", "-1", "nan", "inf", "1e400")
 
@@ -39,9 +36,9 @@ def test_out_of_range_numbers_are_usage_errors(words: tuple[str, ...], option: s
                                                manifest: str) -> None:
     args = [w.format(manifest=manifest) for w in words]
     for value in HOSTILE:
-        result = CliRunner().invoke(cli, [*args, "--no-config", option, value]
-                                    if words[0] == "scan" else [*args, option, value])
-        assert result.exit_code == 2, (option, value, result.output)
+        config = ["--no-config"] if words[0] == "scan" else []
+        result = invoke(*args, *config, option, value)
+        assert result.returncode == 2, (option, value, result.output)
         assert not isinstance(result.exception, Exception) or isinstance(
             result.exception, SystemExit), (option, value, result.exception)
         errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
@@ -49,9 +46,8 @@ def test_out_of_range_numbers_are_usage_errors(words: tuple[str, ...], option: s
 
 
 def test_huge_max_file_size_is_a_usage_error_not_an_internal_one(manifest: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "kubeproof", "scan", "--no-config",
-                           "--max-file-size", "99999999999999999999", manifest],
-                          capture_output=True, text=True, timeout=60)
+    proc = kp("scan", "--no-config", "--max-file-size", "99999999999999999999", manifest,
+              timeout=60)
     assert proc.returncode == 2
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
     assert "Error: Invalid value for '--max-file-size'" in proc.stderr

@@ -7,8 +7,7 @@ from pathlib import Path
 from kubeproof.api import scan
 from kubeproof.core.config import Config, Exemption
 from kubeproof.core.engine import PARALLEL_MIN_INPUTS
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 
 def test_parallel_scan_equals_serial_scan(tmp_path: Path) -> None:

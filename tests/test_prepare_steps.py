@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from kubeproof.api import scan
 from kubeproof.core.engine import INDEX_SCOPES, SCAN_SCOPES
 from kubeproof.model import Context
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 BAD = str(ROOT / "examples" / "bad")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from kubeproof.k8s.rbac_roles import (
     LabelledRole,
@@ -16,8 +15,8 @@ from kubeproof.k8s.rbac_roles import (
     effective_rules,
 )
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "kubeproof" / "data" / "builtin_clusterroles.json"
 V = DEFAULT_KUBE_VERSION
 

@@ -9,8 +9,7 @@ import pytest
 
 from kubeproof.api import scan
 from kubeproof.core.engine import Engine
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 
 def test_document_slices_place_findings_as_a_full_reload_does(

@@ -6,25 +6,18 @@ input error for that file."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.util.terminal import safe
+from tests.support.cli import kp, kp_bytes
 
-ROOT = Path(__file__).resolve().parents[1]
 UNSAFE = ["\x1b", "\x07", "\x9b", "\r", "\u202e", "\u2066", "\u200b", "\u2028", "\x00"]
 # an OSC 8 link, an OSC 0 title, a colour, a bidi override and a forged report line
 HOSTILE = ("evil\x1b]8;;https://attacker.example\x07click\x1b]8;;\x07"
            "\x1b]0;pwned\x07\x1b[31m\u202egnp.exe\ncritical KP0000 forged")
-
-
-def kp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120)
 
 
 def assert_terminal_safe(text: str, *, folded: bool = False) -> None:
@@ -174,8 +167,6 @@ def test_a_file_name_that_is_not_utf8_shows_its_bytes_in_every_format(tmp_path: 
         fh.write(b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
                  b"spec: {containers: [{name: c, image: nginx}]}\n")
     for fmt in FORMATS:
-        proc = subprocess.run([sys.executable, "-m", "kubeproof", "scan", "--no-config",
-                               "--fail-on", "none", "-f", fmt, str(tmp_path)],
-                              capture_output=True, timeout=120)
+        proc = kp_bytes("scan", "--no-config", "--fail-on", "none", "-f", fmt, str(tmp_path))
         assert proc.returncode == 0, (fmt, proc.stderr)
         assert b"xff.yaml" in proc.stdout, fmt  # \\xff escaped (SARIF: %5Cxff in a URI)

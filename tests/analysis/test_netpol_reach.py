@@ -10,8 +10,7 @@ in the order x/a x/b x/c  y/a y/b y/c  z/a z/b z/c; X is allowed, . denied.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -31,10 +30,11 @@ from kubeproof.analysis.reach import (
 )
 from kubeproof.analysis.reach_paths import Group, Passage, paths, workload_endpoints
 from kubeproof.core.index import load_index
+from tests.support.cli import kp as run_kubeproof
+from tests.support.paths import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "netpol"
 MODEL = FIXTURES / "model.yaml"
-ROOT = Path(__file__).resolve().parents[2]
 PODS = [f"{ns}/{pod}" for ns in "xyz" for pod in "abc"]
 ALL = "XXX XXX XXX"
 NONE = "... ... ..."
@@ -431,9 +431,8 @@ def test_parse_port_rejects(text: str) -> None:
 # ---------------------------------------------------------------- the command
 
 
-def kp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", "netpol", "reach", *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+# ``kubeproof netpol reach ARGS`` as a user runs it
+kp = partial(run_kubeproof, "netpol", "reach", timeout=60)
 
 
 def test_cli_matrix_of_the_bundled_example() -> None:

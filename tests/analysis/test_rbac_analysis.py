@@ -9,8 +9,6 @@ cluster-scoped resources, defaulted ServiceAccount namespaces.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +24,10 @@ from kubeproof.analysis.rbac import (
     who_can,
 )
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
+from tests.support.cli import kp, no_traceback
+from tests.support.paths import ROOT
 
 FIX = Path(__file__).parent / "fixtures"
-ROOT = Path(__file__).resolve().parents[2]
 BAD_EXAMPLE = ROOT / "examples" / "bad"
 
 
@@ -351,15 +350,6 @@ def test_risky_bad_example() -> None:
 
 
 # ------------------------------------------------------------------ CLI
-
-def kp(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", *args], input=stdin,
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
-
-
-def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-
 
 WHO_CAN_BAD = """\
 Who can get secrets (apiGroup "", in namespace default):

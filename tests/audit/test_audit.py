@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from kubeproof.core.engine import ScanResult
 from kubeproof.sources.cluster import AUDIT_KINDS
-from tests.audit.conftest import Api
+from tests.support.audit import Api
+from tests.support.cli import kp
 
 
 def by_object(result: ScanResult) -> dict[str, set[str]]:
@@ -247,8 +246,7 @@ def test_a_saved_audit_renders_as_sarif_with_cluster_locations(api: Api, tmp_pat
                                                                 ) -> None:
     saved = tmp_path / "audit.json"
     assert api.cli("--select", "KP0401", "-f", "json", "-o", str(saved)).returncode == 1
-    proc = subprocess.run([sys.executable, "-m", "kubeproof", "report", str(saved),
-                           "-f", "sarif"], capture_output=True, text=True, timeout=60)
+    proc = kp("report", str(saved), "-f", "sarif", timeout=60)
     assert proc.returncode == 1, proc.stderr
     [res] = json.loads(proc.stdout)["runs"][0]["results"]
     assert res["ruleId"] == "KP0401"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.audit.conftest import Api
-from tests.images.conftest import Seeded, plain_registry  # noqa: F401 (fixture)
+from tests.support.audit import Api
+from tests.support.registries import Seeded
 
 
 def _deployment(name: str, image: str) -> dict:
@@ -19,7 +19,7 @@ def _deployment(name: str, image: str) -> dict:
 
 
 def test_audit_checks_the_images_the_cluster_runs(
-        api: Api, plain_registry: Seeded, tmp_path: Path) -> None:  # noqa: F811
+        api: Api, plain_registry: Seeded, tmp_path: Path) -> None:
     host = plain_registry.reg.host
     api.cluster.add(_deployment("good", f"{host}/team/single:v1"))
     api.cluster.add(_deployment("gone", f"{host}/team/single:9.9"))
@@ -42,7 +42,7 @@ def test_audit_checks_the_images_the_cluster_runs(
 
 
 def test_registry_rules_need_check_images_and_flags_alone_warn(
-        api: Api, plain_registry: Seeded) -> None:  # noqa: F811
+        api: Api, plain_registry: Seeded) -> None:
     host = plain_registry.reg.host
     api.cluster.add(_deployment("gone", f"{host}/team/single:9.9"))
     proc = api.cli("--insecure-registry", host, "--select", "KP0204", "-f", "json")

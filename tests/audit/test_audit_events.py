@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.audit.conftest import Api
 from tests.audit.test_secrets import VALUES, add_pull_cases
-from tests.webhook.conftest import HEC_TOKEN
-from tests.webhook.support import HecReceiver, free_port
+from tests.support.audit import Api
+from tests.support.webhook import HEC_TOKEN, HecReceiver, free_port
 
 EVENT_KEYS = {"time", "source", "kind", "namespace", "name", "code", "severity", "message"}
 SELECT = ("--select", "KP0401,KP0709")

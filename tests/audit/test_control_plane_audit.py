@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.audit.conftest import Api
-from tests.audit.fakeapi import load_manifests
-from tests.helpers import fixture
+from tests.support.audit import Api
+from tests.support.fakeapi import load_manifests
+from tests.support.scanning import fixture
 
 
 def test_etcd_and_apiserver_mirror_pods_feed_the_control_plane_rules(api: Api) -> None:

@@ -16,14 +16,13 @@ import pytest
 import yaml
 
 from kubeproof.api import scan
+from kubeproof.cli.commands.audit import AuditOptions, run_audit
 from kubeproof.k8s.workloads import WORKLOAD_KINDS
 from kubeproof.model import Finding
 from kubeproof.sources.cluster import AUDIT_KINDS
-from tests.audit.conftest import AuditOptions, run_audit
-from tests.audit.fakeapi import FakeApiServer, FakeCluster, Tls, load_manifests, write_kubeconfig
-from tests.helpers import SHARED
+from tests.support.fakeapi import FakeApiServer, FakeCluster, Tls, load_manifests, write_kubeconfig
+from tests.support.paths import CORPUS
 
-CORPUS = SHARED / "corpus"
 AUDITED = {k.kind for k in AUDIT_KINDS} | {"Secret"}
 
 

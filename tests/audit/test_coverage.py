@@ -11,7 +11,7 @@ import pytest
 
 from kubeproof.cli.commands.audit import AuditOptions, run_audit
 from kubeproof.sources.cluster import ClusterError, connect
-from tests.audit.conftest import Api
+from tests.support.audit import Api
 
 WHERE = "cluster/fake"
 

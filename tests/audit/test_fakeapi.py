@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.audit.conftest import Api
-from tests.audit.fakeapi import RESOURCE_TYPES
+from tests.support.audit import Api
+from tests.support.fakeapi import RESOURCE_TYPES
 
 KUBECTL = shutil.which("kubectl")
 

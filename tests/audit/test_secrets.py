@@ -19,7 +19,7 @@ from kubeproof.sources.cluster import (
     connect,
     prepare,
 )
-from tests.audit.conftest import Api
+from tests.support.audit import Api
 
 PASSWORD = "Hunter2-S3cr3t-Value"
 REGISTRY_AUTH = "dXNlcjpTM2NyM3RQQHNzdzByZA=="  # user:S3cr3tP@ssw0rd

@@ -3,17 +3,14 @@ disk, and everything outside the fixed spots kept byte for byte."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from kubeproof.cli.main import cli
 from kubeproof.fix.files import detect_indent, fix_text, replay
 from kubeproof.sources.yamlparse import Document, parse_yaml
 from tests.fix.test_fixers import unsafe
+from tests.support.cli import invoke
+from tests.support.cli import kp as run_kubeproof
 
 POD = """\
 apiVersion: v1
@@ -76,26 +73,11 @@ spec:
 """
 
 
-def kp_process(*args: str) -> subprocess.CompletedProcess[str]:
-    """A real ``kubeproof fix`` process."""
-    return subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config",
-                           "--unsafe-fixes", *args],
-                          capture_output=True, text=True, timeout=120)
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def kp(*args: str) -> Run:
-    """``kubeproof fix`` in this process (click's runner), to keep the tests fast."""
-    result = CliRunner().invoke(cli, ["fix", "--no-config", "--unsafe-fixes", *args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Run(result.exit_code, result.stdout, result.stderr)
+FIX = ("fix", "--no-config", "--unsafe-fixes")
+# ``kubeproof fix`` with every fixer: in this process (click's runner, to keep the
+# tests fast; a crash raises), or as a real process
+kp = partial(invoke, *FIX, reraise=True)
+kp_process = partial(run_kubeproof, *FIX)
 
 
 def test_diff_prints_and_changes_nothing_exit_1_then_0(tmp_path: Path) -> None:
@@ -304,10 +286,8 @@ def test_custom_kinds_with_a_configured_pod_template_are_fixed(tmp_path: Path) -
             "        image: x:1\n")
     target = tmp_path / "rollout.yaml"
     target.write_text(text)
-    result = CliRunner().invoke(cli, ["fix", "--unsafe-fixes", "--config",
-                                      str(tmp_path / "kp.yaml"),
-                                      "--select", "KP0821", str(target)])
-    assert result.exit_code == 0, result.output
+    invoke("fix", "--unsafe-fixes", "--config", str(tmp_path / "kp.yaml"),
+           "--select", "KP0821", str(target), expect=0)
     assert target.read_text() == text + ("        securityContext:\n"
                                          "          readOnlyRootFilesystem: true\n")
 
@@ -317,10 +297,8 @@ def test_config_scan_ignore_and_disabled_rules_are_not_fixed(tmp_path: Path) -> 
                                       "scan:\n  ignore: [writable-root-filesystem]\n")
     target = tmp_path / "pod.yaml"
     target.write_text(POD)
-    result = CliRunner().invoke(cli, ["fix", "--unsafe-fixes", "--config",
-                                      str(tmp_path / "kp.yaml"),
-                                      "--select", "KP0813,KP0821,KP0816", str(target)])
-    assert result.exit_code == 0, result.output
+    result = invoke("fix", "--unsafe-fixes", "--config", str(tmp_path / "kp.yaml"),
+                    "--select", "KP0813,KP0821,KP0816", str(target), expect=0)
     assert result.stdout.startswith(f"{target}: fixed KP0816\n")
 
 

@@ -3,42 +3,30 @@ file a link points to, the write itself, and a second run changes nothing."""
 
 from __future__ import annotations
 
-import os
 import resource
 import signal
-import subprocess
-import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubeproof.cli.main import cli
 from kubeproof.fix.files import verify
 from kubeproof.sources.yamlparse import Document, parse_yaml
+from tests.support.cli import invoke, kp
 
 FIXTURES = Path(__file__).parent / "fixtures" / "multi"
 SELECTOR_KEYS = {"selector", "matchLabels", "matchExpressions", "podSelector",
                  "namespaceSelector"}
 
 
-def fix_in_process(*args: str) -> tuple[int, str, str]:
-    """``kubeproof fix`` through click's runner, every fixer on (unsafe ones too:
-    the more edits, the more to get wrong): (exit code, stdout, stderr)."""
-    result = CliRunner().invoke(cli, ["fix", "--no-config", "--unsafe-fixes", *args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def fix_process(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """A real ``kubeproof fix`` process, every fixer on."""
-    return subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config",
-                           "--unsafe-fixes", *args],
-                          capture_output=True, text=True, timeout=120, check=False, **kwargs)
+FIX = ("fix", "--no-config", "--unsafe-fixes")
+# ``kubeproof fix`` with every fixer on (unsafe ones too: the more edits, the more
+# to get wrong): through click's runner (a crash raises), or a real process
+fix_in_process = partial(invoke, *FIX, reraise=True)
+fix_process = partial(kp, *FIX)
 
 
 def documents(text: str) -> list[Any]:
@@ -109,8 +97,7 @@ def test_a_document_rewritten_in_full_keeps_its_separator(tmp_path: Path) -> Non
               "        securityContext:\n          {}\n")
     target = tmp_path / "m.yaml"
     target.write_text(first + "---\n" + second)
-    code, _, err = fix_in_process("--select", "KP0821", str(target))
-    assert code == 0, err
+    fix_in_process("--select", "KP0821", str(target), expect=0)
     fixed = target.read_text()
     assert "readOnlyRootFilesystem: true" in fixed
     assert fixed.startswith(first + "---\n")
@@ -124,8 +111,7 @@ def test_an_alias_shared_with_a_selector_is_copied_not_edited(tmp_path: Path) ->
             "      - name: web\n        image: nginx:1.25.4\n")
     target = tmp_path / "web.yaml"
     target.write_text(text)
-    code, _, err = fix_in_process("--select", "KP0501", str(target))
-    assert code == 0, err
+    fix_in_process("--select", "KP0501", str(target), expect=0)
     data = documents(target.read_text())[0]
     assert data["spec"]["selector"] == {"matchLabels": {"app": "web"}}
     assert data["metadata"]["labels"]["app.kubernetes.io/name"] == "web"
@@ -138,7 +124,7 @@ def test_an_untouched_alias_stays_an_alias(tmp_path: Path) -> None:
             "      - name: web\n        image: nginx:1.25.4\n")
     target = tmp_path / "web.yaml"
     target.write_text(text)
-    assert fix_in_process("--select", "KP0821", str(target))[0] == 0
+    fix_in_process("--select", "KP0821", str(target), expect=0)
     fixed = target.read_text()
     assert "readOnlyRootFilesystem: true" in fixed
     assert "  selector: {matchLabels: *l}\n" in fixed
@@ -173,7 +159,7 @@ def test_a_failed_write_is_an_error_not_a_fixed_file(tmp_path: Path) -> None:
     original = (FIXTURES / "plain-two.yaml").read_text()
     target.write_text(original)
     run = fix_process(str(target), preexec_fn=_limit_file_size,
-                      env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                      env={"PYTHONDONTWRITEBYTECODE": "1"})
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
     assert f"{target}: cannot write: " in run.stderr
@@ -191,13 +177,12 @@ def test_one_run_reaches_the_fixed_point(tmp_path: Path) -> None:
         "      labels: {app: worker}\n    spec:\n      serviceAccountName: worker\n"
         "      containers:\n        - name: worker\n"
         "          image: ghcr.io/acme/worker:3.1.0\n")
-    code, out, err = fix_in_process("-n", "shop", str(tmp_path))
-    assert code == 0, err
+    out = fix_in_process("-n", "shop", str(tmp_path), expect=0).stdout
     assert "fixed 2 of 2 files" in out
     assert "automountServiceAccountToken: false" in (tmp_path / "dep.yaml").read_text()
     snapshot = {p.name: p.read_text() for p in tmp_path.iterdir()}
-    code, out, _ = fix_in_process("-n", "shop", str(tmp_path))
-    assert code == 0 and "fixed 0 of 2 files" in out
+    out = fix_in_process("-n", "shop", str(tmp_path), expect=0).stdout
+    assert "fixed 0 of 2 files" in out
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == snapshot
 
 
@@ -321,13 +306,11 @@ def test_property_fix_keeps_documents_and_selectors_and_is_idempotent(
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "m.yaml"
         target.write_text(text)
-        code, out, err = fix_in_process(*namespace, str(target))
-        assert code == 0, err
+        first = fix_in_process(*namespace, str(target), expect=0)
         fixed = target.read_text()
         assert_kept(text, fixed)
-        assert "Zq9-not-to-print" not in out + err
-        code, out, err = fix_in_process(*namespace, str(target))
-        assert code == 0, err
+        assert "Zq9-not-to-print" not in first.stdout + first.stderr
+        fix_in_process(*namespace, str(target), expect=0)
         assert target.read_text() == fixed
 
 

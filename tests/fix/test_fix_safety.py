@@ -7,25 +7,21 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.api import scan
-from kubeproof.cli.main import cli
 from kubeproof.core.catalogue import fixes, load_rules
 from kubeproof.core.fixing import FixSettings
 from kubeproof.fix.apply import fix_object
 from kubeproof.images.oci import ImageInfo
 from kubeproof.model import SAFE, UNSAFE
 from tests.fix.test_fixers import unsafe
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cli import invoke, kp
+from tests.support.paths import ROOT
 
 # the decision per fixer (a change here is a change of promise: README, docs/rules.md)
 EXPECTED_SAFE = {"KP0101", "KP0102", "KP0402", "KP0501", "KP0708", "KP1002"}
@@ -71,12 +67,6 @@ spec:
 """
 
 
-def kubeproof(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """A real ``kubeproof`` process."""
-    return subprocess.run([sys.executable, "-m", "kubeproof", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
-
-
 def found(path: Path) -> set[str]:
     return {f.code for f in scan([str(path)]).findings}
 
@@ -94,14 +84,13 @@ def test_every_fixer_declares_its_safety_and_why() -> None:
 
 
 def test_rules_command_and_docs_show_fix_safety(tmp_path: Path) -> None:
-    listing = CliRunner().invoke(cli, ["rules"])
-    assert listing.exit_code == 0
+    listing = invoke("rules", expect=0)
     lines = {ln.split()[0]: ln for ln in listing.stdout.splitlines()}
     assert "  unsafe  " in lines["KP0821"] and "  safe  " in lines["KP0501"]
     assert "  -  " in lines["KP0801"]
-    one = CliRunner().invoke(cli, ["rules", "KP0821"])
+    one = invoke("rules", "KP0821")
     assert f"Fix: unsafe ({fixes()['KP0821'].why})" in one.stdout
-    rows = json.loads(kubeproof("rules", "--format", "json", cwd=tmp_path).stdout)
+    rows = json.loads(kp("rules", "--format", "json", cwd=tmp_path).stdout)
     by_code = {r["code"]: r for r in rows}
     assert by_code["KP0821"]["fixSafety"] == "unsafe"
     assert by_code["KP0402"]["fixSafety"] == "safe"
@@ -120,7 +109,7 @@ def test_fix_applies_safe_fixes_and_counts_the_unsafe_ones_left(tmp_path: Path) 
     before = found(target)
     unsafe_found = {c for c in before if c in fixes() and not fixes()[c].safe}
     assert "KP0501" in before and {"KP0813", "KP0821", "KP1403"} <= unsafe_found
-    run = kubeproof("fix", "--no-config", str(target), cwd=tmp_path)
+    run = kp("fix", "--no-config", str(target), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert f"{target}: fixed KP0501; unsafe, not applied: " in run.stdout
     assert (f"{len(unsafe_found)} unsafe fixes not applied (they can stop a workload from "
@@ -129,7 +118,7 @@ def test_fix_applies_safe_fixes_and_counts_the_unsafe_ones_left(tmp_path: Path) 
     assert "app.kubernetes.io/name: web" in text and "securityContext" not in text
     assert found(target) == before - {"KP0501"}
 
-    again = kubeproof("fix", "--no-config", "--unsafe-fixes", str(target), cwd=tmp_path)
+    again = kp("fix", "--no-config", "--unsafe-fixes", str(target), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "unsafe fix" not in again.stdout
     assert not unsafe_found & found(target)
@@ -139,7 +128,7 @@ def test_diff_says_the_count_on_stderr_and_select_does_not_enable_unsafe(tmp_pat
                                                                          ) -> None:
     target = tmp_path / "pod.yaml"
     target.write_text(POD)
-    run = kubeproof("fix", "--no-config", "--diff", "--select", "KP0821", str(target),
+    run = kp("fix", "--no-config", "--diff", "--select", "KP0821", str(target),
                     cwd=tmp_path)
     assert run.returncode == 0, run.stderr  # nothing would change
     assert run.stdout == ""
@@ -150,13 +139,13 @@ def test_diff_says_the_count_on_stderr_and_select_does_not_enable_unsafe(tmp_pat
 def test_explicit_values_are_kept_without_unsafe_fixes(tmp_path: Path) -> None:
     target = tmp_path / "ingress.yaml"
     target.write_text(INGRESS_NGINX)
-    run = kubeproof("fix", "--no-config", str(target), cwd=tmp_path)
+    run = kp("fix", "--no-config", str(target), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert target.read_text() == INGRESS_NGINX
     left = run.stdout.splitlines()[0]
     assert left.startswith(f"{target}: unsafe, not applied: ") and "KP0813" in left
     # --unsafe-fixes is the owner's word that the decision may be overridden
-    run = kubeproof("fix", "--no-config", "--unsafe-fixes", str(target), cwd=tmp_path)
+    run = kp("fix", "--no-config", "--unsafe-fixes", str(target), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     text = target.read_text()
     assert "readOnlyRootFilesystem: true" in text and "allowPrivilegeEscalation: false" in text
@@ -335,7 +324,7 @@ def test_a_read_only_root_gets_an_empty_dir_at_tmp_unless_tmp_is_mounted() -> No
 def test_check_images_end_to_end_against_a_real_registry(tmp_path: Path) -> None:
     """``fix --unsafe-fixes --check-images`` reads the images from a real registry
     (docker-registry, as the image tests run it) and fits the unsafe fixes to them."""
-    from tests.images.registry_server import Pusher, build_image, start_registry, stop_registry
+    from tests.support.registry_server import Pusher, build_image, start_registry, stop_registry
 
     reg = start_registry(tmp_path / "registry")
     try:
@@ -352,7 +341,7 @@ def test_check_images_end_to_end_against_a_real_registry(tmp_path: Path) -> None
             "  labels: {app.kubernetes.io/name: web}\nspec:\n  containers:\n"
             f"  - name: web\n    image: {reg.host}/team/web:1.0\n"
             f"  - name: tool\n    image: {reg.host}/team/tool:1.0\n")
-        run = kubeproof("fix", "--no-config", "--unsafe-fixes", "--check-images",
+        run = kp("fix", "--no-config", "--unsafe-fixes", "--check-images",
                         "--insecure-registry", reg.host, "--select", "KP0814,KP0817,KP0821",
                         str(target), cwd=tmp_path)
     finally:
@@ -377,9 +366,8 @@ def test_check_images_end_to_end_against_a_real_registry(tmp_path: Path) -> None
 def test_check_images_without_unsafe_fixes_says_it_does_nothing(tmp_path: Path) -> None:
     target = tmp_path / "pod.yaml"
     target.write_text(POD)
-    result = CliRunner().invoke(cli, ["fix", "--no-config", "--check-images",
-                                      "--insecure-registry", "127.0.0.1:9", str(target)])
-    assert result.exit_code == 0, result.output
+    result = invoke("fix", "--no-config", "--check-images", "--insecure-registry",
+                    "127.0.0.1:9", str(target), expect=0)
     assert result.stderr.splitlines()[0] == (
         "kubeproof: warning: --check-images does nothing without --unsafe-fixes "
         "(only unsafe fixes read the image config)")

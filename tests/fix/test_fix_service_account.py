@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from click.testing import CliRunner
-
 from kubeproof.api import scan
-from kubeproof.cli.main import cli
 from kubeproof.core.config import Config, load_config
 from kubeproof.fix.apply import fix_object
 from kubeproof.fix.files import ServiceAccounts, fix_text
 from kubeproof.model import Severity
 from kubeproof.sources.yamlparse import Document, parse_yaml
 from tests.fix.test_fixers import FIXTURES, changed_lines, unsafe
+from tests.support.cli import invoke, kp
 
 WORKER = """\
 apiVersion: apps/v1
@@ -50,9 +46,9 @@ def service_account(name: str, namespace: str = "shop") -> str:
 def fix(*args: str, config: Path | None = None) -> tuple[int, str]:
     """``kubeproof fix --select KP0707`` in this process (exit code, output)."""
     conf = ["--config", str(config)] if config else ["--no-config"]
-    result = CliRunner().invoke(cli, ["fix", "--unsafe-fixes", "--select", "KP0707", *conf, *args])
+    result = invoke("fix", "--unsafe-fixes", "--select", "KP0707", *conf, *args)
     assert "Traceback" not in result.output
-    return result.exit_code, result.output
+    return result.returncode, result.output
 
 
 def documents(path: Path) -> list[dict[str, object]]:
@@ -216,10 +212,8 @@ def test_diff_and_dry_run_in_a_real_process(tmp_path: Path) -> None:
     target = tmp_path / "w.yaml"
     target.write_text(worker("web"))
     before = target.read_text()
-    run = subprocess.run([sys.executable, "-m", "kubeproof", "fix", "--no-config",
-                          "--unsafe-fixes", "--select",
-                          "KP0707", "--diff", str(target)],
-                         capture_output=True, text=True, timeout=120)
+    run = kp("fix", "--no-config", "--unsafe-fixes", "--select", "KP0707", "--diff",
+             str(target))
     assert run.returncode == 1, run.stderr
     assert target.read_text() == before
     plus = [ln[1:] for ln in run.stdout.splitlines()

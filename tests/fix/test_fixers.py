@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from kubeproof.api import scan
-from kubeproof.cli.main import cli
 from kubeproof.core.catalogue import fixes, load_rules
 from kubeproof.core.config import Config, load_config
 from kubeproof.core.fixing import FixSettings
 from kubeproof.fix.files import fix_files
+from tests.support.cli import invoke
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DIGEST = "sha256:" + "ab" * 32
@@ -180,9 +179,8 @@ def run_fix(code: str, case: Case, target: Path, tmp_path: Path) -> None:
         (tmp_path / "kp.yaml").write_text(case.config)
         config = ("--config", str(tmp_path / "kp.yaml"))
     unsafe = () if fixes()[code].safe else ("--unsafe-fixes",)
-    result = CliRunner().invoke(cli, ["fix", "--select", code, *config, *case.args, *unsafe,
-                                      str(target)])
-    assert result.exit_code == 0, result.output
+    result = invoke("fix", "--select", code, *config, *case.args, *unsafe, str(target),
+                    expect=0)
     assert "Traceback" not in result.output
 
 

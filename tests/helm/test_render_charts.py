@@ -5,8 +5,6 @@ values files and --set as helm applies them, findings at the template named by
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from kubeproof.api import scan
 from kubeproof.core.engine import ScanResult
 from kubeproof.sources import helmsdk, render
 from kubeproof.sources.files import LoadOptions
+from tests.support.cli import kp
 
 CHARTS = Path(__file__).parent / "charts"
 WEBAPP = CHARTS / "webapp"
@@ -129,8 +128,7 @@ def test_template_errors_are_input_errors_at_chart_yaml(tmp_path: Path) -> None:
     assert "db.host" in error.message
     assert [f.rule.code for f in result.findings] == ["KP0003"]
     # printed, the terminal escape from the chart is escaped
-    proc = subprocess.run([sys.executable, "-m", "kubeproof", "scan", str(chart)],
-                          capture_output=True, text=True, check=False, timeout=120)
+    proc = kp("scan", str(chart))
     assert proc.returncode == 2 and "db.host" in proc.stdout + proc.stderr
     assert "\x1b" not in proc.stdout + proc.stderr
 

@@ -11,19 +11,15 @@ must at most be an input error or a KP0002 finding for its object: never an
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.api import scan
-from kubeproof.cli.main import cli
 from kubeproof.core.catalogue import load_rules
 from kubeproof.core.config import Config
 from kubeproof.core.fixing import FixSettings
@@ -42,6 +38,7 @@ from tests.hostile.mutants import (
     mutation_sites,
     objects_of,
 )
+from tests.support.cli import invoke, kp
 
 # RULE_FIXTURES.parent: the rule fixture folders tests/rules/KPxxxx/ as well as
 # the hand-written tests' tests/rules/fixtures/
@@ -122,20 +119,14 @@ def test_analysis_commands_survive_hostile_values(args: tuple[str, ...],
     """One run (in process) per mutant file: exit 0, 1 or 2, no internal error.
     Per file, so an abort cannot hide behind another file's, and the sets stay
     small (``netpol reach`` judges every pair of workloads)."""
-    runner = CliRunner()
     for path in mutant_files(tmp_path, fixture_files(*fixtures)):
-        r = runner.invoke(cli, [*args, str(path)])
+        r = invoke(*args, str(path))
         assert r.exception is None or isinstance(r.exception, SystemExit), (path, r.exception)
-        assert r.exit_code in (0, 1, 2), (path, r.output[-2000:])
+        assert r.returncode in (0, 1, 2), (path, r.output[-2000:])
         assert internal_errors([r.output]) == [], path
 
 
 # ---------------------------------------------------------------- the issue's examples
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
-
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
@@ -162,7 +153,7 @@ BINDINGS = """\
 def test_rbac_role_ref_kind_map_is_a_warning_for_that_binding(tmp_path: Path,
                                                                args: tuple[str, ...]) -> None:
     path = write(tmp_path, "rbac.yaml", BINDINGS)
-    r = run_cli("rbac", *args, str(path))
+    r = kp("rbac", *args, str(path))
     assert r.returncode in (0, 1, 2), r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert "bob" in r.stdout  # the other binding is still analysed
@@ -248,7 +239,7 @@ def test_network_policy_with_huge_integer(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("port", ["²", "٣", "9" * 5000, "ab\u202e"])
 def test_netpol_reach_rejects_non_ascii_ports(port: str) -> None:
-    r = run_cli("netpol", "reach", "--port", port, str(EXAMPLES / "good"))
+    r = kp("netpol", "reach", "--port", port, str(EXAMPLES / "good"))
     assert r.returncode == 2
     assert r.stderr.startswith("kubeproof: error: --port:") and "Traceback" not in r.stderr
     assert len(r.stderr) < 200

@@ -30,16 +30,16 @@ import httpx
 import pytest
 
 from kubeproof.webhook.certs import make_ca, make_serving_cert
-from tests.helpers import hits
-from tests.images.checkhelpers import run_cli
-from tests.images.registry_server import (
+from tests.support.cli import kp
+from tests.support.paths import ROOT
+from tests.support.registry_server import (
     RunningRegistry,
     free_port,
     start_registry,
     stop_registry,
 )
+from tests.support.scanning import hits
 
-ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "image" / "build.py"
 REPOSITORY = "tools/kubeproof"
 MIB = 1 << 20
@@ -175,7 +175,7 @@ spec:
 """)
     host = built.registry.host
     flags = ("--check-images", "--insecure-registry", host)
-    proc = run_cli("images", str(manifest), "-f", "json", *flags)
+    proc = kp("images", str(manifest), "-f", "json", *flags)
     assert proc.returncode == 0, proc.stderr
     resolved = json.loads(proc.stdout)["images"][0]["resolved"]
     assert resolved["outcome"] == "ok"
@@ -184,13 +184,13 @@ spec:
         ("linux", "amd64", "65532:65532")
     assert resolved["size"] == built.summary["compressedSize"]
     assert not any("debian" in hint for hint in resolved["baseHints"])
-    proc = run_cli("scan", str(manifest), "--select", "KP0103", "-f", "json", *flags)
+    proc = kp("scan", str(manifest), "--select", "KP0103", "-f", "json", *flags)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["findings"] == []
     # judged by its size: a limit under it is reported
     config = tmp_path / "small.yaml"
     config.write_text("images:\n  maxSizeMiB: 10\n")
-    proc = run_cli("scan", str(manifest), "--select", "KP0103", "-f", "json",
+    proc = kp("scan", str(manifest), "--select", "KP0103", "-f", "json",
                    "--config", str(config), *flags)
     assert proc.returncode == 0, proc.stdout + proc.stderr  # medium: under the fail level
     [finding] = json.loads(proc.stdout)["findings"]
@@ -203,9 +203,9 @@ def test_webhook_install_output_is_pinned_to_the_pushed_digest(built: Built,
     host = built.registry.host
     tagged = f"{host}/{REPOSITORY}:0.1.0"
     out = tmp_path / "webhook.yaml"
-    proc = run_cli("webhook", "install", "--image", tagged, "--output", str(out))
+    proc = kp("webhook", "install", "--image", tagged, "--output", str(out))
     assert proc.returncode == 0, proc.stderr
-    proc = run_cli("fix", "--pin-digests", "--select", "KP0102", "--insecure-registry", host,
+    proc = kp("fix", "--pin-digests", "--select", "KP0102", "--insecure-registry", host,
                    "--no-config", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"image: {tagged}@{built.summary['digest']}" in out.read_text()

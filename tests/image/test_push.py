@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from kubeproof.images.push import PushError, push_layout
-from tests.images.registry_server import (
+from tests.support.registry_server import (
     OCI_INDEX,
     OCI_MANIFEST,
     BuiltImage,

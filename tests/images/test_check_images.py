@@ -16,17 +16,17 @@ import pytest
 
 from kubeproof.core.config import Config
 from kubeproof.images.credentials import Credentials
-from tests.images.checkhelpers import (
+from tests.support.cli import kp
+from tests.support.images import (
     check,
     hits,
     logged_replica,
     push_extra,
     render,
-    run_cli,
     settings,
 )
-from tests.images.conftest import PASSWORD, USER, Seeded
-from tests.images.registry_server import FakeRegistry, SlowRelay
+from tests.support.registries import PASSWORD, USER, Seeded
+from tests.support.registry_server import FakeRegistry, SlowRelay
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +287,7 @@ def test_image_cache_spares_the_registry_on_the_next_run(tmp_path: Path,
             "--image-cache", str(cache), "--select", "KP0204,KP0103", "-f", "json")
     env = {"DOCKER_CONFIG": str(tmp_path)}
     for _ in range(2):
-        proc = run_cli(*args, env=env)
+        proc = kp(*args, env=env)
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)["findings"] == []
     # the first run fetched the index, the platform manifest and the config;
@@ -307,7 +307,7 @@ def test_cli_reports_registries_and_never_a_credential(tmp_path: Path,
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     (docker / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
     report = tmp_path / "report.json"
-    proc = run_cli("scan", *map(str, paths), "--check-images", "--registry-ca", str(reg.ca_file),
+    proc = kp("scan", *map(str, paths), "--check-images", "--registry-ca", str(reg.ca_file),
                    "--no-config", "-f", "text", "-f", "json", "-o", "-", "-o", str(report),
                    env={"DOCKER_CONFIG": str(docker)})
     assert proc.returncode == 1, proc.stderr
@@ -321,9 +321,9 @@ def test_cli_reports_registries_and_never_a_credential(tmp_path: Path,
     for secret in (PASSWORD, auth, base64.b64encode(PASSWORD.encode()).decode()):
         assert secret not in everything
     # kubeproof report renders the run again, registries included
-    again = run_cli("report", str(report), "-f", "json")
+    again = kp("report", str(report), "-f", "json")
     assert again.stdout == report.read_text()
-    text = run_cli("report", str(report), "-f", "text", "--no-color")
+    text = kp("report", str(report), "-f", "text", "--no-color")
     assert "Registries" in text.stdout and reg.host in text.stdout
 
 
@@ -337,15 +337,15 @@ def test_cli_registry_auth_reads_the_password_from_the_environment(
     base = ("scan", *map(str, paths), "--check-images", "--registry-ca", str(reg.ca_file),
             "--no-config", "--select", "KP0204", "-f", "json")
     env = {"DOCKER_CONFIG": str(empty), "KP_TEST_PW": PASSWORD}
-    proc = run_cli(*base, "--registry-auth", f"{reg.host}={USER}:KP_TEST_PW", env=env)
+    proc = kp(*base, "--registry-auth", f"{reg.host}={USER}:KP_TEST_PW", env=env)
     assert proc.returncode == 1, proc.stderr
     assert [f["line"] for f in json.loads(proc.stdout)["findings"]] == [12, 34, 46, 58]
     assert PASSWORD not in proc.stdout + proc.stderr
-    unset = run_cli(*base, "--registry-auth", f"{reg.host}={USER}:KP_UNSET_VAR", env=env)
+    unset = kp(*base, "--registry-auth", f"{reg.host}={USER}:KP_UNSET_VAR", env=env)
     assert unset.returncode == 2
     assert unset.stderr.strip() == (f"kubeproof: error: --registry-auth {reg.host}: "
                                     "environment variable KP_UNSET_VAR is not set")
-    bad = run_cli(*base, "--registry-auth", f"{reg.host}={USER}", env=env)
+    bad = kp(*base, "--registry-auth", f"{reg.host}={USER}", env=env)
     assert bad.returncode == 2 and "expected HOST=USER:VAR" in bad.stderr
     assert "Traceback" not in unset.stderr + bad.stderr
 
@@ -356,10 +356,10 @@ def test_cli_bad_registry_flags_are_one_line_errors(tmp_path: Path) -> None:
                     "  containers: [{name: a, image: nginx}]\n")
     for flags, text in ((("--platform", "linux"), "platform 'linux'"),
                         (("--registry-ca", str(tmp_path / "none.pem")), "no such file")):
-        proc = run_cli("scan", str(path), "--check-images", "--no-config", *flags)
+        proc = kp("scan", str(path), "--check-images", "--no-config", *flags)
         assert proc.returncode == 2 and text in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    alone = run_cli("scan", str(path), "--no-config", "--insecure-registry", "x:5000",
+    alone = kp("scan", str(path), "--no-config", "--insecure-registry", "x:5000",
                     "--select", "KP0101")
     assert alone.returncode == 1
     assert alone.stderr == ("kubeproof: warning: --insecure-registry does nothing without "

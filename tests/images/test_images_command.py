@@ -8,10 +8,10 @@ import json
 import re
 from pathlib import Path
 
-from tests.images.checkhelpers import render, run_cli
-from tests.images.conftest import PASSWORD, USER, Seeded
-
-EXAMPLES = Path("/work/main/examples")
+from tests.support.cli import kp
+from tests.support.images import render
+from tests.support.paths import EXAMPLES
+from tests.support.registries import PASSWORD, USER, Seeded
 
 
 def _shop(tmp_path: Path, plain: Seeded, private: Seeded | None = None) -> Path:
@@ -23,7 +23,7 @@ def _shop(tmp_path: Path, plain: Seeded, private: Seeded | None = None) -> Path:
 def test_offline_json_lists_each_image_once_with_its_uses(tmp_path: Path,
                                                           plain_registry: Seeded) -> None:
     path = _shop(tmp_path, plain_registry)
-    proc = run_cli("images", str(path), "-f", "json")
+    proc = kp("images", str(path), "-f", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert "registries" not in doc and doc["errors"] == []
@@ -44,7 +44,7 @@ def test_offline_json_lists_each_image_once_with_its_uses(tmp_path: Path,
 
 def test_offline_text(tmp_path: Path, plain_registry: Seeded) -> None:
     path = _shop(tmp_path, plain_registry)
-    proc = run_cli("images", str(path))
+    proc = kp("images", str(path))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Images (3)" in out and "Registries" not in out
@@ -63,7 +63,7 @@ def test_check_images_resolves_each_image(tmp_path: Path, plain_registry: Seeded
              "--insecure-registry", "127.0.0.1:1", "--registry-ca",
              str(basic_registry.reg.ca_file))
     env = {"DOCKER_CONFIG": str(tmp_path)}
-    proc = run_cli("images", str(path), "-f", "json", *flags, env=env)
+    proc = kp("images", str(path), "-f", "json", *flags, env=env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     by_image = {i["image"]: i for i in doc["images"]}
@@ -87,7 +87,7 @@ def test_check_images_resolves_each_image(tmp_path: Path, plain_registry: Seeded
     assert rows["127.0.0.1:1"]["reachable"] is False
     assert isinstance(rows[plain_registry.reg.host]["latencyMs"], float)
 
-    text = run_cli("images", str(path), *flags, env=env)
+    text = kp("images", str(path), *flags, env=env)
     assert text.returncode == 0, text.stderr
     assert "Registries" in text.stdout and "connection refused" in text.stdout
     assert plain_registry.digests["team/app:1.0"][:19] in text.stdout
@@ -107,7 +107,7 @@ def _image_lines(path: Path) -> dict[str, int]:
 
 
 def test_examples_of_the_main_checkout() -> None:
-    proc = run_cli("images", str(EXAMPLES), "-f", "json")
+    proc = kp("images", str(EXAMPLES), "-f", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     expected = {}
@@ -116,7 +116,7 @@ def test_examples_of_the_main_checkout() -> None:
             expected.setdefault(image, []).append((str(file), line))
     got = {i["image"]: [(u["file"], u["line"]) for u in i["uses"]] for i in doc["images"]}
     assert got == expected and got
-    text = run_cli("images", str(EXAMPLES))
+    text = kp("images", str(EXAMPLES))
     assert text.returncode == 0, text.stderr
     for image, uses in expected.items():
         for file, line in uses:
@@ -129,7 +129,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
                    "  containers:\n    - name: a\n      image: Not/Valid:Image\n"
                    "---\nkind: [unclosed\n")
-    proc = run_cli("images", str(bad), "-f", "json")
+    proc = kp("images", str(bad), "-f", "json")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     doc = json.loads(proc.stdout)
@@ -137,7 +137,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert entry["image"] == "Not/Valid:Image" and "lowercase" in entry["error"]
     assert len(doc["errors"]) == 1
     # a path that does not exist ends the command: one line, no inventory
-    proc = run_cli("images", str(bad), str(tmp_path / "missing.yaml"), "-f", "json")
+    proc = kp("images", str(bad), str(tmp_path / "missing.yaml"), "-f", "json")
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and "no such file" in proc.stderr
 
@@ -149,12 +149,12 @@ def test_custom_pod_template_kinds_come_from_the_config(tmp_path: Path) -> None:
         "        - name: web\n          image: ghcr.io/acme/web:1.0\n")
     (tmp_path / ".kubeproof.yaml").write_text(
         "workloads:\n  podTemplatePaths:\n    Rollout: spec.template\n")
-    proc = run_cli("images", "rollout.yaml", "-f", "json", cwd=tmp_path)
+    proc = kp("images", "rollout.yaml", "-f", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     [entry] = json.loads(proc.stdout)["images"]
     assert entry["image"] == "ghcr.io/acme/web:1.0"
     assert [(u["line"], u["kind"]) for u in entry["uses"]] == [(9, "Rollout")]
-    plain = run_cli("images", "rollout.yaml", "-f", "json", "--no-config", cwd=tmp_path)
+    plain = kp("images", "rollout.yaml", "-f", "json", "--no-config", cwd=tmp_path)
     assert json.loads(plain.stdout)["images"] == []
-    broken = run_cli("images", "rollout.yaml", "--config", "nope.yaml", cwd=tmp_path)
+    broken = kp("images", "rollout.yaml", "--config", "nope.yaml", cwd=tmp_path)
     assert broken.returncode == 2 and broken.stderr.startswith("kubeproof: error: nope.yaml")

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from kubeproof.api import scan
-from tests.images.checkhelpers import render, run_cli
-from tests.images.conftest import PASSWORD, USER, Seeded
-from tests.images.registry_server import Pusher
+from tests.support.cli import kp
+from tests.support.images import render
+from tests.support.registries import PASSWORD, USER, Seeded
+from tests.support.registry_server import Pusher
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_pin_digests_then_rescan_passes(tmp_path: Path, plain_registry: Seeded,
                                ("KP0102", 22, "side"), ("KP0102", 26, "gone")]
     cmd = ("fix", str(path), "--no-config", "--pin-digests", "--insecure-registry", host,
            "--select", "KP0101,KP0102")
-    proc = run_cli(*cmd, env={"DOCKER_CONFIG": str(tmp_path)})
+    proc = kp(*cmd, env={"DOCKER_CONFIG": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     assert "fixed 1 of 1 file" in proc.stdout
     # the image that is gone is left alone, with one line saying why
@@ -65,7 +66,7 @@ def test_pin_digests_then_rescan_passes(tmp_path: Path, plain_registry: Seeded,
     # KP0101 and KP0102 pass, except for the image that does not exist
     assert _findings(path) == [("KP0102", 26, "gone")]
 
-    again = run_cli(*cmd, env={"DOCKER_CONFIG": str(tmp_path)})
+    again = kp(*cmd, env={"DOCKER_CONFIG": str(tmp_path)})
     assert again.returncode == 0 and "fixed 0 of 1 file" in again.stdout
     assert path.read_text() == after, "a second run must change nothing"
 
@@ -76,7 +77,7 @@ def test_the_index_digest_is_pinned_for_any_platform(tmp_path: Path,
     path = tmp_path / "pod.yaml"
     path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n"
                     f"  containers:\n    - name: a\n      image: {host}/team/app:1.0\n")
-    proc = run_cli("fix", str(path), "--no-config", "--pin-digests", "--insecure-registry",
+    proc = kp("fix", str(path), "--no-config", "--pin-digests", "--insecure-registry",
                    host, "--platform", "linux/arm64", "--select", "KP0102",
                    env={"DOCKER_CONFIG": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
@@ -88,7 +89,7 @@ def test_without_pin_digests_images_are_left_alone(tmp_path: Path,
                                                    plain_registry: Seeded) -> None:
     path = _workloads(tmp_path, plain_registry)
     before = path.read_text()
-    proc = run_cli("fix", str(path), "--no-config", "--select", "KP0101,KP0102",
+    proc = kp("fix", str(path), "--no-config", "--select", "KP0101,KP0102",
                    "--platform", "linux/arm64")
     assert proc.returncode == 0, proc.stderr
     assert path.read_text() == before
@@ -100,7 +101,7 @@ def test_unreachable_registry_pins_nothing_and_says_so(tmp_path: Path) -> None:
     text = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n"
             "  containers:\n    - name: a\n      image: 127.0.0.1:1/team/app:1.0\n")
     path.write_text(text)
-    proc = run_cli("fix", str(path), "--no-config", "--pin-digests", "--insecure-registry",
+    proc = kp("fix", str(path), "--no-config", "--pin-digests", "--insecure-registry",
                    "127.0.0.1:1", "--select", "KP0102", env={"DOCKER_CONFIG": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     assert "connection refused" in proc.stderr and "Traceback" not in proc.stderr
@@ -115,9 +116,9 @@ def test_private_registry_with_registry_auth(tmp_path: Path, basic_registry: See
     base = ("fix", str(path), "--no-config", "--pin-digests", "--registry-ca", str(reg.ca_file),
             "--select", "KP0102")
     env = {"DOCKER_CONFIG": str(tmp_path), "KP_PIN_PW": PASSWORD}
-    refused = run_cli(*base, env=env)
+    refused = kp(*base, env=env)
     assert refused.returncode == 0 and "unauthorized" in refused.stderr
-    proc = run_cli(*base, "--registry-auth", f"{reg.host}={USER}:KP_PIN_PW", env=env)
+    proc = kp(*base, "--registry-auth", f"{reg.host}={USER}:KP_PIN_PW", env=env)
     assert proc.returncode == 0, proc.stderr
     assert f"@{basic_registry.digests['team/single:v1']}" in path.read_text()
     assert PASSWORD not in proc.stdout + proc.stderr + refused.stdout + refused.stderr

@@ -26,8 +26,8 @@ from kubeproof.images.oci import (
     choose_platform,
     parse_challenge,
 )
-from tests.images.conftest import LABELS, PASSWORD, USER, Seeded, seed
-from tests.images.registry_server import (
+from tests.support.registries import LABELS, PASSWORD, USER, Seeded, seed
+from tests.support.registry_server import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     FakeRegistry,

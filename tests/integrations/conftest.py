@@ -2,7 +2,8 @@
 sdist and wheel `python -m build` makes of them, and a fresh virtual environment
 with the wheel installed (dependencies from the package index: downloaded once per
 session). The GitHub Action's and GitLab template's install steps and the sdist
-then install over it."""
+then install over it. Only tests/integrations builds and installs the package,
+so these fixtures stay in this folder."""
 
 from __future__ import annotations
 

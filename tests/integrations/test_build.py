@@ -10,7 +10,8 @@ import zipfile
 from pathlib import Path
 
 from kubeproof import __version__
-from tests.integrations.helpers import EXAMPLES, bash, venv_env
+from tests.integrations.helpers import bash, venv_env
+from tests.support.paths import EXAMPLES
 
 DATA_FILES = ("kubeproof/py.typed", "kubeproof/data/builtin_clusterroles.json",
               "kubeproof/data/NOTICE")

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integrations.helpers import EXAMPLES, ROOT, bash, venv_env
+from tests.integrations.helpers import bash, venv_env
 from tests.reports.helpers import SARIF_SCHEMA, sarif_schema_errors
+from tests.support.paths import EXAMPLES, ROOT
 
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")

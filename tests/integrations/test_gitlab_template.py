@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integrations.helpers import EXAMPLES, ROOT, bash, venv_env
+from tests.integrations.helpers import bash, venv_env
 from tests.reports.helpers import SARIF_SCHEMA, sarif_schema_errors
 from tests.reports.test_codequality import check_issue
+from tests.support.paths import EXAMPLES, ROOT
 
 TEMPLATE = ROOT / "ci" / "gitlab" / "kubeproof.gitlab-ci.yml"
 JOB: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())["kubeproof"]

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integrations.helpers import EXAMPLES, ROOT, git, git_env, package_repo
+from tests.integrations.helpers import git, git_env, package_repo
+from tests.support.paths import EXAMPLES, ROOT
 
 INSTALL_BUDGET = 300  # seconds for pre-commit to build the hooks' environment
 

@@ -21,7 +21,7 @@ from kubeproof.model import (
     Severity,
     Violation,
 )
-from tests.helpers import DATA
+from tests.support.paths import DATA
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SARIF_SCHEMA = DATA / "schemas" / "sarif-2.1.0.json"

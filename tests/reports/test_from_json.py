@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-
-
-def kp(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", *args], input=stdin,
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+from tests.support.cli import kp
+from tests.support.paths import EXAMPLES
 
 
 @pytest.mark.parametrize("fmt", ["json", "sarif", "junit", "text"])

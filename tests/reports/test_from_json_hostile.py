@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,8 +16,8 @@ from hypothesis import strategies as st
 from kubeproof.api import scan
 from kubeproof.reports import json_report, render
 from kubeproof.reports.from_json import load_reports
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 HOSTILE_VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12),
     st.sampled_from(["[/x]", "[bold]", "\x1b]0;t\x07", "high", "KP0401"]),

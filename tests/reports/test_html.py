@@ -11,8 +11,6 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -33,8 +31,7 @@ from tests.reports.helpers import (
     make_result,
     make_rule,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cli import kp
 
 
 class Page(HTMLParser):
@@ -232,11 +229,6 @@ def test_no_findings_is_a_page_too() -> None:
                   tool_version="1")
     assert "No findings: nothing to fix." in page
     assert data_of(page)["f"] == []
-
-
-def kp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
 
 
 def test_scan_and_report_write_html_excerpts_only_while_files_are_readable(

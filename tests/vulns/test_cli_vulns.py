@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
-from .support import CRON, PROXY, REPORT, SHOP, WEB, WORKER, env_with, fx, install_fake_trivy
+from tests.support.cli import kp
+from tests.support.vulns import (
+    CRON,
+    PROXY,
+    REPORT,
+    SHOP,
+    WEB,
+    WORKER,
+    fx,
+    install_fake_trivy,
+)
 
 GOOD = ["trivy-nginx.json", "grype-proxy.json", "trivy-busybox-clean.json",
         "grype-api-clean.json", "trivy-batch-low.json", "trivy-cron-stale.json",
@@ -16,12 +26,8 @@ GOOD = ["trivy-nginx.json", "grype-proxy.json", "trivy-busybox-clean.json",
 CONFIG = "vulnerabilities:\n  maxAgeDays: 100000\n"
 
 
-def kp(*args: str, cwd: Path, env: dict[str, str] | None = None
-       ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "kubeproof", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120, env=env_with(env or {}))
-    assert "Traceback" not in proc.stderr + proc.stdout
-    return proc
+# every run here, as a user runs it, must be free of tracebacks
+run = partial(kp, traceback_free=True)
 
 
 def reports(*names: str) -> list[str]:
@@ -35,7 +41,7 @@ def codes_lines(proc: subprocess.CompletedProcess[str]) -> list[tuple[str, int, 
 
 def test_reports_give_findings_exit_1_and_json(tmp_path: Path) -> None:
     (tmp_path / ".kubeproof.yaml").write_text(CONFIG)
-    proc = kp("scan", str(SHOP), "--select", "KP11", "-f", "json", *reports(*GOOD),
+    proc = run("scan", str(SHOP), "--select", "KP11", "-f", "json", *reports(*GOOD),
               cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr == ""
@@ -50,7 +56,7 @@ def test_stale_report_and_expired_ignore_warning(tmp_path: Path) -> None:
     (tmp_path / ".kubeproof.yaml").write_text(
         "vulnerabilities:\n  maxAgeDays: 30\n  ignore:\n    - id: CVE-2024-0001\n"
         "      reason: old decision\n      expires: 2020-01-01\n")
-    proc = kp("scan", str(SHOP), "--select", "KP1103", "-f", "json",
+    proc = run("scan", str(SHOP), "--select", "KP1103", "-f", "json",
               *reports("trivy-cron-stale.json"), cwd=tmp_path)
     assert proc.returncode == 0  # KP1103 is low, below --fail-on high
     assert [(c, ln) for c, ln, _ in codes_lines(proc)] == [("KP1103", CRON)]
@@ -61,7 +67,7 @@ def test_stale_report_and_expired_ignore_warning(tmp_path: Path) -> None:
 
 def test_wrong_files_exit_2_and_the_other_reports_are_used(tmp_path: Path) -> None:
     (tmp_path / ".kubeproof.yaml").write_text(CONFIG)
-    proc = kp("scan", str(SHOP), "--select", "KP1101", "-f", "json",
+    proc = run("scan", str(SHOP), "--select", "KP1101", "-f", "json",
               *reports("wrong-sarif.json", "trivy-nginx.json", "wrong-report.yaml",
                        "wrong-cyclonedx.json"),
               "--vuln-report", str(tmp_path / "missing.json"), cwd=tmp_path)
@@ -78,16 +84,16 @@ def test_wrong_files_exit_2_and_the_other_reports_are_used(tmp_path: Path) -> No
 
 
 def test_without_reports_the_vulnerability_rules_do_not_run(tmp_path: Path) -> None:
-    proc = kp("scan", str(SHOP), "--no-config", "--select", "KP11", "-f", "json", cwd=tmp_path)
+    proc = run("scan", str(SHOP), "--no-config", "--select", "KP11", "-f", "json", cwd=tmp_path)
     assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == []
 
 
 def test_text_and_sarif_reports(tmp_path: Path) -> None:
     (tmp_path / ".kubeproof.yaml").write_text(CONFIG)
-    text = kp("scan", str(SHOP), "--select", "KP1101", "--no-color",
+    text = run("scan", str(SHOP), "--select", "KP1101", "--no-color",
               *reports("trivy-nginx.json"), cwd=tmp_path)
     assert "KP1101 image-vulnerable" in text.stdout and "CVE-2024-0001 critical" in text.stdout
-    sarif = kp("scan", str(SHOP), "--select", "KP1101", "-f", "sarif",
+    sarif = run("scan", str(SHOP), "--select", "KP1101", "-f", "sarif",
                *reports("trivy-nginx.json"), cwd=tmp_path)
     [result] = json.loads(sarif.stdout)["runs"][0]["results"]
     assert result["ruleId"] == "KP1101"
@@ -96,7 +102,7 @@ def test_text_and_sarif_reports(tmp_path: Path) -> None:
 
 def test_scan_images_without_trivy_on_path(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    proc = kp("scan", str(SHOP), "--no-config", "--select", "KP1102", "-f", "json",
+    proc = run("scan", str(SHOP), "--no-config", "--select", "KP1102", "-f", "json",
               "--scan-images", cwd=tmp_path, env={"PATH": str(tmp_path / "empty")})
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("--scan-images: trivy is not on PATH, so 8 image(s) were "
@@ -108,7 +114,7 @@ def test_scan_images_without_trivy_on_path(tmp_path: Path) -> None:
 def test_scan_images_with_trivy_on_path(tmp_path: Path) -> None:
     log = tmp_path / "trivy.log"
     env = install_fake_trivy(tmp_path / "bin", log)
-    proc = kp("scan", str(SHOP), "--no-config", "--select", "KP1101,KP1102", "-f", "json",
+    proc = run("scan", str(SHOP), "--no-config", "--select", "KP1101,KP1102", "-f", "json",
               "--scan-images", *reports("trivy-nginx.json"), cwd=tmp_path, env=env)
     assert proc.returncode == 1, proc.stderr
     assert len(log.read_text().splitlines()) == 7  # not nginx: it has a report
@@ -117,6 +123,5 @@ def test_scan_images_with_trivy_on_path(tmp_path: Path) -> None:
 
 
 def test_audit_accepts_the_same_options() -> None:
-    proc = subprocess.run([sys.executable, "-m", "kubeproof", "audit", "--help"],
-                          capture_output=True, text=True, timeout=60)
+    proc = kp("audit", "--help", timeout=60)
     assert "--vuln-report" in proc.stdout and "--scan-images" in proc.stdout

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from kubeproof.images.vulns import ReportError, ReportSet, parse_report, read_report, summarise
-
-from .support import fx
+from tests.support.vulns import fx
 
 NGINX_DIGEST = "sha256:ee8033170a45643b1f4bc0f33ff4564b0922e6618fd0e93c0e15f64f9917e44c"
 PROXY_DIGEST = "sha256:f58ab1555d9eab2870a1a7137360d4da7a27a305b51173c126f12c0e3b00fd94"

@@ -6,8 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from kubeproof.model import Severity
-
-from .support import (
+from tests.support.vulns import (
     API,
     BATCH,
     CRON,

@@ -1,7 +1,7 @@
 """--scan-images: Trivy run for images no report covers, with a real subprocess.
 
 Trivy itself cannot be installed here, so an executable script named
-``trivy`` placed first on PATH plays it (see support.FAKE_TRIVY): it checks
+``trivy`` placed first on PATH plays it (see tests.support.vulns.FAKE_TRIVY): it checks
 the arguments, logs each call and writes a Trivy JSON report, or fails the
 ways Trivy fails.
 """
@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from kubeproof.images.trivy import CONCURRENCY
-
-from .support import SHOP, fx, hits, install_fake_trivy, run
+from tests.support.vulns import SHOP, fx, hits, install_fake_trivy, run
 
 IMAGES = """\
 apiVersion: apps/v1

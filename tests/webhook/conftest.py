@@ -1,4 +1,6 @@
-"""Shared servers: one CA for the session, and the main webhook process.
+"""The webhook tests' server processes (the main one, the strict one, the spinning
+one) and the HEC receiver: only tests/webhook starts webhook servers, so they stay
+here; the CA they use (``pki``) is in tests/conftest.py.
 
 The main server runs with two workers (so metrics and certificate reload are
 tested across processes), the webhook's own namespace ``kubeproof-system``,
@@ -7,12 +9,14 @@ an audit file sink and the policy below.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.webhook.support import HecReceiver, Pki, SpinServer, Webhook, make_pki, start_webhook
+from tests.support.tls import Pki
+from tests.support.webhook import HEC_TOKEN, HecReceiver, SpinServer, Webhook, start_webhook
 
 MAIN_CONFIG = """\
 webhook:
@@ -30,11 +34,6 @@ webhook:
     file: AUDIT_FILE
     flushMs: 20
 """
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="session")
@@ -74,16 +73,12 @@ webhook:
     sourcetype: kubeproof:test
     flushMs: 20
 """
-HEC_TOKEN = "9f3c2b1a-hec-token-not-for-logs"
 
 
 @pytest.fixture(scope="session")
 def hec() -> Iterator[HecReceiver]:
-    receiver = HecReceiver()
-    try:
+    with contextlib.closing(HecReceiver()) as receiver:
         yield receiver
-    finally:
-        receiver.close()
 
 
 @pytest.fixture(scope="session")

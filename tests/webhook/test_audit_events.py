@@ -12,8 +12,8 @@ from prometheus_client import REGISTRY
 
 from kubeproof.webhook.events import AuditSink
 from kubeproof.webhook.policy import AuditSettings
-from tests.webhook.conftest import HEC_TOKEN
-from tests.webhook.support import (
+from tests.support.webhook import (
+    HEC_TOKEN,
     HecReceiver,
     Webhook,
     audit_event,

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from kubeproof.webhook.admission import MAX_BODY_BYTES
-from tests.webhook.support import Webhook, good_deployment, review
+from tests.support.webhook import Webhook, good_deployment, review
 
 UID = "705ab4f5-6393-11e8-b7cc-42010a800002"
 

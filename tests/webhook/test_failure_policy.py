@@ -25,7 +25,7 @@ from kubeproof.webhook.app import create_app
 from kubeproof.webhook.events import AuditSink
 from kubeproof.webhook.judge import Judge
 from kubeproof.webhook.policy import AuditSettings, load_policy
-from tests.webhook.support import Pki, free_port, good_deployment, review
+from tests.support.webhook import Pki, free_port, good_deployment, review
 
 DEADLINE_MS = 300
 

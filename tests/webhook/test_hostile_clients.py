@@ -18,8 +18,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.webhook.spin_server import HEADER_TIMEOUT
-from tests.webhook.support import (
+from tests.support.webhook import (
     DEADLINE,
     Pki,
     SpinServer,
@@ -28,6 +27,7 @@ from tests.webhook.support import (
     review,
     wait_for,
 )
+from tests.webhook.spin_server import HEADER_TIMEOUT
 
 
 def _closed_by_server(sock: ssl.SSLSocket) -> bool:

@@ -12,9 +12,9 @@ import socket
 import ssl
 import stat
 import subprocess
-import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.webhook.support import ROOT, free_port, review
+from tests.support.cli import environment, kp, kp_command
+from tests.support.webhook import ROOT, free_port, review
 
 KUBECTL = "kubectl"
 SERVICE_DNS = "kubeproof-webhook.kubeproof.svc"
@@ -36,13 +37,10 @@ IMAGE = "registry.example.com/platform/kubeproof:0.9.0@sha256:" + "5e" * 32
 def install(*args: str, image: str | None = IMAGE) -> subprocess.CompletedProcess[str]:
     """``webhook install``; ``--image IMAGE`` unless ``args`` name one or ``image`` is None."""
     given = ["--image", image] if image is not None and "--image" not in args else []
-    return subprocess.run([sys.executable, "-m", "kubeproof", "webhook", "install", *given,
-                           *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    return kp("webhook", "install", *given, *args, timeout=60)
 
 
-def scan(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", "scan", *args],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+scan = partial(kp, "scan")
 
 
 def docs(text: str) -> list[dict[str, Any]]:
@@ -367,8 +365,7 @@ def _json_stream(text: str) -> list[dict[str, Any]]:
 
 
 def test_deployment_args_are_options_of_the_real_server(default_out: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "kubeproof", "webhook", "serve", "--help"],
-                          capture_output=True, text=True, timeout=60)
+    proc = kp("webhook", "serve", "--help", timeout=60)
     assert proc.returncode == 0
     options = set(re.findall(r"(--[a-z][a-z-]+)", proc.stdout))
     container = one(docs(default_out.read_text()), "Deployment")[
@@ -405,10 +402,9 @@ def test_generated_deployment_starts_the_real_server(mode: str, tmp_path: Path) 
         args = [a.replace(mount, str(local)) for a in args]
     port = free_port()
     args[args.index("--port") + 1] = str(port)
-    env = {**os.environ, "POD_NAMESPACE": "kubeproof"}
-    server = subprocess.Popen([sys.executable, "-m", "kubeproof", *args, "--host", "127.0.0.1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                              cwd=ROOT)
+    server = subprocess.Popen(kp_command(*args, "--host", "127.0.0.1"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=environment({"POD_NAMESPACE": "kubeproof"}), cwd=ROOT)
     ca_pem = base64.b64decode(one(objects, "ValidatingWebhookConfiguration")[
         "webhooks"][0]["clientConfig"]["caBundle"])
     ctx = ssl.create_default_context(cadata=ca_pem.decode())

@@ -8,7 +8,7 @@ from pathlib import Path
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.webhook.support import Webhook, containers, good_deployment, review
+from tests.support.webhook import Webhook, containers, good_deployment, review
 
 
 def scrape(hook: Webhook) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

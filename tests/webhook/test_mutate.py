@@ -25,7 +25,7 @@ from kubeproof.model import Context
 from kubeproof.webhook.admission import decode
 from kubeproof.webhook.judge import Judge
 from kubeproof.webhook.policy import load_policy
-from tests.webhook.support import Webhook, containers, good_deployment, review
+from tests.support.webhook import Webhook, containers, good_deployment, review
 
 
 def bare(obj: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from kubeproof.webhook.app import create_app
 from kubeproof.webhook.events import AuditSink
 from kubeproof.webhook.judge import Judge
 from kubeproof.webhook.policy import AuditSettings, load_policy
-from tests.webhook.support import DEADLINE, SpinServer, good_deployment, review
+from tests.support.webhook import DEADLINE, SpinServer, good_deployment, review
 
 APP_DEADLINE_MS = 1000
 BASE = review(good_deployment(), uid="3c1f1f2e-6b7a-4b8e-9d3f-0a1b2c3d4e5f")

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kubeproof.core.config import ConfigError, load_config
 from kubeproof.webhook.policy import load_policy
-from tests.webhook.support import ROOT, Pki
+from tests.support.cli import kp
+from tests.support.paths import ROOT
+from tests.support.tls import Pki
 
 
-def serve(pki: Pki, *args: str, cert: str | None = None, key: str | None = None,
-          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "kubeproof", "webhook", "serve", "--tls-cert",
-           cert or pki.cert_file, "--tls-key", key or pki.key_file, "--port", "0", *args]
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("KUBEPROOF_HEC_TOKEN", None)
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60,
-                          env=full_env, check=False)
+def serve(pki: Pki, *args: str, cert: str | None = None, key: str | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    """``webhook serve`` with the test certificate (or ``cert``/``key``), without
+    the HEC token this environment may hold."""
+    return kp("webhook", "serve", "--tls-cert", cert or pki.cert_file, "--tls-key",
+              key or pki.key_file, "--port", "0", *args, timeout=60,
+              env={"KUBEPROOF_HEC_TOKEN": None})
 
 
 def test_webhook_group_lists_serve() -> None:
-    proc = subprocess.run([sys.executable, "-m", "kubeproof", "webhook", "--help"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
+    proc = kp("webhook", "--help", timeout=60)
     assert proc.returncode == 0 and "serve" in proc.stdout
 
 

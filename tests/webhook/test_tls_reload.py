@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography import x509
 
 from kubeproof.webhook.certs import make_serving_cert
-from tests.webhook.support import Webhook, good_deployment, review, wait_for
+from tests.support.webhook import Webhook, good_deployment, review, wait_for
 
 
 def served_serial(hook: Webhook, server_name: str) -> int:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.webhook.support import (
+from tests.support.webhook import (
     Webhook,
     audit_event,
     containers,

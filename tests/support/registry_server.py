@@ -31,7 +31,7 @@ import subprocess
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -103,6 +103,18 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+def _reply(handler: BaseHTTPRequestHandler, status: int,
+           headers: Iterable[tuple[str, str]], body: bytes) -> None:
+    """Send a whole answer (no body for HEAD, as HTTP says)."""
+    handler.send_response(status)
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+
+
 def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, str]:
     server = _Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -145,12 +157,8 @@ class TokenService:
             def do_GET(self) -> None:
                 service.requests += 1
                 status, body = service.answer(self.path, self.headers.get("Authorization"))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                _reply(self, status, [("Content-Type", "application/json")],
+                       json.dumps(body).encode())
 
         self._server, self.host = _serve(Handler)
         self.realm = f"http://{self.host}/token"
@@ -521,13 +529,7 @@ class FakeRegistry:
                 finally:
                     with lock:
                         fake.in_flight -= 1
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
+                _reply(self, status, headers.items(), body)
 
             do_GET = do_HEAD = _handle
 
@@ -557,16 +559,10 @@ class ForwardProxy:
                            if k.lower() not in ("host", "proxy-connection", "connection")}
                 with httpx.Client(trust_env=False) as http:
                     resp = http.request(self.command, self.path, headers=headers)
-                self.send_response(resp.status_code)
-                for name, value in resp.headers.items():
-                    if name.lower() not in ("content-length", "transfer-encoding", "connection",
-                                            "content-encoding"):
-                        self.send_header(name, value)
-                body = resp.content
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
+                hop = ("content-length", "transfer-encoding", "connection", "content-encoding")
+                _reply(self, resp.status_code,
+                       [(k, v) for k, v in resp.headers.items() if k.lower() not in hop],
+                       resp.content)
 
             do_GET = do_HEAD = _forward
 

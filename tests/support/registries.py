@@ -1,21 +1,11 @@
-"""Session-wide registries with images pushed once (see registry_server.py)."""
+"""The images every test registry holds, pushed once per session (the fixtures
+``plain_registry``, ``basic_registry`` and ``token_registry`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import pytest
-
-from tests.images.registry_server import (
-    BuiltImage,
-    Pusher,
-    RunningRegistry,
-    TokenService,
-    build_image,
-    start_registry,
-    stop_registry,
-)
+from tests.support.registry_server import BuiltImage, Pusher, RunningRegistry, build_image
 
 USER, PASSWORD = "kp-user", "s3cr3t-Pa55word-xyz"
 LABELS = {"org.opencontainers.image.base.name": "docker.io/library/alpine:3.19",
@@ -55,33 +45,3 @@ def seed(reg: RunningRegistry) -> Seeded:
     finally:
         pusher.close()
     return out
-
-
-@pytest.fixture(scope="session")
-def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    reg = start_registry(tmp_path_factory.mktemp("plain-registry"))
-    try:
-        yield seed(reg)
-    finally:
-        stop_registry(reg)
-
-
-@pytest.fixture(scope="session")
-def basic_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    reg = start_registry(tmp_path_factory.mktemp("basic-registry"), tls=True,
-                         users={USER: PASSWORD})
-    try:
-        yield seed(reg)
-    finally:
-        stop_registry(reg)
-
-
-@pytest.fixture(scope="session")
-def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    service = TokenService({USER: PASSWORD})
-    reg = start_registry(tmp_path_factory.mktemp("token-registry"), token=service)
-    try:
-        yield seed(reg)
-    finally:
-        stop_registry(reg)
-        service.stop()

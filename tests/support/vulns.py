@@ -4,7 +4,6 @@ with reports, and a stand-in ``trivy`` executable for ``--scan-images``."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import stat
 import sys
 from pathlib import Path
@@ -13,8 +12,9 @@ from kubeproof.api import scan
 from kubeproof.core.config import Config, load_config
 from kubeproof.core.engine import SCAN_SCOPES, ScanResult
 from kubeproof.images.vulnfacts import VulnInputs
+from tests.support.paths import TESTS
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = TESTS / "vulns" / "fixtures"
 SHOP = FIXTURES / "shop.yaml"
 # the fixture reports were written on 2026-11-25 (the stale one on 2026-01-02)
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
@@ -106,13 +106,3 @@ def install_fake_trivy(bin_dir: Path, log: Path) -> dict[str, str]:
     script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return {"PATH": str(bin_dir), "FAKE_TRIVY_LOG": str(log),
             "FAKE_TRIVY_FIXTURE": fx("trivy-nginx.json")}
-
-
-def env_with(extra: dict[str, str]) -> dict[str, str]:
-    """This environment plus ``extra``, importing kubeproof from this checkout
-    whatever the working directory."""
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    env.update(extra)
-    return env

@@ -1,4 +1,5 @@
-"""Test support: certificates, AdmissionReview samples, a real webhook server process.
+"""Webhook test support: AdmissionReview samples, a real webhook server process, a
+Splunk HEC receiver (the certificates are :mod:`tests.support.tls`).
 
 AdmissionReview samples follow the request shown in the Kubernetes reference
 (kube-apiserver Admission v1): uid, kind, resource, requestKind,
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import signal
 import socket
 import ssl
@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 
-from kubeproof.webhook.certs import KeyPair, make_ca, make_serving_cert
+from tests.support.cli import environment, kp_command
+from tests.support.paths import ROOT
+from tests.support.tls import Pki
 from tests.webhook.spin_server import DEADLINE_MS
-
-ROOT = Path(__file__).resolve().parents[2]
 
 GOOD_CONTAINER: dict[str, Any] = {
     "name": "app",
@@ -117,42 +117,17 @@ def review(obj: dict[str, Any] | None, operation: str = "CREATE", *,
     }
 
 
-# ---------------------------------------------------------------- certificates
+# ---------------------------------------------------------------- ports
 
-@dataclass
-class Pki:
-    dir: Path
-    ca: KeyPair
-
-    @property
-    def ca_file(self) -> str:
-        return str(self.dir / "ca.pem")
-
-    @property
-    def cert_file(self) -> str:
-        return str(self.dir / "tls.crt")
-
-    @property
-    def key_file(self) -> str:
-        return str(self.dir / "tls.key")
-
-    def context(self) -> ssl.SSLContext:
-        """A client TLS context trusting only the test CA."""
-        return ssl.create_default_context(cafile=self.ca_file)
-
-    def issue(self) -> KeyPair:
-        """A fresh serving certificate for localhost/127.0.0.1, written in place."""
-        pair = make_serving_cert(self.ca, ["localhost"], ["127.0.0.1"])
-        Path(self.key_file).write_bytes(pair.key_pem)
-        Path(self.cert_file).write_bytes(pair.cert_pem)
-        return pair
-
-
-def make_pki(directory: Path) -> Pki:
-    pki = Pki(directory, make_ca())
-    Path(pki.ca_file).write_bytes(pki.ca.cert_pem)
-    pki.issue()
-    return pki
+def terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop a server process as Kubernetes does: SIGTERM, ``grace`` seconds, SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def free_port() -> int:
@@ -206,28 +181,21 @@ class Webhook:
     def stop(self) -> None:
         for c in self.clients:
             c.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, 15)
 
 
 def start_webhook(pki: Pki, workdir: Path, config: str | None, *args: str,
                   env: dict[str, str] | None = None) -> Webhook:
     port = free_port()
-    cmd = [sys.executable, "-m", "kubeproof", "webhook", "serve", "--tls-cert", pki.cert_file,
-           "--tls-key", pki.key_file, "--host", "127.0.0.1", "--port", str(port), *args]
+    cmd = kp_command("webhook", "serve", "--tls-cert", pki.cert_file,
+                     "--tls-key", pki.key_file, "--host", "127.0.0.1", "--port", str(port), *args)
     if config is None:
         cmd.append("--no-config")
     else:
         (workdir / "kubeproof.yaml").write_text(config)
         cmd += ["--config", str(workdir / "kubeproof.yaml")]
     stdout, stderr = workdir / "stdout.log", workdir / "stderr.log"
-    full_env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    full_env.update(env or {})
+    full_env = environment({"PROMETHEUS_MULTIPROC_DIR": None, **(env or {})})
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env=full_env)
     hook = Webhook(pki, port, proc, stdout, stderr)
@@ -381,13 +349,7 @@ class SpinServer:
 
     def stop(self) -> None:
         self.client.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, 10)
 
 
 def is_zombie(pid: int) -> bool:
@@ -395,3 +357,6 @@ def is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
+
+
+HEC_TOKEN = "9f3c2b1a-hec-token-not-for-logs"  # the strict webhook's $KUBEPROOF_HEC_TOKEN

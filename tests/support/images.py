@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,8 @@ from kubeproof.core.engine import ScanResult
 from kubeproof.images.check import CheckSettings
 from kubeproof.images.credentials import Credentials
 from kubeproof.images.oci import RegistryOptions
-from tests.images.registry_server import (
+from tests.support.paths import TESTS
+from tests.support.registry_server import (
     OCI_CONFIG,
     OCI_LAYER,
     OCI_MANIFEST,
@@ -34,7 +34,7 @@ from tests.images.registry_server import (
     layer,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = TESTS / "images" / "fixtures"
 MIB = 1024 * 1024
 PLAIN_TAR = "application/vnd.oci.image.layer.v1.tar"
 
@@ -142,9 +142,3 @@ def hits(result: ScanResult, code: str) -> list[tuple[str, int, str | None]]:
     """(code, line, container) of the findings of ``code``."""
     return sorted((f.rule.code, f.line, f.container) for f in result.findings
                   if f.rule.code == code)
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeproof", *args], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)

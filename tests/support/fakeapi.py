@@ -39,6 +39,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+# make_tls is named here too: bench/ makes the server's TLS material through this module
+from tests.support.tls import Tls, make_tls  # noqa: F401
+
 MAX_SLEEP = 5.0  # a slow endpoint never holds a thread longer than this
 
 
@@ -120,27 +123,7 @@ EXTRA_VERSIONS = {"autoscaling": ("v1",)}
 _BY_KIND = {rt.kind: rt for rt in RESOURCE_TYPES}
 
 
-# ---------------------------------------------------------------- TLS
-
-@dataclass(frozen=True, slots=True)
-class Tls:
-    ca_pem: bytes
-    cert_file: str
-    key_file: str
-
-
-def make_tls(folder: Path) -> Tls:
-    """A CA and a server certificate for 127.0.0.1/localhost, written to ``folder``."""
-    from kubeproof.webhook.certs import make_ca, make_serving_cert
-
-    ca = make_ca("fake-kube-ca", days=1)
-    serving = make_serving_cert(ca, ["localhost"], ["127.0.0.1"], days=1)
-    folder.mkdir(parents=True, exist_ok=True)
-    cert_file, key_file = folder / "server.crt", folder / "server.key"
-    cert_file.write_bytes(serving.cert_pem)
-    key_file.write_bytes(serving.key_pem)
-    return Tls(ca.cert_pem, str(cert_file), str(key_file))
-
+# ---------------------------------------------------------------- kubeconfig
 
 def write_kubeconfig(path: Path, server: str, ca_pem: bytes, token: str,
                      context: str = "fake") -> Path:
