@@ -151,7 +151,7 @@ def test_values_merged_into_a_secret_with_yaml_merge_keys_are_masked_where_writt
 def test_encryption_configuration_keys_are_masked_names_are_not() -> None:
     """The keys that encrypt Secrets at rest are secrets themselves (KP1006's
     findings point into this file, so the HTML excerpt would show them)."""
-    text = (TESTS / "rules" / "fixtures" / "encryption" / "encryption_fail.yaml").read_text()
+    text = (TESTS / "rules" / "KP1006" / "fail-encryption-config.yaml").read_text()
     out, hid = masked(text)
     assert hid
     assert "c2VjcmV0IGlzIHNlY3VyZQ==" not in out and "YWJjZGVmZ2hp" not in out

@@ -9,7 +9,8 @@ import pytest
 from tests.support.cli import kp
 from tests.support.paths import ROOT
 
-SECRETS = ROOT / "tests" / "rules" / "fixtures" / "secrets"
+SECRETS = (ROOT / "tests" / "rules" / "fixtures" / "secrets",
+           *sorted((ROOT / "tests" / "rules").glob("KP100[1-5]")))  # rule fixture folders
 # literal values in the fixtures that KP1003 / KP1004 flag
 VALUES = [
     "Sup3rS3cret!", "correct horse battery staple", "Zx8-vQ2_lmN0pRtK",
@@ -25,7 +26,7 @@ def test_reports_name_keys_never_values(fmt: str, tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("apiVersion: v1\nkind: Secret\nstringData:\n  token: [hunter2-but-longer\n")
     proc = kp(
-        "scan", str(SECRETS), str(ROOT / "examples" / "bad"),
+        "scan", *map(str, SECRETS), str(ROOT / "examples" / "bad"),
         str(broken), "--no-config", "--format", fmt, "--fail-on", "none")
     assert proc.returncode == 2  # the broken file
     out = proc.stdout + proc.stderr
@@ -48,7 +49,7 @@ def test_tagged_value_errors_do_not_echo_the_value(tmp_path: Path) -> None:
 def test_fix_diff_masks_secret_values_in_its_context_lines(tmp_path: Path) -> None:
     import shutil
 
-    for src in (SECRETS, ROOT / "examples" / "bad"):
+    for src in (*SECRETS, ROOT / "examples" / "bad"):
         shutil.copytree(src, tmp_path / src.name)
     proc = kp(
         "fix", str(tmp_path), "--no-config", "--diff", "--namespace", "shop")

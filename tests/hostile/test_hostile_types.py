@@ -102,7 +102,7 @@ def test_every_fixer_survives_hostile_values_in_every_field() -> None:
 
 
 RBAC_FIXTURES = (RULE_FIXTURES / "rbac", ANALYSIS_FIXTURES, EXAMPLES)
-NETPOL_FIXTURES = (RULE_FIXTURES / "network", ANALYSIS_FIXTURES / "netpol")
+NETPOL_FIXTURES = (*sorted(RULE_FIXTURES.parent.glob("KP090[1-5]")), ANALYSIS_FIXTURES / "netpol")
 IMAGE_FIXTURES = (RULE_FIXTURES / "images", RULE_FIXTURES / "pull_secrets", EXAMPLES)
 COMMANDS = (
     (("rbac", "who-can", "create", "pods/exec", "-n", "default", "--name", "x"), RBAC_FIXTURES),

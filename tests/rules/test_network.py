@@ -23,36 +23,32 @@ from kubeproof.k8s.netpol import (
 )
 from kubeproof.k8s.selectors import label_selector_matches
 from kubeproof.rules.p09_network import _candidate_pairs, _reach_sensitive, datastore_image
-from tests.helpers import findings, fixture, hits
+from tests.helpers import findings, hits
 
 
-def test_allow_all_rules_are_flagged_at_the_rule_or_peer() -> None:
-    assert hits(fixture("network", "allow_all_fail.yaml"), "KP0904") == [
-        ("KP0904", 10), ("KP0904", 12), ("KP0904", 17)]
+def rule_fixture(code: str, name: str) -> str:
+    """A fixture of the rule's folder, tests/rules/CODE/ (its marked lines are tested there)."""
+    return str(Path(__file__).parent / code / name)
 
 
-def test_narrow_peers_ports_only_rules_and_deny_all_pass() -> None:
-    assert hits(fixture("network", "allow_all_pass.yaml"), "KP0904") == []
+
+
 
 
 # ---------------------------------------------------------------- set rules
 
 
 def test_default_deny_missing_is_high_for_ingress_and_low_for_egress() -> None:
-    path = fixture("network", "default_deny_fail.yaml")
-    assert hits(path, "KP0901") == [("KP0901", 5), ("KP0901", 5), ("KP0901", 53),
-                                    ("KP0901", 84), ("KP0901", 84)]
+    path = rule_fixture("KP0901", "fail-namespaces.yaml")
     found = [(f.line, f.severity.label, "egress" in f.message) for f in findings(path, "KP0901")]
     assert found == [(5, "high", False), (5, "low", True), (53, "low", True),
                      (84, "high", False), (84, "low", True)]
 
 
-def test_default_deny_pass_cases() -> None:
-    assert hits(fixture("network", "default_deny_pass.yaml"), "KP0901") == []
 
 
 def test_default_deny_in_other_files_of_the_folder_counts(tmp_path: Path) -> None:
-    text = Path(fixture("network", "default_deny_pass.yaml")).read_text()
+    text = Path(rule_fixture("KP0901", "pass-denied.yaml")).read_text()
     docs = text.split("\n---\n")
     # Namespace, workload and policy of "shop" each in its own file
     (tmp_path / "ns.yaml").write_text(docs[0])
@@ -79,19 +75,16 @@ def test_default_deny_without_namespace_covers_only_objects_without_one(tmp_path
 
 
 def test_workloads_not_isolated_for_ingress_are_flagged_at_their_labels() -> None:
-    assert hits(fixture("network", "isolation_fail.yaml"), "KP0902") == [
-        ("KP0902", 17), ("KP0902", 52), ("KP0902", 71), ("KP0902", 124)]
-    messages = [f.message for f in findings(fixture("network", "isolation_fail.yaml"), "KP0902")]
+    path = rule_fixture("KP0902", "fail-workloads.yaml")
+    messages = [f.message for f in findings(path, "KP0902")]
     assert messages[0] == ('Deployment "web": no NetworkPolicy of namespace "shop" selects '
                            'its pods for ingress')
 
 
-def test_isolated_workloads_pass() -> None:
-    assert hits(fixture("network", "isolation_pass.yaml"), "KP0902") == []
 
 
 def test_isolation_by_a_policy_in_another_file(tmp_path: Path) -> None:
-    docs = Path(fixture("network", "isolation_pass.yaml")).read_text().split("\n---\n")
+    docs = Path(rule_fixture("KP0902", "pass-isolated.yaml")).read_text().split("\n---\n")
     (tmp_path / "ns.yaml").write_text(docs[0])
     (tmp_path / "web.yaml").write_text(docs[1])
     assert hits(tmp_path, "KP0902") == [("KP0902", 11)]
@@ -100,9 +93,7 @@ def test_isolation_by_a_policy_in_another_file(tmp_path: Path) -> None:
 
 
 def test_selectors_that_select_nothing_are_flagged() -> None:
-    assert hits(fixture("network", "selects_nothing_fail.yaml"), "KP0903") == [
-        ("KP0903", 23), ("KP0903", 37), ("KP0903", 46)]
-    messages = [f.message for f in findings(fixture("network", "selects_nothing_fail.yaml"),
+    messages = [f.message for f in findings(rule_fixture("KP0903", "fail-selectors.yaml"),
                                             "KP0903")]
     assert messages == [
         'NetworkPolicy "typo": podSelector matches no pod template in namespace "shop"',
@@ -112,12 +103,10 @@ def test_selectors_that_select_nothing_are_flagged() -> None:
         'namespace "shop"']
 
 
-def test_selectors_that_select_something_pass() -> None:
-    assert hits(fixture("network", "selects_nothing_pass.yaml"), "KP0903") == []
 
 
 def test_selected_workload_in_another_file(tmp_path: Path) -> None:
-    docs = Path(fixture("network", "selects_nothing_pass.yaml")).read_text().split("\n---\n")
+    docs = Path(rule_fixture("KP0903", "pass-selected.yaml")).read_text().split("\n---\n")
     (tmp_path / "policies.yaml").write_text("\n---\n".join(docs[2:4]))
     (tmp_path / "report.yaml").write_text(docs[1])
     # only the CronJob is there: the policy's own podSelector (app: web) selects nothing
@@ -338,8 +327,7 @@ def test_indexes_agree_with_testing_every_pair() -> None:
 
 
 def test_exposed_workloads_reaching_datastores_are_flagged_at_their_labels() -> None:
-    path = fixture("network", "exposed_sensitive_fail.yaml")
-    assert hits(path, "KP0905") == [("KP0905", 17), ("KP0905", 87), ("KP0905", 166)]
+    path = rule_fixture("KP0905", "fail-datastores.yaml")
     assert [f.message for f in findings(path, "KP0905")] == [
         'Deployment "web" (exposed by LoadBalancer Service "web") can open connections to '
         'StatefulSet "db" (postgres image) on port pg(5432)/TCP',
@@ -350,7 +338,7 @@ def test_exposed_workloads_reaching_datastores_are_flagged_at_their_labels() -> 
 
 
 def test_sensitive_labels_from_the_config() -> None:
-    path = fixture("network", "exposed_sensitive_fail.yaml")
+    path = rule_fixture("KP0905", "fail-datastores.yaml")
     for labels in (["data=pii"], ["data"], ["other=x", "data=pii"]):
         found = findings(path, "KP0905", config=Config(sensitive_labels=labels))
         # one finding per exposed workload, naming every target it reaches
@@ -364,8 +352,7 @@ def test_sensitive_labels_from_the_config() -> None:
 
 
 def test_exposed_reaches_sensitive_pass_cases() -> None:
-    path = fixture("network", "exposed_sensitive_pass.yaml")
-    assert hits(path, "KP0905") == []
+    path = rule_fixture("KP0905", "pass-isolated.yaml")
     # the v1beta1 Ingress backend exposes api, and nothing isolates the worker
     found = findings(path, "KP0905", config=Config(sensitive_labels=["app=worker"]))
     assert [(f.line, f.message) for f in found] == [
@@ -374,7 +361,7 @@ def test_exposed_reaches_sensitive_pass_cases() -> None:
 
 
 def test_exposure_and_policies_in_other_files(tmp_path: Path) -> None:
-    docs = Path(fixture("network", "exposed_sensitive_fail.yaml")).read_text().split("\n---\n")
+    docs = Path(rule_fixture("KP0905", "fail-datastores.yaml")).read_text().split("\n---\n")
     names = ["ns", "web", "web-svc", "db", "db-clients", "api", "api-svc", "ingress",
              "ledger", "ledger-policy", "edge-ns", "gateway", "gateway-svc", "cache",
              "cache-clients"]

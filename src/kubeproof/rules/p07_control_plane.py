@@ -313,11 +313,18 @@ def apiserver_audit_log(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        command:
-        - kube-apiserver
-        - --audit-policy-file=/etc/kubernetes/audit-policy.yaml
-        - --audit-log-path=/var/log/kubernetes/audit/audit.log
-        - --audit-log-maxage=30
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: kube-apiserver, namespace: kube-system}
+        spec:
+          containers:
+          - name: kube-apiserver
+            image: registry.k8s.io/kube-apiserver:v1.31.0
+            command:
+            - kube-apiserver
+            - --audit-policy-file=/etc/kubernetes/audit-policy.yaml
+            - --audit-log-path=/var/log/kubernetes/audit/audit.log
+            - --audit-log-maxage=30
         ```
     """
     for api in _apiservers(res):
@@ -362,9 +369,16 @@ def apiserver_admission_plugins(res: Resource, ctx: Context) -> Iterator[Violati
 
     Example:
         ```yaml
-        command:
-        - kube-apiserver
-        - --enable-admission-plugins=NodeRestriction
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: kube-apiserver, namespace: kube-system}
+        spec:
+          containers:
+          - name: kube-apiserver
+            image: registry.k8s.io/kube-apiserver:v1.31.0
+            command:
+            - kube-apiserver
+            - --enable-admission-plugins=NodeRestriction
         ```
     """
     for api in _apiservers(res):

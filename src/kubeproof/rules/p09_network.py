@@ -95,13 +95,19 @@ def netpol_allow_all(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        ingress:
-        - from:
-          - namespaceSelector:
-              matchLabels:
-                kubernetes.io/metadata.name: ingress-nginx
-          ports:
-          - port: 8080
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: web, namespace: shop}
+        spec:
+          podSelector:
+            matchLabels: {app: web}
+          ingress:
+          - from:
+            - namespaceSelector:
+                matchLabels:
+                  kubernetes.io/metadata.name: ingress-nginx
+            ports:
+            - port: 8080
         ```
     """
     spec = as_dict(res.obj.get("spec"))
@@ -361,10 +367,27 @@ def netpol_selects_nothing(index: Index, ctx: Context) -> Iterator[SetViolation]
 
     Example:
         ```yaml
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: web, namespace: shop}
         spec:
           podSelector:
             matchLabels:
               app: web      # the Deployment's template has app: web
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: ghcr.io/acme/web:1.4.2
         ```
     """
     if not index.network_policies or not index.workloads:

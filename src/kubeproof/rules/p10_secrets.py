@@ -47,20 +47,24 @@ def secret_in_env(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
-          - name: app
-            image: ghcr.io/acme/app:1.4.2
-            env:
-              - name: DB_PASSWORD_FILE
-                value: /etc/db/password
-            volumeMounts:
-              - name: db
-                mountPath: /etc/db
-                readOnly: true
-        volumes:
-          - name: db
-            secret:
-              secretName: db-credentials
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: app, namespace: shop}
+        spec:
+          containers:
+            - name: app
+              image: ghcr.io/acme/app:1.4.2
+              env:
+                - name: DB_PASSWORD_FILE
+                  value: /etc/db/password
+              volumeMounts:
+                - name: db
+                  mountPath: /etc/db
+                  readOnly: true
+          volumes:
+            - name: db
+              secret:
+                secretName: db-credentials
         ```
     """
     pod = res.pod
@@ -152,17 +156,21 @@ def secret_volume_writable(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
-          - name: app
-            image: ghcr.io/acme/app:1.4.2
-            volumeMounts:
-              - name: tls
-                mountPath: /etc/tls
-                readOnly: true
-        volumes:
-          - name: tls
-            secret:
-              secretName: app-tls
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: app, namespace: shop}
+        spec:
+          containers:
+            - name: app
+              image: ghcr.io/acme/app:1.4.2
+              volumeMounts:
+                - name: tls
+                  mountPath: /etc/tls
+                  readOnly: true
+          volumes:
+            - name: tls
+              secret:
+                secretName: app-tls
         ```
     """
     pod = res.pod
@@ -678,16 +686,24 @@ def hardcoded_secret(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
-          - name: app
-            image: ghcr.io/acme/app:1.4.2
-            env:
-              - name: DB_PASSWORD_FILE
-                value: /etc/db/password
-            volumeMounts:
-              - name: db
-                mountPath: /etc/db
-                readOnly: true
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: app, namespace: shop}
+        spec:
+          containers:
+            - name: app
+              image: ghcr.io/acme/app:1.4.2
+              env:
+                - name: DB_PASSWORD_FILE
+                  value: /etc/db/password
+              volumeMounts:
+                - name: db
+                  mountPath: /etc/db
+                  readOnly: true
+          volumes:
+            - name: db
+              secret:
+                secretName: db-credentials
         ```
     """
     where = f"{res.kind} {quote(res.name)}"
@@ -848,11 +864,20 @@ def secret_file_mode(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        volumes:
-          - name: tls
-            secret:
-              secretName: app-tls
-              defaultMode: 0400
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: app, namespace: shop}
+        spec:
+          containers:
+            - name: app
+              image: ghcr.io/acme/app:1.4.2
+              volumeMounts:
+                - {name: tls, mountPath: /etc/tls, readOnly: true}
+          volumes:
+            - name: tls
+              secret:
+                secretName: app-tls
+                defaultMode: 0400
         ```
     """
     pod = res.pod

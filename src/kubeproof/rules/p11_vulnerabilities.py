@@ -67,17 +67,20 @@ def image_vulnerable(index: Index, ctx: Context) -> Iterator[SetViolation]:
 
     Example:
         ```yaml
-        # .kubeproof.yaml
-        vulnerabilities:
-          failOn: high
-          ignore:
-            - id: CVE-2024-1234
-              reason: only the CLI parser is affected; it is not in the image path
-              expires: 2027-01-31
-        ---
-        containers:
-          - name: web
-            image: registry.example.com/shop/web:2.3.1  # rebuilt on a patched base
+        # rebuilt on a patched base; a CVE that does not apply is accepted in .kubeproof.yaml:
+        #   vulnerabilities:
+        #     failOn: high
+        #     ignore:
+        #       - id: CVE-2024-1234
+        #         reason: only the CLI parser is affected; it is not in the image path
+        #         expires: 2027-01-31
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: web, namespace: shop}
+        spec:
+          containers:
+            - name: web
+              image: registry.example.com/shop/web:2.3.1
         ```
     """
     facts = _facts(ctx)
@@ -149,11 +152,15 @@ def image_not_scanned(index: Index, ctx: Context) -> Iterator[SetViolation]:
     Example:
         ```yaml
         # kubeproof scan deploy/ --vuln-report web.json --vuln-report proxy.json
-        containers:
-          - name: web
-            image: registry.example.com/shop/web:2.3.1    # in web.json
-          - name: proxy
-            image: registry.example.com/shop/proxy:1.4.0  # in proxy.json
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: web, namespace: shop}
+        spec:
+          containers:
+            - name: web
+              image: registry.example.com/shop/web:2.3.1    # in web.json
+            - name: proxy
+              image: registry.example.com/shop/proxy:1.4.0  # in proxy.json
         ```
     """
     facts = _facts(ctx)
@@ -196,9 +203,16 @@ def image_scan_stale(index: Index, ctx: Context) -> Iterator[SetViolation]:
     Example:
         ```yaml
         # CI, before kubeproof: a fresh report on every run
-        # trivy image -f json -o web.json registry.example.com/shop/web:2.3.1
-        vulnerabilities:
-          maxAgeDays: 7
+        #   trivy image -f json -o web.json registry.example.com/shop/web:2.3.1
+        #   kubeproof scan deploy/ --vuln-report web.json
+        # with .kubeproof.yaml `vulnerabilities: {maxAgeDays: 7}`
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: web, namespace: shop}
+        spec:
+          containers:
+            - name: web
+              image: registry.example.com/shop/web:2.3.1
         ```
     """
     facts = _facts(ctx)

@@ -88,14 +88,24 @@ def no_readiness_probe(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
-          - name: web
-            image: ghcr.io/acme/web:1.4.2
-            readinessProbe:
-              httpGet:
-                path: /healthz/ready
-                port: 8080
-              periodSeconds: 5
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: ghcr.io/acme/web:1.4.2
+                  readinessProbe:
+                    httpGet:
+                      path: /healthz/ready
+                      port: 8080
+                    periodSeconds: 5
         ```
     """
     yield from missing_probe(res, "readinessProbe")
@@ -127,6 +137,9 @@ def unsafe_rollout_strategy(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
         spec:
           replicas: 3
           strategy:
@@ -134,6 +147,15 @@ def unsafe_rollout_strategy(res: Resource, ctx: Context) -> Iterator[Violation]:
             rollingUpdate:
               maxUnavailable: 1
               maxSurge: 1
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: ghcr.io/acme/web:1.4.2
         ```
     """
     spec = as_dict(res.obj.get("spec"))
@@ -213,8 +235,20 @@ def single_replica(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
         spec:
           replicas: 3
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: ghcr.io/acme/web:1.4.2
         ```
     """
     spec = res.obj.get("spec")
@@ -256,8 +290,20 @@ def no_rollback_history(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
         spec:
           revisionHistoryLimit: 5
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: ghcr.io/acme/web:1.4.2
         ```
     """
     spec = as_dict(res.obj.get("spec"))
@@ -616,6 +662,7 @@ def canary_mismatch(index: Index, ctx: Context) -> Iterator[SetViolation]:
 
     Example:
         ```yaml
+        apiVersion: apps/v1
         kind: Deployment
         metadata: {name: web-canary, namespace: shop}
         spec:

@@ -40,15 +40,25 @@ def no_liveness_probe(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
-          - name: web
-            image: ghcr.io/acme/web:1.4.2
-            livenessProbe:
-              httpGet:
-                path: /healthz/live
-                port: 8080
-              periodSeconds: 10
-              failureThreshold: 6
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: ghcr.io/acme/web:1.4.2
+                  livenessProbe:
+                    httpGet:
+                      path: /healthz/live
+                      port: 8080
+                    periodSeconds: 10
+                    failureThreshold: 6
         ```
     """
     yield from missing_probe(res, "livenessProbe")
@@ -76,13 +86,26 @@ def identical_probes(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        readinessProbe:
-          httpGet: {path: /healthz/ready, port: 8080}
-          periodSeconds: 5
-        livenessProbe:
-          httpGet: {path: /healthz/live, port: 8080}
-          periodSeconds: 10
-          failureThreshold: 6
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: ghcr.io/acme/web:1.4.2
+                  readinessProbe:
+                    httpGet: {path: /healthz/ready, port: 8080}
+                    periodSeconds: 5
+                  livenessProbe:
+                    httpGet: {path: /healthz/live, port: 8080}
+                    periodSeconds: 10
+                    failureThreshold: 6
         ```
     """
     pod = res.pod
@@ -137,12 +160,25 @@ def no_resource_requests(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        resources:
-          requests:
-            cpu: 100m
-            memory: 128Mi
-          limits:
-            memory: 256Mi
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: ghcr.io/acme/web:1.4.2
+                  resources:
+                    requests:
+                      cpu: 100m
+                      memory: 128Mi
+                    limits:
+                      memory: 256Mi
         ```
     """
     pod = res.pod
@@ -226,11 +262,24 @@ def no_memory_limit(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        resources:
-          requests:
-            memory: 256Mi
-          limits:
-            memory: 256Mi
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: ghcr.io/acme/web:1.4.2
+                  resources:
+                    requests:
+                      memory: 256Mi
+                    limits:
+                      memory: 256Mi
         ```
     """
     pod = res.pod

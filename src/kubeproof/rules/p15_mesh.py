@@ -54,12 +54,21 @@ def mesh_injection_disabled(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: checkout, namespace: shop}
         spec:
+          selector:
+            matchLabels: {app: checkout}
           template:
             metadata:
               labels:
                 app: checkout
                 sidecar.istio.io/inject: "true"
+            spec:
+              containers:
+                - name: checkout
+                  image: ghcr.io/acme/checkout:2.0.1
         ```
     """
     pod = res.pod

@@ -106,8 +106,15 @@ def webhook_covers_system(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: admissionregistration.k8s.io/v1
+        kind: ValidatingWebhookConfiguration
+        metadata: {name: policy}
         webhooks:
         - name: policy.example.com
+          clientConfig:
+            service: {name: policy, namespace: policy-system}
+          admissionReviewVersions: [v1]
+          sideEffects: None
           namespaceSelector:
             matchExpressions:
             - key: kubernetes.io/metadata.name
@@ -149,8 +156,15 @@ def webhook_fail_open(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: admissionregistration.k8s.io/v1
+        kind: ValidatingWebhookConfiguration
+        metadata: {name: policy}
         webhooks:
         - name: policy.example.com
+          clientConfig:
+            service: {name: policy, namespace: policy-system}
+          admissionReviewVersions: [v1]
+          sideEffects: None
           failurePolicy: Fail
         ```
     """
@@ -187,8 +201,15 @@ def webhook_timeout(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: admissionregistration.k8s.io/v1
+        kind: ValidatingWebhookConfiguration
+        metadata: {name: policy}
         webhooks:
         - name: policy.example.com
+          clientConfig:
+            service: {name: policy, namespace: policy-system}
+          admissionReviewVersions: [v1]
+          sideEffects: None
           timeoutSeconds: 5
         ```
     """
@@ -226,8 +247,14 @@ def webhook_side_effects(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: admissionregistration.k8s.io/v1
+        kind: ValidatingWebhookConfiguration
+        metadata: {name: policy}
         webhooks:
         - name: policy.example.com
+          clientConfig:
+            service: {name: policy, namespace: policy-system}
+          admissionReviewVersions: [v1]
           sideEffects: None
         ```
     """
