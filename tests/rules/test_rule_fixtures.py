@@ -191,12 +191,24 @@ def test_every_fixed_file_has_its_fail_file() -> None:
     assert orphans == []
 
 
+# Registry-backed rules whose failing case needs a live registry's answer (a 404,
+# refused credentials): ``--image-cache`` records only successful answers, and
+# tags for an hour, so no recorded folder makes such a scan offline and
+# deterministic. They have pass fixtures here; their failing cases run against a
+# real (local) registry in the test module named.
+FAIL_NEEDS_LIVE_REGISTRY = {
+    "KP0204": "tests/images/test_check_images.py",
+    "KP0304": "tests/images/test_check_images.py",
+}
+
+
 def test_every_rule_has_failing_and_passing_fixtures() -> None:
     have: dict[str, set[str]] = {}
     for f in FIXTURES:
         have.setdefault(f.code, set()).add(f.kind)
     missing = [code for code in CATALOGUE
-               if not {"fail", "pass"} <= have.get(code, set())]
+               if not ({"pass"} if code in FAIL_NEEDS_LIVE_REGISTRY else {"fail", "pass"})
+               <= have.get(code, set())]
     assert missing == [], f"rules without fail-*/pass-* fixtures in tests/rules/CODE/: {missing}"
     unknown = sorted(set(have) - set(CATALOGUE))
     assert unknown == [], f"fixture folders of no rule: {unknown}"
