@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_document_slices_place_findings_as_a_full_reload_does(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    sources = sorted((ROOT / "tests" / "rules" / "fixtures").rglob("*.yaml"))
+    sources = sorted((ROOT / "tests" / "rules").rglob("*.yaml"))  # fixtures/ and KPxxxx/
     # several documents per file, with comments and blank lines between them
     for i in range(0, len(sources), 5):
         chunk = sources[i:i + 5]

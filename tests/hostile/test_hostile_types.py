@@ -33,6 +33,7 @@ from tests.hostile.mutants import (
     ANALYSIS_FIXTURES,
     EXAMPLES,
     HOSTILE,
+    RULE_CASES,
     RULE_FIXTURES,
     added_field_files,
     fixture_files,
@@ -42,7 +43,7 @@ from tests.hostile.mutants import (
     objects_of,
 )
 
-ALL_FIXTURES = (RULE_FIXTURES, ANALYSIS_FIXTURES, EXAMPLES)
+ALL_FIXTURES = (RULE_CASES, ANALYSIS_FIXTURES, EXAMPLES)
 
 
 def internal_errors(messages: list[str]) -> list[str]:
@@ -101,9 +102,9 @@ def test_every_fixer_survives_hostile_values_in_every_field() -> None:
     assert changed > 0  # the fixers did run on these objects
 
 
-RBAC_FIXTURES = (RULE_FIXTURES / "rbac", ANALYSIS_FIXTURES, EXAMPLES)
+RBAC_FIXTURES = (*sorted(RULE_CASES.glob("KP07*")), ANALYSIS_FIXTURES, EXAMPLES)
 NETPOL_FIXTURES = (RULE_FIXTURES / "network", ANALYSIS_FIXTURES / "netpol")
-IMAGE_FIXTURES = (RULE_FIXTURES / "images", RULE_FIXTURES / "pull_secrets", EXAMPLES)
+IMAGE_FIXTURES = (*sorted(RULE_CASES.glob("KP0[123]*")), EXAMPLES)
 COMMANDS = (
     (("rbac", "who-can", "create", "pods/exec", "-n", "default", "--name", "x"), RBAC_FIXTURES),
     (("rbac", "risky", "-f", "json"), RBAC_FIXTURES),
