@@ -21,6 +21,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_FIXTURES = REPO / "tests" / "rules" / "fixtures"
+RULE_CASES = REPO / "tests" / "rules"  # fixtures/ and the rule folders KPxxxx/
 ANALYSIS_FIXTURES = REPO / "tests" / "analysis" / "fixtures"
 EXAMPLES = REPO / "examples"
 

@@ -30,6 +30,7 @@ from tests.hostile.mutants import (
     ANALYSIS_FIXTURES,
     EXAMPLES,
     HOSTILE,
+    RULE_CASES,
     RULE_FIXTURES,
     added_field_files,
     fixture_files,
@@ -40,9 +41,7 @@ from tests.hostile.mutants import (
 )
 from tests.support.cli import invoke, kp
 
-# RULE_FIXTURES.parent: the rule fixture folders tests/rules/KPxxxx/ as well as
-# the hand-written tests' tests/rules/fixtures/
-ALL_FIXTURES = (RULE_FIXTURES.parent, ANALYSIS_FIXTURES, EXAMPLES)
+ALL_FIXTURES = (RULE_CASES, ANALYSIS_FIXTURES, EXAMPLES)
 
 
 def internal_errors(messages: list[str]) -> list[str]:
@@ -101,9 +100,10 @@ def test_every_fixer_survives_hostile_values_in_every_field() -> None:
     assert changed > 0  # the fixers did run on these objects
 
 
-RBAC_FIXTURES = (RULE_FIXTURES / "rbac", ANALYSIS_FIXTURES, EXAMPLES)
-NETPOL_FIXTURES = (*sorted(RULE_FIXTURES.parent.glob("KP090[1-5]")), ANALYSIS_FIXTURES / "netpol")
-IMAGE_FIXTURES = (RULE_FIXTURES / "images", RULE_FIXTURES / "pull_secrets", EXAMPLES)
+RBAC_FIXTURES = (*sorted(RULE_CASES.glob("KP07*")), RULE_FIXTURES / "rbac", ANALYSIS_FIXTURES,
+                 EXAMPLES)
+NETPOL_FIXTURES = (*sorted(RULE_CASES.glob("KP090[1-5]")), ANALYSIS_FIXTURES / "netpol")
+IMAGE_FIXTURES = (*sorted(RULE_CASES.glob("KP0[123]*")), EXAMPLES)
 COMMANDS = (
     (("rbac", "who-can", "create", "pods/exec", "-n", "default", "--name", "x"), RBAC_FIXTURES),
     (("rbac", "risky", "-f", "json"), RBAC_FIXTURES),

@@ -189,9 +189,14 @@ def image_tag_mutable(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
-          - name: web
-            image: ghcr.io/acme/web:1.4.2
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: web
+              image: ghcr.io/acme/web:1.4.2
         ```
     """
     tags = ctx.config.mutable_tags if isinstance(ctx.config.mutable_tags, list) else []
@@ -239,9 +244,14 @@ def image_not_pinned(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
           - name: web
-            image: ghcr.io/acme/web:1.4.2@sha256:0f1e...c9
+            image: web:1.4.2@sha256:3f9a7c2e3f9a7c2e3f9a7c2e3f9a7c2e3f9a7c2e3f9a7c2e3f9a7c2e3f9a7c2e
         ```
     """
     for c, ref in _images(res):
@@ -335,9 +345,14 @@ def image_base_not_minimal(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
-          - name: api
-            image: python:3.12-slim@sha256:0f1e...c9
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: api
+              image: python:3.12-slim
         ```
     """
     for c, ref in _images(res):
@@ -417,9 +432,14 @@ def image_registry_implicit(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        containers:
-          - name: web
-            image: docker.io/library/nginx:1.27.2
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: web
+              image: docker.io/library/nginx:1.27.2
         ```
     """
     for c, ref in _images(res):
@@ -456,9 +476,14 @@ def image_registry_not_allowed(res: Resource, ctx: Context) -> Iterator[Violatio
     Example:
         ```yaml
         # .kubeproof.yaml: images: {allowedRegistries: [registry.example.com]}
-        containers:
-          - name: web
-            image: registry.example.com/web/frontend:2.3.0
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: web
+              image: registry.example.com/web/frontend:2.3.0
         ```
     """
     allowed = [a for a in ctx.config.allowed_registries if isinstance(a, str) and a.strip()]

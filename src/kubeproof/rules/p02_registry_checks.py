@@ -72,9 +72,14 @@ def registry_unavailable(index: Index, ctx: Context) -> Iterator[SetViolation]:
 
     Example:
         ```yaml
-        containers:
-          - name: web
-            image: registry.example.com/shop/web:2.3.0  # a mirror you operate
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: web
+              image: registry.example.com/shop/web:2.3.0  # a mirror you operate
         ```
     """
     facts = image_facts(ctx)
@@ -114,9 +119,14 @@ def image_not_found(index: Index, ctx: Context) -> Iterator[SetViolation]:
 
     Example:
         ```yaml
-        containers:
-          - name: web
-            image: registry.example.com/shop/web:2.3.0  # pushed by CI first
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+            - name: web
+              image: registry.example.com/shop/web:2.3.0  # pushed by CI first
         ```
     """
     facts = image_facts(ctx)
@@ -157,6 +167,11 @@ def pull_secret_rejected(index: Index, ctx: Context) -> Iterator[SetViolation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+          namespace: shop
         spec:
           imagePullSecrets:
             - name: registry-example-com   # credentials with pull access

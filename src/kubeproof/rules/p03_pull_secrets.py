@@ -69,14 +69,17 @@ def pull_secret_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
     Example:
         ```yaml
         # .kubeproof.yaml: images: {privateRegistries: [registry.example.com]}
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+          namespace: shop
         spec:
-          template:
-            spec:
-              imagePullSecrets:
-                - name: registry-example-com
-              containers:
-                - name: web
-                  image: registry.example.com/shop/web:2.3.0
+          imagePullSecrets:
+            - name: registry-example-com
+          containers:
+            - name: web
+              image: registry.example.com/shop/web:2.3.0
         ```
     """
     private = _private_registries(ctx)

@@ -29,9 +29,12 @@ def default_namespace(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: ConfigMap
         metadata:
           name: web
           namespace: shop
+        data: {mode: production}
         ```
     """
     if res.namespace == "default":
@@ -57,9 +60,12 @@ def namespace_unset(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: ConfigMap
         metadata:
           name: web
           namespace: shop
+        data: {mode: production}
         ```
     """
     if res.namespace is None:

@@ -47,11 +47,16 @@ def missing_required_labels(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Service
         metadata:
           name: web
           labels:
             app.kubernetes.io/name: web
             app.kubernetes.io/part-of: shop
+        spec:
+          selector: {app.kubernetes.io/name: web}
+          ports: [{port: 80}]
         ```
     """
     if res.kind != "Service" and res.pod is None:

@@ -99,11 +99,18 @@ def missing_required_annotations(res: Resource, ctx: Context) -> Iterator[Violat
 
     Example:
         ```yaml
+        # .kubeproof.yaml: annotations: {required: [acme.io/owner, kubernetes.io/change-cause]}
+        apiVersion: v1
+        kind: Pod
         metadata:
           name: web
           annotations:
             acme.io/owner: team-checkout
             kubernetes.io/change-cause: "release 1.4.2 (PR #381)"
+        spec:
+          containers:
+            - name: web
+              image: ghcr.io/acme/web:1.4.2
         ```
     """
     required = ctx.config.required_annotations
@@ -151,6 +158,10 @@ def deprecated_annotation(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
         spec:
           securityContext:
             seccompProfile:
@@ -220,10 +231,13 @@ def annotations_too_large(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: ConfigMap
         metadata:
           name: dashboards
           annotations:
             acme.io/owner: team-observability
+        data: {}
         ```
     """
     for base, ann, _ in _annotation_sources(res):

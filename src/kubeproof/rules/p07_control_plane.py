@@ -68,12 +68,21 @@ def apiserver_authorization(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        command:
-        - kube-apiserver
-        - --authorization-mode=Node,RBAC
-        - --anonymous-auth=false
-        - --profiling=false
-        - --kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: kube-apiserver
+          namespace: kube-system
+        spec:
+          containers:
+          - name: kube-apiserver
+            image: registry.k8s.io/kube-apiserver:v1.31.0
+            command:
+            - kube-apiserver
+            - --authorization-mode=Node,RBAC
+            - --anonymous-auth=false
+            - --profiling=false
+            - --kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt
         ```
     """
     for api in _apiservers(res):
@@ -161,16 +170,25 @@ def etcd_not_tls(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
-        command:
-        - etcd
-        - --cert-file=/etc/kubernetes/pki/etcd/server.crt
-        - --key-file=/etc/kubernetes/pki/etcd/server.key
-        - --client-cert-auth=true
-        - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
-        - --peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt
-        - --peer-key-file=/etc/kubernetes/pki/etcd/peer.key
-        - --peer-client-cert-auth=true
-        - --peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: etcd
+          namespace: kube-system
+        spec:
+          containers:
+          - name: etcd
+            image: registry.k8s.io/etcd:3.5.15-0
+            command:
+            - etcd
+            - --cert-file=/etc/kubernetes/pki/etcd/server.crt
+            - --key-file=/etc/kubernetes/pki/etcd/server.key
+            - --client-cert-auth=true
+            - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
+            - --peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt
+            - --peer-key-file=/etc/kubernetes/pki/etcd/peer.key
+            - --peer-client-cert-auth=true
+            - --peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
         ```
     """
     for api in _apiservers(res):

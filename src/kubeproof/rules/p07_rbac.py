@@ -660,10 +660,15 @@ def default_service_account(res: Resource, ctx: Context) -> Iterator[Violation]:
 
     Example:
         ```yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: billing-worker
         spec:
-          template:
-            spec:
-              serviceAccountName: billing-worker
+          serviceAccountName: billing-worker
+          containers:
+            - name: worker
+              image: ghcr.io/acme/billing:2.0.1
         ```
     """
     pod = res.pod
