@@ -116,7 +116,7 @@ def field_names_read() -> list[str]:
     names: set[str] = set()
     files = [*SOURCES.glob("rules/*.py"), *SOURCES.glob("analysis/*.py"),
              *(SOURCES / f for f in ("index.py", "workloads.py", "selectors.py", "netpol.py",
-                                    "fixes.py", "images/inventory.py"))]
+                                    "fixes.py", "core/inventory.py"))]
     for f in files:
         for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \

@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from kubeproof.images.indexview import ContainerLike, IndexLike, WorkloadLike
 from kubeproof.images.vulns import (
     Lookup,
     ReportError,
@@ -33,9 +33,6 @@ from kubeproof.images.vulns import (
     summarise,
 )
 from kubeproof.model import Context, InputError, Scope
-
-if TYPE_CHECKING:
-    from kubeproof.core.index import ContainerRec, Index, WorkloadRec
 
 FACTS_KEY = "vulnerabilities"
 SCAN_IMAGES = "--scan-images"
@@ -63,7 +60,7 @@ class VulnFacts:
         return self._summaries[key]
 
 
-def image_uses(index: Index) -> Iterator[tuple[WorkloadRec, ContainerRec, str]]:
+def image_uses(index: IndexLike) -> Iterator[tuple[WorkloadLike, ContainerLike, str]]:
     """Every container of the set with an image reference."""
     for w in index.workloads:
         for c in w.containers:
@@ -88,7 +85,7 @@ class VulnInputs:
         """The rule scopes to run: ``base``, plus ``report`` when there are reports."""
         return base | {Scope.REPORT} if self.active else base
 
-    def prepare(self, index: Index, ctx: Context) -> None:
+    def prepare(self, index: IndexLike, ctx: Context) -> None:
         now = self.now or dt.datetime.now(dt.UTC)
         config = ctx.config
         reports: list[VulnReport] = []
@@ -111,7 +108,7 @@ class VulnInputs:
                 ignored.add(entry.id)
         ctx.facts[FACTS_KEY] = VulnFacts(found, frozenset(ignored), now)
 
-    def _scan(self, index: Index, known: ReportSet, ctx: Context) -> list[VulnReport]:
+    def _scan(self, index: IndexLike, known: ReportSet, ctx: Context) -> list[VulnReport]:
         """Trivy reports for the valid images no given report covers."""
         todo = []
         for _, _, image in image_uses(index):

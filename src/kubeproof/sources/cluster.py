@@ -27,7 +27,7 @@ mirror Pods (controlled by their Node; the kube-apiserver's among them) stay.
 
 Secrets: only ``type``, metadata (without the last-applied annotation, which
 holds the data) and, for pull-secret types, a stand-in payload that parses or
-fails exactly as the real one does (``index._pull_secret_problem``) are kept;
+fails exactly as the real one does (``k8s.pullsecrets.pull_secret_problem``) are kept;
 the real data is dropped as soon as the page is decoded.
 
 Failures never raise out of :meth:`ClusterReader.read`: every kind that could
@@ -52,7 +52,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from kubeproof.core.index import SECRET_KINDS, _pull_secret_problem
+from kubeproof.k8s.pullsecrets import SECRET_KINDS, pull_secret_problem
 from kubeproof.model import InputError, Origin, Resource
 from kubeproof.sources.files import ORIGIN_LOCATOR, LoadedFile, Located
 
@@ -402,7 +402,6 @@ def _b64(text: str) -> str:
 # payloads tried, in order, for one that parses (or fails) as the real one did
 _STAND_INS: tuple[str | None, ...] = (_b64('{"auths":{}}'), _b64("[]"), _b64("{}"),
                                       _b64("not json"), "!", None)
-_NO_ORIGIN = Origin("", 0, 1)
 
 
 def _stand_in(type_: str, problem: str | None) -> dict[str, str] | None:
@@ -410,7 +409,7 @@ def _stand_in(type_: str, problem: str | None) -> dict[str, str] | None:
     for payload in _STAND_INS:
         data = {key: payload} if payload is not None else None
         obj = {"type": type_, "data": data} if data else {"type": type_}
-        if _pull_secret_problem(Resource(obj, _NO_ORIGIN), type_) == problem:
+        if pull_secret_problem(obj, type_) == problem:
             return data
     return None
 
@@ -426,7 +425,7 @@ def _secret(item: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     if isinstance(type_, str):
         kept["type"] = type_
         if type_ in SECRET_KINDS:
-            data = _stand_in(type_, _pull_secret_problem(Resource(item, _NO_ORIGIN), type_))
+            data = _stand_in(type_, pull_secret_problem(item, type_))
             if data is not None:
                 kept["data"] = data
     return kept

@@ -20,11 +20,12 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Protocol
 
+from kubeproof.k8s.kinds import CLUSTER_SCOPED
 from kubeproof.model import InputError, Origin, Resource
 from kubeproof.sources.yamlparse import (
     INT_MAX,
@@ -446,13 +447,29 @@ def _list_item_nodes(node: Any) -> list[Any] | None:
     return None
 
 
+def is_namespaced(kind: str) -> bool:
+    """Whether ``kubectl apply -n`` gives objects of ``kind`` a namespace: every
+    kind but the built-in cluster-scoped ones and custom ``Cluster*`` kinds."""
+    return bool(kind) and kind not in CLUSTER_SCOPED and not kind.startswith("Cluster")
+
+
+def default_namespace(resources: Iterable[Resource], namespace: str | None) -> None:
+    """Give namespaced objects without ``metadata.namespace`` ``namespace``, as
+    ``kubectl apply -n`` does (None or empty: leave them without one)."""
+    if not namespace:
+        return
+    for res in resources:
+        meta = res.obj.get("metadata")
+        if isinstance(meta, dict) and meta.get("namespace") in (None, "") \
+                and is_namespaced(res.kind):
+            meta["namespace"] = namespace
+
+
 def load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
     """Load one discovered input; never raises for bad input. Objects without a
     namespace get ``opts.namespace`` (as ``kubectl apply -n`` gives them)."""
     loaded = _load_path(kind, path, opts)
     if opts.namespace:
-        from kubeproof.core.applications import default_namespace
-
         default_namespace((located.resource for located in loaded.objects), opts.namespace)
     return loaded
 

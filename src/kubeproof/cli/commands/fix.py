@@ -119,7 +119,7 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     pins = pin_digests and bool(codes & {"KP0101", "KP0102"})
     configs = read_configs and bool(codes & _IMAGE_FIXERS)
     if registry is not None and (pins or configs):
-        from kubeproof.images.inventory import inventory
+        from kubeproof.core.inventory import inventory
 
         registry.prefetch(inventory(files)[1], unpinned_only=not configs)
         if configs:

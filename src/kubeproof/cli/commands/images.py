@@ -27,8 +27,8 @@ from kubeproof.util.terminal import echo
 
 if TYPE_CHECKING:
     from kubeproof.core.index import Index
+    from kubeproof.core.inventory import Entry
     from kubeproof.images.check import ImageFacts
-    from kubeproof.images.inventory import Entry
     from kubeproof.images.oci import ImageInfo
     from kubeproof.model import InputError
 
@@ -56,8 +56,8 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     """
     from kubeproof.api import apply_workload_paths
     from kubeproof.cli.image_options import registry_settings_or_exit
+    from kubeproof.core.inventory import inventory
     from kubeproof.images.check import IMAGE_FACTS, ImageCheck
-    from kubeproof.images.inventory import inventory
     from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
     from kubeproof.model import Context
 

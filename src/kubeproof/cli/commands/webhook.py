@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import click
 
+from kubeproof.cli.commands.webhook_install import MAX_WORKERS, install_command
 from kubeproof.cli.main import config_options, fail
-from kubeproof.webhook.install import MAX_WORKERS, install_command
 
 
 @click.group()
