@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from kubeproof.images.indexview import ContainerLike, IndexLike, WorkloadLike
+from kubeproof.images.trivy import find_trivy, scan_images
 from kubeproof.images.vulns import (
     Lookup,
     ReportError,
@@ -118,7 +119,6 @@ class VulnInputs:
         if not todo:
             return []
         # imported here: subprocess and thread pools cost every scan's start-up
-        from kubeproof.images.trivy import find_trivy, scan_images
 
         trivy = find_trivy()
         if trivy is None:

@@ -35,6 +35,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeproof.core.catalogue import resolve_selection, unknown_rule_message
 from kubeproof.core.config import FIX_ALL, FIX_SAFE, FIX_SELECTIONS, Config, ConfigError
 from kubeproof.model import Severity
 
@@ -108,6 +109,8 @@ class WebhookPolicy:
 
     def fix_codes(self) -> set[str]:
         """The rule codes whose fixers /mutate runs (set-scoped ones only when listed)."""
+        # start-up: the fixers load ruamel.yaml (~150 ms under load); webhook install and audit
+        # read this module's settings and never mutate
         from kubeproof.fix.fixers import FIXERS
 
         if isinstance(self.fixers, tuple):
@@ -176,8 +179,6 @@ def _severity_modes(where: str, key: str, raw: dict[str, Any]) -> dict[Severity,
 
 
 def _codes(where: str, key: str, tokens: list[str]) -> set[str]:
-    from kubeproof.core.catalogue import resolve_selection, unknown_rule_message
-
     codes, unknown = resolve_selection(tokens)
     if unknown:
         raise ConfigError(f"{where}: {key}: {unknown_rule_message(unknown[0])}")

@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kubeproof.cli.common import echo
 from kubeproof.cli.image_options import registry_options
 from kubeproof.cli.main import config_options, config_or_exit, fail
-from kubeproof.util.terminal import echo, safe
+from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
     from kubeproof.core.config import Config
