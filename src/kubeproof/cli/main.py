@@ -53,7 +53,12 @@ from kubeproof.cli.image_options import registry_options, registry_settings_or_e
 
 class _LazyGroup(click.Group):
     """Loads the modules of the commands other than scan only when they run,
-    so that ``kubeproof scan`` starts fast (click's documented lazy pattern)."""
+    so that ``kubeproof scan`` starts fast (click's documented lazy pattern).
+
+    start-up: the command modules cost ~90 ms of imports together (``kubeproof --help``,
+    which loads them all for their short help, imports ~135 ms, ``--version`` ~45 ms:
+    sums of ``python3 -X importtime`` self times, best of 5); scan, rules and config
+    live in this module and need none of them."""
 
     LAZY: ClassVar[dict[str, str]] = {
         "rbac": "kubeproof.cli.commands.rbac:rbac",

@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -163,8 +162,11 @@ class ImageCheck:
             pairs.setdefault((ref.canonical(), auth.key), auth.credentials)
         if not pairs:
             return
-        # start-up: the registry client loads httpx (~100 ms of imports), which a scan
-        # without images to look up never needs
+        # start-up: the registry client loads httpx (~100 ms of imports) and thread pools
+        # (~4 ms), which a scan without images to look up never needs; every scan loads
+        # this module (the KP02 rules)
+        from concurrent.futures import ThreadPoolExecutor
+
         from kubeproof.images.oci import RegistryClient
 
         # no credentials of its own: an empty tuple is an anonymous pull

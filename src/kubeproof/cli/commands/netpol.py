@@ -57,7 +57,6 @@ from kubeproof.cli.common import (
     namespace_or_exit,
     require_paths,
 )
-from kubeproof.sources.files import LoadOptions
 from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
@@ -122,6 +121,7 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
     from kubeproof.analysis.reach_paths import workload_endpoints
     from kubeproof.core.applications import application_patterns, with_config_namespace
     from kubeproof.core.index import load_index
+    from kubeproof.sources.files import LoadOptions
 
     query = None
     if port is not None:

@@ -24,7 +24,6 @@ from kubeproof.cli.common import (
     require_paths,
 )
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
-from kubeproof.sources.files import LoadOptions
 from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
@@ -161,6 +160,7 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: s
     # every command module
     from kubeproof.analysis.rbac import load_rbac, risky
     from kubeproof.core.applications import application_patterns, with_config_namespace
+    from kubeproof.sources.files import LoadOptions
 
     try:
         version = _kube_version(kube_version)
