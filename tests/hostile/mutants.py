@@ -115,8 +115,9 @@ def field_names_read() -> list[str]:
     adds each of these, with a hostile value, to the mappings it mutates."""
     names: set[str] = set()
     files = [*SOURCES.glob("rules/*.py"), *SOURCES.glob("analysis/*.py"),
-             *(SOURCES / f for f in ("index.py", "workloads.py", "selectors.py", "netpol.py",
-                                    "fixes.py", "core/inventory.py"))]
+             *(SOURCES / f for f in ("core/index.py", "k8s/pullsecrets.py", "k8s/workloads.py",
+                                    "k8s/selectors.py", "k8s/netpol.py", "fix/fixers.py",
+                                    "core/inventory.py"))]
     for f in files:
         for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \
