@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from kubeproof.k8s.workloads import PodView, pod_view
+from kubeproof.util.shapes import Path as Path  # the JSON path type lives below k8s
 from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
@@ -22,10 +24,7 @@ if TYPE_CHECKING:
     from kubeproof.core.index import Index
     from kubeproof.images.check import ImageFacts
     from kubeproof.images.vulnfacts import VulnFacts
-    from kubeproof.k8s.workloads import PodView
     from kubeproof.rules.p05_labels import TemplateLookup
-
-Path = tuple[str | int, ...]
 
 
 class Severity(IntEnum):
@@ -360,8 +359,6 @@ class Resource:
     def pod(self) -> PodView | None:
         """The pod spec view when this object carries one (cached)."""
         if self._pod is False:
-            from kubeproof.k8s.workloads import pod_view
-
             self._pod = pod_view(self)
         return self._pod  # type: ignore[return-value]
 

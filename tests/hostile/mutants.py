@@ -117,8 +117,7 @@ def field_names_read() -> list[str]:
     names: set[str] = set()
     files = [*SOURCES.glob("rules/**/*.py"), *SOURCES.glob("analysis/*.py"),
              *SOURCES.glob("k8s/*.py"), *SOURCES.glob("fix/**/*.py"),
-             *(SOURCES / f for f in ("core/index.py", "images/inventory.py")
-               if (SOURCES / f).exists())]
+             *(SOURCES / f for f in ("core/index.py", "core/inventory.py"))]
     for f in files:
         for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \

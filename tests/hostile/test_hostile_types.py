@@ -346,7 +346,7 @@ def test_a_failure_outside_the_rules_loses_only_that_object(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The pod view or the index failing on one object: one error line for it,
     the other objects still checked and reported."""
-    import kubeproof.k8s.workloads as workloads
+    import kubeproof.model as model  # Resource.pod calls the pod_view it imported
 
     path = write(tmp_path, "pods.yaml", """\
         apiVersion: v1
@@ -359,14 +359,14 @@ def test_a_failure_outside_the_rules_loses_only_that_object(
         metadata: {name: fine}
         spec: {containers: [{name: c, image: "nginx:latest"}]}
         """)
-    real = workloads.pod_view
+    real = model.pod_view
 
     def fails_on_boom(res):  # type: ignore[no-untyped-def]
         if res.name == "boom":
             raise KeyError("x")
         return real(res)
 
-    monkeypatch.setattr(workloads, "pod_view", fails_on_boom)
+    monkeypatch.setattr(model, "pod_view", fails_on_boom)
     result = scan([str(path)])
     assert [str(e) for e in result.errors] == [
         f"{path}:1: internal error checking Pod/boom: KeyError (please report it)"]

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeproof.core.applications import discover_applications
 from kubeproof.core.config import Config
 from kubeproof.k8s.rbac_roles import LabelledRole, aggregate, builtin_roles, version_text
 from kubeproof.k8s.selectors import SelectorError, validate_label_selector
@@ -560,8 +561,6 @@ def load_rbac(paths: Iterable[str], opts: LoadOptions | None = None,
     """Load ``paths`` as scan does (files, folders, Kustomize, Helm, ``-``;
     ``opts.namespace`` for objects without one), each input with its
     application (``patterns``: config ``scan.applications``)."""
-    from kubeproof.core.applications import discover_applications
-
     opts = opts or LoadOptions()
     rbac = RbacSet(kube_version=kube_version)
     for (kind, path), app in discover_applications(list(paths), opts, patterns):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeproof.util.terminal import echo
+from kubeproof.cli.common import echo, fail
 
 if TYPE_CHECKING:
     from kubeproof.images.check import CheckSettings
@@ -70,8 +70,6 @@ def registry_settings_or_exit(enabled: bool, platform: str, registry_ca: str | N
                               flag: str = "--check-images") -> CheckSettings | None:
     """:func:`registry_settings` for a command: warnings printed, and flags that
     cannot be used end the command with one line and exit code 2."""
-    from kubeproof.cli.main import fail
-
     try:
         checks, notes = registry_settings(enabled, platform, registry_ca, insecure_registries,
                                           registry_auth, image_cache, flag)
@@ -99,6 +97,8 @@ def parse_registry_auth(values: tuple[str, ...] | list[str],
     Raises ``ValueError`` (one line, no secret) for a malformed entry or an
     unset variable.
     """
+    # start-up: the credential reader costs ~20 ms of imports; kubeproof --version loads this
+    # module
     from kubeproof.images.credentials import Credentials, normalise_host
 
     env = os.environ if environ is None else environ
@@ -124,6 +124,8 @@ def check_settings(platform: str, registry_ca: str | None,
     """The settings of the flags, and warnings (a Docker config that cannot be
     used is a warning: the checks go on without it). Raises ``ValueError``
     for flags that cannot be used."""
+    # start-up: the image checks and the registry client (httpx) cost ~250 ms of imports;
+    # kubeproof --version loads this module
     from kubeproof.images.check import CheckSettings
     from kubeproof.images.credentials import CredentialsError, docker_config_credentials
     from kubeproof.images.oci import RegistryClient, RegistryOptions

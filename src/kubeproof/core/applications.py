@@ -27,9 +27,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 
 from kubeproof.core.config import Config
-from kubeproof.k8s.kinds import CLUSTER_SCOPED
-from kubeproof.model import Resource
 from kubeproof.sources.files import STDIN, LoadOptions, discover
+
+# the defaulting is part of loading (sources); re-exported for the callers of this module
+from kubeproof.sources.files import default_namespace as default_namespace
+from kubeproof.sources.files import is_namespaced as is_namespaced
 
 RENDERED_INPUTS = frozenset({"kustomize", "helm"})
 Input = tuple[str, str]
@@ -104,24 +106,6 @@ def discover_applications(paths: Iterable[str], opts: LoadOptions,
         argument = arguments.get(path, path) if arguments else path
         for source_input in discover([path], opts):
             yield source_input, application_of(source_input, argument, patterns, cwd)
-
-
-def is_namespaced(kind: str) -> bool:
-    """Whether ``kubectl apply -n`` gives objects of ``kind`` a namespace: every
-    kind but the built-in cluster-scoped ones and custom ``Cluster*`` kinds."""
-    return bool(kind) and kind not in CLUSTER_SCOPED and not kind.startswith("Cluster")
-
-
-def default_namespace(resources: Iterable[Resource], namespace: str | None) -> None:
-    """Give namespaced objects without ``metadata.namespace`` ``namespace``, as
-    ``kubectl apply -n`` does (None or empty: leave them without one)."""
-    if not namespace:
-        return
-    for res in resources:
-        meta = res.obj.get("metadata")
-        if isinstance(meta, dict) and meta.get("namespace") in (None, "") \
-                and is_namespaced(res.kind):
-            meta["namespace"] = namespace
 
 
 def application_patterns(config: Config) -> list[str]:

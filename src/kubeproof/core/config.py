@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+from kubeproof.core.catalogue import resolve_selection, unknown_rule_message
 from kubeproof.k8s.imageref import DEFAULT_MUTABLE_TAGS
+from kubeproof.k8s.quantity import QuantityError, parse_quantity
 from kubeproof.model import Severity
+from kubeproof.sources.yamlparse import Document, YamlError, locate, parse_yaml
 from kubeproof.util.terminal import safe
 
 CONFIG_NAMES = (".kubeproof.yaml", ".kubeproof.yml")
@@ -196,7 +199,6 @@ def find_config(start: FsPath | None = None) -> FsPath | None:
 def load_config(path: str | FsPath | None) -> Config:
     if path is None:
         return Config()
-    from kubeproof.sources.yamlparse import Document, YamlError, parse_yaml
 
     p = str(path)
     try:
@@ -226,8 +228,6 @@ class _LineFinder:
         self.node = node
 
     def __call__(self, *path: str | int) -> int:
-        from kubeproof.sources.yamlparse import locate
-
         found = locate(self.node, path)
         return found[0] if found else 1
 
@@ -287,8 +287,6 @@ def _check(p: str, data: dict[str, Any], schema: dict[str, Any], prefix: tuple[s
 def _check_quantities(p: str, dotted: str, amounts: dict[str, Any], line: _LineFinder,
                       where: tuple[str, ...]) -> None:
     """The values ``kubeproof fix`` writes must be quantities the API server takes."""
-    from kubeproof.k8s.quantity import QuantityError, parse_quantity
-
     for name, value in amounts.items():
         try:
             negative = parse_quantity(value).negative
@@ -306,8 +304,6 @@ def _severity(p: str, value: Any, line: int) -> Severity:
 
 
 def _rule_codes(p: str, tokens: list[str], line: int) -> set[str]:
-    from kubeproof.core.catalogue import resolve_selection, unknown_rule_message
-
     codes, unknown = resolve_selection(tokens)
     if unknown:
         raise ConfigError(f"{p}:{line}: {unknown_rule_message(unknown[0])}")

@@ -16,21 +16,18 @@ parent merges them (:meth:`Index.merge`).
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kubeproof.core.applications import discover_applications, is_namespaced
+from kubeproof.images.credentials import Credentials, CredentialsError, parse_docker_config
+from kubeproof.k8s.pullsecrets import SECRET_KINDS as SECRET_KINDS
+from kubeproof.k8s.pullsecrets import account_pull_secrets, pull_secret_payload, pull_secret_problem
 from kubeproof.model import InputError, ObjectRef, Path, Resource
-
-if TYPE_CHECKING:
-    from kubeproof.images.credentials import Credentials
-    from kubeproof.sources.files import LoadOptions, Located
-
-SECRET_KINDS = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
+from kubeproof.sources.files import LoadOptions, Located, load_path
 
 
 @dataclass(slots=True)
@@ -167,11 +164,7 @@ class Index:
 
 def sa_pull_secrets(sa: Record) -> list[tuple[int, str]]:
     """A ServiceAccount record's ``imagePullSecrets`` names, with their list index."""
-    entries = sa.data.get("imagePullSecrets")
-    if not isinstance(entries, list):
-        return []
-    return [(j, s["name"]) for j, s in enumerate(entries)
-            if isinstance(s, dict) and isinstance(s.get("name"), str) and s["name"]]
+    return account_pull_secrets(sa.data)
 
 
 _BUILTIN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling", "extensions"})
@@ -246,43 +239,17 @@ def _workload(res: Resource, ref: ObjectRef) -> WorkloadRec:
 
 
 def _pull_secret_payload(res: Resource, type_: str) -> tuple[str | None, str | None]:
-    """A pull secret's decoded payload, and why it would not be usable (never
-    quoting it): ``(payload, None)`` or ``(None, problem)``."""
-    key = ".dockerconfigjson" if type_ == SECRET_KINDS[0] else ".dockercfg"
-    data = res.obj.get("data")
-    string_data = res.obj.get("stringData")
-    raw: Any = None
-    if isinstance(string_data, dict) and isinstance(string_data.get(key), str):
-        raw = string_data[key]
-    elif isinstance(data, dict) and isinstance(data.get(key), str):
-        try:
-            raw = base64.b64decode(data[key], validate=True).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return None, f"data[{key!r}] is not valid base64-encoded UTF-8"
-    else:
-        return None, f"it has no {key!r} key"
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return None, f"{key!r} is not valid JSON"
-    if type_ == SECRET_KINDS[0] and not (isinstance(parsed, dict)
-                                         and isinstance(parsed.get("auths"), dict)):
-        return None, f"{key!r} has no 'auths' mapping"
-    if not isinstance(parsed, dict):
-        return None, f"{key!r} is not a JSON object"
-    return raw, None
+    return pull_secret_payload(res.obj, type_)
 
 
 def _pull_secret_problem(res: Resource, type_: str) -> str | None:
     """Why a pull secret's payload would not be usable (never quoting it)."""
-    return _pull_secret_payload(res, type_)[1]
+    return pull_secret_problem(res.obj, type_)
 
 
 def _pull_secret_credentials(res: Resource, payload: str) -> dict[str, list[Credentials]]:
     """The credentials a usable pull secret holds; none when an entry is malformed
     (the kubelet cannot use it either)."""
-    from kubeproof.images.credentials import CredentialsError, parse_docker_config
-
     source = f"pull secret {res.namespace or ''}/{res.name}"
     try:
         return parse_docker_config(payload, source)
@@ -357,9 +324,6 @@ def load_index(paths: list[str], opts: LoadOptions | None = None, *,
     get their own unknown namespace, named :func:`unknown_namespace` (as scan's
     set rules judge each application apart), instead of one shared by all;
     ``patterns``: config ``scan.applications``."""
-    from kubeproof.core.applications import discover_applications, is_namespaced
-    from kubeproof.sources.files import LoadOptions, load_path
-
     opts = opts or LoadOptions()
     index = Index(keep_credentials=keep_credentials)
     errors: list[InputError] = []

@@ -31,13 +31,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kubeproof.core.index import Index, WorkloadRec, sa_pull_secrets
+from kubeproof.images.credentials import Credentials, api_host
+from kubeproof.images.indexview import ContainerLike, IndexLike, WorkloadLike
 from kubeproof.k8s.imageref import ImageRef, parse_image
+from kubeproof.k8s.pullsecrets import account_pull_secrets
 from kubeproof.model import Context
 
 if TYPE_CHECKING:
-    from kubeproof.core.index import ContainerRec
-    from kubeproof.images.credentials import Credentials
     from kubeproof.images.oci import ImageInfo, RegistryOptions, RegistryStatus
 
 
@@ -107,15 +107,15 @@ def image_facts(ctx: Context) -> ImageFacts | None:
 # ---------------------------------------------------------------- pull credentials
 
 
-def pull_secret_names(index: Index, w: WorkloadRec) -> list[str]:
+def pull_secret_names(index: IndexLike, w: WorkloadLike) -> list[str]:
     """The pull secrets a workload's pods get: its own, else its ServiceAccount's."""
     if w.pull_secrets:
         return w.pull_secrets
     sa = index.service_accounts.get((w.ref.namespace or "", w.service_account or "default"))
-    return [name for _, name in sa_pull_secrets(sa)] if sa is not None else []
+    return [name for _, name in account_pull_secrets(sa.data)] if sa is not None else []
 
 
-def pull_auth(index: Index, w: WorkloadRec, ref: ImageRef) -> PullAuth:
+def pull_auth(index: IndexLike, w: WorkloadLike, ref: ImageRef) -> PullAuth:
     """The credentials the kubelet would send for ``ref`` in this workload."""
     ns = w.ref.namespace or ""
     for name in pull_secret_names(index, w):
@@ -128,7 +128,7 @@ def pull_auth(index: Index, w: WorkloadRec, ref: ImageRef) -> PullAuth:
     return PullAuth()
 
 
-def judged_containers(index: Index) -> Iterator[tuple[WorkloadRec, ContainerRec, ImageRef]]:
+def judged_containers(index: IndexLike) -> Iterator[tuple[WorkloadLike, ContainerLike, ImageRef]]:
     """Every container whose image reference can be resolved."""
     for w in index.workloads:
         for c in w.containers:
@@ -151,7 +151,7 @@ class ImageCheck:
     def __init__(self, settings: CheckSettings) -> None:
         self.settings = settings
 
-    def __call__(self, index: Index, ctx: Context) -> None:
+    def __call__(self, index: IndexLike, ctx: Context) -> None:
         facts = ImageFacts(max_latency_ms=ctx.config.max_registry_latency_ms)
         ctx.facts.images = facts
         pairs: dict[tuple[str, CredKey], Credentials | None] = {}
@@ -160,10 +160,11 @@ class ImageCheck:
             pairs.setdefault((ref.canonical(), auth.key), auth.credentials)
         if not pairs:
             return
-        # imported here, as are thread pools: they cost every scan's start-up
+        # start-up: the registry client loads httpx (~100 ms of imports) and thread pools
+        # (~4 ms), which a scan without images to look up never needs; every scan loads
+        # this module (the KP02 rules)
         from concurrent.futures import ThreadPoolExecutor
 
-        from kubeproof.images.credentials import api_host
         from kubeproof.images.oci import RegistryClient
 
         # no credentials of its own: an empty tuple is an anonymous pull
@@ -190,8 +191,8 @@ class ImageCheck:
 class Judged:
     """One container of the set with what the registry said about its image."""
 
-    workload: WorkloadRec
-    container: ContainerRec
+    workload: WorkloadLike
+    container: ContainerLike
     ref: ImageRef
     auth: PullAuth
     info: ImageInfo
@@ -201,7 +202,7 @@ class Judged:
         return (*self.container.path, "image")
 
 
-def judged(index: Index, facts: ImageFacts) -> Iterator[Judged]:
+def judged(index: IndexLike, facts: ImageFacts) -> Iterator[Judged]:
     """Every container whose image was looked up, with its lookup."""
     for w, c, ref in judged_containers(index):
         auth = pull_auth(index, w, ref)

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from kubeproof.images.check import CheckSettings
+from kubeproof.images.oci import RegistryClient
 from kubeproof.k8s.imageref import parse_image
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ class RegistryImages:
     def prefetch(self, images: Iterable[str], *, unpinned_only: bool = False) -> None:
         """Resolve, in one batch, every valid reference of ``images`` not asked yet
         (``unpinned_only``: those without a digest, all that pinning needs)."""
-        from kubeproof.images.oci import RegistryClient
-
         wanted = [i for i in dict.fromkeys(images)
                   if not parse_image(i).invalid and not (unpinned_only and parse_image(i).pinned)
                   and i not in self.infos and i not in self.failures]

@@ -20,10 +20,17 @@ import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from kubeproof.k8s.workloads import ContainerView
-from kubeproof.model import Path, Resource, Violation
-from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.k8s.workloads import ContainerView, PodView
+from kubeproof.util.shapes import Path, as_dict, as_list, quote
+
+
+class HasPod(Protocol):
+    """An object that may carry a pod spec (``model.Resource``)."""
+
+    @property
+    def pod(self) -> PodView | None: ...
 
 # Programs that run the binary named later in their arguments.
 _WRAPPERS = frozenset({"sh", "bash", "ash", "dash", "exec", "env", "tini", "dumb-init"})
@@ -221,7 +228,7 @@ def _env_flags(found: Flags, c: ContainerView) -> None:
             found.flags[flag] = [(value, (*c.path, "env", j, "value"))]
 
 
-def components(res: Resource, binary: Binary) -> Iterator[Flags]:
+def components(res: HasPod, binary: Binary) -> Iterator[Flags]:
     """Every container of ``res`` that runs ``binary``, with its flags."""
     pod = res.pod
     if pod is None:
@@ -231,12 +238,3 @@ def components(res: Resource, binary: Binary) -> Iterator[Flags]:
         if found is not None:
             yield found
 
-
-def grouped(found: Flags, problems: list[tuple[Path, str]]) -> Iterator[Violation]:
-    """One violation per path, joining the problems found at the same item."""
-    by_path: dict[Path, list[str]] = {}
-    for path, text in problems:
-        by_path.setdefault(path, []).append(text)
-    for path, texts in by_path.items():
-        yield Violation(path, f"{found.label()} {' and '.join(texts)}",
-                        container=found.container.name)

@@ -46,7 +46,7 @@ from kubeproof.k8s.selectors import (
     label_selector_matches,
     validate_label_selector,
 )
-from kubeproof.model import Path
+from kubeproof.util.shapes import Path
 
 INGRESS = "Ingress"
 EGRESS = "Egress"

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from kubeproof.model import Path
+from kubeproof.util.shapes import Path
 
-if TYPE_CHECKING:
-    from kubeproof.model import Resource
+
+class Manifest(Protocol):
+    """What :func:`pod_view` reads of an object (``model.Resource``)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def obj(self) -> dict[str, Any]: ...
 
 # Where the pod template (metadata + spec) lives, per kind. The Pod itself has
 # its metadata at the root.
@@ -120,7 +127,7 @@ def _get(obj: Any, path: Path) -> Any:
     return obj
 
 
-def pod_view(res: Resource) -> PodView | None:
+def pod_view(res: Manifest) -> PodView | None:
     kind = res.kind
     if kind == "Pod":
         spec = res.obj.get("spec")

@@ -24,6 +24,7 @@ import inspect
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from kubeproof import __version__
 from kubeproof.util.gcpause import gc_paused
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ FORMATS: dict[str, str] = {
     "json": "json_report",
     "sarif": "sarif",
     "junit": "junit",
-    "scorecard": "scorecard",
+    "scorecard": "scorecard_table",
     "html": "html",
     "codequality": "codequality",
 }
@@ -83,8 +84,6 @@ def _module(fmt: str) -> Any:
 
 def _options(fn: Any, opts: dict[str, Any]) -> dict[str, Any]:
     if "tool_version" not in opts:
-        from kubeproof import __version__
-
         opts = {**opts, "tool_version": __version__}
     params = inspect.signature(fn).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):

@@ -13,6 +13,7 @@ finding of a rule this version does not know is left out with a warning.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,6 @@ def _read(path: str) -> dict[str, Any]:
 
 
 def _stdin() -> bytes:
-    import sys
-
     return sys.stdin.buffer.read()
 
 
@@ -225,6 +224,8 @@ def _registries(rows: list[Any]) -> list[Any]:
     """The registries a ``--check-images`` run asked (``registries``), as statuses."""
     if not rows:
         return []
+    # start-up: the registry client module loads httpx (about 100 ms); only a report of a --check-
+    # images run has registry rows
     from kubeproof.images.oci import RegistryStatus
 
     out = []

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeproof.model import PRACTICES, Finding, InputError, Rule
 from kubeproof.reports import SEVERITY_ORDER, object_label, severity_counts
+from kubeproof.reports.redact import masked_if_parsed
 from kubeproof.reports.sarif import help_uri, strip_fence
 from kubeproof.reports.scorecard import scorecard
 from kubeproof.sources.files import MANIFEST_SUFFIXES
@@ -250,8 +251,6 @@ def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
     """The ``wanted`` lines (1-based) of the file at ``path``, secret values masked,
     each cut at :data:`MAX_LINE` characters and escaped; empty when the file cannot
     be read, decoded or parsed for masking (never an unmasked line)."""
-    from kubeproof.reports.redact import masked_if_parsed
-
     try:
         if not os.path.isfile(path) or os.path.getsize(path) > MAX_SOURCE_BYTES:
             return {}

@@ -30,7 +30,11 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from kubeproof.model import Path
+from kubeproof.core.config import Config
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
+from kubeproof.model import Context, Origin, Path, Resource
+from kubeproof.rules.p10_secrets import hardcoded_secret
+from kubeproof.sources.yamlparse import Document, parse_yaml
 
 MASK = "********"
 Span = tuple[int, int]
@@ -50,8 +54,6 @@ def masked_if_parsed(text: str) -> str | None:
 
 def _secret_spans(text: str) -> tuple[list[Span], bool]:
     """The spans, and whether some document did not parse."""
-    from kubeproof.sources.yamlparse import Document, parse_yaml
-
     spans: list[Span] = []
     broken = False
     for doc in parse_yaml(text):
@@ -161,11 +163,6 @@ def _encryption_key_paths(obj: dict[str, Any]) -> Iterator[Path]:
 
 
 def _kp1003_paths(obj: dict[str, Any]) -> Iterator[Path]:
-    from kubeproof.core.config import Config
-    from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
-    from kubeproof.model import Context, Origin, Resource
-    from kubeproof.rules.p10_secrets import hardcoded_secret
-
     ctx = Context(config=Config(), kube_version=DEFAULT_KUBE_VERSION)
     res = Resource(obj, Origin("<redact>", 0, 0))  # type: ignore[arg-type]
     for violation in hardcoded_secret(res, ctx):

@@ -43,6 +43,7 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from kubeproof.k8s.workloads import WORKLOAD_KINDS
 from kubeproof.model import PRACTICES, Rule, Scope, Severity
 from kubeproof.reports import finding_key
 
@@ -92,8 +93,6 @@ def scorecard(result: ScanResult) -> dict[str, Any]:
     ``accepted`` (suppressed by the baseline, counted in the score), ``rules``
     (how many ran), ``objects`` (D_p) and, when n/a or forced to 0, a ``note``.
     """
-    from kubeproof.k8s.workloads import WORKLOAD_KINDS
-
     rules_by_practice: dict[int, list[Rule]] = {}
     for r in result.rules:
         rules_by_practice.setdefault(r.practice, []).append(r)
@@ -161,13 +160,3 @@ def scorecard(result: ScanResult) -> dict[str, Any]:
     overall = _floor(sum(scored) / len(scored)) if scored else None
     return {"score": overall, "grade": grade(overall), "accepted": len(result.accepted),
             "practices": practices}
-
-
-def render(result: ScanResult, *, tool_version: str, color: bool = False,
-           width: int = 100) -> str:
-    """The scorecard as a table (rich; plain text when ``color`` is off)."""
-    from kubeproof.reports.text import console_text, make_console, scorecard_table
-
-    console, buf = make_console(color, width)
-    console.print(scorecard_table(scorecard(result)))
-    return console_text(buf, color)

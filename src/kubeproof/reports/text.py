@@ -30,11 +30,9 @@ tables use rich. ``color=False`` gives plain text without any escape sequence.
 from __future__ import annotations
 
 import re
-from io import StringIO
 from typing import TYPE_CHECKING, Any
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -46,7 +44,9 @@ from kubeproof.reports import (
     registry_rows,
     severity_counts,
 )
+from kubeproof.reports.console import console_text, make_console
 from kubeproof.reports.scorecard import scorecard
+from kubeproof.reports.scorecard_table import scorecard_table
 from kubeproof.util.terminal import cell, safe
 
 if TYPE_CHECKING:
@@ -65,8 +65,6 @@ ANSI: dict[str, str] = {
     "error": "\x1b[1;31m",
     "warning": "\x1b[33m",
 }
-GRADE_STYLES = {"A": "bold green", "B": "green", "C": "yellow", "D": "yellow", "F": "bold red",
-                "n/a": "dim"}
 SEVERITY_LABELS: dict[Severity, str] = {s: s.label for s in Severity}
 INDENT = "  "
 BODY = " " * 12  # under the code, after "  " + severity padded to 8 + "  "
@@ -74,23 +72,6 @@ GROUP_BY = ("rule", "file")
 FOLD_MAX = 10  # findings a group shows at most before folding the rest
 FOLD_BUDGET = 60  # finding lines shared by the groups before folding gets tighter
 FILES_SHOWN = 30  # --group-by file: the most urgent files shown before the rest are counted
-
-
-def make_console(color: bool, width: int = 100) -> tuple[Console, StringIO]:
-    """A rich console writing to a buffer; plain text unless ``color``."""
-    buf = StringIO()
-    console = Console(file=buf, force_terminal=color, no_color=not color, width=width,
-                      color_system="standard" if color else None, highlight=False,
-                      emoji=False, soft_wrap=False, legacy_windows=False)
-    return console, buf
-
-
-def console_text(buf: StringIO, color: bool) -> str:
-    """What a console wrote; without rich's trailing padding in plain text."""
-    text = buf.getvalue()
-    if color:
-        return text
-    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
 def _paint(color: bool, style: str, text: str) -> str:
@@ -248,46 +229,6 @@ def by_file_lines(findings: list[Finding], color: bool, show_all: bool) -> list[
         out.append(_paint(color, "dim", f"… and {_plural(len(hidden_files), 'more file')} "
                                         f"with {_plural(n, 'finding')} (use --all)"))
     return out
-
-
-def scorecard_table(card: dict[str, Any]) -> Table:
-    """The scorecard; an ``accepted`` column when the baseline suppressed findings
-    (they count in the score: see :mod:`kubeproof.reports.scorecard`)."""
-    with_accepted = bool(card.get("accepted"))
-    table = Table(title="Scorecard", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("practice")
-    table.add_column("score", justify="right")
-    table.add_column("grade", justify="center")
-    table.add_column("findings", justify="right")
-    if with_accepted:
-        table.add_column("accepted", justify="right")
-    for number, entry in card["practices"].items():
-        score = entry["score"]
-        grade = entry["grade"]
-        style = "dim" if score is None else ""
-        row = [Text(number, style=style), Text(entry["name"], style=style),
-               Text("n/a" if score is None else str(score), style=style),
-               Text(grade, style=GRADE_STYLES.get(grade, "")),
-               Text(str(entry["findings"]), style=style)]
-        if with_accepted:
-            n = entry.get("accepted", 0)
-            row.append(Text(str(n) if n else "", style="yellow" if n else ""))
-        table.add_row(*row)
-    table.add_section()
-    overall = card["score"]
-    table.add_row("", Text("overall", style="bold"),
-                  Text("n/a" if overall is None else str(overall), style="bold"),
-                  Text(card["grade"], style=GRADE_STYLES.get(card["grade"], "")), "",
-                  *([Text(str(card["accepted"]), style="yellow")] if with_accepted else []))
-    notes = [f"{number}: {entry['note']}" for number, entry in card["practices"].items()
-             if entry["score"] is not None and entry.get("note")]
-    if with_accepted:
-        notes.append("accepted: in the baseline, not reported, still counted in the score")
-    if notes:
-        table.caption = "\n".join(notes)
-        table.caption_justify = "left"
-    return table
 
 
 def registries_table(registries: list[Any]) -> Table:

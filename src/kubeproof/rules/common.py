@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any, TypeGuard
 
+from kubeproof.k8s.flags import Flags
 from kubeproof.k8s.workloads import ContainerView, PodView
-from kubeproof.model import Path
-from kubeproof.util.terminal import safe
+from kubeproof.model import Violation
+
+# the type guards live in util.shapes (k8s uses them too); re-exported here so that
+# rule modules keep importing their helpers from one place
+from kubeproof.util.shapes import QUOTE_LIMIT as QUOTE_LIMIT
+from kubeproof.util.shapes import Path
+from kubeproof.util.shapes import as_dict as as_dict
+from kubeproof.util.shapes import as_list as as_list
+from kubeproof.util.shapes import quote as quote
 
 
 def effective(pod: PodView, c: ContainerView, key: str) -> tuple[Any, Path]:
@@ -27,14 +35,6 @@ def effective(pod: PodView, c: ContainerView, key: str) -> tuple[Any, Path]:
     return None, (*c.path, "securityContext", key)
 
 
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:
     """Whether ``value`` is one of the string ``choices``. A wrong-typed value
     (a list or map where a string belongs) is none of them, not a TypeError
@@ -47,21 +47,6 @@ def one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:
 # cannot hit Python's digit limit
 
 
-QUOTE_LIMIT = 512  # characters of a value a message shows (image references run to ~460)
-
-
-def quote(value: Any) -> str:
-    """A value as messages show it: strings in double quotes, others as Python
-    shows them. Hostile values stay one short line: control and bidi characters
-    (U+202E would reorder the terminal line) are escaped, and a long value is
-    cut to its start and its length."""
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) > QUOTE_LIMIT:
-        text = f"{text[:QUOTE_LIMIT - 20]}… ({len(text)} characters)"
-    text = safe(text)
-    return f'"{text}"' if isinstance(value, str) else text
-
-
 # a DNS-1123 subdomain: what most object names must be (at most 253 characters)
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -70,3 +55,13 @@ def is_dns_subdomain(value: Any) -> bool:
     """Whether ``value`` is a valid DNS-1123 subdomain (e.g. a ServiceAccount name)."""
     return isinstance(value, str) and len(value) <= 253 \
         and DNS_SUBDOMAIN.fullmatch(value) is not None
+
+
+def grouped(found: Flags, problems: list[tuple[Path, str]]) -> Iterator[Violation]:
+    """One violation per path, joining the problems found at the same item."""
+    by_path: dict[Path, list[str]] = {}
+    for path, text in problems:
+        by_path.setdefault(path, []).append(text)
+    for path, texts in by_path.items():
+        yield Violation(path, f"{found.label()} {' and '.join(texts)}",
+                        container=found.container.name)

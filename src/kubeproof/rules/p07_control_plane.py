@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import rule
-from kubeproof.k8s.flags import APISERVER, ETCD, Flags, components, grouped
+from kubeproof.k8s.flags import APISERVER, ETCD, Flags, components
 from kubeproof.model import Context, Path, Resource, Scope, Violation
-from kubeproof.rules.common import as_dict, as_list, quote
+from kubeproof.rules.common import as_dict, as_list, grouped, quote
 
 
 def _apiservers(res: Resource) -> Iterator[Flags]:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeproof.model import InputError, Origin, Resource
-from kubeproof.sources.files import LoadedFile, Located
+from kubeproof.sources.documents import LoadedFile, Located
 
 API_VERSION = "kubeproof.dev/v1"
 KIND = "Dockerfile"

@@ -14,147 +14,32 @@ bomb) is an :class:`InputError` for that file or document only.
 from __future__ import annotations
 
 import fnmatch
-import json
-import math
 import os
-import re
 import stat
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from pathlib import Path as FsPath
-from typing import Any, Protocol
 
-from kubeproof.model import InputError, Origin, Resource
-from kubeproof.sources.yamlparse import (
-    INT_MAX,
-    INT_MIN,
-    MAX_INT_TEXT,
-    Document,
-    YamlError,
-    compose_positions,
-    locate,
-    parse_yaml,
-)
+from kubeproof.k8s.kinds import CLUSTER_SCOPED
+from kubeproof.model import InputError, Resource
+from kubeproof.sources import dockerfile
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
-# Documents, and objects (List items count one each), read from one file.
-# Memory grows ~4 KiB per object checked (its node tree, findings and index
-# entry): 300,000 one-line ConfigMaps in a 13 MiB file took 1.26 GB. The
-# largest file of the corpus holds 84 documents; at this limit one file costs
-# at most ~110 MiB of RSS (measured: README).
-MAX_OBJECTS_PER_FILE = 10_000
-STDIN = "-"
+# what one input yields lives in documents (render, dockerfile and cluster build on
+# it); re-exported so that callers import every loading name from here
+from kubeproof.sources.documents import DEFAULT_MAX_FILE_BYTES as DEFAULT_MAX_FILE_BYTES
+from kubeproof.sources.documents import KUSTOMIZATION_FILES as KUSTOMIZATION_FILES
+from kubeproof.sources.documents import MANIFEST_SUFFIXES as MANIFEST_SUFFIXES
+from kubeproof.sources.documents import MAX_OBJECTS_PER_FILE as MAX_OBJECTS_PER_FILE
+from kubeproof.sources.documents import ORIGIN_LOCATOR as ORIGIN_LOCATOR
+from kubeproof.sources.documents import STDIN as STDIN
+from kubeproof.sources.documents import FileLocator as FileLocator
+from kubeproof.sources.documents import LoadedFile as LoadedFile
+from kubeproof.sources.documents import LoadOptions as LoadOptions
+from kubeproof.sources.documents import Located as Located
+from kubeproof.sources.documents import Locator as Locator
+from kubeproof.sources.documents import OriginLocator as OriginLocator
+from kubeproof.sources.documents import load_text as load_text
 
-
-@dataclass(slots=True)
-class LoadOptions:
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    helm_values: tuple[str, ...] = ()
-    helm_set: tuple[str, ...] = ()
-    render: bool = True
-    # the namespace of namespaced objects without one (``scan --namespace``)
-    namespace: str | None = None
-
-
-class Locator(Protocol):
-    """What the engine needs of a file to place findings and read inline ignores."""
-
-    has_inline_ignores: bool
-
-    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...],
-               value_offset: int | None = None) -> tuple[int, int]:
-        """Line and column of ``path``; with ``value_offset``, of that character of
-        the string value at ``path`` when the source shows exactly where it is."""
-        ...
-
-    def line_text(self, line: int) -> str: ...
-
-
-class OriginLocator:
-    """For objects with no source text to search (rendered objects whose source
-    document was not found, live cluster objects, inputs that changed while
-    scanned): every path is at the object's own origin."""
-
-    has_inline_ignores = False
-
-    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...],
-               value_offset: int | None = None) -> tuple[int, int]:
-        return origin.line, origin.column
-
-    def line_text(self, line: int) -> str:
-        return ""
-
-
-ORIGIN_LOCATOR = OriginLocator()
-
-
-@dataclass(slots=True)
-class FileLocator:
-    """Resolves JSON paths of one file's objects to line and column."""
-
-    text: str
-    nodes: list[Any] | None = None  # composed lazily for JSON input
-    lines: list[str] | None = None
-    has_inline_ignores: bool = False
-    yaml_lines: list[str] | None = None  # split at "\n", as line offsets count them
-
-    def __post_init__(self) -> None:
-        self.has_inline_ignores = "kubeproof:ignore" in self.text
-
-    def locate(self, origin: Origin, node: Any, line_offset: int, path: tuple[str | int, ...],
-               value_offset: int | None = None) -> tuple[int, int]:
-        if node is None and self.nodes is None:
-            self.nodes = compose_positions(self.text)
-        if node is None and self.nodes is not None and origin.doc < len(self.nodes):
-            root = self.nodes[origin.doc]
-            if origin.item is not None:
-                root = _item_node(root, origin.item)
-            node = root
-        if value_offset is not None and self.yaml_lines is None:
-            self.yaml_lines = self.text.split("\n")
-        found = locate(node, path, line_offset, value_offset, self.yaml_lines)
-        return found if found else (origin.line, origin.column)
-
-    def line_text(self, line: int) -> str:
-        if self.lines is None:
-            self.lines = self.text.splitlines()
-        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-
-
-def _item_node(root: Any, index: int) -> Any:
-    from yaml.nodes import MappingNode, SequenceNode
-
-    if isinstance(root, MappingNode):
-        for k, v in root.value:
-            if k.value == "items" and isinstance(v, SequenceNode) and index < len(v.value):
-                return v.value[index]
-    return root
-
-
-@dataclass(slots=True)
-class Located:
-    """A resource together with the node that locates its fields."""
-
-    resource: Resource
-    node: Any
-    line_offset: int
-
-
-@dataclass(slots=True)
-class LoadedFile:
-    path: str
-    objects: list[Located] = field(default_factory=list)
-    errors: list[InputError] = field(default_factory=list)
-    skipped: int = 0
-    warnings: list[InputError] = field(default_factory=list)
-    locator: Locator | None = None
-    source: str = "file"
-
-
-# ---------------------------------------------------------------- discovery
 
 def discover(paths: list[str], opts: LoadOptions) -> Iterator[tuple[str, str]]:
     """Yield (kind, path) pairs: ``file``, ``stdin``, ``kustomize``, ``helm``,
@@ -317,133 +202,22 @@ def decode(path: str, data: bytes) -> tuple[str | None, InputError | None]:
             path, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})")
 
 
-def load_text(path: str, text: str, raw: bytes, source: str = "file",
-              force_json: bool | None = None) -> LoadedFile:
-    """Parse one file's text into located resources and per-document errors."""
-    out = LoadedFile(path=path, source=source)
-    out.locator = FileLocator(text)
-    is_json = force_json if force_json is not None else path.endswith(".json")
-    docs = _parse_json(path, text) if is_json else parse_yaml(text)
-    for index, doc in enumerate(docs):
-        if index == MAX_OBJECTS_PER_FILE or len(out.objects) >= MAX_OBJECTS_PER_FILE:
-            del out.objects[MAX_OBJECTS_PER_FILE:]
-            out.errors.append(InputError(
-                path, doc.line, f"refused: more than {MAX_OBJECTS_PER_FILE:,} documents or "
-                "objects in one file; the rest of the file is not scanned (split it)"))
-            break
-        if isinstance(doc, YamlError):
-            out.errors.append(InputError(path, doc.line, doc.message))
-            continue
-        _add_document(out, doc, index, source)
-    else:
-        if len(out.objects) > MAX_OBJECTS_PER_FILE:  # the last document was a long List
-            del out.objects[MAX_OBJECTS_PER_FILE:]
-            out.errors.append(InputError(
-                path, None, f"refused: more than {MAX_OBJECTS_PER_FILE:,} documents or "
-                "objects in one file; the rest of the file is not scanned (split it)"))
-    if not text.strip():
-        if source == "stdin":  # a pipe that delivered nothing: the step before it failed
-            out.errors.append(InputError(path, None, "empty input on stdin, nothing to scan"))
-        else:
-            out.warnings.append(InputError(path, None, "empty file, nothing to scan"))
-    return out
+def is_namespaced(kind: str) -> bool:
+    """Whether ``kubectl apply -n`` gives objects of ``kind`` a namespace: every
+    kind but the built-in cluster-scoped ones and custom ``Cluster*`` kinds."""
+    return bool(kind) and kind not in CLUSTER_SCOPED and not kind.startswith("Cluster")
 
 
-class _JsonRefused(ValueError):
-    pass
-
-
-def _json_int(text: str) -> int:
-    """JSON integers as the API server's decoder keeps them: 64 bits at most
-    (checked on the text first: Python's int parsing is quadratic in digits)."""
-    if len(text) > MAX_INT_TEXT or not INT_MIN <= (value := int(text)) <= INT_MAX:
-        raise _JsonRefused("an integer is out of range (the API server accepts 64 bits)")
-    return value
-
-
-def _json_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _JsonRefused("a number is too large to be finite")
-    return value
-
-
-def _json_constant(name: str) -> Any:
-    raise _JsonRefused(f"{name} is not JSON")
-
-
-_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-
-
-def _parse_json(path: str, text: str) -> Iterator[Document | YamlError]:
-    try:
-        data = json.loads(text, parse_int=_json_int, parse_float=_json_float,
-                          parse_constant=_json_constant)
-    except json.JSONDecodeError as exc:
-        yield YamlError(f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno)
+def default_namespace(resources: Iterable[Resource], namespace: str | None) -> None:
+    """Give namespaced objects without ``metadata.namespace`` ``namespace``, as
+    ``kubectl apply -n`` does (None or empty: leave them without one)."""
+    if not namespace:
         return
-    except _JsonRefused as exc:
-        yield YamlError(f"invalid JSON: {exc}", None)
-        return
-    except RecursionError:
-        yield YamlError("refused: JSON nested too deeply", None)
-        return
-    surrogate = _LONE_SURROGATE.search(text)
-    if surrogate is not None and _has_lone_surrogate(data):
-        yield YamlError("invalid JSON: a \\u escape names half of a surrogate pair alone "
-                        "(not Unicode)", text.count("\n", 0, surrogate.start()) + 1)
-        return
-    first = len(text) - len(text.lstrip())
-    line = text.count("\n", 0, first) + 1
-    yield Document(data, None, line, 1, 0)
-
-
-def _has_lone_surrogate(data: Any) -> bool:
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _add_document(out: LoadedFile, doc: Document, index: int, source: str) -> None:
-    data = doc.data
-    if data is None:
-        return
-    if not isinstance(data, dict) or not ("apiVersion" in data or "kind" in data):
-        out.skipped += 1
-        return
-    kind = data.get("kind")
-    items = data.get("items")
-    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
-        item_nodes = _list_item_nodes(doc.node)
-        for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                out.skipped += 1
-                continue
-            node = item_nodes[i] if item_nodes and i < len(item_nodes) else None
-            line, col = ((node.start_mark.line + 1 + doc.line_offset, node.start_mark.column + 1)
-                         if node is not None else (doc.line, doc.column))
-            origin = Origin(out.path, index, line, col, source, out.locator, item=i)
-            dups = tuple(p[2:] for p in doc.duplicate_keys if p[:2] == ("items", i))
-            out.objects.append(Located(Resource(item, origin, duplicate_keys=dups), node,
-                                       doc.line_offset))
-        return
-    origin = Origin(out.path, index, doc.line, doc.column, source, out.locator)
-    out.objects.append(Located(Resource(data, origin, duplicate_keys=doc.duplicate_keys),
-                               doc.node, doc.line_offset))
-
-
-def _list_item_nodes(node: Any) -> list[Any] | None:
-    if node is None:
-        return None
-    from yaml.nodes import MappingNode, SequenceNode
-
-    if isinstance(node, MappingNode):
-        for k, v in node.value:
-            if k.value == "items" and isinstance(v, SequenceNode):
-                return list(v.value)
-    return None
+    for res in resources:
+        meta = res.obj.get("metadata")
+        if isinstance(meta, dict) and meta.get("namespace") in (None, "") \
+                and is_namespaced(res.kind):
+            meta["namespace"] = namespace
 
 
 def load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
@@ -451,8 +225,6 @@ def load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
     namespace get ``opts.namespace`` (as ``kubectl apply -n`` gives them)."""
     loaded = _load_path(kind, path, opts)
     if opts.namespace:
-        from kubeproof.core.applications import default_namespace
-
         default_namespace((located.resource for located in loaded.objects), opts.namespace)
     return loaded
 
@@ -467,6 +239,8 @@ def _load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
         return LoadedFile(path, errors=[InputError(
             path, None, "no manifests found (*.yaml, *.yml, *.json) in this directory")])
     if kind in ("kustomize", "helm"):
+        # start-up: the renderers load subprocess, tempfile and Helm's SDK probe (~14 ms
+        # of imports after the engine, perf_counter, best of 5); most scans render nothing
         from kubeproof.sources import render
 
         return render.load_rendered(kind, path, opts)
@@ -477,8 +251,6 @@ def _load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
     if err is not None or text is None:
         return LoadedFile(path, errors=[err] if err else [])
     if kind == "dockerfile":
-        from kubeproof.sources import dockerfile
-
         return dockerfile.load_dockerfile(path, text)
     if path == STDIN:
         return load_text("<stdin>", text, data, source="stdin",

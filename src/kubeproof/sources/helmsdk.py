@@ -16,6 +16,7 @@ else replaced), then each ``--set`` expression the same way.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from typing import Any
 
@@ -28,8 +29,6 @@ MAX_DEPTH = 200
 
 def available() -> bool:
     """Whether the SDK can be imported (the ``kubeproof[helm]`` extra)."""
-    import importlib.util
-
     try:
         return importlib.util.find_spec("helm_python") is not None
     except (ImportError, ValueError):  # ValueError: blocked in sys.modules
@@ -66,6 +65,8 @@ def template_text(manifests: dict[str, str]) -> str:
 def render(chart: str, values_files: list[str], settings: list[str],
            namespace: str = NAMESPACE) -> str:
     """``helm template RELEASE chart --namespace namespace --values ... --set ...``."""
+    # start-up: Helm's SDK is the optional kubeproof[helm] extra (a Go shared library, ~120 ms to
+    # import under load); absent on most installs
     import helm_python as helm
 
     values: dict[str, Any] = {}
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args(argv)
     try:
+        # start-up: the optional extra, as in render()
         import helm_python as helm
 
         helm.disable_logging()

@@ -25,8 +25,14 @@ from typing import Any
 
 import yaml
 
+if sys.platform != "win32":
+    # POSIX only (the limit is set only there); imported here, not in the child
+    # between fork and exec, where an import could wait on a lock held by a thread
+    import resource
+
 from kubeproof.model import InputError
-from kubeproof.sources.files import (
+from kubeproof.sources import helmsdk
+from kubeproof.sources.documents import (
     KUSTOMIZATION_FILES,
     MANIFEST_SUFFIXES,
     ORIGIN_LOCATOR,
@@ -48,8 +54,6 @@ HELM_MISSING = (
 
 def _limit_output() -> None:  # pragma: no cover - runs in the child, before exec
     """The renderer's files (its stdout among them) stop growing past the limit."""
-    import resource
-
     limit = MAX_RENDER_BYTES + 1
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
@@ -90,8 +94,6 @@ def _run(cmd: list[str], path: str, label: str | None = None
 def _render_chart(path: str, entry: str, opts: LoadOptions
                   ) -> tuple[str | None, InputError | None]:
     """``helm template`` when helm is on PATH, else Helm's SDK, else the error."""
-    from kubeproof.sources import helmsdk
-
     args: list[str] = []
     if opts.namespace is not None:  # scan --namespace is the release's namespace
         args += ["--namespace", opts.namespace]

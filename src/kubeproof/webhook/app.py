@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from kubeproof.core.config import load_config
 from kubeproof.k8s.quantity import decimal_int
 from kubeproof.webhook import metrics
 from kubeproof.webhook.admission import (
@@ -46,6 +47,7 @@ from kubeproof.webhook.admission import (
 from kubeproof.webhook.events import AuditSink
 from kubeproof.webhook.judge import Decision, Judge
 from kubeproof.webhook.judgepool import JudgementFailed, JudgePool, WorkerDied
+from kubeproof.webhook.policy import load_policy
 from kubeproof.webhook.settings import AppSettings
 
 LOG = logging.getLogger("kubeproof.webhook")
@@ -77,9 +79,6 @@ class Verdict:
 
 def app_from_env() -> Starlette:
     """The app factory uvicorn calls in each worker."""
-    from kubeproof.core.config import load_config
-    from kubeproof.webhook.policy import load_policy
-
     settings = AppSettings.from_env()
     config = load_config(settings.config_path)
     policy = load_policy(config, settings.namespace)

@@ -63,6 +63,8 @@ class AuditSink:
         if self.settings.sink == "none" or self._thread is not None:
             return
         if self.settings.sink == "hec":
+            # start-up: httpx costs 60-220 ms of imports (idle / loaded machine); only the hec
+            # sink needs it
             import httpx
 
             self._token = self._read_token()

@@ -46,6 +46,8 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from kubeproof import __version__
 from kubeproof.core.engine import IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION
 from kubeproof.model import Severity
@@ -200,8 +202,6 @@ def server_config(o: InstallOptions) -> dict[str, Any]:
 
 
 def _config_map(o: InstallOptions) -> dict[str, Any]:
-    import yaml
-
     text = yaml.safe_dump(server_config(o), sort_keys=False)
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(f"{NAME}-config",
                                                                        o.namespace),

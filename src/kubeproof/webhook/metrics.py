@@ -22,6 +22,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 from kubeproof.webhook.settings import MULTIPROC_ENV
@@ -70,8 +71,6 @@ def labelled(metric: Any, *values: str) -> Any:
 def exposition() -> tuple[bytes, str]:
     """The metrics text of every worker, and its content type."""
     if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -35,6 +35,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeproof.core.catalogue import fixes, resolve_selection, unknown_rule_message
 from kubeproof.core.config import FIX_ALL, FIX_SAFE, FIX_SELECTIONS, Config, ConfigError
 from kubeproof.model import Severity
 
@@ -108,8 +109,6 @@ class WebhookPolicy:
 
     def fix_codes(self) -> set[str]:
         """The rule codes whose fixers /mutate runs (set-scoped ones only when listed)."""
-        from kubeproof.core.catalogue import fixes
-
         if isinstance(self.fixers, tuple):
             return set(self.fixers)
         return {c for c, fx in fixes().items()
@@ -176,8 +175,6 @@ def _severity_modes(where: str, key: str, raw: dict[str, Any]) -> dict[Severity,
 
 
 def _codes(where: str, key: str, tokens: list[str]) -> set[str]:
-    from kubeproof.core.catalogue import resolve_selection, unknown_rule_message
-
     codes, unknown = resolve_selection(tokens)
     if unknown:
         raise ConfigError(f"{where}: {key}: {unknown_rule_message(unknown[0])}")

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from kubeproof.webhook.settings import SETTINGS_ENV, AppSettings
@@ -180,8 +181,6 @@ class ServeOptions:
 def serve(opts: ServeOptions) -> None:
     """Run until stopped (SIGTERM/SIGINT). The metrics directory must be set
     already (:func:`kubeproof.webhook.settings.use_multiprocess_metrics`)."""
-    import uvicorn
-
     os.environ[SETTINGS_ENV] = opts.app.to_env()
     uvicorn.run("kubeproof.webhook.app:app_from_env", factory=True, **uvicorn_options(opts))
 

@@ -263,7 +263,7 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
                    group_by=grouping, show_all=show_all)
     if sink is not None:
         from kubeproof.cli.commands.audit_events import send_events
-        from kubeproof.util.terminal import echo
+        from kubeproof.cli.common import echo
 
         warning = send_events(result.findings, sink)
         if warning:

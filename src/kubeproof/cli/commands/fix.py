@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kubeproof.cli.common import echo
 from kubeproof.cli.image_options import registry_options
 from kubeproof.cli.main import config_options, config_or_exit, fail
-from kubeproof.util.terminal import echo, safe
+from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
     from kubeproof.core.config import Config
@@ -120,7 +121,7 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     pins = pin_digests and any(fixes()[c].needs_registry for c in codes)
     configs = read_configs and any(fixes()[c].reads_images for c in codes)
     if registry is not None and (pins or configs):
-        from kubeproof.images.inventory import inventory
+        from kubeproof.core.inventory import inventory
 
         registry.prefetch(inventory(files)[1], unpinned_only=not configs)
         if configs:

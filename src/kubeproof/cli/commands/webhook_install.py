@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
-from kubeproof.cli.main import fail
-from kubeproof.util.terminal import echo
+from kubeproof.cli.common import echo, fail
+from kubeproof.k8s.imageref import parse_image
 from kubeproof.webhook.manifests import (
     FAILURE_POLICIES,
     InstallOptions,
@@ -54,8 +55,6 @@ MAX_WORKERS = 64
 def to_yaml(objects: list[dict[str, Any]]) -> str:
     """Multi-document YAML, keys in the order they were built, multi-line text
     (the server's config file) as literal blocks."""
-    import yaml
-
     class Dumper(yaml.CSafeDumper):
         pass
 
@@ -137,8 +136,6 @@ def install_command(namespace: str, image: str | None, replicas: int,
     Exit codes: 0 written; 2 usage error (no or invalid --image, bad
     namespace) or an output that cannot be written.
     """
-    from kubeproof.k8s.imageref import parse_image
-
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
         fail(f"--namespace: {namespace!r} is not a valid namespace name")
     if image is None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kubeproof.core.index import Index, load_index
+from kubeproof.model import InputError
+from kubeproof.sources.files import Located
+
 if TYPE_CHECKING:
-    from kubeproof.core.index import Index
     from kubeproof.images.oci import ImageInfo
-    from kubeproof.model import InputError
-    from kubeproof.sources.files import Located
 
 
 @dataclass(slots=True)
@@ -44,8 +45,6 @@ def inventory(paths: list[str], *, keep_credentials: bool = False
               ) -> tuple[Index, dict[str, Entry], list[InputError]]:
     """The index of the set (pull secrets' credentials kept when asked), every
     image reference with its uses in order of appearance, and the input errors."""
-    from kubeproof.core.index import load_index
-
     entries: dict[str, Entry] = {}
 
     def visit(located: Located) -> None:
