@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from kubeproof.api import scan
-from kubeproof.core.engine import INDEX_SCOPES, SCAN_SCOPES
+from kubeproof.core.engine import INDEX_SCOPES
+from kubeproof.core.run import SCAN_SCOPES
 from kubeproof.model import Context
 
 ROOT = Path(__file__).resolve().parents[1]

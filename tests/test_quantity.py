@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.core.config import Config
-from kubeproof.core.engine import ObjectChecker, select_rules
+from kubeproof.core.engine import ObjectChecker
+from kubeproof.core.run import select_rules
 from kubeproof.fix.files import _dump, _yaml
 from kubeproof.fix.fixers import FixSettings, fix_object
 from kubeproof.k8s.quantity import (

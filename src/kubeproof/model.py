@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     from kubeproof.k8s.workloads import PodView
 
 Path = tuple[str | int, ...]
+# no custom pod-template kinds (config ``workloads.podTemplatePaths``); shared,
+# never written (typed read-only), and a plain dict so that results holding it
+# travel from worker processes (a mapping proxy cannot be pickled)
+NO_TEMPLATES: Mapping[str, Path] = {}
+
+
+def no_templates() -> Mapping[str, Path]:
+    """The default of a dataclass field (a dict default is refused by them)."""
+    return NO_TEMPLATES
 
 
 class Severity(IntEnum):
@@ -144,6 +153,8 @@ class Context:
     # missing) and what they warn of: the engine adds both to the result
     errors: list[InputError] = field(default_factory=list)
     warnings: list[InputError] = field(default_factory=list)
+    # where the pod template of each custom kind lives (``workloads.podTemplatePaths``)
+    pod_templates: Mapping[str, Path] = field(default_factory=no_templates)
 
 
 CheckFn = Callable[["Resource", Context], Iterator[Violation]]
@@ -234,6 +245,9 @@ class Resource:
     _pod: PodView | bool | None = field(default=False, repr=False)
     # paths of keys its source gave twice in one mapping (KP0002); the later wins
     duplicate_keys: tuple[Path, ...] = ()
+    # the run's custom pod-template kinds (``Context.pod_templates``): set by
+    # whoever reads the object for a run before ``pod`` is first asked
+    templates: Mapping[str, Path] = field(default_factory=no_templates, repr=False)
 
     @property
     def api_version(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kubeproof.cli.commands.audit import AuditOptions, run_audit
-from kubeproof.core.engine import ScanResult
+from kubeproof.core.result import ScanResult
 from tests.audit.fakeapi import FakeApiServer, FakeCluster, Tls, load_manifests, make_tls
 from tests.audit.fakeapi import write_kubeconfig as _write_kubeconfig
 

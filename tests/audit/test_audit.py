@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kubeproof.core.engine import ScanResult
+from kubeproof.core.result import ScanResult
 from kubeproof.sources.cluster import AUDIT_KINDS
 from tests.audit.conftest import Api
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from kubeproof.api import scan
 from kubeproof.core.config import Config, load_config
-from kubeproof.core.engine import SCAN_SCOPES, ScanResult
+from kubeproof.core.result import ScanResult
+from kubeproof.core.run import SCAN_SCOPES
 from kubeproof.images.vulnfacts import VulnInputs
 
 FIXTURES = Path(__file__).parent / "fixtures"

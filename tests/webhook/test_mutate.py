@@ -18,7 +18,8 @@ import jsonpatch
 import pytest
 
 from kubeproof.core.config import Config, ConfigError, load_config
-from kubeproof.core.engine import ObjectChecker, select_rules
+from kubeproof.core.engine import ObjectChecker
+from kubeproof.core.run import select_rules
 from kubeproof.fix.fixers import FIXERS
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context

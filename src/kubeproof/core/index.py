@@ -20,11 +20,11 @@ import base64
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kubeproof.model import InputError, ObjectRef, Path, Resource
+from kubeproof.model import NO_TEMPLATES, InputError, ObjectRef, Path, Resource
 
 if TYPE_CHECKING:
     from kubeproof.images.credentials import Credentials
@@ -347,6 +347,7 @@ def load_index(paths: list[str], opts: LoadOptions | None = None, *,
                visit: Callable[[Located], None] | None = None,
                unknown_namespace_per_application: bool = False,
                patterns: Sequence[str] = (),
+               templates: Mapping[str, Path] = NO_TEMPLATES,
                ) -> tuple[Index, list[InputError]]:
     """The index of every object under ``paths`` (no rule runs), and the inputs
     that could not be read; ``visit`` sees each object as it is read (the image
@@ -356,7 +357,8 @@ def load_index(paths: list[str], opts: LoadOptions | None = None, *,
     applications (``applications.py``), the objects without a namespace of each
     get their own unknown namespace, named :func:`unknown_namespace` (as scan's
     set rules judge each application apart), instead of one shared by all;
-    ``patterns``: config ``scan.applications``."""
+    ``patterns``: config ``scan.applications``; ``templates``: the custom
+    pod-template kinds (``Context.pod_templates``)."""
     from kubeproof.core.applications import discover_applications, is_namespaced
     from kubeproof.sources.files import LoadOptions, load_path
 
@@ -370,6 +372,7 @@ def load_index(paths: list[str], opts: LoadOptions | None = None, *,
         errors.extend(loaded.errors)
         for seq, located in enumerate(loaded.objects):
             res = located.resource
+            res.templates = templates
             namespace = res.namespace
             if separate and namespace is None and is_namespaced(res.kind):
                 namespace = unknown_namespace(app)

@@ -42,7 +42,7 @@ each object), never by default.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +50,8 @@ from kubeproof.core.config import FIX_LIMITS, FIX_REQUESTS
 from kubeproof.k8s.imageref import DEFAULT_MUTABLE_TAGS, DEFAULT_TAG, parse_image
 from kubeproof.k8s.kinds import is_namespaced_builtin
 from kubeproof.k8s.quantity import quantity_or_none
-from kubeproof.k8s.workloads import ContainerView, PodView
-from kubeproof.model import Origin, Resource
+from kubeproof.k8s.workloads import ContainerView, PodView, template_paths
+from kubeproof.model import Origin, Path, Resource, no_templates
 from kubeproof.rules.common import as_dict, as_list, is_dns_subdomain
 from kubeproof.rules.p07_rbac import is_static_pod
 from kubeproof.rules.p08_pod_security import (
@@ -99,13 +99,16 @@ class FixSettings:
     # image reference -> its registry facts (user, exposed ports), None when
     # unknown; None = no image facts (``fix --check-images`` sets it)
     image_info: Callable[[str], ImageInfo | None] | None = None
+    # custom kinds' pod templates (``workloads.podTemplatePaths``), fixed as workloads
+    pod_templates: Mapping[str, Path] = field(default_factory=no_templates)
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> FixSettings:
         """Settings from ``.kubeproof.yaml`` (``fix:`` and ``labels.required``)."""
         base = cls(requests=dict(config.fix_requests), limits=dict(config.fix_limits),
                    required_labels=list(config.required_labels), labels=dict(config.fix_labels),
-                   mutable_tags=tuple(config.mutable_tags))
+                   mutable_tags=tuple(config.mutable_tags),
+                   pod_templates=template_paths(config.pod_template_paths))
         return replace(base, **overrides)
 
 
@@ -162,7 +165,8 @@ def fix_object(obj: MutableMapping[str, Any], settings: FixSettings,
         if (fx.set_scoped if codes is None else code not in codes) or not runs(fx, settings):
             continue
         # a fresh view per fixer: the one before may have created pod spec parents
-        res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
+        res = Resource(obj, Origin("<fix>", 0, 0),  # type: ignore[arg-type]
+                       templates=settings.pod_templates)
         if fx(res, settings):
             changed.append(code)
     return changed
@@ -345,7 +349,8 @@ def service_account_for(obj: MutableMapping[str, Any], settings: FixSettings
     namespace, labelled like it (its value of `app.kubernetes.io/name` and of the
     required labels, else `fix.labels`, else its name for the name label), with
     no token automounted. None when ``obj`` has no pod spec or no usable name."""
-    res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
+    res = Resource(obj, Origin("<fix>", 0, 0),  # type: ignore[arg-type]
+                   templates=settings.pod_templates)
     spec = res.pod.spec if res.pod is not None else {}
     name = spec.get("serviceAccountName")
     if not is_dns_subdomain(name):

@@ -7,8 +7,11 @@ sources, so Helm charts and Kustomize folders are rendered first).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from kubeproof.model import NO_TEMPLATES, Path
 
 if TYPE_CHECKING:
     from kubeproof.core.index import Index
@@ -40,10 +43,12 @@ class Entry:
     info: ImageInfo | None = None
 
 
-def inventory(paths: list[str], *, keep_credentials: bool = False
+def inventory(paths: list[str], *, keep_credentials: bool = False,
+              templates: Mapping[str, Path] = NO_TEMPLATES
               ) -> tuple[Index, dict[str, Entry], list[InputError]]:
     """The index of the set (pull secrets' credentials kept when asked), every
-    image reference with its uses in order of appearance, and the input errors."""
+    image reference with its uses in order of appearance, and the input errors;
+    ``templates``: custom pod-template kinds (config ``workloads.podTemplatePaths``)."""
     from kubeproof.core.index import load_index
 
     entries: dict[str, Entry] = {}
@@ -63,5 +68,6 @@ def inventory(paths: list[str], *, keep_credentials: bool = False
             entries.setdefault(image, Entry(image)).uses.append(
                 Use(res.origin.file, line, res.kind, res.namespace, res.name, c.name))
 
-    index, errors = load_index(paths, keep_credentials=keep_credentials, visit=visit)
+    index, errors = load_index(paths, keep_credentials=keep_credentials, visit=visit,
+                               templates=templates)
     return index, entries, errors

@@ -7,7 +7,7 @@ this kind and yields every container (init, regular, ephemeral) with its path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +29,6 @@ TEMPLATE_PATHS: dict[str, Path] = {
     "PodTemplate": ("template",),
 }
 WORKLOAD_KINDS = frozenset(TEMPLATE_PATHS) | {"Pod"}
-# Custom kinds configured by the user (``workloads.podTemplatePaths``).
-CUSTOM_TEMPLATE_PATHS: dict[str, Path] = {}
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 # Kinds whose containers run to completion: probes do not apply to them.
@@ -120,7 +118,15 @@ def _get(obj: Any, path: Path) -> Any:
     return obj
 
 
+def template_paths(dotted: Mapping[str, str]) -> dict[str, Path]:
+    """Custom kinds' pod-template paths as config ``workloads.podTemplatePaths``
+    writes them (``Rollout: spec.template``), split into paths."""
+    return {kind: tuple(p for p in path.split(".") if p) for kind, path in dotted.items()}
+
+
 def pod_view(res: Resource) -> PodView | None:
+    """The pod view of ``res``: built-in workload kinds, and the custom kinds of
+    ``res.templates``."""
     kind = res.kind
     if kind == "Pod":
         spec = res.obj.get("spec")
@@ -128,7 +134,7 @@ def pod_view(res: Resource) -> PodView | None:
         spec_path: Path = ("spec",)
         meta_path: Path = ("metadata",)
     else:
-        tpath = TEMPLATE_PATHS.get(kind) or CUSTOM_TEMPLATE_PATHS.get(kind)
+        tpath = TEMPLATE_PATHS.get(kind) or res.templates.get(kind)
         if tpath is None:
             return None
         template = _get(res.obj, tpath)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from kubeproof.util.gcpause import gc_paused
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
     from kubeproof.model import Finding
 
 FORMATS: dict[str, str] = {

@@ -17,7 +17,6 @@ from kubeproof.k8s.selectors import (
     map_selector_matches,
     validate_label_selector,
 )
-from kubeproof.k8s.workloads import CUSTOM_TEMPLATE_PATHS
 from kubeproof.model import Context, ObjectRef, Path, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
@@ -582,7 +581,7 @@ def hpa_target_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
           maxReplicas: 10
         ```
     """
-    scalable = _SCALABLE | set(CUSTOM_TEMPLATE_PATHS)
+    scalable = _SCALABLE | set(ctx.pod_templates)
     # the API groups each (namespace, kind, name) exists in, copies merged
     targets: dict[tuple[str | None, str, str], set[str | None]] = defaultdict(set)
     for w in index.workloads:

@@ -54,19 +54,19 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     Exit codes: 0 listed; 2 usage error, a path that does not exist, or an
     input that could not be read (the list covers the rest).
     """
-    from kubeproof.api import apply_workload_paths
     from kubeproof.cli.image_options import registry_settings_or_exit
     from kubeproof.images.check import IMAGE_FACTS, ImageCheck
     from kubeproof.images.inventory import inventory
     from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
+    from kubeproof.k8s.workloads import template_paths
     from kubeproof.model import Context
 
     require_paths(paths)
     config = config_or_exit(config_path, no_config)
-    apply_workload_paths(config)
     checks = registry_settings_or_exit(check_images, platform, registry_ca,
                                        insecure_registries, registry_auth, image_cache)
-    index, entries, errors = inventory(list(paths), keep_credentials=checks is not None)
+    index, entries, errors = inventory(list(paths), keep_credentials=checks is not None,
+                                       templates=template_paths(config.pod_template_paths))
     for err in errors:
         echo(err, err=True)
     registries: list[Any] = []

@@ -39,7 +39,7 @@ def report(reports: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     import sys
 
     from kubeproof.cli.main import _write_reports, check_outputs, fail_threshold, print_problems
-    from kubeproof.core.engine import exit_code
+    from kubeproof.core.result import exit_code
     from kubeproof.reports.from_json import NoReportError, load_reports
     from kubeproof.util.terminal import echo
 
