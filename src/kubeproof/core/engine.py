@@ -52,6 +52,9 @@ class _KindRules:
 
 
 class Engine:
+    """One run's checking: :meth:`add_file` per input (object rules, index
+    records), :meth:`run_set_rules` once after the last, then :meth:`finish`."""
+
     def __init__(self, ctx: Context, rules: list[Rule], opts: LoadOptions | None = None) -> None:
         self.ctx = ctx
         self.rules = [r for r in rules if r.scope not in INDEX_SCOPES]
