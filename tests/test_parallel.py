@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kubeproof.api import scan
 from kubeproof.core.config import Config, Exemption
-from kubeproof.core.engine import PARALLEL_MIN_INPUTS
+from kubeproof.core.parallel import PARALLEL_MIN_INPUTS
 from tests.support.paths import ROOT
 
 

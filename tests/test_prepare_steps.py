@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubeproof.api import scan
-from kubeproof.core.engine import INDEX_SCOPES, SCAN_SCOPES
+from kubeproof.core.engine import INDEX_SCOPES
+from kubeproof.core.run import SCAN_SCOPES
 from kubeproof.model import Context
 from tests.support.paths import ROOT
 

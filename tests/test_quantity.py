@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.core.config import Config
-from kubeproof.core.engine import ObjectChecker, select_rules
+from kubeproof.core.engine import ObjectChecker
 from kubeproof.core.fixing import FixSettings
+from kubeproof.core.run import select_rules
 from kubeproof.fix.apply import fix_object
 from kubeproof.fix.files import _dump, _yaml
 from kubeproof.k8s.quantity import (

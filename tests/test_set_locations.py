@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kubeproof.api import scan
-from kubeproof.core.engine import Engine
+from kubeproof.core import locate
 from tests.support.paths import ROOT
 
 
@@ -23,7 +23,7 @@ def test_document_slices_place_findings_as_a_full_reload_does(
     sliced = scan([str(tmp_path)])
     set_findings = [f for f in sliced.findings if f.rule.scope == "set"]
     assert len(set_findings) > 50
-    monkeypatch.setattr(Engine, "_place_by_documents", lambda self, path, found: False)
+    monkeypatch.setattr(locate, "place_by_documents", lambda path, found, opts, add: False)
     reloaded = scan([str(tmp_path)])
     assert [f.to_dict() for f in sliced.findings] == [f.to_dict() for f in reloaded.findings]
     assert sliced.suppressed == reloaded.suppressed

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kubeproof.api import scan
 from kubeproof.core.config import load_config
-from kubeproof.core.engine import read_baseline, write_baseline
+from kubeproof.core.filters import read_baseline, write_baseline
 
 
 def cm(name: str, extra_meta: str = "", ns_line: str = "  namespace: default\n") -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -21,10 +21,18 @@ from kubeproof.util.terminal import safe
 if TYPE_CHECKING:
     from kubeproof.core.config import Config
     from kubeproof.core.fixing import FixSettings
-    from kubeproof.core.index import Index
     from kubeproof.images.check import ImageFacts
     from kubeproof.images.vulnfacts import VulnFacts
-    from kubeproof.rules.p05_labels import TemplateLookup
+
+# no custom pod-template kinds (config ``workloads.podTemplatePaths``); shared,
+# never written (typed read-only), and a plain dict so that results holding it
+# travel from worker processes (a mapping proxy cannot be pickled)
+NO_TEMPLATES: Mapping[str, Path] = {}
+
+
+def no_templates() -> Mapping[str, Path]:
+    """The default of a dataclass field (a dict default is refused by them)."""
+    return NO_TEMPLATES
 
 
 class Severity(IntEnum):
@@ -160,16 +168,13 @@ class SetViolation:
 
 @dataclass(slots=True)
 class Facts:
-    """What the ``Context.prepare`` steps gather for the index-phase rules, and
-    what those rules build once per run; None: not gathered (a plain scan)."""
+    """What the ``Context.prepare`` steps gather for the index-phase rules;
+    None: not gathered (a plain scan)."""
 
     # the registry's answers (``--check-images``: images.check.ImageCheck)
     images: ImageFacts | None = None
     # vulnerability reports (``--vuln-report``, ``--scan-images``: images.vulnfacts)
     vulnerabilities: VulnFacts | None = None
-    # the set's pod templates by namespace, with the index they were built from
-    # (rules.p05_labels.namespace_lookup builds it once for every rule that asks)
-    template_lookup: tuple[Index, TemplateLookup] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,8 @@ class Context:
     # missing) and what they warn of: the engine adds both to the result
     errors: list[InputError] = field(default_factory=list)
     warnings: list[InputError] = field(default_factory=list)
+    # where the pod template of each custom kind lives (``workloads.podTemplatePaths``)
+    pod_templates: Mapping[str, Path] = field(default_factory=no_templates)
 
 
 CheckFn = Callable[["Resource", Context], Iterator[Violation]]
@@ -322,6 +329,9 @@ class Resource:
     _pod: PodView | bool | None = field(default=False, repr=False)
     # paths of keys its source gave twice in one mapping (KP0002); the later wins
     duplicate_keys: tuple[Path, ...] = ()
+    # the run's custom pod-template kinds (``Context.pod_templates``): set by
+    # whoever reads the object for a run before ``pod`` is first asked
+    templates: Mapping[str, Path] = field(default_factory=no_templates, repr=False)
 
     @property
     def api_version(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kubeproof.core.engine import ScanResult
+from kubeproof.core.result import ScanResult
 from kubeproof.sources.cluster import AUDIT_KINDS
 from tests.support.audit import Api
 from tests.support.cli import kp

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubeproof.api import scan
-from kubeproof.core.engine import ScanResult
+from kubeproof.core.result import ScanResult
 from kubeproof.sources import helmsdk, render
 from kubeproof.sources.files import LoadOptions
 from tests.support.cli import kp

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 
 from kubeproof.api import scan
-from kubeproof.core.engine import CheckedObject, ScanResult
+from kubeproof.core.result import CheckedObject, ScanResult
 from kubeproof.model import (
     Context,
     Finding,

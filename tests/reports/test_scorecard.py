@@ -176,14 +176,14 @@ def test_baseline_findings_are_accepted_risks_not_a_clean_score() -> None:
 
 def test_baseline_round_trip_through_the_cli_and_the_json_report(tmp_path: Path) -> None:
     from kubeproof.api import scan
-    from kubeproof.core.engine import write_baseline
+    from kubeproof.core.filters import write_baseline
     from kubeproof.reports.from_json import load_reports
 
     (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
                                       "  name: cm\n  namespace: default\n")
     first = scan([str(tmp_path / "cm.yaml")], select=["KP0401"])
     write_baseline(str(tmp_path / "b.json"), first.findings)
-    from kubeproof.core.engine import read_baseline
+    from kubeproof.core.filters import read_baseline
 
     again = scan([str(tmp_path / "cm.yaml")], select=["KP0401"],
                  baseline=read_baseline(str(tmp_path / "b.json")))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeproof.cli.commands.audit import AuditOptions, run_audit
-from kubeproof.core.engine import ScanResult
+from kubeproof.core.result import ScanResult
 from tests.support.cli import kp
 from tests.support.fakeapi import FakeApiServer, FakeCluster, Tls, write_kubeconfig
 from tests.support.paths import TESTS

@@ -15,7 +15,7 @@ import httpx
 
 from kubeproof.api import scan
 from kubeproof.core.config import Config
-from kubeproof.core.engine import ScanResult
+from kubeproof.core.result import ScanResult
 from kubeproof.images.check import CheckSettings
 from kubeproof.images.credentials import Credentials
 from kubeproof.images.oci import RegistryOptions

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kubeproof.api import scan
 from kubeproof.core.config import Config
-from kubeproof.core.engine import ScanResult
+from kubeproof.core.result import ScanResult
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Finding
 from tests.support.paths import RULE_FIXTURES

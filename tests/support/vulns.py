@@ -10,7 +10,8 @@ from pathlib import Path
 
 from kubeproof.api import scan
 from kubeproof.core.config import Config, load_config
-from kubeproof.core.engine import SCAN_SCOPES, ScanResult
+from kubeproof.core.result import ScanResult
+from kubeproof.core.run import SCAN_SCOPES
 from kubeproof.images.vulnfacts import VulnInputs
 from tests.support.paths import TESTS
 

@@ -19,7 +19,8 @@ import pytest
 
 from kubeproof.core.catalogue import fixes
 from kubeproof.core.config import Config, ConfigError, load_config
-from kubeproof.core.engine import ObjectChecker, select_rules
+from kubeproof.core.engine import ObjectChecker
+from kubeproof.core.run import select_rules
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Context
 from kubeproof.webhook.admission import decode

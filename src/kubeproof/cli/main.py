@@ -142,8 +142,12 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     2 usage error, bad config, a path that does not exist, empty stdin, or an
     input that could not be read or parsed (the other inputs are still scanned).
     """
-    from kubeproof.core.engine import SelectionError, exit_code, read_baseline
-    from kubeproof.core.engine import write_baseline as save_baseline
+    # deferred (start-up): the engine and its stages cost ~75 ms to import
+    # (-X importtime, kubeproof.api), which --help and the other commands skip
+    from kubeproof.core.filters import read_baseline
+    from kubeproof.core.filters import write_baseline as save_baseline
+    from kubeproof.core.result import exit_code
+    from kubeproof.core.run import SelectionError
     from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
     from kubeproof.sources.files import DEFAULT_MAX_FILE_BYTES, LoadOptions
 
@@ -221,15 +225,13 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
     # start-up: the scan API and the engine cost ~100 ms of imports; kubeproof --version and
     # --help load this module
     from kubeproof.api import scan as api_scan
-    from kubeproof.core.engine import SCAN_SCOPES
 
     bar = _ProgressBar() if sys.stderr.isatty() and not quiet else None
     try:
         return api_scan(paths, config=config, select=select, ignore=ignore,
                         kube_version=version, pss_level=level, options=opts,
-                        baseline=baseline, progress=bar, jobs=jobs,
-                        scopes=vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES,
-                        prepare=[vulns.prepare] if vulns else [], check_images=checks)
+                        baseline=baseline, progress=bar, jobs=jobs, vulns=vulns,
+                        check_images=checks)
     finally:
         if bar is not None:
             bar.stop()

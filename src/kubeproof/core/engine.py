@@ -1,42 +1,33 @@
-"""Runs the rules over loaded files and filters what they find.
+"""Runs the rules over loaded inputs: the object rules per object, then the
+index phase (set, registry and report rules over each application's index).
 
 Order of work per file: parse (sources), run every applicable object rule on
-every object, resolve each violation's JSON path to a line while the file's
-node tree is still alive, then drop the tree. After all files: the per-
-namespace Pod Security level, config exemptions, inline and annotation
-suppressions, and the baseline are applied as filters.
+every object, locate each violation (``locate.py``) while the file's node tree
+is still alive, then drop the tree. After all files the index phase runs and
+its findings are placed by re-reading their inputs (``locate.place``). The
+filters (``filters.py``) come last, once every input was checked.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import os
-import re
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
-from kubeproof.core.catalogue import (
-    PRACTICE_APPLIES,
-    WITHDRAWN_BY_SET,
-    input_error_rule,
-    load_rules,
-    lookup,
-    resolve_selection,
-    unknown_rule_message,
-)
-from kubeproof.core.config import Config, Exemption
+from kubeproof.core.catalogue import PRACTICE_APPLIES, WITHDRAWN_BY_SET, input_error_rule
+from kubeproof.core.filters import apply_filters
 from kubeproof.core.index import Index
+from kubeproof.core.locate import NOT_REREADABLE, RENDERED, SetFound, locate, place
+from kubeproof.core.result import CheckedObject, ScanResult
+from kubeproof.core.suppression import annotation_ignores, ignores, inline_ignored
 from kubeproof.model import (
     Context,
     Finding,
     InputError,
     ObjectRef,
     Origin,
-    PssLevel,
     Resource,
     Rule,
     Scope,
@@ -46,135 +37,11 @@ from kubeproof.model import (
     format_path,
     short_message,
 )
-from kubeproof.sources.files import (
-    ORIGIN_LOCATOR,
-    FileLocator,
-    LoadedFile,
-    LoadOptions,
-    Located,
-    decode,
-    load_path,
-    read_bytes,
-)
-from kubeproof.sources.yamlparse import compose_first
-from kubeproof.util.gcpause import gc_paused
+from kubeproof.sources.files import ORIGIN_LOCATOR, LoadedFile, LoadOptions, Located
 
-# inputs that cannot be read a second time to place set-rule findings: kept
-NOT_REREADABLE = frozenset({"stdin", "cluster"})
-PARALLEL_MIN_INPUTS = 16  # below this, starting workers costs more than it saves
-
-IGNORE_ANNOTATION = "kubeproof.dev/ignore"
-IGNORE_REASON_ANNOTATION = "kubeproof.dev/ignore-reason"
 PSS_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
-_INLINE = re.compile(r"#\s*kubeproof:ignore\b([^#]*)")
-_CODE_LIKE = re.compile(r"(?i)KP\d{2,4}")
-
-RENDERED = frozenset({"kustomize", "helm"})
-
-
-class SelectionError(Exception):
-    pass
-
-
-SCAN_SCOPES = frozenset({Scope.OBJECT, Scope.CLUSTER, Scope.SET})
 # scopes whose rules run once over the index after every object was read
 INDEX_SCOPES = frozenset({Scope.SET, Scope.REGISTRY, Scope.REPORT})
-
-
-def select_rules(config: Config, select: Iterable[str] = (), ignore: Iterable[str] = (),
-                 scopes: frozenset[str] = SCAN_SCOPES) -> list[Rule]:
-    rules = load_rules()
-    chosen: set[str]
-    select = [s for s in select if s.strip()]
-    if select:
-        chosen, unknown = resolve_selection(select)
-        if unknown:
-            raise SelectionError(unknown_rule_message(unknown[0]))
-    else:
-        chosen = set(rules)
-    dropped, unknown = resolve_selection(ignore)
-    if unknown:
-        raise SelectionError(unknown_rule_message(unknown[0]))
-    chosen -= dropped
-    chosen -= config.disabled - config.enabled
-    return [rules[c] for c in sorted(chosen) if rules[c].scope in scopes]
-
-
-@dataclass(slots=True)
-class ScanResult:
-    findings: list[Finding] = field(default_factory=list)
-    errors: list[InputError] = field(default_factory=list)
-    warnings: list[InputError] = field(default_factory=list)
-    objects: int = 0
-    files: int = 0
-    skipped_documents: int = 0
-    suppressed: Counter[str] = field(default_factory=Counter)
-    baselined: int = 0
-    # the findings the baseline suppressed: accepted risks, which the scorecard counts
-    accepted: list[Finding] = field(default_factory=list)
-    rules: list[Rule] = field(default_factory=list)
-    kinds: Counter[str] = field(default_factory=Counter)
-    namespaces_pss: dict[str, str] = field(default_factory=dict)
-    # every object checked, for reports that list passes too (JUnit):
-    # (file, line, apiVersion, kind, namespace, name, rule families that ran)
-    checked: list[CheckedObject] = field(default_factory=list)
-    # what set rules read, one index per application (applications.py; None
-    # when no set rule runs); merged from worker processes
-    indexes: dict[str, Index] | None = None
-    # with --check-images: each registry's /v2/ answer (images.registry.RegistryStatus)
-    registries: list[Any] = field(default_factory=list)
-    # practices with nothing to check in the set (registry.PRACTICE_APPLIES)
-    not_applicable: set[int] = field(default_factory=set)
-
-    @property
-    def index(self) -> Index | None:
-        """Every application's index in one (set rules read them apart); None
-        when no set rule ran."""
-        if self.indexes is None:
-            return None
-        if len(self.indexes) == 1:
-            return next(iter(self.indexes.values()))
-        whole = Index(keep_credentials=any(i.keep_credentials for i in self.indexes.values()))
-        for index in self.indexes.values():
-            whole.merge(index)
-        return whole
-
-    def add(self, part: ScanResult) -> None:
-        """Add what ``part`` (a worker's files, another saved report) found."""
-        self.findings.extend(part.findings)
-        self.errors.extend(part.errors)
-        self.warnings.extend(part.warnings)
-        self.checked.extend(part.checked)
-        self.objects += part.objects
-        self.files += part.files
-        self.skipped_documents += part.skipped_documents
-        self.baselined += part.baselined
-        self.accepted.extend(part.accepted)
-        self.suppressed.update(part.suppressed)
-        self.kinds.update(part.kinds)
-        self.namespaces_pss.update(part.namespaces_pss)
-        self.not_applicable |= part.not_applicable
-        known = {r.host for r in self.registries}
-        self.registries.extend(r for r in part.registries if r.host not in known)
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedObject:
-    """An object the rules ran on, for reports that also list what passed.
-
-    ``families`` are the rule families that ran on it; ``practices`` the
-    practices of those rules, leaving out cluster-scope rules (they run on
-    every pod but speak only about control-plane components).
-    """
-
-    file: str
-    line: int
-    api_version: str
-    kind: str
-    namespace: str | None
-    name: str
-    families: frozenset[str]
-    practices: frozenset[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +52,9 @@ class _KindRules:
 
 
 class Engine:
+    """One run's checking: :meth:`add_file` per input (object rules, index
+    records), :meth:`run_set_rules` once after the last, then :meth:`finish`."""
+
     def __init__(self, ctx: Context, rules: list[Rule], opts: LoadOptions | None = None) -> None:
         self.ctx = ctx
         self.rules = [r for r in rules if r.scope not in INDEX_SCOPES]
@@ -194,7 +64,7 @@ class Engine:
         self.index_halves = [r for r in rules if r.index_check is not None] \
             if ctx.prepare else []
         self.opts = opts or LoadOptions()
-        self.result = ScanResult(rules=rules)
+        self.result = ScanResult(rules=rules, pod_templates=ctx.pod_templates)
         # object rules the set may take findings back from (registry.WITHDRAWN_BY_SET)
         self.withdrawable = [r.code for r in self.rules if r.code in WITHDRAWN_BY_SET]
         self.result.indexes = {} if self.needs_index else None
@@ -221,7 +91,8 @@ class Engine:
     def empty_result(self) -> ScanResult:
         """A result with nothing found yet, with indexes when set rules will read them."""
         return ScanResult(rules=self.result.rules,
-                          indexes={} if self.result.indexes is not None else None)
+                          indexes={} if self.result.indexes is not None else None,
+                          pod_templates=self.ctx.pod_templates)
 
     def index_for(self, source_input: tuple[str, str]) -> Index | None:
         """The index of the application ``source_input`` belongs to (None: no set rule)."""
@@ -296,6 +167,8 @@ class Engine:
     def _check(self, located: Located, loaded: LoadedFile, source_input: tuple[str, str],
                seq: int) -> None:
         res = located.resource
+        if self.ctx.pod_templates:  # before anything asks for its pod (res.pod is cached)
+            res.templates = self.ctx.pod_templates
         origin = res.origin
         result = self.result
         # the object's identity, read once for its record and every finding
@@ -311,7 +184,7 @@ class Engine:
             display_path(origin.file), origin.line, api_version, kind, namespace, name,
             applicable.families, applicable.practices))
         ctx = self.ctx
-        ignored = self._annotation_ignores(res)
+        ignored = annotation_ignores(res, ctx.config.allow_annotations)
         rendered_from = loaded.path if loaded.source in RENDERED else None
         index = self.index_for(source_input)
         if index is not None:
@@ -331,7 +204,7 @@ class Engine:
                     f"internal error in rule {rule.code} on {kind}/{name}: "
                     f"{type(exc).__name__} (please report it)"))
                 continue
-            if violations and _ignores(ignored, rule):
+            if violations and ignores(ignored, rule):
                 result.suppressed["annotation"] += len(violations)
                 continue
             for v in violations:
@@ -343,13 +216,9 @@ class Engine:
                      node: Any, line_offset: int, source: str, rendered_from: str | None,
                      api_version: str, kind: str, namespace: str | None, name: str) -> None:
         result = self.result
-        line, col = origin.locator.locate(origin, node, line_offset, v.path)
-        key_line = line
-        if isinstance(v, Violation) and v.value_offset is not None:  # inside a long value
-            line, col = origin.locator.locate(origin, node, line_offset, v.path,
-                                              value_offset=v.value_offset)
-        if self._inline_ignored(origin.locator, line, rule) or (
-                key_line != line and self._inline_ignored(origin.locator, key_line, rule)):
+        line, col, key_line = locate(origin, node, line_offset, v)
+        if inline_ignored(origin.locator, line, rule) or (
+                key_line != line and inline_ignored(origin.locator, key_line, rule)):
             result.suppressed["comment"] += 1
             return
         sev = v.severity if v.severity is not None else rule.severity
@@ -374,11 +243,11 @@ class Engine:
         if self.withdrawable:
             self._withdraw(indexes)
         self._prepare()
-        by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]] = {}
+        by_input: SetFound = {}
         failed: set[str] = set()
         for index in indexes.values():
             self._run_checks(index, by_input, failed)
-        self._place(by_input)
+        place(by_input, self._kept, self.opts, self._add_finding)
         self._not_applicable(indexes)
 
     def _not_applicable(self, indexes: dict[str, Index]) -> None:
@@ -426,7 +295,7 @@ class Engine:
         self.result.warnings.extend(self.ctx.warnings)
 
     def _run_checks(self, index: Index,
-                    by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]],
+                    by_input: SetFound,
                     failed: set[str]) -> None:
         """Run the set and index checks over one application's index; a rule that
         fails is reported once per run (``failed``), not once per application."""
@@ -443,92 +312,10 @@ class Engine:
                         f"{type(exc).__name__} (please report it)"))
                 continue
             for v in violations:
-                if _ignores(v.ref.ignores, rule):
+                if ignores(v.ref.ignores, rule):
                     self.result.suppressed["annotation"] += 1
                     continue
                 by_input.setdefault(v.ref.source_input, []).append((rule, v))
-
-    def _place(self, by_input: dict[tuple[str, str], list[tuple[Rule, SetViolation]]]) -> None:
-        for source_input, found in by_input.items():
-            if source_input[0] == "file" and all(v.ref.end_line for _, v in found) \
-                    and self._place_by_documents(source_input[1], found):
-                continue
-            loaded = self._kept.get(source_input) or load_path(*source_input, self.opts)
-            rendered_from = loaded.path if loaded.source in RENDERED else None
-            for rule, v in found:
-                ref = v.ref
-                if ref.seq < len(loaded.objects):
-                    located = loaded.objects[ref.seq]
-                    origin, node, offset = (located.resource.origin, located.node,
-                                            located.line_offset)
-                else:  # the input changed while we scanned: keep its first line
-                    origin, node, offset = Origin(ref.file, 0, ref.line), None, 0
-                    origin.locator = ORIGIN_LOCATOR
-                self._add_finding(rule, v, origin, node, offset, loaded.source, rendered_from,
-                                  ref.api_version, ref.kind, ref.namespace, ref.name)
-
-    def _place_by_documents(self, path: str, found: list[tuple[Rule, SetViolation]]) -> bool:
-        """Place set-rule findings of a plain YAML file by composing only the
-        documents they are about (not the whole file). False: reload instead."""
-        data, err = read_bytes(path, self.opts)
-        text, err = decode(path, data) if data is not None else (None, err)
-        if text is None:
-            return False
-        locator = FileLocator(text)
-        lines = text.splitlines(keepends=True)
-        nodes: dict[int, Any] = {}
-        for rule, v in found:
-            ref = v.ref
-            if ref.seq not in nodes:
-                nodes[ref.seq] = compose_first("".join(lines[ref.line - 1:ref.end_line]))
-            origin = Origin(ref.file, ref.seq, ref.line, 1, "file", locator)
-            self._add_finding(rule, v, origin, nodes[ref.seq], ref.line - 1, "file", None,
-                              ref.api_version, ref.kind, ref.namespace, ref.name)
-        return True
-
-    def _annotation_ignores(self, res: Resource) -> set[str] | None:
-        if not self.ctx.config.allow_annotations:
-            return None
-        tokens: set[str] = set()
-        sources: list[Any] = [res.metadata.get("annotations")]
-        pod = res.pod
-        if pod is not None:
-            sources.append(pod.metadata.get("annotations"))
-        for ann in sources:
-            if isinstance(ann, dict):
-                value = ann.get(IGNORE_ANNOTATION)
-                if isinstance(value, str):
-                    tokens.update(t.strip() for t in value.split(",") if t.strip())
-        if not tokens:
-            return None
-        expanded = set(tokens)
-        for t in tokens:
-            expanded.update(r.code for r in lookup(t))
-        return expanded
-
-    def _inline_ignored(self, locator: Any, line: int, rule: Rule) -> bool:
-        if locator is None or not locator.has_inline_ignores:
-            return False
-        for ln in (line, line - 1):
-            text = locator.line_text(ln)
-            if ln == line - 1 and not text.lstrip().startswith("#"):
-                continue
-            m = _INLINE.search(text)
-            if not m:
-                continue
-            words = m.group(1).replace(",", " ").split()
-            codes: set[str] = set()
-            for w in words:
-                found = lookup(w)
-                if found:
-                    codes.update(r.code for r in found)
-                elif _CODE_LIKE.fullmatch(w):
-                    codes.add(w.upper())  # a code this version does not know
-                else:
-                    break  # the rest is the reason
-            if not codes or rule.code in codes:
-                return True
-        return False
 
     def _input_error_finding(self, loaded: LoadedFile, err: InputError) -> None:
         rule = input_error_rule()
@@ -543,36 +330,8 @@ class Engine:
 
     def finish(self, default_level: str, today: dt.date | None = None,
                baseline: set[str] | None = None) -> ScanResult:
-        result = self.result
-        levels = result.namespaces_pss
-        kept: list[Finding] = []
-        exemptions = self.ctx.config.exemptions
-        today = today or dt.date.today()
-        active = [e for e in exemptions if not e.expired(today)]
-        for e in exemptions:
-            if e.expired(today):
-                result.warnings.append(InputError(
-                    self.ctx.config.path or ".kubeproof.yaml", e.line,
-                    f"exemption expired on {e.expires} and no longer applies: {e.reason}"))
-        for f in result.findings:
-            pss = f.rule.pss_level
-            if pss is not None:
-                level = levels.get(f.namespace or "", default_level) if f.namespace \
-                    else default_level
-                if level == "privileged" or (level == "baseline" and pss == PssLevel.RESTRICTED):
-                    continue
-            if active and _exempted(active, f):
-                result.suppressed["exemption"] += 1
-                continue
-            if baseline is not None and f.fingerprint() in baseline:
-                result.baselined += 1
-                result.accepted.append(f)
-                continue
-            kept.append(f)
-        kept.sort(key=lambda f: (f.file, f.line, f.column, f.rule.code))
-        result.findings = kept
-        return result
-
+        """The result after the filters (``filters.py``)."""
+        return apply_filters(self.result, self.ctx.config, default_level, today, baseline)
 
 
 class ObjectChecker:
@@ -604,102 +363,5 @@ class ObjectChecker:
     def annotation_ignores(self, obj: dict[str, Any]) -> set[str] | None:
         """The rule codes (or ``*``/``all``) the object's exemption annotation names;
         None when it has none or the config does not honour them."""
-        return self._engine._annotation_ignores(Resource(obj, Origin("", 0, 1)))
-
-
-def _ignores(ignored: set[str] | frozenset[str] | None, rule: Rule) -> bool:
-    return ignored is not None and (rule.code in ignored or "*" in ignored or "all" in ignored)
-
-
-
-
-def _exempted(active: list[Exemption], f: Finding) -> bool:
-    return any(e.matches(f.rule.code, f.kind, f.namespace, f.name) for e in active)
-
-
-# ---------------------------------------------------------------- baselines
-
-def write_baseline(path: str, findings: list[Finding]) -> None:
-    entries = {
-        f.fingerprint(): {
-            "code": f.rule.code,
-            "object": f"{f.kind}/{f.namespace + '/' if f.namespace else ''}{f.name}",
-            "container": f.container,
-            "path": f.path,
-        }
-        for f in findings
-    }
-    doc = {"kubeproof": "baseline", "version": 1, "findings": dict(sorted(entries.items()))}
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2)
-        fh.write("\n")
-
-
-def read_baseline(path: str) -> set[str]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: baseline is not valid JSON: {exc.msg}") from None
-    if not isinstance(doc, dict) or doc.get("kubeproof") != "baseline":
-        raise ValueError(f"{path}: not a kubeproof baseline (write one with --write-baseline)")
-    findings = doc.get("findings")
-    if not isinstance(findings, dict):
-        raise ValueError(f"{path}: baseline has no 'findings' mapping")
-    return set(findings)
-
-
-class Progress(Protocol):
-    """Told how many inputs there are, then once per input done."""
-
-    def begin(self, total: int) -> None: ...
-
-    def advance(self) -> None: ...
-
-
-def run_scan(inputs: list[tuple[str, str]], opts: LoadOptions, ctx: Context, rules: list[Rule],
-             progress: Progress | None = None, baseline: set[str] | None = None,
-             jobs: int = 1, applications: dict[tuple[str, str], str] | None = None
-             ) -> ScanResult:
-    """Load and check every discovered input, then apply the filters.
-
-    Files are independent until the filters, so with ``jobs > 1`` and enough
-    inputs they are loaded and checked in worker processes (``parallel.py``);
-    ``jobs=0`` lets :func:`kubeproof.core.parallel.auto_jobs` decide from the input size.
-    ``applications`` names each input's application (``applications.py``):
-    set rules judge each application apart; inputs not listed share one.
-    """
-    if jobs == 0:
-        from kubeproof.core.parallel import auto_jobs
-
-        jobs = auto_jobs(inputs)
-    engine = Engine(ctx, rules, opts)
-    engine.applications = applications or {}
-    if progress is not None:
-        progress.begin(len(inputs))
-    with gc_paused():
-        if jobs > 1 and len(inputs) >= PARALLEL_MIN_INPUTS and \
-                all(kind != "stdin" for kind, _ in inputs):
-            from kubeproof.core.parallel import scan_in_workers
-
-            for part in scan_in_workers(engine, inputs, opts, jobs):
-                engine.merge(part)
-                if progress is not None:
-                    progress.advance()
-        else:
-            for source_input in inputs:
-                engine.add_file(load_path(*source_input, opts), source_input)
-                if progress is not None:
-                    progress.advance()
-        engine.run_set_rules()
-        return engine.finish(ctx.pss_level, baseline=baseline)
-
-
-def exit_code(result: ScanResult, fail_on: int) -> int:
-    """2 for input errors, else 1 when a finding is at or above ``fail_on`` (a
-    :class:`Severity`, or one above critical for ``--fail-on none``), else 0."""
-    if result.errors:
-        return 2
-    return 1 if any(f.severity >= fail_on for f in result.findings) else 0
+        res = Resource(obj, Origin("", 0, 1), templates=self.ctx.pod_templates)
+        return annotation_ignores(res, self.ctx.config.allow_annotations)

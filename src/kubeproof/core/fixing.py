@@ -42,15 +42,15 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from kubeproof.core.config import FIX_LIMITS, FIX_REQUESTS
 from kubeproof.k8s.imageref import DEFAULT_MUTABLE_TAGS
-from kubeproof.k8s.workloads import ContainerView, PodView
-from kubeproof.model import Fix, Resource
+from kubeproof.k8s.workloads import ContainerView, PodView, template_paths
+from kubeproof.model import Fix, Path, Resource, no_templates
 
 if TYPE_CHECKING:
     from kubeproof.core.config import Config
@@ -86,13 +86,16 @@ class FixSettings:
     # image reference -> its registry facts (user, exposed ports), None when
     # unknown; None = no image facts (``fix --check-images`` sets it)
     image_info: Callable[[str], ImageInfo | None] | None = None
+    # custom kinds' pod templates (``workloads.podTemplatePaths``), fixed as workloads
+    pod_templates: Mapping[str, Path] = field(default_factory=no_templates)
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> FixSettings:
         """Settings from ``.kubeproof.yaml`` (``fix:`` and ``labels.required``)."""
         base = cls(requests=dict(config.fix_requests), limits=dict(config.fix_limits),
                    required_labels=list(config.required_labels), labels=dict(config.fix_labels),
-                   mutable_tags=tuple(config.mutable_tags))
+                   mutable_tags=tuple(config.mutable_tags),
+                   pod_templates=template_paths(config.pod_template_paths))
         return replace(base, **overrides)
 
 

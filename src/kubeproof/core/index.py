@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from kubeproof.core.applications import discover_applications, is_namespaced
 from kubeproof.images.credentials import Credentials, CredentialsError, parse_docker_config
 from kubeproof.k8s.pullsecrets import SECRET_KINDS as SECRET_KINDS
 from kubeproof.k8s.pullsecrets import account_pull_secrets, pull_secret_payload, pull_secret_problem
-from kubeproof.model import InputError, ObjectRef, Path, Resource
+from kubeproof.model import NO_TEMPLATES, InputError, ObjectRef, Path, Resource
 from kubeproof.sources.files import LoadOptions, Located, load_path
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -102,10 +104,24 @@ class Index:
     # keep pull secrets' parsed credentials (``--check-images``): off otherwise,
     # so that a plain scan never decodes them
     keep_credentials: bool = False
+    # views of the finished set that several rules read (the pod templates by
+    # namespace...): built once, on first use (:meth:`derived`), and dropped
+    # whenever the set grows
+    _derived: dict[Callable[[Index], Any], Any] = field(default_factory=dict, repr=False,
+                                                        compare=False)
+
+    def derived(self, build: Callable[[Index], T]) -> T:
+        """``build(self)``, built once for every rule that asks: a per-run view
+        kept with the set it was built from, typed by its builder."""
+        if build not in self._derived:
+            self._derived[build] = build(self)
+        return cast(T, self._derived[build])
 
     # ------------------------------------------------------------ building
 
     def add(self, res: Resource, ref: ObjectRef) -> None:
+        if self._derived:
+            self._derived.clear()
         self.objects += 1
         ns = res.namespace
         if ns:
@@ -124,6 +140,7 @@ class Index:
             self.mesh.append(Record(ref, _small(res)))
 
     def merge(self, other: Index) -> None:
+        self._derived.clear()
         self.objects += other.objects
         self.namespaces.update(other.namespaces)
         self.workloads.extend(other.workloads)
@@ -314,6 +331,7 @@ def load_index(paths: list[str], opts: LoadOptions | None = None, *,
                visit: Callable[[Located], None] | None = None,
                unknown_namespace_per_application: bool = False,
                patterns: Sequence[str] = (),
+               templates: Mapping[str, Path] = NO_TEMPLATES,
                ) -> tuple[Index, list[InputError]]:
     """The index of every object under ``paths`` (no rule runs), and the inputs
     that could not be read; ``visit`` sees each object as it is read (the image
@@ -323,7 +341,8 @@ def load_index(paths: list[str], opts: LoadOptions | None = None, *,
     applications (``applications.py``), the objects without a namespace of each
     get their own unknown namespace, named :func:`unknown_namespace` (as scan's
     set rules judge each application apart), instead of one shared by all;
-    ``patterns``: config ``scan.applications``."""
+    ``patterns``: config ``scan.applications``; ``templates``: the custom
+    pod-template kinds (``Context.pod_templates``)."""
     opts = opts or LoadOptions()
     index = Index(keep_credentials=keep_credentials)
     errors: list[InputError] = []
@@ -334,6 +353,7 @@ def load_index(paths: list[str], opts: LoadOptions | None = None, *,
         errors.extend(loaded.errors)
         for seq, located in enumerate(loaded.objects):
             res = located.resource
+            res.templates = templates
             namespace = res.namespace
             if separate and namespace is None and is_namespaced(res.kind):
                 namespace = unknown_namespace(app)

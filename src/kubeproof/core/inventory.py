@@ -7,11 +7,12 @@ sources, so Helm charts and Kustomize folders are rendered first).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kubeproof.core.index import Index, load_index
-from kubeproof.model import InputError
+from kubeproof.model import NO_TEMPLATES, InputError, Path
 from kubeproof.sources.files import Located
 
 if TYPE_CHECKING:
@@ -41,10 +42,12 @@ class Entry:
     info: ImageInfo | None = None
 
 
-def inventory(paths: list[str], *, keep_credentials: bool = False
+def inventory(paths: list[str], *, keep_credentials: bool = False,
+              templates: Mapping[str, Path] = NO_TEMPLATES
               ) -> tuple[Index, dict[str, Entry], list[InputError]]:
     """The index of the set (pull secrets' credentials kept when asked), every
-    image reference with its uses in order of appearance, and the input errors."""
+    image reference with its uses in order of appearance, and the input errors;
+    ``templates``: custom pod-template kinds (config ``workloads.podTemplatePaths``)."""
     entries: dict[str, Entry] = {}
 
     def visit(located: Located) -> None:
@@ -62,5 +65,6 @@ def inventory(paths: list[str], *, keep_credentials: bool = False
             entries.setdefault(image, Entry(image)).uses.append(
                 Use(res.origin.file, line, res.kind, res.namespace, res.name, c.name))
 
-    index, errors = load_index(paths, keep_credentials=keep_credentials, visit=visit)
+    index, errors = load_index(paths, keep_credentials=keep_credentials, visit=visit,
+                               templates=templates)
     return index, entries, errors

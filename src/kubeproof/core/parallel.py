@@ -19,10 +19,15 @@ import multiprocessing
 import os
 from collections.abc import Iterator
 
-from kubeproof.core.engine import PARALLEL_MIN_INPUTS, Engine, ScanResult
+from kubeproof.core.engine import Engine
+from kubeproof.core.result import ScanResult
 from kubeproof.sources.files import LoadOptions, load_path
 
+# each worker process's engine, set in the worker by _start_worker (the parent
+# passes it to the pool, never stores it: forked, it is not pickled)
 _WORKER: tuple[Engine, LoadOptions] | None = None
+
+PARALLEL_MIN_INPUTS = 16  # below this, starting workers costs more than it saves
 
 # --jobs 0 (auto) starts workers only for inputs like those where they won in
 # bench/jobs_bench.py on a 2-core machine: 16+ files of 256 KiB or more on
@@ -75,6 +80,11 @@ def auto_jobs(inputs: list[tuple[str, str]], cores: int | None = None,
     return cores
 
 
+def _start_worker(engine: Engine, opts: LoadOptions) -> None:
+    global _WORKER
+    _WORKER = (engine, opts)
+
+
 def _check_one(item: tuple[str, str]) -> ScanResult:
     assert _WORKER is not None
     engine, opts = _WORKER
@@ -86,12 +96,8 @@ def _check_one(item: tuple[str, str]) -> ScanResult:
 def scan_in_workers(engine: Engine, inputs: list[tuple[str, str]], opts: LoadOptions,
                     jobs: int) -> Iterator[ScanResult]:
     """Partial results, one per input, in input order."""
-    global _WORKER
     worker = Engine(engine.ctx, engine.rules + engine.set_rules, opts)
     worker.applications = engine.applications  # each input's index is its application's
-    _WORKER = (worker, opts)
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            yield from pool.imap(_check_one, inputs, chunksize=4)
-    finally:
-        _WORKER = None
+    with multiprocessing.get_context("fork").Pool(jobs, initializer=_start_worker,
+                                                  initargs=(worker, opts)) as pool:
+        yield from pool.imap(_check_one, inputs, chunksize=4)

@@ -26,7 +26,8 @@ def fix_object(obj: MutableMapping[str, Any], settings: FixSettings,
         if (fx.needs_verdict if codes is None else code not in codes) or not runs(fx, settings):
             continue
         # a fresh view per fix: the one before may have created pod spec parents
-        res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
+        res = Resource(obj, Origin("<fix>", 0, 0),  # type: ignore[arg-type]
+                       templates=settings.pod_templates)
         if fx(res, settings):
             changed.append(code)
     return changed

@@ -7,7 +7,7 @@ this kind and yields every container (init, regular, ephemeral) with its path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,6 +23,10 @@ class Manifest(Protocol):
     @property
     def obj(self) -> dict[str, Any]: ...
 
+    @property
+    def templates(self) -> Mapping[str, Path]: ...
+
+
 # Where the pod template (metadata + spec) lives, per kind. The Pod itself has
 # its metadata at the root.
 TEMPLATE_PATHS: dict[str, Path] = {
@@ -36,8 +40,6 @@ TEMPLATE_PATHS: dict[str, Path] = {
     "PodTemplate": ("template",),
 }
 WORKLOAD_KINDS = frozenset(TEMPLATE_PATHS) | {"Pod"}
-# Custom kinds configured by the user (``workloads.podTemplatePaths``).
-CUSTOM_TEMPLATE_PATHS: dict[str, Path] = {}
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 # Kinds whose containers run to completion: probes do not apply to them.
@@ -127,7 +129,15 @@ def _get(obj: Any, path: Path) -> Any:
     return obj
 
 
+def template_paths(dotted: Mapping[str, str]) -> dict[str, Path]:
+    """Custom kinds' pod-template paths as config ``workloads.podTemplatePaths``
+    writes them (``Rollout: spec.template``), split into paths."""
+    return {kind: tuple(p for p in path.split(".") if p) for kind, path in dotted.items()}
+
+
 def pod_view(res: Manifest) -> PodView | None:
+    """The pod view of ``res``: built-in workload kinds, and the custom kinds of
+    ``res.templates``."""
     kind = res.kind
     if kind == "Pod":
         spec = res.obj.get("spec")
@@ -135,7 +145,7 @@ def pod_view(res: Manifest) -> PodView | None:
         spec_path: Path = ("spec",)
         meta_path: Path = ("metadata",)
     else:
-        tpath = TEMPLATE_PATHS.get(kind) or CUSTOM_TEMPLATE_PATHS.get(kind)
+        tpath = TEMPLATE_PATHS.get(kind) or res.templates.get(kind)
         if tpath is None:
             return None
         template = _get(res.obj, tpath)

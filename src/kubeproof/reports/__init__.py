@@ -28,7 +28,7 @@ from kubeproof import __version__
 from kubeproof.util.gcpause import gc_paused
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
     from kubeproof.model import Finding
 
 FORMATS: dict[str, str] = {

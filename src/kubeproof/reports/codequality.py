@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from kubeproof.model import Finding, InputError, Severity
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
 
 SEVERITIES = {
     Severity.CRITICAL: "blocker",

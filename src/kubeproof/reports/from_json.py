@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from kubeproof.core.catalogue import load_rules
-from kubeproof.core.engine import CheckedObject, ScanResult
+from kubeproof.core.result import CheckedObject, ScanResult
 from kubeproof.model import PRACTICES, Finding, InputError, Rule, Severity
 
 

@@ -57,7 +57,8 @@ from kubeproof.sources.files import MANIFEST_SUFFIXES
 from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
+    from kubeproof.reports.redact import Templates
 
 CONTEXT = 3  # lines shown either side of a finding's line
 MAX_LINE = 400  # characters kept of an excerpt line
@@ -74,7 +75,7 @@ def render(result: ScanResult, *, tool_version: str, now: datetime | None = None
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     findings = sorted(result.findings, key=lambda f: (-f.severity, f.file, f.line, f.column,
                                                      f.rule.code))
-    data = _script_json(_data(findings))
+    data = _script_json(_data(findings, result.pod_templates))
     script = _SCRIPT.replace("__PAGE__", str(PAGE))
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
@@ -211,7 +212,7 @@ def _problems(errors: list[InputError], warnings: list[InputError]) -> str:
 # ------------------------------------------------------------------ data for the script
 
 
-def _data(findings: list[Finding]) -> dict[str, Any]:
+def _data(findings: list[Finding], templates: Templates) -> dict[str, Any]:
     files: dict[str, int] = {}
     namespaces: dict[str, int] = {}
     rules: dict[str, dict[str, Any]] = {}
@@ -232,7 +233,7 @@ def _data(findings: list[Finding]) -> dict[str, Any]:
                 range(max(1, f.line - CONTEXT), f.line + CONTEXT + 1))
     sources: dict[str, dict[str, str]] = {}
     for file, lines in wanted.items():
-        kept = _source_lines(file, lines)
+        kept = _source_lines(file, lines, templates)
         if kept:
             sources[str(files[file])] = kept
     return {"practices": {str(k): v for k, v in PRACTICES.items()},
@@ -247,7 +248,7 @@ def _excerpt_file(f: Finding) -> bool:
     return f.kind != "Dockerfile" and f.file.lower().endswith(MANIFEST_SUFFIXES)
 
 
-def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
+def _source_lines(path: str, wanted: set[int], templates: Templates) -> dict[str, str]:
     """The ``wanted`` lines (1-based) of the file at ``path``, secret values masked,
     each cut at :data:`MAX_LINE` characters and escaped; empty when the file cannot
     be read, decoded or parsed for masking (never an unmasked line)."""
@@ -261,7 +262,7 @@ def _source_lines(path: str, wanted: set[int]) -> dict[str, str]:
     if len(raw) > MAX_SOURCE_BYTES or b"\x00" in raw:
         return {}
     try:
-        text = masked_if_parsed(raw.decode("utf-8-sig"))
+        text = masked_if_parsed(raw.decode("utf-8-sig"), templates)
     except Exception:  # any failure to mask: show nothing rather than a secret
         return {}
     if text is None or _KUBECONFIG.search(text):  # could not be masked; a kubeconfig

@@ -45,7 +45,7 @@ from kubeproof.reports import SEVERITY_ORDER, registry_rows
 from kubeproof.reports.scorecard import scorecard
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
 
 SUPPRESSION_KINDS = ("annotation", "comment", "exemption")
 

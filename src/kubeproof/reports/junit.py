@@ -26,7 +26,7 @@ from kubeproof.model import Finding, Severity
 from kubeproof.reports import finding_key, object_key, object_label
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

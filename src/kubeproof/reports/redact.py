@@ -25,34 +25,38 @@ value becomes :data:`MASK`. The diff is then for reading, not for ``patch``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kubeproof.core.config import Config
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
-from kubeproof.model import Context, Origin, Path, Resource
+from kubeproof.model import NO_TEMPLATES, Context, Origin, Path, Resource
 from kubeproof.rules.p10_secrets import hardcoded_secret
 from kubeproof.sources.yamlparse import Document, parse_yaml
+
+# the custom pod-template kinds of the run (``Context.pod_templates``): their
+# containers' values are masked as those of the built-in workloads
+Templates = Mapping[str, Path]
 
 MASK = "********"
 Span = tuple[int, int]
 
 
-def secret_spans(text: str) -> list[Span]:
+def secret_spans(text: str, templates: Templates = NO_TEMPLATES) -> list[Span]:
     """Character spans (start, end) in ``text`` of every secret value, sorted, disjoint."""
-    return _secret_spans(text)[0]
+    return _secret_spans(text, templates)[0]
 
 
-def masked_if_parsed(text: str) -> str | None:
+def masked_if_parsed(text: str, templates: Templates = NO_TEMPLATES) -> str | None:
     """``text`` with its secret values masked, or None when a document of it does not
     parse: the values in that document cannot be found, so no line is safe to show."""
-    spans, broken = _secret_spans(text)
+    spans, broken = _secret_spans(text, templates)
     return None if broken else mask(text, spans)
 
 
-def _secret_spans(text: str) -> tuple[list[Span], bool]:
+def _secret_spans(text: str, templates: Templates) -> tuple[list[Span], bool]:
     """The spans, and whether some document did not parse."""
     spans: list[Span] = []
     broken = False
@@ -64,7 +68,7 @@ def _secret_spans(text: str) -> tuple[list[Span], bool]:
             continue
         base = _line_start(text, doc.line_offset)  # parse_yaml restarts chunks at a line
         for obj, node in _objects(doc.data, doc.node):
-            for path in _secret_paths(obj):
+            for path in _secret_paths(obj, templates):
                 target = _node_at(node, path)
                 if target is not None:
                     spans.extend((base + a, base + b) for a, b in _scalar_spans(target))
@@ -84,9 +88,9 @@ def mask(text: str, spans: list[Span]) -> str:
     return "".join(out)
 
 
-def masked(text: str) -> tuple[str, bool]:
+def masked(text: str, templates: Templates = NO_TEMPLATES) -> tuple[str, bool]:
     """``text`` with its secret values masked, and whether anything was."""
-    spans = secret_spans(text)
+    spans = secret_spans(text, templates)
     return (mask(text, spans), True) if spans else (text, False)
 
 
@@ -126,7 +130,7 @@ def _objects(data: Any, node: Node) -> Iterator[tuple[dict[str, Any], Node]]:
     yield data, node
 
 
-def _secret_paths(obj: dict[str, Any]) -> Iterator[Path]:
+def _secret_paths(obj: dict[str, Any], templates: Templates) -> Iterator[Path]:
     """Paths of the values to mask in one object."""
     if obj.get("kind") == "Secret":
         for field in ("data", "stringData"):
@@ -137,7 +141,7 @@ def _secret_paths(obj: dict[str, Any]) -> Iterator[Path]:
                 yield (field,)  # hostile shapes: mask the whole section
     elif obj.get("kind") in ENCRYPTION_KINDS:
         yield from _encryption_key_paths(obj)
-    yield from _kp1003_paths(obj)
+    yield from _kp1003_paths(obj, templates)
 
 
 ENCRYPTION_KINDS = frozenset({"EncryptionConfiguration", "EncryptionConfig"})
@@ -162,9 +166,10 @@ def _encryption_key_paths(obj: dict[str, Any]) -> Iterator[Path]:
                     yield base
 
 
-def _kp1003_paths(obj: dict[str, Any]) -> Iterator[Path]:
+
+def _kp1003_paths(obj: dict[str, Any], templates: Templates) -> Iterator[Path]:
     ctx = Context(config=Config(), kube_version=DEFAULT_KUBE_VERSION)
-    res = Resource(obj, Origin("<redact>", 0, 0))  # type: ignore[arg-type]
+    res = Resource(obj, Origin("<redact>", 0, 0), templates=templates)  # type: ignore[arg-type]
     for violation in hardcoded_secret(res, ctx):
         yield violation.path
 

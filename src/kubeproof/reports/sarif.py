@@ -23,7 +23,7 @@ from urllib.parse import quote
 from kubeproof.model import PRACTICES, Finding, InputError, Rule, Severity
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
 
 SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
               "sarif-schema-2.1.0.json")

@@ -48,7 +48,7 @@ from kubeproof.model import PRACTICES, Rule, Scope, Severity
 from kubeproof.reports import finding_key
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
 
 WEIGHTS: dict[Severity, int] = {
     Severity.CRITICAL: 10,

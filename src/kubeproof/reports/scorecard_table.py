@@ -13,7 +13,7 @@ from kubeproof.reports.console import console_text, make_console
 from kubeproof.reports.scorecard import scorecard
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
 
 GRADE_STYLES = {"A": "bold green", "B": "green", "C": "yellow", "D": "yellow", "F": "bold red",
                 "n/a": "dim"}

@@ -50,7 +50,7 @@ from kubeproof.reports.scorecard_table import scorecard_table
 from kubeproof.util.terminal import cell, safe
 
 if TYPE_CHECKING:
-    from kubeproof.core.engine import ScanResult
+    from kubeproof.core.result import ScanResult
 
 RESET = "\x1b[0m"
 ANSI: dict[str, str] = {

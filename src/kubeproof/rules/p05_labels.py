@@ -18,7 +18,7 @@ from kubeproof.k8s.selectors import (
     map_selector_matches,
     validate_label_selector,
 )
-from kubeproof.k8s.workloads import CUSTOM_TEMPLATE_PATHS, PodView
+from kubeproof.k8s.workloads import PodView
 from kubeproof.model import SAFE, Context, ObjectRef, Path, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
@@ -288,12 +288,13 @@ class TemplateLookup:
 
 
 def namespace_lookup(index: Index, ctx: Context) -> TemplateLookup:
-    """The set's pod templates by namespace, built once per run for every rule
-    that asks (kept in ``ctx.facts`` with the index it was built from)."""
-    kept = ctx.facts.template_lookup
-    if kept is None or kept[0] is not index:
-        kept = ctx.facts.template_lookup = (index, TemplateLookup(index.workloads))
-    return kept[1]
+    """The set's pod templates by namespace, built once per set for every rule
+    that asks (:meth:`Index.derived`)."""
+    return index.derived(_template_lookup)
+
+
+def _template_lookup(index: Index) -> TemplateLookup:
+    return TemplateLookup(index.workloads)
 
 
 def pdb_selector(pdb: Record) -> dict[str, Any] | None:
@@ -627,7 +628,7 @@ def hpa_target_missing(index: Index, ctx: Context) -> Iterator[SetViolation]:
           maxReplicas: 10
         ```
     """
-    scalable = _SCALABLE | set(CUSTOM_TEMPLATE_PATHS)
+    scalable = _SCALABLE | set(ctx.pod_templates)
     # the API groups each (namespace, kind, name) exists in, copies merged
     targets: dict[tuple[str | None, str, str], set[str | None]] = defaultdict(set)
     for w in index.workloads:

@@ -700,7 +700,8 @@ def service_account_for(obj: MutableMapping[str, Any], settings: FixSettings
     namespace, labelled like it (its value of `app.kubernetes.io/name` and of the
     required labels, else `fix.labels`, else its name for the name label), with
     no token automounted. None when ``obj`` has no pod spec or no usable name."""
-    res = Resource(obj, Origin("<fix>", 0, 0))  # type: ignore[arg-type]
+    res = Resource(obj, Origin("<fix>", 0, 0),  # type: ignore[arg-type]
+                   templates=settings.pod_templates)
     spec = res.pod.spec if res.pod is not None else {}
     name = spec.get("serviceAccountName")
     if not is_dns_subdomain(name):

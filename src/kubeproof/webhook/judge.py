@@ -29,8 +29,11 @@ import jsonpatch
 
 from kubeproof.core.catalogue import fixes, load_rules
 from kubeproof.core.config import Config
-from kubeproof.core.engine import IGNORE_ANNOTATION, ObjectChecker, ScanResult, select_rules
+from kubeproof.core.engine import ObjectChecker
 from kubeproof.core.fixing import FixSettings
+from kubeproof.core.result import ScanResult
+from kubeproof.core.run import RunSettings, build_run
+from kubeproof.core.suppression import IGNORE_ANNOTATION
 from kubeproof.fix.apply import fix_object
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
 from kubeproof.model import Context, Finding, Rule, RunsIn
@@ -60,25 +63,30 @@ class Decision:
     exempted: int = 0  # findings left out by exemptions (counted by the app)
 
 
-def build_context(config: Config, policy: WebhookPolicy) -> Context:
-    """The rules' context for the webhook: scan's kube version and PSS level."""
+def run_settings(config: Config, policy: WebhookPolicy) -> RunSettings:
+    """The webhook's run: scan's kube version and PSS level, every rule the
+    config leaves on, annotation exemptions as the policy allows them; raises
+    ``ValueError`` for a bad ``scan.kubeVersion``."""
     settings = config.scan
     version = parse_kube_version(str(settings["kubeVersion"])) \
         if settings.get("kubeVersion") else DEFAULT_KUBE_VERSION
     level = settings.get("pssLevel", "restricted")
     judged = dataclasses.replace(config, allow_annotations=policy.allow_annotations)
-    return Context(config=judged, kube_version=version, pss_level=level)
+    return RunSettings(judged, kube_version=version, pss_level=level)
+
+
+def build_context(config: Config, policy: WebhookPolicy) -> Context:
+    """The rules' context for the webhook (see :func:`run_settings`)."""
+    return build_run(run_settings(config, policy)).ctx
 
 
 class Judge:
     def __init__(self, config: Config, policy: WebhookPolicy,
                  extra_rules: tuple[Rule, ...] = ()) -> None:
-        from kubeproof.api import apply_workload_paths
-
-        apply_workload_paths(config)
         self.policy = policy
-        rules = [r for r in select_rules(config) if RunsIn.ADMISSION in r.runs_in]
-        self.checker = ObjectChecker(build_context(config, policy), [*rules, *extra_rules])
+        run = build_run(run_settings(config, policy))
+        rules = [r for r in run.rules if RunsIn.ADMISSION in r.runs_in]
+        self.checker = ObjectChecker(run.ctx, [*rules, *extra_rules])
         self.codes = {r.code for r in rules}
         self.fixers = policy.fix_codes()
         # no digest lookups (KP0101 needs the registry: too slow for admission), no

@@ -49,7 +49,7 @@ from typing import Any
 import yaml
 
 from kubeproof import __version__
-from kubeproof.core.engine import IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION
+from kubeproof.core.suppression import IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION
 from kubeproof.model import Severity
 from kubeproof.webhook.certs import make_ca, make_serving_cert, service_dns_names
 from kubeproof.webhook.policy import AUDIT, DEFAULT_MODES, ENFORCE, FAIL_ALLOW, FAIL_DENY, MODES

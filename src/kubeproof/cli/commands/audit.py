@@ -32,19 +32,21 @@ above it, 2 usage error, bad config or incomplete coverage.
 from __future__ import annotations
 
 import sys
+from collections.abc import Container
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from kubeproof.cli.image_options import registry_options, registry_settings_or_exit
-from kubeproof.cli.main import (
+from kubeproof.cli.commands.audit_events import send_events
+from kubeproof.cli.common import (
     MAX_TIMEOUT_S,
     FiniteFloatRange,
     _split,
     _write_reports,
     check_outputs,
     config_or_exit,
+    echo,
     fail,
     group_by_or_exit,
     level_and_threshold,
@@ -52,15 +54,21 @@ from kubeproof.cli.main import (
     report_options,
     vuln_inputs,
 )
-
-if TYPE_CHECKING:
-    from kubeproof.core.config import Config
-    from kubeproof.core.engine import ScanResult
-    from kubeproof.images.check import CheckSettings
-    from kubeproof.images.vulnfacts import VulnInputs
-    from kubeproof.model import Finding
-    from kubeproof.webhook.policy import AuditSettings
-
+from kubeproof.cli.image_options import registry_options, registry_settings_or_exit
+from kubeproof.core.catalogue import codes
+from kubeproof.core.config import Config, ConfigError
+from kubeproof.core.engine import Engine
+from kubeproof.core.result import ScanResult, exit_code
+from kubeproof.core.run import RunSettings, SelectionError, build_run
+from kubeproof.images.check import CheckSettings
+from kubeproof.images.vulnfacts import VulnInputs
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN, parse_kube_version
+from kubeproof.k8s.workloads import WORKLOAD_KINDS
+from kubeproof.model import Finding, InputError, Needs, RunsIn
+from kubeproof.sources import cluster
+from kubeproof.sources.cluster import ClusterError
+from kubeproof.util.gcpause import gc_paused
+from kubeproof.webhook.policy import AuditSettings, load_policy
 
 
 @dataclass(slots=True)
@@ -86,26 +94,12 @@ class AuditOptions:
 def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     """Audit the cluster; raises ``ClusterError`` (no credentials) and
     ``SelectionError`` (unknown rule), reports everything else in the result."""
-    from kubeproof.api import apply_workload_paths
-    from kubeproof.core.catalogue import codes
-    from kubeproof.core.config import Config
-    from kubeproof.core.engine import SCAN_SCOPES, Engine, select_rules
-    from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN
-    from kubeproof.model import Context, InputError, Needs, RunsIn, Scope
-    from kubeproof.sources import cluster
-    from kubeproof.util.gcpause import gc_paused
-
     config = config or Config()
-    apply_workload_paths(config)
-    vulns = opts.vulns
-    scopes = vulns.scopes(SCAN_SCOPES) if vulns else SCAN_SCOPES
-    steps: list[Any] = [vulns.prepare] if vulns else []
-    if opts.check_images is not None:
-        from kubeproof.images.check import ImageCheck
-
-        scopes = scopes | {Scope.REGISTRY}
-        steps.append(ImageCheck(opts.check_images))
-    rules = [r for r in select_rules(config, opts.select, opts.ignore, scopes)
+    # the Kubernetes version is the server's, known once connected (below)
+    run = build_run(RunSettings(config, select=opts.select, ignore=opts.ignore,
+                                pss_level=opts.pss_level, vulns=opts.vulns,
+                                check_images=opts.check_images))
+    rules = [r for r in run.rules
              if RunsIn.CLUSTER in r.runs_in]
     conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
                            max_requests=opts.max_requests)
@@ -126,8 +120,8 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     if version is None:
         version = min(served, NEWEST_KNOWN) if served and served[0] == 1 \
             else DEFAULT_KUBE_VERSION
-    ctx = Context(config=config, kube_version=version, pss_level=opts.pss_level, prepare=steps)
-    engine = Engine(ctx, rules)
+    run = run.with_kube_version(version)
+    engine = Engine(run.ctx, rules)
     result = engine.result
     result.errors.extend(errors)
     reader = cluster.ClusterReader(conn, max_requests=opts.max_requests,
@@ -150,30 +144,24 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
         warnings.append(InputError(conn.where, None, f"Secrets not read, so {unread} "
                                    "(pull secrets) were not checked: use --read-secrets "
                                    "with list access to secrets"))
-    result.findings = [f for f in result.findings if _keep(f, opts.namespace)]
+    custom = run.ctx.pod_templates
+    result.findings = [f for f in result.findings if _keep(f, opts.namespace, custom)]
     if opts.namespace:
         result.checked = [c for c in result.checked if c.namespace == opts.namespace
                           or (c.kind == "Namespace" and c.name == opts.namespace)]
     result = engine.finish(opts.pss_level)
     result.warnings.extend(warnings)
     result.files = len(reader.summary.listed)  # in an audit: the kinds read completely
-    if opts.check_images is not None:
-        from kubeproof.images.check import image_facts
-
-        facts = image_facts(ctx)
-        result.registries = list(facts.registries.values()) if facts is not None else []
-    return result
+    return run.add_facts(result)
 
 
 def _dotted(version: tuple[int, int]) -> str:
     return f"{version[0]}.{version[1]}"
 
 
-def _keep(f: Finding, namespace: str | None) -> bool:
-    from kubeproof.k8s.workloads import CUSTOM_TEMPLATE_PATHS, WORKLOAD_KINDS
-
+def _keep(f: Finding, namespace: str | None, custom_kinds: Container[str]) -> bool:
     if f.rule.code == "KP0401" and f.kind not in WORKLOAD_KINDS \
-            and f.kind not in CUSTOM_TEMPLATE_PATHS:
+            and f.kind not in custom_kinds:
         return False
     if namespace:
         return f.namespace == namespace or (f.kind == "Namespace" and f.name == namespace)
@@ -228,10 +216,6 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
     (error printed, no report), or kinds that could not be listed (the report
     says what the audit did not see).
     """
-    from kubeproof.core.engine import SelectionError, exit_code
-    from kubeproof.k8s.versions import parse_kube_version
-    from kubeproof.sources.cluster import ClusterError
-
     check_outputs(formats, outputs)
     config = config_or_exit(config_path, no_config)
     grouping = group_by_or_exit(config, group_by)
@@ -262,9 +246,6 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
     _write_reports(result, formats or ("text",), outputs, color=not no_color, quiet=quiet,
                    group_by=grouping, show_all=show_all)
     if sink is not None:
-        from kubeproof.cli.commands.audit_events import send_events
-        from kubeproof.cli.common import echo
-
         warning = send_events(result.findings, sink)
         if warning:
             echo(f"kubeproof: warning: {warning}", err=True)
@@ -275,9 +256,6 @@ def _sink_or_exit(config: Config, formats: tuple[str, ...],
                   outputs: tuple[str, ...]) -> AuditSettings:
     """The sink of ``webhook.audit`` for --events; ends the command (exit 2) when the
     config's section is bad, or when events and a report would share stdout."""
-    from kubeproof.core.config import ConfigError
-    from kubeproof.webhook.policy import load_policy
-
     try:
         settings = load_policy(config).audit
     except ConfigError as exc:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from kubeproof.core.fixing import FixSettings
     from kubeproof.fix.files import FixedText
     from kubeproof.images.pin import RegistryImages
+    from kubeproof.reports.redact import Templates
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 _RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
@@ -325,7 +326,7 @@ def _round(files: list[str], scan: _Scan, *, write: bool, show_diff: bool, notes
                        "it, the layout around the edits could not be kept", err=True)
         if show_diff:
             changed.append(item.path)
-            _print_diff(item.path, item.original, item.fixed.text)
+            _print_diff(item.path, item.original, item.fixed.text, scan.settings.pod_templates)
             continue
         if write:
             try:
@@ -372,14 +373,14 @@ def write_file(path: str, expected: str, text: str) -> None:
         raise
 
 
-def _print_diff(path: str, before: str, after: str) -> None:
+def _print_diff(path: str, before: str, after: str, templates: Templates) -> None:
     """The unified diff, with secret values masked by position in both texts
     (kubeproof.reports.redact) before diffing, so no hunk shows one, and each line
     escaped for the terminal (kubeproof.util.terminal)."""
     from kubeproof.reports.redact import masked
 
-    old, hid_old = masked(before)
-    new, hid_new = masked(after)
+    old, hid_old = masked(before, templates)
+    new, hid_new = masked(after, templates)
     for line in difflib.unified_diff(old.splitlines(), new.splitlines(),
                                      f"a/{path}", f"b/{path}", lineterm=""):
         sys.stdout.write(safe(line) + "\n")  # file content can hold escape sequences

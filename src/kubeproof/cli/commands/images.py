@@ -59,17 +59,17 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     """
     # start-up: the scan API, the inventory and the image checks cost ~110 ms of imports (-X
     # importtime, loaded machine); kubeproof --help loads every command module
-    from kubeproof.api import apply_workload_paths
     from kubeproof.core.inventory import inventory
     from kubeproof.images.check import ImageCheck
+    from kubeproof.k8s.workloads import template_paths
     from kubeproof.model import Context
 
     require_paths(paths)
     config = config_or_exit(config_path, no_config)
-    apply_workload_paths(config)
     checks = registry_settings_or_exit(check_images, platform, registry_ca,
                                        insecure_registries, registry_auth, image_cache)
-    index, entries, errors = inventory(list(paths), keep_credentials=checks is not None)
+    index, entries, errors = inventory(list(paths), keep_credentials=checks is not None,
+                                       templates=template_paths(config.pod_template_paths))
     for err in errors:
         echo(err, err=True)
     registries: list[Any] = []

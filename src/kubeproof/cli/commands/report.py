@@ -49,7 +49,7 @@ def report(reports: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     """
     # start-up: the engine and the JSON report reader cost ~100 ms of imports (-X importtime,
     # loaded machine); kubeproof --help loads every command module
-    from kubeproof.core.engine import exit_code
+    from kubeproof.core.result import exit_code
     from kubeproof.reports.from_json import NoReportError, load_reports
 
     check_outputs(formats, outputs)
