@@ -14,9 +14,10 @@ from kubeproof.api import scan
 from kubeproof.core.applications import application_of, configured_application
 from kubeproof.core.catalogue import WITHDRAWN_BY_SET, load_rules
 from kubeproof.core.config import Config, ConfigError, load_config
+from kubeproof.core.context import Context
 from kubeproof.core.index import Index
 from kubeproof.core.result import ScanResult
-from kubeproof.model import Context, Finding, Scope
+from kubeproof.model import Finding, Scope
 from kubeproof.sources.files import LoadOptions
 from tests.support.cli import kp
 from tests.support.paths import CORPUS, RULE_FIXTURES

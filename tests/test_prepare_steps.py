@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubeproof.api import scan
+from kubeproof.core.context import Context
 from kubeproof.core.engine import INDEX_SCOPES
 from kubeproof.core.run import SCAN_SCOPES
-from kubeproof.model import Context
 from tests.support.paths import ROOT
 
 BAD = str(ROOT / "examples" / "bad")

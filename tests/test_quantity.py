@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.core.config import Config
+from kubeproof.core.context import Context
 from kubeproof.core.engine import ObjectChecker
 from kubeproof.core.fixing import FixSettings
 from kubeproof.core.run import select_rules
@@ -28,7 +29,6 @@ from kubeproof.k8s.quantity import (
     quantity_or_none,
 )
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
-from kubeproof.model import Context
 from kubeproof.sources.yamlparse import parse_yaml
 from tests.support.cli import kp
 from tests.support.scanning import hits

@@ -12,17 +12,11 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kubeproof.k8s.workloads import PodView, pod_view
 from kubeproof.util.shapes import Path as Path  # the JSON path type lives below k8s
 from kubeproof.util.terminal import safe
-
-if TYPE_CHECKING:
-    from kubeproof.core.config import Config
-    from kubeproof.core.fixing import FixSettings
-    from kubeproof.images.check import ImageFacts
-    from kubeproof.images.vulnfacts import VulnFacts
 
 # no custom pod-template kinds (config ``workloads.podTemplatePaths``); shared,
 # never written (typed read-only), and a plain dict so that results holding it
@@ -166,48 +160,20 @@ class SetViolation:
     severity: Severity | None = None
 
 
-@dataclass(slots=True)
-class Facts:
-    """What the ``Context.prepare`` steps gather for the index-phase rules;
-    None: not gathered (a plain scan)."""
-
-    # the registry's answers (``--check-images``: images.check.ImageCheck)
-    images: ImageFacts | None = None
-    # vulnerability reports (``--vuln-report``, ``--scan-images``: images.vulnfacts)
-    vulnerabilities: VulnFacts | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Settings that rules may read; one per run."""
-
-    config: Config
-    kube_version: tuple[int, int]
-    pss_level: str = "restricted"
-    # Steps run once over the finished index before the index-phase rules (set,
-    # registry and report scopes): they gather facts those rules read, such as
-    # resolved images (``--check-images``) or vulnerability reports, into ``facts``.
-    prepare: list[Callable[[Any, Context], None]] = field(default_factory=list)
-    facts: Facts = field(default_factory=Facts)
-    # what those steps could not gather (a file that is not a report, a tool
-    # missing) and what they warn of: the engine adds both to the result
-    errors: list[InputError] = field(default_factory=list)
-    warnings: list[InputError] = field(default_factory=list)
-    # where the pod template of each custom kind lives (``workloads.podTemplatePaths``)
-    pod_templates: Mapping[str, Path] = field(default_factory=no_templates)
-
-
-CheckFn = Callable[["Resource", Context], Iterator[Violation]]
+# The functions a rule holds, typed here by what they return: their second
+# argument is the run's ``core.context.Context`` (a fix's, ``core.fixing.
+# FixSettings``), which live above this module; ``core.catalogue`` registers
+# them with the full signatures (``CheckFn``, ``IndexCheckFn``, ``FixFn``).
+# a rule's check: (Resource, Context) for object and cluster scopes, (Index,
+# Context) for the index-phase scopes (set, registry, report); the scope tells which
+RuleFn = Callable[..., Iterator[Any]]
 # an index-phase check: (Index, Context) -> SetViolations
-IndexCheckFn = Callable[[Any, Context], Iterator["SetViolation"]]
-# a rule's check: a CheckFn for object and cluster scopes, an IndexCheckFn for
-# the index-phase scopes (set, registry, report); the scope tells which
-RuleFn = Callable[[Any, Context], Iterator[Any]]
-# a fixer: changes the object in place, True when it changed something
-FixFn = Callable[["Resource", "FixSettings"], bool]
+IndexCheckFn = Callable[..., Iterator["SetViolation"]]
+# a fixer: (Resource, FixSettings) -> changed the object in place
+FixFn = Callable[..., bool]
 # what creates the object a fix points its object at (KP0707: the workload's
-# ServiceAccount): (fixed object, settings) -> the new object, None for none
-CreateFn = Callable[[Any, "FixSettings"], Any]
+# ServiceAccount): (fixed object, FixSettings) -> the new object, None for none
+CreateFn = Callable[..., Any]
 # what in the set withdraws an object rule's findings (KP1303's "and no HPA"):
 # a function of the index answering, for (namespace, kind, name), whether the
 # rule's findings on that object are withdrawn
@@ -240,8 +206,9 @@ class Fix:
     def safe(self) -> bool:
         return self.safety == SAFE
 
-    def __call__(self, res: Resource, settings: FixSettings) -> bool:
-        return self.fn(res, settings)
+    def __call__(self, res: Resource, settings: Any) -> bool:
+        """Apply the fix (``settings``: ``core.fixing.FixSettings``)."""
+        return bool(self.fn(res, settings))
 
 
 @dataclass(slots=True)
@@ -277,12 +244,6 @@ class Rule:
         if not self.remediation:
             # the first paragraph of How, printed with every finding
             self.remediation = self.how.split("\n\n", 1)[0].replace("\n", " ").strip()
-
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        # rules travel between processes by code: the function cannot be pickled
-        from kubeproof.core.catalogue import rule_by_code
-
-        return rule_by_code, (self.code,)
 
     def applies_to(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds

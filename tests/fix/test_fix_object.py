@@ -12,9 +12,10 @@ import pytest
 
 from kubeproof.core.catalogue import load_rules
 from kubeproof.core.config import Config, ConfigError, load_config
+from kubeproof.core.context import Context
 from kubeproof.core.fixing import FixSettings
 from kubeproof.fix.apply import fix_object
-from kubeproof.model import Context, Origin, Resource
+from kubeproof.model import Origin, Resource
 from tests.fix.test_fixers import unsafe
 
 DEPLOYMENT = """{

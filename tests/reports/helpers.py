@@ -10,17 +10,9 @@ from typing import Any
 import jsonschema
 
 from kubeproof.api import scan
+from kubeproof.core.context import Context
 from kubeproof.core.result import CheckedObject, ScanResult
-from kubeproof.model import (
-    Context,
-    Finding,
-    InputError,
-    Resource,
-    Rule,
-    Scope,
-    Severity,
-    Violation,
-)
+from kubeproof.model import Finding, InputError, Resource, Rule, Scope, Severity, Violation
 from tests.support.paths import DATA
 
 FIXTURES = Path(__file__).parent / "fixtures"

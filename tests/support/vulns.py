@@ -11,7 +11,6 @@ from pathlib import Path
 from kubeproof.api import scan
 from kubeproof.core.config import Config, load_config
 from kubeproof.core.result import ScanResult
-from kubeproof.core.run import SCAN_SCOPES
 from kubeproof.images.vulnfacts import VulnInputs
 from tests.support.paths import TESTS
 
@@ -41,8 +40,7 @@ def run(reports: list[str], *, paths: tuple[str, ...] = (str(SHOP),),
         timeout: float = 60.0, select: tuple[str, ...] = ("KP11",)) -> ScanResult:
     """Scan with the reports, as the CLI does, with the clock pinned."""
     vin = VulnInputs(reports, scan_images, timeout, now=now)
-    result = scan(list(paths), config=cfg, select=select, scopes=vin.scopes(SCAN_SCOPES),
-                  prepare=[vin.prepare])
+    result = scan(list(paths), config=cfg, select=select, vulns=vin)
     return result
 
 

@@ -15,7 +15,8 @@ from dataclasses import replace
 import uvicorn
 
 from kubeproof.core.config import Config
-from kubeproof.model import Context, Resource, Rule, Scope, Severity, Violation
+from kubeproof.core.context import Context
+from kubeproof.model import Resource, Rule, Scope, Severity, Violation
 from kubeproof.webhook import server
 from kubeproof.webhook.app import create_app
 from kubeproof.webhook.events import AuditSink

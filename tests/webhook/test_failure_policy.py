@@ -20,7 +20,8 @@ import uvicorn
 from prometheus_client import REGISTRY
 
 from kubeproof.core.config import Config
-from kubeproof.model import Context, Resource, Rule, Scope, Severity, Violation
+from kubeproof.core.context import Context
+from kubeproof.model import Resource, Rule, Scope, Severity, Violation
 from kubeproof.webhook.app import create_app
 from kubeproof.webhook.events import AuditSink
 from kubeproof.webhook.judge import Judge

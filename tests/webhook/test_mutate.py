@@ -19,10 +19,10 @@ import pytest
 
 from kubeproof.core.catalogue import fixes
 from kubeproof.core.config import Config, ConfigError, load_config
+from kubeproof.core.context import Context
 from kubeproof.core.engine import ObjectChecker
 from kubeproof.core.run import select_rules
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
-from kubeproof.model import Context
 from kubeproof.webhook.admission import decode
 from kubeproof.webhook.judge import Judge
 from kubeproof.webhook.policy import load_policy

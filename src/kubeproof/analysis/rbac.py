@@ -44,10 +44,11 @@ from typing import Any
 
 from kubeproof.core.applications import discover_applications
 from kubeproof.core.config import Config
+from kubeproof.core.context import Context
 from kubeproof.k8s.rbac_roles import LabelledRole, aggregate, builtin_roles, version_text
 from kubeproof.k8s.selectors import SelectorError, validate_label_selector
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
-from kubeproof.model import Context, InputError, Origin, Path, Resource, Violation
+from kubeproof.model import InputError, Origin, Path, Resource, Violation
 from kubeproof.rules.common import as_dict, as_list, one_of, quote
 from kubeproof.rules.p07_rbac import (
     BINDING_KINDS,

@@ -142,8 +142,8 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     2 usage error, bad config, a path that does not exist, empty stdin, or an
     input that could not be read or parsed (the other inputs are still scanned).
     """
-    # deferred (start-up): the engine and its stages cost ~75 ms to import
-    # (-X importtime, kubeproof.api), which --help and the other commands skip
+    # start-up: the engine and its stages cost ~75 ms to import (-X importtime,
+    # kubeproof.api), which --help and the other commands skip
     from kubeproof.core.filters import read_baseline
     from kubeproof.core.filters import write_baseline as save_baseline
     from kubeproof.core.result import exit_code

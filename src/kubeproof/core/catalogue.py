@@ -82,6 +82,7 @@ off), so that it costs nothing in a plain scan.
 
 from __future__ import annotations
 
+import copyreg
 import difflib
 import importlib
 import inspect
@@ -342,6 +343,15 @@ def input_error_rule() -> Rule | None:
 
 def rule_by_code(code: str) -> Rule:
     return load_rules()[code]
+
+
+def _reduce_rule(rule: Rule) -> tuple[Callable[[str], Rule], tuple[str]]:
+    return rule_by_code, (rule.code,)
+
+
+# Rules travel between processes (``--jobs``) by code: their functions cannot be
+# pickled, and a worker has the same catalogue, so a rule is looked up there.
+copyreg.pickle(Rule, _reduce_rule)
 
 
 def lookup(token: str) -> list[Rule]:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeproof.core.catalogue import PRACTICE_APPLIES, WITHDRAWN_BY_SET, input_error_rule
+from kubeproof.core.context import Context
 from kubeproof.core.filters import apply_filters
 from kubeproof.core.index import Index
 from kubeproof.core.locate import NOT_REREADABLE, RENDERED, SetFound, locate, place
 from kubeproof.core.result import CheckedObject, ScanResult
 from kubeproof.core.suppression import annotation_ignores, ignores, inline_ignored
 from kubeproof.model import (
-    Context,
     Finding,
     InputError,
     ObjectRef,

@@ -16,22 +16,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from kubeproof.core.catalogue import load_rules, resolve_selection, unknown_rule_message
 from kubeproof.core.config import Config
+from kubeproof.core.context import Context
 from kubeproof.core.engine import Engine
 from kubeproof.core.parallel import PARALLEL_MIN_INPUTS, auto_jobs, scan_in_workers
 from kubeproof.core.result import ScanResult
-from kubeproof.images.check import CheckSettings, ImageCheck, image_facts
+from kubeproof.images.check import CheckSettings, ImageCheck
+from kubeproof.images.indexview import IndexLike
+from kubeproof.images.vulnfacts import VulnInputs
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.k8s.workloads import template_paths
-from kubeproof.model import Context, Rule, Scope
+from kubeproof.model import Rule, Scope
 from kubeproof.sources.files import LoadOptions, load_path
 from kubeproof.util.gcpause import gc_paused
-
-if TYPE_CHECKING:
-    from kubeproof.images.vulnfacts import VulnInputs
 
 # a step that gathers facts over the finished index before the index-phase rules
 PrepareStep = Callable[[Any, Context], None]
@@ -63,6 +63,33 @@ def select_rules(config: Config, select: Iterable[str] = (), ignore: Iterable[st
 
 
 @dataclass(frozen=True, slots=True)
+class ImageStep:
+    """The prepare step of ``--check-images``: the registries' answers about the
+    set's images, kept as ``ctx.facts.images``."""
+
+    check: ImageCheck
+    # tells the engine to keep pull secrets' credentials in the index
+    needs_pull_credentials: ClassVar[bool] = True
+
+    def __call__(self, index: IndexLike, ctx: Context) -> None:
+        ctx.facts.images = self.check.gather(index, ctx.config.max_registry_latency_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class VulnStep:
+    """The prepare step of ``--vuln-report``/``--scan-images``: the reports and
+    the accepted IDs, kept as ``ctx.facts.vulnerabilities``."""
+
+    vulns: VulnInputs
+
+    def __call__(self, index: IndexLike, ctx: Context) -> None:
+        config = ctx.config
+        ctx.facts.vulnerabilities = self.vulns.gather(
+            index, config.vuln_ignore, config.path or ".kubeproof.yaml", ctx.errors,
+            ctx.warnings)
+
+
+@dataclass(frozen=True, slots=True)
 class RunSettings:
     """What a run is asked for; every field but ``config`` has scan's default."""
 
@@ -86,8 +113,6 @@ class Run:
 
     ctx: Context
     rules: list[Rule]
-    # the image facts of a run that checks images (images.check.image_facts)
-    image_facts: Callable[[Context], Any] | None = None
 
     def with_kube_version(self, version: tuple[int, int]) -> Run:
         """This run for another Kubernetes version (``audit`` learns the server's
@@ -97,8 +122,8 @@ class Run:
     def add_facts(self, result: ScanResult) -> ScanResult:
         """Copy what the fact steps learned that the reports show into ``result``:
         each registry's status when images were checked."""
-        if self.image_facts is not None:
-            facts = self.image_facts(self.ctx)
+        if any(isinstance(step, ImageStep) for step in self.ctx.prepare):
+            facts = self.ctx.facts.images
             result.registries = list(facts.registries.values()) if facts is not None else []
         return result
 
@@ -111,17 +136,15 @@ def build_run(settings: RunSettings) -> Run:
     vulns = settings.vulns
     if vulns is not None:
         scopes = vulns.scopes(scopes)
-        steps.append(vulns.prepare)
-    facts = None
+        steps.append(VulnStep(vulns))
     if settings.check_images is not None:
         scopes = scopes | {Scope.REGISTRY}
-        steps.append(ImageCheck(settings.check_images))
-        facts = image_facts
+        steps.append(ImageStep(ImageCheck(settings.check_images)))
     rules = select_rules(config, settings.select, settings.ignore, scopes)
     ctx = Context(config=config, kube_version=settings.kube_version,
                   pss_level=settings.pss_level, prepare=steps,
                   pod_templates=template_paths(config.pod_template_paths))
-    return Run(ctx, rules, facts)
+    return Run(ctx, rules)
 
 
 class Progress(Protocol):

@@ -45,6 +45,7 @@ from ruamel.yaml.comments import CommentedBase
 from ruamel.yaml.constructor import ConstructorError
 from ruamel.yaml.error import YAMLError
 
+from kubeproof.api import scan
 from kubeproof.core.catalogue import fixes
 from kubeproof.core.fixing import FixSettings
 from kubeproof.fix.apply import fix_object
@@ -132,8 +133,6 @@ def fix_files(files: list[str], codes: Collection[str], config: Config,
     was found to break (the caller writes). Files the scan cannot read or parse
     come back with their error and nothing else. ``arguments``: the folder
     argument each file was found under (its application, as ``scan`` sees it)."""
-    from kubeproof.api import scan
-
     if not files or not codes:
         return
     result = scan(files, config=config, select=sorted(codes), kube_version=kube_version,

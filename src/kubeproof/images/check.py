@@ -1,8 +1,9 @@
 """``--check-images``: ask the registries about every image of the set, once.
 
-The rules of scope ``registry`` (``rules/registry_checks.py``) and the registry
-halves of KP0103 and KP0301 read what this module gathers. It runs as a
-``Context.prepare`` step over the finished index, before the index-phase rules:
+The rules of scope ``registry`` (``rules/p02_registry_checks.py``) and the
+registry halves of KP0103 and KP0301 read what this module gathers
+(``ctx.facts.images``). It runs once over the finished index, before the
+index-phase rules (the run's prepare step, ``core.run``):
 
 1. Every container's image is paired with the credentials the kubelet would
    send: those of the first pull secret of the pod (or, when the pod lists
@@ -35,7 +36,6 @@ from kubeproof.images.credentials import Credentials, api_host
 from kubeproof.images.indexview import ContainerLike, IndexLike, WorkloadLike
 from kubeproof.k8s.imageref import ImageRef, parse_image
 from kubeproof.k8s.pullsecrets import account_pull_secrets
-from kubeproof.model import Context
 
 if TYPE_CHECKING:
     from kubeproof.images.oci import ImageInfo, RegistryOptions, RegistryStatus
@@ -99,11 +99,6 @@ class CheckSettings:
     user_credentials: dict[str, list[Credentials]] = field(default_factory=dict)
 
 
-def image_facts(ctx: Context) -> ImageFacts | None:
-    """The prepared facts, or ``None`` when image checks are off."""
-    return ctx.facts.images
-
-
 # ---------------------------------------------------------------- pull credentials
 
 
@@ -143,23 +138,20 @@ def judged_containers(index: IndexLike) -> Iterator[tuple[WorkloadLike, Containe
 
 
 class ImageCheck:
-    """The ``Context.prepare`` step of ``--check-images`` (see the module docstring)."""
-
-    # tells the engine to keep pull secrets' credentials in the index
-    needs_pull_credentials = True
+    """What ``--check-images`` gathers over the finished index (see the module
+    docstring): the run's prepare step (``core.run``) keeps it as a fact."""
 
     def __init__(self, settings: CheckSettings) -> None:
         self.settings = settings
 
-    def __call__(self, index: IndexLike, ctx: Context) -> None:
-        facts = ImageFacts(max_latency_ms=ctx.config.max_registry_latency_ms)
-        ctx.facts.images = facts
+    def gather(self, index: IndexLike, max_latency_ms: int) -> ImageFacts:
+        facts = ImageFacts(max_latency_ms=max_latency_ms)
         pairs: dict[tuple[str, CredKey], Credentials | None] = {}
         for w, _c, ref in judged_containers(index):
             auth = pull_auth(index, w, ref)
             pairs.setdefault((ref.canonical(), auth.key), auth.credentials)
         if not pairs:
-            return
+            return facts
         # start-up: the registry client loads httpx (~100 ms of imports) and thread pools
         # (~4 ms), which a scan without images to look up never needs; every scan loads
         # this module (the KP02 rules)
@@ -185,6 +177,7 @@ class ImageCheck:
             if retry:
                 again = client.resolve_many((image, (c,)) for image, c in retry.items())
                 facts.retried = {image: again[(image, (c,))] for image, c in retry.items()}
+        return facts
 
 
 @dataclass(frozen=True, slots=True)

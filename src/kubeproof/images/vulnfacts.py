@@ -1,14 +1,14 @@
 """The facts the vulnerability rules (KP1101-KP1103) read, gathered once per run.
 
-:class:`VulnInputs` is a ``Context.prepare`` step: it runs once over the
-finished index, before the index-phase rules. It reads every
-``--vuln-report`` file (each exactly once), and with ``--scan-images`` runs
-Trivy for the images of the set that no report covers; then it stores a
-:class:`VulnFacts` in ``ctx.facts.vulnerabilities``. Reading after the index is
-built is what lets ``--scan-images`` know which images to scan.
+:meth:`VulnInputs.gather` runs once over the finished index, before the
+index-phase rules (the run's prepare step, ``core.run``, keeps its result in
+``ctx.facts.vulnerabilities``). It reads every ``--vuln-report`` file (each
+exactly once), and with ``--scan-images`` runs Trivy for the images of the set
+that no report covers. Reading after the index is built is what lets
+``--scan-images`` know which images to scan.
 
 Files that are not reports, Trivy failures and a missing ``trivy`` are input
-errors (``ctx.errors``, which the engine adds to the scan result), so the
+errors (the run's errors, which the engine adds to the scan result), so the
 exit code is 2 and every other report is still used. A missing
 ``trivy`` is one error for the run, not one per image: the images it would
 have scanned are then reported by KP1102 (not scanned), which is the truth.
@@ -19,8 +19,9 @@ exemptions do.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from kubeproof.images.indexview import ContainerLike, IndexLike, WorkloadLike
 from kubeproof.images.vulns import (
@@ -32,9 +33,27 @@ from kubeproof.images.vulns import (
     read_report,
     summarise,
 )
-from kubeproof.model import Context, InputError, Scope
+from kubeproof.model import InputError, Scope
 
 SCAN_IMAGES = "--scan-images"
+
+
+class IgnoreEntry(Protocol):
+    """A vulnerability ID accepted for now (config ``vulnerabilities.ignore``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def expires(self) -> dt.date | None: ...
+
+    @property
+    def line(self) -> int | None: ...
+
+    def expired(self, today: dt.date) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -84,30 +103,34 @@ class VulnInputs:
         """The rule scopes to run: ``base``, plus ``report`` when there are reports."""
         return base | {Scope.REPORT} if self.active else base
 
-    def prepare(self, index: IndexLike, ctx: Context) -> None:
+    def gather(self, index: IndexLike, ignore: Sequence[IgnoreEntry], config_path: str,
+               errors: list[InputError], warnings: list[InputError]) -> VulnFacts:
+        """The reports and the accepted IDs (config ``vulnerabilities.ignore``,
+        read from ``config_path``); what could not be read goes to ``errors``,
+        expired acceptances to ``warnings``."""
         now = self.now or dt.datetime.now(dt.UTC)
-        config = ctx.config
         reports: list[VulnReport] = []
         for path in dict.fromkeys(self.report_paths):
             try:
                 reports.append(read_report(path))
             except ReportError as exc:
-                ctx.errors.append(InputError(exc.source, exc.line, exc.message))
+                errors.append(InputError(exc.source, exc.line, exc.message))
         found = ReportSet(reports)
         if self.scan_images:
-            found = ReportSet(reports + self._scan(index, found, ctx))
+            found = ReportSet(reports + self._scan(index, found, errors))
         ignored: set[str] = set()
-        for entry in config.vuln_ignore:
+        for entry in ignore:
             if entry.expired(now.date()):
-                ctx.warnings.append(InputError(
-                    config.path or ".kubeproof.yaml", entry.line,
+                warnings.append(InputError(
+                    config_path, entry.line,
                     f"vulnerabilities.ignore entry {entry.id} expired on {entry.expires} "
                     f"and no longer applies: {entry.reason}"))
             else:
                 ignored.add(entry.id)
-        ctx.facts.vulnerabilities = VulnFacts(found, frozenset(ignored), now)
+        return VulnFacts(found, frozenset(ignored), now)
 
-    def _scan(self, index: IndexLike, known: ReportSet, ctx: Context) -> list[VulnReport]:
+    def _scan(self, index: IndexLike, known: ReportSet, errors: list[InputError]
+              ) -> list[VulnReport]:
         """Trivy reports for the valid images no given report covers."""
         todo = []
         for _, _, image in image_uses(index):
@@ -123,7 +146,7 @@ class VulnInputs:
 
         trivy = find_trivy()
         if trivy is None:
-            ctx.errors.append(InputError(
+            errors.append(InputError(
                 SCAN_IMAGES, None, f"trivy is not on PATH, so {len(set(todo))} image(s) were "
                 "not scanned (install trivy, or pass reports with --vuln-report)"))
             return []
@@ -132,6 +155,6 @@ class VulnInputs:
             if outcome.report is not None:
                 out.append(outcome.report)
             else:
-                ctx.errors.append(InputError(SCAN_IMAGES, None, outcome.error or "failed"))
+                errors.append(InputError(SCAN_IMAGES, None, outcome.error or "failed"))
         return out
 

@@ -31,8 +31,9 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kubeproof.core.config import Config
+from kubeproof.core.context import Context
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
-from kubeproof.model import NO_TEMPLATES, Context, Origin, Path, Resource
+from kubeproof.model import NO_TEMPLATES, Origin, Path, Resource
 from kubeproof.rules.p10_secrets import hardcoded_secret
 from kubeproof.sources.yamlparse import Document, parse_yaml
 

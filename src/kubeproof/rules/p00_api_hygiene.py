@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from kubeproof.core.catalogue import rule
+from kubeproof.core.context import Context
 from kubeproof.k8s.imageref import parse_image
 from kubeproof.k8s.placeholders import is_placeholder
 from kubeproof.k8s.quantity import Quantity, QuantityError, parse_quantity, quantity_or_none
 from kubeproof.k8s.selectors import SelectorError, validate_label_selector
 from kubeproof.k8s.workloads import ContainerView
-from kubeproof.model import Context, Path, Resource, RunsIn, Severity, Violation, format_path
+from kubeproof.model import Path, Resource, RunsIn, Severity, Violation, format_path
 from kubeproof.rules.common import DNS_SUBDOMAIN, as_dict, as_list, quote
 
 # ---------------------------------------------------------------- KP0001 table

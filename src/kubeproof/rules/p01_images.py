@@ -15,12 +15,13 @@ import re
 from collections.abc import Iterator
 
 from kubeproof.core.catalogue import fix, index_half, rule
+from kubeproof.core.context import Context
 from kubeproof.core.fixing import FixSettings, put, targets
 from kubeproof.core.index import Index
-from kubeproof.images.check import OK, Judged, image_facts, judged
+from kubeproof.images.check import OK, Judged, judged
 from kubeproof.k8s.imageref import DEFAULT_TAG, DOCKER_HUB, ImageRef, parse_image
 from kubeproof.k8s.workloads import ContainerView
-from kubeproof.model import SAFE, Context, Resource, SetViolation, Violation
+from kubeproof.model import SAFE, Resource, SetViolation, Violation
 from kubeproof.rules.common import quote
 
 # Hosts that serve Docker Hub itself, and mirrors of Docker Hub's official
@@ -379,7 +380,7 @@ def image_base_from_registry(index: Index, ctx: Context) -> Iterator[SetViolatio
     """KP0103 from the image itself: its base is a full distribution, or it is
     larger than ``images.maxSizeMiB``. Images the offline half flags already
     are left to it."""
-    facts = image_facts(ctx)
+    facts = ctx.facts.images
     if facts is None:
         return
     limit = ctx.config.max_image_size_mib

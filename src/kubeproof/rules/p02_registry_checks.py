@@ -16,16 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubeproof.core.catalogue import rule
+from kubeproof.core.context import Context
 from kubeproof.core.index import Index
 from kubeproof.images.check import (
     ERROR,
     NOT_FOUND,
     UNAUTHORIZED,
     ImageFacts,
-    image_facts,
     judged,
 )
-from kubeproof.model import Context, Needs, Scope, SetViolation
+from kubeproof.model import Needs, Scope, SetViolation
 from kubeproof.rules.common import quote
 from kubeproof.rules.p01_images import registry_violation
 
@@ -82,7 +82,7 @@ def registry_unavailable(index: Index, ctx: Context) -> Iterator[SetViolation]:
               image: registry.example.com/shop/web:2.3.0  # a mirror you operate
         ```
     """
-    facts = image_facts(ctx)
+    facts = ctx.facts.images
     if facts is None:
         return
     for j in judged(index, facts):
@@ -129,7 +129,7 @@ def image_not_found(index: Index, ctx: Context) -> Iterator[SetViolation]:
               image: registry.example.com/shop/web:2.3.0  # pushed by CI first
         ```
     """
-    facts = image_facts(ctx)
+    facts = ctx.facts.images
     if facts is None:
         return
     for j in judged(index, facts):
@@ -180,7 +180,7 @@ def pull_secret_rejected(index: Index, ctx: Context) -> Iterator[SetViolation]:
               image: registry.example.com/shop/web:2.3.0
         ```
     """
-    facts = image_facts(ctx)
+    facts = ctx.facts.images
     if facts is None:
         return
     for j in judged(index, facts):

@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import index_half, rule
+from kubeproof.core.context import Context
 from kubeproof.core.index import SECRET_KINDS, Index, sa_pull_secrets
-from kubeproof.images.check import UNAUTHORIZED, image_facts
+from kubeproof.images.check import UNAUTHORIZED
 from kubeproof.k8s.imageref import ImageRef, parse_image
-from kubeproof.model import Context, Needs, ObjectRef, Path, Scope, SetViolation
+from kubeproof.model import Needs, ObjectRef, Path, Scope, SetViolation
 from kubeproof.rules.common import quote
 
 
@@ -93,7 +94,7 @@ def private_by_registry(index: Index, ctx: Context) -> Iterator[SetViolation]:
     """KP0301 for images whose registry refused an anonymous pull under
     ``--check-images`` (those in ``images.privateRegistries`` are the set
     half's)."""
-    facts = image_facts(ctx)
+    facts = ctx.facts.images
     if facts is None:
         return
     configured = [p for p in ctx.config.private_registries if isinstance(p, str) and p.strip()]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 
 from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.context import Context
 from kubeproof.core.fixing import FixSettings, put
 from kubeproof.core.index import Index, Record
 from kubeproof.k8s.kinds import NAMESPACED, is_namespaced_builtin
-from kubeproof.model import SAFE, Context, Resource, Scope, SetViolation, Violation
+from kubeproof.model import SAFE, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import quote
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, MutableMapp
 from typing import Any
 
 from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.context import Context
 from kubeproof.core.fixing import LABEL_VALUE, NAME_LABEL, FixSettings, set_in
 from kubeproof.core.index import Index, Record, WorkloadRec
 from kubeproof.k8s.quantity import decimal_int
@@ -19,7 +20,7 @@ from kubeproof.k8s.selectors import (
     validate_label_selector,
 )
 from kubeproof.k8s.workloads import PodView
-from kubeproof.model import SAFE, Context, ObjectRef, Path, Resource, Scope, SetViolation, Violation
+from kubeproof.model import SAFE, ObjectRef, Path, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import rule
-from kubeproof.model import Context, Path, Resource, Violation
+from kubeproof.core.context import Context
+from kubeproof.model import Path, Resource, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
 # The API server rejects objects whose annotation keys and values together

@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import rule
+from kubeproof.core.context import Context
 from kubeproof.k8s.flags import APISERVER, ETCD, Flags, components
-from kubeproof.model import Context, Path, Resource, Scope, Violation
+from kubeproof.model import Path, Resource, Scope, Violation
 from kubeproof.rules.common import as_dict, as_list, grouped, quote
 
 

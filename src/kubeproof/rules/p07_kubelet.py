@@ -28,8 +28,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import rule
+from kubeproof.core.context import Context
 from kubeproof.k8s.flags import KUBELET, Flags, components
-from kubeproof.model import Context, Path, Resource, Scope, Violation
+from kubeproof.model import Path, Resource, Scope, Violation
 from kubeproof.rules.common import as_dict, grouped, quote
 from kubeproof.sources.yamlparse import Document, parse_yaml
 

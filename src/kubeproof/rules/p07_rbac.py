@@ -26,6 +26,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.context import CheckFn, Context
 from kubeproof.core.fixing import LABEL_VALUE, NAME_LABEL, FixSettings, map_like, new_map, put
 from kubeproof.core.index import Index, WorkloadRec
 from kubeproof.k8s.rbac_roles import (
@@ -38,8 +39,6 @@ from kubeproof.k8s.rbac_roles import (
 from kubeproof.model import (
     SAFE,
     UNSAFE,
-    CheckFn,
-    Context,
     Origin,
     Path,
     Resource,

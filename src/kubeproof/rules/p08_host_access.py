@@ -9,6 +9,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.context import Context
 from kubeproof.core.fixing import (
     SC_AFTER,
     FixSettings,
@@ -25,7 +26,7 @@ from kubeproof.core.fixing import (
 )
 from kubeproof.core.index import Index
 from kubeproof.k8s.workloads import ContainerView, PodView
-from kubeproof.model import UNSAFE, Context, Resource, Scope, SetViolation, Violation
+from kubeproof.model import UNSAFE, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
 # Container runtime API endpoints: whoever can connect to one can start a

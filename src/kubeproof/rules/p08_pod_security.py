@@ -47,6 +47,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.context import Context
 from kubeproof.core.fixing import (
     POD_SC_AFTER,
     SC_AFTER,
@@ -62,7 +63,7 @@ from kubeproof.core.fixing import (
     targets,
 )
 from kubeproof.k8s.workloads import ContainerView, PodView
-from kubeproof.model import UNSAFE, Context, Path, PssLevel, Resource, Violation
+from kubeproof.model import UNSAFE, Path, PssLevel, Resource, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
 # ------------------------------------------------------------------ upstream data

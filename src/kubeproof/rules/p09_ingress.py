@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubeproof.core.catalogue import rule
-from kubeproof.model import Context, Resource, Violation
+from kubeproof.core.context import Context
+from kubeproof.model import Resource, Violation
 from kubeproof.rules.common import as_dict, quote
 
 SNIPPET_PREFIX = "nginx.ingress.kubernetes.io/"

@@ -30,6 +30,7 @@ from kubeproof.analysis.reach import (
     ns_key,
 )
 from kubeproof.core.catalogue import rule
+from kubeproof.core.context import Context
 from kubeproof.core.index import Index, Record, WorkloadRec
 from kubeproof.k8s.imageref import parse_image
 from kubeproof.k8s.netpol import (
@@ -44,7 +45,7 @@ from kubeproof.k8s.netpol import (
     parse_policy,
 )
 from kubeproof.k8s.selectors import SelectorError, label_selector_matches
-from kubeproof.model import Context, Path, Resource, Scope, SetViolation, Severity, Violation
+from kubeproof.model import Path, Resource, Scope, SetViolation, Severity, Violation
 from kubeproof.rules.common import as_dict, as_list, one_of, quote
 from kubeproof.rules.p05_labels import ingress_backends
 

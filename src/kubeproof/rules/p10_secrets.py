@@ -14,9 +14,10 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.context import Context
 from kubeproof.core.fixing import FixSettings, may_replace, put, targets
 from kubeproof.k8s.workloads import ContainerView, PodView
-from kubeproof.model import SAFE, Context, Path, Resource, RunsIn, Violation
+from kubeproof.model import SAFE, Path, Resource, RunsIn, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 
 SECRETS_STORE_DRIVER = "secrets-store.csi.k8s.io"

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubeproof.core.catalogue import rule
+from kubeproof.core.context import Context
 from kubeproof.core.index import Index
 from kubeproof.images.vulnfacts import VulnFacts, image_uses
 from kubeproof.images.vulns import KUBEPROOF_SEVERITY, SEVERITY_ORDER, Summary, Vuln
-from kubeproof.model import Context, Needs, Scope, SetViolation
+from kubeproof.model import Needs, Scope, SetViolation
 
 MAX_LISTED = 5  # vulnerabilities named in one message
 

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import rule, withdrawn_by_set
+from kubeproof.core.context import Context
 from kubeproof.core.index import ContainerRec, Index, Record, WorkloadRec
 from kubeproof.k8s.quantity import decimal_int
 from kubeproof.k8s.selectors import SelectorError, is_empty_selector, label_selector_matches
-from kubeproof.model import Context, Path, Resource, Scope, SetViolation, Violation
+from kubeproof.model import Path, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, as_list, quote
 from kubeproof.rules.p05_labels import TemplateLookup, comparison_group, pdb_selects, shown
 

@@ -7,12 +7,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import fix, rule
+from kubeproof.core.context import Context
 from kubeproof.core.fixing import RESOURCES_AFTER, FixSettings, set_in, targets
 from kubeproof.core.index import Index, Record
 from kubeproof.k8s.quantity import quantity_or_none
 from kubeproof.k8s.selectors import SelectorError, label_selector_matches, map_selector_matches
 from kubeproof.k8s.workloads import BATCH_KINDS, ContainerView, PodView
-from kubeproof.model import UNSAFE, Context, Resource, Scope, SetViolation, Violation
+from kubeproof.model import UNSAFE, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, quote
 from kubeproof.rules.p13_rollouts import missing_probe
 

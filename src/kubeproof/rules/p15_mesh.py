@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import practice_applies, rule
+from kubeproof.core.context import Context
 from kubeproof.core.index import Index, Record
 from kubeproof.k8s.selectors import is_empty_selector
-from kubeproof.model import Context, Resource, Scope, SetViolation, Violation
+from kubeproof.model import Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, quote
 
 ISTIO_INJECT = "sidecar.istio.io/inject"

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubeproof.core.catalogue import rule
-from kubeproof.model import Context, Resource, Violation
+from kubeproof.core.context import Context
+from kubeproof.model import Resource, Violation
 from kubeproof.rules.common import as_dict, as_list, one_of, quote
 
 WEBHOOK_KINDS = frozenset({"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"})

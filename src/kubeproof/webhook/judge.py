@@ -29,6 +29,7 @@ import jsonpatch
 
 from kubeproof.core.catalogue import fixes, load_rules
 from kubeproof.core.config import Config
+from kubeproof.core.context import Context
 from kubeproof.core.engine import ObjectChecker
 from kubeproof.core.fixing import FixSettings
 from kubeproof.core.result import ScanResult
@@ -36,7 +37,7 @@ from kubeproof.core.run import RunSettings, build_run
 from kubeproof.core.suppression import IGNORE_ANNOTATION
 from kubeproof.fix.apply import fix_object
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
-from kubeproof.model import Context, Finding, Rule, RunsIn
+from kubeproof.model import Finding, Rule, RunsIn
 from kubeproof.sources.cluster import as_judged, judged_elsewhere
 from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
 from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPolicy

@@ -35,14 +35,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeproof.cli.common import echo
-from kubeproof.cli.image_options import registry_options
-from kubeproof.cli.main import config_options, config_or_exit, fail
+from kubeproof.cli.common import config_options, config_or_exit, echo, fail
+from kubeproof.cli.image_options import registry_options, registry_settings_or_exit
+from kubeproof.core.catalogue import fixes, resolve_selection, unknown_rule_message
+from kubeproof.core.config import Config
+from kubeproof.core.fixing import FixSettings, runs
+from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
+from kubeproof.sources.files import LoadOptions, discover
 from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
-    from kubeproof.core.config import Config
-    from kubeproof.core.fixing import FixSettings
     from kubeproof.fix.files import FixedText
     from kubeproof.images.pin import RegistryImages
     from kubeproof.reports.redact import Templates
@@ -99,9 +101,6 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     --diff/--dry-run when something would change; 2 usage error or a file that
     could not be read, parsed or written (the other files are still fixed).
     """
-    from kubeproof.core.catalogue import fixes
-    from kubeproof.core.fixing import FixSettings
-
     config = config_or_exit(config_path, no_config)
     if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
         fail(f"--namespace {namespace!r} is not a valid namespace name (lowercase letters, "
@@ -122,6 +121,8 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     pins = pin_digests and any(fixes()[c].needs_registry for c in codes)
     configs = read_configs and any(fixes()[c].reads_images for c in codes)
     if registry is not None and (pins or configs):
+        # start-up: the inventory loads the index and the sources' loaders, which only
+        # registry lookups need here
         from kubeproof.core.inventory import inventory
 
         registry.prefetch(inventory(files)[1], unpinned_only=not configs)
@@ -156,8 +157,6 @@ def _fixer_codes(select: list[str], ignore: list[str], config: Config,
     that have nothing to go on (those that need a namespace without --namespace,
     those that ask the registry without a digest resolver, that is without
     --pin-digests)."""
-    from kubeproof.core.catalogue import fixes, resolve_selection, unknown_rule_message
-
     fixers = fixes()
 
     wanted = select or [str(t) for t in config.scan.get("select", [])]
@@ -179,9 +178,6 @@ def _fixer_codes(select: list[str], ignore: list[str], config: Config,
 def _hidden(fixed: FixedText, settings: FixSettings) -> list[str]:
     """The codes found on the file's objects whose fixers did not run for being
     unsafe (without ``--unsafe-fixes``), one entry per object."""
-    from kubeproof.core.catalogue import fixes
-    from kubeproof.core.fixing import runs
-
     fixers = fixes()
     return sorted(c for o in fixed.objects for c in o.wanted
                   if c in fixers and not runs(fixers[c], settings))
@@ -193,20 +189,22 @@ def _registry_images(pin_digests: bool, read_configs: bool, platform: str,
                      ) -> RegistryImages | None:
     """The registry lookups of ``--pin-digests`` and ``--check-images`` (None without
     either; the registry flags alone are then a warning)."""
-    from kubeproof.cli.image_options import registry_settings_or_exit
-    from kubeproof.images.pin import RegistryImages
-
     flag = "--pin-digests" if pin_digests or not read_configs else "--check-images"
     checks = registry_settings_or_exit(pin_digests or read_configs, platform, registry_ca,
                                        insecure_registries, registry_auth, image_cache,
                                        flag=flag)
-    return RegistryImages(checks) if checks is not None else None
+    if checks is None:
+        return None
+    # start-up: the registry client loads httpx (~100 ms of imports), which a fix
+    # without --pin-digests or --check-images never needs
+    from kubeproof.images.pin import RegistryImages
+
+    return RegistryImages(checks)
 
 
 def _discover(paths: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
     """Plain YAML files to fix, the errors, and the argument each file was found
     under (its application for the set rules); notes for what is skipped."""
-    from kubeproof.sources.files import LoadOptions, discover
 
     files: list[str] = []
     errors: list[str] = []
@@ -248,7 +246,6 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
     MAX_ROUNDS): a fix can make a rule decidable that was not before (KP0708
     once KP0402 set the namespaces), and a second ``fix`` run must change
     nothing. --diff and --dry-run show the first round."""
-    from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
 
     wanted = kube_version or str(config.scan.get("kubeVersion") or "")
     try:
@@ -294,6 +291,8 @@ def _round(files: list[str], scan: _Scan, *, write: bool, show_diff: bool, notes
     """One scan-fix pass: (files changed, or written when ``write``; errors;
     unsafe fixes left out). ``notes``: say what is left unfixed in unchanged
     files (first round only); ``quiet``: print nothing, only count."""
+    # start-up: the fixing of files loads ruamel.yaml (~40 ms of imports), which
+    # `kubeproof --help` (it loads every command module) never needs
     from kubeproof.fix.files import fix_files
 
     changed: list[str] = []
@@ -377,6 +376,7 @@ def _print_diff(path: str, before: str, after: str, templates: Templates) -> Non
     """The unified diff, with secret values masked by position in both texts
     (kubeproof.reports.redact) before diffing, so no hunk shows one, and each line
     escaped for the terminal (kubeproof.util.terminal)."""
+    # start-up: masking loads the secret rules and the YAML parser, which only --diff needs
     from kubeproof.reports.redact import masked
 
     old, hid_old = masked(before, templates)

@@ -24,7 +24,6 @@ import click
 from kubeproof.cli.common import config_options, config_or_exit, echo, require_paths
 from kubeproof.cli.image_options import registry_options, registry_settings_or_exit
 from kubeproof.k8s.imageref import parse_image
-from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.reports import object_label, registry_rows
 from kubeproof.util.terminal import safe
 
@@ -62,7 +61,6 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     from kubeproof.core.inventory import inventory
     from kubeproof.images.check import ImageCheck
     from kubeproof.k8s.workloads import template_paths
-    from kubeproof.model import Context
 
     require_paths(paths)
     config = config_or_exit(config_path, no_config)
@@ -74,10 +72,7 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
         echo(err, err=True)
     registries: list[Any] = []
     if checks is not None:
-        ctx = Context(config=config, kube_version=DEFAULT_KUBE_VERSION)
-        ImageCheck(checks)(index, ctx)
-        facts = ctx.facts.images
-        assert facts is not None  # the check above always gathers them
+        facts = ImageCheck(checks).gather(index, config.max_registry_latency_ms)
         _attach(index, entries, facts)
         registries = list(facts.registries.values())
     if fmt == "json":
