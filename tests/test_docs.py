@@ -81,7 +81,7 @@ def test_design_doc_is_linked_and_names_real_modules() -> None:
     assert "(docs/design.md)" in readme and "DESIGN.md" not in readme
     design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
     layout = design.split("## Layout", 1)[1].split("```")[1]
-    named = re.findall(r"^  ([a-z_]+(?:\.py|/))", layout, re.M)
+    named = re.findall(r"^  ((?:[a-z0-9_]+/)*[a-z0-9_]+(?:\.py|/))", layout, re.M)
     assert len(named) > 20
     missing = [n for n in named if not (ROOT / "src" / "kubeproof" / n).exists()]
     assert missing == [], f"docs/design.md names modules that do not exist: {missing}"
