@@ -33,7 +33,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from kubeproof.core.config import Config
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import NO_TEMPLATES, Context, Origin, Path, Resource
-from kubeproof.rules.p10_secrets import hardcoded_secret
+from kubeproof.rules.p10_secrets.manifests import hardcoded_secret
 from kubeproof.sources.yamlparse import Document, parse_yaml
 
 # the custom pod-template kinds of the run (``Context.pod_templates``): their
