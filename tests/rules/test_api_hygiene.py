@@ -5,8 +5,8 @@ from pathlib import Path
 
 from kubeproof.core.catalogue import load_rules
 from kubeproof.model import Severity
-from kubeproof.rules.p00_api_hygiene import (
-    DEPRECATED_APIS,
+from kubeproof.rules.p00_api_hygiene.deprecated_apis import DEPRECATED_APIS
+from kubeproof.rules.p00_api_hygiene.invalid_objects import (
     label_key_problem,
     label_value_problem,
     port_name_problem,

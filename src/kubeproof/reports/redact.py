@@ -34,7 +34,7 @@ from kubeproof.core.config import Config
 from kubeproof.core.context import Context
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import NO_TEMPLATES, Origin, Path, Resource
-from kubeproof.rules.p10_secrets import hardcoded_secret
+from kubeproof.rules.p10_secrets.manifests import hardcoded_secret
 from kubeproof.sources.yamlparse import Document, parse_yaml
 
 # the custom pod-template kinds of the run (``Context.pod_templates``): their

@@ -47,7 +47,7 @@ from kubeproof.k8s.netpol import (
 from kubeproof.k8s.selectors import SelectorError, label_selector_matches
 from kubeproof.model import Path, Resource, Scope, SetViolation, Severity, Violation
 from kubeproof.rules.common import as_dict, as_list, one_of, quote
-from kubeproof.rules.p05_labels import ingress_backends
+from kubeproof.rules.p05_labels.references import ingress_backends
 
 _ANY_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 

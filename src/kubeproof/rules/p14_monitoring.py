@@ -15,7 +15,7 @@ from kubeproof.k8s.selectors import SelectorError, label_selector_matches, map_s
 from kubeproof.k8s.workloads import BATCH_KINDS, ContainerView, PodView
 from kubeproof.model import UNSAFE, Resource, Scope, SetViolation, Violation
 from kubeproof.rules.common import as_dict, quote
-from kubeproof.rules.p13_rollouts import missing_probe
+from kubeproof.rules.p13_rollouts.workload_specs import missing_probe
 
 
 @rule("KP1401", "no-liveness-probe", practice=14, severity="low", pods=True)
