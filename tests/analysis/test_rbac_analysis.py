@@ -16,6 +16,7 @@ import pytest
 
 from kubeproof.analysis.rbac import (
     Grant,
+    PowerChecks,
     Request,
     load_rbac,
     make_request,
@@ -23,9 +24,13 @@ from kubeproof.analysis.rbac import (
     rule_grants,
     who_can,
 )
+from kubeproof.core.catalogue import rule_by_code
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from tests.support.cli import kp, no_traceback
 from tests.support.paths import ROOT
+
+# the checks of KP0702-KP0705, from the catalogue as `kubeproof rbac risky` takes them
+POWERS = PowerChecks.by_code(lambda code: rule_by_code(code).check)
 
 FIX = Path(__file__).parent / "fixtures"
 BAD_EXAMPLE = ROOT / "examples" / "bad"
@@ -294,7 +299,7 @@ def test_aggregation_cycle_terminates(tmp_path: Path) -> None:
 def risky_rows(*paths: Path) -> set[tuple[str, str, str, str]]:
     rbac = load_rbac([str(p) for p in paths])
     return {(p.subject.text(), p.code, p.text, p.path_text())
-            for p in risky(rbac, DEFAULT_KUBE_VERSION)}
+            for p in risky(rbac, DEFAULT_KUBE_VERSION, POWERS)}
 
 
 def test_risky_powers() -> None:
@@ -334,10 +339,10 @@ def test_risky_powers() -> None:
 
 def test_risky_scope_and_old_kube_version() -> None:
     rbac = load_rbac([str(FIX / "powers.yaml")])
-    scopes = {p.subject.name: p.binding.scope() for p in risky(rbac, DEFAULT_KUBE_VERSION)}
+    scopes = {p.subject.name: p.binding.scope() for p in risky(rbac, DEFAULT_KUBE_VERSION, POWERS)}
     assert scopes["oncall"] == "namespace ops" and scopes["reader"] == "cluster-wide"
     assert "peeker" not in scopes
-    old = {(p.subject.name, p.text) for p in risky(rbac, (1, 34))}
+    old = {(p.subject.name, p.text) for p in risky(rbac, (1, 34), POWERS)}
     # below 1.35 a websocket GET on pods/exec is enough (KP0704)
     assert ("peeker", "get on pods/exec") in old
     assert ("debugger", "create on pods/attach") in old
@@ -510,12 +515,12 @@ def test_set_clusterrole_with_a_builtin_name_replaces_it() -> None:
         ("User root <- ClusterRoleBinding/admins ClusterRole/admin#0@edit",
          "built-in ClusterRole admin, Kubernetes 1.37"),  # built-in admin, the set's edit
         ("Group team-c <- RoleBinding/editors ClusterRole/edit#0", None)}
-    assert {p.text for p in risky(rbac, DEFAULT_KUBE_VERSION)} == set()
+    assert {p.text for p in risky(rbac, DEFAULT_KUBE_VERSION, POWERS)} == set()
 
 
 def test_risky_marks_powers_that_depend_on_builtin_roles() -> None:
     rbac = load_rbac([str(BUILTIN)])
-    powers = risky(rbac, DEFAULT_KUBE_VERSION)
+    powers = risky(rbac, DEFAULT_KUBE_VERSION, POWERS)
     assert {p.code for p in powers} == {"KP0703", "KP0704", "KP0705"}
     assert {p.subject.name for p in powers} == {"team-a"}
     assert {p.via for p in powers} == {"built-in ClusterRole admin, Kubernetes 1.37"}

@@ -4,13 +4,10 @@ per-file cases are fixtures in tests/rules/KP000x/."""
 from pathlib import Path
 
 from kubeproof.core.catalogue import load_rules
+from kubeproof.k8s.names import port_name_problem
 from kubeproof.model import Severity
 from kubeproof.rules.p00_api_hygiene.deprecated_apis import DEPRECATED_APIS
-from kubeproof.rules.p00_api_hygiene.invalid_objects import (
-    label_key_problem,
-    label_value_problem,
-    port_name_problem,
-)
+from kubeproof.rules.p00_api_hygiene.invalid_objects import label_key_problem, label_value_problem
 from tests.helpers import findings, hits, run
 
 HERE = Path(__file__).parent

@@ -5,6 +5,7 @@ import pytest
 import yaml
 
 from kubeproof.analysis.reach import Network
+from kubeproof.analysis.sensitive import datastore_image
 from kubeproof.core.config import Config
 from kubeproof.core.index import load_index
 from kubeproof.k8s.netpol import (
@@ -22,7 +23,7 @@ from kubeproof.k8s.netpol import (
     NAMESPACE_NAME_LABEL as NAMESPACE_NAME,
 )
 from kubeproof.k8s.selectors import label_selector_matches
-from kubeproof.rules.p09_network import _candidate_pairs, _reach_sensitive, datastore_image
+from kubeproof.rules.p09_network.exposure import _candidate_pairs, _reach_sensitive
 from tests.helpers import findings, hits
 
 

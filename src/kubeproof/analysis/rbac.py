@@ -42,31 +42,27 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeproof.analysis.rbac_grants import granted_text
 from kubeproof.core.applications import discover_applications
 from kubeproof.core.config import Config
-from kubeproof.core.context import Context
+from kubeproof.core.context import CheckFn, Context
+from kubeproof.k8s.rbac_names import (
+    BINDING_KINDS,
+    CLUSTER_ADMIN,
+    MASTERS,
+    RBAC_GROUP,
+    ROLE_KINDS,
+    SA_GROUP,
+    SA_USER_PREFIX,
+)
 from kubeproof.k8s.rbac_roles import LabelledRole, aggregate, builtin_roles, version_text
 from kubeproof.k8s.selectors import SelectorError, validate_label_selector
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
-from kubeproof.model import InputError, Origin, Path, Resource, Violation
-from kubeproof.rules.common import as_dict, as_list, one_of, quote
-from kubeproof.rules.p07_rbac import (
-    BINDING_KINDS,
-    RBAC_GROUP,
-    ROLE_KINDS,
-    granted_text,
-    rbac_cluster_admin_binding,
-    rbac_escalation_verbs,
-    rbac_secrets_read,
-    rbac_workload_create,
-)
+from kubeproof.model import InputError, Origin, Path, Resource
 from kubeproof.sources.files import LoadOptions, Located, load_path
+from kubeproof.util.shapes import as_dict, as_list, one_of, quote
 
 SUBJECT_KINDS = ("User", "Group", "ServiceAccount")
-SA_USER_PREFIX = "system:serviceaccount:"
-SA_GROUP = "system:serviceaccounts"
-MASTERS = "system:masters"
-CLUSTER_ADMIN = "cluster-admin"
 NOT_IN_SET = "role not in the scanned set"
 BUILTIN = "<built-in>"
 NAMELESS_VERBS = frozenset({"create", "deletecollection"})
@@ -676,12 +672,22 @@ def _members(accounts: list[tuple[str, str]]) -> str:
 
 # ------------------------------------------------------------------ risky
 
-RolePowerCheck = Callable[[Resource, Context], Iterator[Violation]]
-ROLE_POWERS: tuple[tuple[str, RolePowerCheck], ...] = (
-    ("KP0703", rbac_secrets_read),
-    ("KP0704", rbac_escalation_verbs),
-    ("KP0705", rbac_workload_create),
-)
+BINDING_POWER = "KP0702"  # cluster-admin or system:masters, judged on a binding
+ROLE_POWERS = ("KP0703", "KP0704", "KP0705")  # judged on what a bound role grants
+
+
+@dataclass(frozen=True, slots=True)
+class PowerChecks:
+    """The checks of the rules that define a risky power. The analysis sits below
+    the rules, so the caller passes them in (from the catalogue, by code)."""
+
+    binding: CheckFn
+    roles: tuple[tuple[str, CheckFn], ...]
+
+    @classmethod
+    def by_code(cls, check_of: Callable[[str], CheckFn]) -> PowerChecks:
+        """The checks of KP0702 and KP0703–KP0705, each as ``check_of(code)`` gives it."""
+        return cls(check_of(BINDING_POWER), tuple((c, check_of(c)) for c in ROLE_POWERS))
 
 
 @dataclass(slots=True)
@@ -715,21 +721,22 @@ class Power:
                 "scope": self.binding.scope(), "notes": list(self.notes), "via": self.via}
 
 
-def risky(rbac: RbacSet, kube_version: tuple[int, int]) -> list[Power]:
-    """Every subject holding a KP0702–KP0705 power, with the path that grants it."""
+def risky(rbac: RbacSet, kube_version: tuple[int, int], checks: PowerChecks) -> list[Power]:
+    """Every subject holding a KP0702–KP0705 power (as ``checks`` find them), with
+    the path that grants it."""
     ctx = Context(config=Config(), kube_version=kube_version)
     cache: dict[RoleKey, list[tuple[str, str, EffectiveRule]]] = {}
     out: list[Power] = []
     for b in rbac.bindings:
         subjects = dict(b.subjects)
-        admin = _binding_powers(rbac, b, subjects, ctx)
+        admin = _binding_powers(rbac, b, subjects, ctx, checks.binding)
         out.extend(admin)
         covered = {p.subject for p in admin if p.text == CLUSTER_ADMIN}
         role = rbac.role(b.role)
         if role is None:
             continue
         if role.key not in cache:
-            cache[role.key] = role_powers(rbac, role, ctx)
+            cache[role.key] = role_powers(rbac, role, ctx, checks.roles)
         for code, text, rule in cache[role.key]:
             out.extend(Power(code, text, s, b, role.key, rule, role.builtin)
                        for s in subjects.values() if s not in covered)
@@ -741,11 +748,11 @@ def risky(rbac: RbacSet, kube_version: tuple[int, int]) -> list[Power]:
     return out
 
 
-def _binding_powers(rbac: RbacSet, b: Binding, subjects: dict[int, Subject], ctx: Context
-                    ) -> list[Power]:
-    """KP0702 on one binding: cluster-admin and system:masters, per subject."""
+def _binding_powers(rbac: RbacSet, b: Binding, subjects: dict[int, Subject], ctx: Context,
+                    check: CheckFn) -> list[Power]:
+    """KP0702 (``check``) on one binding: cluster-admin and system:masters, per subject."""
     out: list[Power] = []
-    for v in rbac_cluster_admin_binding(b.resource, ctx):
+    for v in check(b.resource, ctx):
         j = v.path[1] if len(v.path) > 1 else None
         subject = subjects.get(j) if isinstance(j, int) else None
         if subject is None:
@@ -759,9 +766,10 @@ def _binding_powers(rbac: RbacSet, b: Binding, subjects: dict[int, Subject], ctx
     return out
 
 
-def role_powers(rbac: RbacSet, role: Role, ctx: Context) -> list[tuple[str, str, EffectiveRule]]:
+def role_powers(rbac: RbacSet, role: Role, ctx: Context,
+                checks: Sequence[tuple[str, CheckFn]]) -> list[tuple[str, str, EffectiveRule]]:
     """(code, what it grants, rule) for each KP0703–KP0705 finding on the role's
-    effective rules, found by running those rules' checks on them."""
+    effective rules, found by running those rules' checks (``checks``) on them."""
     rules = rbac.effective_rules(role.key)
     origin = role.resource.origin if role.resource is not None else Origin(BUILTIN, 0, 0)
     obj = {"apiVersion": f"{RBAC_GROUP}/v1", "kind": role.key.kind,
@@ -769,7 +777,7 @@ def role_powers(rbac: RbacSet, role: Role, ctx: Context) -> list[tuple[str, str,
            "rules": [r.data for r in rules]}
     synthetic = Resource(obj, origin)
     out: list[tuple[str, str, EffectiveRule]] = []
-    for code, check in ROLE_POWERS:
+    for code, check in checks:
         for v in check(synthetic, ctx):
             i = v.path[1] if len(v.path) > 1 else None
             if isinstance(i, int) and 0 <= i < len(rules):

@@ -50,6 +50,7 @@ from itertools import pairwise
 from typing import Any
 
 from kubeproof.core.index import Index, Record, WorkloadRec
+from kubeproof.k8s.names import port_name_problem
 from kubeproof.k8s.netpol import (
     EGRESS,
     INGRESS,
@@ -68,7 +69,6 @@ from kubeproof.k8s.placeholders import is_placeholder
 from kubeproof.k8s.quantity import decimal_int
 from kubeproof.k8s.selectors import SelectorError
 from kubeproof.model import ObjectRef
-from kubeproof.rules.p00_api_hygiene import port_name_problem
 
 EXTERNAL = "external"
 EXTERNAL_NETWORK: IPNetwork = ipaddress.ip_network("0.0.0.0/0")

@@ -7,7 +7,7 @@ Of every pair of endpoints, two kinds of path are worth a reader's time:
   isolates the workload for ingress, or the rules admitting the addresses);
 - **workload → sensitive workload**: the workloads that may open connections
   to a sensitive one. Sensitive is KP0905's definition
-  (:func:`kubeproof.rules.p09_network.why_sensitive`): a pod template label
+  (:func:`kubeproof.analysis.sensitive.why_sensitive`): a pod template label
   listed in ``network.sensitiveLabels``, or a container running a well-known
   datastore image (postgres, mysql, redis, mongo, etcd, kafka, ...).
 
@@ -44,14 +44,10 @@ from kubeproof.analysis.reach import (
     ns_key,
     workload_label,
 )
+from kubeproof.analysis.reach_groups import namespace_fingerprints, peers_of, profile
+from kubeproof.analysis.sensitive import why_sensitive
 from kubeproof.core.index import Index, WorkloadRec
 from kubeproof.k8s.netpol import EGRESS, INGRESS, PROTOCOLS, LabelIndex
-from kubeproof.rules.p09_network import (  # KP0905's definitions, shared
-    namespace_fingerprints,
-    peers_of,
-    profile,
-    why_sensitive,
-)
 
 # (source, sensitive) pairs examined at most: beyond it only the first
 # sensitive workloads are (a note says so); the set's size bounds the rest

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
-from typing import Any, TypeGuard
+from collections.abc import Iterator
+from typing import Any
 
 from kubeproof.k8s.flags import Flags
 from kubeproof.k8s.workloads import ContainerView, PodView
@@ -16,6 +16,7 @@ from kubeproof.util.shapes import QUOTE_LIMIT as QUOTE_LIMIT
 from kubeproof.util.shapes import Path
 from kubeproof.util.shapes import as_dict as as_dict
 from kubeproof.util.shapes import as_list as as_list
+from kubeproof.util.shapes import one_of as one_of
 from kubeproof.util.shapes import quote as quote
 
 
@@ -33,13 +34,6 @@ def effective(pod: PodView, c: ContainerView, key: str) -> tuple[Any, Path]:
     if key in psc and psc[key] is not None:
         return psc[key], (*pod.spec_path, "securityContext", key)
     return None, (*c.path, "securityContext", key)
-
-
-def one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:
-    """Whether ``value`` is one of the string ``choices``. A wrong-typed value
-    (a list or map where a string belongs) is none of them, not a TypeError
-    from hashing it."""
-    return isinstance(value, str) and value in choices
 
 
 # a whole number as the API server reads an IntOrString: ASCII digits only (not

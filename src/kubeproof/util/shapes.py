@@ -8,7 +8,8 @@ another shape) and the form a value takes in a message. They live here, below
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import Any, TypeGuard
 
 from kubeproof.util.terminal import safe
 
@@ -22,6 +23,13 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:
+    """Whether ``value`` is one of the string ``choices``. A wrong-typed value
+    (a list or map where a string belongs) is none of them, not a TypeError
+    from hashing it."""
+    return isinstance(value, str) and value in choices
 
 
 QUOTE_LIMIT = 512  # characters of a value a message shows (image references run to ~460)

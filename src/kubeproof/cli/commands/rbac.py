@@ -157,9 +157,11 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: s
     the rest).
     """
     # start-up: the RBAC analysis (~90 ms) (-X importtime, loaded machine); kubeproof --help loads
-    # every command module
-    from kubeproof.analysis.rbac import load_rbac, risky
+    # every command module. The catalogue loads every rule module for the checks that define
+    # a power (KP0702-KP0705): the analysis sits below the rules and is given them
+    from kubeproof.analysis.rbac import PowerChecks, load_rbac, risky
     from kubeproof.core.applications import application_patterns, with_config_namespace
+    from kubeproof.core.catalogue import rule_by_code
     from kubeproof.sources.files import LoadOptions
 
     try:
@@ -171,7 +173,7 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: s
     opts = with_config_namespace(LoadOptions(namespace=namespace_or_exit(namespace)), config)
     rbac_set = load_rbac(paths, opts, application_patterns(config), kube_version=version)
     _report_input(rbac_set)
-    powers = risky(rbac_set, version)
+    powers = risky(rbac_set, version, PowerChecks.by_code(lambda code: rule_by_code(code).check))
     if fmt == "json":
         click.echo(json.dumps({"powers": [p.to_dict() for p in powers],
                                "warnings": [w.to_dict() for w in rbac_set.warnings]},

@@ -6,14 +6,9 @@ The family is split by rule, each with what only it uses:
   KP0001 (deprecated-api);
 * ``invalid_objects``: KP0002 (invalid-object): identity, names, labels,
   selectors, field types, containers, resources;
-* ``unparseable_input``: KP0003 (unparseable-input).
+* ``unparseable_input``: KP0003 (unparseable-input);
+* ``duplicate_ports``: KP0004 (duplicate-container-port).
 
 The rule modules are discovered (the catalogue walks this package); nothing
-here is needed for registration. The one import below is for
-:mod:`kubeproof.analysis.reach`, outside the rules package, which still imports
-``port_name_problem`` from here until it moves below the rules layer.
+here is needed for registration.
 """
-
-from kubeproof.rules.p00_api_hygiene.invalid_objects import port_name_problem
-
-__all__ = ["port_name_problem"]

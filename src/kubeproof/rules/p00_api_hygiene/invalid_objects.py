@@ -11,6 +11,7 @@ from typing import Any
 from kubeproof.core.catalogue import rule
 from kubeproof.core.context import Context
 from kubeproof.k8s.imageref import parse_image
+from kubeproof.k8s.names import port_name_problem
 from kubeproof.k8s.placeholders import is_placeholder
 from kubeproof.k8s.quantity import Quantity, QuantityError, parse_quantity, quantity_or_none
 from kubeproof.k8s.selectors import SelectorError, validate_label_selector
@@ -19,8 +20,6 @@ from kubeproof.model import Path, Resource, Severity, Violation, format_path
 from kubeproof.rules.common import DNS_SUBDOMAIN, as_dict, as_list, quote
 
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_HAS_LETTER = re.compile(r"[a-z]")
 
 # API groups of tool configuration files that share the apiVersion/kind shape
 # but are never sent to an API server (so need no metadata.name); also every
@@ -91,20 +90,6 @@ def _value_problem(value: str) -> str | None:
     if not _QUALIFIED_NAME.match(value):
         return (f"value {shown} must start and end with a letter or digit and contain only "
                 "letters, digits, '-', '_' and '.'")
-    return None
-
-
-def port_name_problem(name: str) -> str | None:
-    """Why ``name`` is not an IANA_SVC_NAME, or None."""
-    if is_placeholder(name):
-        return None
-    if len(name) > 15:
-        return f"is {len(name)} characters long (at most 15)"
-    if not _IANA_SVC_NAME.match(name) or "--" in name:
-        return ("must contain only lowercase letters, digits and single '-', starting and "
-                "ending with a letter or digit")
-    if not _HAS_LETTER.search(name):
-        return "must contain at least one letter"
     return None
 
 
