@@ -37,6 +37,15 @@ def test_findings_carry_the_cluster_namespace_kind_name_identity(api: Api) -> No
         [("KP0101", "web", "spec.template.spec.containers[0].image")]
 
 
+def test_checked_objects_come_in_one_order_whatever_order_the_lists_arrive_in(
+        api: Api) -> None:
+    # the kinds are listed concurrently (up to --max-requests at once)
+    keys = [[(c.namespace or "", c.kind, c.name) for c in api.audit(max_requests=n).checked]
+            for n in (1, 8, 8)]
+    assert keys[0] == sorted(keys[0]) and len(keys[0]) > 10
+    assert keys[1] == keys[0] and keys[2] == keys[0]
+
+
 def test_set_rule_findings_are_placed_on_the_live_object(api: Api) -> None:
     result = api.audit(select=("KP0403", "KP1304"))
     assert not result.errors

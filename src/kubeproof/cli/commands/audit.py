@@ -150,6 +150,9 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
         result.checked = [c for c in result.checked if c.namespace == opts.namespace
                           or (c.kind == "Namespace" and c.name == opts.namespace)]
     result = engine.finish(opts.pss_level)
+    # the kinds are listed concurrently, so objects arrive in no fixed order: the
+    # report lists them in one (namespace, kind, name)
+    result.checked.sort(key=lambda c: (c.namespace or "", c.kind, c.name, c.api_version))
     result.warnings.extend(warnings)
     result.files = len(reader.summary.listed)  # in an audit: the kinds read completely
     return run.add_facts(result)
