@@ -30,6 +30,13 @@ Header: comment lines at the top of a fixture, before its first other line.
     with ``--no-config``.
 ``# fix-args: --unsafe-fixes -n team-a``
     Extra ``fix`` options.
+``# registry: plain`` (or ``basic``)
+    The scan asks a real registry: Debian's ``docker-registry``, started once
+    for the session (``plain``: HTTP; ``basic``: TLS with its own CA and Basic
+    authentication), holding the images of ``tests/support/registries.py``.
+    The word ``REGISTRY`` in the fixture stands for its host and port: the
+    scan reads a copy with it replaced, line for line, with ``--check-images``
+    and what reaches that registry.
 
 The scan and the fix run through the command line (in-process), as a user
 runs them, so the test states behaviour, not internals.
@@ -90,7 +97,7 @@ class Fixture:
             m = _HEADER.fullmatch(line.strip())
             if not line.startswith("#"):
                 break
-            if m and m.group(1) in ("args", "fix-args", "not-fixed", "expect-line"):
+            if m and m.group(1) in ("args", "fix-args", "not-fixed", "expect-line", "registry"):
                 key = m.group(1)
                 found[key] = (found[key] + "\n" + m.group(2)) if key in found else m.group(2)
         return found
@@ -127,9 +134,31 @@ def _ids(fixtures: list[Fixture]) -> list[str]:
     return [f"{f.code}/{f.path.name}" for f in fixtures]
 
 
-def _scan(fx: Fixture, path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Any]:
+# the registries a fixture may ask (header ``# registry: NAME``): session fixtures of
+# tests/conftest.py, Debian's docker-registry
+REGISTRIES = {"plain": "plain_registry", "basic": "basic_registry"}
+
+
+def _with_registry(fx: Fixture, tmp_path: Path, request: pytest.FixtureRequest
+                   ) -> tuple[Path, list[str]]:
+    """The fixture to scan and the scan options its registry needs: with a
+    ``# registry:`` header, a copy whose word REGISTRY is that registry's host
+    (line for line) and ``--check-images`` with how to reach it."""
+    name = fx.header().get("registry")
+    if name is None:
+        return fx.path, []
+    reg = request.getfixturevalue(REGISTRIES[name]).reg
+    copy = tmp_path / fx.path.name
+    copy.write_text(fx.text().replace("REGISTRY", reg.host), encoding="utf-8")
+    reach = ["--registry-ca", str(reg.ca_file)] if reg.ca_file else \
+        ["--insecure-registry", reg.host]
+    return copy, ["--check-images", *reach]
+
+
+def _scan(fx: Fixture, path: Path, monkeypatch: pytest.MonkeyPatch,
+          extra: list[str] | None = None) -> tuple[list[int], Any]:
     monkeypatch.chdir(fx.path.parent)
-    args = fx.args("args")
+    args = [*fx.args("args"), *(extra or [])]
     config = [] if "--config" in args else ["--no-config"]
     out = CliRunner().invoke(cli, ["scan", str(path), "--select", fx.code, "-f", "json",
                                    "--fail-on", "none", *config, *args])
@@ -154,18 +183,23 @@ def _kind(kind: str) -> list[Fixture]:
 
 
 @pytest.mark.parametrize("fx", _kind("fail"), ids=_ids(_kind("fail")))
-def test_fail_fixture_finds_exactly_the_marked_lines(fx: Fixture,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fail_fixture_finds_exactly_the_marked_lines(
+        fx: Fixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> None:
     expected = sorted(fx.expected_lines().elements())
     assert expected, f"{fx.path} marks no line with '# expect: {fx.code}'"
-    found, _ = _scan(fx, fx.path, monkeypatch)
+    path, reach = _with_registry(fx, tmp_path, request)
+    found, _ = _scan(fx, path, monkeypatch, reach)
     assert found == expected
 
 
 @pytest.mark.parametrize("fx", _kind("pass"), ids=_ids(_kind("pass")))
-def test_pass_fixture_finds_nothing(fx: Fixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pass_fixture_finds_nothing(fx: Fixture, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch,
+                                    request: pytest.FixtureRequest) -> None:
     assert not fx.expected_lines(), "a pass fixture marks no line"
-    found, _ = _scan(fx, fx.path, monkeypatch)
+    path, reach = _with_registry(fx, tmp_path, request)
+    found, _ = _scan(fx, path, monkeypatch, reach)
     assert found == []
 
 
@@ -197,24 +231,11 @@ def test_every_fixed_file_has_its_fail_file() -> None:
     assert orphans == []
 
 
-# Registry-backed rules whose failing case needs a live registry's answer (a 404,
-# refused credentials): ``--image-cache`` records only successful answers, and
-# tags for an hour, so no recorded folder makes such a scan offline and
-# deterministic. They have pass fixtures here; their failing cases run against a
-# real (local) registry in the test module named.
-FAIL_NEEDS_LIVE_REGISTRY = {
-    "KP0204": "tests/images/test_check_images.py",
-    "KP0304": "tests/images/test_check_images.py",
-}
-
-
 def test_every_rule_has_failing_and_passing_fixtures() -> None:
     have: dict[str, set[str]] = {}
     for f in FIXTURES:
         have.setdefault(f.code, set()).add(f.kind)
-    missing = [code for code in CATALOGUE
-               if not ({"pass"} if code in FAIL_NEEDS_LIVE_REGISTRY else {"fail", "pass"})
-               <= have.get(code, set())]
+    missing = [code for code in CATALOGUE if not {"fail", "pass"} <= have.get(code, set())]
     assert missing == [], f"rules without fail-*/pass-* fixtures in tests/rules/CODE/: {missing}"
     unknown = sorted(set(have) - set(CATALOGUE))
     assert unknown == [], f"fixture folders of no rule: {unknown}"
