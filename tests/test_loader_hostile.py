@@ -102,7 +102,7 @@ def test_a_lone_surrogate_in_json_is_one_error(tmp_path: Path) -> None:
                                    "!!set {Sup3rS3cret}"])
 def test_tags_are_never_echoed(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, "t.yaml", CM.format(name="t") + f"data:\n  password: {value}\n")
-    for fmt in ("text", "json", "sarif", "junit", "html", "codequality"):
+    for fmt in ("text", "json", "sarif", "junit", "html", "codequality", "policyreport"):
         proc = kp("scan", path, "-f", fmt, "--no-config", timeout=60)
         assert proc.returncode in (1, 2), proc.stderr
         assert "Sup3rS3cret" not in proc.stdout + proc.stderr

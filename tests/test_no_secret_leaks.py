@@ -20,7 +20,8 @@ VALUES = [
 ]
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "html", "codequality"])
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "html", "codequality",
+                                 "policyreport"])
 def test_reports_name_keys_never_values(fmt: str, tmp_path: Path) -> None:
     # a broken document holding a secret: the error message must not echo it either
     broken = tmp_path / "broken.yaml"

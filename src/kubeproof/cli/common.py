@@ -26,7 +26,7 @@ def echo(line: object, err: bool = False) -> None:
     click.echo(safe(line), err=err)
 
 
-FORMATS = ("text", "json", "sarif", "junit", "html", "codequality")
+FORMATS = ("text", "json", "sarif", "junit", "html", "codequality", "policyreport")
 SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
 GROUP_BY = ("rule", "file")  # as reports.text.GROUP_BY (not imported: scan starts fast)
 

@@ -5,9 +5,11 @@
 
 Formats: ``text`` (rich, for people), ``json`` (stable contract for scripts),
 ``sarif`` (SARIF 2.1.0, GitHub code scanning), ``junit`` (JUnit XML for CI
-test tabs), ``scorecard`` (the per-practice score table alone) and ``html``
+test tabs), ``scorecard`` (the per-practice score table alone), ``html``
 (one self-contained page: scorecard, filterable findings, excerpts) and
-``codequality`` (GitLab Code Quality JSON, for merge requests). Each
+``codequality`` (GitLab Code Quality JSON, for merge requests) and
+``policyreport`` (``wgpolicyk8s.io/v1alpha2`` PolicyReport objects, for Policy
+Reporter and Kyverno's reporting). Each
 format module exposes ``render(result, *, tool_version, color=False, ...)``
 returning a string, and is imported only when asked for.
 
@@ -39,6 +41,7 @@ FORMATS: dict[str, str] = {
     "scorecard": "scorecard_table",
     "html": "html",
     "codequality": "codequality",
+    "policyreport": "policyreport",
 }
 
 # Options the CLI may pass to every format; a format that does not take one
