@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import re2
 from cel_expr_python import cel
 
 from kubeproof.k8s.cel.formats import VALIDATORS
@@ -357,13 +358,18 @@ def _query(value: Any) -> dict[str, list[str]]:
     return out
 
 
-# ---- regex (Python re over bounded strings; RE2 syntax differences are refused) ----
+# ---- regex: RE2, as Go's regexp (linear time: no pattern can backtrack forever) ----
 
-def _compile_re(pattern: Any) -> re.Pattern[str]:
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+def _compile_re(pattern: Any) -> Any:
     try:
-        return re.compile(_s(pattern))
-    except re.error as err:
-        raise ValueError(f"error parsing regexp: {err}") from err
+        return re2.compile(_s(pattern), options=_RE2_OPTIONS)
+    except re2.error as err:
+        detail = err.args[0].decode() if err.args and isinstance(err.args[0], bytes) else err
+        raise ValueError(f"error parsing regexp: {detail}") from err
 
 
 def _find(text: Any, pattern: Any) -> str:
