@@ -1,0 +1,349 @@
+"""Compile once, evaluate many: CEL environments as the Kubernetes API server
+builds them, over cel-expr-python (Google's CEL C++ runtime).
+
+An :class:`Environment` is built once per (Kubernetes version, variables) and
+compiles expressions into :class:`Program` values; a program is evaluated per
+object with its variables bound to JSON values. Compile errors raise
+:class:`CelCompileError`, evaluation errors :class:`CelEvalError`, work over
+the budget :class:`CelCostError` (a :class:`CelEvalError`); nothing else
+escapes.
+
+Cost: the C++ runtime exposes no cost tracking; it stops an evaluation after
+10,000 comprehension iterations in all (found by measuring: one ``all()`` over
+10,000 elements fails), reported as :class:`CelCostError`. Around it, before
+anything runs:
+
+* an expression longer than :data:`MAX_EXPRESSION` characters is refused at
+  compile time, as is one whose comprehensions (``all``, ``exists``,
+  ``exists_one``, ``map``, ``filter``, ``sortBy``) nest deeper than
+  :data:`MAX_NESTING`;
+* an evaluation is refused when its estimated cost, the size of its inputs
+  (JSON nodes, plus :data:`library.MAX_LIST` when the expression can build a
+  list of its own) raised to the comprehension nesting depth, exceeds
+  :data:`COST_LIMIT` (the API server's per-expression limit, 10^7 cost units);
+* every library function bounds its own work (strings and lists by size, see
+  ``library.py``); ``matches``, ``find`` and ``findAll`` run on RE2 (linear
+  time, whatever the pattern).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_optional, ext_strings
+
+from kubeproof.k8s.cel import library
+from kubeproof.k8s.cel.schema import type_by_schema
+
+MAX_EXPRESSION = 16 * 1024
+MAX_NESTING = 4
+COST_LIMIT = 10_000_000
+MAX_INPUT_NODES = 1_000_000
+
+# Newest Kubernetes minor whose CEL libraries are all here
+LATEST = (1, 37)
+
+_COMPREHENSIONS = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter|sortBy)\s*\(")
+_LIST_BUILDERS = re.compile(r"lists\.range|\.flatten\s*\(|\.findAll\s*\(|\.split\s*\(")
+_OPTIONAL_TYPE = "optional_type"
+
+
+class CelError(Exception):
+    """An expression that cannot be compiled or evaluated; the message says why."""
+
+
+class CelCompileError(CelError):
+    """Parse or type-check error (the message carries <input>:line:column)."""
+
+
+class CelEvalError(CelError):
+    """The evaluation failed (no such key, overflow, a library function's error)."""
+
+
+class CelCostError(CelEvalError):
+    """The evaluation would exceed the cost budget; it was not started."""
+
+
+@dataclass(frozen=True, slots=True)
+class Optional:
+    """A CEL ``optional`` result: ``optional.none()`` when not ``has_value``."""
+
+    has_value: bool
+    value: Any = None
+
+
+class Environment:
+    """The Kubernetes base CEL environment at ``kube_version`` (None: every
+    library, as the API server's stored-expressions environment), with the
+    given variables, all typed ``dyn``. ``library_versions`` pins a library's
+    own version where a caller needs an older one (``{"semver": 0}``)."""
+
+    def __init__(self, variables: Iterable[str] = ("self",),
+                 kube_version: tuple[int, int] | None = None,
+                 library_versions: Mapping[str, int] | None = None) -> None:
+        self.kube_version = kube_version or LATEST  # None: the stored-expressions env
+        self.variables = tuple(variables)
+        overloads: dict[str, list[cel.Overload]] = {}
+        for fn in library.FUNCTIONS:
+            if fn.since > self.kube_version or fn.version > (library_versions or {}).get(
+                    fn.library, fn.version):
+                continue
+            oid = f"kp_{fn.name}_{'_'.join(p.name() for p in fn.params)}_{fn.member}"
+            overloads.setdefault(fn.name, []).append(cel.Overload(
+                re.sub(r"\W", "_", oid), fn.result, list(fn.params), fn.member, fn.impl))
+        extension = cel.CelExtension("kubernetes", [cel.FunctionDecl(name, group)
+                                                    for name, group in overloads.items()])
+        extensions: list[cel.CelExtensionBase] = [extension]
+        if self.kube_version >= (1, 28):
+            extensions.append(ext_optional.ExtOptional())
+        extensions.append(ext_strings.ExtStrings())
+        self._env = cel.NewEnv(variables={name: cel.Type.DYN for name in self.variables},
+                               extensions=extensions)
+
+    def compile(self, expression: str) -> Program:
+        if len(expression) > MAX_EXPRESSION:
+            raise CelCompileError(f"expression longer than {MAX_EXPRESSION} characters")
+        depth = _nesting(expression)
+        if depth > MAX_NESTING:
+            raise CelCompileError(f"comprehensions nested {depth} deep, more than "
+                                  f"{MAX_NESTING}: over the cost budget")
+        source = _sort_by(_optional_calls(_rename(expression)))
+        _check_literals(self._env, source, self.kube_version >= (1, 29))
+        try:
+            compiled = self._env.compile(source)
+            returns = compiled.return_type().name()
+            # the binding cannot hand an optional back to Python: an optional
+            # result (or a dyn one that may be optional, as `x[?k]` on dyn x)
+            # is also read through `hasValue()`
+            as_optional = None
+            if returns.startswith(_OPTIONAL_TYPE) or returns == "DYN":
+                as_optional = self._env.compile(
+                    f"(({source}).hasValue() ? [true, ({source}).value()] : [false])")
+            if returns.startswith(_OPTIONAL_TYPE):
+                compiled = None
+        except RuntimeError as err:
+            raise CelCompileError(_clean(str(err))) from None
+        builds = _LIST_BUILDERS.search(expression) is not None
+        return Program(expression, compiled, as_optional, depth, builds)
+
+
+class Program:
+    """One compiled expression; :meth:`evaluate` is safe to call many times."""
+
+    def __init__(self, expression: str, compiled: Any, as_optional: Any, depth: int,
+                 builds_lists: bool) -> None:
+        self.expression = expression
+        self._compiled = compiled  # None: the result is always optional
+        self._as_optional = as_optional
+        self.depth = depth
+        self._builds_lists = builds_lists
+
+    def evaluate(self, bindings: Mapping[str, Any] | None = None,
+                 schemas: Mapping[str, Any] | None = None) -> Any:
+        """The value of the expression with ``bindings`` (JSON values, typed by
+        the OpenAPI ``schemas`` of each variable where given): a JSON-like
+        Python value, :class:`Optional`, or an opaque Kubernetes value (see
+        values.py)."""
+        data = dict(bindings or {})
+        nodes = 0
+        for name, value in data.items():
+            nodes += _count(value, MAX_INPUT_NODES - nodes)
+            if schemas and name in schemas:
+                data[name] = type_by_schema(value, schemas[name])
+        if self._builds_lists:
+            nodes += library.MAX_LIST
+        if self.depth and max(nodes, 1) ** self.depth > COST_LIMIT:
+            raise CelCostError(f"estimated cost {nodes}^{self.depth} over the budget "
+                               f"{COST_LIMIT}")
+        if self._compiled is not None:
+            try:
+                return _run(self._compiled, data)
+            except TypeError:  # an optional in a dyn result
+                if self._as_optional is None:
+                    raise CelEvalError("result of a type the binding cannot return") from None
+        try:
+            flag = _run(self._as_optional, data)
+        except TypeError:
+            raise CelEvalError("result of a type the binding cannot return") from None
+        return Optional(True, flag[1]) if flag[0] else Optional(False)
+
+
+def _run(compiled: Any, data: dict[str, Any]) -> Any:
+    """Evaluate; CEL errors raised as CelEvalError (CelCostError past the
+    runtime's own comprehension iteration budget), TypeError when the binding
+    cannot convert the result."""
+    try:
+        result = compiled.eval(data=data)
+    except RuntimeError as err:
+        message = _clean(str(err))
+        if "budget exceeded" in message:
+            raise CelCostError(message) from None
+        raise CelEvalError(message) from None
+    if result.type() == cel.Type.ERROR:
+        raise CelEvalError(_clean(str(result.value())))
+    return result.plain_value()
+
+
+def _clean(message: str) -> str:
+    for name, alias in [*library.RENAMED.items(), *library.OPTIONAL_RESULT.items()]:
+        message = message.replace(alias, name)
+    message = message.replace('[?"v"]', "")
+    return re.sub(r" \[[A-Z_]+\]$", "", message.strip())
+
+
+_STRINGS = r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\""
+_STRING_RE = re.compile(_STRINGS)
+_RENAME = re.compile(_STRINGS + r"|\.\s*(" + "|".join(library.RENAMED) + r")\s*\(")
+
+
+_OPTIONAL_CALL = re.compile(_STRINGS + r"|(\.\s*validate|\bformat\.named)\s*\(")
+
+
+def _optional_calls(expression: str) -> str:
+    """``x.validate(s)`` as ``x.validat_(s)[?"v"]`` (library.OPTIONAL_RESULT)."""
+    closings = _closings(expression)
+    out: list[str] = []
+    pos = 0
+    for m in _OPTIONAL_CALL.finditer(expression):
+        if m.group(1) is None or m.start() < pos:
+            continue
+        close = closings.get(m.end() - 1, -1)
+        if close < 0:
+            continue
+        name = m.group(1)
+        bare = name.lstrip(".").strip()
+        alias = name.replace(bare, library.OPTIONAL_RESULT[bare])
+        out.append(expression[pos:m.start()] + alias + expression[m.end(1):close + 1]
+                   + '[?"v"]')
+        pos = close + 1
+    out.append(expression[pos:])
+    return "".join(out)
+
+
+def _closings(text: str) -> dict[int, int]:
+    """For each ``(`` outside string literals, the index of the ``)`` closing it
+    (one pass, so a rewrite stays linear in the expression)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    i = 0
+    while i < len(text):
+        m = _STRING_RE.match(text, i)
+        if m:
+            i = m.end()
+            continue
+        if text[i] == "(":
+            stack.append(i)
+        elif text[i] == ")" and stack:
+            pairs[stack.pop()] = i
+        i += 1
+    return pairs
+
+
+_SORT_BY = re.compile(_STRINGS + r"|\.\s*sortBy\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
+
+
+def _sort_by(expression: str) -> str:
+    """The ext.Lists ``sortBy`` macro, which the binding lacks, as
+    ``l.map(e, [key, e]).sortB_()``."""
+    closings = _closings(expression)
+    out: list[str] = []
+    pos = 0
+    for m in _SORT_BY.finditer(expression):
+        if m.group(1) is None or m.start() < pos:
+            continue
+        close = closings.get(m.start() + m.group(0).index("("), -1)
+        if close < 0:
+            continue
+        var = m.group(1)
+        out.append(f"{expression[pos:m.start()]}.map({var}, [{expression[m.end():close]}, "
+                   f"{var}]).{library.SORT_BY}()")
+        pos = close + 1
+    out.append(expression[pos:])
+    return "".join(out)
+
+
+_LITERAL = re.compile(r"\b(duration|timestamp)\s*\(\s*(" + _STRINGS + r"|-?\d+)\s*\)"
+                      r"|\.\s*(matches|find|findAll)\s*\(\s*(" + _STRINGS + r")\s*[,)]")
+
+
+def _check_literals(env: Any, expression: str, validate: bool) -> None:
+    """Constant arguments judged at compile time as the API server does: the
+    regular expressions of find/findAll always (compiled when the program is
+    built), duration/timestamp/matches literals from 1.29 (literal validators)."""
+    for m in _LITERAL.finditer(expression):
+        if m.group(3) in ("find", "findAll"):
+            probe = f"''.{m.group(3)}({m.group(4)})"
+        elif not validate:
+            continue
+        elif m.group(3) == "matches":
+            probe = f"''.matches({m.group(4)})"
+        else:
+            probe = m.group(0)
+        try:
+            result = env.compile(probe).eval()
+            failed = result.type() == cel.Type.ERROR
+            detail = str(result.value()) if failed else ""
+        except RuntimeError as err:
+            failed, detail = True, str(err)
+        if failed:
+            line = expression.count("\n", 0, m.start()) + 1
+            column = m.start() - (expression.rfind("\n", 0, m.start()) + 1) + 1
+            what = m.group(1) or m.group(3)
+            raise CelCompileError(f"ERROR: <input>:{line}:{column}: invalid {what} argument: "
+                                  f"{_clean(detail)}")
+
+
+def _rename(expression: str) -> str:
+    """Member calls of library.RENAMED under their alias (literals untouched;
+    triple-quoted and raw strings are not told apart yet)."""
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)
+        start, end = m.span(1)
+        text = m.group(0)
+        return text[:start - m.start()] + library.RENAMED[m.group(1)] + text[end - m.start():]
+    return _RENAME.sub(sub, expression)
+
+
+def _count(value: Any, budget: int) -> int:
+    """JSON nodes of ``value``; raises past ``budget``."""
+    seen, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            raise CelCostError(f"input larger than {MAX_INPUT_NODES} values")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and len(item) > library.MAX_STRING:
+            raise CelCostError(f"input string longer than {library.MAX_STRING} characters")
+    return seen
+
+
+def _nesting(expression: str) -> int:
+    """How deep comprehension macros nest (string literals skipped)."""
+    text = re.sub(_STRINGS, '""', expression)
+    stack: list[bool] = []
+    depth = best = 0
+    i = 0
+    while i < len(text):
+        m = _COMPREHENSIONS.match(text, i)
+        if m:
+            stack.append(True)
+            depth += 1
+            best = max(best, depth)
+            i = m.end()
+            continue
+        char = text[i]
+        if char in "([{":
+            stack.append(False)
+        elif char in ")]}" and stack and stack.pop():
+            depth -= 1
+        i += 1
+    return best

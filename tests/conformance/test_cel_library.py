@@ -1,0 +1,190 @@
+"""Conformance of ``kubeproof.k8s.cel`` with the Kubernetes CEL library tests.
+
+``cel-library/cases.jsonl`` holds 708 upstream cases (see that folder's
+README): an expression, its bindings and the value, runtime error or compile
+error upstream asserts. Each is evaluated in the environment it names and
+compared as the README's "How a runner should compare errors" says: a value by
+CEL equality for its type; an error in the right phase (compile versus
+evaluate; either for ``phase: any``), messages not compared.
+
+The cases that do not agree are exactly :data:`DISAGREE`, each with its reason:
+a regression fails, and so does a listed case that now agrees (take it out).
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+import json
+from pathlib import Path
+from typing import Any
+
+from kubeproof.k8s.cel import CelCompileError, CelEvalError, Environment, Optional, kind_of
+from kubeproof.k8s.cel.library import cel_equal
+from kubeproof.k8s.quantity import parse_quantity
+
+CASES = Path(__file__).parent / "cel-library" / "cases.jsonl"
+
+ADMISSION_VARIABLES = ("object", "oldObject", "request", "namespaceObject", "params",
+                       "authorizer")
+
+
+def _load() -> list[dict[str, Any]]:
+    with CASES.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def _version(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    major, minor = text.split(".")[:2]
+    return int(major), int(minor)
+
+
+_ENVS: dict[Any, Environment] = {}
+
+
+def _env(case: dict[str, Any]) -> Environment:
+    variables: tuple[str, ...] = ()
+    if case["env"] == "crd":
+        variables = ("self",)
+    elif case["env"] == "admission":
+        variables = ADMISSION_VARIABLES
+    # StoredExpressions holds every library whatever the version
+    version = None if case.get("envType") == "StoredExpressions" else \
+        _version(case.get("compatibilityVersion"))
+    libs = {"semver": case["libraryVersion"]} if "libraryVersion" in case else {}
+    key = (variables, version, tuple(sorted(libs.items())))
+    if key not in _ENVS:
+        _ENVS[key] = Environment(variables, version, libs)
+    return _ENVS[key]
+
+
+def _value_agrees(expect: dict[str, Any], got: Any) -> bool:
+    want, kind = expect["value"], expect["type"]
+    if kind == "optional":
+        if not isinstance(got, Optional) or got.has_value != expect["hasValue"]:
+            return False
+        return not got.has_value or cel_equal(got.value, want)
+    if kind == "bool":
+        return got is want
+    if kind == "int":
+        return type(got) is int and got == want
+    if kind == "double":
+        return type(got) is float and got == want
+    if kind == "string":
+        return type(got) is str and got == want
+    if kind == "kubernetes.Quantity":
+        return kind_of(got) == "quantity" and int(got["v"]) == parse_quantity(want).nano
+    if kind == "net.IP":
+        return kind_of(got) == "ip" and ipaddress.ip_address(got["v"]) == \
+            ipaddress.ip_address(want)
+    if kind == "net.CIDR":
+        return kind_of(got) == "cidr" and ipaddress.ip_interface(got["v"]) == \
+            ipaddress.ip_interface(want)
+    if kind == "kubernetes.Semver":
+        return kind_of(got) == "semver" and got["v"] == want
+    raise AssertionError(f"unknown expected type {kind}")
+
+
+def agrees(case: dict[str, Any]) -> bool:
+    """Whether kubeproof's evaluation of ``case`` agrees with upstream's."""
+    expect = case["expect"]
+    bindings = case.get("bindings") or {}
+    try:
+        program = _env(case).compile(case["expression"])
+    except CelCompileError:
+        return ("compileError" in expect or expect.get("phase") == "any"
+                or bool(expect.get("invalid")))
+    try:
+        got = program.evaluate(bindings, case.get("schema"))
+    except CelEvalError:
+        return ("error" in expect and expect.get("phase") in (None, "any")) or \
+            bool(expect.get("invalid"))
+    if expect.get("invalid"):
+        return got is not True
+    if "value" not in expect:
+        return False
+    return _value_agrees(expect, got)
+
+
+_AUTHZ = "authz: cannot be decided offline; reported as not evaluated (not built yet)"
+_FMT_OPT = ("format: validate/named return optional, which a cel-expr-python custom "
+            "function cannot return")
+_TIME = ("crd typing: duration/date-time strings stay strings (the binding converts "
+         "timedelta/datetime only into a variable declared with that type)")
+
+_OPAQUE_TYPE = ("ip/cidr: opaque values travel as maps (values.py), so type() is map; "
+                "net.IP/net.CIDR are not declared")
+_DYN_LISTS = ("type-check: list functions take list(dyn) (the binding keys overloads by kind), "
+              "so a wrong element type fails at evaluation, not compilation")
+_BIG_QUANTITY = ("quantity: values over 2^63-1 are refused (k8s/quantity.py bound); upstream "
+                 "keeps them at arbitrary precision")
+
+_HOMOGENEOUS = "env: homogeneous aggregate literals (1.29) are not checked yet"
+_ZERO_TIME = ("optional: cel-cpp does not take timestamp(0001-01-01) as the zero value "
+              "(cel-go does)")
+_PERCENT_E = "strings: cel-cpp's format() prints %e unlike cel-go's 3.140000×10⁰⁰"
+
+DISAGREE: dict[str, str] = {
+    "authz/test_authorizer_allow_path_check": _AUTHZ,
+    "authz/test_authorizer_allow_resource_check": _AUTHZ,
+    "authz/test_authorizer_allow_resource_check_with_all_fields": _AUTHZ,
+    "authz/test_authorizer_allow_resource_check_with_parse_failures": _AUTHZ,
+    "authz/test_authorizer_allow_resource_check~2": _AUTHZ,
+    "authz/test_authorizer_decision_is_denied_path_check": _AUTHZ,
+    "authz/test_authorizer_error": _AUTHZ,
+    "authz/test_authorizer_error~2": _AUTHZ,
+    "authz/test_authorizer_error~3": _AUTHZ,
+    "authz/test_authorizer_not_allowed_resource_check_one_incorrect_field": _AUTHZ,
+    "authz/test_authorizer_reason": _AUTHZ,
+    "authz/test_request_resource_authorizer_allow_check": _AUTHZ,
+    "authz/test_serviceAccount_authorizer_allow_check": _AUTHZ,
+    "authz/test_subresource_request_resource_authorizer_allow_check": _AUTHZ,
+    "cidr/type_of_CIDR_is_net_CIDR": _OPAQUE_TYPE,
+    "crd/IP_and_CIDR/type_cidr_2001_db8_32_ip_net_IP": _OPAQUE_TYPE,
+    "crd/IP_and_CIDR/type_ip_192_168_0_1_net_IP": _OPAQUE_TYPE,
+    "crd/lists/1_a_false_filter_x_string_x_a": _HOMOGENEOUS,
+    "crd/optionals/optional_ofNonZeroValue_timestamp_0001_01_01T00_00_00_000_00_00_optional_none":
+        _ZERO_TIME,
+    "crd/stdlib_list_functions/1_2_min_1": _DYN_LISTS,
+    "crd/stdlib_list_functions/a_1_b_2_max_b_2": _DYN_LISTS,
+    "crd/stdlib_list_functions/a_b_sum_c": _DYN_LISTS,
+    "crd/stdlib_list_functions/self_dates_indexOf_timestamp_2000_02_01T00_00_00_000Z_1": _TIME,
+    "crd/stdlib_list_functions/self_dates_lastIndexOf_timestamp_2000_02_01T00_00_00_000Z_2": _TIME,
+    "crd/stdlib_list_functions/self_dates_max_timestamp_2010_01_01T00_00_00_000Z": _TIME,
+    "crd/stdlib_list_functions/self_dates_min_timestamp_2000_01_01T00_00_00_000Z": _TIME,
+    "crd/stdlib_list_functions/self_durations_indexOf_duration_1m_1": _TIME,
+    "crd/stdlib_list_functions/self_durations_isSorted": _TIME,
+    "crd/stdlib_list_functions/self_durations_lastIndexOf_duration_1m_2": _TIME,
+    "crd/stdlib_list_functions/self_durations_max_duration_1h": _TIME,
+    "crd/stdlib_list_functions/self_durations_min_duration_1s": _TIME,
+    "crd/stdlib_list_functions/self_durations_sum_duration_1h2m1s": _TIME,
+    "crd/stdlib_list_functions/self_emptyDurations_sum_duration_0": _TIME,
+    "crd/stdlib_list_functions/self_unsortedDurations_isSorted_false": _TIME,
+    "crd/unicode_strings/e_format_3_14_3_140000_10": _PERCENT_E,
+    "ip/type_of_IP_is_net_IP": _OPAQUE_TYPE,
+    "quantity/add_does_not_mutate_receiver": _BIG_QUANTITY,
+    "quantity/is_integer": _BIG_QUANTITY,
+}
+
+
+def _results() -> dict[str, tuple[str, bool]]:
+    return {case["id"]: (case["library"], agrees(case)) for case in _load()}
+
+
+def test_every_case_agrees_except_the_listed_ones() -> None:
+    results = _results()
+    per_library: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for library, ok in results.values():
+        per_library[library][0 if ok else 1] += 1
+    print()
+    for library, (good, bad) in sorted(per_library.items()):
+        print(f"{library:10} {good}/{good + bad} agree, {bad} listed in DISAGREE")
+    disagree = {case_id for case_id, (_, ok) in results.items() if not ok}
+    unknown = set(DISAGREE) - set(results)
+    assert not unknown, f"DISAGREE names cases that do not exist: {sorted(unknown)}"
+    regressions = sorted(disagree - set(DISAGREE))
+    stale = sorted(set(DISAGREE) - disagree)
+    assert not regressions, f"cases that no longer agree: {regressions}"
+    assert not stale, f"cases in DISAGREE that now agree (remove them): {stale}"
