@@ -43,3 +43,27 @@ def test_help_lists_exit_codes_and_every_option_has_help(path: tuple[str, ...],
     assert "Exit codes:" in result.output
     for code in ("0", "2"):
         assert f" {code} " in result.output.split("Exit codes:", 1)[1]
+
+
+@pytest.mark.parametrize("name", sorted(cli.LAZY))  # type: ignore[attr-defined]
+def test_help_lists_each_lazy_command_with_its_own_summary(name: str) -> None:
+    """``kubeproof --help`` shows the summaries written beside the lazy commands
+    (so that it loads none of them): they are what each command says of itself."""
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
+    written = cli.LAZY[name][1]  # type: ignore[attr-defined]
+    for limit in (20, 45, 60, 200):
+        assert click.utils.make_default_short_help(written, limit) == \
+            command.get_short_help_str(limit)
+
+
+def test_help_loads_no_command_module() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom kubeproof.cli.main import cli\n"
+            "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('kubeproof.cli.commands.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

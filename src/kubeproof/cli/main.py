@@ -17,6 +17,7 @@ from io import StringIO
 from typing import Any, ClassVar
 
 import click
+from click.utils import make_default_short_help
 
 from kubeproof import __version__
 
@@ -55,19 +56,28 @@ class _LazyGroup(click.Group):
     """Loads the modules of the commands other than scan only when they run,
     so that ``kubeproof scan`` starts fast (click's documented lazy pattern).
 
-    start-up: the command modules cost ~90 ms of imports together (``kubeproof --help``,
-    which loads them all for their short help, imports ~135 ms, ``--version`` ~45 ms:
-    sums of ``python3 -X importtime`` self times, best of 5); scan, rules and config
-    live in this module and need none of them."""
+    start-up: the command modules cost ~90 ms of imports together; ``--help``
+    lists them from the one-line summaries written here (checked against the
+    commands by tests/test_help.py), so it loads none of them, and each module
+    imports what its command needs at its top."""
 
-    LAZY: ClassVar[dict[str, str]] = {
-        "rbac": "kubeproof.cli.commands.rbac:rbac",
-        "netpol": "kubeproof.cli.commands.netpol:netpol",
-        "audit": "kubeproof.cli.commands.audit:audit",
-        "images": "kubeproof.cli.commands.images:images",
-        "report": "kubeproof.cli.commands.report:report",
-        "webhook": "kubeproof.cli.commands.webhook:webhook",
-        "fix": "kubeproof.cli.commands.fix:fix",
+    # name -> (module:attribute, the command's one-line summary)
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {
+        "audit": ("kubeproof.cli.commands.audit:audit",
+                  "Audit a live cluster, read-only (list calls only), with the rules of scan."),
+        "fix": ("kubeproof.cli.commands.fix:fix",
+                "Fix manifests in place: files and folders of plain YAML."),
+        "images": ("kubeproof.cli.commands.images:images",
+                   "List every container image of the manifests and where it is used."),
+        "netpol": ("kubeproof.cli.commands.netpol:netpol",
+                   "Analyse NetworkPolicies across a set of manifests."),
+        "rbac": ("kubeproof.cli.commands.rbac:rbac",
+                 "Analyse the RBAC of manifests: who can do what, who holds risky powers."),
+        "report": ("kubeproof.cli.commands.report:report",
+                   "Render JSON reports of scan or audit (merged when several) in any format."),
+        "webhook": ("kubeproof.cli.commands.webhook:webhook",
+                    "Admission webhook: validate and fix objects as the API server admits "
+                    "them."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -78,9 +88,25 @@ class _LazyGroup(click.Group):
         if target is None:
             return super().get_command(ctx, cmd_name)
 
-        module, attr = target.split(":")
+        module, attr = target[0].split(":")
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their summaries, as click lists them, without loading
+        the lazy ones."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in self.LAZY:
+                rows.append((name, make_default_short_help(self.LAZY[name][1], limit)))
+                continue
+            cmd = super().get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

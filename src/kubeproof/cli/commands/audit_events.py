@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kubeproof.cli.common import echo
+from kubeproof.webhook.events import AuditSink
 
 if TYPE_CHECKING:
     from kubeproof.model import Finding
@@ -36,7 +37,6 @@ def finding_event(f: Finding, when: str) -> dict[str, Any]:
 
 class _Warnings(logging.Handler):
     """The sink's own log lines (an empty token variable) as the command's warnings."""
-
     def emit(self, record: logging.LogRecord) -> None:
         echo(f"kubeproof: warning: {record.getMessage()}", err=True)
 
@@ -45,10 +45,6 @@ def send_events(findings: Sequence[Finding], settings: AuditSettings,
                 timeout: float = SEND_TIMEOUT_S) -> str | None:
     """Send one event per finding and wait for the sink (at most ``timeout``
     seconds); returns a warning when some were not delivered, else None."""
-    # start-up: the audit sink costs ~100 ms of imports (httpx, prometheus_client) (-X importtime,
-    # loaded machine); kubeproof --help loads every command module
-    from kubeproof.webhook.events import AuditSink
-
     if settings.sink == "none" or not findings:
         return None
     when = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")

@@ -40,14 +40,15 @@ from kubeproof.cli.image_options import registry_options, registry_settings_or_e
 from kubeproof.core.catalogue import fixes, resolve_selection, unknown_rule_message
 from kubeproof.core.config import Config
 from kubeproof.core.fixing import FixSettings, runs
+from kubeproof.core.inventory import inventory
+from kubeproof.fix.files import FixedText, fix_files
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
+from kubeproof.reports.redact import Templates, masked
 from kubeproof.sources.files import LoadOptions, discover
 from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
-    from kubeproof.fix.files import FixedText
     from kubeproof.images.pin import RegistryImages
-    from kubeproof.reports.redact import Templates
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 _RENDERED = {"kustomize": "a Kustomize folder", "helm": "a Helm chart"}
@@ -121,10 +122,6 @@ def fix(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]
     pins = pin_digests and any(fixes()[c].needs_registry for c in codes)
     configs = read_configs and any(fixes()[c].reads_images for c in codes)
     if registry is not None and (pins or configs):
-        # start-up: the inventory loads the index and the sources' loaders, which only
-        # registry lookups need here
-        from kubeproof.core.inventory import inventory
-
         registry.prefetch(inventory(files)[1], unpinned_only=not configs)
         if configs:
             for image, why in registry.failures.items():
@@ -205,7 +202,6 @@ def _registry_images(pin_digests: bool, read_configs: bool, platform: str,
 def _discover(paths: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
     """Plain YAML files to fix, the errors, and the argument each file was found
     under (its application for the set rules); notes for what is skipped."""
-
     files: list[str] = []
     errors: list[str] = []
     arguments: dict[str, str] = {}
@@ -246,7 +242,6 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
     MAX_ROUNDS): a fix can make a rule decidable that was not before (KP0708
     once KP0402 set the namespaces), and a second ``fix`` run must change
     nothing. --diff and --dry-run show the first round."""
-
     wanted = kube_version or str(config.scan.get("kubeVersion") or "")
     try:
         version = parse_kube_version(wanted) if wanted else DEFAULT_KUBE_VERSION
@@ -277,7 +272,6 @@ def _run(files: list[str], codes: set[str], config: Config, settings: FixSetting
 @dataclass(frozen=True, slots=True)
 class _Scan:
     """What every round scans and fixes with."""
-
     codes: set[str]
     config: Config
     settings: FixSettings
@@ -291,10 +285,6 @@ def _round(files: list[str], scan: _Scan, *, write: bool, show_diff: bool, notes
     """One scan-fix pass: (files changed, or written when ``write``; errors;
     unsafe fixes left out). ``notes``: say what is left unfixed in unchanged
     files (first round only); ``quiet``: print nothing, only count."""
-    # start-up: the fixing of files loads ruamel.yaml (~40 ms of imports), which
-    # `kubeproof --help` (it loads every command module) never needs
-    from kubeproof.fix.files import fix_files
-
     changed: list[str] = []
     errors: list[str] = []
     hidden = 0
@@ -376,9 +366,6 @@ def _print_diff(path: str, before: str, after: str, templates: Templates) -> Non
     """The unified diff, with secret values masked by position in both texts
     (kubeproof.reports.redact) before diffing, so no hunk shows one, and each line
     escaped for the terminal (kubeproof.util.terminal)."""
-    # start-up: masking loads the secret rules and the YAML parser, which only --diff needs
-    from kubeproof.reports.redact import masked
-
     old, hid_old = masked(before, templates)
     new, hid_new = masked(after, templates)
     for line in difflib.unified_diff(old.splitlines(), new.splitlines(),

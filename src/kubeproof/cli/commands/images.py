@@ -20,21 +20,25 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich import box
+from rich.table import Table
+from rich.text import Text
 
 from kubeproof.cli.common import config_options, config_or_exit, echo, require_paths
 from kubeproof.cli.image_options import registry_options, registry_settings_or_exit
+from kubeproof.core.inventory import Entry, inventory
+from kubeproof.images.check import OK, ImageCheck, ImageFacts, judged
 from kubeproof.k8s.imageref import parse_image
+from kubeproof.k8s.workloads import template_paths
 from kubeproof.reports import object_label, registry_rows
+from kubeproof.reports.text import console_text, make_console, registries_table
+from kubeproof.rules.p01_images import classify_base
 from kubeproof.util.terminal import safe
 
 if TYPE_CHECKING:
     from kubeproof.core.index import Index
-    from kubeproof.core.inventory import Entry
-    from kubeproof.images.check import ImageFacts
     from kubeproof.images.oci import ImageInfo
     from kubeproof.model import InputError
-
-
 
 
 @click.command()
@@ -56,12 +60,6 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
     Exit codes: 0 listed; 2 usage error, a path that does not exist, or an
     input that could not be read (the list covers the rest).
     """
-    # start-up: the scan API, the inventory and the image checks cost ~110 ms of imports (-X
-    # importtime, loaded machine); kubeproof --help loads every command module
-    from kubeproof.core.inventory import inventory
-    from kubeproof.images.check import ImageCheck
-    from kubeproof.k8s.workloads import template_paths
-
     require_paths(paths)
     config = config_or_exit(config_path, no_config)
     checks = registry_settings_or_exit(check_images, platform, registry_ca,
@@ -86,10 +84,6 @@ def images(paths: tuple[str, ...], fmt: str, check_images: bool, platform: str,
 def _attach(index: Index, entries: dict[str, Entry], facts: ImageFacts) -> None:
     """Give each image what the registry said: the first answer that resolved
     it (workloads may pull it with different credentials), else the first."""
-    # start-up: the image checks (~50 ms) (-X importtime, loaded machine); kubeproof --help loads
-    # every command module
-    from kubeproof.images.check import OK, judged
-
     for j in judged(index, facts):
         entry = entries.get(j.container.image or "")
         if entry is None:
@@ -100,10 +94,6 @@ def _attach(index: Index, entries: dict[str, Entry], facts: ImageFacts) -> None:
 
 def describe(image: str) -> dict[str, Any]:
     """What the reference itself says: registry, repository, tag, digest, base."""
-    # start-up: the image rules (~35 ms) (-X importtime, loaded machine); kubeproof --help loads
-    # every command module
-    from kubeproof.rules.p01_images import classify_base
-
     ref = parse_image(image)
     if ref.invalid:
         return {"image": image, "error": ref.error}
@@ -145,13 +135,7 @@ def _size(n: int | None) -> str:
 
 
 def _text(entries: dict[str, Entry], registries: list[Any], color: bool, resolved: bool) -> str:
-    # start-up: rich tables and the text report (~65 ms) (-X importtime, loaded machine);
-    # kubeproof --help loads every command module
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
 
-    from kubeproof.reports.text import console_text, make_console, registries_table
 
     table = Table(title=f"Images ({len(entries)})", box=box.SIMPLE_HEAD, title_justify="left")
     for column in ("image", "registry", "tag", "digest", "base", "used at"):

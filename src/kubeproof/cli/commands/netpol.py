@@ -45,10 +45,24 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from kubeproof.analysis.reach import (
+    EXTERNAL,
+    EXTERNAL_NETWORK,
+    UNNAMED,
+    Endpoint,
+    Network,
+    QueryPort,
+    Reach,
+    parse_network,
+    parse_port,
+    without_placeholder_namespaces,
+)
+from kubeproof.analysis.reach_paths import Group, Paths, Target, workload_endpoints
+from kubeproof.analysis.reach_paths import paths as exposed_paths
 from kubeproof.cli.common import (
     config_options,
     config_or_exit,
@@ -57,12 +71,10 @@ from kubeproof.cli.common import (
     namespace_or_exit,
     require_paths,
 )
+from kubeproof.core.applications import application_patterns, with_config_namespace
+from kubeproof.core.index import Index, load_index
+from kubeproof.sources.files import LoadOptions
 from kubeproof.util.terminal import safe
-
-if TYPE_CHECKING:
-    from kubeproof.analysis.reach import Endpoint, Network, QueryPort, Reach
-    from kubeproof.analysis.reach_paths import Group, Paths, Target
-    from kubeproof.core.index import Index
 
 # the most cells a matrix may have (the whole corpus would have 264,710)
 MAX_CELLS = 100_000
@@ -115,14 +127,6 @@ def reach(paths: tuple[str, ...], sources: tuple[str, ...], destinations: tuple[
     printed, no answer), or an input that could not be read (the answer covers
     the rest).
     """
-    # start-up: the reachability engine, the index and the loaders cost ~130 ms of imports (-X
-    # importtime, loaded machine); kubeproof --help loads every command module
-    from kubeproof.analysis.reach import Network, parse_port, without_placeholder_namespaces
-    from kubeproof.analysis.reach_paths import workload_endpoints
-    from kubeproof.core.applications import application_patterns, with_config_namespace
-    from kubeproof.core.index import load_index
-    from kubeproof.sources.files import LoadOptions
-
     query = None
     if port is not None:
         try:
@@ -168,10 +172,8 @@ def _print_matrix(network: Network, workloads: list[Endpoint], sources: tuple[st
 
 def _print_paths(network: Network, index: Index, workloads: list[Endpoint],
                  sensitive_labels: list[str], query: QueryPort | None, fmt: str) -> None:
-    # start-up: as at the top of this function
-    from kubeproof.analysis.reach_paths import paths
 
-    found = paths(network, index, workloads, sensitive_labels, query)
+    found = exposed_paths(network, index, workloads, sensitive_labels, query)
     notes = _notes(network, workloads)
     if found.skipped:
         notes.append(f"{found.skipped} sensitive workloads were left out: the set has too "
@@ -188,9 +190,6 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 def _endpoints(workloads: list[Endpoint], wanted: list[str], *,
                default_external: bool) -> list[Endpoint]:
-    # start-up: the reachability engine (~50 ms) (-X importtime, loaded machine); kubeproof --help
-    # loads every command module
-    from kubeproof.analysis.reach import EXTERNAL, EXTERNAL_NETWORK, Endpoint
 
     if not wanted:
         out = [Endpoint.of_network(EXTERNAL_NETWORK, EXTERNAL)] if default_external else []
@@ -202,9 +201,6 @@ def _endpoints(workloads: list[Endpoint], wanted: list[str], *,
 
 
 def _resolve(workloads: list[Endpoint], text: str) -> list[Endpoint]:
-    # start-up: the reachability engine (~50 ms) (-X importtime, loaded machine); kubeproof --help
-    # loads every command module
-    from kubeproof.analysis.reach import Endpoint, parse_network
 
     network = parse_network(text)
     if network is not None:
@@ -224,10 +220,6 @@ def _resolve(workloads: list[Endpoint], text: str) -> list[Endpoint]:
 
 def _notes(network: Network, endpoints: list[Endpoint]) -> list[str]:
     """What the analysis could not take into account."""
-    # start-up: the reachability engine (~50 ms) (-X importtime, loaded machine); kubeproof --help
-    # loads every command module
-    from kubeproof.analysis.reach import UNNAMED
-
     out = [f"{record.ref.file}:{record.ref.line}: NetworkPolicy {record.ref.name!r} is "
            f"invalid and never takes effect: {why}" for record, why in network.invalid]
     foreign = sorted({e.namespace for e in endpoints
@@ -300,10 +292,6 @@ def _listed(items: list[str], limit: int = MAX_NAMES) -> str:
 
 def _members(g: Group) -> str:
     """Who a group holds: every workload, every workload of namespaces, names."""
-    # start-up: the reachability engine (~50 ms) (-X importtime, loaded machine); kubeproof --help
-    # loads every command module
-    from kubeproof.analysis.reach import UNNAMED
-
     but = f" but {_listed(list(g.but))}" if g.but else ""
     if g.every:
         return f"every workload ({g.count}){but}"

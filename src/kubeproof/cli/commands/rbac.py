@@ -11,10 +11,19 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import click
 
+from kubeproof.analysis.rbac import (
+    Grant,
+    Power,
+    PowerChecks,
+    RbacSet,
+    load_rbac,
+    make_request,
+    risky,
+    who_can,
+)
 from kubeproof.cli.common import (
     config_options,
     config_or_exit,
@@ -23,17 +32,20 @@ from kubeproof.cli.common import (
     print_problems,
     require_paths,
 )
+from kubeproof.core.applications import application_patterns, with_config_namespace
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
+from kubeproof.rules.p07_rbac.bindings import rbac_cluster_admin_binding
+from kubeproof.rules.p07_rbac.roles import (
+    rbac_escalation_verbs,
+    rbac_secrets_read,
+    rbac_workload_create,
+)
+from kubeproof.sources.files import LoadOptions
 from kubeproof.util.terminal import safe
-
-if TYPE_CHECKING:
-    from kubeproof.analysis.rbac import Grant, Power, RbacSet
 
 SA_LEGEND = ("A ServiceAccount <ns>/<name> also authenticates as User "
              "system:serviceaccount:<ns>:<name>, member of the groups system:serviceaccounts, "
              "system:serviceaccounts:<ns> and system:authenticated.")
-
-
 
 
 @click.group()
@@ -76,11 +88,6 @@ def who_can_command(verb: str, resource: str, paths: tuple[str, ...], namespace:
     printed, no answer), or an input that could not be read (the answer covers
     the rest).
     """
-    # start-up: the RBAC analysis and the application grouping cost ~90 ms of imports (-X
-    # importtime, loaded machine); kubeproof --help loads every command module
-    from kubeproof.analysis.rbac import load_rbac, make_request, who_can
-    from kubeproof.core.applications import application_patterns
-
     try:
         version = _kube_version(kube_version)
         req = make_request(verb, resource, subresource=subresource, group=api_group,
@@ -156,20 +163,6 @@ def risky_command(paths: tuple[str, ...], kube_version: str | None, namespace: s
     printed, no answer), or an input that could not be read (the answer covers
     the rest).
     """
-    # start-up: the RBAC analysis (~90 ms) (-X importtime, loaded machine); kubeproof --help loads
-    # every command module. The checks that define a power (KP0702-KP0705) come from their
-    # rules' modules, not from the catalogue, which would load every rule module: ~100 ms
-    # more (bench/revision_bench.py, rbac-risky 1.15 against the base through the catalogue)
-    from kubeproof.analysis.rbac import PowerChecks, load_rbac, risky
-    from kubeproof.core.applications import application_patterns, with_config_namespace
-    from kubeproof.rules.p07_rbac.bindings import rbac_cluster_admin_binding
-    from kubeproof.rules.p07_rbac.roles import (
-        rbac_escalation_verbs,
-        rbac_secrets_read,
-        rbac_workload_create,
-    )
-    from kubeproof.sources.files import LoadOptions
-
     try:
         version = _kube_version(kube_version)
     except ValueError as exc:

@@ -22,6 +22,8 @@ from kubeproof.cli.common import (
     print_problems,
     text_options,
 )
+from kubeproof.core.result import exit_code
+from kubeproof.reports.from_json import NoReportError, load_reports
 
 
 @click.command()
@@ -47,11 +49,6 @@ def report(reports: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     others are rendered; none readable: the errors once, no report), or the
     original run had input errors.
     """
-    # start-up: the engine and the JSON report reader cost ~100 ms of imports (-X importtime,
-    # loaded machine); kubeproof --help loads every command module
-    from kubeproof.core.result import exit_code
-    from kubeproof.reports.from_json import NoReportError, load_reports
-
     check_outputs(formats, outputs)
     try:
         result = load_reports(list(reports), require_one=True)

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 
 import click
 
 from kubeproof.cli.commands.webhook_install import MAX_WORKERS, install_command
 from kubeproof.cli.common import config_options, fail
+from kubeproof.core.config import ConfigError, find_config, load_config
+from kubeproof.webhook.judge import build_context
+from kubeproof.webhook.policy import load_policy
+from kubeproof.webhook.server import ServeOptions
+from kubeproof.webhook.server import serve as run_server
 from kubeproof.webhook.settings import AppSettings, use_multiprocess_metrics
 
 
@@ -63,15 +69,7 @@ def serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
 def _serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
            config_path: str | None, no_config: bool, namespace: str | None, access_log: bool,
            log_level: str) -> None:
-    # start-up: ssl, the config, the judge, the policy and the server cost ~250 ms of imports (-X
-    # importtime, loaded machine); kubeproof --help loads every command module
-    import ssl
 
-    from kubeproof.core.config import ConfigError, find_config, load_config
-    from kubeproof.webhook.judge import build_context
-    from kubeproof.webhook.policy import load_policy
-    from kubeproof.webhook.server import ServeOptions
-    from kubeproof.webhook.server import serve as run_server
 
     found = None if no_config else (config_path or find_config())
     try:
