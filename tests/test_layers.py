@@ -2,7 +2,7 @@
 
 The layers, lowest first (a module may import its own layer and any lower one)::
 
-    k8s, util  <  model  <  sources  <  images  <  core  <  analysis  <  rules  <  api
+    k8s, util  <  model  <  sources  <  images  <  core  <  analysis, policies  <  rules  <  api
                <  fix  <  reports  <  webhook  <  cli
 
 ``analysis`` (NetworkPolicy reachability, RBAC grants and who-can) sits below the
@@ -32,6 +32,7 @@ PACKAGE = "kubeproof"
 
 LAYERS: dict[str, int] = {
     "k8s": 0, "util": 0, "model": 1, "sources": 2, "images": 3, "core": 4, "analysis": 5,
+    "policies": 5,
     "rules": 6, "api": 7, "fix": 8, "reports": 9, "webhook": 10, "cli": 11,
     "__main__": 11,
 }
