@@ -49,9 +49,9 @@ PYTHON = "/usr/bin/python3.11"
 SITE = "usr/lib/python3/dist-packages"  # on Debian python3.11's sys.path
 # The closure python3.11 -m kubeproof loads (ldd of the interpreter, the stdlib
 # extension modules it imports and the wheels' .so files: cryptography, orjson,
-# uvloop, httptools, pydantic-core link libgcc_s).
-PACKAGES = ("libc6", "libgcc-s1", "zlib1g", "libexpat1", "libffi8", "libssl3", "libbz2-1.0",
-            "liblzma5", "libuuid1", "libpython3.11-minimal", "libpython3.11-stdlib",
+# uvloop, httptools, pydantic-core link libgcc_s; the CEL runtime and RE2 libstdc++).
+PACKAGES = ("libc6", "libgcc-s1", "libstdc++6", "zlib1g", "libexpat1", "libffi8", "libssl3",
+            "libbz2-1.0", "liblzma5", "libuuid1", "libpython3.11-minimal", "libpython3.11-stdlib",
             "python3.11-minimal", "media-types", "ca-certificates")
 # Dropped from the root filesystem: documentation, programs other than the
 # interpreter (libc6's ldd, iconv... ; no shell is ever installed), charset
@@ -69,8 +69,11 @@ PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/lintian"
          "usr/lib/python3.11/config-3.11-x86_64-linux-gnu", "etc/python3.11/sitecustomize.py",
          "etc/cron.daily", "etc/init.d", "etc/ld.so.conf.d", "etc/ca-certificates.conf",
          "etc/ssl/certs/.keep", "usr/bin")
+# manylinux_2_28 too: the CEL runtime (cel-expr-python) and RE2 ship only
+# manylinux_2_27+ wheels; the image's Debian bookworm glibc is 2.36
 PIP_PLATFORM = ("--only-binary=:all:", "--platform", "manylinux2014_x86_64",
-                "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311")
+                "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
+                "--implementation", "cp", "--abi", "cp311")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"

@@ -1,0 +1,147 @@
+"""The policies of a scan: those given with ``--policy`` and those in the
+scanned set, with what they look up (namespaces, param objects), gathered
+before the objects are checked.
+
+Policies are compiled once per run and judged per object as the object rules
+run, so they must be known before the first object is checked. A first,
+cheap pass over the scanned files finds them: a file is parsed only when its
+bytes name a policy kind or a Namespace (``MARKERS``), and, once the
+policies are compiled, only when they name a ``paramKind`` the file holds.
+Most files of a scan hold neither, so the pass reads them and parses nothing
+(measured in ``bench/policies_bench.py``).
+
+Rendered inputs (Helm charts, Kustomize folders) are not rendered twice for
+this pass: policies and namespaces inside them are not found here (give the
+policies with ``--policy``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeproof.model import InputError
+from kubeproof.policies.compile import PolicySet, compile_policies, is_policy_document
+from kubeproof.policies.model import Source
+from kubeproof.sources.files import STDIN, LoadOptions, decode, discover, load_text, read_bytes
+
+# bytes that a file holding a policy, a binding or a Namespace must contain
+MARKERS = (b"ValidatingAdmissionPolicy", b"ValidatingPolicy", b"kyverno.io", b"Namespace")
+
+
+@dataclass(slots=True)
+class SetLookup:
+    """The :class:`~kubeproof.policies.model.Lookup` of a scan: the set's
+    namespaces and the objects of the kinds the policies take as params."""
+
+    namespaces: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    by_kind: dict[tuple[str, str], list[Mapping[str, Any]]] = field(default_factory=dict)
+
+    def namespace(self, name: str) -> Mapping[str, Any] | None:
+        return self.namespaces.get(name)
+
+    def objects(self, api_version: str, kind: str,
+                namespace: str | None) -> Iterable[Mapping[str, Any]]:
+        for obj in self.by_kind.get((api_version, kind), ()):
+            meta = obj.get("metadata")
+            ns = meta.get("namespace") if isinstance(meta, dict) else None
+            if namespace is None or ns == namespace:
+                yield obj
+
+    def add(self, obj: Mapping[str, Any], param_kinds: set[tuple[str, str]]) -> None:
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        meta = obj.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        if kind == "Namespace" and isinstance(name, str):
+            self.namespaces.setdefault(name, obj)
+        if isinstance(kind, str) and isinstance(api_version, str) and \
+                (api_version, kind) in param_kinds:
+            self.by_kind.setdefault((api_version, kind), []).append(obj)
+
+
+@dataclass(slots=True)
+class ScanPolicies:
+    """What a scan judges with: the compiled policies, their lookup, and the
+    input errors met on the way (bad policies, unreadable ``--policy`` files)."""
+
+    policies: PolicySet
+    lookup: SetLookup
+    errors: list[InputError]
+    warnings: list[InputError]
+
+
+def gather(inputs: Iterable[tuple[str, str]], policy_paths: Iterable[str], opts: LoadOptions,
+           kube_version: tuple[int, int] | None) -> ScanPolicies:
+    """The policies of ``--policy`` paths and of the plain files among ``inputs``."""
+    errors: list[InputError] = []
+    given = list(discover(list(policy_paths), opts))
+    given_paths = {path for _, path in given}
+    files: dict[str, None] = {}  # the plain files, each once, in order
+    for kind, path in [*given, *inputs]:
+        if path in files:
+            continue
+        if kind == "file" and path != STDIN:
+            files[path] = None
+        elif path in given_paths:
+            errors.append(InputError(path, None, "no such file or directory" if kind == "missing"
+                                     else "--policy takes files and folders of plain YAML or JSON"))
+    docs: list[tuple[Mapping[str, Any], Source]] = []
+    namespaces: list[Mapping[str, Any]] = []
+    for path, data in _read(files, opts, errors, given_paths):
+        if not any(marker in data for marker in MARKERS):
+            continue
+        for obj, line in _objects(path, data, errors if path in given_paths else None):
+            if is_policy_document(obj):
+                docs.append((obj, Source(path, line)))
+            elif obj.get("kind") == "Namespace":
+                namespaces.append(obj)
+    policies = compile_policies(docs, kube_version)
+    lookup = SetLookup()
+    for ns in namespaces:
+        lookup.add(ns, set())
+    param_kinds = policies.param_kinds()
+    if param_kinds:
+        kinds = {kind.encode() for _, kind in param_kinds}
+        for path, data in _read(files, opts, [], set()):
+            if not any(kind in data for kind in kinds):
+                continue
+            for obj, _ in _objects(path, data, None):
+                if obj.get("kind") != "Namespace":
+                    lookup.add(obj, param_kinds)
+    errors.extend(InputError(e.source.file, e.source.line or None, e.message)
+                  for e in policies.errors)
+    warnings = [InputError(e.source.file, e.source.line or None, e.message)
+                for e in policies.unsupported]
+    return ScanPolicies(policies, lookup, errors, warnings)
+
+
+def _read(files: Iterable[str], opts: LoadOptions, errors: list[InputError],
+          given_paths: set[str]) -> Iterator[tuple[str, bytes]]:
+    """Each file's bytes, one at a time (a scan's files are never all held);
+    a ``--policy`` file that cannot be read is an error, a scanned one is the
+    scan's to report."""
+    for path in files:
+        data, err = read_bytes(path, opts)
+        if data is not None:
+            yield path, data
+        elif err is not None and path in given_paths:
+            errors.append(err)
+
+
+def _objects(path: str, data: bytes, errors: list[InputError] | None
+             ) -> Iterator[tuple[dict[str, Any], int]]:
+    """The objects of one file with their lines; its read errors go to
+    ``errors`` when given (a ``--policy`` file), else the scan reports them."""
+    text, err = decode(path, data)
+    if text is None:
+        if errors is not None and err is not None:
+            errors.append(err)
+        return
+    loaded = load_text(path, text, data)
+    if errors is not None:
+        errors.extend(loaded.errors)
+    for located in loaded.objects:
+        res = located.resource
+        if isinstance(res.obj, dict):
+            yield res.obj, res.origin.line
