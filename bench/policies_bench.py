@@ -83,10 +83,11 @@ def scan_ratio(corpus: str, policies: Path, rounds: int) -> None:
 
 def in_process(corpus: str, files: list[Path]) -> None:
     sys.path.insert(0, str(ROOT / "src"))
-    from kubeproof.policies.compile import compile_policies  # noqa: PLC0415
-    from kubeproof.policies.model import NoLookup, Source, Subject  # noqa: PLC0415
-    from kubeproof.sources.files import LoadOptions, discover, load_path  # noqa: PLC0415
-    from kubeproof.sources.yamlparse import parse_yaml  # noqa: PLC0415
+    from kubeproof.policies.compile import compile_policies
+
+    from kubeproof.policies.model import NoLookup, Source, Subject
+    from kubeproof.sources.files import LoadOptions, discover, load_path
+    from kubeproof.sources.yamlparse import parse_yaml
 
     docs = []
     for f in files:

@@ -156,19 +156,20 @@ def make_certs(tmp: Path) -> tuple[Path, Path, Path]:
 
 
 def start_server(tmp: Path, cert: Path, key: Path, ca: Path, port: int,
-                 workers: int) -> subprocess.Popen[bytes]:
-    log = (tmp / "server.log").open("wb")
+                 workers: int, extra: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    log_path = tmp / f"server-{port}.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubeproof", "webhook", "serve", "--tls-cert", str(cert),
          "--tls-key", str(key), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--no-config"],
+         "--workers", str(workers), "--no-config", *extra],
         stdout=log, stderr=subprocess.STDOUT, env=ENV, cwd=tmp)
     ctx = ssl.create_default_context(cafile=str(ca))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"server exited with {proc.returncode}: "
-                     f"{(tmp / 'server.log').read_text()[-2000:]}")
+                     f"{log_path.read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as raw, \
                     ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
@@ -433,6 +434,39 @@ def sustained(r: dict[str, Any], rate: float) -> bool:
             and r.get("p99", SUSTAINED_P99) < SUSTAINED_P99)
 
 
+def compare_policies(tmp: Path, tls: tuple[Path, Path, Path], bodies: Path,
+                     args: argparse.Namespace, rate: float) -> None:
+    """/validate at ``rate`` of two servers side by side, one judging with the
+    policies of ``args.policy`` too (issue #12: p99 with 20 policies beside the
+    same run without them), interleaved ``args.repeat`` times."""
+    ca, cert, key = tls
+    ports = free_port(), free_port()
+    plain = start_server(tmp, cert, key, ca, ports[0], args.workers)
+    judged = start_server(tmp, cert, key, ca, ports[1], args.workers,
+                          ("--policy", args.policy))
+    try:
+        for port, server in zip(ports, (plain, judged), strict=True):
+            drive(port, ca, bodies, "/validate", 100, 2, server.pid)  # warm-up
+        print(f"\nopen loop at {rate:.0f} req/s, /validate, without and with --policy "
+              f"{args.policy} (ms)")
+        print(HEADER)
+        p99: dict[str, list[float]] = {"without": [], "with": []}
+        for _ in range(args.repeat):
+            for label, port, server in (("without", ports[0], plain),
+                                        ("with", ports[1], judged)):
+                r = drive(port, ca, bodies, "/validate", rate, args.duration, server.pid)
+                print(_row(rate, f"/validate {label}", r))
+                if "p99" in r:
+                    p99[label].append(r["p99"])
+        for label, values in p99.items():
+            if values:
+                print(f"p99 {label:<8} policies: median {_ms(statistics.median(values))} ms, "
+                      f"best {_ms(min(values))} ms")
+    finally:
+        stop_server(plain)
+        stop_server(judged)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "drive":
         drive_main(sys.argv[2:])
@@ -447,6 +481,9 @@ def main() -> None:
     ap.add_argument("--step-duration", type=float, default=5.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-wrk", action="store_true")
+    ap.add_argument("--policy", default=None,
+                    help="a folder of policies: compare /validate at the first rate of a "
+                         "server with --policy DIR against one without, then stop")
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     steps = [float(r) for r in args.steps.split(",")]
@@ -465,6 +502,9 @@ def main() -> None:
               f"mean body {mean_kib:.1f} KiB")
         print(f"machine : {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
               "at the start (other work on the machine shows in both columns)")
+        if args.policy:
+            compare_policies(tmp, (ca, cert, key), bodies, args, rates[0])
+            return
         server = start_server(tmp, cert, key, ca, port, args.workers)
         try:
             print(f"server  : kubeproof webhook serve --workers {args.workers}, TLS, "
