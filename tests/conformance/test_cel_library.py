@@ -19,7 +19,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kubeproof.k8s.cel import CelCompileError, CelEvalError, Environment, Optional, kind_of
+import pytest
+
+from kubeproof.k8s.cel import (
+    CelCompileError,
+    CelEvalError,
+    CelNotEvaluated,
+    Environment,
+    Optional,
+    kind_of,
+)
 from kubeproof.k8s.cel.library import cel_equal
 from kubeproof.k8s.quantity import parse_quantity
 
@@ -87,17 +96,38 @@ def _value_agrees(expect: dict[str, Any], got: Any) -> bool:
     raise AssertionError(f"unknown expected type {kind}")
 
 
+class FakeAuthorizer:
+    """The fake authorizer of upstream's condition_test.go, from a case's
+    ``authorizer`` data (README "Authorizer cases"): the decision of the first
+    rule whose attributes equal the check's field by field, else the default."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.rules = data["rules"]
+        self.default = data["default"]
+        self.asked: list[dict[str, Any]] = []
+
+    def decide(self, attributes: dict[str, Any]) -> tuple[str, str, str | None]:
+        self.asked.append(attributes)
+        for rule in self.rules:
+            if rule["attributes"] == attributes:
+                return rule["decision"], rule["reason"], rule["error"]
+        return self.default["decision"], self.default["reason"], self.default["error"]
+
+
 def agrees(case: dict[str, Any]) -> bool:
     """Whether kubeproof's evaluation of ``case`` agrees with upstream's."""
     expect = case["expect"]
-    bindings = case.get("bindings") or {}
+    bindings = dict(case.get("bindings") or {})
+    authorizer = FakeAuthorizer(case["authorizer"]) if "authorizer" in case else None
+    if "request" in case:
+        bindings["request"] = case["request"]
     try:
         program = _env(case).compile(case["expression"])
     except CelCompileError:
         return ("compileError" in expect or expect.get("phase") == "any"
                 or bool(expect.get("invalid")))
     try:
-        got = program.evaluate(bindings, case.get("schema"))
+        got = program.evaluate(bindings, case.get("schema"), authorizer)
     except CelEvalError:
         return ("error" in expect and expect.get("phase") in (None, "any")) or \
             bool(expect.get("invalid"))
@@ -108,7 +138,6 @@ def agrees(case: dict[str, Any]) -> bool:
     return _value_agrees(expect, got)
 
 
-_AUTHZ = "authz: cannot be decided offline; reported as not evaluated (not built yet)"
 _FMT_OPT = ("format: validate/named return optional, which a cel-expr-python custom "
             "function cannot return")
 _TIME = ("crd typing: duration/date-time strings stay strings (the binding converts "
@@ -127,20 +156,6 @@ _ZERO_TIME = ("optional: cel-cpp does not take timestamp(0001-01-01) as the zero
 _PERCENT_E = "strings: cel-cpp's format() prints %e unlike cel-go's 3.140000×10⁰⁰"
 
 DISAGREE: dict[str, str] = {
-    "authz/test_authorizer_allow_path_check": _AUTHZ,
-    "authz/test_authorizer_allow_resource_check": _AUTHZ,
-    "authz/test_authorizer_allow_resource_check_with_all_fields": _AUTHZ,
-    "authz/test_authorizer_allow_resource_check_with_parse_failures": _AUTHZ,
-    "authz/test_authorizer_allow_resource_check~2": _AUTHZ,
-    "authz/test_authorizer_decision_is_denied_path_check": _AUTHZ,
-    "authz/test_authorizer_error": _AUTHZ,
-    "authz/test_authorizer_error~2": _AUTHZ,
-    "authz/test_authorizer_error~3": _AUTHZ,
-    "authz/test_authorizer_not_allowed_resource_check_one_incorrect_field": _AUTHZ,
-    "authz/test_authorizer_reason": _AUTHZ,
-    "authz/test_request_resource_authorizer_allow_check": _AUTHZ,
-    "authz/test_serviceAccount_authorizer_allow_check": _AUTHZ,
-    "authz/test_subresource_request_resource_authorizer_allow_check": _AUTHZ,
     "cidr/type_of_CIDR_is_net_CIDR": _OPAQUE_TYPE,
     "crd/IP_and_CIDR/type_cidr_2001_db8_32_ip_net_IP": _OPAQUE_TYPE,
     "crd/IP_and_CIDR/type_ip_192_168_0_1_net_IP": _OPAQUE_TYPE,
@@ -171,6 +186,15 @@ DISAGREE: dict[str, str] = {
 
 def _results() -> dict[str, tuple[str, bool]]:
     return {case["id"]: (case["library"], agrees(case)) for case in _load()}
+
+
+def test_offline_an_authz_case_is_not_evaluated_never_guessed() -> None:
+    authz_cases = [case for case in _load() if case["library"] == "authz"]
+    assert len(authz_cases) == 14
+    for case in authz_cases:
+        program = _env(case).compile(case["expression"])
+        with pytest.raises(CelNotEvaluated):
+            program.evaluate({"request": case["request"]})
 
 
 def test_every_case_agrees_except_the_listed_ones() -> None:

@@ -36,7 +36,7 @@ from typing import Any
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_optional, ext_strings
 
-from kubeproof.k8s.cel import library
+from kubeproof.k8s.cel import authz, library
 from kubeproof.k8s.cel.schema import type_by_schema
 
 MAX_EXPRESSION = 16 * 1024
@@ -66,6 +66,14 @@ class CelEvalError(CelError):
 
 class CelCostError(CelEvalError):
     """The evaluation would exceed the cost budget; it was not started."""
+
+
+class CelNotEvaluated(CelError):
+    """The expression needs what is not there offline: it reached an authz
+    ``check()`` with no :class:`authz.Authorizer` given. Not a
+    :class:`CelEvalError` on purpose: a caller that maps evaluation errors
+    to ``failurePolicy`` must not take this for one (the API server would
+    have decided it); it is reported as not evaluated, never guessed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,27 +136,54 @@ class Environment:
         except RuntimeError as err:
             raise CelCompileError(_clean(str(err))) from None
         builds = _LIST_BUILDERS.search(expression) is not None
-        return Program(expression, compiled, as_optional, depth, builds)
+        return Program(expression, compiled, as_optional, depth, builds,
+                       binds_authorizer="authorizer" in self.variables)
 
 
 class Program:
     """One compiled expression; :meth:`evaluate` is safe to call many times."""
 
     def __init__(self, expression: str, compiled: Any, as_optional: Any, depth: int,
-                 builds_lists: bool) -> None:
+                 builds_lists: bool, binds_authorizer: bool = False) -> None:
         self.expression = expression
         self._compiled = compiled  # None: the result is always optional
         self._as_optional = as_optional
         self.depth = depth
         self._builds_lists = builds_lists
+        self._authorizer = binds_authorizer  # bind `authorizer` when the caller does not
 
     def evaluate(self, bindings: Mapping[str, Any] | None = None,
-                 schemas: Mapping[str, Any] | None = None) -> Any:
+                 schemas: Mapping[str, Any] | None = None,
+                 authorizer: authz.Authorizer | None = None) -> Any:
         """The value of the expression with ``bindings`` (JSON values, typed by
         the OpenAPI ``schemas`` of each variable where given): a JSON-like
         Python value, :class:`Optional`, or an opaque Kubernetes value (see
-        values.py)."""
+        values.py).
+
+        ``authorizer`` decides the authz library's checks; the ``authorizer``
+        variable, where declared and not bound, is the requesting user's
+        (from the ``request`` binding). Without one, an evaluation that
+        reaches a check raises :class:`CelNotEvaluated`."""
+        run = authz.Run(authorizer)
+        token = authz.CURRENT.set(run)
+        try:
+            result = self._evaluate(bindings, schemas, run)
+        except CelEvalError:
+            if run.reached and authorizer is None:
+                raise CelNotEvaluated("authorizer checks cannot be decided offline: "
+                                      "not evaluated") from None
+            raise
+        finally:
+            authz.CURRENT.reset(token)
+        if run.reached and authorizer is None:
+            raise CelNotEvaluated("authorizer checks cannot be decided offline: not evaluated")
+        return result
+
+    def _evaluate(self, bindings: Mapping[str, Any] | None,
+                  schemas: Mapping[str, Any] | None, run: authz.Run) -> Any:
         data = dict(bindings or {})
+        if self._authorizer and "authorizer" not in data:
+            data["authorizer"] = authz.authorizer_value(run, data.get("request"))
         nodes = 0
         for name, value in data.items():
             nodes += _count(value, MAX_INPUT_NODES - nodes)

@@ -22,6 +22,7 @@ from typing import Any
 import re2
 from cel_expr_python import cel
 
+from kubeproof.k8s.cel import authz
 from kubeproof.k8s.cel.formats import VALIDATORS
 from kubeproof.k8s.cel.values import kind_of, unwrap, wrap
 from kubeproof.k8s.quantity import MAX_VALUE, QuantityError, parse_quantity
@@ -643,6 +644,21 @@ def _table() -> list[Fn]:
                _format_named),
             Fn("format", (1, 31), OPTIONAL_RESULT["validate"], True, (OPAQUE, S), OPAQUE,
                _format_validate)]
+    az, az_errors, az_selectors = (1, 27), (1, 28), (1, 31)
+    fns += [Fn("authz", az, "group", True, (OPAQUE, S), OPAQUE, authz.group),
+            Fn("authz", az, "resource", True, (OPAQUE, S), OPAQUE, authz.resource),
+            Fn("authz", az, "path", True, (OPAQUE, S), OPAQUE, authz.path),
+            Fn("authz", az, "serviceAccount", True, (OPAQUE, S, S), OPAQUE,
+               authz.service_account),
+            Fn("authz", az, "check", True, (OPAQUE, S), OPAQUE, authz.check),
+            Fn("authz", az, "allowed", True, (OPAQUE,), B, authz.allowed),
+            Fn("authz", az, "reason", True, (OPAQUE,), S, authz.reason),
+            Fn("authz", az_errors, "errored", True, (OPAQUE,), B, authz.errored),
+            Fn("authz", az_errors, "error", True, (OPAQUE,), S, authz.error)]
+    fns += [Fn("authz", az, name, True, (OPAQUE, S), OPAQUE, authz.setter(name))
+            for name in ("subresource", "namespace", "name")]
+    fns += [Fn("authz", az_selectors, name, True, (OPAQUE, S), OPAQUE, authz.setter(name))
+            for name in ("fieldSelector", "labelSelector")]
     return fns
 
 
