@@ -11,6 +11,7 @@ refused before any work, so no library call can hang an evaluation.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import itertools
 import re
@@ -22,7 +23,7 @@ from typing import Any
 import re2
 from cel_expr_python import cel
 
-from kubeproof.k8s.cel import authz
+from kubeproof.k8s.cel import authz, times
 from kubeproof.k8s.cel.formats import VALIDATORS
 from kubeproof.k8s.cel.values import kind_of, unwrap, wrap
 from kubeproof.k8s.quantity import MAX_VALUE, QuantityError, parse_quantity
@@ -662,5 +663,16 @@ def _table() -> list[Fn]:
     return fns
 
 
-FUNCTIONS: tuple[Fn, ...] = tuple(_table())
+def _timed(impl: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda *args: times.to_cel(impl(*args))
+
+
+def _results_as_cel(fns: list[Fn]) -> list[Fn]:
+    """Functions that may return a duration or timestamp (``sum``, ``min``,
+    ``sort``...) return it as the binding takes it (times.py)."""
+    return [dataclasses.replace(fn, impl=_timed(fn.impl))
+            if fn.library == "lists" and fn.result in (T.DYN, LIST) else fn for fn in fns]
+
+
+FUNCTIONS: tuple[Fn, ...] = tuple(_results_as_cel(_table()))
 
