@@ -164,6 +164,9 @@ class Program:
         variable, where declared and not bound, is the requesting user's
         (from the ``request`` binding). Without one, an evaluation that
         reaches a check raises :class:`CelNotEvaluated`."""
+        if not self._authorizer and authorizer is None:
+            # no authorizer value can exist, so no check can run: skip the state
+            return self._evaluate(bindings, schemas, None)
         run = authz.Run(authorizer)
         token = authz.CURRENT.set(run)
         try:
@@ -180,9 +183,9 @@ class Program:
         return result
 
     def _evaluate(self, bindings: Mapping[str, Any] | None,
-                  schemas: Mapping[str, Any] | None, run: authz.Run) -> Any:
+                  schemas: Mapping[str, Any] | None, run: authz.Run | None) -> Any:
         data = dict(bindings or {})
-        if self._authorizer and "authorizer" not in data:
+        if run is not None and self._authorizer and "authorizer" not in data:
             data["authorizer"] = authz.authorizer_value(run, data.get("request"))
         nodes = 0
         for name, value in data.items():
