@@ -157,9 +157,6 @@ _ZERO_TIME = ("optional: cel-cpp does not take timestamp(0001-01-01) as the zero
 _PERCENT_E = "strings: cel-cpp's format() prints %e unlike cel-go's 3.140000×10⁰⁰"
 
 DISAGREE: dict[str, str] = {
-    "cidr/type_of_CIDR_is_net_CIDR": _OPAQUE_TYPE,
-    "crd/IP_and_CIDR/type_cidr_2001_db8_32_ip_net_IP": _OPAQUE_TYPE,
-    "crd/IP_and_CIDR/type_ip_192_168_0_1_net_IP": _OPAQUE_TYPE,
     "crd/lists/1_a_false_filter_x_string_x_a": _HOMOGENEOUS,
     "crd/optionals/optional_ofNonZeroValue_timestamp_0001_01_01T00_00_00_000_00_00_optional_none":
         _ZERO_TIME,
@@ -168,7 +165,6 @@ DISAGREE: dict[str, str] = {
     "crd/stdlib_list_functions/a_b_sum_c": _DYN_LISTS,
     "crd/stdlib_list_functions/self_emptyDurations_sum_duration_0": _EMPTY_SUM,
     "crd/unicode_strings/e_format_3_14_3_140000_10": _PERCENT_E,
-    "ip/type_of_IP_is_net_IP": _OPAQUE_TYPE,
     "quantity/add_does_not_mutate_receiver": _BIG_QUANTITY,
     "quantity/is_integer": _BIG_QUANTITY,
 }

@@ -35,6 +35,7 @@ from typing import Any
 
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_optional, ext_strings
+from google.protobuf import descriptor_pool
 
 from kubeproof.k8s.cel import authz, library
 from kubeproof.k8s.cel.schema import type_by_schema
@@ -109,7 +110,9 @@ class Environment:
         if self.kube_version >= (1, 28):
             extensions.append(ext_optional.ExtOptional())
         extensions.append(ext_strings.ExtStrings())
-        self._env = cel.NewEnv(variables={name: cel.Type.DYN for name in self.variables},
+        # the default pool: the Kubernetes type names of values.py live there
+        self._env = cel.NewEnv(descriptor_pool=descriptor_pool.Default(),
+                               variables={name: cel.Type.DYN for name in self.variables},
                                extensions=extensions)
 
     def compile(self, expression: str) -> Program:
@@ -119,7 +122,7 @@ class Environment:
         if depth > MAX_NESTING:
             raise CelCompileError(f"comprehensions nested {depth} deep, more than "
                                   f"{MAX_NESTING}: over the cost budget")
-        source = _sort_by(_optional_calls(_rename(expression)))
+        source = _types(_sort_by(_optional_calls(_rename(expression))))
         _check_literals(self._env, source, self.kube_version >= (1, 29))
         try:
             compiled = self._env.compile(source)
@@ -333,6 +336,34 @@ def _check_literals(env: Any, expression: str, validate: bool) -> None:
             what = m.group(1) or m.group(3)
             raise CelCompileError(f"ERROR: <input>:{line}:{column}: invalid {what} argument: "
                                   f"{_clean(detail)}")
+
+
+_TYPE_CALL = re.compile(_STRINGS + r"|(?<![\w.])type\s*\(")
+
+
+def _types(expression: str) -> str:
+    """``type(e)`` as ``(kp_opaque(e) ? type(kp_type(e)) : type(e))``, so an
+    opaque value shows its Kubernetes type (values.py)."""
+    if "type" not in expression:
+        return expression
+    closings = _closings(expression)
+    out: list[str] = []
+    pos = 0
+    for m in _TYPE_CALL.finditer(expression):
+        if m.group(0)[:1] in "'\"" or m.start() < pos:
+            continue
+        close = closings.get(m.end() - 1, -1)
+        if close < 0:
+            continue
+        inner = _types(expression[m.end():close])
+        out.append(f"{expression[pos:m.start()]}({library.IS_OPAQUE}({inner}) ? "
+                   f"type({library.TYPE_OF}({inner})) : type({inner}))")
+        pos = close + 1
+    out.append(expression[pos:])
+    rewritten = "".join(out)
+    if len(rewritten) > 4 * MAX_EXPRESSION:
+        raise CelCompileError("type() calls nested too deep")
+    return rewritten
 
 
 def _rename(expression: str) -> str:

@@ -25,7 +25,7 @@ from cel_expr_python import cel
 
 from kubeproof.k8s.cel import authz, times
 from kubeproof.k8s.cel.formats import VALIDATORS
-from kubeproof.k8s.cel.values import kind_of, unwrap, wrap
+from kubeproof.k8s.cel.values import is_opaque, kind_of, type_message, unwrap, wrap
 from kubeproof.k8s.quantity import MAX_VALUE, QuantityError, parse_quantity
 
 MAX_STRING = 1 << 20
@@ -530,6 +530,8 @@ def _format_ctor(name: str) -> Callable[[], dict[str, str]]:
 # expression calls an alias returning {} or {"v": value} followed by [?"v"]
 # (env.py rewrites the call), which is optional.none() or optional.of(value).
 SORT_BY = "sortB_"
+# type(e) of an opaque value (env.py rewrites type() calls through these)
+IS_OPAQUE, TYPE_OF = "kp_opaque", "kp_type"
 OPTIONAL_RESULT = {"validate": "validat_", "format.named": "format.name_"}
 
 
@@ -645,6 +647,8 @@ def _table() -> list[Fn]:
                _format_named),
             Fn("format", (1, 31), OPTIONAL_RESULT["validate"], True, (OPAQUE, S), OPAQUE,
                _format_validate)]
+    fns += [Fn("core", (1, 0), IS_OPAQUE, False, (T.DYN,), B, is_opaque),
+            Fn("core", (1, 0), TYPE_OF, False, (T.DYN,), T.DYN, type_message)]
     az, az_errors, az_selectors = (1, 27), (1, 28), (1, 31)
     fns += [Fn("authz", az, "group", True, (OPAQUE, S), OPAQUE, authz.group),
             Fn("authz", az, "resource", True, (OPAQUE, S), OPAQUE, authz.resource),
