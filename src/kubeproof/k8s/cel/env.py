@@ -37,7 +37,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_optional, ext_strings
 from google.protobuf import descriptor_pool
 
-from kubeproof.k8s.cel import authz, library
+from kubeproof.k8s.cel import authz, checks, library
 from kubeproof.k8s.cel.schema import type_by_schema
 
 MAX_EXPRESSION = 16 * 1024
@@ -122,7 +122,7 @@ class Environment:
         if depth > MAX_NESTING:
             raise CelCompileError(f"comprehensions nested {depth} deep, more than "
                                   f"{MAX_NESTING}: over the cost budget")
-        source = _types(_sort_by(_optional_calls(_rename(expression))))
+        source = _prepare(expression)
         _check_literals(self._env, source, self.kube_version >= (1, 29))
         try:
             compiled = self._env.compile(source)
@@ -138,9 +138,76 @@ class Environment:
                 compiled = None
         except RuntimeError as err:
             raise CelCompileError(_clean(str(err))) from None
+        self._check_types(expression)
         builds = _LIST_BUILDERS.search(expression) is not None
         return Program(expression, compiled, as_optional, depth, builds,
                        binds_authorizer="authorizer" in self.variables)
+
+
+    def _check_types(self, expression: str) -> None:
+        """What upstream's type checker refuses and this dyn environment
+        would not (checks.py)."""
+        scanned = checks.scan(expression)
+        # sub-expressions are compiled alone to type them: at most this many
+        # characters in all (nested literals would otherwise cost quadratic time)
+        budget = [4 * len(expression) + 4096]
+        known: dict[str, str | None] = {}
+
+        def type_of(text: str) -> str | None:
+            if text not in known:
+                known[text] = _constant_type(text)
+                if known[text] is None and budget[0] >= len(text):
+                    budget[0] -= len(text)
+                    known[text] = self._compiled_type(text)
+            return known[text]
+
+        try:
+            if self.kube_version >= (1, 29):
+                checks.homogeneous_literals(scanned, type_of)
+            checks.list_function_receivers(scanned, type_of)
+        except checks.CheckError as err:
+            raise CelCompileError(str(err)) from None
+
+    def _compiled_type(self, text: str) -> str | None:
+        """The type of a sub-expression as cel-go names it; None when unknown."""
+        try:
+            name = self._env.compile(_prepare(text)).return_type().name()
+        except (RuntimeError, CelCompileError):
+            return None
+        if "DYN" in name or "ERROR" in name:
+            return None
+        return _go_type_name(name)
+
+
+_CONSTANTS = ((re.compile(r"-?(?:0x[0-9a-fA-F]+|\d+)"), "int"),
+              (re.compile(r"(?:0x[0-9a-fA-F]+|\d+)[uU]"), "uint"),
+              (re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?"), "double"),
+              (re.compile(r"true|false"), "bool"), (re.compile(r"null"), "null_type"),
+              (re.compile(r"'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\""), "string"))
+
+
+def _constant_type(text: str) -> str | None:
+    for pattern, name in _CONSTANTS:
+        if pattern.fullmatch(text):
+            return name
+    return None
+
+
+_GO_NAMES = {"NULL": "null_type", "DURATION": "google.protobuf.Duration",
+             "TIMESTAMP": "google.protobuf.Timestamp"}
+
+
+def _go_type_name(name: str) -> str:
+    """cel-cpp's ``LIST<MAP<STRING, INT>>`` as cel-go's ``list(map(string, int))``."""
+    def one(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return _GO_NAMES.get(word, word.lower() if word.isupper() else word)
+    return re.sub(r"[A-Za-z_][A-Za-z0-9_.]*", one, name).replace("<", "(").replace(">", ")")
+
+
+def _prepare(expression: str) -> str:
+    """The expression as the binding compiles it (the rewrites below)."""
+    return _types(_sort_by(_optional_calls(_rename(expression))))
 
 
 class Program:
