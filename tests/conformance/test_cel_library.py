@@ -144,13 +144,9 @@ _EMPTY_SUM = ("lists: sum() of an empty list is int 0 here: upstream picks the z
 _BIG_QUANTITY = ("quantity: values over 2^63-1 are refused (k8s/quantity.py bound); upstream "
                  "keeps them at arbitrary precision")
 
-_ZERO_TIME = ("optional: cel-cpp does not take timestamp(0001-01-01) as the zero value "
-              "(cel-go does)")
 _PERCENT_E = "strings: cel-cpp's format() prints %e unlike cel-go's 3.140000×10⁰⁰"
 
 DISAGREE: dict[str, str] = {
-    "crd/optionals/optional_ofNonZeroValue_timestamp_0001_01_01T00_00_00_000_00_00_optional_none":
-        _ZERO_TIME,
     "crd/stdlib_list_functions/self_emptyDurations_sum_duration_0": _EMPTY_SUM,
     "crd/unicode_strings/e_format_3_14_3_140000_10": _PERCENT_E,
     "quantity/add_does_not_mutate_receiver": _BIG_QUANTITY,

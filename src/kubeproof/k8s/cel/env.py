@@ -39,6 +39,7 @@ from google.protobuf import descriptor_pool
 
 from kubeproof.k8s.cel import authz, checks, library
 from kubeproof.k8s.cel.schema import type_by_schema
+from kubeproof.k8s.cel.values import KIND, TYPE_NAMES
 
 MAX_EXPRESSION = 16 * 1024
 MAX_NESTING = 4
@@ -207,7 +208,7 @@ def _go_type_name(name: str) -> str:
 
 def _prepare(expression: str) -> str:
     """The expression as the binding compiles it (the rewrites below)."""
-    return _types(_sort_by(_optional_calls(_rename(expression))))
+    return _non_zero(_types(_sort_by(_optional_calls(_rename(expression)))))
 
 
 class Program:
@@ -405,12 +406,15 @@ def _check_literals(env: Any, expression: str, validate: bool) -> None:
                                   f"{_clean(detail)}")
 
 
+_OPAQUE_KINDS = "[" + ", ".join(f"'{kind}'" for kind in TYPE_NAMES) + "]"
 _TYPE_CALL = re.compile(_STRINGS + r"|(?<![\w.])type\s*\(")
 
 
 def _types(expression: str) -> str:
-    """``type(e)`` as ``(kp_opaque(e) ? type(kp_type(e)) : type(e))``, so an
-    opaque value shows its Kubernetes type (values.py)."""
+    """``type(e)`` as ``(<e is an opaque map> ? type(kp_type(e)) : type(e))``,
+    so an opaque value shows its Kubernetes type (values.py). The test is plain
+    CEL: a Python function never takes a ``dyn`` argument, because the binding
+    crashes the process converting a top-level optional (measured: SIGSEGV)."""
     if "type" not in expression:
         return expression
     closings = _closings(expression)
@@ -423,13 +427,45 @@ def _types(expression: str) -> str:
         if close < 0:
             continue
         inner = _types(expression[m.end():close])
-        out.append(f"{expression[pos:m.start()]}({library.IS_OPAQUE}({inner}) ? "
-                   f"type({library.TYPE_OF}({inner})) : type({inner}))")
+        out.append(f"{expression[pos:m.start()]}((type({inner}) == map && '{KIND}' in dyn({inner}) "
+                   f"&& dyn({inner})['{KIND}'] in {_OPAQUE_KINDS}) ? "
+                   f"type({library.TYPE_OF}(dyn({inner}))) : type({inner}))")
         pos = close + 1
     out.append(expression[pos:])
     rewritten = "".join(out)
     if len(rewritten) > 4 * MAX_EXPRESSION:
         raise CelCompileError("type() calls nested too deep")
+    return rewritten
+
+
+_ZERO_TIME = "timestamp('0001-01-01T00:00:00Z')"
+_NON_ZERO = re.compile(_STRINGS + r"|(?<![\w.])optional\s*\.\s*ofNonZeroValue\s*\(")
+
+
+def _non_zero(expression: str) -> str:
+    """``optional.ofNonZeroValue(e)`` with Go's zero time, 0001-01-01T00:00:00Z,
+    as the zero timestamp (Kubernetes' cel-go), not cel-cpp's Unix epoch: a
+    timestamp is decided in plain CEL, anything else by the extension."""
+    if "ofNonZeroValue" not in expression:
+        return expression
+    closings = _closings(expression)
+    out: list[str] = []
+    pos = 0
+    for m in _NON_ZERO.finditer(expression):
+        if m.group(0)[:1] in "'\"" or m.start() < pos:
+            continue
+        close = closings.get(m.end() - 1, -1)
+        if close < 0:
+            continue
+        inner = _non_zero(expression[m.end():close])
+        out.append(f"{expression[pos:m.start()]}(type({inner}) == google.protobuf.Timestamp ? "
+                   f"(dyn({inner}) == {_ZERO_TIME} ? optional.none() : optional.of({inner})) : "
+                   f"optional.ofNonZeroValue({inner}))")
+        pos = close + 1
+    out.append(expression[pos:])
+    rewritten = "".join(out)
+    if len(rewritten) > 4 * MAX_EXPRESSION:
+        raise CelCompileError("optional.ofNonZeroValue() calls nested too deep")
     return rewritten
 
 

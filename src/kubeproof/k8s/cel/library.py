@@ -25,7 +25,7 @@ from cel_expr_python import cel
 
 from kubeproof.k8s.cel import authz, times
 from kubeproof.k8s.cel.formats import VALIDATORS
-from kubeproof.k8s.cel.values import is_opaque, kind_of, type_message, unwrap, wrap
+from kubeproof.k8s.cel.values import kind_of, type_message, unwrap, wrap
 from kubeproof.k8s.quantity import MAX_VALUE, QuantityError, parse_quantity
 
 MAX_STRING = 1 << 20
@@ -34,6 +34,14 @@ MAX_LIST = 100_000
 T = cel.Type
 OPAQUE = T.Map(T.STRING, T.DYN)  # see values.py
 LIST = T.List(T.DYN)
+# No function takes a `dyn` parameter: the binding crashes the process (SIGSEGV,
+# measured) converting an optional value passed as one (`l.indexOf(m[?k])`).
+# A function taking any element has one overload per kind instead; an optional
+# then matches none of them, an evaluation error. null is left out: its
+# overload would collide with int's in the binding ("overload signature
+# collision"), so `l.indexOf(null)` fails where upstream finds it.
+ELEMENT_KINDS = (T.INT, T.UINT, T.DOUBLE, T.BOOL, T.STRING, T.BYTES, T.DURATION, T.TIMESTAMP,
+                 LIST, T.Map(T.DYN, T.DYN))
 _NUMBER_TYPES = (int, float)
 
 
@@ -531,7 +539,7 @@ def _format_ctor(name: str) -> Callable[[], dict[str, str]]:
 # (env.py rewrites the call), which is optional.none() or optional.of(value).
 SORT_BY = "sortB_"
 # type(e) of an opaque value (env.py rewrites type() calls through these)
-IS_OPAQUE, TYPE_OF = "kp_opaque", "kp_type"
+TYPE_OF = "kp_type"
 OPTIONAL_RESULT = {"validate": "validat_", "format.named": "format.name_"}
 
 
@@ -621,14 +629,11 @@ def _table() -> list[Fn]:
         Fn("lists", lists, "sum", True, (LIST,), T.DYN, _sum),
         Fn("lists", lists, "min", True, (LIST,), T.DYN, _min),
         Fn("lists", lists, "max", True, (LIST,), T.DYN, _max),
-        Fn("lists", lists, RENAMED["indexOf"], True, (LIST, T.DYN), N, _index_of),
-        Fn("lists", lists, RENAMED["lastIndexOf"], True, (LIST, T.DYN), N, _last_index_of),
         Fn("strings", (1, 0), RENAMED["indexOf"], True, (S, S), N, _str_index_of),
         Fn("strings", (1, 0), RENAMED["indexOf"], True, (S, S, N), N, _str_index_of),
         Fn("strings", (1, 0), RENAMED["lastIndexOf"], True, (S, S), N, _str_last_index_of),
         Fn("strings", (1, 0), RENAMED["lastIndexOf"], True, (S, S, N), N, _str_last_index_of),
         Fn("strings", (1, 29), RENAMED["reverse"], True, (S,), S, lambda v: _s(v)[::-1]),
-        Fn("lists", (1, 37), "includes", True, (LIST, T.DYN), B, _includes),
         Fn("lists", xl, "lists.range", False, (N,), T.List(N), _range),
         Fn("lists", xl, RENAMED["reverse"], True, (LIST,), LIST, lambda v: list(reversed(_l(v)))),
         Fn("lists", xl, "slice", True, (LIST, N, N), LIST, _slice),
@@ -641,14 +646,19 @@ def _table() -> list[Fn]:
         Fn("sets", sets, "sets.equivalent", False, (LIST, LIST), B, _equivalent),
         Fn("sets", sets, "sets.intersects", False, (LIST, LIST), B, _intersects),
     ]
+    # one overload per kind of element, never a dyn parameter (see ELEMENT_KINDS)
+    fns += [Fn("lists", since, name, True, (LIST, kind), N if name != "includes" else B, impl)
+            for since, name, impl in ((lists, RENAMED["indexOf"], _index_of),
+                                      (lists, RENAMED["lastIndexOf"], _last_index_of),
+                                      ((1, 37), "includes", _includes))
+            for kind in ELEMENT_KINDS]
     fns += [Fn("format", (1, 31), f"format.{name}", False, (), OPAQUE, _format_ctor(name))
             for name in VALIDATORS]
     fns += [Fn("format", (1, 31), OPTIONAL_RESULT["format.named"], False, (S,), OPAQUE,
                _format_named),
             Fn("format", (1, 31), OPTIONAL_RESULT["validate"], True, (OPAQUE, S), OPAQUE,
                _format_validate)]
-    fns += [Fn("core", (1, 0), IS_OPAQUE, False, (T.DYN,), B, is_opaque),
-            Fn("core", (1, 0), TYPE_OF, False, (T.DYN,), T.DYN, type_message)]
+    fns += [Fn("core", (1, 0), TYPE_OF, False, (OPAQUE,), T.DYN, type_message)]
     az, az_errors, az_selectors = (1, 27), (1, 28), (1, 31)
     fns += [Fn("authz", az, "group", True, (OPAQUE, S), OPAQUE, authz.group),
             Fn("authz", az, "resource", True, (OPAQUE, S), OPAQUE, authz.resource),

@@ -14,8 +14,9 @@ The binding can neither return a CEL type from Python nor take one as data, but
 it takes protobuf messages and gives ``type()`` of one as its message type; so
 each Kubernetes type name is an empty message type in the default descriptor
 pool (:data:`TYPE_NAMES`, declared once at import), env.py rewrites ``type(e)``
-as ``(opaque_(e) ? type(typ_(e)) : type(e))`` and the type names resolve as
-identifiers (``net.IP``) because the environment is built over that pool.
+as ``(<e is one of these maps> ? type(kp_type(e)) : type(e))`` and the type
+names resolve as identifiers (``net.IP``) because the environment is built over
+that pool.
 """
 
 from __future__ import annotations
@@ -61,10 +62,6 @@ def _declare_types() -> dict[str, Any]:
 
 
 _TYPE_MESSAGES = _declare_types()
-
-
-def is_opaque(value: Any) -> bool:
-    return kind_of(value) in _TYPE_MESSAGES
 
 
 def type_message(value: Any) -> Any:
