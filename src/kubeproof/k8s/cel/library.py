@@ -26,7 +26,7 @@ from cel_expr_python import cel
 from kubeproof.k8s.cel import authz, times
 from kubeproof.k8s.cel.formats import VALIDATORS
 from kubeproof.k8s.cel.values import kind_of, type_message, unwrap, wrap
-from kubeproof.k8s.quantity import MAX_VALUE, QuantityError, parse_quantity
+from kubeproof.k8s.quantity import QuantityError, parse_quantity
 
 MAX_STRING = 1 << 20
 MAX_LIST = 100_000
@@ -103,11 +103,43 @@ def _qparse(text: Any) -> int:
     try:
         return parse_quantity(_s(text)).nano
     except QuantityError as err:
+        if "larger than" in str(err):
+            big = _big_quantity(str(text).strip())
+            if big is not None:
+                return big
         raise ValueError(f"quantities must match the regular expression: {err}") from err
 
 
+# Quantities past 2^63-1 base units: k8s/quantity.py refuses them (a manifest's
+# quantity that large never means what it says), but the CEL library keeps them
+# at arbitrary precision as upstream's inf.Dec does (`x.add(1) < x.add(2)` for a
+# 37-digit x). Bounded here to 10^MAX_BIG_POWER so no power is ever huge.
+MAX_BIG_POWER = 1000
+_BIG = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:([KMGTPE]i)|([numkMGTPE])|[eE]([+-]?[0-9]{1,4}))?")
+_BIG_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_BIG_DECIMAL = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
+def _big_quantity(text: str) -> int | None:
+    """|value| in nano-units rounded away from zero, signed; None past the bound."""
+    m = _BIG.fullmatch(text)
+    if m is None or not (m.group(2) or m.group(3)):
+        return None
+    sign, whole, frac, binary, decimal, exponent = m.groups()
+    frac = frac or ""
+    exp10 = _BIG_DECIMAL[decimal] if decimal else int(exponent or 0)
+    exp2 = _BIG_BINARY[binary] if binary else 0
+    digits = (whole + frac).lstrip("0")
+    if len(digits) > MAX_BIG_POWER or len(whole.lstrip("0")) + exp10 + exp2 // 3 > MAX_BIG_POWER:
+        return None
+    scale = exp10 - len(frac) + 9
+    number = int(whole + frac or "0") << exp2
+    nano = number * 10**scale if scale >= 0 else -(-number // 10**-scale)
+    return -nano if sign == "-" else nano
+
+
 def _q(nano: int) -> dict[str, str]:
-    if abs(nano) > MAX_VALUE * 10**9:
+    if abs(nano) > 10 ** (MAX_BIG_POWER + 9):
         raise OverflowError("quantity overflow")
     return wrap("quantity", str(nano))
 
