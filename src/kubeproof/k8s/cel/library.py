@@ -115,7 +115,8 @@ def _qparse(text: Any) -> int:
 # at arbitrary precision as upstream's inf.Dec does (`x.add(1) < x.add(2)` for a
 # 37-digit x). Bounded here to 10^MAX_BIG_POWER so no power is ever huge.
 MAX_BIG_POWER = 1000
-_BIG = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:([KMGTPE]i)|([numkMGTPE])|[eE]([+-]?[0-9]{1,4}))?")
+_BIG = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?"
+                  r"(?:([KMGTPE]i)|([numkMGTPE])|[eE]([+-]?[0-9]{1,4}))?")
 _BIG_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _BIG_DECIMAL = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 
