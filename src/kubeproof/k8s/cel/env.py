@@ -37,7 +37,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_optional, ext_strings
 from google.protobuf import descriptor_pool
 
-from kubeproof.k8s.cel import authz, checks, library
+from kubeproof.k8s.cel import authz, checks, formatting, library
 from kubeproof.k8s.cel.schema import type_by_schema
 from kubeproof.k8s.cel.values import KIND, TYPE_NAMES
 
@@ -208,7 +208,7 @@ def _go_type_name(name: str) -> str:
 
 def _prepare(expression: str) -> str:
     """The expression as the binding compiles it (the rewrites below)."""
-    return _non_zero(_types(_sort_by(_optional_calls(_rename(expression)))))
+    return _non_zero(_types(_sort_by(_optional_calls(_rename(_scientific_format(expression))))))
 
 
 class Program:
@@ -467,6 +467,30 @@ def _non_zero(expression: str) -> str:
     if len(rewritten) > 4 * MAX_EXPRESSION:
         raise CelCompileError("optional.ofNonZeroValue() calls nested too deep")
     return rewritten
+
+
+_FORMAT_CALL = re.compile(r"(" + _STRINGS + r")(\s*\.\s*format\s*\()?")
+
+
+def _scientific_format(expression: str) -> str:
+    """``'<literal with %e>'.format(args)`` as ``kp_format('<literal>', args)``:
+    cel-go's ``%e`` output (formatting.py); other format strings stay cel-cpp's."""
+    if "format" not in expression or "e" not in expression:
+        return expression
+    closings = _closings(expression)
+    out: list[str] = []
+    pos = 0
+    for m in _FORMAT_CALL.finditer(expression):
+        if m.group(2) is None or m.start() < pos or not formatting.has_scientific(m.group(1)):
+            continue
+        close = closings.get(m.end() - 1, -1)
+        if close < 0:
+            continue
+        out.append(f"{expression[pos:m.start()]}{library.FORMAT}({m.group(1)}, "
+                   f"{expression[m.end():close]})")
+        pos = close + 1
+    out.append(expression[pos:])
+    return "".join(out)
 
 
 def _rename(expression: str) -> str:

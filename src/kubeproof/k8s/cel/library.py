@@ -23,7 +23,7 @@ from typing import Any
 import re2
 from cel_expr_python import cel
 
-from kubeproof.k8s.cel import authz, times
+from kubeproof.k8s.cel import authz, formatting, times
 from kubeproof.k8s.cel.formats import VALIDATORS
 from kubeproof.k8s.cel.values import kind_of, type_message, unwrap, wrap
 from kubeproof.k8s.quantity import QuantityError, parse_quantity
@@ -573,6 +573,7 @@ def _format_ctor(name: str) -> Callable[[], dict[str, str]]:
 SORT_BY = "sortB_"
 # type(e) of an opaque value (env.py rewrites type() calls through these)
 TYPE_OF = "kp_type"
+FORMAT = "kp_format"  # a format string with a %e clause (env.py, formatting.py)
 OPTIONAL_RESULT = {"validate": "validat_", "format.named": "format.name_"}
 
 
@@ -691,7 +692,9 @@ def _table() -> list[Fn]:
                _format_named),
             Fn("format", (1, 31), OPTIONAL_RESULT["validate"], True, (OPAQUE, S), OPAQUE,
                _format_validate)]
-    fns += [Fn("core", (1, 0), TYPE_OF, False, (OPAQUE,), T.DYN, type_message)]
+    fns += [Fn("core", (1, 0), TYPE_OF, False, (OPAQUE,), T.DYN, type_message),
+            Fn("strings", (1, 29), FORMAT, False, (S, LIST), S,
+               lambda text, args: formatting.format_string(_s(text), _l(args)))]
     az, az_errors, az_selectors = (1, 27), (1, 28), (1, 31)
     fns += [Fn("authz", az, "group", True, (OPAQUE, S), OPAQUE, authz.group),
             Fn("authz", az, "resource", True, (OPAQUE, S), OPAQUE, authz.resource),
