@@ -276,7 +276,7 @@ def _requirement(key: str, operator: str, values: list[str]) -> dict[str, Any]:
 
 
 def _is_int64(text: str) -> bool:
-    body = text[1:] if text[:1] in "+-" else text
+    body = text[1:] if text[:1] in ("+", "-") else text
     return body.isascii() and body.isdigit() and -(2**63) <= int(text) < 2**63
 
 

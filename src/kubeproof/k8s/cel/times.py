@@ -48,7 +48,7 @@ MAX_TEXT = 256
 def _go_duration(text: str) -> int | None:
     """Go's time.ParseDuration, in nanoseconds; None when it does not parse."""
     sign, rest = 1, text
-    if rest[:1] in "+-":
+    if rest[:1] in ("+", "-"):
         sign, rest = (-1 if rest[0] == "-" else 1), rest[1:]
     if rest == "0":
         return 0
