@@ -314,6 +314,8 @@ _OPTIONAL_CALL = re.compile(_STRINGS + r"|(\.\s*validate|\bformat\.named)\s*\(")
 
 def _optional_calls(expression: str) -> str:
     """``x.validate(s)`` as ``x.validat_(s)[?"v"]`` (library.OPTIONAL_RESULT)."""
+    if "validate" not in expression and "named" not in expression:
+        return expression
     closings = _closings(expression)
     out: list[str] = []
     pos = 0
@@ -358,6 +360,8 @@ _SORT_BY = re.compile(_STRINGS + r"|\.\s*sortBy\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\
 def _sort_by(expression: str) -> str:
     """The ext.Lists ``sortBy`` macro, which the binding lacks, as
     ``l.map(e, [key, e]).sortB_()``."""
+    if "sortBy" not in expression:
+        return expression
     closings = _closings(expression)
     out: list[str] = []
     pos = 0
@@ -475,7 +479,7 @@ _FORMAT_CALL = re.compile(r"(" + _STRINGS + r")(\s*\.\s*format\s*\()?")
 def _scientific_format(expression: str) -> str:
     """``'<literal with %e>'.format(args)`` as ``kp_format('<literal>', args)``:
     cel-go's ``%e`` output (formatting.py); other format strings stay cel-cpp's."""
-    if "format" not in expression or "e" not in expression:
+    if "format" not in expression or not formatting.SCIENTIFIC_ANYWHERE.search(expression):
         return expression
     closings = _closings(expression)
     out: list[str] = []

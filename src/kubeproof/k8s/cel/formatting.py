@@ -27,6 +27,7 @@ from kubeproof.k8s.cel.values import TYPE_NAMES, kind_of
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _CLAUSE = re.compile(r"%(?:\.(\d*))?(.)?", re.S)
 SCIENTIFIC = re.compile(r"%%|%(?:\.\d*)?e")
+SCIENTIFIC_ANYWHERE = re.compile(r"%(?:\.\d*)?e")
 MAX_OUTPUT = 1 << 20
 
 
