@@ -4,12 +4,14 @@ checks of a typed environment, and the binding kept from crashing the process.""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from kubeproof.k8s.cel import CelCompileError, CelEvalError, Environment, Optional
+from kubeproof.k8s.cel import CelCompileError, CelError, CelEvalError, Environment, Optional
 from kubeproof.k8s.cel.times import parse_date_time, parse_duration
 
 SCHEMA = {"self": {"type": "object", "properties": {
@@ -149,3 +151,16 @@ def test_scientific_format_as_cel_go(expression: str, expected: str) -> None:
 def test_scientific_format_of_a_wrong_type_fails() -> None:
     with pytest.raises(CelEvalError):
         Environment(()).compile("'%e'.format(['x'])").evaluate()
+
+
+def test_hostile_expressions_compile_or_fail_fast(env: Environment) -> None:
+    size = 16 * 1024 - 64
+    hostile = ["a" * (size - 20) + " (x).sum()", ".".join(["self"] + ["a"] * (size // 2)),
+               "+".join(["[1, 'a']"] * (size // 9)), "self" + "[0]" * (size // 3) + ".sum()",
+               "[" + ",".join(["{'a': 1, 'b': 2}"] * (size // 18)) + "]",
+               "type(" * 12 + "1" + ")" * 12, "'%e'.format([1.0]) + " * (size // 22) + "''"]
+    start = time.perf_counter()
+    for expression in hostile:
+        with contextlib.suppress(CelError):
+            env.compile(expression[:16 * 1024]).evaluate({"self": {"a": [1]}})
+    assert time.perf_counter() - start < 3

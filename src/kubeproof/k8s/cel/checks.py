@@ -28,7 +28,6 @@ _STRING = re.compile(r"[rR]?(?:'''.*?'''|\"\"\".*?\"\"\""
                      r"|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\")"
                      r"|[bB][rR]?(?:'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\")", re.S)
 _OPEN = {"(": ")", "[": "]", "{": "}"}
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 # element types each list function takes (Kubernetes Lists library)
 _COMPARABLE = ("int", "uint", "double", "bool", "string", "bytes", "duration", "timestamp")
@@ -50,6 +49,8 @@ class Scanned:
     strings: dict[int, int]  # start -> end of each string literal
     pairs: dict[int, int]  # opening bracket -> its closing one
     opener: dict[int, int]  # closing bracket -> its opening one
+    ends: dict[int, int]  # end -> start of each string literal
+    quoted: bytearray  # 1 at each index inside a string literal
 
 
 def scan(text: str) -> Scanned:
@@ -71,7 +72,11 @@ def scan(text: str) -> Scanned:
         elif char in ")]}" and stack and _OPEN[text[stack[-1]]] == char:
             pairs[stack.pop()] = i
         i += 1
-    return Scanned(text, strings, pairs, {v: k for k, v in pairs.items()})
+    quoted = bytearray(len(text))
+    for start, end in strings.items():
+        quoted[start:end] = b"\x01" * (end - start)
+    return Scanned(text, strings, pairs, {v: k for k, v in pairs.items()},
+                   {v: k for k, v in strings.items()}, quoted)
 
 
 TypeOf = Callable[[str], "str | None"]  # a sub-expression's type name, None when unknown
@@ -196,7 +201,7 @@ def list_function_receivers(s: Scanned, type_of: TypeOf) -> None:
     """Raise :class:`CheckError` for ``recv.sum()`` (min, max, isSorted) on a
     receiver of a known list type whose elements the function does not take."""
     for m in _MEMBER_CALL.finditer(s.text):
-        if any(a <= m.start() < b for a, b in s.strings.items()):
+        if s.quoted[m.start()]:
             continue
         start = _receiver_start(s, m.start())
         if start is None:
@@ -213,7 +218,6 @@ def list_function_receivers(s: Scanned, type_of: TypeOf) -> None:
 def _receiver_start(s: Scanned, end: int) -> int | None:
     """Where the primary expression ending just before ``end`` starts (a
     literal, a call, a selection chain); None when it is not one of those."""
-    ends = {b: a for a, b in s.strings.items()}
     i = end
     while True:
         j = i
@@ -222,15 +226,15 @@ def _receiver_start(s: Scanned, end: int) -> int | None:
         if j == 0:
             return None
         char = s.text[j - 1]
-        if j in ends:  # a string literal
-            i = ends[j]
+        if j in s.ends:  # a string literal
+            i = s.ends[j]
         elif char in ")]}" and j - 1 in s.opener:
             i = s.opener[j - 1]
-            m = _WORD.search(s.text[:i])
-            if char == ")" and m is None:
+            word = _word_start(s.text, i)
+            if char == ")" and word is None:
                 return i  # a parenthesised expression
-            if m is not None and char != "]":
-                i = m.start()  # a call f(...) or a message Foo{...}
+            if word is not None and char != "]":
+                i = word  # a call f(...) or a message Foo{...}
             elif char == "]":
                 before = _before(s, i)
                 if not before or (before[-1] not in ")]}'\"" and not (
@@ -238,14 +242,14 @@ def _receiver_start(s: Scanned, end: int) -> int | None:
                     return i  # a list literal
                 continue  # an index: its operand comes next
         elif char.isalnum() or char == "_":
-            m = _WORD.search(s.text[:j])
-            if m is None:
-                return None
-            i = m.start()
-            if s.text[:i].endswith("."):
+            word = _word_start(s.text, j)
+            if word is None:
+                return _number_start(s.text, j)
+            i = word
+            if i > 0 and s.text[i - 1] == ".":
                 i -= 1
                 continue
-            return i if not re.match(r"\d", s.text[i]) else _number_start(s.text, j)
+            return i
         else:
             return None
         k = i
@@ -255,6 +259,16 @@ def _receiver_start(s: Scanned, end: int) -> int | None:
             i = k - 1
             continue
         return i
+
+
+def _word_start(text: str, end: int) -> int | None:
+    """Where the identifier ending at ``end`` starts; None when none ends there."""
+    i = end
+    while i > 0 and (text[i - 1].isascii() and (text[i - 1].isalnum() or text[i - 1] == "_")):
+        i -= 1
+    if i == end or text[i].isdigit():
+        return None
+    return i
 
 
 def _number_start(text: str, end: int) -> int:

@@ -438,7 +438,7 @@ def _types(expression: str) -> str:
     out.append(expression[pos:])
     rewritten = "".join(out)
     if len(rewritten) > 4 * MAX_EXPRESSION:
-        raise CelCompileError("type() calls nested too deep")
+        raise CelCompileError("type() calls nested too deep or over too long an argument")
     return rewritten
 
 
@@ -469,7 +469,8 @@ def _non_zero(expression: str) -> str:
     out.append(expression[pos:])
     rewritten = "".join(out)
     if len(rewritten) > 4 * MAX_EXPRESSION:
-        raise CelCompileError("optional.ofNonZeroValue() calls nested too deep")
+        raise CelCompileError("optional.ofNonZeroValue() calls nested too deep or over too long "
+                              "an argument")
     return rewritten
 
 
