@@ -20,9 +20,11 @@ SCHEMA = {"self": {"type": "object", "properties": {
     "since": {"type": "string", "format": "date-time"},
     "day": {"type": "string", "format": "date"},
     "bad": {"type": "string", "format": "duration"},
+    "none": {"type": "array", "items": {"type": "string", "format": "duration"}},
+    "noNumbers": {"type": "array", "items": {"type": "number"}},
     "ratio": {"type": "number"}}}}
 SELF = {"timeout": "1m30s", "waits": ["2s", "1s"], "since": "2024-02-29T12:00:00+01:00",
-        "day": "2024-03-01", "bad": "soon", "ratio": 1}
+        "day": "2024-03-01", "bad": "soon", "ratio": 1, "none": [], "noNumbers": []}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,8 @@ def _eval(env: Environment, expression: str, data: Any = None) -> Any:
     "self.since == timestamp('2024-02-29T11:00:00Z')",
     "self.since < self.day && self.day.getDayOfMonth() == 0",
     "type(self.bad) == string && type(self.ratio) == double",
+    "self.none.sum() == duration('0') && type(self.noNumbers.sum()) == double",
+    "[].sum() == 0 && type(self.waits.map(w, w).sum()) == google.protobuf.Duration",
 ])
 def test_schema_formats_are_typed(env: Environment, expression: str) -> None:
     assert _eval(env, expression) is True

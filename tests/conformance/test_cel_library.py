@@ -138,19 +138,9 @@ def agrees(case: dict[str, Any]) -> bool:
     return _value_agrees(expect, got)
 
 
-_EMPTY_SUM = ("lists: sum() of an empty list is int 0 here, as upstream's is for a list(dyn); "
-              "upstream's checker types `self` from the CRD schema, so it picks the "
-              "list(duration) overload, whose zero is duration(0). Here `self` is dyn (the "
-              "binding declares a variable of an object type only through a protobuf "
-              "descriptor, which would be one per schema) and the Python function receives "
-              "an empty list with no element type. Tried: typing the elements (times.py "
-              "does, so every non-empty duration/timestamp list case agrees); an empty list "
-              "carries nothing to type")
-
-
-DISAGREE: dict[str, str] = {
-    "crd/stdlib_list_functions/self_emptyDurations_sum_duration_0": _EMPTY_SUM,
-}
+# Every case agrees. One that cannot must be listed here with a precise reason
+# (what in the binding prevents it, what was tried).
+DISAGREE: dict[str, str] = {}
 
 
 def _results() -> dict[str, tuple[str, bool]]:

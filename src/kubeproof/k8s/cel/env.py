@@ -37,7 +37,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_optional, ext_strings
 from google.protobuf import descriptor_pool
 
-from kubeproof.k8s.cel import authz, checks, formatting, library
+from kubeproof.k8s.cel import authz, checks, formatting, library, schema
 from kubeproof.k8s.cel.schema import type_by_schema
 from kubeproof.k8s.cel.values import KIND, TYPE_NAMES
 
@@ -208,7 +208,8 @@ def _go_type_name(name: str) -> str:
 
 def _prepare(expression: str) -> str:
     """The expression as the binding compiles it (the rewrites below)."""
-    return _non_zero(_types(_sort_by(_optional_calls(_rename(_scientific_format(expression))))))
+    return _non_zero(_types(_sort_by(_optional_calls(_rename(
+        _sum_paths(_scientific_format(expression)))))))
 
 
 class Program:
@@ -268,6 +269,14 @@ class Program:
         if self.depth and max(nodes, 1) ** self.depth > COST_LIMIT:
             raise CelCostError(f"estimated cost {nodes}^{self.depth} over the budget "
                                f"{COST_LIMIT}")
+        token = schema.CURRENT.set(schemas) if schemas else None
+        try:
+            return self._result(data)
+        finally:
+            if token is not None:
+                schema.CURRENT.reset(token)
+
+    def _result(self, data: dict[str, Any]) -> Any:
         if self._compiled is not None:
             try:
                 return _run(self._compiled, data)
@@ -496,6 +505,24 @@ def _scientific_format(expression: str) -> str:
         pos = close + 1
     out.append(expression[pos:])
     return "".join(out)
+
+
+_SUM_PATH = re.compile(_STRINGS + r"|(?<![\w.])([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)+)"
+                       r"\s*\.\s*sum\s*\(\s*\)")
+
+
+def _sum_paths(expression: str) -> str:
+    """``v.a.b.sum()`` as ``v.a.b.kp_sum_at('v.a.b')``: the sum of an empty
+    list is then the zero of its schema's item type (schema.py)."""
+    if "sum" not in expression:
+        return expression
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)
+        path = re.sub(r"\s+", "", m.group(1))
+        return f"{m.group(1)}.{library.SUM_AT}('{path}')"
+    return _SUM_PATH.sub(sub, expression)
 
 
 def _rename(expression: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 import re2
 from cel_expr_python import cel
 
-from kubeproof.k8s.cel import authz, formatting, times
+from kubeproof.k8s.cel import authz, formatting, schema, times
 from kubeproof.k8s.cel.formats import VALIDATORS
 from kubeproof.k8s.cel.values import kind_of, type_message, unwrap, wrap
 from kubeproof.k8s.quantity import QuantityError, parse_quantity
@@ -450,6 +450,13 @@ def _sum(items: Any) -> Any:
     return total
 
 
+def _sum_at(items: Any, path: Any) -> Any:
+    """``sum()`` of a list reached by a plain path (env.py rewrites
+    ``self.l.sum()`` as ``self.l.kp_sum_at('self.l')``): an empty one is the zero
+    of its item schema, as upstream's checker picks the overload from it."""
+    return _sum(items) if _l(items) else schema.zero_of_items(_s(path))
+
+
 def _min(items: Any) -> Any:
     items = _orderable(_l(items))
     if not items:
@@ -574,6 +581,7 @@ SORT_BY = "sortB_"
 # type(e) of an opaque value (env.py rewrites type() calls through these)
 TYPE_OF = "kp_type"
 FORMAT = "kp_format"  # a format string with a %e clause (env.py, formatting.py)
+SUM_AT = "kp_sum_at"  # sum() of a list at a schema path (env.py)
 OPTIONAL_RESULT = {"validate": "validat_", "format.named": "format.name_"}
 
 
@@ -661,6 +669,7 @@ def _table() -> list[Fn]:
         Fn("regex", rx, "findAll", True, (S, S, N), T.List(S), _find_all),
         Fn("lists", lists, "isSorted", True, (LIST,), B, _is_sorted),
         Fn("lists", lists, "sum", True, (LIST,), T.DYN, _sum),
+        Fn("lists", lists, SUM_AT, True, (LIST, S), T.DYN, _sum_at),
         Fn("lists", lists, "min", True, (LIST,), T.DYN, _min),
         Fn("lists", lists, "max", True, (LIST,), T.DYN, _max),
         Fn("strings", (1, 0), RENAMED["indexOf"], True, (S, S), N, _str_index_of),
