@@ -6,17 +6,20 @@ values.py for how opaque values (quantity, ip, cidr, semver, url, format) are
 carried.
 """
 
+from kubeproof.k8s.cel.authz import ALLOW, DENY, NO_OPINION, Authorizer
 from kubeproof.k8s.cel.env import (
     LATEST,
     CelCompileError,
     CelCostError,
     CelError,
     CelEvalError,
+    CelNotEvaluated,
     Environment,
     Optional,
     Program,
 )
 from kubeproof.k8s.cel.values import kind_of
 
-__all__ = ["LATEST", "CelCompileError", "CelCostError", "CelError", "CelEvalError",
-           "Environment", "Optional", "Program", "kind_of"]
+__all__ = ["ALLOW", "DENY", "LATEST", "NO_OPINION", "Authorizer", "CelCompileError",
+           "CelCostError", "CelError", "CelEvalError", "CelNotEvaluated", "Environment",
+           "Optional", "Program", "kind_of"]

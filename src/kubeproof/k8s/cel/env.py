@@ -35,9 +35,11 @@ from typing import Any
 
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_optional, ext_strings
+from google.protobuf import descriptor_pool
 
-from kubeproof.k8s.cel import library
+from kubeproof.k8s.cel import authz, checks, formatting, library, schema
 from kubeproof.k8s.cel.schema import type_by_schema
+from kubeproof.k8s.cel.values import KIND, TYPE_NAMES
 
 MAX_EXPRESSION = 16 * 1024
 MAX_NESTING = 4
@@ -66,6 +68,14 @@ class CelEvalError(CelError):
 
 class CelCostError(CelEvalError):
     """The evaluation would exceed the cost budget; it was not started."""
+
+
+class CelNotEvaluated(CelError):
+    """The expression needs what is not there offline: it reached an authz
+    ``check()`` with no :class:`authz.Authorizer` given. Not a
+    :class:`CelEvalError` on purpose: a caller that maps evaluation errors
+    to ``failurePolicy`` must not take this for one (the API server would
+    have decided it); it is reported as not evaluated, never guessed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +111,9 @@ class Environment:
         if self.kube_version >= (1, 28):
             extensions.append(ext_optional.ExtOptional())
         extensions.append(ext_strings.ExtStrings())
-        self._env = cel.NewEnv(variables={name: cel.Type.DYN for name in self.variables},
+        # the default pool: the Kubernetes type names of values.py live there
+        self._env = cel.NewEnv(descriptor_pool=descriptor_pool.Default(),
+                               variables={name: cel.Type.DYN for name in self.variables},
                                extensions=extensions)
 
     def compile(self, expression: str) -> Program:
@@ -111,7 +123,7 @@ class Environment:
         if depth > MAX_NESTING:
             raise CelCompileError(f"comprehensions nested {depth} deep, more than "
                                   f"{MAX_NESTING}: over the cost budget")
-        source = _sort_by(_optional_calls(_rename(expression)))
+        source = _prepare(expression)
         _check_literals(self._env, source, self.kube_version >= (1, 29))
         try:
             compiled = self._env.compile(source)
@@ -127,28 +139,126 @@ class Environment:
                 compiled = None
         except RuntimeError as err:
             raise CelCompileError(_clean(str(err))) from None
+        self._check_types(expression)
         builds = _LIST_BUILDERS.search(expression) is not None
-        return Program(expression, compiled, as_optional, depth, builds)
+        return Program(expression, compiled, as_optional, depth, builds,
+                       binds_authorizer="authorizer" in self.variables)
+
+
+    def _check_types(self, expression: str) -> None:
+        """What upstream's type checker refuses and this dyn environment
+        would not (checks.py)."""
+        scanned = checks.scan(expression)
+        # sub-expressions are compiled alone to type them: at most this many
+        # characters in all (nested literals would otherwise cost quadratic time)
+        budget = [4 * len(expression) + 4096]
+        known: dict[str, str | None] = {}
+
+        def type_of(text: str) -> str | None:
+            if text not in known:
+                known[text] = _constant_type(text)
+                if known[text] is None and budget[0] >= len(text):
+                    budget[0] -= len(text)
+                    known[text] = self._compiled_type(text)
+            return known[text]
+
+        try:
+            if self.kube_version >= (1, 29):
+                checks.homogeneous_literals(scanned, type_of)
+            checks.list_function_receivers(scanned, type_of)
+        except checks.CheckError as err:
+            raise CelCompileError(str(err)) from None
+
+    def _compiled_type(self, text: str) -> str | None:
+        """The type of a sub-expression as cel-go names it; None when unknown."""
+        try:
+            name = self._env.compile(_prepare(text)).return_type().name()
+        except (RuntimeError, CelCompileError):
+            return None
+        if "DYN" in name or "ERROR" in name:
+            return None
+        return _go_type_name(name)
+
+
+_CONSTANTS = ((re.compile(r"-?(?:0x[0-9a-fA-F]+|\d+)"), "int"),
+              (re.compile(r"(?:0x[0-9a-fA-F]+|\d+)[uU]"), "uint"),
+              (re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?"), "double"),
+              (re.compile(r"true|false"), "bool"), (re.compile(r"null"), "null_type"),
+              (re.compile(r"'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\""), "string"))
+
+
+def _constant_type(text: str) -> str | None:
+    for pattern, name in _CONSTANTS:
+        if pattern.fullmatch(text):
+            return name
+    return None
+
+
+_GO_NAMES = {"NULL": "null_type", "DURATION": "google.protobuf.Duration",
+             "TIMESTAMP": "google.protobuf.Timestamp"}
+
+
+def _go_type_name(name: str) -> str:
+    """cel-cpp's ``LIST<MAP<STRING, INT>>`` as cel-go's ``list(map(string, int))``."""
+    def one(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return _GO_NAMES.get(word, word.lower() if word.isupper() else word)
+    return re.sub(r"[A-Za-z_][A-Za-z0-9_.]*", one, name).replace("<", "(").replace(">", ")")
+
+
+def _prepare(expression: str) -> str:
+    """The expression as the binding compiles it (the rewrites below)."""
+    return _non_zero(_types(_sort_by(_optional_calls(_rename(
+        _sum_paths(_scientific_format(expression)))))))
 
 
 class Program:
     """One compiled expression; :meth:`evaluate` is safe to call many times."""
 
     def __init__(self, expression: str, compiled: Any, as_optional: Any, depth: int,
-                 builds_lists: bool) -> None:
+                 builds_lists: bool, binds_authorizer: bool = False) -> None:
         self.expression = expression
         self._compiled = compiled  # None: the result is always optional
         self._as_optional = as_optional
         self.depth = depth
         self._builds_lists = builds_lists
+        self._authorizer = binds_authorizer  # bind `authorizer` when the caller does not
 
     def evaluate(self, bindings: Mapping[str, Any] | None = None,
-                 schemas: Mapping[str, Any] | None = None) -> Any:
+                 schemas: Mapping[str, Any] | None = None,
+                 authorizer: authz.Authorizer | None = None) -> Any:
         """The value of the expression with ``bindings`` (JSON values, typed by
         the OpenAPI ``schemas`` of each variable where given): a JSON-like
         Python value, :class:`Optional`, or an opaque Kubernetes value (see
-        values.py)."""
+        values.py).
+
+        ``authorizer`` decides the authz library's checks; the ``authorizer``
+        variable, where declared and not bound, is the requesting user's
+        (from the ``request`` binding). Without one, an evaluation that
+        reaches a check raises :class:`CelNotEvaluated`."""
+        if not self._authorizer and authorizer is None:
+            # no authorizer value can exist, so no check can run: skip the state
+            return self._evaluate(bindings, schemas, None)
+        run = authz.Run(authorizer)
+        token = authz.CURRENT.set(run)
+        try:
+            result = self._evaluate(bindings, schemas, run)
+        except CelEvalError:
+            if run.reached and authorizer is None:
+                raise CelNotEvaluated("authorizer checks cannot be decided offline: "
+                                      "not evaluated") from None
+            raise
+        finally:
+            authz.CURRENT.reset(token)
+        if run.reached and authorizer is None:
+            raise CelNotEvaluated("authorizer checks cannot be decided offline: not evaluated")
+        return result
+
+    def _evaluate(self, bindings: Mapping[str, Any] | None,
+                  schemas: Mapping[str, Any] | None, run: authz.Run | None) -> Any:
         data = dict(bindings or {})
+        if run is not None and self._authorizer and "authorizer" not in data:
+            data["authorizer"] = authz.authorizer_value(run, data.get("request"))
         nodes = 0
         for name, value in data.items():
             nodes += _count(value, MAX_INPUT_NODES - nodes)
@@ -159,6 +269,14 @@ class Program:
         if self.depth and max(nodes, 1) ** self.depth > COST_LIMIT:
             raise CelCostError(f"estimated cost {nodes}^{self.depth} over the budget "
                                f"{COST_LIMIT}")
+        token = schema.CURRENT.set(schemas) if schemas else None
+        try:
+            return self._result(data)
+        finally:
+            if token is not None:
+                schema.CURRENT.reset(token)
+
+    def _result(self, data: dict[str, Any]) -> Any:
         if self._compiled is not None:
             try:
                 return _run(self._compiled, data)
@@ -205,6 +323,8 @@ _OPTIONAL_CALL = re.compile(_STRINGS + r"|(\.\s*validate|\bformat\.named)\s*\(")
 
 def _optional_calls(expression: str) -> str:
     """``x.validate(s)`` as ``x.validat_(s)[?"v"]`` (library.OPTIONAL_RESULT)."""
+    if "validate" not in expression and "named" not in expression:
+        return expression
     closings = _closings(expression)
     out: list[str] = []
     pos = 0
@@ -249,6 +369,8 @@ _SORT_BY = re.compile(_STRINGS + r"|\.\s*sortBy\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\
 def _sort_by(expression: str) -> str:
     """The ext.Lists ``sortBy`` macro, which the binding lacks, as
     ``l.map(e, [key, e]).sortB_()``."""
+    if "sortBy" not in expression:
+        return expression
     closings = _closings(expression)
     out: list[str] = []
     pos = 0
@@ -295,6 +417,112 @@ def _check_literals(env: Any, expression: str, validate: bool) -> None:
             what = m.group(1) or m.group(3)
             raise CelCompileError(f"ERROR: <input>:{line}:{column}: invalid {what} argument: "
                                   f"{_clean(detail)}")
+
+
+_OPAQUE_KINDS = "[" + ", ".join(f"'{kind}'" for kind in TYPE_NAMES) + "]"
+_TYPE_CALL = re.compile(_STRINGS + r"|(?<![\w.])type\s*\(")
+
+
+def _types(expression: str) -> str:
+    """``type(e)`` as ``(<e is an opaque map> ? type(kp_type(e)) : type(e))``,
+    so an opaque value shows its Kubernetes type (values.py). The test is plain
+    CEL: a Python function never takes a ``dyn`` argument, because the binding
+    crashes the process converting a top-level optional (measured: SIGSEGV)."""
+    if "type" not in expression:
+        return expression
+    closings = _closings(expression)
+    out: list[str] = []
+    pos = 0
+    for m in _TYPE_CALL.finditer(expression):
+        if m.group(0)[:1] in "'\"" or m.start() < pos:
+            continue
+        close = closings.get(m.end() - 1, -1)
+        if close < 0:
+            continue
+        inner = _types(expression[m.end():close])
+        out.append(f"{expression[pos:m.start()]}((type({inner}) == map && '{KIND}' in dyn({inner}) "
+                   f"&& dyn({inner})['{KIND}'] in {_OPAQUE_KINDS}) ? "
+                   f"type({library.TYPE_OF}(dyn({inner}))) : type({inner}))")
+        pos = close + 1
+    out.append(expression[pos:])
+    rewritten = "".join(out)
+    if len(rewritten) > 4 * MAX_EXPRESSION:
+        raise CelCompileError("type() calls nested too deep or over too long an argument")
+    return rewritten
+
+
+_ZERO_TIME = "timestamp('0001-01-01T00:00:00Z')"
+_NON_ZERO = re.compile(_STRINGS + r"|(?<![\w.])optional\s*\.\s*ofNonZeroValue\s*\(")
+
+
+def _non_zero(expression: str) -> str:
+    """``optional.ofNonZeroValue(e)`` with Go's zero time, 0001-01-01T00:00:00Z,
+    as the zero timestamp (Kubernetes' cel-go), not cel-cpp's Unix epoch: a
+    timestamp is decided in plain CEL, anything else by the extension."""
+    if "ofNonZeroValue" not in expression:
+        return expression
+    closings = _closings(expression)
+    out: list[str] = []
+    pos = 0
+    for m in _NON_ZERO.finditer(expression):
+        if m.group(0)[:1] in "'\"" or m.start() < pos:
+            continue
+        close = closings.get(m.end() - 1, -1)
+        if close < 0:
+            continue
+        inner = _non_zero(expression[m.end():close])
+        out.append(f"{expression[pos:m.start()]}(type({inner}) == google.protobuf.Timestamp ? "
+                   f"(dyn({inner}) == {_ZERO_TIME} ? optional.none() : optional.of({inner})) : "
+                   f"optional.ofNonZeroValue({inner}))")
+        pos = close + 1
+    out.append(expression[pos:])
+    rewritten = "".join(out)
+    if len(rewritten) > 4 * MAX_EXPRESSION:
+        raise CelCompileError("optional.ofNonZeroValue() calls nested too deep or over too long "
+                              "an argument")
+    return rewritten
+
+
+_FORMAT_CALL = re.compile(r"(" + _STRINGS + r")(\s*\.\s*format\s*\()?")
+
+
+def _scientific_format(expression: str) -> str:
+    """``'<literal with %e>'.format(args)`` as ``kp_format('<literal>', args)``:
+    cel-go's ``%e`` output (formatting.py); other format strings stay cel-cpp's."""
+    if "format" not in expression or not formatting.SCIENTIFIC_ANYWHERE.search(expression):
+        return expression
+    closings = _closings(expression)
+    out: list[str] = []
+    pos = 0
+    for m in _FORMAT_CALL.finditer(expression):
+        if m.group(2) is None or m.start() < pos or not formatting.has_scientific(m.group(1)):
+            continue
+        close = closings.get(m.end() - 1, -1)
+        if close < 0:
+            continue
+        out.append(f"{expression[pos:m.start()]}{library.FORMAT}({m.group(1)}, "
+                   f"{expression[m.end():close]})")
+        pos = close + 1
+    out.append(expression[pos:])
+    return "".join(out)
+
+
+_SUM_PATH = re.compile(_STRINGS + r"|(?<![\w.])([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)+)"
+                       r"\s*\.\s*sum\s*\(\s*\)")
+
+
+def _sum_paths(expression: str) -> str:
+    """``v.a.b.sum()`` as ``v.a.b.kp_sum_at('v.a.b')``: the sum of an empty
+    list is then the zero of its schema's item type (schema.py)."""
+    if "sum" not in expression:
+        return expression
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)
+        path = re.sub(r"\s+", "", m.group(1))
+        return f"{m.group(1)}.{library.SUM_AT}('{path}')"
+    return _SUM_PATH.sub(sub, expression)
 
 
 def _rename(expression: str) -> str:

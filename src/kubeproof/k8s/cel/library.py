@@ -11,6 +11,7 @@ refused before any work, so no library call can hang an evaluation.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import itertools
 import re
@@ -22,9 +23,10 @@ from typing import Any
 import re2
 from cel_expr_python import cel
 
+from kubeproof.k8s.cel import authz, formatting, schema, times
 from kubeproof.k8s.cel.formats import VALIDATORS
-from kubeproof.k8s.cel.values import kind_of, unwrap, wrap
-from kubeproof.k8s.quantity import MAX_VALUE, QuantityError, parse_quantity
+from kubeproof.k8s.cel.values import kind_of, type_message, unwrap, wrap
+from kubeproof.k8s.quantity import QuantityError, parse_quantity
 
 MAX_STRING = 1 << 20
 MAX_LIST = 100_000
@@ -32,6 +34,14 @@ MAX_LIST = 100_000
 T = cel.Type
 OPAQUE = T.Map(T.STRING, T.DYN)  # see values.py
 LIST = T.List(T.DYN)
+# No function takes a `dyn` parameter: the binding crashes the process (SIGSEGV,
+# measured) converting an optional value passed as one (`l.indexOf(m[?k])`).
+# A function taking any element has one overload per kind instead; an optional
+# then matches none of them, an evaluation error. null is left out: its
+# overload would collide with int's in the binding ("overload signature
+# collision"), so `l.indexOf(null)` fails where upstream finds it.
+ELEMENT_KINDS = (T.INT, T.UINT, T.DOUBLE, T.BOOL, T.STRING, T.BYTES, T.DURATION, T.TIMESTAMP,
+                 LIST, T.Map(T.DYN, T.DYN))
 _NUMBER_TYPES = (int, float)
 
 
@@ -93,11 +103,44 @@ def _qparse(text: Any) -> int:
     try:
         return parse_quantity(_s(text)).nano
     except QuantityError as err:
+        if "larger than" in str(err):
+            big = _big_quantity(str(text).strip())
+            if big is not None:
+                return big
         raise ValueError(f"quantities must match the regular expression: {err}") from err
 
 
+# Quantities past 2^63-1 base units: k8s/quantity.py refuses them (a manifest's
+# quantity that large never means what it says), but the CEL library keeps them
+# at arbitrary precision as upstream's inf.Dec does (`x.add(1) < x.add(2)` for a
+# 37-digit x). Bounded here to 10^MAX_BIG_POWER so no power is ever huge.
+MAX_BIG_POWER = 1000
+_BIG = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?"
+                  r"(?:([KMGTPE]i)|([numkMGTPE])|[eE]([+-]?[0-9]{1,4}))?")
+_BIG_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_BIG_DECIMAL = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
+def _big_quantity(text: str) -> int | None:
+    """|value| in nano-units rounded away from zero, signed; None past the bound."""
+    m = _BIG.fullmatch(text)
+    if m is None or not (m.group(2) or m.group(3)):
+        return None
+    sign, whole, frac, binary, decimal, exponent = m.groups()
+    frac = frac or ""
+    exp10 = _BIG_DECIMAL[decimal] if decimal else int(exponent or 0)
+    exp2 = _BIG_BINARY[binary] if binary else 0
+    digits = (whole + frac).lstrip("0")
+    if len(digits) > MAX_BIG_POWER or len(whole.lstrip("0")) + exp10 + exp2 // 3 > MAX_BIG_POWER:
+        return None
+    scale = exp10 - len(frac) + 9
+    number = int(whole + frac or "0") << exp2
+    nano = number * 10**scale if scale >= 0 else -(-number // 10**-scale)
+    return -nano if sign == "-" else nano
+
+
 def _q(nano: int) -> dict[str, str]:
-    if abs(nano) > MAX_VALUE * 10**9:
+    if abs(nano) > 10 ** (MAX_BIG_POWER + 9):
         raise OverflowError("quantity overflow")
     return wrap("quantity", str(nano))
 
@@ -407,6 +450,13 @@ def _sum(items: Any) -> Any:
     return total
 
 
+def _sum_at(items: Any, path: Any) -> Any:
+    """``sum()`` of a list reached by a plain path (env.py rewrites
+    ``self.l.sum()`` as ``self.l.kp_sum_at('self.l')``): an empty one is the zero
+    of its item schema, as upstream's checker picks the overload from it."""
+    return _sum(items) if _l(items) else schema.zero_of_items(_s(path))
+
+
 def _min(items: Any) -> Any:
     items = _orderable(_l(items))
     if not items:
@@ -528,6 +578,10 @@ def _format_ctor(name: str) -> Callable[[], dict[str, str]]:
 # expression calls an alias returning {} or {"v": value} followed by [?"v"]
 # (env.py rewrites the call), which is optional.none() or optional.of(value).
 SORT_BY = "sortB_"
+# type(e) of an opaque value (env.py rewrites type() calls through these)
+TYPE_OF = "kp_type"
+FORMAT = "kp_format"  # a format string with a %e clause (env.py, formatting.py)
+SUM_AT = "kp_sum_at"  # sum() of a list at a schema path (env.py)
 OPTIONAL_RESULT = {"validate": "validat_", "format.named": "format.name_"}
 
 
@@ -615,16 +669,14 @@ def _table() -> list[Fn]:
         Fn("regex", rx, "findAll", True, (S, S, N), T.List(S), _find_all),
         Fn("lists", lists, "isSorted", True, (LIST,), B, _is_sorted),
         Fn("lists", lists, "sum", True, (LIST,), T.DYN, _sum),
+        Fn("lists", lists, SUM_AT, True, (LIST, S), T.DYN, _sum_at),
         Fn("lists", lists, "min", True, (LIST,), T.DYN, _min),
         Fn("lists", lists, "max", True, (LIST,), T.DYN, _max),
-        Fn("lists", lists, RENAMED["indexOf"], True, (LIST, T.DYN), N, _index_of),
-        Fn("lists", lists, RENAMED["lastIndexOf"], True, (LIST, T.DYN), N, _last_index_of),
         Fn("strings", (1, 0), RENAMED["indexOf"], True, (S, S), N, _str_index_of),
         Fn("strings", (1, 0), RENAMED["indexOf"], True, (S, S, N), N, _str_index_of),
         Fn("strings", (1, 0), RENAMED["lastIndexOf"], True, (S, S), N, _str_last_index_of),
         Fn("strings", (1, 0), RENAMED["lastIndexOf"], True, (S, S, N), N, _str_last_index_of),
         Fn("strings", (1, 29), RENAMED["reverse"], True, (S,), S, lambda v: _s(v)[::-1]),
-        Fn("lists", (1, 37), "includes", True, (LIST, T.DYN), B, _includes),
         Fn("lists", xl, "lists.range", False, (N,), T.List(N), _range),
         Fn("lists", xl, RENAMED["reverse"], True, (LIST,), LIST, lambda v: list(reversed(_l(v)))),
         Fn("lists", xl, "slice", True, (LIST, N, N), LIST, _slice),
@@ -637,14 +689,49 @@ def _table() -> list[Fn]:
         Fn("sets", sets, "sets.equivalent", False, (LIST, LIST), B, _equivalent),
         Fn("sets", sets, "sets.intersects", False, (LIST, LIST), B, _intersects),
     ]
+    # one overload per kind of element, never a dyn parameter (see ELEMENT_KINDS)
+    fns += [Fn("lists", since, name, True, (LIST, kind), N if name != "includes" else B, impl)
+            for since, name, impl in ((lists, RENAMED["indexOf"], _index_of),
+                                      (lists, RENAMED["lastIndexOf"], _last_index_of),
+                                      ((1, 37), "includes", _includes))
+            for kind in ELEMENT_KINDS]
     fns += [Fn("format", (1, 31), f"format.{name}", False, (), OPAQUE, _format_ctor(name))
             for name in VALIDATORS]
     fns += [Fn("format", (1, 31), OPTIONAL_RESULT["format.named"], False, (S,), OPAQUE,
                _format_named),
             Fn("format", (1, 31), OPTIONAL_RESULT["validate"], True, (OPAQUE, S), OPAQUE,
                _format_validate)]
+    fns += [Fn("core", (1, 0), TYPE_OF, False, (OPAQUE,), T.DYN, type_message),
+            Fn("strings", (1, 29), FORMAT, False, (S, LIST), S,
+               lambda text, args: formatting.format_string(_s(text), _l(args)))]
+    az, az_errors, az_selectors = (1, 27), (1, 28), (1, 31)
+    fns += [Fn("authz", az, "group", True, (OPAQUE, S), OPAQUE, authz.group),
+            Fn("authz", az, "resource", True, (OPAQUE, S), OPAQUE, authz.resource),
+            Fn("authz", az, "path", True, (OPAQUE, S), OPAQUE, authz.path),
+            Fn("authz", az, "serviceAccount", True, (OPAQUE, S, S), OPAQUE,
+               authz.service_account),
+            Fn("authz", az, "check", True, (OPAQUE, S), OPAQUE, authz.check),
+            Fn("authz", az, "allowed", True, (OPAQUE,), B, authz.allowed),
+            Fn("authz", az, "reason", True, (OPAQUE,), S, authz.reason),
+            Fn("authz", az_errors, "errored", True, (OPAQUE,), B, authz.errored),
+            Fn("authz", az_errors, "error", True, (OPAQUE,), S, authz.error)]
+    fns += [Fn("authz", az, name, True, (OPAQUE, S), OPAQUE, authz.setter(name))
+            for name in ("subresource", "namespace", "name")]
+    fns += [Fn("authz", az_selectors, name, True, (OPAQUE, S), OPAQUE, authz.setter(name))
+            for name in ("fieldSelector", "labelSelector")]
     return fns
 
 
-FUNCTIONS: tuple[Fn, ...] = tuple(_table())
+def _timed(impl: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda *args: times.to_cel(impl(*args))
+
+
+def _results_as_cel(fns: list[Fn]) -> list[Fn]:
+    """Functions that may return a duration or timestamp (``sum``, ``min``,
+    ``sort``...) return it as the binding takes it (times.py)."""
+    return [dataclasses.replace(fn, impl=_timed(fn.impl))
+            if fn.library == "lists" and fn.result in (T.DYN, LIST) else fn for fn in fns]
+
+
+FUNCTIONS: tuple[Fn, ...] = tuple(_results_as_cel(_table()))
 
