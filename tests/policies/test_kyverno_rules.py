@@ -589,7 +589,8 @@ def test_an_evaluation_error_fails_the_rule_as_kyverno_does() -> None:
 def test_a_compile_error_is_a_policy_error_and_an_error_outcome() -> None:
     errors: list[PolicyError] = []
     p = cel_policy({"expressions": [{"expression": "object.spec.("}]}, errors)
-    assert len(errors) == 1 and str(errors[0]).startswith("policy.yaml:1: ClusterPolicy 'c'")
+    assert len(errors) == 1 and str(errors[0]).startswith(
+        "policy.yaml:1: ClusterPolicy 'c': rule 'r': validate.cel.expressions[0].expression:")
     assert results(p, pod())["r"] == ERROR
     # an autogen rule does not repeat the error
     assert results(p, deployment(pod()))["autogen-r"] == ERROR
@@ -598,7 +599,7 @@ def test_a_compile_error_is_a_policy_error_and_an_error_outcome() -> None:
 def test_audit_annotations() -> None:
     p = cel_policy({"expressions": [{"expression": "true"}], "auditAnnotations": [
         {"key": "image", "valueExpression": "object.spec.containers[0].image"}]})
-    assert outcome(p, "r", pod(image="a:1")).audit_annotations == (("image", "a:1"),)
+    assert outcome(p, "r", pod(image="a:1")).audit_annotations == (("c/image", "a:1"),)
 
 
 PARAM = {"apiVersion": "v1", "kind": "ConfigMap",
@@ -632,8 +633,10 @@ def test_request_and_old_object_are_bound() -> None:
                                     {"expression": "request.userInfo.username != 'mallory'"},
                                     {"expression": "request.kind.kind == 'Pod' && "
                                      "request.resource.resource == 'pods'"}]})
-    assert results(p, pod())["r"] == PASS
-    assert results(p, pod(image="b:1"), operation="UPDATE", old_obj=pod(image="a:1"))["r"] == FAIL
+    alice = {"username": "alice"}
+    assert results(p, pod(), user_info=alice)["r"] == PASS
+    assert results(p, pod(image="b:1"), operation="UPDATE", old_obj=pod(image="a:1"),
+                   user_info=alice)["r"] == FAIL
     assert results(p, pod(), user_info={"username": "mallory"})["r"] == FAIL
 
 
@@ -736,6 +739,7 @@ def test_broken_rules_are_errors_and_the_rest_goes_on() -> None:
     p = policy(yaml.safe_dump(doc), errors)
     assert [e.message.split(": ", 1)[1] for e in errors] == [
         "spec.rules[1] must be a mapping with a name",
+        "rule 'v': validate must be a mapping",
         "rule 'e': validate.cel.expressions must be a non-empty list"]
     got = results(p, pod(host_path=True))
     assert got["host-path"] == FAIL and got["m5"] == SKIP
@@ -832,3 +836,23 @@ def test_kind_selector_parsing() -> None:
     assert parse_kind("*/*") == ("*", "*", "*", "*")
     assert kind_name("apps/v1/Deployment") == "Deployment"
     assert kind_name("Pod/ephemeralcontainers") == "Pod"
+
+
+def test_a_rule_that_matches_delete_judges_the_old_object() -> None:
+    doc = yaml.safe_load(RULE)
+    doc["spec"]["rules"][0]["match"] = {"any": [{"resources": {"kinds": ["Pod"],
+                                                               "operations": ["DELETE"]}}]}
+    del doc["spec"]["rules"][0]["exclude"]
+    doc["spec"]["rules"][0]["validate"]["cel"]["expressions"][0]["expression"] = \
+        "object == null && oldObject.metadata.name != 'protected'"
+    p = policy(yaml.safe_dump(doc))
+    assert results(p, None, old_obj=pod(name="x"), operation="DELETE")["r"] == PASS
+    assert results(p, None, old_obj=pod(name="protected"), operation="DELETE")["r"] == FAIL
+    assert results(p, pod(name="protected"))["r"] == SKIP
+
+
+def test_a_broken_precondition_names_the_field_as_written() -> None:
+    errors: list[PolicyError] = []
+    cel_policy({"expressions": [{"expression": "true"}]}, errors,
+               celPreconditions=[{"name": "c", "expression": "object.("}])
+    assert len(errors) == 1 and "rule 'r': celPreconditions[0].expression:" in str(errors[0])

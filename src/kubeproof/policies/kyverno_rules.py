@@ -42,7 +42,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubeproof.k8s.cel import Environment
 from kubeproof.policies.cel_values import jsonish
 from kubeproof.policies.kyverno_autogen import autogen_rules
 from kubeproof.policies.kyverno_cel import (
@@ -51,7 +50,6 @@ from kubeproof.policies.kyverno_cel import (
     cel_texts,
     collect_params,
     compile_cel,
-    environment,
     validate,
 )
 from kubeproof.policies.kyverno_match import Request, rule_matches
@@ -69,6 +67,7 @@ from kubeproof.policies.model import (
     Source,
     Subject,
 )
+from kubeproof.policies.request import labels_of, prepared
 from kubeproof.policies.resources import resource_of
 from kubeproof.policies.unsupported import libraries_used
 from kubeproof.util.shapes import as_dict
@@ -124,19 +123,15 @@ class KyvernoPolicy:
                             f"{type(err).__name__}: {err}"[:500]) for r in self.rules]
 
     def _evaluate(self, subject: Subject, lookup: Lookup) -> list[Outcome]:
-        obj = subject.obj if isinstance(subject.obj, Mapping) else None
-        old = subject.old_obj if isinstance(subject.old_obj, Mapping) else None
-        judged = obj if obj is not None else old
-        if judged is None:
+        context = _Context(subject, lookup)
+        if context.judged is None:
             return [Outcome(self.name, r.name, SKIP, message="no object to judge")
                     for r in self.rules]
-        context = _Context(subject, lookup, jsonish(obj) if obj is not None else None,
-                           jsonish(old) if old is not None else None, judged)
         return [self._rule(rule, context) for rule in self.rules]
 
     def _rule(self, rule: _Rule, ctx: _Context) -> Outcome:
-        why = rule_matches(rule.raw, ctx.request(ctx.judged, ctx.subject.operation),
-                           self.namespace)
+        assert ctx.judged is not None
+        why = rule_matches(rule.raw, ctx.request(ctx.judged, ctx.operation), self.namespace)
         if why is not None:
             return Outcome(self.name, rule.name, SKIP, message=why)
         if rule.error:
@@ -145,90 +140,84 @@ class KyvernoPolicy:
             return Outcome(self.name, rule.name, UNSUPPORTED, message=rule.unsupported)
         if rule.cel is None:
             return Outcome(self.name, rule.name, PASS)
-        if ctx.obj is None:
-            return Outcome(self.name, rule.name, SKIP, message="DELETE: no object to validate")
-        result = _judge(rule, ctx, ctx.obj, ctx.old, ctx.subject.operation)
+        result = self._judge(rule, ctx, ctx.bindings)
+        old = ctx.old
         if (result.result == FAIL and DENY in rule.actions and rule.allow_existing
-                and ctx.subject.operation == "UPDATE" and ctx.old is not None
-                and rule_matches(rule.raw, ctx.request(ctx.old, "CREATE"), self.namespace)
-                is None and _judge(rule, ctx, ctx.old, None, "CREATE").result == FAIL):
+                and ctx.operation == "UPDATE" and old is not None
+                and rule_matches(rule.raw, ctx.request(old, "CREATE"), self.namespace) is None
+                and self._judge(rule, ctx, ctx.as_created()).result == FAIL):
             return Outcome(self.name, rule.name, SKIP, message="skipping the rule evaluation "
                            "as pre-existing violations are allowed")
         return Outcome(self.name, rule.name, result.result, result.failures,
                        result.message, (), result.audit)
 
+    def _judge(self, rule: _Rule, ctx: _Context, bindings: Mapping[str, Any]) -> Result:
+        """Kyverno's ``evaluateCEL`` plus ``processCELValidationResults``: each
+        param judged in turn, the first that does not pass decides."""
+        cel = rule.cel
+        assert cel is not None
+        params: list[Any] = [None]
+        if cel.param_kind is not None and cel.param_ref is not None:
+            found = collect_params(cel.param_kind, cel.param_ref, ctx.namespace, ctx.lookup)
+            if isinstance(found, str):
+                return Result(ERROR, message=f"error in parameterized resource: {found}")
+            params = found
+        audit: list[tuple[str, str]] = []
+        for param in params:
+            result = validate(self.name, cel, rule.actions, {
+                **bindings, "params": jsonish(param) if param is not None else None})
+            audit.extend(result.audit)
+            if result.result != PASS:
+                return result
+        return Result(PASS, audit=tuple(audit))
+
 
 class _Context:
-    """One subject as the rules of one policy see it (namespace looked up once)."""
+    """One subject as the rules of one policy see it: the admission request
+    H1's :func:`prepared` builds once per subject for every policy, with
+    Kyverno's own reading of the namespace."""
 
-    def __init__(self, subject: Subject, lookup: Lookup, obj: Any, old: Any,
-                 judged: Mapping[str, Any]) -> None:
-        self.subject = subject
+    def __init__(self, subject: Subject, lookup: Lookup) -> None:
         self.lookup = lookup
-        self.obj = obj
-        self.old = old
-        self.judged = judged
-        self.info = resource_of(judged)
-        meta = as_dict(judged.get("metadata"))
-        ns = meta.get("namespace")
-        self.namespace = ns if isinstance(ns, str) and self.info.kind != "Namespace" else ""
-        name = meta.get("name")
-        self.name = name if isinstance(name, str) else ""
-        self.namespace_obj: Any = None
-        self.namespace_labels: Mapping[str, Any] | None = {}
+        self.operation = subject.operation if isinstance(subject.operation, str) else "CREATE"
+        obj = subject.obj if isinstance(subject.obj, Mapping) else None
+        self.old = subject.old_obj if isinstance(subject.old_obj, Mapping) else None
+        self.judged = obj if obj is not None else self.old
+        if self.judged is None:
+            return
+        admission = prepared(subject, lookup)
+        info = resource_of(self.judged)
+        self.group, self.version, self.kind = info.group, info.version, info.kind
+        ns = as_dict(self.judged.get("metadata")).get("namespace")
+        self.namespace = ns if isinstance(ns, str) and self.kind != "Namespace" else ""
+        self.bindings: dict[str, Any] = admission.bindings
+        found: Any = None
         if self.namespace:
-            found = subject.namespace_obj
-            if not (isinstance(found, Mapping) and as_dict(found.get("metadata")).get("name")
-                    == self.namespace):
-                found = lookup.namespace(self.namespace)
-            if isinstance(found, Mapping):
-                self.namespace_obj = jsonish(found)
-                self.namespace_labels = as_dict(as_dict(found.get("metadata")).get("labels"))
+            if admission.request.namespace == self.namespace:
+                found = admission.namespace_obj
             else:
+                found = lookup.namespace(self.namespace)
+            if not isinstance(found, Mapping):
                 # Kyverno without a cluster: a Namespace object that has only its name
-                self.namespace_obj = {"apiVersion": "v1", "kind": "Namespace",
-                                      "metadata": {"name": self.namespace}}
-                self.namespace_labels = None
-        user = subject.user_info if isinstance(subject.user_info, Mapping) else {}
-        self.user_info = user
-        # request.userInfo is typed in the API server: an unset field reads as its zero value
-        self.user = {"username": "", "uid": "", "groups": [], "extra": {},
-                     **{k: jsonish(user[k]) for k in ("username", "uid", "groups", "extra")
-                        if k in user}}
+                self.bindings = {**self.bindings, "namespaceObject": {
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": self.namespace}}}
+        # namespaceSelector: a cluster-scoped object's namespace has no labels
+        # (Kyverno), an unknown namespace's labels are unknown (None: no match)
+        self.namespace_labels: Mapping[str, Any] | None = (
+            {} if not self.namespace else
+            labels_of(found) if isinstance(found, Mapping) else None)
+        self.user_info = subject.user_info if isinstance(subject.user_info, Mapping) else {}
 
     def request(self, obj: Mapping[str, Any], operation: str) -> Request:
-        return Request(obj, self.info.group, self.info.version, self.info.kind, operation,
-                       self.user_info, self.namespace_labels)
+        return Request(obj, self.group, self.version, self.kind, operation, self.user_info,
+                       self.namespace_labels)
 
-    def bindings(self, obj: Any, old: Any, operation: str) -> dict[str, Any]:
-        kind, resource = self.info.request_kind(), self.info.request_resource()
-        request = {"uid": "", "kind": kind, "resource": resource, "requestKind": kind,
-                   "requestResource": resource, "name": self.name, "namespace": self.namespace,
-                   "operation": operation, "userInfo": self.user, "object": obj,
-                   "oldObject": old, "dryRun": bool(self.subject.dry_run), "options": None}
-        return {"object": obj, "oldObject": old, "request": request,
-                "namespaceObject": self.namespace_obj, "params": None, "variables": {}}
-
-
-def _judge(rule: _Rule, ctx: _Context, obj: Any, old: Any, operation: str) -> Result:
-    """Kyverno's ``evaluateCEL`` plus ``processCELValidationResults``."""
-    cel = rule.cel
-    assert cel is not None
-    base = ctx.bindings(obj, old, operation)
-    params: list[Any] = [None]
-    if cel.param_kind is not None and cel.param_ref is not None:
-        found = collect_params(cel.param_kind, cel.param_ref, ctx.namespace, ctx.lookup)
-        if isinstance(found, str):
-            return Result(ERROR, message=f"error in parameterized resource: {found}")
-        params = found
-    audit: list[tuple[str, str]] = []
-    for param in params:
-        bindings = {**base, "params": jsonish(param) if param is not None else None}
-        result = validate(cel, rule.actions, bindings)
-        audit.extend(result.audit)
-        if result.result != PASS:
-            return result
-    return Result(PASS, audit=tuple(audit))
+    def as_created(self) -> dict[str, Any]:
+        """The bindings of a CREATE of the old object (allowExistingViolations)."""
+        request = {**self.bindings["request"], "operation": "CREATE"}
+        return {**self.bindings, "object": self.bindings["oldObject"], "oldObject": None,
+                "request": request}
 
 
 def compile_kyverno_policy(doc: Mapping[str, Any], source: Source,
@@ -299,12 +288,12 @@ def _compile(doc: Mapping[str, Any], source: Source, kube_version: tuple[int, in
     if spec.get("validationFailureActionOverrides"):
         notes.append(f"{where}: validationFailureActionOverrides are not applied "
                      f"(the policy's action is used in every namespace)")
-    env = environment(kube_version)
     compiled: list[_Rule] = []
     unsupported: list[str] = []
     for rule, template in autogen_rules(rules, annotations):
         own = template == ""
-        out = _compile_rule(rule, template, action, env, errors if own else [], source, where)
+        out = _compile_rule(rule, template, action, kube_version, errors if own else [], source,
+                            where)
         if own and out.unsupported:
             unsupported.append(out.unsupported)
         if own and as_dict(rule.get("validate")).get("failureActionOverrides"):
@@ -322,16 +311,18 @@ def _action(value: Any) -> frozenset[str]:
 
 
 def _compile_rule(rule: dict[str, Any], template: str, policy_action: frozenset[str],
-                  env: Environment, errors: list[PolicyError], source: Source,
-                  where: str) -> _Rule:
+                  kube_version: tuple[int, int] | None, errors: list[PolicyError],
+                  source: Source, where: str) -> _Rule:
     name = str(rule["name"])
     validate = rule.get("validate")
     vdict = as_dict(validate)
     action = _action(vdict["failureAction"]) if "failureAction" in vdict else policy_action
     out = _Rule(name, rule, action, vdict.get("allowExistingViolations") is not False)
-    what = [f"{key} is not supported (not CEL)" for key in _NOT_VALIDATE if key in rule]
     if validate is not None and not isinstance(validate, dict):
-        what.append("validate must be a mapping")
+        out.error = f"rule {name}: validate must be a mapping"
+        errors.append(PolicyError(source, f"{where}: rule {name!r}: validate must be a mapping"))
+        return out
+    what = [f"{key} is not supported (not CEL)" for key in _NOT_VALIDATE if key in rule]
     what += [f"validate.{key} is not supported (not CEL)" for key in _NOT_CEL_VALIDATE
              if key in vdict]
     if rule.get("preconditions"):
@@ -343,12 +334,12 @@ def _compile_rule(rule: dict[str, Any], template: str, policy_action: frozenset[
     if what:
         out.unsupported = f"rule {name}: {'; '.join(what)}"
         return out
-    cel, problems = compile_cel(vdict, rule, template, env)
     libraries = sorted({lib for expr in cel_texts(vdict, rule) for lib in libraries_used(expr)})
     if libraries:
         out.unsupported = (f"rule {name}: uses CEL libraries kubeproof cannot evaluate offline: "
                            f"{', '.join(libraries)}")
         return out
+    cel, problems = compile_cel(vdict, rule, template, kube_version)
     if problems:
         out.error = f"rule {name}: {problems[0]}"
         for problem in problems:
