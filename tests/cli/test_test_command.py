@@ -223,6 +223,21 @@ results:
     invoke("test", str(tmp_path), expect=1)
 
 
+def test_kyverno_cluster_policy_rules_and_their_autogen_rules(tmp_path: Path) -> None:
+    """A result names the rule; Kyverno's autogen rules of a pod rule answer
+    for it (``autogen-<rule>``, ``autogen-cronjob-<rule>``, either written)."""
+    folder = Path(__file__).parent / "data" / "cluster-policy"
+    write(tmp_path, {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()})
+    ran = invoke("test", str(tmp_path), "--detailed-results", expect=0)
+    assert ran.stdout.splitlines()[-1] == "1 tests, 4 results: 4 passed, 0 failed, " \
+                                         "0 input errors"
+    test = (tmp_path / "kyverno-test.yaml").read_text(encoding="utf-8")
+    write(tmp_path, {"kyverno-test.yaml": test.replace("result: fail", "result: pass", 1)})
+    ran = invoke("test", str(tmp_path), expect=1)
+    assert "no-latest/check-tag Deployment bad: expected pass, got fail (no latest tag)" \
+        in ran.stdout
+
+
 CONFIG = """\
 customRules:
 - code: ACME001
@@ -270,7 +285,8 @@ def test_kubeproof_test_file_runs_custom_rules_of_its_config(tmp_path: Path) -> 
 # ---------------------------------------------------------------- hostile input
 
 _FILES = st.sampled_from(["policy.yaml", "resources.yaml", "gone.yaml", "", ".", "/",
-                          "../..", "http://example.com/p.yaml", "kyverno-test.yaml"])
+                          "../..", "http://example.com/p.yaml", "kyverno-test.yaml",
+                          "values.yaml"])
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
                      st.floats(allow_nan=False), st.text(max_size=20), _FILES)
 _ANY = st.recursive(_SCALARS, lambda inner: st.one_of(
@@ -295,11 +311,20 @@ _TEST = st.fixed_dictionaries(
               "results": st.one_of(st.lists(_RESULT, max_size=4), _ANY)})
 
 
+_VALUES = st.fixed_dictionaries(
+    {"apiVersion": st.just("cli.kyverno.io/v1alpha1"),
+     "kind": st.sampled_from(["Value", "UserInfo"])},
+    optional={"namespaceSelector": _ANY, "namespaces": _ANY, "globalValues": _ANY,
+              "policies": _ANY, "userInfo": _ANY})
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(test=st.one_of(_TEST, _ANY))
-def test_any_test_file_gives_results_or_errors_never_a_traceback(test: Any) -> None:
+@given(test=st.one_of(_TEST, _ANY), values=_VALUES)
+def test_any_test_file_gives_results_or_errors_never_a_traceback(test: Any,
+                                                                  values: Any) -> None:
+    """Any shape in the test file and in the values or userinfo file it names."""
     with tempfile.TemporaryDirectory() as folder:
-        suite(Path(folder), yaml.safe_dump(test))
+        suite(Path(folder), yaml.safe_dump(test), **{"values.yaml": yaml.safe_dump(values)})
         run = run_tests([folder])
         assert run.exit_code() in (0, 1, 2)
         for err in run.errors:

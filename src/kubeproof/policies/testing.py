@@ -66,7 +66,7 @@ from typing import Any
 
 from kubeproof.core.config import ConfigError, load_config
 from kubeproof.k8s.kinds import CLUSTER_SCOPED
-from kubeproof.model import InputError
+from kubeproof.model import InputError, display_path
 from kubeproof.policies.compile import compile_policies
 from kubeproof.policies.custom import compile_custom_rules
 from kubeproof.policies.model import (
@@ -457,7 +457,7 @@ class Runner:
     def _row(self, test: TestDocument, entry: Expected, resource: str, actual: str,
              message: str) -> None:
         self.run.results.append(ResultRow(
-            test.path, entry.policy, entry.rule, entry.kind, resource, entry.result, actual,
+            display_path(test.path), entry.policy, entry.rule, entry.kind, resource, entry.result, actual,
             actual == entry.result, message[:MAX_MESSAGE]))
 
 
@@ -485,13 +485,19 @@ def _base_rule(rule: str) -> str:
 
 def _results(entry: Expected, policy: Policy, outcomes: list[Outcome], is_custom: bool
              ) -> list[tuple[str, str]]:
-    """The CLI results of ``outcomes`` that ``entry`` asks about (one per rule;
-    none applying is a ``skip``, as Kyverno reports a policy that matched
-    nothing)."""
+    """The CLI results of ``outcomes`` that ``entry`` asks about (one per rule).
+
+    A rule that does not apply gives no response in Kyverno's engine, so the
+    ``skip`` of a rule beside others that did apply is not a result (a
+    ClusterPolicy's rule, its ``autogen-`` and ``autogen-cronjob-`` rules:
+    only one of them matches a kind); none applying is a ``skip``."""
     if entry.rule and entry.policy and not is_custom:
         outcomes = [o for o in outcomes if _base_rule(o.rule) == _base_rule(entry.rule)]
-    if not outcomes:
-        return [(SKIP, "the policy does not apply to this resource")]
+    applied = [o for o in outcomes if o.result != SKIP]
+    if not applied:
+        return [(SKIP, outcomes[0].message if outcomes else
+                 "the policy does not apply to this resource")]
+    outcomes = applied
     return [(_cli_result(o, policy), _message(o)) for o in outcomes]
 
 
