@@ -457,8 +457,8 @@ class Runner:
     def _row(self, test: TestDocument, entry: Expected, resource: str, actual: str,
              message: str) -> None:
         self.run.results.append(ResultRow(
-            display_path(test.path), entry.policy, entry.rule, entry.kind, resource, entry.result, actual,
-            actual == entry.result, message[:MAX_MESSAGE]))
+            display_path(test.path), entry.policy, entry.rule, entry.kind, resource,
+            entry.result, actual, actual == entry.result, message[:MAX_MESSAGE]))
 
 
 def _candidates(entry: Expected, policies: list[Policy], custom: list[Policy]
