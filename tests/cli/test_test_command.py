@@ -150,6 +150,22 @@ def test_exit_2_also_when_a_result_does_not_hold(tmp_path: Path) -> None:
     assert "1 failed, 1 input errors" in ran.stdout
 
 
+def test_kyverno_test_fields_kubeproof_does_not_use_are_errors(tmp_path: Path) -> None:
+    """A test that relies on PolicyExceptions or on mutation would give results
+    that mean nothing: each such field is an error; the rest still runs."""
+    suite(tmp_path, TEST.replace("results:\n", "exceptions: [exception.yaml]\nresults:\n")
+          + "- policy: max-replicas\n  kind: Deployment\n  resources: [web]\n"
+            "  patchedResources: patched.yaml\n  result: pass\n")
+    ran = invoke("test", str(tmp_path), "--format", "json", expect=2)
+    name = tmp_path / "kyverno-test.yaml"
+    assert ran.stderr.splitlines() == [
+        f"{name}:9: exceptions: not supported by kubeproof test (PolicyExceptions are not "
+        "applied)",
+        f"{name}:24: results[2].patchedResources: not supported by kubeproof test (it "
+        "validates; it does not mutate or generate)"]
+    assert json.loads(ran.stdout)["summary"]["results"] == 2
+
+
 def test_a_folder_without_a_test_file_is_an_input_error(tmp_path: Path) -> None:
     write(tmp_path, {"policy.yaml": VAP})
     ran = invoke("test", str(tmp_path), expect=2)

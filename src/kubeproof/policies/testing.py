@@ -95,6 +95,7 @@ from kubeproof.policies.testing_files import (
     read_test_documents,
     resolve,
     string_list,
+    unsupported_fields,
 )
 
 SCORED = "policies.kyverno.io/scored"
@@ -264,6 +265,7 @@ class Runner:
             _name_of(obj): obj for obj, _, _ in resources if obj.get("kind") == "Namespace"}
         namespaces.update(values.namespaces)
         lookup = TestLookup(namespaces, params)
+        unsupported_fields(test, errors)
         expected = expected_results(test, set(RESULTS), errors)
         evaluations: dict[tuple[int, int, str], list[Outcome]] = {}
         for entry in expected:

@@ -213,6 +213,28 @@ def resolve(test: TestDocument, name: str) -> str | None:
     return os.path.normpath(os.path.join(os.path.dirname(test.path) or ".", name))
 
 
+# Test fields of Kyverno's CLI that kubeproof does not use, and why: a test
+# that relies on one would give results that mean nothing, so each is an error
+UNSUPPORTED_FIELDS = {
+    "exceptions": "PolicyExceptions are not applied",
+    "context": "cluster and registry data of Kyverno-only libraries are not mocked",
+    "jsonPayloads": "JSON payloads are not judged",
+    "apiCallResponses": "API call responses are not mocked",
+    "globalContextEntries": "global context entries are not mocked",
+    "clusterResources": "cluster resources are not mocked",
+}
+# results about mutation and generation: kubeproof only validates
+UNSUPPORTED_RESULT_FIELDS = ("patchedResources", "patchedResource", "generatedResource",
+                             "cloneSourceResource")
+
+
+def unsupported_fields(test: TestDocument, errors: list[InputError]) -> None:
+    """One error for each field of the test that kubeproof does not use."""
+    for key, why in UNSUPPORTED_FIELDS.items():
+        if test.data.get(key) not in (None, "", [], {}):
+            errors.append(test.error(f"{key}: not supported by kubeproof test ({why})", key))
+
+
 def expected_results(test: TestDocument, results: set[str], errors: list[InputError]
                      ) -> list[Expected]:
     """The ``results`` entries of a test whose shape is usable; one error for
@@ -256,6 +278,12 @@ def _expected(test: TestDocument, i: int, entry: dict[str, Any], results: set[st
             return ""
         return value
 
+    for key in UNSUPPORTED_RESULT_FIELDS:
+        if entry.get(key) not in (None, ""):
+            errors.append(test.error(f"results[{i}].{key}: not supported by kubeproof test "
+                                     "(it validates; it does not mutate or generate)",
+                                     *where, key))
+            return None
     policy = text("policy", False)
     rule = text("rule", False)
     if not policy and not rule:
