@@ -47,7 +47,7 @@ from kubeproof.policies.model import (
     Source,
     Subject,
 )
-from kubeproof.policies.request import Admission, labels_of, meta_string, prepare
+from kubeproof.policies.request import Admission, labels_of, meta_string, prepared
 from kubeproof.policies.unsupported import libraries_used
 
 VAP_GROUP = "admissionregistration.k8s.io"
@@ -84,31 +84,26 @@ class AdmissionPolicy:
 
     def evaluate(self, subject: Subject, lookup: Lookup) -> list[Outcome]:
         try:
-            return [self._evaluate(prepare(subject, lookup), lookup)]
+            return [self._evaluate(prepared(subject, lookup), lookup)]
         except (ValueError, TypeError, KeyError, RecursionError, OverflowError,
                 RuntimeError) as err:  # a last guard: the contract is never to raise
             return [Outcome(self.name, "", ERROR,
                             message=short(f"internal error: {type(err).__name__}: {err}"))]
-
-    def evaluate_prepared(self, admission: Admission, lookup: Lookup) -> list[Outcome]:
-        """As :meth:`evaluate`, for a subject already :func:`prepare`-d (one
-        preparation serves every policy)."""
-        return [self._evaluate(admission, lookup)]
 
     def _evaluate(self, admission: Admission, lookup: Lookup) -> Outcome:
         body = next((b for b in self.bodies if b.matcher.matches(admission.request)), None)
         if body is None:
             return Outcome(self.name, "", SKIP,
                            message="the policy's matchConstraints do not select it")
-        if self.unsupported:
-            return Outcome(self.name, "", UNSUPPORTED, message=(
-                "uses CEL libraries kubeproof cannot evaluate offline: "
-                + ", ".join(self.unsupported)))
         bindings = self.bindings or [Binding("", None, self.actions)]
         selected = [b for b in bindings if b.matcher is None or b.matcher.matches(
             admission.request)]
         if not selected:
             return Outcome(self.name, "", SKIP, message="no binding selects it")
+        if self.unsupported:
+            return Outcome(self.name, "", UNSUPPORTED, message=(
+                "uses CEL libraries kubeproof cannot evaluate offline: "
+                + ", ".join(self.unsupported)))
         verdict = Verdict()
         for binding in selected:
             for params in self._params(binding, admission, lookup, verdict):
@@ -229,7 +224,7 @@ def actions_of(value: Any, where: str, errors: list[str], *, default: frozenset[
 
 def compile_vap(doc: Mapping[str, Any], source: Source, kube_version: tuple[int, int] | None,
                 errors: list[PolicyError]) -> AdmissionPolicy | None:
-    """A ValidatingAdmissionPolicy (its bindings are added by :func:`bind`)."""
+    """A ValidatingAdmissionPolicy (compile.py adds its bindings)."""
     name = name_of(doc)
     where_errors: list[str] = []
     spec = doc.get("spec")
@@ -240,13 +235,15 @@ def compile_vap(doc: Mapping[str, Any], source: Source, kube_version: tuple[int,
         errors.append(PolicyError(source, f"ValidatingAdmissionPolicy {name}: spec must be "
                                           "a mapping"))
         return None
-    compiler = Compiler(environment(kube_version, False), where_errors)
     matcher = compile_match(spec.get("matchConstraints"), "spec.matchConstraints",
                             where_errors, rules_required=True)
-    body = compile_body(spec, compiler, "spec", matcher)
+    # authz asks the API server's authorizer: such a policy only matches
+    uses = libraries_of(spec, ("authz",))
+    body = (Body(matcher, (), (), (), ()) if uses else
+            compile_body(spec, Compiler(environment(kube_version, False), where_errors),
+                         "spec", matcher))
     fail_closed = fail_closed_of(spec, "spec", where_errors)
     param_kind = _param_kind(spec.get("paramKind"), where_errors)
-    uses = libraries_of(spec, ("authz",))
     for message in where_errors:
         errors.append(PolicyError(source, f"ValidatingAdmissionPolicy {name}: {message}"))
     if body is None:

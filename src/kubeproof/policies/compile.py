@@ -24,12 +24,7 @@ from kubeproof.policies.admission import (
     compile_binding,
     compile_vap,
 )
-
-try:  # TEMPORARY until kyverno_rules lands
-    from kubeproof.policies.kyverno_rules import compile_kyverno_policy
-except ImportError:
-    def compile_kyverno_policy(doc, source, kube_version, errors):  # type: ignore
-        return None
+from kubeproof.policies.kyverno_rules import compile_kyverno_policy
 from kubeproof.policies.model import Policy, PolicyError, Source
 from kubeproof.policies.resources import split_api_version
 from kubeproof.policies.validating_policy import (

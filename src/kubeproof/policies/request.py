@@ -2,7 +2,8 @@
 :class:`~kubeproof.policies.model.Subject`: what matching reads
 (:class:`~kubeproof.policies.match.Request`) and the values CEL sees
 (``object``, ``oldObject``, ``request``, ``namespaceObject``), prepared once
-per subject for every policy.
+per subject for every policy: :func:`prepared` keeps the last one, so the
+policies of a run evaluated one after another on the same subject share it.
 """
 
 from __future__ import annotations
@@ -95,3 +96,18 @@ def prepare(subject: Subject, lookup: Lookup) -> Admission:
         "variables": {},
     }
     return Admission(request, bindings, namespace_obj)
+
+
+_last: tuple[Subject, Lookup, Admission] | None = None
+
+
+def prepared(subject: Subject, lookup: Lookup) -> Admission:
+    """:func:`prepare`, reusing the last answer for the same subject and
+    lookup (the same objects: one scan hands every policy the same Subject)."""
+    global _last
+    last = _last
+    if last is not None and last[0] is subject and last[1] is lookup:
+        return last[2]
+    admission = prepare(subject, lookup)
+    _last = (subject, lookup, admission)
+    return admission

@@ -5,7 +5,9 @@
 Built-in kinds carry their real plural (``Endpoints`` stays ``endpoints``,
 ``NetworkPolicy`` is ``networkpolicies``); any other kind gets the plural the
 RESTMapper guesses for it (``UnsafeGuessKindToResource``: lowercase, then
-``s``/``es``/``ies``), which is what a CRD without discovery data gets.
+``s``/``es``/``ies``, ``Relay`` -> ``relaies`` included), which is what a
+kind without discovery data gets; well-known CRDs whose plural differs from
+the guess (Gateway API's ``gateways``) are in the table.
 Scope: the built-in tables of :mod:`kubeproof.k8s.kinds`; an unknown kind is
 namespaced when its object names a namespace.
 """
@@ -36,6 +38,8 @@ _PLURALS = {
     "MutatingAdmissionPolicy": "mutatingadmissionpolicies",
     "ResourceQuota": "resourcequotas",
     "PodDisruptionBudget": "poddisruptionbudgets",
+    # Gateway API's CRD says gateways; the guess would say gatewaies
+    "Gateway": "gateways",
 }
 
 # the group of each built-in kind (for a kind named without a group)
