@@ -248,6 +248,11 @@ def test_kyverno_cluster_policy_rules_and_their_autogen_rules(tmp_path: Path) ->
     assert ran.stdout.splitlines()[-1] == "1 tests, 4 results: 4 passed, 0 failed, " \
                                          "0 input errors"
     test = (tmp_path / "kyverno-test.yaml").read_text(encoding="utf-8")
+    # the deprecated forms older library tests use: resource and status
+    write(tmp_path, {"kyverno-test.yaml": test.replace("resources: [good]", "resource: good")
+                     .replace("result:", "status:")})
+    ran = invoke("test", str(tmp_path), expect=0)
+    assert ran.stdout.startswith("1 tests, 4 results: 4 passed")
     write(tmp_path, {"kyverno-test.yaml": test.replace("result: fail", "result: pass", 1)})
     ran = invoke("test", str(tmp_path), expect=1)
     assert "no-latest/check-tag Deployment bad: expected pass, got fail (no latest tag)" \

@@ -472,6 +472,8 @@ def _candidates(entry: Expected, policies: list[Policy], custom: list[Policy]
         return [p for p in custom
                 if entry.rule in (getattr(p, "code", None), p.name)]
     named = [p for p in [*policies, *custom] if p.name == entry.policy]
+    if not named and "/" in entry.policy:  # a namespaced Kyverno Policy: namespace/name
+        named = [p for p in policies if p.name == entry.policy.rpartition("/")[2]]
     if entry.policy_kind is not None:
         narrowed = [p for p in named if p.kind == entry.policy_kind]
         named = narrowed or named

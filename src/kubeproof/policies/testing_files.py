@@ -290,7 +290,9 @@ def _expected(test: TestDocument, i: int, entry: dict[str, Any], results: set[st
         problems.append(test.error(f"results[{i}]: names no policy (policy:) and no rule "
                                    "(rule:)", *where))
     kind = text("kind", True)
-    result = text("result", True)
+    # ``status`` and ``resource`` are the deprecated forms of ``result`` and
+    # ``resources`` that Kyverno's CLI still reads (older library tests use them)
+    result = text("result" if "result" in entry or "status" not in entry else "status", True)
     if result and result not in results:
         problems.append(test.error(f"results[{i}].result: {result!r} is not one of "
                                    f"{', '.join(sorted(results))}", *where, "result"))
@@ -300,6 +302,8 @@ def _expected(test: TestDocument, i: int, entry: dict[str, Any], results: set[st
                                    f"{', '.join(OPERATIONS)}", *where, "operation"))
         operation = None
     names = entry.get("resources")
+    if names is None and isinstance(entry.get("resource"), str):
+        names = [entry["resource"]]
     resources: list[tuple[str, int]] = []
     if isinstance(names, str):
         names = [names]
