@@ -45,6 +45,8 @@ def wildcard(pattern: Any, text: Any) -> bool:
     worst (no backtracking regex)."""
     if not isinstance(pattern, str) or not isinstance(text, str) or len(pattern) > MAX_PATTERN:
         return False
+    if pattern == "*":
+        return True
     if "*" not in pattern and "?" not in pattern:
         return pattern == text
     p = t = 0
@@ -157,6 +159,41 @@ def group_version(api_version: Any) -> tuple[str, str]:
         group, _, version = api_version.partition("/")
         return group, version
     return "", api_version
+
+
+def candidate_kinds(rule: Mapping[str, Any]) -> frozenset[str] | None:
+    """The kinds a rule's ``match`` can select at most, worked out once so
+    that most objects are skipped without looking further (None: any kind,
+    when a filter that must or may match lists no kinds or a wildcard)."""
+    match = as_dict(rule.get("match"))
+    if as_list(match.get("any")):
+        found: set[str] = set()
+        for flt in _filters(match.get("any")):
+            kinds = _plain_kinds(as_dict(flt.get("resources")).get("kinds"))
+            if kinds is None:
+                return None
+            found |= kinds
+        return frozenset(found)
+    if as_list(match.get("all")):
+        for flt in _filters(match.get("all")):
+            kinds = _plain_kinds(as_dict(flt.get("resources")).get("kinds"))
+            if kinds is not None:
+                return frozenset(kinds)
+        return None
+    kinds = _plain_kinds(as_dict(match.get("resources")).get("kinds"))
+    return None if kinds is None else frozenset(kinds)
+
+
+def _plain_kinds(kinds: Any) -> set[str] | None:
+    names = set()
+    for selector in as_list(kinds)[:MAX_ITEMS]:
+        if not isinstance(selector, str):
+            continue
+        kind = parse_kind(selector)[2]
+        if "*" in kind or "?" in kind:
+            return None
+        names.add(kind)
+    return names or None
 
 
 def rule_matches(rule: Mapping[str, Any], request: Request, policy_namespace: str) -> str | None:

@@ -52,7 +52,7 @@ from kubeproof.policies.kyverno_cel import (
     compile_cel,
     validate,
 )
-from kubeproof.policies.kyverno_match import Request, rule_matches
+from kubeproof.policies.kyverno_match import Request, candidate_kinds, rule_matches
 from kubeproof.policies.model import (
     AUDIT,
     DENY,
@@ -87,6 +87,8 @@ class _Rule:
     raw: dict[str, Any]  # match/exclude as written (rewritten by autogen)
     actions: frozenset[str]
     allow_existing: bool
+    # the kinds the rule can select (None: any), to skip the rest at once
+    kinds: frozenset[str] | None = None
     cel: CelRule | None = None
     unsupported: str = ""
     error: str = ""
@@ -123,11 +125,22 @@ class KyvernoPolicy:
                             f"{type(err).__name__}: {err}"[:500]) for r in self.rules]
 
     def _evaluate(self, subject: Subject, lookup: Lookup) -> list[Outcome]:
-        context = _Context(subject, lookup)
-        if context.judged is None:
+        judged = subject.obj if isinstance(subject.obj, Mapping) else subject.old_obj
+        if not isinstance(judged, Mapping):
             return [Outcome(self.name, r.name, SKIP, message="no object to judge")
                     for r in self.rules]
-        return [self._rule(rule, context) for rule in self.rules]
+        kind = judged.get("kind") if isinstance(judged.get("kind"), str) else ""
+        context: _Context | None = None  # built for the first rule that may select the object
+        outcomes = []
+        for rule in self.rules:
+            if rule.kinds is not None and kind not in rule.kinds:
+                outcomes.append(Outcome(self.name, rule.name, SKIP,
+                                        message="no resource matched"))
+                continue
+            if context is None:
+                context = _Context(subject, lookup)
+            outcomes.append(self._rule(rule, context))
+        return outcomes
 
     def _rule(self, rule: _Rule, ctx: _Context) -> Outcome:
         assert ctx.judged is not None
@@ -317,7 +330,8 @@ def _compile_rule(rule: dict[str, Any], template: str, policy_action: frozenset[
     validate = rule.get("validate")
     vdict = as_dict(validate)
     action = _action(vdict["failureAction"]) if "failureAction" in vdict else policy_action
-    out = _Rule(name, rule, action, vdict.get("allowExistingViolations") is not False)
+    out = _Rule(name, rule, action, vdict.get("allowExistingViolations") is not False,
+                candidate_kinds(rule))
     if validate is not None and not isinstance(validate, dict):
         out.error = f"rule {name}: validate must be a mapping"
         errors.append(PolicyError(source, f"{where}: rule {name!r}: validate must be a mapping"))
