@@ -259,6 +259,36 @@ def test_kyverno_cluster_policy_rules_and_their_autogen_rules(tmp_path: Path) ->
         in ran.stdout
 
 
+def test_a_policy_needing_kyverno_only_libraries_is_unsupported_never_guessed(
+        tmp_path: Path) -> None:
+    policy = """\
+apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: ask-the-cluster
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE]
+      resources: [pods]
+  validations:
+  - expression: "resource.Get('v1', 'configmaps', 'default', 'x').data.ok == 'yes'"
+"""
+    pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers: []\n"
+    test = ("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\npolicies: [policy.yaml]\n"
+            "resources: [resources.yaml]\nresults:\n- isValidatingPolicy: true\n"
+            "  policy: ask-the-cluster\n  kind: Pod\n  resources: [web]\n"
+            "  result: unsupported\n")
+    suite(tmp_path, test, **{"policy.yaml": policy, "resources.yaml": pod})
+    invoke("test", str(tmp_path), expect=0)
+    write(tmp_path, {"kyverno-test.yaml": test.replace("unsupported", "pass")})
+    ran = invoke("test", str(tmp_path), expect=1)
+    assert "ask-the-cluster Pod web: expected pass, got unsupported (" in ran.stdout
+    assert "resource" in ran.stdout.split("got unsupported (", 1)[1]
+
+
 CONFIG = """\
 customRules:
 - code: ACME001
