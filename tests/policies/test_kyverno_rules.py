@@ -612,6 +612,7 @@ def test_params_by_name_selector_and_missing() -> None:
     cel = {"paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
            "paramRef": {"name": "limits"}, "expressions": [{"expression": check}]}
     p = cel_policy(cel)
+    assert p.param_kinds == {("v1", "ConfigMap")}
     lookup = Namespaces({"apps": {}}, [PARAM])
     assert results(p, pod(image="reg.io/a:1"), lookup)["r"] == PASS
     assert results(p, pod(image="x.io/a:1"), lookup)["r"] == FAIL
@@ -857,3 +858,18 @@ def test_a_broken_precondition_names_the_field_as_written() -> None:
     cel_policy({"expressions": [{"expression": "true"}]}, errors,
                celPreconditions=[{"name": "c", "expression": "object.("}])
     assert len(errors) == 1 and "rule 'r': celPreconditions[0].expression:" in str(errors[0])
+
+
+def test_apply_rules_one_stops_after_the_first_rule_that_applies() -> None:
+    doc = yaml.safe_load(HOST_PATH)
+    second = json.loads(json.dumps(doc["spec"]["rules"][0]))
+    second["name"] = "second"
+    doc["spec"]["rules"].append(second)
+    doc["spec"]["applyRules"] = "One"
+    p = policy(yaml.safe_dump(doc))
+    got = results(p, pod(host_path=True))
+    assert (got["host-path"], got["second"]) == (FAIL, SKIP)
+    got = results(p, deployment(pod(host_path=True)))
+    assert (got["autogen-host-path"], got["autogen-second"]) == (FAIL, SKIP)
+    doc["spec"]["applyRules"] = "All"
+    assert results(policy(yaml.safe_dump(doc)), pod(host_path=True))["second"] == FAIL

@@ -8,7 +8,8 @@ Kyverno's autogen derives (:mod:`kyverno_autogen`), selected by ``match`` and
 
 Per rule and object, the outcome is Kyverno's:
 
-* not selected (or a DELETE with nothing to judge) -> ``skip``;
+* not selected -> ``skip`` (a DELETE is matched and judged on its old
+  object, with ``object`` null, as Kyverno's handler does);
 * ``celPreconditions`` that do not hold -> ``skip`` ("cel preconditions not met");
 * a validation that is not ``true`` -> ``fail``, and so is one whose
   evaluation errors or goes over the cost budget (:mod:`kyverno_cel`: Kyverno
@@ -27,13 +28,15 @@ Per rule and object, the outcome is Kyverno's:
   when the rule selects the object; the compiled policy's ``unsupported``
   says what, once per policy. Never guessed.
 
-The failure action of a failed rule (``validate.failureAction``, else the
-policy's ``validationFailureAction``; ``Enforce`` in any case -> Deny,
-anything else -> Audit, Kyverno's default) is on each :class:`Failure`.
-``validationFailureActionOverrides`` (per-namespace actions) are not applied;
-the policy's ``notes`` says so. ``spec.background`` and ``spec.admission``
-are kept on the compiled policy for the caller (a scan or audit is Kyverno's
-background, the webhook its admission).
+``spec.applyRules: One`` skips the rules after the first that passes or
+fails, as Kyverno stops there. The failure action of a failed rule
+(``validate.failureAction``, else the policy's ``validationFailureAction``;
+``Enforce`` in any case -> Deny, anything else -> Audit, Kyverno's default)
+is on each :class:`Failure`. ``validationFailureActionOverrides``
+(per-namespace actions) are not applied; the policy's ``notes`` says so.
+``spec.background`` and ``spec.admission`` are kept on the compiled policy
+for the caller (a scan or audit is Kyverno's background, the webhook its
+admission).
 """
 
 from __future__ import annotations
@@ -112,10 +115,23 @@ class KyvernoPolicy:
         self.unsupported = unsupported
         # what is read but not applied (validationFailureActionOverrides)
         self.notes = notes
+        # spec.applyRules: One: the rules after the first that applies are skipped
+        self.apply_one = False
 
     @property
     def rule_names(self) -> list[str]:
         return [r.name for r in self.rules]
+
+    @property
+    def param_kinds(self) -> set[tuple[str, str]]:
+        """(apiVersion, kind) of the params the rules read (what an audit must fetch)."""
+        kinds = set()
+        for rule in self.rules:
+            ref = rule.cel.param_kind if rule.cel is not None else None
+            if ref is not None and isinstance(ref.get("apiVersion"), str) and isinstance(
+                    ref.get("kind"), str):
+                kinds.add((ref["apiVersion"], ref["kind"]))
+        return kinds
 
     def evaluate(self, subject: Subject, lookup: Lookup) -> list[Outcome]:
         try:
@@ -133,6 +149,10 @@ class KyvernoPolicy:
         context: _Context | None = None  # built for the first rule that may select the object
         outcomes = []
         for rule in self.rules:
+            if self.apply_one and any(o.result in (PASS, FAIL) for o in outcomes):
+                outcomes.append(Outcome(self.name, rule.name, SKIP, message=(
+                    "applyRules is One and an earlier rule applied")))
+                continue
             if rule.kinds is not None and kind not in rule.kinds:
                 outcomes.append(Outcome(self.name, rule.name, SKIP,
                                         message="no resource matched"))
@@ -312,9 +332,12 @@ def _compile(doc: Mapping[str, Any], source: Source, kube_version: tuple[int, in
         if own and as_dict(rule.get("validate")).get("failureActionOverrides"):
             notes.append(f"{where}: rule {out.name!r}: failureActionOverrides are not applied")
         compiled.append(out)
-    return KyvernoPolicy(name, str(kind), source, annotations, namespace, compiled,
-                         spec.get("background") is not False, spec.get("admission") is not False,
-                         "; ".join(unsupported) or None, tuple(notes))
+    policy = KyvernoPolicy(name, str(kind), source, annotations, namespace, compiled,
+                           spec.get("background") is not False,
+                           spec.get("admission") is not False,
+                           "; ".join(unsupported) or None, tuple(notes))
+    policy.apply_one = spec.get("applyRules") == "One"
+    return policy
 
 
 def _action(value: Any) -> frozenset[str]:
