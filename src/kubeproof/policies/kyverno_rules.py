@@ -147,7 +147,7 @@ class KyvernoPolicy:
                     for r in self.rules]
         kind = judged.get("kind") if isinstance(judged.get("kind"), str) else ""
         context: _Context | None = None  # built for the first rule that may select the object
-        outcomes = []
+        outcomes: list[Outcome] = []
         for rule in self.rules:
             if self.apply_one and any(o.result in (PASS, FAIL) for o in outcomes):
                 outcomes.append(Outcome(self.name, rule.name, SKIP, message=(
