@@ -189,6 +189,8 @@ def test_bindings_select_and_carry_their_actions() -> None:
     assert prod.result == FAIL
     assert [(f.binding, f.actions) for f in prod.failures] == [
         ("prod-only", frozenset({WARN_ACTION, AUDIT}))]
+    assert prod.warnings == ("Validation failed for ValidatingAdmissionPolicy 'replicas' with "
+                             "binding 'prod-only': replicas 5 > 3",)
     both = one(BINDINGS, deployment(5, labels={"tier": "web"}), NAMESPACES)
     assert sorted(f.binding for f in both.failures) == ["labelled", "prod-only"]
     assert one(BINDINGS, deployment(1, namespace="prod"), NAMESPACES).result == PASS

@@ -153,3 +153,29 @@ def test_any_document_compiles_or_errs_and_any_object_is_judged(docs: list[Any],
     for policy in result.policies:
         outcomes = policy.evaluate(Subject(obj), NoLookup())
         assert outcomes
+
+
+def test_unsupported_policies_are_listed_once_each() -> None:
+    vpol = {"apiVersion": "policies.kyverno.io/v1", "kind": "ValidatingPolicy",
+            "metadata": {"name": "v"},
+            "spec": {"matchConstraints": VAP["spec"]["matchConstraints"],
+                     "validations": [{"expression": "http.Get('x') != null"},
+                                     {"expression": "resource.List('v1', 'pods', '') != null"}]}}
+    pattern = yaml.safe_load("""
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: pattern}
+spec:
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate: {pattern: {metadata: {labels: {team: "?*"}}}}
+""")
+    result = compile_docs(vpol, pattern)
+    assert not result.errors
+    assert str(result.unsupported[0]) == (
+        "f.yaml:10: ValidatingPolicy v: not evaluated, it uses CEL libraries kubeproof cannot "
+        "evaluate offline (http, resource)")
+    assert len(result.unsupported) == 2
+    assert str(result.unsupported[1]).startswith("f.yaml:20: ClusterPolicy pattern: not "
+                                                 "evaluated, ")

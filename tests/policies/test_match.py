@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproof.policies.match import Matcher, Request, compile_match
-from kubeproof.policies.resources import guess_plural, resource_of
+from kubeproof.policies.resources import builtin, guess_plural, resource_of
 
 
 def request(obj: Mapping[str, Any], operation: str = "CREATE", old: Any = None,
@@ -201,3 +201,15 @@ def test_any_spec_and_any_object_never_raise(spec: Any, obj: dict[str, Any]) -> 
     req = Request("CREATE", info.group, info.version, info.resource, "", "", "",
                   info.namespaced, {}, None)
     assert m.matches(req) in (True, False)
+
+
+def test_built_in_kinds_know_group_version_resource_and_scope() -> None:
+    assert builtin("Deployment") == ("apps", "v1", "deployments", True)
+    assert builtin("HorizontalPodAutoscaler") == ("autoscaling", "v2",
+                                                  "horizontalpodautoscalers", True)
+    assert builtin("ClusterRole") == ("rbac.authorization.k8s.io", "v1", "clusterroles", False)
+    assert builtin("Namespace") == ("", "v1", "namespaces", False)
+    assert builtin("Widget") is None
+    bare = resource_of({"kind": "CronJob", "metadata": {"name": "c"}})
+    assert (bare.group, bare.version, bare.resource, bare.namespaced) == (
+        "batch", "v1", "cronjobs", True)

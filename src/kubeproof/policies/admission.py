@@ -40,6 +40,7 @@ from kubeproof.policies.model import (
     PASS,
     SKIP,
     UNSUPPORTED,
+    WARN_ACTION,
     Failure,
     Lookup,
     Outcome,
@@ -113,8 +114,13 @@ class AdmissionPolicy:
                                binding.name, verdict)
         annotations = tuple(verdict.annotations)
         if verdict.failures:
+            # what the API server sends back for a Warn action
+            warnings = tuple(
+                f"Validation failed for {self.kind} '{self.name}'"
+                + (f" with binding '{f.binding}'" if f.binding else "") + f": {f.message}"
+                for f in verdict.failures if WARN_ACTION in f.actions)
             return Outcome(self.name, "", FAIL, failures=tuple(verdict.failures),
-                           audit_annotations=annotations)
+                           warnings=warnings, audit_annotations=annotations)
         if verdict.errors:
             return Outcome(self.name, "", ERROR, message="; ".join(verdict.errors[:5]),
                            audit_annotations=annotations)

@@ -129,8 +129,13 @@ def _add(result: PolicySet, policy: Policy | None) -> None:
     if policy is None:
         return
     result.policies.append(policy)
-    libraries = getattr(policy, "unsupported", ())
-    if libraries:
-        result.unsupported.append(PolicyError(policy.source, (
-            f"{policy.kind} {policy.name}: not evaluated, it uses CEL libraries kubeproof "
-            f"cannot evaluate offline ({', '.join(libraries)})")))
+    # admission policies name the libraries; kyverno_rules says what, as text
+    what = getattr(policy, "unsupported", None)
+    if isinstance(what, str):
+        text = what
+    elif what:
+        text = f"it uses CEL libraries kubeproof cannot evaluate offline ({', '.join(what)})"
+    else:
+        return
+    result.unsupported.append(PolicyError(policy.source,
+                                          f"{policy.kind} {policy.name}: not evaluated, {text}"))

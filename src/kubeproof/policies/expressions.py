@@ -364,15 +364,18 @@ def evaluate_body(policy: str, body: Body, bindings: dict[str, Any], fail_closed
 
 
 def _message(run: _Run, validation: Validation) -> str:
+    """As the API server words it: the ``messageExpression`` result when it is
+    a non-blank string without a line break (else, or on an error, what
+    follows), the ``message``, else ``failed expression: <expression>``."""
     if validation.message_expr is not None:
         try:
             value = run.eval(validation.message_expr)
         except (CelError, _Broken):
             value = None
-        if isinstance(value, str) and value.strip() and "\n" not in value.strip():
-            return short(value.strip(), MAX_MESSAGE)
-    if validation.message.strip():
-        return short(validation.message.strip(), MAX_MESSAGE)
+        if isinstance(value, str) and value.strip() and "\n" not in value:
+            return short(value, MAX_MESSAGE)
+    if validation.message:
+        return short(validation.message, MAX_MESSAGE)
     return short(f"failed expression: {validation.expr.text.strip()}", MAX_MESSAGE)
 
 

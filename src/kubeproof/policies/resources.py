@@ -75,6 +75,21 @@ GROUPS = {
     **{k: "apiregistration.k8s.io" for k in ("APIService",)},
     **{k: "resource.k8s.io" for k in ("ResourceClaim", "ResourceClaimTemplate",
                                       "ResourceSlice", "DeviceClass")},
+    **{k: "authentication.k8s.io" for k in ("TokenReview", "SelfSubjectReview")},
+    **{k: "authorization.k8s.io" for k in ("SubjectAccessReview", "SelfSubjectAccessReview",
+                                           "SelfSubjectRulesReview",
+                                           "LocalSubjectAccessReview")},
+    "StorageVersion": "internal.apiserver.k8s.io",
+    "StorageVersionMigration": "storagemigration.k8s.io",
+}
+
+# the served version of a built-in kind, where it is not v1
+_VERSIONS = {
+    "HorizontalPodAutoscaler": "v2", "PodSecurityPolicy": "v1beta1",
+    "StorageVersion": "v1alpha1", "StorageVersionMigration": "v1alpha1",
+    "ClusterTrustBundle": "v1beta1", "MutatingAdmissionPolicy": "v1beta1",
+    "MutatingAdmissionPolicyBinding": "v1beta1", "VolumeAttributesClass": "v1",
+    "IPAddress": "v1", "ServiceCIDR": "v1",
 }
 
 
@@ -117,6 +132,15 @@ def split_api_version(api_version: Any) -> tuple[str, str]:
     return group, version
 
 
+def builtin(kind: str) -> tuple[str, str, str, bool] | None:
+    """(group, version, resource, namespaced) of a built-in kind; None for
+    any other kind."""
+    group = GROUPS.get(kind)
+    if group is None:
+        return None
+    return group, _VERSIONS.get(kind, "v1"), guess_plural(kind), kind not in CLUSTER_SCOPED
+
+
 def resource_of(obj: Mapping[str, Any] | None) -> ResourceInfo:
     """The type of ``obj`` as its admission request would name it (empty
     strings for what the object does not say)."""
@@ -125,13 +149,12 @@ def resource_of(obj: Mapping[str, Any] | None) -> ResourceInfo:
     kind = obj.get("kind")
     kind = kind if isinstance(kind, str) else ""
     group, version = split_api_version(obj.get("apiVersion"))
+    known = builtin(kind)
+    if not version and known is not None:  # no apiVersion: the kind's own
+        group, version = known[0], known[1]
     metadata = obj.get("metadata")
     has_namespace = isinstance(metadata, Mapping) and isinstance(
         metadata.get("namespace"), str) and bool(metadata.get("namespace"))
-    if kind in CLUSTER_SCOPED:
-        namespaced = False
-    elif kind in GROUPS:
-        namespaced = True
-    else:
-        namespaced = has_namespace
+    namespaced = known[3] if known is not None else (
+        has_namespace and kind not in CLUSTER_SCOPED)
     return ResourceInfo(group, version, kind, guess_plural(kind), namespaced)
