@@ -166,6 +166,14 @@ def test_kyverno_test_fields_kubeproof_does_not_use_are_errors(tmp_path: Path) -
     assert json.loads(ran.stdout)["summary"]["results"] == 2
 
 
+def test_a_test_file_given_by_name_and_the_kube_version(tmp_path: Path) -> None:
+    suite(tmp_path)
+    (tmp_path / "kyverno-test.yaml").rename(tmp_path / "replicas.yaml")
+    invoke("test", str(tmp_path / "replicas.yaml"), "--kube-version", "1.30", expect=0)
+    ran = invoke("test", str(tmp_path / "replicas.yaml"), "--kube-version", "2.0", expect=2)
+    assert "invalid Kubernetes version '2.0'" in ran.stderr
+
+
 def test_a_folder_without_a_test_file_is_an_input_error(tmp_path: Path) -> None:
     write(tmp_path, {"policy.yaml": VAP})
     ran = invoke("test", str(tmp_path), expect=2)
