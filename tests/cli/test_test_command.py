@@ -245,6 +245,14 @@ results:
     invoke("test", str(tmp_path), expect=0)
     write(tmp_path, {"kyverno-test.yaml": test, "user.yaml": user.replace("alice", "bob")})
     invoke("test", str(tmp_path), expect=1)
+    # the operation of one policy and resource (values), or of one result
+    write(tmp_path, {"user.yaml": user, "values.yaml": (
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Value\npolicies:\n- name: max-replicas\n"
+        "  resources:\n  - name: web\n    values:\n      request.operation: UPDATE\n")})
+    invoke("test", str(tmp_path), expect=0)
+    write(tmp_path, {"kyverno-test.yaml": test.replace("variables: values.yaml\n", "")
+                     .replace("result: pass", "operation: UPDATE\n  result: pass")})
+    invoke("test", str(tmp_path), expect=0)
 
 
 def test_kyverno_cluster_policy_rules_and_their_autogen_rules(tmp_path: Path) -> None:
