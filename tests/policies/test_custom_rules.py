@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,8 +34,9 @@ from kubeproof.policies.as_rules import (
     parse_field_path,
     policy_rules,
 )
+from kubeproof.policies.compile import compile_policies
 from kubeproof.policies.custom import compile_custom_rules, custom_rules
-from kubeproof.policies.model import ERROR, FAIL, PASS, SKIP, NoLookup, Subject
+from kubeproof.policies.model import ERROR, FAIL, PASS, SKIP, NoLookup, Source, Subject
 from kubeproof.sources.files import ORIGIN_LOCATOR, LoadedFile, Located
 from kubeproof.webhook.admission import decode
 from kubeproof.webhook.judge import Judge
@@ -379,7 +381,7 @@ def test_audit_runs_the_custom_rules(api: Api, tmp_path: Path) -> None:
 def test_the_webhook_judges_with_the_custom_rules(tmp_path: Path) -> None:
     config = load_config(write(tmp_path)[0])
     judge = Judge(config, load_policy(config))
-    obj = json.loads(json.dumps(__import__("yaml").safe_load(DEPLOYMENT)))
+    obj = yaml.safe_load(DEPLOYMENT)
     decision = judge.validate(decode(json.dumps(review(obj)).encode()))
     response = decision.response.review()["response"]
     assert response["allowed"] is False
@@ -494,7 +496,6 @@ def test_verdicts_of_the_compiled_rule(tmp_path: Path) -> None:
     config = config_of(tmp_path, CONFIG)
     compiled, errors = compile_custom_rules(config)
     assert not errors and [r.code for r in compiled] == ["ACME001", "ACME-2", "ACME003"]
-    import yaml
     obj = yaml.safe_load(DEPLOYMENT)
     team, _, replicas = compiled
     assert team.kind == "CustomRule" and team.name == "team-label"
@@ -557,3 +558,69 @@ def test_any_object_never_raises(tmp_path_factory: pytest.TempPathFactory, spec:
             assert outcome.result in (PASS, FAIL, SKIP, ERROR)
     result = run_rules(config, [obj])
     assert not result.errors  # an evaluation problem is a warning, never a crash
+
+
+# ---------------------------------------------------------------- any policy as a rule
+
+VAP = """\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: replicas
+  annotations: {kubeproof.dev/severity: high, kubeproof.dev/practice: "13"}
+spec:
+  failurePolicy: Ignore
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  validations:
+    - expression: object.spec.replicas <= 5
+      message: too many replicas
+      fieldPath: spec.replicas
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: replicas-%s}
+spec: {policyName: replicas, validationActions: [%s]}
+"""
+
+
+def policy_findings(actions: str, obj: dict[str, Any]) -> Any:
+    docs = list(yaml.safe_load_all(VAP % (actions.lower().replace(", ", "-"), actions)))
+    compiled = compile_policies([(d, Source("vap.yaml", 1)) for d in docs])
+    assert not compiled.errors
+    rules = policy_rules(compiled.policies, Config())
+    run = build_run(RunSettings(Config(), select=[r.code for r in rules], extra_rules=rules))
+    engine = Engine(run.ctx, run.rules)
+    loaded = LoadedFile(path="objs", source="file", locator=ORIGIN_LOCATOR)
+    loaded.objects.append(Located(Resource(obj, Origin("objs", 0, 1, 1, "file",
+                                                       ORIGIN_LOCATOR)), None, 0))
+    engine.add_file(loaded)
+    return engine.finish("restricted")
+
+
+def deployment(replicas: Any) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": replicas}}
+
+
+@pytest.mark.parametrize(("actions", "severity"), [
+    ("Deny", Severity.HIGH), ("Deny, Warn", Severity.HIGH), ("Warn", Severity.LOW),
+    ("Warn, Audit", Severity.LOW), ("Audit", Severity.INFO)])
+def test_a_policy_finding_is_as_severe_as_its_binding_acts(actions: str,
+                                                           severity: Severity) -> None:
+    result = policy_findings(actions, deployment(9))
+    [finding] = result.findings
+    binding = f"replicas-{actions.lower().replace(', ', '-')}"
+    assert (finding.rule.code, finding.rule.practice, finding.severity, finding.path) == (
+        "vap/replicas", 13, severity, "spec.replicas")
+    assert finding.message == f"{binding}: too many replicas"
+    assert finding.rule.fix is None and finding.rule.source == "vap.yaml:1"
+    assert not policy_findings(actions, deployment(2)).findings
+
+
+def test_a_policy_that_cannot_judge_an_object_warns(tmp_path: Path) -> None:
+    result = policy_findings("Deny", deployment("nine"))
+    assert not result.findings and not result.errors
+    assert [w.message.split(":")[0] for w in result.warnings] == [
+        "rule vap/replicas could not be evaluated on Deployment/shop/web"]

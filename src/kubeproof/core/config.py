@@ -560,4 +560,19 @@ fix:                     # what kubeproof fix writes
     requests: {cpu: 100m, memory: 128Mi}   # KP1403
     limits: {memory: 256Mi}                # KP1404
   labels: {}             # KP0501 values, e.g. {app.kubernetes.io/part-of: shop}
+
+customRules: []          # your own rules: CEL over object, true when it passes
+# - code: ACME001        # a team prefix and a number (not KP)
+#   name: owning-team-label
+#   practice: 5          # 1-16 [default: 16]
+#   severity: high       # [default: medium]
+#   summary: Every workload names the team that owns it.
+#   match: {kinds: [Deployment, StatefulSet], excludeNamespaces: ["kube-*"]}
+#   expression: object.metadata.?labels.?team.orValue("") in params.teams
+#   message: the team label names no known team
+#   fieldPath: metadata.labels
+#   params: {teams: [payments, search]}
+
+policies:
+  defaultSeverity: medium  # of a policy's findings without a severity annotation
 """

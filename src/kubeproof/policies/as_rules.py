@@ -66,6 +66,7 @@ PRACTICE_ANNOTATION = "kubeproof.dev/practice"
 SUMMARY_ANNOTATIONS = ("kubeproof.dev/summary", "policies.kyverno.io/title")
 DESCRIPTION_ANNOTATIONS = ("kubeproof.dev/description", "policies.kyverno.io/description")
 DEFAULT_PRACTICE = 16
+CUSTOM = "CustomRule"  # the kind of policies.custom's rules
 MAX_ERROR_WARNINGS = 20  # per rule and run: the rest is counted in one line
 MAX_FIELD_PATH = 1024
 _PREFIX = {"ValidatingAdmissionPolicy": "vap", "ValidatingPolicy": "vpol",
@@ -112,7 +113,7 @@ def parse_field_path(text: str) -> Path:
 
 def policy_code(policy: Policy) -> str:
     """The code of a policy's rule (see the module docstring)."""
-    code = getattr(policy, "code", None)
+    code = getattr(policy, "code", None) if policy.kind == CUSTOM else None
     if isinstance(code, str) and code:
         return code
     prefix = _PREFIX.get(policy.kind, policy.kind.lower())
@@ -221,7 +222,7 @@ def policy_rule(policy: Policy, default_severity: Severity = Severity.MEDIUM) ->
     code = policy_code(policy)
     severity = policy_severity(policy, default_severity)
     annotations = policy.annotations
-    custom = policy.kind == "CustomRule"
+    custom = policy.kind == CUSTOM
     summary = _first(annotations, SUMMARY_ANNOTATIONS) or \
         f"{policy.kind} {policy.name} (from {policy.source or 'its source'})"
     what = _first(annotations, DESCRIPTION_ANNOTATIONS) or summary
@@ -230,10 +231,11 @@ def policy_rule(policy: Policy, default_severity: Severity = Severity.MEDIUM) ->
            f"admission would do with this object.")
     how = _first(annotations, ("kubeproof.dev/how",)) or \
         "Change the object so that the rule's expression holds."
-    kinds = getattr(policy, "kinds", None)
+    # a custom rule's kinds: the engine gives it only those (a policy matches by itself)
+    kinds = getattr(policy, "kinds", None) if custom else None
     return Rule(
         code=code,
-        name=getattr(policy, "rule_name", None) or (policy.name if custom else code),
+        name=policy.name if custom else code,  # policies of two kinds may share a name
         practice=policy_practice(policy),
         severity=severity,
         scope=Scope.OBJECT,
