@@ -10,8 +10,10 @@ The policies are written here in the shape of the public Kyverno library's
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -873,3 +875,88 @@ def test_apply_rules_one_stops_after_the_first_rule_that_applies() -> None:
     assert (got["autogen-host-path"], got["autogen-second"]) == (FAIL, SKIP)
     doc["spec"]["applyRules"] = "All"
     assert results(policy(yaml.safe_dump(doc)), pod(host_path=True))["second"] == FAIL
+
+
+# ------------------------------------------------------------ Kyverno's own expectations
+
+KYVERNO_TESTS = Path(__file__).parents[1] / "conformance" / "kyverno"
+# the resource of each kind a ValidatingPolicy of the set names
+_KIND_OF = {"pods": "Pod", "services": "Service", "ingresses": "Ingress", "jobs": "Job",
+            "cronjobs": "CronJob", "deployments": "Deployment", "statefulsets": "StatefulSet",
+            "daemonsets": "DaemonSet", "replicasets": "ReplicaSet",
+            "runtimeclasses": "RuntimeClass", "poddisruptionbudgets": "PodDisruptionBudget",
+            "podsecuritypolicies": "PodSecurityPolicy",
+            "horizontalpodautoscalers": "HorizontalPodAutoscaler", "flowschemas": "FlowSchema",
+            "prioritylevelconfigurations": "PriorityLevelConfiguration",
+            "endpointslices": "EndpointSlice", "events": "Event",
+            "csistoragecapacities": "CSIStorageCapacity"}
+# its second validation calls orValue on a plain field: Kyverno's ValidatingPolicy
+# environment accepts it, Kubernetes' CEL (a ClusterPolicy rule's) errors, so it fails
+_NOT_PORTABLE = {"adding-capabilities-strict"}
+
+
+def as_cluster_policy(vpol: Mapping[str, Any]) -> dict[str, Any]:
+    """A ValidatingPolicy written as the ClusterPolicy CEL rule of the library's
+    ``*-cel`` folders: its resourceRules as kinds, validations as expressions."""
+    spec = vpol["spec"]
+    rules = spec["matchConstraints"]["resourceRules"]
+    kinds = []
+    for rule in rules:
+        for group in rule.get("apiGroups", ["*"]):
+            for version in rule.get("apiVersions", ["*"]):
+                for resource in rule["resources"]:
+                    if "/" in resource:
+                        continue  # Kyverno's "Pod" covers pods/ephemeralcontainers
+                    kind = _KIND_OF[resource]
+                    kinds.append(kind if (group, version) == ("", "v1") else
+                                 f"{group}/{version}/{kind}" if group else f"{version}/{kind}")
+    operations = sorted({op for rule in rules for op in rule.get("operations", [])})
+    cel: dict[str, Any] = {"expressions": spec["validations"]}
+    if spec.get("variables"):
+        cel["variables"] = spec["variables"]
+    rule_doc: dict[str, Any] = {
+        "name": vpol["metadata"]["name"], "validate": {"cel": cel},
+        "match": {"any": [{"resources": {"kinds": kinds, "operations": operations}}]}}
+    if spec.get("matchConditions"):
+        rule_doc["celPreconditions"] = spec["matchConditions"]
+    return {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+            "metadata": {"name": vpol["metadata"]["name"]}, "spec": {"rules": [rule_doc]}}
+
+
+def test_the_library_policies_as_cluster_policies_agree_with_kyverno_tests() -> None:
+    """The ValidatingPolicies of the conformance set, each written as a
+    ClusterPolicy CEL rule (as the library's ``*-cel`` folders hold them), on
+    the resources of their Kyverno tests: every expected result holds, for
+    Pods directly and for Deployments and CronJobs through autogen."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    files: dict[str, list[dict[str, Any]]] = {}
+
+    def documents(name: str) -> list[dict[str, Any]]:
+        if name not in files:
+            with (KYVERNO_TESTS / name).open(encoding="utf-8") as fh:
+                files[name] = [d for d in yaml.load_all(fh, Loader=loader)
+                               if isinstance(d, dict)]
+        return files[name]
+
+    with (KYVERNO_TESTS / "index.csv").open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["policy_kind"] == "ValidatingPolicy"
+                and r["policy"] not in _NOT_PORTABLE]
+    compiled: dict[tuple[str, str], KyvernoPolicy] = {}
+    wrong = []
+    for row in rows:
+        key = (row["policy_file"], row["policy"])
+        if key not in compiled:
+            vpol = next(d for d in documents(row["policy_file"])
+                        if d.get("kind") == "ValidatingPolicy"
+                        and d["metadata"]["name"] == row["policy"])
+            compiled[key] = policy(yaml.safe_dump(as_cluster_policy(vpol)))
+        obj = next(d for f in row["resource_file"].split(";") for d in documents(f)
+                   if d.get("kind") == row["kind"] and d["metadata"]["name"] == row["name"])
+        got = {o.result for o in compiled[key].evaluate(Subject(obj), NoLookup())}
+        actual = FAIL if FAIL in got else PASS if PASS in got else SKIP if got == {SKIP} \
+            else str(sorted(got))
+        if actual != row["expected"]:
+            wrong.append(f"{row['policy']} {row['kind']} {row['name']}: expected "
+                         f"{row['expected']} got {actual}")
+    assert wrong == []
+    assert len(rows) == 868  # 928 rows of ValidatingPolicies, 60 of the one left out
