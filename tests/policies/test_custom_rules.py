@@ -10,6 +10,8 @@ user runs it, ``kp``); the evaluator itself is tested on hostile objects."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -190,6 +192,19 @@ def test_a_bad_expression_is_one_error_with_its_line_and_column(tmp_path: Path) 
     # the API says the same in one exception
     with pytest.raises(ConfigError, match=r"\.kubeproof\.yaml:4:39: customRules\[0\]"):
         scan([str(tmp_path / "deploy.yaml")], config=load_config(tmp_path / ".kubeproof.yaml"))
+
+
+def test_a_config_read_from_a_fifo_gives_its_errors_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "kp.fifo"
+    os.mkfifo(fifo)
+    text = "customRules:\n  - {code: ACME1, name: a, expression: 'object.'}\n"
+    writer = threading.Thread(target=fifo.write_text, args=(text,), daemon=True)
+    writer.start()
+    (tmp_path / "deploy.yaml").write_text(DEPLOYMENT)
+    proc = kp("scan", "deploy.yaml", "--config", str(fifo), cwd=tmp_path, timeout=30,
+              expect=2, traceback_free=True)
+    # its line, not read twice: no column
+    assert proc.stderr.startswith(f"kubeproof: error: {fifo}:2: customRules[0].expression: ")
 
 
 @pytest.mark.parametrize(("entries", "error"), [

@@ -342,8 +342,11 @@ def position_in_config(path: str, keys: tuple[str | int, ...], value_offset: int
     """Line and column of ``keys`` in the config at ``path`` (of the character
     ``value_offset`` of its value when given and exactly known), for a problem
     found after loading (a custom rule's CEL error); None when the file cannot
-    be read again. Read again only then: a config keeps no node tree."""
+    be read again. Read again only then: a config keeps no node tree; and only a
+    regular file (a FIFO read twice would wait for a writer that is gone)."""
     try:
+        if not FsPath(path).is_file():
+            return None
         text = FsPath(path).read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None
