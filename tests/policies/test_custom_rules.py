@@ -357,6 +357,26 @@ def test_the_example_finds_what_it_says(tmp_path: Path) -> None:
     assert not doc["warnings"]
 
 
+def test_two_runs_in_one_process_never_see_each_others_rules(tmp_path: Path) -> None:
+    first = config_of(tmp_path, "customRules:\n  - {code: ACME1, name: a, severity: high,"
+                                " message: from the first, expression: 'false'}\n")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    manifest = write(folder)[1]
+    (tmp_path / "second.yaml").write_text(
+        "customRules:\n  - {code: ACME1, name: b, severity: low, message: from the second,"
+        " match: {kinds: [Deployment]}, expression: 'false'}\n")
+    second = load_config(tmp_path / "second.yaml")
+    one = scan([str(manifest)], config=first, select=["ACME1"])
+    two = scan([str(manifest)], config=second, select=["ACME1"])
+    assert [(f.rule.name, f.severity, f.message) for f in one.findings] == [
+        ("a", Severity.HIGH, "from the first")]
+    assert [(f.rule.name, f.severity, f.message) for f in two.findings] == [
+        ("b", Severity.LOW, "from the second")]
+    assert [f.code for f in scan([str(manifest)], config=Config()).findings
+            if not f.code.startswith("KP")] == []
+
+
 # ---------------------------------------------------------------- workers, audit, webhook
 
 
@@ -409,6 +429,18 @@ def test_the_webhook_judges_with_the_custom_rules(tmp_path: Path) -> None:
     judge = Judge(config, load_policy(config))
     decision = judge.validate(decode(json.dumps(review(obj)).encode()))
     assert {f.rule.code: m for f, m in decision.findings}["ACME001"] == "warn"
+
+
+def test_the_webhook_does_not_start_with_a_custom_rule_that_does_not_compile(
+        tmp_path: Path) -> None:
+    config = tmp_path / "kp.yaml"
+    config.write_text("customRules:\n  - {code: ACME1, name: a, expression: 'object.'}\n")
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not read: the config is checked first\n")
+    ran = invoke("webhook", "serve", "--tls-cert", str(cert), "--tls-key", str(cert),
+                 "--config", str(config), expect=2)
+    assert ran.stderr.startswith(f"kubeproof: error: {config}:2:")
+    assert "customRules[0].expression: Syntax error" in ran.stderr
 
 
 # ---------------------------------------------------------------- the evaluator
