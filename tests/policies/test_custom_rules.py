@@ -332,6 +332,17 @@ def test_sarif_junit_and_the_scorecard(tmp_path: Path) -> None:
     assert [f["code"] for f in again["findings"]] == [f["code"] for f in doc["findings"]]
 
 
+def test_fix_leaves_custom_rules_alone(tmp_path: Path) -> None:
+    config, manifest = write(tmp_path, CONFIG + "scan:\n  select: [ACME001, KP0501]\n")
+    before = manifest.read_text()
+    invoke("fix", str(manifest), "--config", str(config), expect=0)
+    assert manifest.read_text() != before  # KP0501's labels, nothing of ACME001
+    assert "team" not in manifest.read_text()
+    ran = invoke("fix", str(manifest), "--config", str(config), "--select", "team-label",
+                 expect=2)
+    assert "no fixer for team-label" in ran.stderr
+
+
 def test_kubeproof_rules_lists_and_explains_custom_rules(tmp_path: Path) -> None:
     config = write(tmp_path)[0]
     table = invoke("rules", "--config", str(config), expect=0).stdout
