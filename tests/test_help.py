@@ -28,7 +28,7 @@ COMMANDS = list(_walk(cli, click.Context(cli), ()))
 def test_every_command_is_walked() -> None:
     names = {" ".join(path) for path, _ in COMMANDS}
     assert {"", "scan", "rules", "config init", "audit", "fix", "images", "report",
-            "rbac who-can", "rbac risky", "netpol reach", "webhook serve",
+            "rbac who-can", "rbac risky", "netpol reach", "test", "webhook serve",
             "webhook install"} <= names
 
 

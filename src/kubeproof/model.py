@@ -239,6 +239,10 @@ class Rule:
     needs: frozenset[str] = frozenset()
     input_errors: bool = False  # it reports the inputs that cannot be read (KP0003)
     withdrawn_by: Withdrawal | None = None  # catalogue.withdrawn_by_set
+    # where a rule not in the catalogue was defined (a custom rule's
+    # ``.kubeproof.yaml:12``, a policy's file): its documentation is there,
+    # not in docs/rules.md; empty for the built-in rules
+    source: str = ""
 
     def __post_init__(self) -> None:
         if not self.remediation:

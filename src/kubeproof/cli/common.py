@@ -184,6 +184,23 @@ def config_or_exit(config_path: str | None, no_config: bool) -> Any:
         fail(str(exc))
 
 
+def custom_rules_or_exit(config: Any, kube_version: tuple[int, int] | None = None) -> list[Any]:
+    """The config's custom rules as rules of a run (``RunSettings.extra_rules``);
+    ends the command (exit code 2) with one line per rule that does not compile."""
+    if not config.custom_rules:
+        return []
+    # start-up: CEL (cel-expr-python and the Kubernetes libraries) costs ~30 ms of
+    # imports (perf_counter, best of 3); only a config with custom rules needs it
+    from kubeproof.policies.custom import custom_rules
+
+    rules, errors = custom_rules(config, kube_version)
+    for error in errors[:-1]:
+        echo(f"kubeproof: error: {error}", err=True)
+    if errors:
+        fail(str(errors[-1]))
+    return rules
+
+
 def fail_threshold(fail_on: str) -> int:
     """``--fail-on`` as the lowest severity that makes the exit code 1 (``none``:
     one above critical, so nothing does)."""

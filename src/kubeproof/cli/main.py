@@ -38,6 +38,7 @@ from kubeproof.cli.common import _write_reports as _write_reports
 from kubeproof.cli.common import check_outputs as check_outputs
 from kubeproof.cli.common import config_options as config_options
 from kubeproof.cli.common import config_or_exit as config_or_exit
+from kubeproof.cli.common import custom_rules_or_exit as custom_rules_or_exit
 from kubeproof.cli.common import echo as echo
 from kubeproof.cli.common import fail as fail
 from kubeproof.cli.common import fail_threshold as fail_threshold
@@ -75,6 +76,9 @@ class _LazyGroup(click.Group):
                  "Analyse the RBAC of manifests: who can do what, who holds risky powers."),
         "report": ("kubeproof.cli.commands.report:report",
                    "Render JSON reports of scan or audit (merged when several) in any format."),
+        "test": ("kubeproof.cli.commands.test:test",
+                 "Run policy tests: kyverno-test.yaml and kubeproof-test.yaml files under "
+                 "PATHS."),
         "webhook": ("kubeproof.cli.commands.webhook:webhook",
                     "Admission webhook: validate and fix objects as the API server admits "
                     "them."),
@@ -201,10 +205,11 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     vulns = vuln_inputs(vuln_reports, scan_images, scan_timeout)
     checks = registry_settings_or_exit(check_images, platform, registry_ca,
                                        insecure_registries, registry_auth, image_cache)
+    extra = custom_rules_or_exit(config, version)
     try:
         result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
                            _split(ignore) + list(settings.get("ignore", [])), version, level,
-                           opts, baseline, quiet, jobs, vulns, checks)
+                           opts, baseline, quiet, jobs, vulns, checks, extra)
     except SelectionError as exc:
         fail(str(exc))
     print_problems(result)
@@ -247,7 +252,7 @@ class _ProgressBar:
 
 def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
               version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
-              quiet: bool, jobs: int, vulns: Any, checks: Any) -> Any:
+              quiet: bool, jobs: int, vulns: Any, checks: Any, extra: list[Any]) -> Any:
     # start-up: the scan API and the engine cost ~100 ms of imports; kubeproof --version and
     # --help load this module
     from kubeproof.api import scan as api_scan
@@ -257,7 +262,7 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
         return api_scan(paths, config=config, select=select, ignore=ignore,
                         kube_version=version, pss_level=level, options=opts,
                         baseline=baseline, progress=bar, jobs=jobs, vulns=vulns,
-                        check_images=checks)
+                        check_images=checks, extra_rules=extra)
     finally:
         if bar is not None:
             bar.stop()
@@ -267,23 +272,24 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
 @click.argument("rule", required=False)
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="text (a table, or one rule explained) or json [default: text].")
-def rules(rule: str | None, fmt: str) -> None:
+@config_options("its custom rules (customRules), listed after the built-in rules")
+def rules(rule: str | None, fmt: str, config_path: str | None, no_config: bool) -> None:
     """List the rules, or explain one (code or name).
 
     The FIX column says whether `kubeproof fix` can fix a rule's findings:
     safe (applied by default), unsafe (only with --unsafe-fixes) or - (no fixer).
 
-    Exit codes: 0 listed; 2 unknown rule.
+    Exit codes: 0 listed; 2 unknown rule, or a config that cannot be used.
     """
     # start-up: the rule catalogue and model cost ~50 ms of imports; kubeproof --version loads
     # this module
     from kubeproof.core.catalogue import load_rules, lookup, unknown_rule_message
     from kubeproof.model import PRACTICES
 
-    registry = load_rules()
-    chosen = list(registry.values())
+    custom = custom_rules_or_exit(config_or_exit(config_path, no_config))
+    chosen = [*load_rules().values(), *custom]
     if rule:
-        chosen = lookup(rule)
+        chosen = lookup(rule) or [r for r in custom if rule.strip() in (r.code, r.name)]
         if not chosen:
             fail(unknown_rule_message(rule))
     if fmt == "json":
@@ -292,27 +298,39 @@ def rules(rule: str | None, fmt: str) -> None:
              "practiceName": PRACTICES[r.practice], "severity": r.severity.label,
              "scope": r.scope, "summary": r.summary, "what": r.what, "why": r.why,
              "how": r.how, "example": r.example, "fixable": r.fixable,
-             "fixSafety": r.fix_safety, "fixSafetyReason": r.fix_safety_reason or None}
+             "fixSafety": r.fix_safety, "fixSafetyReason": r.fix_safety_reason or None,
+             "source": r.source or None}
             for r in chosen], indent=2))
         return
     if rule and len(chosen) == 1:
         r = chosen[0]
-        click.echo(f"{r.code} {r.name} ({r.severity.label}, practice {r.practice}: "
-                   f"{PRACTICES[r.practice]}, scope {r.scope})\n\n{r.summary}\n")
+        echo(f"{r.code} {r.name} ({r.severity.label}, practice {r.practice}: "
+             f"{PRACTICES[r.practice]}, scope {r.scope})")
+        click.echo()
+        echo(r.summary)
+        click.echo()
         if r.fix_safety is not None:
             click.echo(f"Fix: {r.fix_safety} ({r.fix_safety_reason})\n")
         else:
             click.echo("Fix: none (kubeproof fix has no fixer for this rule)\n")
+        if r.source:
+            echo(f"Defined in: {r.source}")
+            click.echo()
         for title, body in (("What", r.what), ("Why", r.why), ("How", r.how),
                             ("Example", r.example)):
-            click.echo(f"{title}:\n{body}\n")
+            if body:  # a custom rule's texts are the config's: each line escaped
+                click.echo(f"{title}:")
+                for line in body.splitlines():
+                    echo(line)
+                click.echo()
         return
     width = max(len(r.name) for r in chosen)
-    echo(f"{'CODE':<6}  {'NAME':<{width}}  {'P':>2}  {'SEVERITY':<8}  {'SCOPE':<8}  "
-         f"{'FIX':<6}  SUMMARY")
+    code_width = max(6, *(len(r.code) for r in chosen))
+    echo(f"{'CODE':<{code_width}}  {'NAME':<{width}}  {'P':>2}  {'SEVERITY':<8}  "
+         f"{'SCOPE':<8}  {'FIX':<6}  SUMMARY")
     for r in chosen:
-        echo(f"{r.code}  {r.name:<{width}}  {r.practice:>2}  {r.severity.label:<8}  "
-             f"{r.scope:<8}  {r.fix_safety or '-':<6}  {r.summary}")
+        echo(f"{r.code:<{code_width}}  {r.name:<{width}}  {r.practice:>2}  "
+             f"{r.severity.label:<8}  {r.scope:<8}  {r.fix_safety or '-':<6}  {r.summary}")
 
 
 @cli.group()

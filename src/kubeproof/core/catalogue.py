@@ -88,7 +88,7 @@ import importlib
 import inspect
 import pkgutil
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from kubeproof.model import (
@@ -345,12 +345,32 @@ def rule_by_code(code: str) -> Rule:
     return load_rules()[code]
 
 
-def _reduce_rule(rule: Rule) -> tuple[Callable[[str], Rule], tuple[str]]:
-    return rule_by_code, (rule.code,)
+def _reduce_rule(rule: Rule) -> tuple[Callable[..., Rule], tuple[Any, ...]]:
+    if RULES.get(rule.code) is rule:
+        return rule_by_code, (rule.code,)
+    return _detached, (rule.code, rule.name, rule.practice, int(rule.severity), rule.scope,
+                       rule.summary, rule.what, rule.why, rule.how, rule.example, rule.family,
+                       rule.source)
 
 
-# Rules travel between processes (``--jobs``) by code: their functions cannot be
-# pickled, and a worker has the same catalogue, so a rule is looked up there.
+def _detached(code: str, name: str, practice: int, severity: int, scope: str, summary: str,
+              what: str, why: str, how: str, example: str, family: str, source: str) -> Rule:
+    """A rule of one run, not of the catalogue (a custom rule, a policy), as a
+    finding from another process names it: everything reports read, no check."""
+    return Rule(code=code, name=name, practice=practice, severity=Severity(severity),
+                scope=scope, kinds=None, check=_no_check, summary=summary, what=what,
+                why=why, how=how, example=example, family=family, source=source)
+
+
+def _no_check(*_: Any) -> Iterator[Any]:
+    return iter(())
+
+
+# Rules travel between processes (``--jobs``, the webhook's judges) by code: their
+# functions cannot be pickled, and a worker has the same catalogue, so a rule is
+# looked up there. A rule of one run only (a custom rule, a policy: not in the
+# catalogue) travels as its metadata: the process that reads the finding never
+# runs its check (workers are forked with the run's rules).
 copyreg.pickle(Rule, _reduce_rule)
 
 

@@ -1,4 +1,6 @@
-"""``.kubeproof.yaml``: rule selection, severities, settings and exemptions.
+"""``.kubeproof.yaml``: rule selection, severities, settings, exemptions and
+custom rules (their entries checked here, :mod:`kubeproof.core.custom_rules`;
+their CEL compiled by :mod:`kubeproof.policies.custom`).
 
 The file is validated on load against :data:`SCHEMA`; unknown keys and rule
 names are errors that name the file, the line and the nearest valid spelling.
@@ -14,7 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
 from kubeproof.core.catalogue import resolve_selection, unknown_rule_message
+from kubeproof.core.custom_rules import CustomRuleEntry, EntryError, read_entries
 from kubeproof.k8s.imageref import DEFAULT_MUTABLE_TAGS
 from kubeproof.k8s.quantity import QuantityError, parse_quantity
 from kubeproof.model import Severity
@@ -97,6 +102,14 @@ class Config:
     fix_requests: dict[str, str] = field(default_factory=lambda: dict(FIX_REQUESTS))
     fix_limits: dict[str, str] = field(default_factory=lambda: dict(FIX_LIMITS))
     fix_labels: dict[str, str] = field(default_factory=dict)
+    # customRules, checked but not compiled (policies.custom compiles them)
+    custom_rules: list[CustomRuleEntry] = field(default_factory=list)
+    # the severity of a policy's rule without a severity annotation
+    policy_severity: Severity = Severity.MEDIUM
+
+    def custom_codes(self) -> dict[str, str]:
+        """The code of each custom rule by its code and by its name."""
+        return {token: e.code for e in self.custom_rules for token in (e.code, e.name)}
 
 
 # key -> type, or a nested schema. Types: "str", "int", "bool", "list[str]",
@@ -156,6 +169,8 @@ SCHEMA: dict[str, Any] = {
         },
     },
     "fix": {"resources": {"requests": "str-map", "limits": "str-map"}, "labels": "str-map"},
+    "customRules": "list",  # entries checked by core/custom_rules.py
+    "policies": {"defaultSeverity": "severity"},
 }
 # The range of each "int" setting (dotted key -> lowest, highest): a huge value
 # would overflow a file size, sleep for ages or allocate a queue without end.
@@ -303,22 +318,85 @@ def _severity(p: str, value: Any, line: int) -> Severity:
         raise ConfigError(f"{p}:{line}: {exc}") from None
 
 
-def _rule_codes(p: str, tokens: list[str], line: int) -> set[str]:
+def _rule_codes(p: str, tokens: list[str], line: int,
+                custom: dict[str, str] | None = None) -> set[str]:
+    """The codes ``tokens`` name: built-in rules, else the config's custom rules."""
     codes, unknown = resolve_selection(tokens)
-    if unknown:
-        raise ConfigError(f"{p}:{line}: {unknown_rule_message(unknown[0])}")
+    for token in unknown:
+        code = (custom or {}).get(token.strip())
+        if code is None:
+            raise ConfigError(f"{p}:{line}: {unknown_rule_message(token)}")
+        codes.add(code)
     return codes
+
+
+def _custom_rules(p: str, raw: Any, line: _LineFinder) -> list[CustomRuleEntry]:
+    try:
+        return read_entries(raw, lambda token: bool(resolve_selection([token])[0]), line)
+    except EntryError as exc:
+        raise ConfigError(f"{p}:{line(*exc.path)}: {exc}") from None
+
+
+def position_in_config(path: str, keys: tuple[str | int, ...], value_offset: int | None = None
+                       ) -> tuple[int, int] | None:
+    """Line and column of ``keys`` in the config at ``path`` (of the character
+    ``value_offset`` of its value when given and exactly known), for a problem
+    found after loading (a custom rule's CEL error); None when the file cannot
+    be read again. Read again only then: a config keeps no node tree; and only a
+    regular file (a FIFO read twice would wait for a writer that is gone)."""
+    try:
+        if not FsPath(path).is_file():
+            return None
+        text = FsPath(path).read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+    lines = text.split("\n")
+    for doc in parse_yaml(text):
+        if isinstance(doc, Document) and doc.data is not None:
+            inside = _on_one_line(doc.node, keys, value_offset, lines)
+            return inside or locate(doc.node, keys, value_offset=value_offset, lines=lines)
+    return None
+
+
+def _on_one_line(node: Any, keys: tuple[str | int, ...], offset: int | None,
+                 lines: list[str]) -> tuple[int, int] | None:
+    """The position of character ``offset`` of a value written on one line,
+    when the source shows it exactly (no escapes); else None (``locate`` knows
+    values over several lines)."""
+    for key in keys:
+        if isinstance(node, MappingNode):
+            node = next((v for k, v in reversed(node.value) if k.value == key), None)
+        elif isinstance(node, SequenceNode) and isinstance(key, int) \
+                and 0 <= key < len(node.value):
+            node = node.value[key]
+        else:
+            return None
+    if offset is None or not isinstance(node, ScalarNode) or \
+            node.start_mark.line != node.end_mark.line or node.style not in (None, "", "'", '"'):
+        return None
+    start, end = node.start_mark, node.end_mark
+    written = lines[start.line][start.column:end.column] if start.line < len(lines) else ""
+    quote = 1 if node.style in ("'", '"') else 0
+    if written[quote:len(written) - quote] != node.value or not 0 <= offset <= len(node.value):
+        return None  # escapes: the value is not its source
+    return start.line + 1, start.column + 1 + quote + offset
 
 
 def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     _check(p, data, SCHEMA, (), line)
     cfg = Config(path=p)
+    cfg.custom_rules = _custom_rules(p, data.get("customRules", []), line)
+    custom = cfg.custom_codes()
+    policies = data.get("policies") or {}
+    if "defaultSeverity" in policies:
+        cfg.policy_severity = _severity(p, policies["defaultSeverity"],
+                                        line("policies", "defaultSeverity"))
     rules = data.get("rules") or {}
-    cfg.disabled = _rule_codes(p, rules.get("disable", []), line("rules", "disable"))
-    cfg.enabled = _rule_codes(p, rules.get("enable", []), line("rules", "enable"))
+    cfg.disabled = _rule_codes(p, rules.get("disable", []), line("rules", "disable"), custom)
+    cfg.enabled = _rule_codes(p, rules.get("enable", []), line("rules", "enable"), custom)
     for token, sev in (rules.get("severity") or {}).items():
         where = line("rules", "severity", token)
-        for code in _rule_codes(p, [str(token)], where):
+        for code in _rule_codes(p, [str(token)], where, custom):
             cfg.severity[code] = _severity(p, sev, where)
     if "labels" in data and "required" in data["labels"]:
         cfg.required_labels = list(data["labels"]["required"])
@@ -333,7 +411,7 @@ def _build(p: str, data: dict[str, Any], line: _LineFinder) -> Config:
     ex = data.get("exemptions") or {}
     cfg.allow_annotations = ex.get("allowAnnotations", True)
     for i, entry in enumerate(ex.get("entries", [])):
-        cfg.exemptions.append(_exemption(p, entry, i, line))
+        cfg.exemptions.append(_exemption(p, entry, i, line, custom))
     cfg.pod_template_paths = dict((data.get("workloads") or {}).get("podTemplatePaths", {}))
     cfg.require_metrics = (data.get("monitoring") or {}).get("requireMetrics", False)
     cfg.mesh_required = (data.get("mesh") or {}).get("required", False)
@@ -401,7 +479,8 @@ def _vuln_ignore(p: str, entry: Any, i: int, line: _LineFinder) -> VulnIgnore:
                               line("vulnerabilities", "ignore", i, "expires")), where)
 
 
-def _exemption(p: str, entry: Any, i: int, line: _LineFinder) -> Exemption:
+def _exemption(p: str, entry: Any, i: int, line: _LineFinder,
+               custom: dict[str, str] | None = None) -> Exemption:
     where = line("exemptions", "entries", i)
     _entry_keys(p, entry, ("exemptions", "entries", i), EXEMPTION_KEYS, line)
     rules = entry.get("rules", [])
@@ -412,7 +491,7 @@ def _exemption(p: str, entry: Any, i: int, line: _LineFinder) -> Exemption:
     if not entry.get("reason"):
         raise ConfigError(f"{p}:{where}: exemptions.entries[{i}] needs a 'reason'")
     date = _expiry(p, entry.get("expires"), line("exemptions", "entries", i, "expires"))
-    codes = _rule_codes(p, [str(r) for r in rules], where) if rules else set()
+    codes = _rule_codes(p, [str(r) for r in rules], where, custom) if rules else set()
     return Exemption(
         rules=frozenset(codes),
         namespace=str(entry.get("namespace", "*")),
@@ -484,4 +563,19 @@ fix:                     # what kubeproof fix writes
     requests: {cpu: 100m, memory: 128Mi}   # KP1403
     limits: {memory: 256Mi}                # KP1404
   labels: {}             # KP0501 values, e.g. {app.kubernetes.io/part-of: shop}
+
+customRules: []          # your own rules: CEL over object, true when it passes
+# - code: ACME001        # a team prefix and a number (not KP)
+#   name: owning-team-label
+#   practice: 5          # 1-16 [default: 16]
+#   severity: high       # [default: medium]
+#   summary: Every workload names the team that owns it.
+#   match: {kinds: [Deployment, StatefulSet], excludeNamespaces: ["kube-*"]}
+#   expression: object.metadata.?labels.?team.orValue("") in params.teams
+#   message: the team label names no known team
+#   fieldPath: metadata.labels
+#   params: {teams: [payments, search]}
+
+policies:
+  defaultSeverity: medium  # of a policy's findings without a severity annotation
 """

@@ -48,6 +48,10 @@ class Context:
     warnings: list[InputError] = field(default_factory=list)
     # where the pod template of each custom kind lives (``workloads.podTemplatePaths``)
     pod_templates: Mapping[str, Path] = field(default_factory=no_templates)
+    # what a policy's rule may look up besides the object (the namespaces, the
+    # param objects): a ``policies.model.Lookup``, filled by the caller from the
+    # scanned set or the cluster; None: nothing (``NoLookup``)
+    policy_lookup: Any = None
 
 
 # an object or cluster rule's check

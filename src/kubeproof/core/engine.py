@@ -194,6 +194,7 @@ class Engine:
             index.add(res, ObjectRef(
                 source_input, seq, origin.file, origin.line, api_version, kind,
                 namespace, name, frozenset(ignored) if ignored else None, end_line))
+        warned = len(ctx.warnings)
         for rule in applicable.rules:
             try:
                 violations = list(rule.check(res, ctx))
@@ -211,6 +212,10 @@ class Engine:
                 self._add_finding(rule, v, origin, located.node, located.line_offset,
                                   loaded.source, rendered_from, api_version, kind,
                                   namespace, name)
+        if len(ctx.warnings) > warned:  # a policy's rule that could not judge the object:
+            # the warning goes with this object's result (a worker's, a webhook request's)
+            result.warnings.extend(ctx.warnings[warned:])
+            del ctx.warnings[warned:]
 
     def _add_finding(self, rule: Rule, v: Violation | SetViolation, origin: Origin,
                      node: Any, line_offset: int, source: str, rendered_from: str | None,

@@ -44,22 +44,30 @@ class SelectionError(Exception):
 
 
 def select_rules(config: Config, select: Iterable[str] = (), ignore: Iterable[str] = (),
-                 scopes: frozenset[str] = SCAN_SCOPES) -> list[Rule]:
-    rules = load_rules()
-    chosen: set[str]
+                 scopes: frozenset[str] = SCAN_SCOPES, extra: Sequence[Rule] = ()
+                 ) -> list[Rule]:
+    """The rules of a run: the catalogue's and ``extra`` (the run's own: custom
+    rules, policies), as ``select``, ``ignore`` and the config leave them;
+    ``extra`` rules are named by code or name like built-in ones."""
+    rules = {**load_rules(), **{r.code: r for r in extra}}
     select = [s for s in select if s.strip()]
-    if select:
-        chosen, unknown = resolve_selection(select)
-        if unknown:
-            raise SelectionError(unknown_rule_message(unknown[0]))
-    else:
-        chosen = set(rules)
-    dropped, unknown = resolve_selection(ignore)
-    if unknown:
-        raise SelectionError(unknown_rule_message(unknown[0]))
-    chosen -= dropped
+    chosen = _resolve(select, extra) if select else set(rules)
+    chosen -= _resolve(ignore, extra)
     chosen -= config.disabled - config.enabled
     return [rules[c] for c in sorted(chosen) if rules[c].scope in scopes]
+
+
+def _resolve(tokens: Iterable[str], extra: Sequence[Rule]) -> set[str]:
+    """The codes ``tokens`` name (built-in rules, then ``extra`` by code or name);
+    raises :class:`SelectionError` for one that names nothing."""
+    codes, unknown = resolve_selection(tokens)
+    own = {token: r.code for r in extra for token in (r.code, r.name)}
+    for token in unknown:
+        code = own.get(token)
+        if code is None:
+            raise SelectionError(unknown_rule_message(token))
+        codes.add(code)
+    return codes
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,9 @@ class RunSettings:
     prepare: Sequence[PrepareStep] = ()
     vulns: VulnInputs | None = None  # --vuln-report / --scan-images: the KP11 rules
     check_images: CheckSettings | None = None  # --check-images: the registry rules
+    # the run's own rules besides the catalogue's: custom rules of the config and
+    # policies (policies.as_rules), selected, ignored and disabled like built-in ones
+    extra_rules: Sequence[Rule] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +151,7 @@ def build_run(settings: RunSettings) -> Run:
     if settings.check_images is not None:
         scopes = scopes | {Scope.REGISTRY}
         steps.append(ImageStep(ImageCheck(settings.check_images)))
-    rules = select_rules(config, settings.select, settings.ignore, scopes)
+    rules = select_rules(config, settings.select, settings.ignore, scopes, settings.extra_rules)
     ctx = Context(config=config, kube_version=settings.kube_version,
                   pss_level=settings.pss_level, prepare=steps,
                   pod_templates=template_paths(config.pod_template_paths))

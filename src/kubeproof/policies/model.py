@@ -32,13 +32,18 @@ AUDIT = "Audit"
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """Where a policy document was read: file and 1-based line (0: not a file)."""
+    """Where a policy document was read: file and 1-based line (0: not a file),
+    and the 1-based column where a position inside the line is known (0: not)."""
 
     file: str = ""
     line: int = 0
+    column: int = 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}" if self.column \
+            else f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,19 +8,24 @@ too), SARIF, text or the scorecard exactly as the original run would have.
 Several reports are merged (say, audits of several clusters).
 
 A file that is not a kubeproof JSON report is one :class:`InputError`; a
-finding of a rule this version does not know is left out with a warning.
+finding of a rule this version does not know is left out with a warning,
+except a rule of the run's own (a custom rule, a policy: ``ACME001``,
+``vap/<name>``), which the report describes enough to show (name, practice,
+how to fix).
 """
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from kubeproof.core.catalogue import load_rules
+from kubeproof.core.custom_rules import RUN_RULE_CODE
 from kubeproof.core.result import CheckedObject, ScanResult
 from kubeproof.model import PRACTICES, Finding, InputError, Rule, Severity
 
@@ -165,6 +170,8 @@ def _add(result: ScanResult, doc: dict[str, Any], path: str, rules: dict[str, Ru
         if not isinstance(item, dict):
             raise _wrong(where, "an object", item)
         code = _str(item, "code", where)
+        if code not in rules and RUN_RULE_CODE.fullmatch(code):
+            rules = {**rules, code: _run_rule(item, code, where)}
         if code not in rules:
             unknown[code] += 1
             continue
@@ -245,6 +252,26 @@ def _registries(rows: list[Any]) -> list[Any]:
             float(latency) if latency is not None else None,
             _str(row, "auth", where, "none") or "none", _opt_str(row, "error", where)))
     return out
+
+
+def _run_rule(item: dict[str, Any], code: str, where: str) -> Rule:
+    """A custom rule's or a policy's (not in the catalogue), as its finding describes it."""
+    practice = item.get("practice")
+    if isinstance(practice, bool) or not isinstance(practice, int) or practice not in PRACTICES:
+        practice = 16
+    try:
+        severity = Severity.parse(_str(item, "severity", where))
+    except ValueError:
+        severity = Severity.MEDIUM  # _finding says what is wrong with it
+    name = _str(item, "name", where) or code
+    return Rule(code=code, name=name, practice=practice, severity=severity, scope="object",
+                kinds=None, check=_no_check, summary=name, what="", why="",
+                how=_str(item, "remediation", where), example="",
+                family=code.split("/")[0] if "/" in code else "custom", source="a report")
+
+
+def _no_check(*_: Any) -> Iterator[Any]:
+    return iter(())
 
 
 def _finding(item: dict[str, Any], rule_: Rule, where: str) -> Finding:

@@ -513,11 +513,13 @@ function detail(i) {
   td.appendChild(el("b", null, "How to fix"));
   td.appendChild(el("p", "how", rule.how));
   if (rule.ex) td.appendChild(el("pre", "example", rule.ex));
-  var a = el("a", "doc", "Documentation of " + x[0]);
-  a.href = rule.doc;
-  a.target = "_blank";
-  a.rel = "noopener noreferrer";
-  td.appendChild(a);
+  if (rule.doc) {  // a custom rule or a policy has no page in docs/rules.md
+    var a = el("a", "doc", "Documentation of " + x[0]);
+    a.href = rule.doc;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    td.appendChild(a);
+  }
   tr.appendChild(td);
   return tr;
 }

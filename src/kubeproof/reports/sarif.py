@@ -55,8 +55,9 @@ def pascal_case(name: str) -> str:
 
 
 def help_uri(rule: Rule) -> str:
-    """The rule's section of docs/rules.md (what SARIF viewers and the HTML report link)."""
-    return f"{RULES_DOC_URI}#{rule.code.lower()}-{rule.name}"
+    """The rule's section of docs/rules.md (what SARIF viewers and the HTML report link);
+    empty for a rule defined elsewhere (a custom rule, a policy: ``rule.source``)."""
+    return "" if rule.source else f"{RULES_DOC_URI}#{rule.code.lower()}-{rule.name}"
 
 
 def strip_fence(example: str) -> str:
@@ -72,11 +73,15 @@ def strip_fence(example: str) -> str:
 def rule_descriptor(rule: Rule) -> dict[str, Any]:
     example = rule.example.strip()
     fenced = example if example.startswith("```") else f"```yaml\n{example}\n```"
-    text = (f"{rule.summary}\n\nWhat: {rule.what}\n\nWhy: {rule.why}\n\nHow: {rule.how}\n\n"
-            f"Example:\n{strip_fence(example)}")
+    text = (f"{rule.summary}\n\nWhat: {rule.what}\n\nWhy: {rule.why}\n\nHow: {rule.how}"
+            + (f"\n\nExample:\n{strip_fence(example)}" if example else ""))
     markdown = (f"**{rule.code} {rule.name}**: {rule.summary}\n\n**What.** {rule.what}\n\n"
-                f"**Why.** {rule.why}\n\n**How.** {rule.how}\n\n**Example**\n\n{fenced}")
-    return {
+                f"**Why.** {rule.why}\n\n**How.** {rule.how}"
+                + (f"\n\n**Example**\n\n{fenced}" if example else ""))
+    if rule.source:  # a custom rule or a policy: documented where it is defined
+        text += f"\n\nDefined in: {rule.source}"
+        markdown += f"\n\nDefined in `{rule.source}`."
+    descriptor: dict[str, Any] = {
         "id": rule.code,
         "name": pascal_case(rule.name),
         "shortDescription": {"text": rule.summary},
@@ -94,6 +99,9 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
             "security-severity": SECURITY_SEVERITY[rule.severity],
         },
     }
+    if not descriptor["helpUri"]:
+        del descriptor["helpUri"]
+    return descriptor
 
 
 class _Uris:

@@ -27,8 +27,9 @@ from typing import Any
 
 import jsonpatch
 
+from kubeproof.api import custom_rules_or_raise
 from kubeproof.core.catalogue import fixes, load_rules
-from kubeproof.core.config import Config
+from kubeproof.core.config import Config, ConfigError
 from kubeproof.core.context import Context
 from kubeproof.core.engine import ObjectChecker
 from kubeproof.core.fixing import FixSettings
@@ -66,14 +67,19 @@ class Decision:
 
 def run_settings(config: Config, policy: WebhookPolicy) -> RunSettings:
     """The webhook's run: scan's kube version and PSS level, every rule the
-    config leaves on, annotation exemptions as the policy allows them; raises
-    ``ValueError`` for a bad ``scan.kubeVersion``."""
+    config leaves on (its custom rules too), annotation exemptions as the
+    policy allows them; raises ``ValueError`` for a bad ``scan.kubeVersion`` or
+    a custom rule that does not compile."""
     settings = config.scan
     version = parse_kube_version(str(settings["kubeVersion"])) \
         if settings.get("kubeVersion") else DEFAULT_KUBE_VERSION
     level = settings.get("pssLevel", "restricted")
     judged = dataclasses.replace(config, allow_annotations=policy.allow_annotations)
-    return RunSettings(judged, kube_version=version, pss_level=level)
+    try:
+        custom = custom_rules_or_raise(config, version)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return RunSettings(judged, kube_version=version, pss_level=level, extra_rules=custom)
 
 
 def build_context(config: Config, policy: WebhookPolicy) -> Context:

@@ -131,6 +131,7 @@ def load_policy(config: Config, own_namespace: str | None = None) -> WebhookPoli
     """The webhook settings of ``config``; raises ConfigError naming the bad key."""
     raw = config.webhook
     where = config.path or ".kubeproof.yaml"
+    custom = config.custom_codes()  # ruleModes may name the config's custom rules
     modes = dict(DEFAULT_MODES)
     modes.update(_severity_modes(where, "webhook.modes", raw.get("modes") or {}))
     failure = raw.get("failurePolicy", FAIL_ALLOW)
@@ -142,8 +143,9 @@ def load_policy(config: Config, own_namespace: str | None = None) -> WebhookPoli
                           f"list of rules, not {str(fixers)[:40]!r}")
     return WebhookPolicy(
         modes=modes,
-        rule_modes=_rule_modes(where, "webhook.ruleModes", raw.get("ruleModes") or {}),
-        namespace_modes=tuple(_namespace_modes(where, raw.get("namespaceModes") or [])),
+        rule_modes=_rule_modes(where, "webhook.ruleModes", raw.get("ruleModes") or {}, custom),
+        namespace_modes=tuple(_namespace_modes(where, raw.get("namespaceModes") or [],
+                                               custom)),
         include=tuple(raw.get("includeNamespaces", ["*"])),
         exclude=tuple(raw.get("excludeNamespaces", ["kube-system"])),
         own_namespace=own_namespace or None,
@@ -174,25 +176,31 @@ def _severity_modes(where: str, key: str, raw: dict[str, Any]) -> dict[Severity,
     return out
 
 
-def _codes(where: str, key: str, tokens: list[str]) -> set[str]:
+def _codes(where: str, key: str, tokens: list[str],
+           custom: dict[str, str] | None = None) -> set[str]:
     codes, unknown = resolve_selection(tokens)
-    if unknown:
-        raise ConfigError(f"{where}: {key}: {unknown_rule_message(unknown[0])}")
+    for token in unknown:
+        code = (custom or {}).get(token)
+        if code is None:
+            raise ConfigError(f"{where}: {key}: {unknown_rule_message(token)}")
+        codes.add(code)
     return codes
 
 
-def _rule_modes(where: str, key: str, raw: Any) -> dict[str, str]:
+def _rule_modes(where: str, key: str, raw: Any,
+                custom: dict[str, str] | None = None) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: {key} must be a mapping of rule to mode")
     out: dict[str, str] = {}
     for token, mode in raw.items():
         checked = _mode(where, f"{key}.{token}", mode)
-        for code in _codes(where, key, [str(token)]):
+        for code in _codes(where, key, [str(token)], custom):
             out[code] = checked
     return out
 
 
-def _namespace_modes(where: str, raw: list[Any]) -> list[NamespaceModes]:
+def _namespace_modes(where: str, raw: list[Any],
+                     custom: dict[str, str] | None = None) -> list[NamespaceModes]:
     out: list[NamespaceModes] = []
     for i, entry in enumerate(raw):
         key = f"webhook.namespaceModes[{i}]"
@@ -211,7 +219,7 @@ def _namespace_modes(where: str, raw: list[Any]) -> list[NamespaceModes]:
             modes.update(_severity_modes(where, f"{key}.modes", entry["modes"]))
         out.append(NamespaceModes(entry["namespace"], modes,
                                   _rule_modes(where, f"{key}.ruleModes",
-                                              entry.get("ruleModes") or {})))
+                                              entry.get("ruleModes") or {}, custom)))
     return out
 
 

@@ -46,6 +46,7 @@ from kubeproof.cli.common import (
     _write_reports,
     check_outputs,
     config_or_exit,
+    custom_rules_or_exit,
     echo,
     fail,
     group_by_or_exit,
@@ -64,7 +65,7 @@ from kubeproof.images.check import CheckSettings
 from kubeproof.images.vulnfacts import VulnInputs
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN, parse_kube_version
 from kubeproof.k8s.workloads import WORKLOAD_KINDS
-from kubeproof.model import Finding, InputError, Needs, RunsIn
+from kubeproof.model import Finding, InputError, Needs, Rule, RunsIn
 from kubeproof.sources import cluster
 from kubeproof.sources.cluster import ClusterError
 from kubeproof.util.gcpause import gc_paused
@@ -89,6 +90,8 @@ class AuditOptions:
     # credentials (Secret values never reach the index in an audit, so KP0304,
     # which needs a pull secret's credentials, cannot fire)
     check_images: CheckSettings | None = None
+    # the run's own rules besides the catalogue's (the config's custom rules, policies)
+    extra_rules: tuple[Rule, ...] = ()
 
 
 def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
@@ -98,7 +101,8 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     # the Kubernetes version is the server's, known once connected (below)
     run = build_run(RunSettings(config, select=opts.select, ignore=opts.ignore,
                                 pss_level=opts.pss_level, vulns=opts.vulns,
-                                check_images=opts.check_images))
+                                check_images=opts.check_images,
+                                extra_rules=opts.extra_rules))
     rules = [r for r in run.rules
              if RunsIn.CLUSTER in r.runs_in]
     conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
@@ -238,7 +242,8 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
         vulns=vuln_inputs(vuln_reports, scan_images, scan_timeout),
         check_images=registry_settings_or_exit(check_images, platform, registry_ca,
                                                insecure_registries, registry_auth,
-                                               image_cache))
+                                               image_cache),
+        extra_rules=tuple(custom_rules_or_exit(config, version)))
     try:
         result = run_audit(opts, config)
     except (SelectionError, ClusterError) as exc:

@@ -160,8 +160,10 @@ def _fixer_codes(select: list[str], ignore: list[str], config: Config,
     chosen, unknown = resolve_selection(wanted) if wanted else (set(fixers), [])
     dropped, unknown_ignored = resolve_selection(
         [*ignore, *(str(t) for t in config.scan.get("ignore", []))])
+    custom = config.custom_codes()  # known, with no fixer: a custom rule is not fixed
     for token in unknown + unknown_ignored:
-        fail(unknown_rule_message(token))
+        if token not in custom:
+            fail(unknown_rule_message(token))
     if select and not chosen & set(fixers):
         fail(f"no fixer for {', '.join(select)} (fixable: {', '.join(sorted(fixers))})")
     codes = (chosen & set(fixers)) - dropped

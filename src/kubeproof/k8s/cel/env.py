@@ -90,11 +90,14 @@ class Environment:
     """The Kubernetes base CEL environment at ``kube_version`` (None: every
     library, as the API server's stored-expressions environment), with the
     given variables, all typed ``dyn``. ``library_versions`` pins a library's
-    own version where a caller needs an older one (``{"semver": 0}``)."""
+    own version where a caller needs an older one (``{"semver": 0}``);
+    ``extensions`` adds cel-go extensions another engine enables (Kyverno's
+    bindings, encoders and math)."""
 
     def __init__(self, variables: Iterable[str] = ("self",),
                  kube_version: tuple[int, int] | None = None,
-                 library_versions: Mapping[str, int] | None = None) -> None:
+                 library_versions: Mapping[str, int] | None = None,
+                 extensions: Iterable[cel.CelExtensionBase] = ()) -> None:
         self.kube_version = kube_version or LATEST  # None: the stored-expressions env
         self.variables = tuple(variables)
         overloads: dict[str, list[cel.Overload]] = {}
@@ -107,14 +110,15 @@ class Environment:
                 re.sub(r"\W", "_", oid), fn.result, list(fn.params), fn.member, fn.impl))
         extension = cel.CelExtension("kubernetes", [cel.FunctionDecl(name, group)
                                                     for name, group in overloads.items()])
-        extensions: list[cel.CelExtensionBase] = [extension]
+        loaded: list[cel.CelExtensionBase] = [extension]
         if self.kube_version >= (1, 28):
-            extensions.append(ext_optional.ExtOptional())
-        extensions.append(ext_strings.ExtStrings())
+            loaded.append(ext_optional.ExtOptional())
+        loaded.append(ext_strings.ExtStrings())
+        loaded.extend(extensions)
         # the default pool: the Kubernetes type names of values.py live there
         self._env = cel.NewEnv(descriptor_pool=descriptor_pool.Default(),
                                variables={name: cel.Type.DYN for name in self.variables},
-                               extensions=extensions)
+                               extensions=loaded)
 
     def compile(self, expression: str) -> Program:
         if len(expression) > MAX_EXPRESSION:
