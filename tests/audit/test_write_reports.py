@@ -23,12 +23,17 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 
+from kubeproof.api import scan
 from kubeproof.reports import cluster_reports
 from kubeproof.reports.cluster_reports import MAX_OBJECT_BYTES, WriteFailed
 from kubeproof.reports.policyreport import MAX_RESULTS
+from kubeproof.sources import cluster
 from tests.support.audit import Api
+from tests.support.cli import invoke
 from tests.support.fakeapi import _BY_KIND, POLICY_REPORTS
+from tests.support.fakeapi_writes import OLD_SEVERITIES
 
 KUBECTL = shutil.which("kubectl")
 MANAGED = {"app.kubernetes.io/managed-by": "kubeproof"}
@@ -101,6 +106,12 @@ def fix_web(api: Api) -> None:
 
 def remove(api: Api, kind: str, namespace: str, name: str) -> None:
     del api.cluster.objects[_BY_KIND[kind]][(namespace, name)]
+
+
+def test_help_says_the_audit_writes_only_with_the_flag() -> None:
+    out = " ".join(invoke("audit", "--help", expect=0).stdout.split())
+    assert "Read-only unless --write-reports" in out
+    assert "Without this flag the audit writes nothing." in out
 
 
 # ---------------------------------------------------------------- the reports
@@ -217,6 +228,21 @@ def test_a_forbidden_delete_keeps_the_report_and_says_so(api: Api, tmp_path: Pat
     assert ("kube-system", "kubeproof-kube-system") in names(read_back(api, tmp_path)[0])
 
 
+def test_a_stale_report_rewritten_since_it_was_listed_is_not_deleted(api: Api) -> None:
+    audit(api, "--write-reports")
+    conn = cluster.connect(str(api.kubeconfig))
+    (listed,) = cluster_reports._listed(conn, "PolicyReport", "kube-system")
+    ref = cluster_reports.ReportRef("PolicyReport", "kube-system", "kubeproof-kube-system")
+    rewritten = dict(api.cluster.stored("PolicyReport")[1])
+    assert rewritten["metadata"]["name"] == ref.name
+    api.cluster.add(rewritten)  # another run wrote it again: a new resourceVersion
+    assert cluster_reports._delete(conn, ref, listed["metadata"]) is False
+    assert ref.name in [r["metadata"]["name"] for r in api.cluster.stored("PolicyReport")]
+    fresh = cluster_reports._listed(conn, "PolicyReport", "kube-system")[0]
+    assert cluster_reports._delete(conn, ref, fresh["metadata"]) is True
+    assert cluster_reports._delete(conn, ref, fresh["metadata"]) is False  # gone already
+
+
 def test_an_incomplete_audit_writes_but_deletes_nothing(api: Api, tmp_path: Path) -> None:
     audit(api, "--write-reports")
     remove(api, "Pod", "kube-system", "kube-apiserver-node-1")
@@ -317,6 +343,66 @@ def test_a_large_namespace_continues_in_parts_and_shrinks_back(api: Api, tmp_pat
     assert [r["metadata"]["name"] for r in namespaced if r["metadata"]["namespace"] == "big"] \
         == ["kubeproof-big"]
     assert result_keys(namespaced + clusterwide) == finding_keys(report)
+
+
+def test_the_older_crd_gets_its_severities_and_keeps_the_real_ones(api: Api, tmp_path: Path
+                                                                    ) -> None:
+    api.cluster.report_severities = OLD_SEVERITIES  # wg-policy-prototypes' v1alpha2 CRD
+    proc, report = audit(api, "--write-reports")
+    assert proc.returncode == 1, proc.stderr
+    assert "kubeproof: warning: the cluster's PolicyReport CRD takes only high, medium and " \
+           "low severities" in proc.stderr
+    assert "error" not in proc.stderr
+    namespaced, clusterwide = read_back(api, tmp_path)
+    results = [r for rep in namespaced + clusterwide for r in rep["results"]]
+    assert {r["severity"] for r in results} <= set(OLD_SEVERITIES)
+    real = Counter(r["properties"].get("severity", r["severity"]) for r in results)
+    assert real == Counter(f["severity"] for f in report["findings"])
+    assert real["critical"]  # the fixture has critical findings (and no info ones)
+
+
+# ---------------------------------------------------------------- RBAC
+
+RBAC_MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "audit-reports-rbac.yaml"
+ALL_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+
+
+def granted_by_the_manifest() -> set[tuple[str, str]]:
+    """(verb, resource) the shipped ClusterRole grants."""
+    docs = [d for d in yaml.safe_load_all(RBAC_MANIFEST.read_text()) if d]
+    (role,) = [d for d in docs if d["kind"] == "ClusterRole"]
+    return {(verb, f"{plural}.{group}") for rule in role["rules"] for group in rule["apiGroups"]
+            for plural in rule["resources"] for verb in rule["verbs"]}
+
+
+def test_the_shipped_rbac_is_exactly_what_writing_needs(api: Api, tmp_path: Path) -> None:
+    granted = granted_by_the_manifest()
+    assert granted == {(v, r) for v in ("list", "create", "patch", "delete")
+                       for r in POLICY_REPORTS}
+    # the fake denies every other verb on the reports: creating, updating and
+    # deleting stale reports all work with exactly these
+    api.cluster.denied = {(v, r) for v in ALL_VERBS for r in POLICY_REPORTS} - granted
+    proc, _ = audit(api, "--write-reports")
+    assert proc.returncode == 1, proc.stderr
+    remove(api, "Pod", "kube-system", "kube-apiserver-node-1")
+    proc, report = audit(api, "--write-reports")
+    assert proc.returncode == 1 and "3 applied, 1 stale deleted" in proc.stderr, proc.stderr
+    namespaced, clusterwide = read_back(api, tmp_path)
+    assert result_keys(namespaced + clusterwide) == finding_keys(report)
+    # and each of them is needed
+    for verb in ("list", "create", "patch"):
+        api.cluster.denied = {(v, r) for v in ALL_VERBS for r in POLICY_REPORTS} - \
+            {g for g in granted if g[0] != verb}
+        if verb == "create":
+            api.cluster.objects.pop(_BY_KIND["PolicyReport"], None)
+        proc, _ = audit(api, "--write-reports")
+        assert proc.returncode == 2 and f"error: cannot {verb} " in proc.stderr, proc.stderr
+
+
+def test_scan_of_the_rbac_manifest_finds_nothing() -> None:
+    result = scan([str(RBAC_MANIFEST)])
+    assert not result.errors and result.objects == 2
+    assert result.findings == []
 
 
 # ---------------------------------------------------------------- sizes

@@ -26,7 +26,8 @@ works against it (``tests/audit/test_fakeapi.py`` proves that):
   real server keeps them, the CRD's schema enforced and its unknown fields
   pruned, 404/409/422 ``Status`` answers, a 413 past the request size limit
   and etcd's refusal past 1.5 MiB (``fakeapi_writes.py``); RBAC verbs denied
-  one by one (``denied``: an apply that creates also needs ``create``).
+  one by one (``denied``: an apply that creates also needs ``create``); the
+  older CRD's severities (``report_severities``).
   Built-in kinds are read-only here (405). Every write is recorded in ``writes``.
 
 Objects are stored as a real server would hold them: in the version it serves,
@@ -56,6 +57,7 @@ import yaml
 from tests.support.fakeapi_writes import (
     MAX_BODY,
     MAX_STORED,
+    SEVERITIES,
     Rejected,
     apply,
     check_policy_report,
@@ -204,6 +206,7 @@ class FakeCluster:
     missing: set[str] = field(default_factory=set)  # not in discovery, 404 on list
     forbidden: set[str] = field(default_factory=set)  # 403 on every verb
     denied: set[tuple[str, str]] = field(default_factory=set)  # (verb, resource): 403
+    report_severities: tuple[str, ...] = SEVERITIES  # the installed PolicyReport CRD's
     broken: set[str] = field(default_factory=set)  # 500 on list
     slow: set[str] = field(default_factory=set)  # sleeps slow_seconds before answering
     dropped: set[str] = field(default_factory=set)  # the answer breaks off half-way
@@ -539,7 +542,7 @@ class FakeCluster:
         new["apiVersion"], new["kind"] = rt.group_version, rt.kind
         meta = new["metadata"]
         if rt.resource in POLICY_REPORTS:
-            check_policy_report(new, rt.kind)
+            check_policy_report(new, rt.kind, self.report_severities)
         if current is None:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = "2024-05-01T10:00:00Z"
@@ -607,7 +610,12 @@ def _decode(body: bytes, content_type: str, method: str) -> dict[str, Any]:
                        "types include: application/json-patch+json, "
                        "application/merge-patch+json, application/apply-patch+yaml")
     try:
-        doc = yaml.safe_load(body) if kind.endswith("yaml") else json.loads(body)
+        try:
+            doc = json.loads(body)
+        except ValueError:  # an apply may be any YAML (libyaml's parser: fast)
+            if not kind.endswith("yaml"):
+                raise
+            doc = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (ValueError, yaml.YAMLError) as exc:
         raise Rejected(400, "BadRequest", f"error decoding the body: {exc}") from None
     if not isinstance(doc, dict):

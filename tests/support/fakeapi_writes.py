@@ -205,7 +205,8 @@ def take_changed(before: dict[str, Any] | None, after: dict[str, Any], manager: 
 # ---------------------------------------------------------------- the PolicyReport CRD
 
 RESULTS = ("pass", "fail", "warn", "error", "skip")
-SEVERITIES = ("critical", "high", "low", "medium", "info")
+SEVERITIES = ("critical", "high", "low", "medium", "info")  # Kyverno's CRD
+OLD_SEVERITIES = ("high", "low", "medium")  # the wg-policy-prototypes CRD
 _TOP = {"apiVersion", "kind", "metadata", "results", "scope", "scopeSelector", "summary"}
 _RESULT_FIELDS = {"category", "message", "policy", "properties", "resourceSelector",
                   "resources", "result", "rule", "scored", "severity", "source", "timestamp"}
@@ -216,7 +217,8 @@ def _supported(values: tuple[str, ...]) -> str:
     return ", ".join(f'"{v}"' for v in values)
 
 
-def check_policy_report(obj: dict[str, Any], kind: str) -> None:
+def check_policy_report(obj: dict[str, Any], kind: str,
+                        severities: tuple[str, ...] = SEVERITIES) -> None:
     """Validate and prune ``obj`` (in place) as the ``v1alpha2`` CRD's structural
     schema does: unknown fields dropped, enums and types enforced (a 422 whose
     details list each cause, as a real server's)."""
@@ -247,10 +249,10 @@ def check_policy_report(obj: dict[str, Any], kind: str) -> None:
         if "result" in r and r["result"] not in RESULTS:
             bad(f"{at}.result", "FieldValueNotSupported",
                 f'Unsupported value: "{r["result"]}": supported values: {_supported(RESULTS)}')
-        if "severity" in r and r["severity"] not in SEVERITIES:
+        if "severity" in r and r["severity"] not in severities:
             bad(f"{at}.severity", "FieldValueNotSupported",
                 f'Unsupported value: "{r["severity"]}": supported values: '
-                f"{_supported(SEVERITIES)}")
+                f"{_supported(severities)}")
         if "scored" in r and not isinstance(r["scored"], bool):
             bad(f"{at}.scored", "FieldValueTypeInvalid", "Invalid value: must be of type boolean")
         props = r.get("properties", {})

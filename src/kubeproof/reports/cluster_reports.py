@@ -46,6 +46,13 @@ of at most :data:`MAX_RESULTS` results and :data:`MAX_OBJECT_BYTES` bytes of JSO
 (impossible with :mod:`.policyreport`'s bounded strings, checked anyway) ends
 the writing before anything is sent.
 
+Severities: Kyverno's ``v1alpha2`` CRD takes critical, high, medium, low and
+info; the older one of kubernetes-sigs/wg-policy-prototypes only high, medium
+and low. When the server refuses a report for its severities (a 422 naming
+``severity``), it is applied again with critical as high and info as low, the
+real severity kept in the result's ``properties.severity``, and one warning
+says so: the findings reach the cluster, and nothing about them is lost.
+
 Secret values: the results are :mod:`.policyreport`'s (rules name keys, never
 values, and an audit drops Secret data on arrival); nothing else is sent.
 """
@@ -53,6 +60,7 @@ values, and an audit drops Secret data on arrival); nothing else is sent.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -125,6 +133,7 @@ class Written:
     applied: list[ReportRef] = field(default_factory=list)
     deleted: list[ReportRef] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     kept_stale: list[ReportRef] = field(default_factory=list)  # not deleted: incomplete run
 
 
@@ -250,11 +259,43 @@ def _listed(conn: Connection, kind: str, namespace: str | None) -> list[dict[str
     raise WriteFailed(f"cannot list {plural}.{GROUP}: more than {MAX_PAGES} pages")
 
 
-def _apply(conn: Connection, obj: dict[str, Any]) -> None:
+# the older CRD's severities for the two it lacks
+OLD_CRD_SEVERITY = {"critical": "high", "info": "low"}
+OLD_CRD_WARNING = ("the cluster's PolicyReport CRD takes only high, medium and low severities "
+                   "(the older wg-policy-prototypes CRD): critical written as high, info as "
+                   "low, each result's own severity in properties.severity")
+
+
+def _old_severities(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """``obj`` for the older CRD, or None when no severity needs changing."""
+    results = []
+    changed = False
+    for r in obj["results"]:
+        severity = r.get("severity")
+        if severity in OLD_CRD_SEVERITY:
+            r = {**r, "severity": OLD_CRD_SEVERITY[severity],
+                 "properties": {**r.get("properties", {}), "severity": severity}}
+            changed = True
+        results.append(r)
+    return {**obj, "results": results} if changed else None
+
+
+def _apply(conn: Connection, obj: dict[str, Any]) -> str | None:
+    """Apply one report: None, or the problem that did not stop the writing
+    (``OLD_CRD_WARNING`` when it went in with the older CRD's severities)."""
     ref = _ref(obj)
     try:
-        conn.send("PATCH", ref.path(), {"fieldManager": FIELD_MANAGER, "force": "true"},
-                  body=orjson.dumps(obj), content_type="application/apply-patch+yaml")
+        try:
+            conn.send("PATCH", ref.path(), {"fieldManager": FIELD_MANAGER, "force": "true"},
+                      body=orjson.dumps(obj), content_type="application/apply-patch+yaml")
+        except RequestFailed as exc:
+            older = _old_severities(obj) if exc.status == 422 and "severity" in exc.detail \
+                else None
+            if older is None:
+                raise
+            conn.send("PATCH", ref.path(), {"fieldManager": FIELD_MANAGER, "force": "true"},
+                      body=orjson.dumps(older), content_type="application/apply-patch+yaml")
+            return OLD_CRD_WARNING
     except RequestFailed as exc:
         if exc.status == 403:
             # an apply that creates is also authorised as create: the server's message says
@@ -262,7 +303,8 @@ def _apply(conn: Connection, obj: dict[str, Any]) -> None:
             raise _forbidden(verb, ref, ref.resource, ref.namespace, exc) from None
         if exc.fatal or exc.status == 401:
             raise WriteFailed(f"cannot write {ref}: {exc}") from None
-        raise
+        return f"cannot write {ref}: {exc}"
+    return None
 
 
 def _delete(conn: Connection, ref: ReportRef, meta: dict[str, Any]) -> bool:
@@ -283,25 +325,33 @@ def _delete(conn: Connection, ref: ReportRef, meta: dict[str, Any]) -> bool:
 
 
 def write_reports(conn: Connection, result: ScanResult, *, namespace: str | None = None,
-                  timestamp: float | None = None) -> Written:
+                  timestamp: float | None = None, max_requests: int = 4) -> Written:
     """Apply the audit's reports to the cluster and delete kubeproof's stale ones.
 
     Raises :class:`WriteFailed` (one line) when the writing had to stop: no
     CRD, 403, the server unreachable, a report too large. Other failures of
     one report are in ``Written.problems`` and the others are still written.
+    Reports are applied ``max_requests`` at a time (each apply is independent).
     """
     objects = planned(result, namespace=namespace, timestamp=timestamp)  # may refuse: first
     _check_crd(conn)
     kinds = ("PolicyReport",) if namespace else ("PolicyReport", "ClusterPolicyReport")
     existing = [item for kind in kinds for item in _listed(conn, kind, namespace)]
     written = Written()
-    for obj in objects:
-        try:
-            _apply(conn, obj)
-        except RequestFailed as exc:
-            written.problems.append(f"cannot write {_ref(obj)}: {exc}")
-        else:
+    pool = ThreadPoolExecutor(max_workers=max(1, max_requests),
+                              thread_name_prefix="kubeproof-report")
+    try:
+        for obj, problem in zip(objects, pool.map(lambda o: _apply(conn, o), objects),
+                                strict=True):
+            if problem == OLD_CRD_WARNING:
+                if problem not in written.warnings:
+                    written.warnings.append(problem)
+            elif problem:
+                written.problems.append(problem)
+                continue
             written.applied.append(_ref(obj))
+    finally:  # after a WriteFailed, what was not sent yet is not sent
+        pool.shutdown(wait=True, cancel_futures=True)
     wanted = {_ref(o) for o in objects}
     stale = []
     for item in existing:

@@ -282,10 +282,13 @@ def _written_to_cluster(opts: AuditOptions, result: ScanResult) -> bool:
     try:
         conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
                                max_requests=opts.max_requests)
-        written = cluster_reports.write_reports(conn, result, namespace=opts.namespace)
+        written = cluster_reports.write_reports(conn, result, namespace=opts.namespace,
+                                                max_requests=opts.max_requests)
     except (ClusterError, cluster_reports.WriteFailed) as exc:
         echo(f"kubeproof: error: {exc}", err=True)
         return False
+    for warning in written.warnings:
+        echo(f"kubeproof: warning: {warning}", err=True)
     for problem in written.problems:
         echo(f"kubeproof: error: {problem}", err=True)
     line = f"kubeproof: PolicyReports written to {conn.where}: {len(written.applied)} " \
