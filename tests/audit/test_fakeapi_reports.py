@@ -59,6 +59,10 @@ def test_create_get_list_and_create_again(api: Api, tmp_path: Path) -> None:
     assert "managedFields" not in got["metadata"]  # kubectl hides them, as from a real server
     stored = api.cluster.stored("PolicyReport")[0]
     assert stored["metadata"]["managedFields"][0]["manager"] == "kubectl-create"
+    proc = kubectl(api, tmp_path, "get", "--raw", "/apis/wgpolicyk8s.io/v1alpha2/policyreports")
+    raw = json.loads(proc.stdout)
+    assert raw["kind"] == "PolicyReportList" and raw["apiVersion"] == "wgpolicyk8s.io/v1alpha2"
+    assert [(i["kind"], i["metadata"]["name"]) for i in raw["items"]] == [("PolicyReport", "r1")]
     listed = get(api, tmp_path, "policyreports", "-A", "-l", "team=a")
     assert [i["metadata"]["name"] for i in listed["items"]] == ["r1"]
     assert get(api, tmp_path, "policyreports", "-A", "-l", "team notin (a)")["items"] == []

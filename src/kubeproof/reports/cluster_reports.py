@@ -250,7 +250,8 @@ def _listed(conn: Connection, kind: str, namespace: str | None) -> list[dict[str
         items = page.get("items") if isinstance(page, dict) else None
         for item in items if isinstance(items, list) else []:
             meta = item.get("metadata") if isinstance(item, dict) else None
-            if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            if isinstance(meta, dict) and isinstance(meta.get("name"), str) \
+                    and isinstance(meta.get("namespace"), str) == (kind == "PolicyReport"):
                 found.append({"kind": kind, "metadata": meta})
         meta = page.get("metadata") if isinstance(page, dict) else None
         token = meta.get("continue") if isinstance(meta, dict) else None
