@@ -16,7 +16,19 @@ works against it (``tests/audit/test_fakeapi.py`` proves that):
   ``metadata.name`` / ``metadata.namespace``;
 - errors as ``Status`` objects: 403 and 404 for configured kinds, 500 for
   another, 410 ``Expired`` for a continue token, a slow endpoint (bounded
-  sleep) for client timeouts, and 400 for a malformed continue token.
+  sleep) for client timeouts, and 400 for a malformed continue token;
+- ``labelSelector`` on lists;
+- writes of custom resources (the ``wgpolicyk8s.io/v1alpha2`` PolicyReport CRD,
+  served unless its resources are ``missing``): create (``POST``), replace
+  (``PUT``, ``resourceVersion`` required and compared: 409), server-side apply
+  and merge patches (``PATCH``), delete with preconditions (``DELETE``), with
+  ``uid``, ``resourceVersion``, ``generation`` and ``managedFields`` kept as a
+  real server keeps them, the CRD's schema enforced and its unknown fields
+  pruned, 404/409/422 ``Status`` answers, a 413 past the request size limit
+  and etcd's refusal past 1.5 MiB (``fakeapi_writes.py``); RBAC verbs denied
+  one by one (``denied``: an apply that creates also needs ``create``); the
+  older CRD's severities (``report_severities``).
+  Built-in kinds are read-only here (405). Every write is recorded in ``writes``.
 
 Objects are stored as a real server would hold them: in the version it serves,
 with ``uid``, ``resourceVersion``, ``creationTimestamp`` and (Pods) a
@@ -39,7 +51,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import yaml
+
 # make_tls is named here too: bench/ makes the server's TLS material through this module
+from tests.support.fakeapi_writes import (
+    MAX_BODY,
+    MAX_STORED,
+    SEVERITIES,
+    Rejected,
+    apply,
+    check_policy_report,
+    label_match,
+    take_changed,
+)
 from tests.support.tls import Tls, make_tls  # noqa: F401
 
 MAX_SLEEP = 5.0  # a slow endpoint never holds a thread longer than this
@@ -116,7 +140,16 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         builtin=False),
     _rt("monitoring.coreos.com/v1", "PodMonitor", "podmonitors", short=("pmon",),
         builtin=False),
+    # the CRDs Kyverno (and the wg-policy prototypes) install
+    _rt("wgpolicyk8s.io/v1alpha2", "PolicyReport", "policyreports", short=("polr",),
+        builtin=False),
+    _rt("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport", "clusterpolicyreports", False,
+        short=("cpolr",), builtin=False),
 )
+POLICY_REPORTS = frozenset({"policyreports.wgpolicyk8s.io",
+                            "clusterpolicyreports.wgpolicyk8s.io"})
+# the verb of each write method (RBAC's names)
+VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 # versions a group also serves besides the preferred one (as a real server lists them)
 EXTRA_VERSIONS = {"autoscaling": ("v1",)}
 # kinds served through a non-preferred version, e.g. HPAs written as autoscaling/v1
@@ -171,7 +204,9 @@ class FakeCluster:
     token: str = "good-token"
     version: tuple[str, str] = ("1", "30")
     missing: set[str] = field(default_factory=set)  # not in discovery, 404 on list
-    forbidden: set[str] = field(default_factory=set)  # 403 on list
+    forbidden: set[str] = field(default_factory=set)  # 403 on every verb
+    denied: set[tuple[str, str]] = field(default_factory=set)  # (verb, resource): 403
+    report_severities: tuple[str, ...] = SEVERITIES  # the installed PolicyReport CRD's
     broken: set[str] = field(default_factory=set)  # 500 on list
     slow: set[str] = field(default_factory=set)  # sleeps slow_seconds before answering
     dropped: set[str] = field(default_factory=set)  # the answer breaks off half-way
@@ -183,6 +218,7 @@ class FakeCluster:
     objects: dict[ResourceType, dict[tuple[str, str], dict[str, Any]]] = field(
         default_factory=dict)
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    writes: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
     max_in_flight: int = 0
     _in_flight: int = 0
     _rv: int = 100
@@ -308,11 +344,8 @@ class FakeCluster:
         res = rt.resource
         if res in self.slow:
             time.sleep(min(self.slow_seconds, MAX_SLEEP))
-        if res in self.forbidden:
-            scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-            raise ApiError(403, "Forbidden",
-                           f'{res} is forbidden: User "{self.user}" cannot {verb} resource '
-                           f'"{rt.plural}" in API group "{rt.group}" {scope}', rt.plural)
+        if res in self.forbidden or (verb, res) in self.denied:
+            self._forbid(rt, namespace, verb)
         if res in self.broken:
             raise ApiError(500, "InternalError",
                            "Internal error occurred: etcdserver: leader changed", rt.plural)
@@ -323,6 +356,14 @@ class FakeCluster:
             raise ApiError(410, "Expired", "The provided continue parameter is too old to "
                                            "display a consistent list result. You can start a "
                                            "new list without the continue parameter.")
+
+    def _forbid(self, rt: ResourceType, namespace: str | None, verb: str,
+                name: str | None = None) -> None:
+        scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+        what = f'{rt.resource} "{name}"' if name else rt.resource
+        raise ApiError(403, "Forbidden",
+                       f'{what} is forbidden: User "{self.user}" cannot {verb} resource '
+                       f'"{rt.plural}" in API group "{rt.group}" {scope}', rt.plural)
 
     def _get(self, rt: ResourceType, gv: str, namespace: str | None, name: str
              ) -> dict[str, Any]:
@@ -337,6 +378,12 @@ class FakeCluster:
                       if namespace is None or k[0] == namespace)
         for selector in query.get("fieldSelector", []):
             keys = [k for k in keys if _field_match(selector, k)]
+        for selector in query.get("labelSelector", []):
+            try:
+                keys = [k for k in keys if label_match(
+                    selector, self.objects[rt][k].get("metadata", {}).get("labels"))]
+            except Rejected as exc:
+                raise ApiError(exc.code, exc.reason, exc.message) from None
         limit = int(query.get("limit", ["0"])[0] or 0)
         rv = str(self._rv)
         start = 0
@@ -360,6 +407,181 @@ class FakeCluster:
             meta["remainingItemCount"] = remaining
         return {"kind": f"{rt.kind}List", "apiVersion": gv, "metadata": meta, "items": items}
 
+    # ------------------------------------------------------------ writes
+
+    def write(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
+              content_type: str) -> tuple[int, dict[str, Any]]:
+        """A write request: (HTTP status, answer)."""
+        with self._lock:
+            self.writes.append((method, path, query))
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["apis"] and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        elif parts[:1] == ["api"] and len(parts) >= 3:
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        rt, namespace, name = self._target(group, version, rest)
+        verb = VERBS[method]
+        if not rt.builtin and method == "DELETE" and name is None:
+            verb = "deletecollection"
+        if rt.builtin or verb == "deletecollection" or (method == "POST") != (name is None):
+            raise ApiError(405, "MethodNotAllowed",
+                           "the server does not allow this method on the requested resource "
+                           "(the fake API server writes single custom resources only)")
+        self._misbehave(rt, namespace, verb, query)
+        if len(body) > MAX_BODY:
+            raise ApiError(413, "RequestEntityTooLarge",
+                           f"Request entity too large: limit is {MAX_BODY}")
+        try:
+            with self._lock:  # one write at a time, as etcd's transactions
+                return self._write(method, rt, namespace, name, query, body, content_type)
+        except Rejected as exc:
+            error = ApiError(exc.code, exc.reason, exc.message, rt.plural)
+            if exc.details:
+                error.doc["details"] = exc.details
+            raise error from None
+
+    def _target(self, group: str, version: str, rest: list[str]
+                ) -> tuple[ResourceType, str | None, str | None]:
+        types = {rt.plural: rt for rt in self._types(group, version)}
+        namespace = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        rt = types.get(rest[0])
+        if rt is None or len(rest) > 2 or (namespace is None) == rt.namespaced:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return rt, namespace, rest[1] if len(rest) == 2 else None
+
+    def _write(self, method: str, rt: ResourceType, namespace: str | None, name: str | None,
+               query: dict[str, list[str]], body: bytes, content_type: str
+               ) -> tuple[int, dict[str, Any]]:
+        gv = rt.group_version
+        store = self.objects.setdefault(rt, {})
+        manager = query.get("fieldManager", ["unknown"])[0]
+        if method == "DELETE":
+            return self._delete(rt, namespace, str(name), body)
+        doc = _decode(body, content_type, method)
+        current = store.get((namespace or "", str(name))) if name else None
+        if method == "PATCH" and content_type.startswith("application/apply-patch+yaml"):
+            if "fieldManager" not in query:
+                raise Rejected(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: '
+                                               "fieldManager: Required value: is required "
+                                               "for apply patch")
+            self._check_identity(rt, doc, namespace, name)
+            want_rv = doc.get("metadata", {}).get("resourceVersion")
+            if current is not None and want_rv and want_rv != \
+                    current["metadata"]["resourceVersion"]:
+                raise Rejected(409, "Conflict", self._modified(rt, str(name)))
+            force = query.get("force", ["false"])[0] == "true"
+            if current is None:
+                if ("create", rt.resource) in self.denied:
+                    self._forbid(rt, namespace, "create", name)
+                base = {"apiVersion": gv, "kind": rt.kind,
+                        "metadata": {"name": name, **({"namespace": namespace}
+                                                      if namespace else {})}}
+                return 201, self._store(rt, None, apply(base, doc, manager, force, gv))
+            return 200, self._store(rt, current, apply(current, doc, manager, force, gv))
+        if method == "PATCH":  # a JSON merge patch (RFC 7386)
+            if current is None:
+                raise Rejected(404, "NotFound", f'{rt.resource} "{name}" not found')
+            new = _merge(json.loads(json.dumps(current)), doc)
+            take_changed(current, new, manager, gv)
+            return 200, self._store(rt, current, new)
+        self._check_identity(rt, doc, namespace, name)
+        meta = doc["metadata"]
+        if method == "POST":
+            key = (namespace or "", str(meta.get("name")))
+            if key in store:
+                raise Rejected(409, "AlreadyExists",
+                               f'{rt.resource} "{key[1]}" already exists')
+            if meta.get("resourceVersion"):
+                raise Rejected(500, "InternalError",
+                               "resourceVersion should not be set on objects to be created")
+            take_changed(None, doc, manager, gv)
+            return 201, self._store(rt, None, doc)
+        if current is None:  # a custom resource is never created by an update
+            raise Rejected(404, "NotFound", f'{rt.resource} "{name}" not found')
+        if not meta.get("resourceVersion"):
+            raise Rejected(422, "Invalid", f'{rt.kind}.{rt.group} "{name}" is invalid: '
+                                           "metadata.resourceVersion: Invalid value: 0x0: "
+                                           "must be specified for an update")
+        if meta["resourceVersion"] != current["metadata"]["resourceVersion"]:
+            raise Rejected(409, "Conflict", self._modified(rt, str(name)))
+        take_changed(current, doc, manager, gv)
+        return 200, self._store(rt, current, doc)
+
+    @staticmethod
+    def _modified(rt: ResourceType, name: str) -> str:
+        return (f'Operation cannot be fulfilled on {rt.resource} "{name}": the object has '
+                "been modified; please apply your changes to the latest version and try again")
+
+    def _check_identity(self, rt: ResourceType, doc: dict[str, Any], namespace: str | None,
+                        name: str | None) -> None:
+        """The body names the kind, the name and the namespace of the URL (400 else)."""
+        if doc.get("apiVersion") != rt.group_version or doc.get("kind") != rt.kind:
+            raise Rejected(400, "BadRequest",
+                           f"the API version in the data ({doc.get('apiVersion')}) and kind "
+                           f"({doc.get('kind')}) do not match {rt.group_version} {rt.kind}")
+        meta = doc.get("metadata")
+        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+            raise Rejected(422, "Invalid", f"{rt.kind}.{rt.group} is invalid: metadata.name: "
+                                           "Required value: name or generateName is required")
+        if name is not None and meta["name"] != name:
+            raise Rejected(400, "BadRequest", f"the name of the object ({meta['name']}) does "
+                                              f"not match the name on the URL ({name})")
+        if rt.namespaced and meta.get("namespace", namespace) != namespace:
+            raise Rejected(400, "BadRequest", "the namespace of the provided object does not "
+                                              "match the namespace sent on the request")
+        if namespace and ("", namespace) not in self.objects.get(_BY_KIND["Namespace"], {}):
+            raise Rejected(404, "NotFound", f'namespaces "{namespace}" not found')
+
+    def _store(self, rt: ResourceType, current: dict[str, Any] | None, new: dict[str, Any]
+               ) -> dict[str, Any]:
+        """Keep ``new`` (its server-owned metadata from ``current``, or fresh)."""
+        new["apiVersion"], new["kind"] = rt.group_version, rt.kind
+        meta = new["metadata"]
+        if rt.resource in POLICY_REPORTS:
+            check_policy_report(new, rt.kind, self.report_severities)
+        if current is None:
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = "2024-05-01T10:00:00Z"
+            meta["generation"] = 1
+        else:
+            old = current["metadata"]
+            for key in ("uid", "creationTimestamp", "generation", "resourceVersion"):
+                meta[key] = old[key]
+            if _without_time(new) == _without_time(current):
+                return current  # a no-op write changes nothing, not even resourceVersion
+            if {k: v for k, v in new.items() if k != "metadata"} != \
+                    {k: v for k, v in current.items() if k != "metadata"}:
+                meta["generation"] = old["generation"] + 1
+        if len(json.dumps(new).encode()) > MAX_STORED:
+            raise Rejected(500, "InternalError", "etcdserver: request is too large")
+        self._rv += 1
+        meta["resourceVersion"] = str(self._rv)
+        self.objects[rt][(meta.get("namespace", ""), meta["name"])] = new
+        return new
+
+    def _delete(self, rt: ResourceType, namespace: str | None, name: str, body: bytes
+                ) -> tuple[int, dict[str, Any]]:
+        key = (namespace or "", name)
+        current = self.objects.get(rt, {}).get(key)
+        if current is None:
+            raise Rejected(404, "NotFound", f'{rt.resource} "{name}" not found')
+        options = _decode(body, "application/json", "DELETE") if body else {}
+        pre = options.get("preconditions") or {}
+        meta = current["metadata"]
+        for field_, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+            if pre.get(field_) and pre[field_] != meta[field_]:
+                raise Rejected(409, "Conflict",
+                               f'Operation cannot be fulfilled on {rt.resource} "{name}": '
+                               f"Precondition failed: {label} in precondition: {pre[field_]}, "
+                               f"{label} in object meta: {meta[field_]}")
+        del self.objects[rt][key]
+        self._rv += 1
+        return 200, current
+
     # ------------------------------------------------------------ bookkeeping
 
     def enter(self, path: str, query: dict[str, list[str]]) -> None:
@@ -374,6 +596,53 @@ class FakeCluster:
 
     def list_requests(self, resource_path_end: str) -> list[dict[str, list[str]]]:
         return [q for p, q in self.requests if p.endswith(resource_path_end)]
+
+
+def _decode(body: bytes, content_type: str, method: str) -> dict[str, Any]:
+    """A request body as a real server reads it: JSON, YAML for an apply (a
+    superset of JSON); patch types the custom resource handler does not take
+    are a 415."""
+    kind = content_type.split(";")[0].strip()
+    if method == "PATCH" and kind not in ("application/apply-patch+yaml",
+                                          "application/merge-patch+json"):
+        raise Rejected(415, "UnsupportedMediaType",
+                       "the body of the request was in an unknown format - accepted media "
+                       "types include: application/json-patch+json, "
+                       "application/merge-patch+json, application/apply-patch+yaml")
+    try:
+        try:
+            doc = json.loads(body)
+        except ValueError:  # an apply may be any YAML (libyaml's parser: fast)
+            if not kind.endswith("yaml"):
+                raise
+            doc = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (ValueError, yaml.YAMLError) as exc:
+        raise Rejected(400, "BadRequest", f"error decoding the body: {exc}") from None
+    if not isinstance(doc, dict):
+        raise Rejected(400, "BadRequest", "the body is not an object")
+    return doc
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    if not isinstance(target, dict):
+        target = {}
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = _merge(target.get(k), v)
+    return target
+
+
+def _without_time(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` without the times of its managedFields (they alone make no write)."""
+    copy_ = json.loads(json.dumps(obj))
+    for e in copy_.get("metadata", {}).get("managedFields") or []:
+        e.pop("time", None)
+    return copy_
 
 
 def _field_match(selector: str, key: tuple[str, str]) -> bool:
@@ -413,9 +682,42 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _body(self) -> bytes:
+        """The request body, read completely (past the limit it is read and dropped,
+        so the answer still reaches the client)."""
+        try:
+            length = max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            length = 0
+        kept, left = bytearray(), length
+        while left > 0:
+            chunk = self.rfile.read(min(left, 65536))
+            if not chunk:
+                break
+            left -= len(chunk)
+            if len(kept) <= MAX_BODY:
+                kept += chunk
+        return bytes(kept)
+
+    def _serve(self, method: str) -> None:
         fake = self.server.fake
         url = urlsplit(self.path)
         query = parse_qs(url.query)
+        body = self._body() if method != "GET" else b""
         fake.enter(url.path, query)
         drop = False
         try:
@@ -425,7 +727,11 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(min(fake.slow_seconds, MAX_SLEEP))
             if self.headers.get("Authorization") != f"Bearer {fake.token}":
                 raise ApiError(401, "Unauthorized", "Unauthorized")
-            code, doc = 200, fake.answer(url.path, query)
+            if method == "GET":
+                code, doc = 200, fake.answer(url.path, query)
+            else:
+                code, doc = fake.write(method, url.path, query, body,
+                                       self.headers.get("Content-Type") or "application/json")
         except ApiError as exc:
             code, doc = exc.code, exc.doc
         except DropConnection:

@@ -178,7 +178,7 @@ def _status_message(status: int, body: Any) -> str:
 
 @dataclass(slots=True)
 class Connection:
-    """A read-only channel to one API server: raw GETs answered with JSON."""
+    """A channel to one API server: raw requests answered with JSON (sources only GET)."""
 
     label: str  # the context name ("in-cluster" inside a pod)
     host: str
@@ -201,6 +201,14 @@ class Connection:
 
     def get(self, path: str, query: dict[str, str] | None = None) -> Any:
         """GET ``path`` and decode the JSON answer; :class:`RequestFailed` otherwise."""
+        return self.send("GET", path, query)
+
+    def send(self, method: str, path: str, query: dict[str, str] | None = None, *,
+             body: dict[str, Any] | bytes | None = None,
+             content_type: str = "application/json") -> Any:
+        """One request and its decoded JSON answer; :class:`RequestFailed` otherwise.
+        Sources only GET; ``reports/cluster_reports.py`` writes PolicyReports with it
+        (the REST client encodes a dict as JSON and sends bytes as they are)."""
         # start-up: the kubernetes client costs 190-850 ms of imports (measured with -X
         # importtime, idle and loaded machine); the webhook's judges import this module for
         # as_judged and never talk to a cluster
@@ -209,22 +217,25 @@ class Connection:
         url = self.host + path + ("?" + urlencode(query) if query else "")
         timeout = (min(self.timeout, 10.0), self.timeout)
         try:
-            resp = self.rest.request("GET", url, headers=self._headers(),
+            headers = self._headers()
+            if body is not None:
+                headers["Content-Type"] = content_type
+            resp = self.rest.request(method, url, headers=headers, body=body,
                                      _request_timeout=timeout)
             status = resp.status
-            body = resp.data if resp.data is not None else resp.read()
+            answer = resp.data if resp.data is not None else resp.read()
         except ApiException as exc:  # older clients raise for non-2xx; TLS errors
             if not exc.status:
                 raise RequestFailed(None, f"TLS error talking to {self.host}: "
                                           f"{one_line(str(exc.reason), 200)}",
                                     fatal=True) from None
-            status, body = exc.status, exc.body
+            status, answer = exc.status, exc.body
         except Exception as exc:  # urllib3 transport errors
             raise _transport_error(exc, self.host, self.timeout) from None
         if not 200 <= status < 300:
-            raise RequestFailed(status, _status_message(status, body))
+            raise RequestFailed(status, _status_message(status, answer))
         try:
-            return orjson.loads(body)
+            return orjson.loads(answer)
         except orjson.JSONDecodeError:
             raise RequestFailed(status, "the answer is not JSON") from None
 

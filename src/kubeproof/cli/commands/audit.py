@@ -1,4 +1,5 @@
-"""``kubeproof audit``: the rules and reports of ``scan``, run on a live cluster, read-only.
+"""``kubeproof audit``: the rules and reports of ``scan``, run on a live cluster, read-only
+(unless ``--write-reports``).
 
 Objects come from ``sources/cluster.py`` (list calls only) and go through the
 same engine as files do: object rules per object, set rules over the whole
@@ -24,6 +25,11 @@ Differences from ``scan``, because a live cluster is not a manifest:
 With ``--events``, after the report, one event per finding goes to the audit
 sink of the config's ``webhook.audit`` (the webhook's sink, ``audit_events.py``);
 a sink that fails costs one warning line, never the exit code.
+
+With ``--write-reports``, after the report, the PolicyReports of ``--format
+policyreport`` are applied to the cluster (``reports/cluster_reports.py``: server-side
+apply, stale kubeproof reports deleted); a missing CRD, a 403 or a failed write is one
+error line and exit 2, the report itself already printed.
 
 Exit codes as ``scan``: 0 nothing at or above ``--fail-on``, 1 findings at or
 above it, 2 usage error, bad config or incomplete coverage.
@@ -66,6 +72,7 @@ from kubeproof.images.vulnfacts import VulnInputs
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN, parse_kube_version
 from kubeproof.k8s.workloads import WORKLOAD_KINDS
 from kubeproof.model import Finding, InputError, Needs, Rule, RunsIn
+from kubeproof.reports import cluster_reports
 from kubeproof.sources import cluster
 from kubeproof.sources.cluster import ClusterError
 from kubeproof.util.gcpause import gc_paused
@@ -205,6 +212,14 @@ def _keep(f: Finding, namespace: str | None, custom_kinds: Container[str]) -> bo
                    "message; never the object) to the audit sink of the config's "
                    "webhook.audit (stdout, file or Splunk HEC, as the webhook's). With the "
                    "stdout sink the report needs -o FILE.")
+@click.option("--write-reports", is_flag=True,
+              help="After the report, write it to the cluster as wgpolicyk8s.io/v1alpha2 "
+                   "PolicyReports (kubeproof-<namespace>) and a ClusterPolicyReport "
+                   "(kubeproof-cluster), by server-side apply (field manager kubeproof); "
+                   "kubeproof's earlier reports with no findings left are deleted. Needs the "
+                   "PolicyReport CRDs and list, create, patch and delete on policyreports and "
+                   "clusterpolicyreports. With --namespace: that namespace's report only. "
+                   "Without this flag the audit writes nothing.")
 @registry_options
 def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
           formats: tuple[str, ...], outputs: tuple[str, ...], fail_on: str | None,
@@ -215,13 +230,17 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
           scan_timeout: float, group_by: str | None, show_all: bool, check_images: bool,
           platform: str, registry_ca: str | None,
           insecure_registries: tuple[str, ...], registry_auth: tuple[str, ...],
-          image_cache: str | None, events: bool) -> None:
+          image_cache: str | None, events: bool, write_reports: bool) -> None:
     """Audit a live cluster, read-only (list calls only), with the rules of scan.
+
+    Read-only unless --write-reports: then the findings are also written to the
+    cluster as PolicyReports (server-side apply), after the report.
 
     Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it;
     2 usage error, bad config, an unreachable cluster or rejected credentials
-    (error printed, no report), or kinds that could not be listed (the report
-    says what the audit did not see).
+    (error printed, no report), kinds that could not be listed (the report
+    says what the audit did not see), or PolicyReports that could not be written
+    (no CRD, no permission: one line, after the report).
     """
     check_outputs(formats, outputs)
     config = config_or_exit(config_path, no_config)
@@ -257,7 +276,33 @@ def audit(kubeconfig: str | None, context: str | None, namespace: str | None,
         warning = send_events(result.findings, sink)
         if warning:
             echo(f"kubeproof: warning: {warning}", err=True)
+    if write_reports and not _written_to_cluster(opts, result):
+        sys.exit(2)
     sys.exit(exit_code(result, threshold))
+
+
+def _written_to_cluster(opts: AuditOptions, result: ScanResult) -> bool:
+    """--write-reports: apply the PolicyReports; one line on stderr for what was
+    done and one per problem. Whether every report was written."""
+    try:
+        conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
+                               max_requests=opts.max_requests)
+        written = cluster_reports.write_reports(conn, result, namespace=opts.namespace,
+                                                max_requests=opts.max_requests)
+    except (ClusterError, cluster_reports.WriteFailed) as exc:
+        echo(f"kubeproof: error: {exc}", err=True)
+        return False
+    for warning in written.warnings:
+        echo(f"kubeproof: warning: {warning}", err=True)
+    for problem in written.problems:
+        echo(f"kubeproof: error: {problem}", err=True)
+    line = f"kubeproof: PolicyReports written to {conn.where}: {len(written.applied)} " \
+           f"applied, {len(written.deleted)} stale deleted"
+    if written.kept_stale:
+        why = "some reports were not written" if written.problems else "the audit was incomplete"
+        line += f", {len(written.kept_stale)} stale kept ({why})"
+    echo(line, err=True)
+    return not written.problems
 
 
 def _sink_or_exit(config: Config, formats: tuple[str, ...],
