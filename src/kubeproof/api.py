@@ -20,6 +20,7 @@ from kubeproof.core.result import ScanResult
 from kubeproof.core.run import SCAN_SCOPES, PrepareStep, Progress, RunSettings, build_run, run_scan
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Rule
+from kubeproof.policies.scanned import gather
 from kubeproof.sources.files import LoadOptions
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def scan(
     vulns: VulnInputs | None = None,
     arguments: Mapping[str, str] | None = None,
     extra_rules: Sequence[Rule] | None = None,
+    policy_paths: Sequence[str] = (),
 ) -> ScanResult:
     """Scan ``paths``; ``jobs`` worker processes for large inputs (1: in process;
     0: decided from the input size, see :func:`kubeproof.core.parallel.auto_jobs`).
@@ -59,20 +61,27 @@ def scan(
     ``extra_rules`` are the run's own rules besides the catalogue's
     (``policies.as_rules``); None: the config's custom rules, compiled here
     (raises :class:`ConfigError` with the first one that does not compile).
+    ``policy_paths`` (``--policy``) are files and folders of policies judged
+    with besides those in the scanned files (``policies.scanned``).
     """
     config = config or Config()
     if extra_rules is None:
         extra_rules = custom_rules_or_raise(config, kube_version)
-    run = build_run(RunSettings(config, select=list(select), ignore=list(ignore),
-                                kube_version=kube_version, pss_level=pss_level, scopes=scopes,
-                                prepare=list(prepare), vulns=vulns, check_images=check_images,
-                                extra_rules=extra_rules))
     opts = with_config_namespace(options or LoadOptions(), config)
     found = list(discover_applications(list(paths), opts, application_patterns(config),
                                        arguments))
     inputs = [source_input for source_input, _ in found]
+    policies = gather(inputs, policy_paths, opts, kube_version,
+                      namespaces=bool(extra_rules))
+    run = build_run(RunSettings(config, select=list(select), ignore=list(ignore),
+                                kube_version=kube_version, pss_level=pss_level, scopes=scopes,
+                                prepare=list(prepare), vulns=vulns, check_images=check_images,
+                                extra_rules=[*extra_rules, *policies.rules(config)],
+                                policy_lookup=policies.lookup))
     result = run_scan(inputs, opts, run.ctx, run.rules, progress=progress, baseline=baseline,
                       jobs=jobs, applications=dict(found))
+    result.errors.extend(policies.errors)
+    result.warnings.extend(policies.warnings)
     return run.add_facts(result)
 
 

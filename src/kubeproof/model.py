@@ -287,6 +287,16 @@ class Origin:
     item: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What an admission request says about its object besides the object."""
+
+    operation: str = "CREATE"
+    old_object: dict[str, Any] | None = None
+    user_info: Mapping[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+
+
 @dataclass(slots=True)
 class Resource:
     obj: dict[str, Any]
@@ -297,6 +307,9 @@ class Resource:
     # the run's custom pod-template kinds (``Context.pod_templates``): set by
     # whoever reads the object for a run before ``pod`` is first asked
     templates: Mapping[str, Path] = field(default_factory=no_templates, repr=False)
+    # the admission request the object came in (the webhook): what policies
+    # read besides the object (operation, oldObject, userInfo); None elsewhere
+    admission: Admission | None = field(default=None, repr=False)
 
     @property
     def api_version(self) -> str:

@@ -150,6 +150,10 @@ def cli() -> None:
 @click.option("--check-images", is_flag=True,
               help="Ask the image registries: run KP0203, KP0204, KP0304 and the registry "
                    "halves of KP0103 and KP0301.")
+@click.option("--policy", "policy_paths", multiple=True, metavar="PATH",
+              help="Judge with the ValidatingAdmissionPolicies (and bindings, params), Kyverno "
+                   "ValidatingPolicies and ClusterPolicies of these files or folders too, "
+                   "besides those in the scanned files (repeatable; docs/policies.md).")
 @registry_options
 def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
          fail_on: str | None, select: tuple[str, ...], ignore: tuple[str, ...],
@@ -161,7 +165,8 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
          scan_images: bool, scan_timeout: float, group_by: str | None, show_all: bool,
          check_images: bool, platform: str,
          registry_ca: str | None, insecure_registries: tuple[str, ...],
-         registry_auth: tuple[str, ...], image_cache: str | None) -> None:
+         registry_auth: tuple[str, ...], image_cache: str | None,
+         policy_paths: tuple[str, ...]) -> None:
     """Scan manifests: files, folders, Kustomize folders, Helm charts, or - for stdin.
 
     Set rules (one object against others) judge each application apart: each
@@ -209,7 +214,8 @@ def scan(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, .
     try:
         result = _run_scan(list(paths), config, _split(select) or settings.get("select", []),
                            _split(ignore) + list(settings.get("ignore", [])), version, level,
-                           opts, baseline, quiet, jobs, vulns, checks, extra)
+                           opts, baseline, quiet, jobs, vulns, checks, extra,
+                           list(policy_paths))
     except SelectionError as exc:
         fail(str(exc))
     print_problems(result)
@@ -252,7 +258,8 @@ class _ProgressBar:
 
 def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str],
               version: tuple[int, int], level: str, opts: Any, baseline: set[str] | None,
-              quiet: bool, jobs: int, vulns: Any, checks: Any, extra: list[Any]) -> Any:
+              quiet: bool, jobs: int, vulns: Any, checks: Any, extra: list[Any],
+              policy_paths: list[str]) -> Any:
     # start-up: the scan API and the engine cost ~100 ms of imports; kubeproof --version and
     # --help load this module
     from kubeproof.api import scan as api_scan
@@ -262,7 +269,7 @@ def _run_scan(paths: list[str], config: Any, select: list[str], ignore: list[str
         return api_scan(paths, config=config, select=select, ignore=ignore,
                         kube_version=version, pss_level=level, options=opts,
                         baseline=baseline, progress=bar, jobs=jobs, vulns=vulns,
-                        check_images=checks, extra_rules=extra)
+                        check_images=checks, extra_rules=extra, policy_paths=policy_paths)
     finally:
         if bar is not None:
             bar.stop()

@@ -24,6 +24,7 @@ from kubeproof.core.locate import NOT_REREADABLE, RENDERED, SetFound, locate, pl
 from kubeproof.core.result import CheckedObject, ScanResult
 from kubeproof.core.suppression import annotation_ignores, ignores, inline_ignored
 from kubeproof.model import (
+    Admission,
     Finding,
     InputError,
     ObjectRef,
@@ -356,12 +357,14 @@ class ObjectChecker:
         self._engine = Engine(ctx, self.rules)  # copied per object (Engine.fresh)
         self._engine.result.indexes = None  # one object: nothing for the set to withdraw
 
-    def check(self, obj: dict[str, Any], label: str, source: str = "admission") -> ScanResult:
-        """Run the rules on ``obj``; ``label`` names it where findings name a file."""
+    def check(self, obj: dict[str, Any], label: str, source: str = "admission",
+              admission: Admission | None = None) -> ScanResult:
+        """Run the rules on ``obj``; ``label`` names it where findings name a file;
+        ``admission`` is its request (what policies read besides the object)."""
         engine = self._engine.fresh()
         origin = Origin(label, 0, 1, 1, source, ORIGIN_LOCATOR)
         loaded = LoadedFile(path=label, source=source, locator=ORIGIN_LOCATOR)
-        loaded.objects.append(Located(Resource(obj, origin), None, 0))
+        loaded.objects.append(Located(Resource(obj, origin, admission=admission), None, 0))
         engine.add_file(loaded, (source, label))
         return engine.finish(self.ctx.pss_level)
 

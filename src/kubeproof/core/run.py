@@ -39,6 +39,11 @@ PrepareStep = Callable[[Any, Context], None]
 SCAN_SCOPES = frozenset({Scope.OBJECT, Scope.CLUSTER, Scope.SET})
 
 
+# the code prefixes of policies' rules (policies.as_rules): ``--select vap`` or
+# ``vap/`` names every ValidatingAdmissionPolicy of the run
+POLICY_FAMILIES = frozenset({"vap", "vpol", "kyverno"})
+
+
 class SelectionError(Exception):
     pass
 
@@ -64,9 +69,13 @@ def _resolve(tokens: Iterable[str], extra: Sequence[Rule]) -> set[str]:
     own = {token: r.code for r in extra for token in (r.code, r.name)}
     for token in unknown:
         code = own.get(token)
-        if code is None:
+        family = token.strip().rstrip("/")
+        if family in POLICY_FAMILIES:  # every policy of a kind, however many (even none)
+            codes.update(r.code for r in extra if r.code.startswith(family + "/"))
+        elif code is None:
             raise SelectionError(unknown_rule_message(token))
-        codes.add(code)
+        else:
+            codes.add(code)
     return codes
 
 
@@ -116,6 +125,9 @@ class RunSettings:
     # the run's own rules besides the catalogue's: custom rules of the config and
     # policies (policies.as_rules), selected, ignored and disabled like built-in ones
     extra_rules: Sequence[Rule] = ()
+    # what those rules' policies look up besides the object (namespaces, params):
+    # a policies.model.Lookup, kept as Context.policy_lookup
+    policy_lookup: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +166,8 @@ def build_run(settings: RunSettings) -> Run:
     rules = select_rules(config, settings.select, settings.ignore, scopes, settings.extra_rules)
     ctx = Context(config=config, kube_version=settings.kube_version,
                   pss_level=settings.pss_level, prepare=steps,
-                  pod_templates=template_paths(config.pod_template_paths))
+                  pod_templates=template_paths(config.pod_template_paths),
+                  policy_lookup=settings.policy_lookup)
     return Run(ctx, rules)
 
 

@@ -51,8 +51,6 @@ from kubeproof.policies.model import (
 from kubeproof.policies.request import Admission, labels_of, meta_string, prepared
 from kubeproof.policies.unsupported import libraries_used
 
-VAP_GROUP = "admissionregistration.k8s.io"
-VAP_VERSIONS = frozenset({"v1", "v1beta1", "v1alpha1"})
 ACTIONS = frozenset({"Deny", "Warn", "Audit"})
 MAX_PARAMS = 1000
 

@@ -40,10 +40,13 @@ Rules from policies have no fix: ``kubeproof fix`` leaves them alone.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from kubeproof.core.catalogue import lookup
 from kubeproof.core.config import Config
 from kubeproof.core.context import Context
 from kubeproof.model import PRACTICES, InputError, Path, Resource, Rule, Scope, Severity, Violation
@@ -73,6 +76,9 @@ _PREFIX = {"ValidatingAdmissionPolicy": "vap", "ValidatingPolicy": "vpol",
            "ClusterPolicy": "kyverno", "Policy": "kyverno"}
 FAMILY = {"CustomRule": "custom", "ValidatingAdmissionPolicy": "vap",
           "ValidatingPolicy": "kyverno", "ClusterPolicy": "kyverno", "Policy": "kyverno"}
+# the families of admission policies (not custom rules): the webhook judges an
+# UPDATE with them as the API server does, old findings included
+ADMISSION_FAMILIES = frozenset({"vap", "kyverno"})
 
 
 class FieldPathError(ValueError):
@@ -165,8 +171,12 @@ class PolicyCheck:
         lookup: Lookup = ctx.policy_lookup if ctx.policy_lookup is not None else NoLookup()
         try:
             namespace = res.namespace
-            subject = Subject(obj=res.obj, namespace_obj=lookup.namespace(namespace)
-                              if namespace else None)
+            namespace_obj = lookup.namespace(namespace) if namespace else None
+            request = res.admission
+            subject = Subject(obj=res.obj, namespace_obj=namespace_obj) if request is None \
+                else Subject(obj=res.obj, old_obj=request.old_object,
+                             operation=request.operation, user_info=request.user_info,
+                             namespace_obj=namespace_obj, dry_run=request.dry_run)
             outcomes = self.policy.evaluate(subject, lookup)
         except Exception as exc:  # never raises, says the protocol: a bug is one warning
             outcomes = [Outcome(self.policy.name, "", ERROR,
@@ -235,7 +245,7 @@ def policy_rule(policy: Policy, default_severity: Severity = Severity.MEDIUM) ->
     kinds = getattr(policy, "kinds", None) if custom else None
     return Rule(
         code=code,
-        name=policy.name if custom else code,  # policies of two kinds may share a name
+        name=policy.name,  # policy_rules names it by its code when the name is taken
         practice=policy_practice(policy),
         severity=severity,
         scope=Scope.OBJECT,
@@ -253,7 +263,14 @@ def policy_rule(policy: Policy, default_severity: Severity = Severity.MEDIUM) ->
 
 def policy_rules(policies: Iterable[Policy], config: Config | None = None) -> list[Rule]:
     """The rules of ``policies`` for one run; the severity of a policy without
-    a severity annotation is the config's ``policies.defaultSeverity``."""
+    a severity annotation is the config's ``policies.defaultSeverity``.
+
+    A policy's rule is named as the policy (``replica-limit``, code
+    ``vap/replica-limit``) unless another policy of the run or a built-in rule
+    has that name: then its name is its code, so every name names one rule."""
     default = config.policy_severity if config is not None else Severity.MEDIUM
-    return [policy_rule(p, default) for p in policies]
+    rules = [policy_rule(p, default) for p in policies]
+    names = Counter(r.name for r in rules)
+    return [r if r.name == r.code or (names[r.name] == 1 and not lookup(r.name))
+            else dataclasses.replace(r, name=r.code) for r in rules]
 

@@ -16,50 +16,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeproof.policies.admission import (
-    VAP_GROUP,
-    VAP_VERSIONS,
-    AdmissionPolicy,
-    Binding,
-    compile_binding,
-    compile_vap,
-)
-from kubeproof.policies.kyverno_rules import compile_kyverno_policy
-from kubeproof.policies.model import Policy, PolicyError, Source
-from kubeproof.policies.resources import split_api_version
-from kubeproof.policies.validating_policy import (
+from kubeproof.policies.admission import AdmissionPolicy, Binding, compile_binding, compile_vap
+from kubeproof.policies.kinds import (
     KYVERNO_GROUP,
     KYVERNO_VERSIONS,
-    compile_validating_policy,
+    POLICY_KINDS,
+    VAP_GROUP,
+    VAP_VERSIONS,
+    group_kind,
+    is_policy_document,
 )
+from kubeproof.policies.kyverno_rules import KyvernoPolicy, compile_kyverno_policy
+from kubeproof.policies.model import Policy, PolicyError, Source
+from kubeproof.policies.validating_policy import compile_validating_policy
 
-KYVERNO_RULES_GROUP = "kyverno.io"
-
-POLICY_KINDS: frozenset[tuple[str, str]] = frozenset({
-    (VAP_GROUP, "ValidatingAdmissionPolicy"),
-    (VAP_GROUP, "ValidatingAdmissionPolicyBinding"),
-    (KYVERNO_GROUP, "ValidatingPolicy"),
-    (KYVERNO_RULES_GROUP, "ClusterPolicy"),
-    (KYVERNO_RULES_GROUP, "Policy"),
-})
-
-
-def _group_kind(obj: Any) -> tuple[str, str, str] | None:
-    """(group, version, kind) of a document, None when it is not a mapping
-    with string apiVersion and kind."""
-    if not isinstance(obj, Mapping):
-        return None
-    api_version, kind = obj.get("apiVersion"), obj.get("kind")
-    if not isinstance(api_version, str) or not isinstance(kind, str):
-        return None
-    group, version = split_api_version(api_version)
-    return group, version, kind
-
-
-def is_policy_document(obj: Any) -> bool:
-    """Whether ``obj`` is a document this module reads (any version)."""
-    gvk = _group_kind(obj)
-    return gvk is not None and (gvk[0], gvk[2]) in POLICY_KINDS
+__all__ = ["POLICY_KINDS", "PolicySet", "compile_policies", "is_policy_document"]
 
 
 @dataclass
@@ -73,8 +44,13 @@ class PolicySet:
 
     def param_kinds(self) -> set[tuple[str, str]]:
         """(apiVersion, kind) of the params the set's policies read."""
-        return {p.param_kind for p in self.policies
-                if isinstance(p, AdmissionPolicy) and p.param_kind is not None}
+        kinds: set[tuple[str, str]] = set()
+        for p in self.policies:
+            if isinstance(p, AdmissionPolicy) and p.param_kind is not None:
+                kinds.add(p.param_kind)
+            elif isinstance(p, KyvernoPolicy):
+                kinds |= p.param_kinds
+        return kinds
 
 
 def compile_policies(docs: Iterable[tuple[Mapping[str, Any], Source]],
@@ -84,7 +60,7 @@ def compile_policies(docs: Iterable[tuple[Mapping[str, Any], Source]],
     vaps: dict[str, AdmissionPolicy] = {}
     bindings: list[tuple[str, Binding, Source]] = []
     for doc, source in docs:
-        gvk = _group_kind(doc)
+        gvk = group_kind(doc)
         if gvk is None or (gvk[0], gvk[2]) not in POLICY_KINDS:
             continue
         group, version, kind = gvk

@@ -213,6 +213,9 @@ def compile_body(spec: Mapping[str, Any], compiler: Compiler, where: str,
         message = text(item.get("message"))
         reason = item.get("reason")
         field_path = item.get("fieldPath")
+        if isinstance(field_path, str) and field_path:
+            # an autogen variant's field lives in the pod template, as its expressions do
+            field_path = rewrite(f"object.{field_path}").removeprefix("object.")
         validations.append(Validation(
             expr, message if isinstance(message, str) else "", message_expr,
             reason if isinstance(reason, str) and reason else "Invalid",

@@ -5,8 +5,9 @@ before the objects are checked.
 Policies are compiled once per run and judged per object as the object rules
 run, so they must be known before the first object is checked. A first,
 cheap pass over the scanned files finds them: a file is parsed only when its
-bytes name a policy kind or a Namespace (``MARKERS``), and, once the
-policies are compiled, only when they name a ``paramKind`` the file holds.
+bytes name a policy kind (``POLICY_MARKERS``); only when there are policies
+(or custom rules that read ``namespaceObject``) does a second pass parse the
+other files that name a Namespace or a ``paramKind`` the policies take.
 Most files of a scan hold neither, so the pass reads them and parses nothing
 (measured in ``bench/policies_bench.py``).
 
@@ -21,13 +22,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeproof.model import InputError
-from kubeproof.policies.compile import PolicySet, compile_policies, is_policy_document
-from kubeproof.policies.model import Source
+from kubeproof.core.config import Config
+from kubeproof.model import InputError, Rule
+from kubeproof.policies.as_rules import policy_rules
+from kubeproof.policies.kinds import is_policy_document
+from kubeproof.policies.model import Policy, PolicyError, Source
 from kubeproof.sources.files import STDIN, LoadOptions, decode, discover, load_text, read_bytes
 
-# bytes that a file holding a policy, a binding or a Namespace must contain
-MARKERS = (b"ValidatingAdmissionPolicy", b"ValidatingPolicy", b"kyverno.io", b"Namespace")
+# bytes that a file holding a policy or a binding must contain
+POLICY_MARKERS = (b"ValidatingAdmissionPolicy", b"ValidatingPolicy", b"kyverno.io")
 
 
 @dataclass(slots=True)
@@ -63,17 +66,24 @@ class SetLookup:
 @dataclass(slots=True)
 class ScanPolicies:
     """What a scan judges with: the compiled policies, their lookup, and the
-    input errors met on the way (bad policies, unreadable ``--policy`` files)."""
+    input errors met on the way (bad policies, unreadable ``--policy`` files),
+    and a warning per policy that uses what cannot be evaluated offline."""
 
-    policies: PolicySet
-    lookup: SetLookup
-    errors: list[InputError]
-    warnings: list[InputError]
+    policies: list[Policy] = field(default_factory=list)
+    lookup: SetLookup = field(default_factory=SetLookup)
+    errors: list[InputError] = field(default_factory=list)
+    warnings: list[InputError] = field(default_factory=list)
+
+    def rules(self, config: Config) -> list[Rule]:
+        """The policies as rules of the run (``policies.as_rules``)."""
+        return policy_rules(self.policies, config)
 
 
 def gather(inputs: Iterable[tuple[str, str]], policy_paths: Iterable[str], opts: LoadOptions,
-           kube_version: tuple[int, int] | None) -> ScanPolicies:
-    """The policies of ``--policy`` paths and of the plain files among ``inputs``."""
+           kube_version: tuple[int, int] | None, *, namespaces: bool = False) -> ScanPolicies:
+    """The policies of ``--policy`` paths and of the plain files among ``inputs``;
+    the set's namespaces are gathered when there are policies, or when
+    ``namespaces`` says the run's custom rules read ``namespaceObject``."""
     errors: list[InputError] = []
     given = list(discover(list(policy_paths), opts))
     given_paths = {path for _, path in given}
@@ -87,33 +97,45 @@ def gather(inputs: Iterable[tuple[str, str]], policy_paths: Iterable[str], opts:
             errors.append(InputError(path, None, "no such file or directory" if kind == "missing"
                                      else "--policy takes files and folders of plain YAML or JSON"))
     docs: list[tuple[Mapping[str, Any], Source]] = []
-    namespaces: list[Mapping[str, Any]] = []
+    others: list[Mapping[str, Any]] = []  # the other objects of those files
+    parsed: set[str] = set()
     for path, data in _read(files, opts, errors, given_paths):
-        if not any(marker in data for marker in MARKERS):
+        if not any(marker in data for marker in POLICY_MARKERS):
             continue
+        parsed.add(path)
         for obj, line in _objects(path, data, errors if path in given_paths else None):
             if is_policy_document(obj):
                 docs.append((obj, Source(path, line)))
-            elif obj.get("kind") == "Namespace":
-                namespaces.append(obj)
-    policies = compile_policies(docs, kube_version)
+            else:
+                others.append(obj)
+    if not docs and not namespaces:  # most scans: nothing more is parsed, no CEL loaded
+        return ScanPolicies(errors=errors)
+    compiled = None
+    if docs:
+        # start-up: the CEL runtime, its Kubernetes libraries and protobuf cost ~70 ms of
+        # imports (perf_counter, best of 3); only a scan that meets a policy needs them
+        from kubeproof.policies.compile import compile_policies
+
+        compiled = compile_policies(docs, kube_version)
+    # the second pass: the namespaces and param objects of the other files
+    param_kinds = compiled.param_kinds() if compiled is not None else set()
     lookup = SetLookup()
-    for ns in namespaces:
-        lookup.add(ns, set())
-    param_kinds = policies.param_kinds()
-    if param_kinds:
-        kinds = {kind.encode() for _, kind in param_kinds}
-        for path, data in _read(files, opts, [], set()):
-            if not any(kind in data for kind in kinds):
-                continue
+    for other in others:
+        lookup.add(other, param_kinds)
+    wanted = [b"Namespace", *(kind.encode() for _, kind in param_kinds)]
+    for path, data in _read((f for f in files if f not in parsed), opts, [], set()):
+        if any(marker in data for marker in wanted):
             for obj, _ in _objects(path, data, None):
-                if obj.get("kind") != "Namespace":
-                    lookup.add(obj, param_kinds)
-    errors.extend(InputError(e.source.file, e.source.line or None, e.message)
-                  for e in policies.errors)
-    warnings = [InputError(e.source.file, e.source.line or None, e.message)
-                for e in policies.unsupported]
-    return ScanPolicies(policies, lookup, errors, warnings)
+                lookup.add(obj, param_kinds)
+    if compiled is None:
+        return ScanPolicies(lookup=lookup, errors=errors)
+    errors.extend(input_error(e) for e in compiled.errors)
+    return ScanPolicies(compiled.policies, lookup, errors,
+                        [input_error(e) for e in compiled.unsupported])
+
+
+def input_error(error: PolicyError) -> InputError:
+    return InputError(error.source.file, error.source.line or None, error.message)
 
 
 def _read(files: Iterable[str], opts: LoadOptions, errors: list[InputError],

@@ -34,9 +34,6 @@ from kubeproof.policies.expressions import Body, Compiler, compile_body, environ
 from kubeproof.policies.match import compile_match
 from kubeproof.policies.model import DENY, PolicyError, Source
 
-KYVERNO_GROUP = "policies.kyverno.io"
-KYVERNO_VERSIONS = frozenset({"v1alpha1", "v1beta1", "v1"})
-
 _PROTECTED = re.compile(r"\.(?:namespace|name)(?![A-Za-z0-9_])")
 # autogen targets (kyverno/kyverno pkg/cel/autogen config.go): resource -> (group, kind, rewrite)
 _AUTOGEN = {

@@ -39,6 +39,8 @@ class AdmissionRequest:
     old_object: dict[str, Any] | None
     dry_run: bool = False
     sub_resource: str = ""
+    # request.userInfo (username, uid, groups, extra): what policies read as request.userInfo
+    user_info: dict[str, Any] = field(default_factory=dict)
     api_version: str = ""  # request.kind's group/version
     # a problem found after the uid was read: answered as an AdmissionReview
     problem: str | None = None
@@ -150,6 +152,7 @@ def _fill(out: AdmissionRequest, req: dict[str, Any]) -> str | None:
         out.api_version = f"{group}/{kind['version']}" if group else kind["version"]
     user = req.get("userInfo") or {}
     out.username = user.get("username") or ""
+    out.user_info = user if isinstance(user, dict) else {}
     out.dry_run = req.get("dryRun") is True
     out.sub_resource = req.get("subResource") or ""
     return None

@@ -38,7 +38,8 @@ from kubeproof.core.run import RunSettings, build_run
 from kubeproof.core.suppression import IGNORE_ANNOTATION
 from kubeproof.fix.apply import fix_object
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
-from kubeproof.model import Finding, Rule, RunsIn
+from kubeproof.model import Admission, Finding, Rule, RunsIn
+from kubeproof.policies.as_rules import ADMISSION_FAMILIES
 from kubeproof.sources.cluster import as_judged, judged_elsewhere
 from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
 from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPolicy
@@ -114,8 +115,11 @@ class Judge:
         # the engine counts these without naming their rules
         exempted = result.suppressed["annotation"] + result.suppressed["exemption"]
         if req.operation == "UPDATE" and req.old_object is not None:
-            before = {_key(f) for f in self._check(req.old_object, req).findings}
-            findings = [f for f in findings if _key(f) not in before]
+            # admission policies judge the update itself (with oldObject), as the
+            # API server does: what the old object already broke still counts
+            before = {_key(f) for f in self._check(req.old_object, req, old=True).findings}
+            findings = [f for f in findings
+                        if _key(f) not in before or f.rule.family in ADMISSION_FAMILIES]
         moded = [(f, self.policy.mode_for(f.rule.code, f.severity, namespace))
                  for f in findings]
         enforced = [f for f, m in moded if m == ENFORCE]
@@ -203,7 +207,8 @@ class Judge:
             return Decision(AdmissionResponse(uid=req.uid), None, "skipped")
         return None
 
-    def _check(self, obj: dict[str, Any], req: AdmissionRequest) -> ScanResult:
+    def _check(self, obj: dict[str, Any], req: AdmissionRequest, old: bool = False
+               ) -> ScanResult:
         meta = obj.get("metadata")
         meta = dict(meta) if isinstance(meta, dict) else {}
         if req.namespace and not meta.get("namespace"):
@@ -215,7 +220,9 @@ class Judge:
         # object stays as it came (copies of what as_judged changes)
         obj = as_judged({**obj, "metadata": meta}, req.api_version, req.kind)
         label = f"admission/{req.namespace or '-'}/{req.kind or obj.get('kind')}/{req.name}"
-        result = self.checker.check(obj, label)
+        admission = None if old else Admission(req.operation, req.old_object, req.user_info,
+                                               req.dry_run)
+        result = self.checker.check(obj, label, admission=admission)
         if result.errors:
             raise JudgementError(result.errors[0].message)
         return result

@@ -38,7 +38,7 @@ above it, 2 usage error, bad config or incomplete coverage.
 from __future__ import annotations
 
 import sys
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,12 +66,13 @@ from kubeproof.core.catalogue import codes
 from kubeproof.core.config import Config, ConfigError
 from kubeproof.core.engine import Engine
 from kubeproof.core.result import ScanResult, exit_code
-from kubeproof.core.run import RunSettings, SelectionError, build_run
+from kubeproof.core.run import Run, RunSettings, SelectionError, build_run
 from kubeproof.images.check import CheckSettings
 from kubeproof.images.vulnfacts import VulnInputs
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN, parse_kube_version
 from kubeproof.k8s.workloads import WORKLOAD_KINDS
 from kubeproof.model import Finding, InputError, Needs, Rule, RunsIn
+from kubeproof.policies.in_cluster import read_policies
 from kubeproof.reports import cluster_reports
 from kubeproof.sources import cluster
 from kubeproof.sources.cluster import ClusterError
@@ -105,13 +106,22 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     """Audit the cluster; raises ``ClusterError`` (no credentials) and
     ``SelectionError`` (unknown rule), reports everything else in the result."""
     config = config or Config()
-    # the Kubernetes version is the server's, known once connected (below)
-    run = build_run(RunSettings(config, select=opts.select, ignore=opts.ignore,
-                                pss_level=opts.pss_level, vulns=opts.vulns,
-                                check_images=opts.check_images,
-                                extra_rules=opts.extra_rules))
-    rules = [r for r in run.rules
-             if RunsIn.CLUSTER in r.runs_in]
+
+    def build(extra: Sequence[Rule], lookup: Any = None) -> Run:
+        return build_run(RunSettings(config, select=opts.select, ignore=opts.ignore,
+                                     pss_level=opts.pss_level, vulns=opts.vulns,
+                                     check_images=opts.check_images,
+                                     extra_rules=extra, policy_lookup=lookup))
+
+    # the Kubernetes version is the server's, known once connected (below); a
+    # selection is checked before connecting, unless it names a policy (vap/...),
+    # which only the cluster's policies can answer
+    try:
+        run: Run | None = build(opts.extra_rules)
+    except SelectionError:
+        if not any("/" in token for token in (*opts.select, *opts.ignore)):
+            raise
+        run = None
     conn = cluster.connect(opts.kubeconfig, opts.context, timeout=opts.request_timeout,
                            max_requests=opts.max_requests)
     errors: list[InputError] = []
@@ -131,7 +141,18 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     if version is None:
         version = min(served, NEWEST_KNOWN) if served and served[0] == 1 \
             else DEFAULT_KUBE_VERSION
+    if reachable:
+        # the cluster's own admission policies, judged against what already runs
+        policies = read_policies(conn, version, max_requests=opts.max_requests,
+                                 page_size=opts.page_size)
+        errors.extend(policies.errors)
+        warnings.extend(policies.warnings)
+        if policies.policies or run is None:
+            run = build([*opts.extra_rules, *policies.rules(config)], policies.lookup)
+    elif run is None:
+        run = build(opts.extra_rules)
     run = run.with_kube_version(version)
+    rules = [r for r in run.rules if RunsIn.CLUSTER in r.runs_in]
     engine = Engine(run.ctx, rules)
     result = engine.result
     result.errors.extend(errors)
