@@ -82,7 +82,8 @@ def app_from_env() -> Starlette:
     settings = AppSettings.from_env()
     config = load_config(settings.config_path)
     policy = load_policy(config, settings.namespace)
-    return create_app(Judge(config, policy), AuditSink(policy.audit))
+    return create_app(Judge(config, policy, policy_paths=settings.policy_paths),
+                      AuditSink(policy.audit))
 
 
 def create_app(judge: Judge, sink: AuditSink, judges: int = JUDGE_PROCESSES) -> Starlette:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,9 @@ from kubeproof.fix.apply import fix_object
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, parse_kube_version
 from kubeproof.model import Admission, Finding, Rule, RunsIn
 from kubeproof.policies.as_rules import ADMISSION_FAMILIES
+from kubeproof.policies.scanned import gather
 from kubeproof.sources.cluster import as_judged, judged_elsewhere
+from kubeproof.sources.files import LoadOptions
 from kubeproof.webhook.admission import JUDGED_OPERATIONS, AdmissionRequest, AdmissionResponse
 from kubeproof.webhook.policy import AUDIT, ENFORCE, FAIL_ALLOW, WARN, WebhookPolicy
 
@@ -66,11 +69,14 @@ class Decision:
     exempted: int = 0  # findings left out by exemptions (counted by the app)
 
 
-def run_settings(config: Config, policy: WebhookPolicy) -> RunSettings:
+def run_settings(config: Config, policy: WebhookPolicy,
+                 policy_paths: Sequence[str] = ()) -> RunSettings:
     """The webhook's run: scan's kube version and PSS level, every rule the
-    config leaves on (its custom rules too), annotation exemptions as the
-    policy allows them; raises ``ValueError`` for a bad ``scan.kubeVersion`` or
-    a custom rule that does not compile."""
+    config leaves on (its custom rules too), the admission policies of
+    ``policy_paths`` (``serve --policy``: VAPs with their bindings and params,
+    Kyverno policies), annotation exemptions as the policy allows them; raises
+    ``ValueError`` for a bad ``scan.kubeVersion``, a custom rule or a policy
+    that does not compile (one line each)."""
     settings = config.scan
     version = parse_kube_version(str(settings["kubeVersion"])) \
         if settings.get("kubeVersion") else DEFAULT_KUBE_VERSION
@@ -80,19 +86,25 @@ def run_settings(config: Config, policy: WebhookPolicy) -> RunSettings:
         custom = custom_rules_or_raise(config, version)
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
-    return RunSettings(judged, kube_version=version, pss_level=level, extra_rules=custom)
+    policies = gather((), policy_paths, LoadOptions(), version)
+    if policies.errors:
+        raise ValueError("\n".join(str(e) for e in policies.errors))
+    return RunSettings(judged, kube_version=version, pss_level=level,
+                       extra_rules=[*custom, *policies.rules(config)],
+                       policy_lookup=policies.lookup)
 
 
-def build_context(config: Config, policy: WebhookPolicy) -> Context:
+def build_context(config: Config, policy: WebhookPolicy,
+                  policy_paths: Sequence[str] = ()) -> Context:
     """The rules' context for the webhook (see :func:`run_settings`)."""
-    return build_run(run_settings(config, policy)).ctx
+    return build_run(run_settings(config, policy, policy_paths)).ctx
 
 
 class Judge:
     def __init__(self, config: Config, policy: WebhookPolicy,
-                 extra_rules: tuple[Rule, ...] = ()) -> None:
+                 extra_rules: tuple[Rule, ...] = (), policy_paths: Sequence[str] = ()) -> None:
         self.policy = policy
-        run = build_run(run_settings(config, policy))
+        run = build_run(run_settings(config, policy, policy_paths))
         rules = [r for r in run.rules if RunsIn.ADMISSION in r.runs_in]
         self.checker = ObjectChecker(run.ctx, [*rules, *extra_rules])
         self.codes = {r.code for r in rules}

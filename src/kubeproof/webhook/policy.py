@@ -194,6 +194,9 @@ def _rule_modes(where: str, key: str, raw: Any,
     out: dict[str, str] = {}
     for token, mode in raw.items():
         checked = _mode(where, f"{key}.{token}", mode)
+        if "/" in str(token):  # a policy's code (vap/<name>): known once its policies are
+            out[str(token)] = checked
+            continue
         for code in _codes(where, key, [str(token)], custom):
             out[code] = checked
     return out

@@ -22,6 +22,8 @@ class AppSettings:
 
     config_path: str | None = None
     namespace: str | None = None
+    # serve --policy: files and folders of admission policies (absolute paths)
+    policy_paths: tuple[str, ...] = ()
 
     def to_env(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -29,7 +31,11 @@ class AppSettings:
     @classmethod
     def from_env(cls) -> AppSettings:
         raw = os.environ.get(SETTINGS_ENV)
-        return cls(**orjson.loads(raw)) if raw else cls()
+        if not raw:
+            return cls()
+        fields = orjson.loads(raw)
+        fields["policy_paths"] = tuple(fields.get("policy_paths") or ())
+        return cls(**fields)
 
 
 def use_multiprocess_metrics() -> str | None:

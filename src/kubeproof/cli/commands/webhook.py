@@ -45,13 +45,18 @@ def webhook() -> None:
 @config_options()
 @click.option("--namespace", envvar="POD_NAMESPACE", default=None,
               help="The webhook's own namespace, never judged [default: $POD_NAMESPACE].")
+@click.option("--policy", "policy_paths", multiple=True, metavar="PATH",
+              type=click.Path(exists=True),
+              help="Judge with the admission policies of these files or folders too: "
+                   "ValidatingAdmissionPolicies with their bindings and params, Kyverno "
+                   "ValidatingPolicies and ClusterPolicies (repeatable; docs/policies.md).")
 @click.option("--access-log", is_flag=True, help="Log every HTTP request (to stdout).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               help="Lowest level of the log lines written.")
 def serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
-          config_path: str | None, no_config: bool, namespace: str | None, access_log: bool,
-          log_level: str) -> None:
+          config_path: str | None, no_config: bool, namespace: str | None,
+          policy_paths: tuple[str, ...], access_log: bool, log_level: str) -> None:
     """Serve POST /validate and /mutate (AdmissionReview v1), /healthz, /readyz, /metrics.
 
     Exit codes: 0 stopped cleanly (SIGTERM, Ctrl-C); 2 usage error or bad
@@ -60,22 +65,22 @@ def serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
     metrics_dir = use_multiprocess_metrics()  # before anything imports prometheus_client
     try:
         _serve(tls_cert, tls_key, host, port, workers, config_path, no_config, namespace,
-               access_log, log_level)
+               tuple(os.path.abspath(p) for p in policy_paths), access_log, log_level)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
-           config_path: str | None, no_config: bool, namespace: str | None, access_log: bool,
-           log_level: str) -> None:
+           config_path: str | None, no_config: bool, namespace: str | None,
+           policy_paths: tuple[str, ...], access_log: bool, log_level: str) -> None:
 
 
     found = None if no_config else (config_path or find_config())
     try:
         config = load_config(found)
         policy = load_policy(config, namespace)
-        build_context(config, policy)
+        build_context(config, policy, policy_paths)
     except (ConfigError, ValueError) as exc:
         fail(str(exc))
     audit = policy.audit
@@ -90,7 +95,8 @@ def _serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
     path = os.path.abspath(str(found)) if found else None
     run_server(ServeOptions(cert_file=tls_cert, key_file=tls_key, host=host, port=port,
                             workers=workers, access_log=access_log, log_level=log_level,
-                            app=AppSettings(config_path=path, namespace=namespace)))
+                            app=AppSettings(config_path=path, namespace=namespace,
+                                            policy_paths=policy_paths)))
 
 
 webhook.add_command(install_command)
