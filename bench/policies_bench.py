@@ -1,10 +1,10 @@
 """Policies benchmark (issue #12): what a 20-policy set costs, in the same run.
 
 The policy set is twenty Kyverno ``ValidatingPolicy`` documents from the
-vendored conformance set (``tests/conformance/kyverno``): the seventeen of
-``pod-security-vpol`` and three of ``best-practices-vpol``
-(``disallow-latest-tag``, ``require-labels``, ``require-probes``), copied into
-a temporary folder. The corpus is the workload (``tests/data/corpus``, or
+vendored conformance set (``tests/conformance/kyverno``): the sixteen of
+``pod-security-vpol`` and four of ``best-practices-vpol``
+(``disallow-latest-tag``, ``require-labels``, ``require-probes``,
+``require-pod-requests-limits``), copied into a temporary folder. The corpus is the workload (``tests/data/corpus``, or
 ``--corpus DIR``).
 
   1. Scan: ``scan CORPUS -f json --no-config --fail-on none -j 1`` without and
@@ -36,7 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE = ROOT / "tests" / "conformance" / "kyverno"
-BEST_PRACTICES = ("disallow-latest-tag", "require-labels", "require-probes")
+BEST_PRACTICES = ("disallow-latest-tag", "require-labels", "require-probes",
+                  "require-pod-requests-limits")
 
 
 def policy_files() -> list[Path]:

@@ -49,6 +49,7 @@ from kubeproof.policies.model import (
     Subject,
 )
 from kubeproof.policies.request import Admission, labels_of, meta_string, prepared
+from kubeproof.policies.resources import kind_of_resource
 from kubeproof.policies.unsupported import libraries_used
 
 ACTIONS = frozenset({"Deny", "Warn", "Audit"})
@@ -80,6 +81,26 @@ class AdmissionPolicy:
     param_kind: tuple[str, str] | None = None  # (apiVersion, kind)
     actions: frozenset[str] = frozenset({DENY})  # without bindings
     unsupported: tuple[str, ...] = ()
+
+    @property
+    def kinds(self) -> frozenset[str] | None:
+        """The kinds the policy (and its autogen variants) can select at most,
+        from the resources its matchConstraints name; None: any kind. The run
+        gives the policy's rule only objects of these kinds (a cheap filter
+        before the exact match; measured: a fifth of a scan with 20 policies
+        went to objects no policy selects)."""
+        found: set[str] = set()
+        for body in self.bodies:
+            rules = body.matcher.rules
+            if rules is None:
+                return None
+            for rule in rules:
+                for resource in rule.resources:
+                    kind = kind_of_resource(resource)
+                    if kind is None:
+                        return None
+                    found.add(kind)
+        return frozenset(found)
 
     def evaluate(self, subject: Subject, lookup: Lookup) -> list[Outcome]:
         try:

@@ -119,6 +119,16 @@ class KyvernoPolicy:
         self.apply_one = False
 
     @property
+    def kinds(self) -> frozenset[str] | None:
+        """The kinds the rules (autogen'd ones too) can select at most; None: any."""
+        found: set[str] = set()
+        for rule in self.rules:
+            if rule.kinds is None:
+                return None
+            found |= rule.kinds
+        return frozenset(found)
+
+    @property
     def rule_names(self) -> list[str]:
         return [r.name for r in self.rules]
 

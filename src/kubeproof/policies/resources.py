@@ -107,6 +107,12 @@ def guess_plural(kind: str) -> str:
     return lower + "s"
 
 
+def kind_of_resource(resource: str) -> str | None:
+    """The built-in kind a resource (``deployments``, ``pods/status``) names;
+    None for a wildcard or any other resource (a custom one: any kind)."""
+    return _KIND_BY_RESOURCE.get(resource.split("/", 1)[0])
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceInfo:
     """What an admission request says about an object's type."""
@@ -158,3 +164,6 @@ def resource_of(obj: Mapping[str, Any] | None) -> ResourceInfo:
     namespaced = known[3] if known is not None else (
         has_namespace and kind not in CLUSTER_SCOPED)
     return ResourceInfo(group, version, kind, guess_plural(kind), namespaced)
+
+
+_KIND_BY_RESOURCE = {guess_plural(kind): kind for kind in GROUPS}

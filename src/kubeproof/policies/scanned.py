@@ -5,7 +5,7 @@ before the objects are checked.
 Policies are compiled once per run and judged per object as the object rules
 run, so they must be known before the first object is checked. A first,
 cheap pass over the scanned files finds them: a file is parsed only when its
-bytes name a policy kind (``POLICY_MARKERS``); only when there are policies
+bytes name a policy kind (``POLICY_MARKER``); only when there are policies
 (or custom rules that read ``namespaceObject``) does a second pass parse the
 other files that name a Namespace or a ``paramKind`` the policies take.
 Most files of a scan hold neither, so the pass reads them and parses nothing
@@ -18,6 +18,7 @@ policies with ``--policy``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +30,16 @@ from kubeproof.policies.kinds import is_policy_document
 from kubeproof.policies.model import Policy, PolicyError, Source
 from kubeproof.sources.files import STDIN, LoadOptions, decode, discover, load_text, read_bytes
 
-# bytes that a file holding a policy or a binding must contain
-POLICY_MARKERS = (b"ValidatingAdmissionPolicy", b"ValidatingPolicy", b"kyverno.io")
+_KIND = rb"""["']?kind["']?\s*:\s*["']?"""
+# what the bytes of a file holding a policy or a binding must match (YAML or JSON)
+POLICY_MARKER = re.compile(_KIND + rb"(?:ValidatingAdmissionPolicy(?:Binding)?|ValidatingPolicy"
+                           rb"|ClusterPolicy|Policy)\b")
+
+
+def kind_marker(kinds: Iterable[str]) -> re.Pattern[bytes]:
+    """What the bytes of a file holding an object of one of ``kinds`` must match."""
+    names = b"|".join(re.escape(kind.encode()) for kind in sorted(kinds))
+    return re.compile(_KIND + rb"(?:" + names + rb")\b")
 
 
 @dataclass(slots=True)
@@ -100,7 +109,7 @@ def gather(inputs: Iterable[tuple[str, str]], policy_paths: Iterable[str], opts:
     others: list[Mapping[str, Any]] = []  # the other objects of those files
     parsed: set[str] = set()
     for path, data in _read(files, opts, errors, given_paths):
-        if not any(marker in data for marker in POLICY_MARKERS):
+        if not POLICY_MARKER.search(data):
             continue
         parsed.add(path)
         for obj, line in _objects(path, data, errors if path in given_paths else None):
@@ -122,9 +131,9 @@ def gather(inputs: Iterable[tuple[str, str]], policy_paths: Iterable[str], opts:
     lookup = SetLookup()
     for other in others:
         lookup.add(other, param_kinds)
-    wanted = [b"Namespace", *(kind.encode() for _, kind in param_kinds)]
+    wanted = kind_marker({"Namespace", *(kind for _, kind in param_kinds)})
     for path, data in _read((f for f in files if f not in parsed), opts, [], set()):
-        if any(marker in data for marker in wanted):
+        if wanted.search(data):
             for obj, _ in _objects(path, data, None):
                 lookup.add(obj, param_kinds)
     if compiled is None:

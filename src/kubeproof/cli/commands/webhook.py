@@ -21,7 +21,7 @@ from kubeproof.webhook.judge import build_context
 from kubeproof.webhook.policy import load_policy
 from kubeproof.webhook.server import ServeOptions
 from kubeproof.webhook.server import serve as run_server
-from kubeproof.webhook.settings import AppSettings, use_multiprocess_metrics
+from kubeproof.webhook.settings import MULTIPROC_ENV, AppSettings, use_multiprocess_metrics
 
 
 @click.group()
@@ -69,6 +69,9 @@ def serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+            # the directory is gone: nothing run after this in the process (a test,
+            # a program calling the CLI) may inherit it
+            os.environ.pop(MULTIPROC_ENV, None)
 
 
 def _serve(tls_cert: str, tls_key: str, host: str, port: int, workers: int,

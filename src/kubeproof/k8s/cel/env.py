@@ -541,7 +541,32 @@ def _rename(expression: str) -> str:
     return _RENAME.sub(sub, expression)
 
 
+# value id -> (the value, its node count): one object is judged by every
+# expression of every policy in turn, so its count is taken once (measured:
+# counting was 46% of evaluating 20 policies over the corpus). The value is
+# kept with its count, so an id cannot be reused while its entry lives.
+_COUNTED: dict[int, tuple[Any, int]] = {}
+_COUNTED_MAX = 16  # bounds the memory it keeps alive (a webhook request is up to ~3 MB)
+
+
 def _count(value: Any, budget: int) -> int:
+    """JSON nodes of ``value`` (remembered for the last values counted); raises
+    past ``budget``."""
+    if not isinstance(value, (dict, list)):
+        return _count_nodes(value, budget)
+    known = _COUNTED.get(id(value))
+    if known is not None and known[0] is value:
+        if known[1] > budget:
+            raise CelCostError(f"input larger than {MAX_INPUT_NODES} values")
+        return known[1]
+    seen = _count_nodes(value, budget)
+    if len(_COUNTED) >= _COUNTED_MAX:
+        _COUNTED.clear()
+    _COUNTED[id(value)] = (value, seen)
+    return seen
+
+
+def _count_nodes(value: Any, budget: int) -> int:
     """JSON nodes of ``value``; raises past ``budget``."""
     seen, stack = 0, [value]
     while stack:
