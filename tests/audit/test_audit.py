@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from kubeproof.core.result import ScanResult
+from kubeproof.policies.in_cluster import POLICY_SPECS
 from kubeproof.sources.cluster import AUDIT_KINDS
 from tests.support.audit import Api
 from tests.support.cli import kp
@@ -114,7 +115,8 @@ def test_default_namespace_rule_reports_only_workloads(api: Api) -> None:
 def test_every_audited_kind_is_listed_with_one_paginated_call(api: Api) -> None:
     api.audit()
     listed = {p for p, q in api.cluster.requests if "limit" in q}
-    assert len(listed) == len(AUDIT_KINDS)
+    # and, first, the cluster's admission policies (policies.in_cluster)
+    assert len(listed) == len(AUDIT_KINDS) + len(POLICY_SPECS)
     assert "/api/v1/pods" in listed and "/apis/apps/v1/deployments" in listed
     assert "/apis/autoscaling/v2/horizontalpodautoscalers" in listed  # the preferred version
     assert not any(p.endswith("/secrets") for p, _ in api.cluster.requests)
@@ -160,10 +162,15 @@ def test_namespace_narrows_the_lists_and_the_findings(api: Api) -> None:
     paths = {p for p, q in api.cluster.requests if "limit" in q}
     namespaced = {p for p in paths if "/namespaces/" in p}
     assert "/api/v1/namespaces/shop/pods" in namespaced
-    assert paths - namespaced == {"/api/v1/namespaces",
-                                  "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}
-    ns_call = next(q for p, q in api.cluster.requests if p == "/api/v1/namespaces")
-    assert ns_call["fieldSelector"] == ["metadata.name=shop"]
+    # and the cluster's admission policies, cluster-scoped (policies.in_cluster)
+    assert paths - namespaced == {
+        "/api/v1/namespaces", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies",
+        "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings",
+        "/apis/policies.kyverno.io/v1/validatingpolicies",
+        "/apis/kyverno.io/v1/clusterpolicies"}
+    assert all(q["fieldSelector"] == ["metadata.name=shop"]
+               for p, q in api.cluster.requests if p == "/api/v1/namespaces")
     # the Namespace itself is judged (set rules about it)
     assert any(f.file == "fake/-/Namespace/shop" for f in result.findings)
 

@@ -33,14 +33,30 @@ POLICY_SPECS: tuple[KindSpec, ...] = (
 NAMESPACES = KindSpec("", "Namespace", "namespaces")
 
 
-def read_policies(conn: Connection, kube_version: tuple[int, int], *, max_requests: int = 4,
+class ReadStopped(Exception):
+    """The cluster stopped answering (credentials rejected, unreachable) while
+    its policies were read: the audit cannot go on either."""
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def read_policies(conn: Connection, kube_version: tuple[int, int], *,
+                  namespace: str | None = None, max_requests: int = 4,
                   page_size: int = 500) -> ScanPolicies:
-    """The cluster's policies compiled, with their lookup (namespaces, params)."""
+    """The cluster's policies compiled, with their lookup (namespaces, params).
+    An audit narrowed to ``namespace`` reads the cluster-scoped policies, and
+    the namespaced ones (Kyverno ``Policy``) and the Namespace of that
+    namespace only. Raises :class:`ReadStopped` on a fatal error."""
     errors: list[InputError] = []
     docs: list[tuple[Mapping[str, Any], Source]] = []
     lookup = SetLookup()
-    for obj, where in _list(conn, (*POLICY_SPECS, NAMESPACES), max_requests, page_size,
-                            errors):
+    cluster_wide = tuple(s for s in POLICY_SPECS if s.kind != "Policy")
+    namespaced = tuple(s for s in POLICY_SPECS if s.kind == "Policy")
+    found = _list(conn, cluster_wide, None, max_requests, page_size, errors) + \
+        _list(conn, (*namespaced, NAMESPACES), namespace, max_requests, page_size, errors)
+    for obj, where in found:
         if obj.get("kind") == "Namespace":
             lookup.add(obj, set())
         else:
@@ -58,19 +74,25 @@ def read_policies(conn: Connection, kube_version: tuple[int, int], *, max_reques
         group, _ = split_api_version(api_version)
         specs.append(KindSpec(group, kind, guess_plural(kind), optional=True))
     if specs:
-        for obj, _ in _list(conn, tuple(specs), max_requests, page_size, errors):
+        # params anywhere: a binding's paramRef names their namespace
+        for obj, _ in _list(conn, tuple(specs), None, max_requests, page_size, errors):
             lookup.add(obj, param_kinds)
     errors.extend(input_error(e) for e in compiled.errors)
     return ScanPolicies(compiled.policies, lookup, errors,
                         [input_error(e) for e in compiled.unsupported])
 
 
-def _list(conn: Connection, specs: tuple[KindSpec, ...], max_requests: int, page_size: int,
-          errors: list[InputError]) -> list[tuple[dict[str, Any], str]]:
-    """Every object of ``specs`` in every namespace, with the label naming it."""
+def _list(conn: Connection, specs: tuple[KindSpec, ...], namespace: str | None,
+          max_requests: int, page_size: int, errors: list[InputError]
+          ) -> list[tuple[dict[str, Any], str]]:
+    """Every object of ``specs`` (in ``namespace``; None: everywhere), with the
+    label naming it; raises :class:`ReadStopped` when the reading stopped."""
     reader = ClusterReader(conn, max_requests=max_requests, page_size=page_size)
     found: list[tuple[dict[str, Any], str]] = []
-    for event in reader.read(specs, None):
+    events = list(reader.read(specs, namespace))
+    if reader.fatal is not None:
+        raise ReadStopped(InputError(conn.where, None, str(reader.fatal)))
+    for event in events:
         if isinstance(event, InputError):
             errors.append(event)
             continue

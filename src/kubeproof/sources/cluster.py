@@ -506,6 +506,12 @@ class ClusterReader:
         self._fatal: RequestFailed | None = None
         self._lock = threading.Lock()
 
+    @property
+    def fatal(self) -> RequestFailed | None:
+        """The error that stopped the reading (credentials rejected, server
+        unreachable), if one did."""
+        return self._fatal
+
     def _error(self, message: str) -> InputError:
         return InputError(self.conn.where, None, message)
 

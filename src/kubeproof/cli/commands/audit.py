@@ -72,7 +72,7 @@ from kubeproof.images.vulnfacts import VulnInputs
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION, NEWEST_KNOWN, parse_kube_version
 from kubeproof.k8s.workloads import WORKLOAD_KINDS
 from kubeproof.model import Finding, InputError, Needs, Rule, RunsIn
-from kubeproof.policies.in_cluster import read_policies
+from kubeproof.policies.in_cluster import POLICY_SPECS, ReadStopped, read_policies
 from kubeproof.reports import cluster_reports
 from kubeproof.sources import cluster
 from kubeproof.sources.cluster import ClusterError
@@ -141,15 +141,23 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     if version is None:
         version = min(served, NEWEST_KNOWN) if served and served[0] == 1 \
             else DEFAULT_KUBE_VERSION
+    specs = cluster.AUDIT_KINDS + ((cluster.SECRETS,) if opts.read_secrets else ())
     if reachable:
         # the cluster's own admission policies, judged against what already runs
-        policies = read_policies(conn, version, max_requests=opts.max_requests,
-                                 page_size=opts.page_size)
-        errors.extend(policies.errors)
-        warnings.extend(policies.warnings)
-        if policies.policies or run is None:
-            run = build([*opts.extra_rules, *policies.rules(config)], policies.lookup)
-    elif run is None:
+        try:
+            policies = read_policies(conn, version, namespace=opts.namespace,
+                                     max_requests=opts.max_requests, page_size=opts.page_size)
+        except ReadStopped as stop:  # nothing else will answer either
+            reachable = False
+            unread = ", ".join(s.resource for s in (*POLICY_SPECS, *specs))
+            errors += [stop.error, InputError(conn.where, None,
+                                              f"audit incomplete, not read: {unread}")]
+        else:
+            errors.extend(policies.errors)
+            warnings.extend(policies.warnings)
+            if policies.policies or run is None:
+                run = build([*opts.extra_rules, *policies.rules(config)], policies.lookup)
+    if run is None:
         run = build(opts.extra_rules)
     run = run.with_kube_version(version)
     rules = [r for r in run.rules if RunsIn.CLUSTER in r.runs_in]
@@ -159,7 +167,6 @@ def run_audit(opts: AuditOptions, config: Config | None = None) -> ScanResult:
     reader = cluster.ClusterReader(conn, max_requests=opts.max_requests,
                                    page_size=opts.page_size)
     if reachable:
-        specs = cluster.AUDIT_KINDS + ((cluster.SECRETS,) if opts.read_secrets else ())
         with gc_paused():
             for event in reader.read(specs, opts.namespace):
                 if isinstance(event, InputError):
