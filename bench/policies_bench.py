@@ -4,8 +4,8 @@ The policy set is twenty Kyverno ``ValidatingPolicy`` documents from the
 vendored conformance set (``tests/conformance/kyverno``): the sixteen of
 ``pod-security-vpol`` and four of ``best-practices-vpol``
 (``disallow-latest-tag``, ``require-labels``, ``require-probes``,
-``require-pod-requests-limits``), copied into a temporary folder. The corpus is the workload (``tests/data/corpus``, or
-``--corpus DIR``).
+``require-pod-requests-limits``), copied into a temporary folder. The corpus
+is the workload (``tests/data/corpus``, or ``--corpus DIR``).
 
   1. Scan: ``scan CORPUS -f json --no-config --fail-on none -j 1`` without and
      with ``--policy SET``, alternating (ABAB, ``--rounds`` pairs after one
@@ -85,7 +85,6 @@ def scan_ratio(corpus: str, policies: Path, rounds: int) -> None:
 def in_process(corpus: str, files: list[Path]) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from kubeproof.policies.compile import compile_policies
-
     from kubeproof.policies.model import NoLookup, Source, Subject
     from kubeproof.sources.files import LoadOptions, discover, load_path
     from kubeproof.sources.yamlparse import parse_yaml

@@ -362,7 +362,11 @@ def test_the_example_finds_what_it_says(tmp_path: Path) -> None:
     proc = kp("scan", ".", "--select", "ACME001,ACME002", "-f", "json", cwd=EXAMPLE,
               expect=1, traceback_free=True)
     doc = json.loads(proc.stdout)
-    assert [(f["code"], f["line"]) for f in doc["findings"]] == [("ACME001", 7)]
+    assert [(f["code"], f["file"], f["line"]) for f in doc["findings"]] == [
+        ("ACME001", "deployment.yaml", 7),  # team "marketing" is not a known team
+        ("ACME001", "resources.yaml", 22),  # scraper has no team label: at its metadata
+        ("ACME002", "resources.yaml", 34),  # and pulls from Docker Hub
+    ]
     assert doc["findings"][0]["message"] == (
         "label team is 'marketing', not one of payments, search, platform")
     assert not doc["warnings"]

@@ -52,3 +52,12 @@ def test_the_shop_examples_are_not_judged_by_the_policy_examples() -> None:
     proc = kp("scan", str(ROOT / "examples"), "--no-config", "-f", "json", "--fail-on", "none")
     files = {f["file"] for f in json.loads(proc.stdout)["findings"]}
     assert files and not any("policies" in f for f in files)
+
+
+def test_policy_test_files_are_not_scanned_as_manifests() -> None:
+    folder = EXAMPLES / "vap-replica-limit"
+    proc = kp("scan", str(folder / "kyverno-test.yaml"), str(folder / "values.yaml"),
+              str(EXAMPLES / "custom-rules" / "kubeproof-test.yaml"), "--no-config", "-f",
+              "json", "--fail-on", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["findings"] == []

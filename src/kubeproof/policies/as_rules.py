@@ -142,7 +142,9 @@ def policy_severity(policy: Policy, default: Severity = Severity.MEDIUM) -> Seve
 
 def policy_practice(policy: Policy) -> int:
     value = policy.annotations.get(PRACTICE_ANNOTATION)
-    if isinstance(value, str) and value.strip().isdigit() and int(value) in PRACTICES:
+    # ASCII digits only: "²" is a digit to str.isdigit, not to int()
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,2}", value.strip()) \
+            and int(value) in PRACTICES:
         return int(value)
     return DEFAULT_PRACTICE
 

@@ -255,6 +255,13 @@ class _Run:
     bindings: dict[str, Any]
     values: dict[str, Any] = field(default_factory=dict)
     var_errors: dict[str, str] = field(default_factory=dict)
+    # the bindings before any variable: what an expression that reads no variable
+    # is given, so that it shares the CEL activation of every other such one (the
+    # object is converted into CEL once, not again after each new variable)
+    base: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.base = dict(self.bindings)
 
     def eval(self, expr: Expr) -> Any:
         """The value of ``expr``; raises CelError (or _Broken) when it cannot be had."""
@@ -263,7 +270,7 @@ class _Run:
         if expr.uses:
             self._variables(expr.uses)
         try:
-            return expr.program.evaluate(self.bindings)
+            return expr.program.evaluate(self.bindings if expr.uses else self.base)
         except CelError:
             bad = sorted(expr.uses & self.var_errors.keys())
             if bad:
@@ -283,7 +290,7 @@ class _Run:
                 self.var_errors[name] = expr.error
                 continue
             try:
-                value = expr.program.evaluate(self.bindings)
+                value = expr.program.evaluate(self.bindings if expr.uses else self.base)
             except CelError as err:
                 self.var_errors[name] = short(str(err))
                 continue

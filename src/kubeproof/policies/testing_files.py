@@ -100,7 +100,7 @@ class FileCache:
         text, err = decode(path, raw)
         if text is None:
             return Loaded(errors=[err or InputError(path, None, "cannot decode")])
-        loaded_file = load_text(path, text, raw)
+        loaded_file = load_text(path, text, raw, test_files=True)
         out = Loaded(errors=list(loaded_file.errors))
         for located in loaded_file.objects:
             out.objects.append((located.resource.obj, located.resource.origin.line))

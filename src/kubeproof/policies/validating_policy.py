@@ -31,7 +31,7 @@ from kubeproof.policies.admission import (
     name_of,
 )
 from kubeproof.policies.expressions import Body, Compiler, compile_body, environment
-from kubeproof.policies.match import compile_match
+from kubeproof.policies.match import Matcher, compile_match
 from kubeproof.policies.model import DENY, PolicyError, Source
 
 _PROTECTED = re.compile(r"\.(?:namespace|name)(?![A-Za-z0-9_])")
@@ -127,12 +127,17 @@ def compile_validating_policy(doc: Mapping[str, Any], source: Source,
     uses = libraries_of(spec)
     match = spec.get("matchConstraints")
     if uses:
-        # never compiled (the libraries are not declared here): only matched
+        # never compiled (the libraries are not declared here): only matched, the
+        # pod controllers of autogen too, so that what it would judge is unsupported
         matcher = compile_match(match, "spec.matchConstraints", problems, rules_required=True)
         for message in problems:
             errors.append(PolicyError(source, f"ValidatingPolicy {name}: {message}"))
-        empty = Body(matcher, (), (), (), ())
-        return AdmissionPolicy(name, "ValidatingPolicy", source, annotations, (empty,),
+        empties = [Body(matcher, (), (), (), ())]
+        if isinstance(match, Mapping) and _can_autogen(match):
+            operations = match["resourceRules"][0].get("operations")
+            empties += [Body(_autogen_matcher(controllers, operations), (), (), (), ())
+                        for controllers in _autogen_groups(spec).values()]
+        return AdmissionPolicy(name, "ValidatingPolicy", source, annotations, tuple(empties),
                                fail_closed, actions=actions, unsupported=tuple(uses))
     env = environment(kube_version, True)
     matcher = compile_match(match, "spec.matchConstraints", problems, rules_required=True)
@@ -140,10 +145,7 @@ def compile_validating_policy(doc: Mapping[str, Any], source: Source,
     bodies: list[Body] = [body] if body is not None else []
     if body is not None and isinstance(match, Mapping) and _can_autogen(match):
         operations = match["resourceRules"][0].get("operations")
-        groups: dict[str, list[str]] = {}
-        for controller in _autogen_controllers(spec):
-            groups.setdefault(_AUTOGEN[controller][2], []).append(controller)
-        for rewrite, controllers in sorted(groups.items()):
+        for rewrite, controllers in _autogen_groups(spec).items():
             variant = _autogen_variant(spec, rewrite, controllers, operations, env, name)
             if variant is not None:
                 bodies.append(variant)
@@ -155,15 +157,29 @@ def compile_validating_policy(doc: Mapping[str, Any], source: Source,
                            fail_closed, actions=actions)
 
 
-def _autogen_variant(spec: Mapping[str, Any], rewrite: str, controllers: list[str],
-                     operations: Any, env: Environment, name: str) -> Body | None:
+def _autogen_groups(spec: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The autogen controllers (resources) of ``spec`` by the rewrite they take."""
+    groups: dict[str, list[str]] = {}
+    for controller in _autogen_controllers(spec):
+        groups.setdefault(_AUTOGEN[controller][2], []).append(controller)
+    return dict(sorted(groups.items()))
+
+
+def _autogen_matcher(controllers: list[str], operations: Any) -> Matcher:
+    """What an autogen variant for ``controllers`` (resources) matches."""
     by_group: dict[str, list[str]] = {}
     for controller in controllers:
         by_group.setdefault(_AUTOGEN[controller][0], []).append(controller)
     rules = [{"apiGroups": [group], "apiVersions": ["v1"], "resources": sorted(resources),
               "operations": operations} for group, resources in sorted(by_group.items())]
     ignored: list[str] = []  # the policy's own errors were reported already
-    matcher = compile_match({"resourceRules": rules}, "autogen", ignored, rules_required=True)
+    return compile_match({"resourceRules": rules}, "autogen", ignored, rules_required=True)
+
+
+def _autogen_variant(spec: Mapping[str, Any], rewrite: str, controllers: list[str],
+                     operations: Any, env: Environment, name: str) -> Body | None:
+    matcher = _autogen_matcher(controllers, operations)
+    ignored: list[str] = []  # the policy's own errors were reported already
     precondition = "||".join(sorted(
         f"(object.apiVersion == '{_AUTOGEN[c][0]}/v1' && object.kind =='{_AUTOGEN[c][1]}')"
         for c in controllers))

@@ -149,8 +149,10 @@ class LoadedFile:
 # ---------------------------------------------------------------- discovery
 
 def load_text(path: str, text: str, raw: bytes, source: str = "file",
-              force_json: bool | None = None) -> LoadedFile:
-    """Parse one file's text into located resources and per-document errors."""
+              force_json: bool | None = None, test_files: bool = False) -> LoadedFile:
+    """Parse one file's text into located resources and per-document errors;
+    the documents of policy tests are skipped unless ``test_files`` (what
+    ``kubeproof test`` reads)."""
     out = LoadedFile(path=path, source=source)
     out.locator = FileLocator(text)
     is_json = force_json if force_json is not None else path.endswith(".json")
@@ -165,7 +167,7 @@ def load_text(path: str, text: str, raw: bytes, source: str = "file",
         if isinstance(doc, YamlError):
             out.errors.append(InputError(path, doc.line, doc.message))
             continue
-        _add_document(out, doc, index, source)
+        _add_document(out, doc, index, source, test_files)
     else:
         if len(out.objects) > MAX_OBJECTS_PER_FILE:  # the last document was a long List
             del out.objects[MAX_OBJECTS_PER_FILE:]
@@ -237,11 +239,13 @@ def _has_lone_surrogate(data: Any) -> bool:
     return False
 
 
-def _add_document(out: LoadedFile, doc: Document, index: int, source: str) -> None:
+def _add_document(out: LoadedFile, doc: Document, index: int, source: str,
+                  test_files: bool) -> None:
     data = doc.data
     if data is None:
         return
-    if not isinstance(data, dict) or not ("apiVersion" in data or "kind" in data):
+    if not isinstance(data, dict) or not ("apiVersion" in data or "kind" in data) \
+            or (not test_files and _policy_test_file(data)):
         out.skipped += 1
         return
     kind = data.get("kind")
@@ -263,6 +267,17 @@ def _add_document(out: LoadedFile, doc: Document, index: int, source: str) -> No
     origin = Origin(out.path, index, doc.line, doc.column, source, out.locator)
     out.objects.append(Located(Resource(data, origin, duplicate_keys=doc.duplicate_keys),
                                doc.node, doc.line_offset))
+
+
+def _policy_test_file(data: dict[str, Any]) -> bool:
+    """A document of a policy test (Kyverno's ``cli.kyverno.io`` Test, Value,
+    UserInfo, Context; kubeproof's ``kubeproof.dev/v1alpha1`` Test): input of
+    ``kubeproof test``, never sent to an API server, so not a manifest."""
+    api_version = data.get("apiVersion")
+    if not isinstance(api_version, str):
+        return False
+    return api_version.startswith("cli.kyverno.io/") or (
+        api_version == "kubeproof.dev/v1alpha1" and data.get("kind") == "Test")
 
 
 def _list_item_nodes(node: Any) -> list[Any] | None:
