@@ -283,16 +283,14 @@ class Program:
 
     def _input_nodes(self, data: dict[str, Any]) -> int:
         """The JSON nodes of the inputs (and of the lists the expression may build)."""
-        nodes = library.MAX_LIST if self._builds_lists else 0
-        for name, value in data.items():
-            if name == "variables" and isinstance(value, dict):
-                # a new mapping as each variable is computed; its values are not
-                for item in value.values():
-                    nodes += _count(item, MAX_INPUT_NODES - nodes)
-                nodes += 1
-            else:
-                nodes += _count(value, MAX_INPUT_NODES - nodes)
-        return nodes
+        key = tuple((name, id(value)) for name, value in data.items())
+        values = tuple(data.values())
+        known = _NODES.get(key)
+        if known is None or not all(a is b for a, b in zip(known[0], values, strict=True)):
+            if len(_NODES) >= _ACTIVATIONS_MAX:
+                del _NODES[next(iter(_NODES))]
+            known = _NODES[key] = (values, _count_inputs(data))
+        return known[1] + (library.MAX_LIST if self._builds_lists else 0)
 
     def _result(self, data: dict[str, Any]) -> Any:
         inputs = _activation(self._env, data)
@@ -595,6 +593,25 @@ def _rename(expression: str) -> str:
 # its entry lives; values are not changed while they are judged.
 _COUNTED: dict[int, tuple[Any, int]] = {}
 _COUNTED_MAX = 16  # bounds the memory it keeps alive (a webhook request is up to ~3 MB)
+
+
+# (names, ids of the values) -> (the values, their JSON nodes): the expressions
+# of one policy judging one object see the same inputs (as _ACTIVATIONS)
+_NODES: dict[tuple[tuple[str, int], ...], tuple[tuple[Any, ...], int]] = {}
+
+
+def _count_inputs(data: dict[str, Any]) -> int:
+    """The JSON nodes of all the inputs; raises past MAX_INPUT_NODES."""
+    nodes = 0
+    for name, value in data.items():
+        if name == "variables" and isinstance(value, dict):
+            # a new mapping as each variable is computed; its values are not
+            for item in value.values():
+                nodes += _count(item, MAX_INPUT_NODES - nodes)
+            nodes += 1
+        else:
+            nodes += _count(value, MAX_INPUT_NODES - nodes)
+    return nodes
 
 
 def _count(value: Any, budget: int) -> int:
