@@ -16,7 +16,11 @@ error under ``Ignore``. ``variables`` are evaluated lazily, once, when an
 expression names them; a variable that fails makes only the expressions that
 use it fail. The binding cannot hand an ``optional`` back into CEL, so a
 variable whose type is always optional is inlined (its text, parenthesised)
-into the expressions that use it; every other one is bound as a value.
+into the expressions that use it. So is, for speed, every variable that names
+no bound variable, wherever the expression still compiles: expressions then
+share one set of bindings (one conversion of the object into CEL per object);
+when one of them fails, its variables are evaluated as bound ones to say
+which failed. The others are bound as values.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject", "aut
 EVALUATION_ERROR = "EvaluationError"
 MAX_VALIDATIONS = 1000
 MAX_VARIABLES = 1000
+MAX_INLINED = 4096  # an expression with variables inlined longer than this keeps them bound
 MAX_CONDITIONS = 64
 MAX_MESSAGE = 4096
 
@@ -65,7 +70,8 @@ class Expr:
     where: str
     program: Program | None
     error: str
-    uses: frozenset[str]  # the variables it names
+    uses: frozenset[str]  # the variables it names that are bound
+    inlined: frozenset[str] = frozenset()  # the variables it names that are inlined
 
 
 _OR_VALUE = re.compile(
@@ -94,6 +100,11 @@ class Compiler:
     errors: list[str]
     inline: dict[str, str] = field(default_factory=dict)  # optional-typed variables
     kyverno: bool = False
+    # the other variables, inlined where the result still compiles: an expression
+    # that names no bound variable shares the bindings of every other such one,
+    # so the object is converted into CEL once per object, not once more after
+    # each variable (measured: a third of evaluating 20 Kyverno policies)
+    inline_fast: dict[str, str] = field(default_factory=dict)
 
     def expr(self, text: Any, where: str, *, required: bool = True) -> Expr | None:
         if text is None and not required:
@@ -102,23 +113,38 @@ class Compiler:
             self.errors.append(f"{where}: an expression (a non-empty string) is required")
             return Expr("", where, None, "no expression", frozenset())
         uses = frozenset(_VARIABLE_REF.findall(blank_strings(text)))
-        source = self._inlined(text) if uses & self.inline.keys() else text
-        if self.kyverno and "orValue" in source:
-            source = kyverno_or_value(source)
+        fast = uses & self.inline_fast.keys()
+        if fast:
+            program = self._compile(self._inlined(text, {**self.inline_fast, **self.inline}))
+            if program is not None and len(program.expression) <= MAX_INLINED:
+                return Expr(text, where, program, "", uses - self.inline_fast.keys(), fast)
+        source = self._inlined(text, self.inline) if uses & self.inline.keys() else text
         try:
-            program = self.env.compile(source)
+            program = self.env.compile(self._kyverno(source))
         except CelError as err:
             message = short(str(err))
             self.errors.append(f"{where}: {message}")
             return Expr(text, where, None, message, uses)
         return Expr(text, where, program, "", uses)
 
-    def _inlined(self, text: str) -> str:
+    def _kyverno(self, source: str) -> str:
+        return kyverno_or_value(source) if self.kyverno and "orValue" in source else source
+
+    def _compile(self, source: str) -> Program | None:
+        """``source`` compiled, None when it does not compile (the caller falls back)."""
+        try:
+            return self.env.compile(self._kyverno(source))
+        except CelError:
+            return None
+
+    def _inlined(self, text: str, inline: Mapping[str, str] | None = None) -> str:
+        inline = self.inline if inline is None else inline
+
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
-            if name is None or name not in self.inline:
+            if name is None or name not in inline:
                 return m.group(0)
-            return f"({self.inline[name]})"
+            return f"({inline[name]})"
         pattern = re.compile(STRING_LITERAL + "|" + _VARIABLE_REF.pattern, re.S)
         return pattern.sub(sub, text)
 
@@ -188,6 +214,10 @@ def compile_body(spec: Mapping[str, Any], compiler: Compiler, where: str,
         assert expr is not None
         if expr.program is not None and _always_optional(expr.program):
             compiler.inline[name] = _source_of(expr, compiler)
+        elif expr.program is not None and not expr.uses:
+            # one that names no bound variable (those it names are inlined in it)
+            compiler.inline_fast[name] = compiler._inlined(
+                expr.text, {**compiler.inline_fast, **compiler.inline})
         variables.append((name, expr))
     conditions: list[tuple[str, Expr]] = []
     for i, item in enumerate(listed("matchConditions", MAX_CONDITIONS)):
@@ -272,7 +302,9 @@ class _Run:
         try:
             return expr.program.evaluate(self.bindings if expr.uses else self.base)
         except CelError:
-            bad = sorted(expr.uses & self.var_errors.keys())
+            if expr.inlined:  # which inlined variable failed, as if it were bound
+                self._variables(expr.inlined)
+            bad = sorted((expr.uses | expr.inlined) & self.var_errors.keys())
             if bad:
                 raise _Broken(f"variable '{bad[0]}': {self.var_errors[bad[0]]}") from None
             raise

@@ -650,24 +650,23 @@ def _count_nodes(value: Any, budget: int) -> int:
     return seen
 
 
+_NESTING_TOKENS = re.compile(_COMPREHENSIONS.pattern + r"|[(\[{]|[)\]}]")
+
+
 def _nesting(expression: str) -> int:
-    """How deep comprehension macros nest (string literals skipped)."""
+    """How deep comprehension macros nest (string literals skipped); one pass
+    over the brackets and macro calls only."""
     text = re.sub(_STRINGS, '""', expression)
     stack: list[bool] = []
     depth = best = 0
-    i = 0
-    while i < len(text):
-        m = _COMPREHENSIONS.match(text, i)
-        if m:
+    for m in _NESTING_TOKENS.finditer(text):
+        token = m.group(0)
+        if len(token) > 1:  # a comprehension macro and its "("
             stack.append(True)
             depth += 1
             best = max(best, depth)
-            i = m.end()
-            continue
-        char = text[i]
-        if char in "([{":
+        elif token in "([{":
             stack.append(False)
-        elif char in ")]}" and stack and stack.pop():
+        elif stack and stack.pop():
             depth -= 1
-        i += 1
     return best
