@@ -426,4 +426,7 @@ def _type_name(value: Any) -> str:
 
 
 def short(text: str, limit: int = 500) -> str:
+    """One line of at most ``limit`` characters: a CEL error's first line holds
+    its position and reason (the lines after it repeat the source with a caret)."""
+    text = text.strip().split("\n", 1)[0]
     return text if len(text) <= limit else text[:limit - 3] + "..."

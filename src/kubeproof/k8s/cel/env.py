@@ -29,7 +29,7 @@ anything runs:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -472,6 +472,29 @@ _OPAQUE_KINDS = "[" + ", ".join(f"'{kind}'" for kind in TYPE_NAMES) + "]"
 _TYPE_CALL = re.compile(_STRINGS + r"|(?<![\w.])type\s*\(")
 
 
+def _rewrite_calls(expression: str, call: re.Pattern[str], rewrite: Callable[[str], str],
+                   what: str) -> str:
+    """Each call ``call`` matches (outside string literals) replaced by
+    ``rewrite(its argument text)``; a result past 4 x MAX_EXPRESSION (nested
+    calls multiply it) is a compile error naming ``what``."""
+    closings = _closings(expression)
+    out: list[str] = []
+    pos = 0
+    for m in call.finditer(expression):
+        if m.group(0)[:1] in "'\"" or m.start() < pos:
+            continue
+        close = closings.get(m.end() - 1, -1)
+        if close < 0:
+            continue
+        out.append(expression[pos:m.start()] + rewrite(expression[m.end():close]))
+        pos = close + 1
+    out.append(expression[pos:])
+    rewritten = "".join(out)
+    if len(rewritten) > 4 * MAX_EXPRESSION:
+        raise CelCompileError(f"{what} calls nested too deep or over too long an argument")
+    return rewritten
+
+
 def _types(expression: str) -> str:
     """``type(e)`` as ``(<e is an opaque map> ? type(kp_type(e)) : type(e))``,
     so an opaque value shows its Kubernetes type (values.py). The test is plain
@@ -479,25 +502,13 @@ def _types(expression: str) -> str:
     crashes the process converting a top-level optional (measured: SIGSEGV)."""
     if "type" not in expression:
         return expression
-    closings = _closings(expression)
-    out: list[str] = []
-    pos = 0
-    for m in _TYPE_CALL.finditer(expression):
-        if m.group(0)[:1] in "'\"" or m.start() < pos:
-            continue
-        close = closings.get(m.end() - 1, -1)
-        if close < 0:
-            continue
-        inner = _types(expression[m.end():close])
-        out.append(f"{expression[pos:m.start()]}((type({inner}) == map && '{KIND}' in dyn({inner}) "
-                   f"&& dyn({inner})['{KIND}'] in {_OPAQUE_KINDS}) ? "
-                   f"type({library.TYPE_OF}(dyn({inner}))) : type({inner}))")
-        pos = close + 1
-    out.append(expression[pos:])
-    rewritten = "".join(out)
-    if len(rewritten) > 4 * MAX_EXPRESSION:
-        raise CelCompileError("type() calls nested too deep or over too long an argument")
-    return rewritten
+
+    def rewrite(argument: str) -> str:
+        inner = _types(argument)
+        return (f"((type({inner}) == map && '{KIND}' in dyn({inner}) "
+                f"&& dyn({inner})['{KIND}'] in {_OPAQUE_KINDS}) ? "
+                f"type({library.TYPE_OF}(dyn({inner}))) : type({inner}))")
+    return _rewrite_calls(expression, _TYPE_CALL, rewrite, "type()")
 
 
 _ZERO_TIME = "timestamp('0001-01-01T00:00:00Z')"
@@ -510,26 +521,13 @@ def _non_zero(expression: str) -> str:
     timestamp is decided in plain CEL, anything else by the extension."""
     if "ofNonZeroValue" not in expression:
         return expression
-    closings = _closings(expression)
-    out: list[str] = []
-    pos = 0
-    for m in _NON_ZERO.finditer(expression):
-        if m.group(0)[:1] in "'\"" or m.start() < pos:
-            continue
-        close = closings.get(m.end() - 1, -1)
-        if close < 0:
-            continue
-        inner = _non_zero(expression[m.end():close])
-        out.append(f"{expression[pos:m.start()]}(type({inner}) == google.protobuf.Timestamp ? "
-                   f"(dyn({inner}) == {_ZERO_TIME} ? optional.none() : optional.of({inner})) : "
-                   f"optional.ofNonZeroValue({inner}))")
-        pos = close + 1
-    out.append(expression[pos:])
-    rewritten = "".join(out)
-    if len(rewritten) > 4 * MAX_EXPRESSION:
-        raise CelCompileError("optional.ofNonZeroValue() calls nested too deep or over too long "
-                              "an argument")
-    return rewritten
+
+    def rewrite(argument: str) -> str:
+        inner = _non_zero(argument)
+        return (f"(type({inner}) == google.protobuf.Timestamp ? "
+                f"(dyn({inner}) == {_ZERO_TIME} ? optional.none() : optional.of({inner})) : "
+                f"optional.ofNonZeroValue({inner}))")
+    return _rewrite_calls(expression, _NON_ZERO, rewrite, "optional.ofNonZeroValue()")
 
 
 _FORMAT_CALL = re.compile(r"(" + _STRINGS + r")(\s*\.\s*format\s*\()?")
