@@ -21,7 +21,7 @@ from kubeproof.core.run import SCAN_SCOPES, PrepareStep, Progress, RunSettings, 
 from kubeproof.k8s.versions import DEFAULT_KUBE_VERSION
 from kubeproof.model import Rule
 from kubeproof.policies.scanned import gather
-from kubeproof.sources.files import LoadOptions
+from kubeproof.sources.files import LoadOptions, forget_rendered
 
 if TYPE_CHECKING:
     from kubeproof.images.check import CheckSettings
@@ -71,15 +71,19 @@ def scan(
     found = list(discover_applications(list(paths), opts, application_patterns(config),
                                        arguments))
     inputs = [source_input for source_input, _ in found]
-    policies = gather(inputs, policy_paths, opts, kube_version,
-                      namespaces=bool(extra_rules))
-    run = build_run(RunSettings(config, select=list(select), ignore=list(ignore),
-                                kube_version=kube_version, pss_level=pss_level, scopes=scopes,
-                                prepare=list(prepare), vulns=vulns, check_images=check_images,
-                                extra_rules=[*extra_rules, *policies.rules(config)],
-                                policy_lookup=policies.lookup))
-    result = run_scan(inputs, opts, run.ctx, run.rules, progress=progress, baseline=baseline,
-                      jobs=jobs, applications=dict(found))
+    try:
+        policies = gather(inputs, policy_paths, opts, kube_version,
+                          namespaces=bool(extra_rules))
+        run = build_run(RunSettings(config, select=list(select), ignore=list(ignore),
+                                    kube_version=kube_version, pss_level=pss_level,
+                                    scopes=scopes, prepare=list(prepare), vulns=vulns,
+                                    check_images=check_images,
+                                    extra_rules=[*extra_rules, *policies.rules(config)],
+                                    policy_lookup=policies.lookup))
+        result = run_scan(inputs, opts, run.ctx, run.rules, progress=progress,
+                          baseline=baseline, jobs=jobs, applications=dict(found))
+    finally:
+        forget_rendered()  # what the policies' pass rendered and the scan did not read
     result.errors.extend(policies.errors)
     result.warnings.extend(policies.warnings)
     return run.add_facts(result)

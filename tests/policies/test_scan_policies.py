@@ -8,7 +8,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+from kubeproof.api import scan
+from kubeproof.core.config import Config
+from kubeproof.sources import render
 from tests.support.cli import kp
 
 POLICIES = """\
@@ -84,3 +88,27 @@ def test_a_scan_without_policies_never_loads_cel(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True,
                          text=True, check=False)
     assert out.stdout.strip().endswith("NO CEL"), out.stdout + out.stderr
+
+
+def test_policies_in_a_kustomize_folder_judge_it_rendered_once(tmp_path: Path,
+                                                                monkeypatch: Any) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "kustomization.yaml").write_text(
+        "resources: [policies.yaml, cm.yaml]\nnamespace: shop\n")
+    (folder / "policies.yaml").write_text(POLICIES.split("---\n", 1)[1].replace(
+        '    - expression: "object.data.size() =="\n', ""))
+    (folder / "cm.yaml").write_text(CONFIG_MAP)
+    calls: list[str] = []
+    real = render.load_rendered
+
+    def counted(kind: str, path: str, opts: Any) -> Any:
+        calls.append(path)
+        return real(kind, path, opts)
+
+    monkeypatch.setattr(render, "load_rendered", counted)
+    result = scan([str(folder)], config=Config())
+    assert not result.errors
+    assert [(f.rule.code, f.name) for f in result.findings if "/" in f.rule.code] == [
+        ("vap/config-maps", "empty")]
+    assert calls == [str(folder)]  # the policies' pass and the scan share one rendering

@@ -11,9 +11,10 @@ other files that name a Namespace or a ``paramKind`` the policies take.
 Most files of a scan hold neither, so the pass reads them and parses nothing
 (measured in ``bench/policies_bench.py``).
 
-Rendered inputs (Helm charts, Kustomize folders) are not rendered twice for
-this pass: policies and namespaces inside them are not found here (give the
-policies with ``--policy``).
+Helm charts and Kustomize folders are rendered for this pass, once: the
+scan's own load takes that rendering (``sources.files.render_ahead``), so
+their policies and namespaces count too. Their renderings are held from
+this pass until the scan reads them.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from kubeproof.sources.files import (
     discover,
     load_text,
     read_bytes,
+    render_ahead,
 )
 from kubeproof.sources.yamlparse import locate
 
 # starts with the literal: the regex engine then skips to each "kind" (measured:
 # 26x faster over the corpus than with an optional quote first)
 _KIND = rb"""kind["']?\s*:\s*["']?"""
+RENDERED_KINDS = ("helm", "kustomize")
 # what the bytes of a file holding a policy or a binding must match (YAML or JSON)
 POLICY_MARKER = re.compile(_KIND + rb"(?:ValidatingAdmissionPolicy(?:Binding)?|ValidatingPolicy"
                            rb"|ClusterPolicy|Policy)\b")
@@ -108,11 +111,15 @@ def gather(inputs: Iterable[tuple[str, str]], policy_paths: Iterable[str], opts:
     given = list(discover(list(policy_paths), opts))
     given_paths = {path for _, path in given}
     files: dict[str, None] = {}  # the plain files, each once, in order
+    rendered: list[Located] = []  # the objects of the Helm charts and Kustomize folders
     for kind, path in [*given, *inputs]:
         if path in files:
             continue
         if kind == "file" and path != STDIN:
             files[path] = None
+        elif kind in RENDERED_KINDS and path not in given_paths:
+            # rendered once: the scan's own load takes this rendering
+            rendered.extend(render_ahead(kind, path, opts).objects)
         elif path in given_paths:
             errors.append(InputError(path, None, "no such file or directory" if kind == "missing"
                                      else "--policy takes files and folders of plain YAML or JSON"))
@@ -120,18 +127,25 @@ def gather(inputs: Iterable[tuple[str, str]], policy_paths: Iterable[str], opts:
     nodes: dict[tuple[str, int], Located] = {}  # each policy document's node tree
     others: list[Mapping[str, Any]] = []  # the other objects of those files
     parsed: set[str] = set()
+
+    def sort(located: Located) -> None:
+        obj, origin = located.resource.obj, located.resource.origin
+        if is_policy_document(obj):
+            docs.append((obj, Source(origin.file, origin.line)))
+            nodes[(origin.file, origin.line)] = located
+        else:
+            others.append(obj)
+
     for path, data in _read(files, opts, errors, given_paths):
         if not (b"kyverno.io/" in data or b"admissionregistration.k8s.io/" in data) \
                 or not POLICY_MARKER.search(data):
             continue
         parsed.add(path)
         for located in _objects(path, data, errors if path in given_paths else None):
-            obj, line = located.resource.obj, located.resource.origin.line
-            if is_policy_document(obj):
-                docs.append((obj, Source(path, line)))
-                nodes[(path, line)] = located
-            else:
-                others.append(obj)
+            sort(located)
+    for located in rendered:
+        if isinstance(located.resource.obj, dict):
+            sort(located)
     if not docs and not namespaces:  # most scans: nothing more is parsed, no CEL loaded
         return ScanPolicies(errors=errors)
     compiled = None

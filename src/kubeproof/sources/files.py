@@ -220,6 +220,24 @@ def default_namespace(resources: Iterable[Resource], namespace: str | None) -> N
             meta["namespace"] = namespace
 
 
+# Helm charts and Kustomize folders rendered ahead of the scan that reads them
+# (policies.scanned looks for policies in them first): (kind, path) -> (the
+# options, the rendered file). The scan's own load takes the rendering instead
+# of rendering again; ``forget_rendered`` drops what no load took.
+_RENDERED: dict[tuple[str, str], tuple[LoadOptions, LoadedFile]] = {}
+
+
+def render_ahead(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
+    """``load_path`` of a Helm or Kustomize input, kept for the next load of it."""
+    loaded = load_path(kind, path, opts)
+    _RENDERED[(kind, path)] = (opts, loaded)
+    return loaded
+
+
+def forget_rendered() -> None:
+    _RENDERED.clear()
+
+
 def load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
     """Load one discovered input; never raises for bad input. Objects without a
     namespace get ``opts.namespace`` (as ``kubectl apply -n`` gives them)."""
@@ -239,6 +257,9 @@ def _load_path(kind: str, path: str, opts: LoadOptions) -> LoadedFile:
         return LoadedFile(path, errors=[InputError(
             path, None, "no manifests found (*.yaml, *.yml, *.json) in this directory")])
     if kind in ("kustomize", "helm"):
+        ahead = _RENDERED.pop((kind, path), None)
+        if ahead is not None and ahead[0] == opts:
+            return ahead[1]
         # start-up: the renderers load subprocess, tempfile and Helm's SDK probe (~14 ms
         # of imports after the engine, perf_counter, best of 5); most scans render nothing
         from kubeproof.sources import render
