@@ -43,6 +43,7 @@ from kubeproof.k8s.cel.values import KIND, TYPE_NAMES
 
 MAX_EXPRESSION = 16 * 1024
 MAX_NESTING = 4
+MAX_PROGRAMS = 4096  # compiled programs kept per environment
 COST_LIMIT = 10_000_000
 MAX_INPUT_NODES = 1_000_000
 
@@ -119,8 +120,21 @@ class Environment:
         self._env = cel.NewEnv(descriptor_pool=descriptor_pool.Default(),
                                variables={name: cel.Type.DYN for name in self.variables},
                                extensions=loaded)
+        # expression -> its program: policies repeat expressions (the sixteen Pod
+        # Security policies of Kyverno's library share their container variables),
+        # and a program is immutable, so each text is compiled once
+        self._programs: dict[str, Program] = {}
 
     def compile(self, expression: str) -> Program:
+        program = self._programs.get(expression)
+        if program is None:
+            program = self._compile(expression)
+            if len(self._programs) >= MAX_PROGRAMS:
+                del self._programs[next(iter(self._programs))]
+            self._programs[expression] = program
+        return program
+
+    def _compile(self, expression: str) -> Program:
         if len(expression) > MAX_EXPRESSION:
             raise CelCompileError(f"expression longer than {MAX_EXPRESSION} characters")
         depth = _nesting(expression)
