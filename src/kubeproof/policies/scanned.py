@@ -104,9 +104,10 @@ class ScanPolicies:
 
 def gather(inputs: Iterable[tuple[str, str]], policy_paths: Iterable[str], opts: LoadOptions,
            kube_version: tuple[int, int] | None, *, namespaces: bool = False) -> ScanPolicies:
-    """The policies of ``--policy`` paths and of the plain files among ``inputs``;
-    the set's namespaces are gathered when there are policies, or when
-    ``namespaces`` says the run's custom rules read ``namespaceObject``."""
+    """The policies of ``--policy`` paths and of ``inputs`` (plain files, Helm
+    charts and Kustomize folders; not stdin, which is read once); the set's
+    namespaces are gathered when there are policies, or when ``namespaces``
+    says the run's custom rules read ``namespaceObject``."""
     errors: list[InputError] = []
     given = list(discover(list(policy_paths), opts))
     given_paths = {path for _, path in given}
