@@ -112,3 +112,33 @@ def test_policies_in_a_kustomize_folder_judge_it_rendered_once(tmp_path: Path,
     assert [(f.rule.code, f.name) for f in result.findings if "/" in f.rule.code] == [
         ("vap/config-maps", "empty")]
     assert calls == [str(folder)]  # the policies' pass and the scan share one rendering
+
+
+NAMESPACED = """\
+apiVersion: policies.kyverno.io/v1
+kind: NamespacedValidatingPolicy
+metadata:
+  name: config-maps-have-data
+  namespace: shop
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["configmaps"]
+  validations:
+    - expression: "has(object.data)"
+      message: a ConfigMap holds data
+"""
+
+
+def test_a_namespaced_validating_policy_judges_only_its_namespace(tmp_path: Path) -> None:
+    (tmp_path / "policy.yaml").write_text(NAMESPACED)
+    (tmp_path / "cms.yaml").write_text(CONFIG_MAP + "---\n" + CONFIG_MAP.replace(
+        "namespace: shop", "namespace: other"))
+    proc = kp("scan", str(tmp_path), "--no-config", "-f", "json", "--fail-on", "none")
+    assert proc.returncode == 0, proc.stderr
+    found = [(f["code"], f["object"]["namespace"]) for f in json.loads(proc.stdout)["findings"]
+             if "/" in f["code"]]
+    assert found == [("vpol/shop/config-maps-have-data", "shop")]

@@ -146,6 +146,8 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         "validatingadmissionpolicybindings", False),
     _rt("policies.kyverno.io/v1", "ValidatingPolicy", "validatingpolicies", False,
         short=("vpol",), builtin=False),
+    _rt("policies.kyverno.io/v1", "NamespacedValidatingPolicy", "namespacedvalidatingpolicies",
+        short=("nvpol",), builtin=False),
     _rt("kyverno.io/v1", "ClusterPolicy", "clusterpolicies", False, short=("cpol",),
         builtin=False),
     _rt("kyverno.io/v1", "Policy", "policies", short=("pol",), builtin=False),

@@ -81,6 +81,8 @@ class AdmissionPolicy:
     param_kind: tuple[str, str] | None = None  # (apiVersion, kind)
     actions: frozenset[str] = frozenset({DENY})  # without bindings
     unsupported: tuple[str, ...] = ()
+    # a Kyverno NamespacedValidatingPolicy judges only the objects of its namespace
+    namespace: str | None = None
 
     @property
     def kinds(self) -> frozenset[str] | None:
@@ -111,6 +113,9 @@ class AdmissionPolicy:
                             message=short(f"internal error: {type(err).__name__}: {err}"))]
 
     def _evaluate(self, admission: Admission, lookup: Lookup) -> Outcome:
+        if self.namespace is not None and admission.request.namespace != self.namespace:
+            return Outcome(self.name, "", SKIP, message=(
+                f"a {self.kind} of namespace {self.namespace} judges only that namespace"))
         body = next((b for b in self.bodies if b.matcher.matches(admission.request)), None)
         if body is None:
             return Outcome(self.name, "", SKIP,

@@ -73,9 +73,13 @@ CUSTOM = "CustomRule"  # the kind of policies.custom's rules
 MAX_ERROR_WARNINGS = 20  # per rule and run: the rest is counted in one line
 MAX_FIELD_PATH = 1024
 _PREFIX = {"ValidatingAdmissionPolicy": "vap", "ValidatingPolicy": "vpol",
+           "NamespacedValidatingPolicy": "vpol",
            "ClusterPolicy": "kyverno", "Policy": "kyverno"}
 FAMILY = {"CustomRule": "custom", "ValidatingAdmissionPolicy": "vap",
-          "ValidatingPolicy": "kyverno", "ClusterPolicy": "kyverno", "Policy": "kyverno"}
+          "ValidatingPolicy": "kyverno", "NamespacedValidatingPolicy": "kyverno",
+          "ClusterPolicy": "kyverno", "Policy": "kyverno"}
+# the kinds of policies that judge only their own namespace: their codes name it
+NAMESPACED_KINDS = frozenset({"Policy", "NamespacedValidatingPolicy"})
 # the families of admission policies (not custom rules): the webhook judges an
 # UPDATE with them as the API server does, old findings included
 ADMISSION_FAMILIES = frozenset({"vap", "kyverno"})
@@ -124,7 +128,7 @@ def policy_code(policy: Policy) -> str:
         return code
     prefix = _PREFIX.get(policy.kind, policy.kind.lower())
     namespace = getattr(policy, "namespace", None)
-    if policy.kind == "Policy" and isinstance(namespace, str) and namespace:
+    if policy.kind in NAMESPACED_KINDS and isinstance(namespace, str) and namespace:
         return f"{prefix}/{namespace}/{policy.name}"
     return f"{prefix}/{policy.name}"
 

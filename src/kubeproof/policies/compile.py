@@ -86,7 +86,7 @@ def compile_policies(docs: Iterable[tuple[Mapping[str, Any], Source]],
             found = compile_binding(doc, source, result.errors)
             if found is not None:
                 bindings.append((found[0], found[1], source))
-        elif kind == "ValidatingPolicy":
+        elif kind in ("ValidatingPolicy", "NamespacedValidatingPolicy"):
             _add(result, compile_validating_policy(doc, source, kube_version, result.errors))
         else:
             _add(result, compile_kyverno_policy(doc, source, kube_version, result.errors))

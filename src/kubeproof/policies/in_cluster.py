@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubeproof.model import InputError
+from kubeproof.policies.as_rules import NAMESPACED_KINDS
 from kubeproof.policies.kinds import KYVERNO_GROUP, KYVERNO_RULES_GROUP, VAP_GROUP
 from kubeproof.policies.model import Source
 from kubeproof.policies.resources import guess_plural, split_api_version
@@ -27,6 +28,8 @@ POLICY_SPECS: tuple[KindSpec, ...] = (
     KindSpec(VAP_GROUP, "ValidatingAdmissionPolicyBinding",
              "validatingadmissionpolicybindings", optional=True),
     KindSpec(KYVERNO_GROUP, "ValidatingPolicy", "validatingpolicies", optional=True),
+    KindSpec(KYVERNO_GROUP, "NamespacedValidatingPolicy", "namespacedvalidatingpolicies",
+             optional=True),
     KindSpec(KYVERNO_RULES_GROUP, "ClusterPolicy", "clusterpolicies", optional=True),
     KindSpec(KYVERNO_RULES_GROUP, "Policy", "policies", optional=True),
 )
@@ -47,13 +50,13 @@ def read_policies(conn: Connection, kube_version: tuple[int, int], *,
                   page_size: int = 500) -> ScanPolicies:
     """The cluster's policies compiled, with their lookup (namespaces, params).
     An audit narrowed to ``namespace`` reads the cluster-scoped policies, and
-    the namespaced ones (Kyverno ``Policy``) and the Namespace of that
-    namespace only. Raises :class:`ReadStopped` on a fatal error."""
+    the namespaced ones (Kyverno ``Policy``, ``NamespacedValidatingPolicy``)
+    and the Namespace of that namespace only. Raises :class:`ReadStopped` on a fatal error."""
     errors: list[InputError] = []
     docs: list[tuple[Mapping[str, Any], Source]] = []
     lookup = SetLookup()
-    cluster_wide = tuple(s for s in POLICY_SPECS if s.kind != "Policy")
-    namespaced = tuple(s for s in POLICY_SPECS if s.kind == "Policy")
+    cluster_wide = tuple(s for s in POLICY_SPECS if s.kind not in NAMESPACED_KINDS)
+    namespaced = tuple(s for s in POLICY_SPECS if s.kind in NAMESPACED_KINDS)
     found = _list(conn, cluster_wide, None, max_requests, page_size, errors) + \
         _list(conn, (*namespaced, NAMESPACES), namespace, max_requests, page_size, errors)
     for obj, where in found:

@@ -18,6 +18,7 @@ POLICY_KINDS: frozenset[tuple[str, str]] = frozenset({
     (VAP_GROUP, "ValidatingAdmissionPolicy"),
     (VAP_GROUP, "ValidatingAdmissionPolicyBinding"),
     (KYVERNO_GROUP, "ValidatingPolicy"),
+    (KYVERNO_GROUP, "NamespacedValidatingPolicy"),
     (KYVERNO_RULES_GROUP, "ClusterPolicy"),
     (KYVERNO_RULES_GROUP, "Policy"),
 })

@@ -47,7 +47,7 @@ _KIND = rb"""kind["']?\s*:\s*["']?"""
 RENDERED_KINDS = ("helm", "kustomize")
 # what the bytes of a file holding a policy or a binding must match (YAML or JSON)
 POLICY_MARKER = re.compile(_KIND + rb"(?:ValidatingAdmissionPolicy(?:Binding)?|ValidatingPolicy"
-                           rb"|ClusterPolicy|Policy)\b")
+                           rb"|NamespacedValidatingPolicy|ClusterPolicy|Policy)\b")
 
 
 def kind_marker(kinds: Iterable[str]) -> re.Pattern[bytes]:

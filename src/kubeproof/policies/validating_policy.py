@@ -110,7 +110,16 @@ def _autogen_controllers(spec: Mapping[str, Any]) -> list[str]:
 def compile_validating_policy(doc: Mapping[str, Any], source: Source,
                               kube_version: tuple[int, int] | None,
                               errors: list[PolicyError]) -> AdmissionPolicy | None:
-    """A Kyverno ``ValidatingPolicy`` with its autogen variants."""
+    """A Kyverno ``ValidatingPolicy`` (or ``NamespacedValidatingPolicy``: the
+    same spec, judging only the objects of its own namespace, ``default`` when
+    its metadata names none) with its autogen variants."""
+    kind = "NamespacedValidatingPolicy" if doc.get("kind") == "NamespacedValidatingPolicy" \
+        else "ValidatingPolicy"
+    namespace: str | None = None
+    if kind == "NamespacedValidatingPolicy":
+        meta = doc.get("metadata")
+        given = meta.get("namespace") if isinstance(meta, Mapping) else None
+        namespace = given if isinstance(given, str) and given else "default"
     name = name_of(doc)
     spec = doc.get("spec")
     if not name:
@@ -137,8 +146,8 @@ def compile_validating_policy(doc: Mapping[str, Any], source: Source,
             operations = match["resourceRules"][0].get("operations")
             empties += [Body(_autogen_matcher(controllers, operations), (), (), (), ())
                         for controllers in _autogen_groups(spec).values()]
-        return AdmissionPolicy(name, "ValidatingPolicy", source, annotations, tuple(empties),
-                               fail_closed, actions=actions, unsupported=tuple(uses))
+        return AdmissionPolicy(name, kind, source, annotations, tuple(empties), fail_closed,
+                               actions=actions, unsupported=tuple(uses), namespace=namespace)
     env = environment(kube_version, True)
     matcher = compile_match(match, "spec.matchConstraints", problems, rules_required=True)
     body = compile_body(spec, Compiler(env, problems, kyverno=True), "spec", matcher)
@@ -153,8 +162,8 @@ def compile_validating_policy(doc: Mapping[str, Any], source: Source,
         errors.append(PolicyError(source, f"ValidatingPolicy {name}: {message}"))
     if not bodies:
         return None
-    return AdmissionPolicy(name, "ValidatingPolicy", source, annotations, tuple(bodies),
-                           fail_closed, actions=actions)
+    return AdmissionPolicy(name, kind, source, annotations, tuple(bodies), fail_closed,
+                           actions=actions, namespace=namespace)
 
 
 def _autogen_groups(spec: Mapping[str, Any]) -> dict[str, list[str]]:
