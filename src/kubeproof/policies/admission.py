@@ -34,6 +34,7 @@ from kubeproof.policies.expressions import (
 )
 from kubeproof.policies.match import Matcher, Request, compile_match
 from kubeproof.policies.model import (
+    AUDIT,
     DENY,
     ERROR,
     FAIL,
@@ -52,7 +53,7 @@ from kubeproof.policies.request import Admission, labels_of, meta_string, prepar
 from kubeproof.policies.resources import kind_of_resource
 from kubeproof.policies.unsupported import libraries_used
 
-ACTIONS = frozenset({"Deny", "Warn", "Audit"})
+ACTIONS = frozenset({DENY, WARN_ACTION, AUDIT})
 MAX_PARAMS = 1000
 
 @dataclass(frozen=True, slots=True)

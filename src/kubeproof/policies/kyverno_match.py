@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeproof.k8s.kinds import CLUSTER_SCOPED
+from kubeproof.k8s.selectors import SelectorError, label_selector_matches
 from kubeproof.util.shapes import as_dict, as_list
 
 # what Kyverno's kind selectors treat as a version (``v1``, ``v2beta1``, ``*``)
@@ -336,42 +337,30 @@ def _text(value: Any) -> str:
 
 def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:
     """A metav1 LabelSelector with Kyverno's wildcards in ``matchLabels``
-    (``app: "*"`` selects any ``app`` label); an invalid selector selects
-    nothing (Kyverno: a match error)."""
+    (``app: "*"`` selects any ``app`` label); the rest is judged as the API
+    server judges it (:func:`kubeproof.k8s.selectors.label_selector_matches`);
+    an invalid selector selects nothing (Kyverno: a match error)."""
     if not isinstance(selector, dict):
         return False
     match_labels = selector.get("matchLabels")
     if match_labels is not None and not isinstance(match_labels, dict):
         return False
     items = list(labels.items())[:MAX_ITEMS]
+    plain: dict[str, str] = {}
     for key, value in list(as_dict(match_labels).items())[:MAX_ITEMS]:
         if not isinstance(key, str) or not isinstance(value, str):
             return False
         if "*" in key or "?" in key or "*" in value or "?" in value:
             if not any(wildcard(key, k) and wildcard(value, _text(v)) for k, v in items):
                 return False
-        elif labels.get(key) != value:
-            return False
-    expressions = selector.get("matchExpressions")
-    if expressions is not None and not isinstance(expressions, list):
+        else:
+            plain[key] = value
+    try:
+        return label_selector_matches(
+            {"matchLabels": plain, "matchExpressions": selector.get("matchExpressions")},
+            labels if isinstance(labels, dict) else dict(labels))
+    except SelectorError:
         return False
-    return all(_requirement(expr, labels) for expr in as_list(expressions)[:MAX_ITEMS])
-
-
-def _requirement(expr: Any, labels: Mapping[str, Any]) -> bool:
-    if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
-        return False
-    key, op, values = expr["key"], expr.get("operator"), expr.get("values")
-    if op in ("In", "NotIn"):
-        if not isinstance(values, list) or not values:
-            return False
-        present = key in labels and labels[key] in values
-        return present if op == "In" else not present
-    if op in ("Exists", "DoesNotExist"):
-        if values:
-            return False
-        return (key in labels) == (op == "Exists")
-    return False
 
 
 def _user_holds(user: Mapping[str, Any], info: Mapping[str, Any]) -> bool:
